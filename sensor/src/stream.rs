@@ -1,0 +1,121 @@
+//! What the flow table and TCP reassembly hand to the application layer.
+//!
+//! Reassembled bytes leave through a [`StreamSink`] so that in-order segments are passed on
+//! straight from the packet buffer without a copy.
+
+use std::net::SocketAddr;
+
+use crate::packet::Timestamp;
+
+/// A connection's identity, unique within one run (assigned in order of first sight).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// Which side sent the bytes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Dir {
+    /// From the originator (the client, as far as the flow table could tell).
+    FromOrig,
+    /// From the responder (the server).
+    FromResp,
+}
+
+impl Dir {
+    /// The other direction.
+    pub fn reverse(self) -> Dir {
+        match self {
+            Dir::FromOrig => Dir::FromResp,
+            Dir::FromResp => Dir::FromOrig,
+        }
+    }
+}
+
+/// How the flow table decided which side is the originator.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OrigInference {
+    /// A SYN (without ACK) was seen from the originator.
+    Syn,
+    /// Only a SYN-ACK was seen; its receiver is the originator.
+    SynAck,
+    /// No handshake seen: the side using a well-known / lower port is taken as the responder.
+    PortHeuristic,
+    /// No handshake and no port hint: the sender of the first packet is the originator.
+    FirstPacket,
+}
+
+/// A connection as the application layer sees it.
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    /// Identity within this run.
+    pub id: ConnId,
+    /// Originator (client) address and port.
+    pub orig: SocketAddr,
+    /// Responder (server) address and port.
+    pub resp: SocketAddr,
+    /// Time of the first packet of the connection.
+    pub first_ts: Timestamp,
+    /// How `orig` was chosen.
+    pub inference: OrigInference,
+    /// VLAN IDs of the first packet (outermost first), for the record.
+    pub vlans: [Option<u16>; crate::packet::MAX_VLAN_TAGS],
+}
+
+/// Why a connection left the flow table.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Both directions finished (FIN each way).
+    Fin,
+    /// A RST was seen.
+    Reset,
+    /// No packet for the idle timeout (packet time).
+    Idle,
+    /// Evicted to make room under `max_flows`.
+    Evicted,
+    /// End of input.
+    EndOfInput,
+}
+
+/// A protocol anomaly seen by the TCP layer, reported with its connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TcpEvent {
+    /// A retransmitted segment overlapped bytes already received and carried different bytes;
+    /// the first copy was kept.
+    OverlapMismatch {
+        /// Direction of the segment.
+        dir: Dir,
+        /// Stream offset (bytes from the start of the direction) of the first differing byte.
+        offset: u64,
+        /// How many bytes overlapped.
+        len: u32,
+    },
+    /// Out-of-order data was dropped because the direction's buffer was at `max_buffered_per_dir`.
+    BufferLimit {
+        /// Direction.
+        dir: Dir,
+        /// Bytes dropped.
+        dropped: u64,
+    },
+    /// Data arrived after a RST or outside any plausible window and was ignored.
+    DataAfterClose {
+        /// Direction.
+        dir: Dir,
+    },
+}
+
+/// Receives reassembled streams from the flow table. All calls for one connection come in
+/// order: `on_open`, then data, gaps, FINs and events in stream order, then `on_close`.
+pub trait StreamSink {
+    /// A new connection entered the table.
+    fn on_open(&mut self, conn: &ConnInfo);
+    /// In-order bytes of one direction. `ts` is the time of the packet that made them
+    /// deliverable.
+    fn on_data(&mut self, conn: &ConnInfo, ts: Timestamp, dir: Dir, data: &[u8]);
+    /// `len` bytes of one direction will never arrive (loss, snaplen, buffer limit).
+    fn on_gap(&mut self, conn: &ConnInfo, ts: Timestamp, dir: Dir, len: u64);
+    /// The direction ended (FIN reached in sequence, or RST).
+    fn on_fin(&mut self, conn: &ConnInfo, ts: Timestamp, dir: Dir);
+    /// A TCP-level anomaly.
+    fn on_event(&mut self, conn: &ConnInfo, ts: Timestamp, event: TcpEvent);
+    /// The connection left the table; no more calls for it follow.
+    fn on_close(&mut self, conn: &ConnInfo, ts: Timestamp, reason: CloseReason);
+}
