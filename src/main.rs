@@ -1,1 +1,30 @@
-fn main() {}
+//! `apitap`: a passive API-traffic sensor. `main` parses the arguments, runs the command and
+//! maps failure to an exit code; everything else lives in the modules below.
+
+mod app;
+mod cli;
+mod commands;
+mod config;
+mod output;
+mod pipeline;
+mod record;
+mod source;
+mod summary;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match commands::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

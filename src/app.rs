@@ -1,0 +1,310 @@
+//! The application layer of the pipeline: receives reassembled TCP streams, decides by content
+//! whether a connection carries HTTP (on any port), drives one HTTP parser per connection and
+//! turns finished transactions into output records.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use apitap_parsers::http::{detect_request, detect_response, Detection, Direction, HttpConfig, HttpParser};
+use apitap_sensor::stream::{CloseReason, ConnId, ConnInfo, Dir, StreamSink, TcpEvent};
+use apitap_sensor::Timestamp;
+
+use crate::record::{conn_uid, TransactionRecord};
+
+/// Bytes buffered per direction while deciding whether a connection is HTTP. A side that has
+/// sent this much without looking like HTTP is taken as not HTTP.
+pub const MAX_DETECT_BYTES: usize = 4096;
+
+/// TCP-level events kept per connection until its next transaction carries them.
+pub const MAX_PENDING_TCP_EVENTS: usize = 16;
+
+/// Counters of the application layer (summed into the run summary).
+#[derive(Debug, Default, Clone)]
+pub struct AppStats {
+    /// Connections whose content was recognised as HTTP.
+    pub http_connections: u64,
+    /// Connections recognised as HTTP with client and server the other way round from what
+    /// the TCP layer inferred (picked up mid-stream).
+    pub http_connections_reversed: u64,
+    /// Connections decided not to be HTTP.
+    pub other_connections: u64,
+    /// Connections that closed before enough bytes arrived to decide.
+    pub undecided_connections: u64,
+    /// Transactions produced.
+    pub transactions: u64,
+    /// TCP anomalies (overlaps with different bytes, buffer limits, data after close).
+    pub tcp_events: u64,
+    /// TCP events dropped because a connection had too many pending.
+    pub tcp_events_dropped: u64,
+}
+
+enum State {
+    Detecting(Detect),
+    Http { parser: Box<HttpParser>, swapped: bool },
+    NotHttp,
+}
+
+#[derive(Default)]
+struct Detect {
+    orig: Side,
+    resp: Side,
+}
+
+#[derive(Default)]
+struct Side {
+    buf: Vec<u8>,
+    first_ts: Option<Timestamp>,
+    /// Bytes lost (gaps) while detecting; they precede `buf`.
+    lost: u64,
+    eof: bool,
+}
+
+impl Side {
+    /// True when this side can no longer turn out to start with an HTTP message.
+    fn exhausted(&self) -> bool {
+        self.eof || self.buf.len() >= MAX_DETECT_BYTES
+    }
+}
+
+struct Conn {
+    info: ConnInfo,
+    uid: String,
+    state: State,
+    tcp_events: Vec<String>,
+}
+
+/// Drives HTTP parsing for every connection of the flow table.
+pub struct AppLayer {
+    http_cfg: Arc<HttpConfig>,
+    conns: HashMap<ConnId, Conn>,
+    records: Vec<TransactionRecord>,
+    stats: AppStats,
+    http_counters: BTreeMap<&'static str, u64>,
+}
+
+impl AppLayer {
+    /// An application layer with the given HTTP settings.
+    pub fn new(http_cfg: Arc<HttpConfig>) -> Self {
+        AppLayer {
+            http_cfg,
+            conns: HashMap::new(),
+            records: Vec::new(),
+            stats: AppStats::default(),
+            http_counters: BTreeMap::new(),
+        }
+    }
+
+    /// Takes the records finished so far.
+    pub fn drain_records(&mut self) -> std::vec::Drain<'_, TransactionRecord> {
+        self.records.drain(..)
+    }
+
+    /// Counters of this layer.
+    pub fn stats(&self) -> &AppStats {
+        &self.stats
+    }
+
+    /// HTTP parser counters summed over closed connections and the live ones.
+    pub fn http_counters(&self) -> BTreeMap<&'static str, u64> {
+        let mut total = self.http_counters.clone();
+        for conn in self.conns.values() {
+            if let State::Http { parser, .. } = &conn.state {
+                for (name, value) in parser.stats().counters() {
+                    *total.entry(name).or_default() += value;
+                }
+            }
+        }
+        total
+    }
+
+    fn collect(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let State::Http { parser, swapped } = &mut conn.state else { return };
+        while let Some(tx) = parser.poll_transaction() {
+            let events = std::mem::take(&mut conn.tcp_events);
+            let rec = TransactionRecord::new(&conn.info, *swapped, &conn.uid, tx, events);
+            self.records.push(rec);
+            self.stats.transactions += 1;
+        }
+    }
+
+    /// Decides HTTP or not for a detecting connection, and replays what was buffered.
+    fn try_decide(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let State::Detecting(det) = &mut conn.state else { return };
+        let looks = |side: &Side, want_request: bool| -> Detection {
+            if side.buf.is_empty() {
+                return if side.eof { Detection::NotHttp } else { Detection::NeedMore };
+            }
+            let d = if want_request { detect_request(&side.buf) } else { detect_response(&side.buf) };
+            match d {
+                Detection::NeedMore if side.exhausted() => Detection::NotHttp,
+                other => other,
+            }
+        };
+        let forward = (looks(&det.orig, true), looks(&det.resp, false));
+        let reverse = (looks(&det.resp, true), looks(&det.orig, false));
+        let swapped = if forward.0 == Detection::Http || forward.1 == Detection::Http {
+            false
+        } else if reverse.0 == Detection::Http || reverse.1 == Detection::Http {
+            true
+        } else {
+            let undecided = [forward.0, forward.1, reverse.0, reverse.1].contains(&Detection::NeedMore);
+            let any_data = !det.orig.buf.is_empty() || !det.resp.buf.is_empty();
+            if !undecided && any_data {
+                conn.state = State::NotHttp;
+                self.stats.other_connections += 1;
+            }
+            return;
+        };
+        let det = std::mem::take(det);
+        let mut parser = Box::new(HttpParser::new(Arc::clone(&self.http_cfg)));
+        // Replay in time order so a request is seen before its response.
+        let mut sides = [(Dir::FromOrig, det.orig), (Dir::FromResp, det.resp)];
+        sides.sort_by_key(|(_, s)| s.first_ts.unwrap_or(Timestamp(u64::MAX)));
+        for (dir, side) in sides {
+            let direction = to_direction(dir, swapped);
+            let ts = side.first_ts.unwrap_or(conn.info.first_ts).0;
+            if side.lost > 0 {
+                parser.handle_gap(ts, direction, side.lost);
+            }
+            let starts_message = match direction {
+                Direction::ToServer => detect_request(&side.buf) != Detection::NotHttp,
+                Direction::ToClient => detect_response(&side.buf) != Detection::NotHttp,
+            };
+            if starts_message {
+                let _ = parser.handle_data(ts, direction, &side.buf);
+            } else if !side.buf.is_empty() {
+                // Picked up in the middle of a message: skip to the next one.
+                parser.handle_gap(ts, direction, side.buf.len() as u64);
+            }
+            if side.eof {
+                parser.handle_eof(ts, direction);
+            }
+        }
+        self.stats.http_connections += 1;
+        if swapped {
+            self.stats.http_connections_reversed += 1;
+        }
+        conn.state = State::Http { parser, swapped };
+        self.collect(id);
+    }
+}
+
+fn to_direction(dir: Dir, swapped: bool) -> Direction {
+    match (dir, swapped) {
+        (Dir::FromOrig, false) | (Dir::FromResp, true) => Direction::ToServer,
+        (Dir::FromResp, false) | (Dir::FromOrig, true) => Direction::ToClient,
+    }
+}
+
+impl StreamSink for AppLayer {
+    fn on_open(&mut self, conn: &ConnInfo) {
+        let uid = conn_uid(conn);
+        self.conns.insert(
+            conn.id,
+            Conn { info: conn.clone(), uid, state: State::Detecting(Detect::default()), tcp_events: Vec::new() },
+        );
+    }
+
+    fn on_data(&mut self, conn: &ConnInfo, ts: Timestamp, dir: Dir, data: &[u8]) {
+        let Some(c) = self.conns.get_mut(&conn.id) else { return };
+        match &mut c.state {
+            State::NotHttp => {}
+            State::Http { parser, swapped } => {
+                let _ = parser.handle_data(ts.0, to_direction(dir, *swapped), data);
+                self.collect(conn.id);
+            }
+            State::Detecting(det) => {
+                let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
+                side.first_ts.get_or_insert(ts);
+                let room = MAX_DETECT_BYTES.saturating_sub(side.buf.len());
+                side.buf.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+                let overflow = data.len().saturating_sub(room);
+                if overflow > 0 {
+                    // Rare: a side sent more than the detection window before the other side
+                    // said anything. Whatever did not fit is handed on as a gap.
+                    side.lost = side.lost.saturating_add(overflow as u64);
+                }
+                self.try_decide(conn.id);
+            }
+        }
+    }
+
+    fn on_gap(&mut self, conn: &ConnInfo, ts: Timestamp, dir: Dir, len: u64) {
+        let Some(c) = self.conns.get_mut(&conn.id) else { return };
+        match &mut c.state {
+            State::NotHttp => {}
+            State::Http { parser, swapped } => {
+                parser.handle_gap(ts.0, to_direction(dir, *swapped), len);
+                self.collect(conn.id);
+            }
+            State::Detecting(det) => {
+                let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
+                // What was buffered can no longer start a message that we can follow.
+                side.lost = side.lost.saturating_add(side.buf.len() as u64).saturating_add(len);
+                side.buf.clear();
+                side.first_ts.get_or_insert(ts);
+            }
+        }
+    }
+
+    fn on_fin(&mut self, conn: &ConnInfo, ts: Timestamp, dir: Dir) {
+        let Some(c) = self.conns.get_mut(&conn.id) else { return };
+        match &mut c.state {
+            State::NotHttp => {}
+            State::Http { parser, swapped } => {
+                parser.handle_eof(ts.0, to_direction(dir, *swapped));
+                self.collect(conn.id);
+            }
+            State::Detecting(det) => {
+                let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
+                side.eof = true;
+                self.try_decide(conn.id);
+            }
+        }
+    }
+
+    fn on_event(&mut self, conn: &ConnInfo, _ts: Timestamp, event: TcpEvent) {
+        self.stats.tcp_events += 1;
+        let Some(c) = self.conns.get_mut(&conn.id) else { return };
+        if c.tcp_events.len() >= MAX_PENDING_TCP_EVENTS {
+            self.stats.tcp_events_dropped += 1;
+            return;
+        }
+        c.tcp_events.push(tcp_event_name(&event).to_string());
+    }
+
+    fn on_close(&mut self, conn: &ConnInfo, ts: Timestamp, _reason: CloseReason) {
+        if let Some(c) = self.conns.get_mut(&conn.id) {
+            if let State::Detecting(det) = &mut c.state {
+                det.orig.eof = true;
+                det.resp.eof = true;
+                self.try_decide(conn.id);
+            }
+        }
+        if let Some(c) = self.conns.get_mut(&conn.id) {
+            match &mut c.state {
+                State::Http { parser, .. } => parser.handle_close(ts.0),
+                State::Detecting(_) => self.stats.undecided_connections += 1,
+                State::NotHttp => {}
+            }
+        }
+        self.collect(conn.id);
+        if let Some(Conn { state: State::Http { parser, .. }, .. }) = self.conns.remove(&conn.id) {
+            for (name, value) in parser.stats().counters() {
+                *self.http_counters.entry(name).or_default() += value;
+            }
+        }
+    }
+}
+
+fn tcp_event_name(event: &TcpEvent) -> &'static str {
+    match event {
+        TcpEvent::OverlapMismatch { .. } => "tcp_overlap_mismatch",
+        TcpEvent::BufferLimit { .. } => "tcp_buffer_limit",
+        TcpEvent::DataAfterClose { .. } => "tcp_data_after_close",
+        #[allow(unreachable_patterns)]
+        _ => "tcp_other",
+    }
+}

@@ -1,0 +1,93 @@
+//! Command-line arguments (raw); [`crate::config`] validates them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Passive API-traffic sensor: turns mirrored traffic into HTTP transactions.
+#[derive(Debug, Parser)]
+#[command(name = "apitap", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read capture files (pcap, pcapng, optionally gzip-compressed) and write HTTP transactions.
+    Read(ReadArgs),
+    /// Capture live from a network interface and print HTTP transactions as they complete.
+    Capture(CaptureArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Capture files to read, in order, as one continuous trace.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub captures: Vec<PathBuf>,
+    /// Directory for transactions.jsonl (or http.log with --format zeek) and summary.json.
+    /// Without it, transactions go to standard output.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Never show a progress line, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// Interface to capture on (e.g. eth1, lo).
+    #[arg(long, short = 'i', value_name = "IF")]
+    pub interface: String,
+    /// BPF capture filter, e.g. "tcp port 80 or tcp port 8080".
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Bytes captured per packet.
+    #[arg(long, default_value_t = 262_144, value_name = "BYTES")]
+    pub snaplen: i32,
+    /// Do not put the interface in promiscuous mode (a mirror port needs it; loopback does not).
+    #[arg(long)]
+    pub no_promisc: bool,
+    /// Kernel capture buffer size in MiB.
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    pub buffer_mib: i32,
+    /// Stop after this many packets.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+    /// Also write transactions.jsonl and summary.json to this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Output format of the transaction records.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Jsonl)]
+    pub format: OutputFormat,
+    /// Keep connections apart when their two directions carry different VLAN tags
+    /// (by default a connection mirrored with one tag per direction stays one connection).
+    #[arg(long)]
+    pub split_vlans: bool,
+    /// Extra query-parameter names whose values are credentials and must be redacted
+    /// (comma-separated; added to the built-in list).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub redact_param: Vec<String>,
+    /// Print the run summary as JSON on standard error instead of text.
+    #[arg(long)]
+    pub summary_json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// One JSON object per transaction (transactions.jsonl).
+    Jsonl,
+    /// Zeek-style tab-separated http.log.
+    Zeek,
+}

@@ -1,0 +1,172 @@
+//! The subcommands: `read` (capture files) and `capture` (live interface).
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{CaptureArgs, Cli, Command, CommonArgs, ReadArgs};
+use crate::config::Settings;
+use crate::output::{self, RecordWriter};
+use crate::pipeline::Pipeline;
+use crate::source::{file, live};
+use crate::summary::Summary;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Read(args) => read(args),
+        Command::Capture(args) => capture(args),
+    }
+}
+
+/// Opens the record writer: a file in `out` or standard output.
+fn open_writer(out: Option<&Path>, common: &CommonArgs) -> Result<Box<dyn RecordWriter>> {
+    let sink: Box<dyn Write> = match out {
+        Some(dir) => {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
+            let path = dir.join(output::file_name(common.format));
+            let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+            Box::new(BufWriter::new(f))
+        }
+        None => Box::new(BufWriter::new(io::stdout())),
+    };
+    Ok(output::writer(common.format, sink))
+}
+
+/// Moves finished records from the pipeline to the writer, counting them.
+fn drain(pipeline: &mut Pipeline, writer: &mut dyn RecordWriter, summary: &mut Summary) -> Result<()> {
+    for rec in pipeline.drain_records() {
+        summary.transactions += 1;
+        summary.events += rec.events.len() as u64;
+        writer.write(&rec).context("cannot write transaction record")?;
+    }
+    Ok(())
+}
+
+fn finish(
+    mut pipeline: Pipeline,
+    mut writer: Box<dyn RecordWriter>,
+    mut summary: Summary,
+    out: Option<&Path>,
+    common: &CommonArgs,
+) -> Result<Summary> {
+    pipeline.finish();
+    drain(&mut pipeline, writer.as_mut(), &mut summary)?;
+    writer.finish().context("cannot write transaction records")?;
+    let mut stages = pipeline.counters();
+    stages.append(&mut summary.stages);
+    summary.stages = stages;
+    let json = serde_json::to_string_pretty(&summary)?;
+    if let Some(dir) = out {
+        let path = dir.join("summary.json");
+        fs::write(&path, format!("{json}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if common.summary_json {
+        eprintln!("{json}");
+    } else {
+        eprint!("{}", summary.text());
+    }
+    Ok(summary)
+}
+
+fn read(args: ReadArgs) -> Result<ExitCode> {
+    let settings = Settings::from_args(&args.common)?;
+    let mut pipeline = Pipeline::new(&settings);
+    let mut writer = open_writer(args.out.as_deref(), &args.common)?;
+    let mut summary = Summary::default();
+    let progress = !args.no_progress && io::stderr().is_terminal();
+    let mut failed = false;
+    for path in &args.captures {
+        summary.files += 1;
+        let started = Instant::now();
+        let mut write_err = None;
+        let outcome = file::read_capture(
+            path,
+            |rec| {
+                pipeline.handle_packet(rec);
+                if write_err.is_none() {
+                    write_err = drain(&mut pipeline, writer.as_mut(), &mut summary).err();
+                }
+            },
+            |done, size| {
+                if progress && size > 0 {
+                    let secs = started.elapsed().as_secs_f64().max(0.001);
+                    eprint!(
+                        "\r{}: {:.0}% ({:.0} MB/s)   ",
+                        path.display(),
+                        100.0 * done as f64 / size as f64,
+                        done as f64 / secs / 1e6
+                    );
+                }
+            },
+        );
+        if progress {
+            eprint!("\r\x1b[K");
+        }
+        if let Some(err) = write_err {
+            return Err(err);
+        }
+        match outcome {
+            Err(err) => {
+                failed = true;
+                summary.files_with_errors += 1;
+                eprintln!("error: {err:#}");
+            }
+            Ok(o) => {
+                if let Some(err) = o.error {
+                    failed = true;
+                    summary.files_with_errors += 1;
+                    eprintln!("error: {}: {err} (read {} packets before it)", path.display(), o.packets);
+                }
+                if o.truncated {
+                    summary.files_truncated += 1;
+                    eprintln!("warning: {}: file ends in the middle of a record (cut short?)", path.display());
+                }
+            }
+        }
+    }
+    finish(pipeline, writer, summary, args.out.as_deref(), &args.common)?;
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn capture(args: CaptureArgs) -> Result<ExitCode> {
+    let settings = Settings::from_args(&args.common)?;
+    let mut pipeline = Pipeline::new(&settings);
+    let mut writer = open_writer(args.out.as_deref(), &args.common)?;
+    let mut summary = Summary::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot install signal handler")?;
+    }
+    let mut write_err = None;
+    let pipeline_ref = std::cell::RefCell::new(&mut pipeline);
+    let stats = live::capture(
+        &args,
+        &stop,
+        |rec| {
+            let mut p = pipeline_ref.borrow_mut();
+            p.handle_packet(rec);
+            if write_err.is_none() {
+                write_err = drain(&mut p, writer.as_mut(), &mut summary).err();
+            }
+        },
+        |now| pipeline_ref.borrow_mut().handle_tick(now),
+    )?;
+    if let Some(err) = write_err {
+        return Err(err);
+    }
+    summary.stages.insert(
+        "capture",
+        [("kernel_received", stats.received), ("kernel_dropped", stats.dropped), ("interface_dropped", stats.if_dropped)]
+            .into_iter()
+            .collect(),
+    );
+    finish(pipeline, writer, summary, args.out.as_deref(), &args.common)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,34 @@
+//! Settings of one run, validated from the command line (the daemon's TOML file comes later).
+
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use apitap_parsers::http::HttpConfig;
+use apitap_sensor::decode::DecodeConfig;
+use apitap_sensor::flow::FlowConfig;
+
+use crate::cli::CommonArgs;
+
+/// Validated settings for the processing pipeline.
+#[derive(Clone)]
+pub struct Settings {
+    pub decode: DecodeConfig,
+    pub flow: FlowConfig,
+    pub http: Arc<HttpConfig>,
+}
+
+impl Settings {
+    /// Builds the settings from the command line, rejecting what cannot work.
+    pub fn from_args(args: &CommonArgs) -> Result<Self> {
+        let flow = FlowConfig { split_by_vlan: args.split_vlans, ..FlowConfig::default() };
+        let mut http = HttpConfig::default();
+        for name in &args.redact_param {
+            let name = name.trim();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b'=' && b != b'&') {
+                bail!("--redact-param: {name:?} is not a query parameter name (use letters, digits, '_', '-', separated by commas)");
+            }
+            http.redact_query_params.push(name.to_ascii_lowercase());
+        }
+        Ok(Settings { decode: DecodeConfig::default(), flow, http: Arc::new(http) })
+    }
+}

@@ -1,0 +1,161 @@
+//! The transaction record written by `apitap read` and `apitap capture`.
+//!
+//! Field names follow Zeek's http.log where they overlap (`ts`, `uid`, `orig_h`, ...), so SOC
+//! tooling feels at home; our own fields (timings, content types, events) follow them. Fields
+//! without a value are left out of the JSON object (Zeek writes `-`).
+
+use std::hash::Hasher;
+
+use apitap_parsers::http::HttpTransaction;
+use apitap_sensor::stream::ConnInfo;
+use serde::Serialize;
+use siphasher::sip::SipHasher13;
+
+/// Version of the record layout, written in every record.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One HTTP request/response exchange.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransactionRecord {
+    /// Time of the request's first byte (of the response's when no request was seen), seconds
+    /// since the epoch, from the packet.
+    pub ts: f64,
+    /// Connection id, stable for the connection within a run and across runs of one capture.
+    pub uid: String,
+    /// Client address.
+    pub orig_h: String,
+    /// Client port.
+    pub orig_p: u16,
+    /// Server address.
+    pub resp_h: String,
+    /// Server port.
+    pub resp_p: u16,
+    /// Position of the exchange within its connection, from 1.
+    pub trans_depth: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Request target, with credential-carrying query values redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    pub request_body_len: u64,
+    pub response_body_len: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_msg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info_code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info_msg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_content_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_content_type: Option<String>,
+    /// Authorization scheme only (e.g. "Bearer"); credentials are never written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_scheme: Option<String>,
+    /// Milliseconds from the end of the request to the first byte of the response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// Milliseconds from the first request byte to the last response byte.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<f64>,
+    /// Bytes of the request were lost (capture loss); fields may be incomplete.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub request_gap: bool,
+    /// Bytes of the response were lost.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub response_gap: bool,
+    /// Parsing stopped because the connection became a tunnel ("CONNECT", "websocket", ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<String>,
+    /// VLAN IDs of the connection's first packet, outermost first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vlans: Vec<u16>,
+    /// Protocol anomalies seen in this exchange (HTTP) or its connection (TCP).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// Record layout version.
+    pub schema_version: u32,
+}
+
+fn millis(from: Option<u64>, to: Option<u64>) -> Option<f64> {
+    let (from, to) = (from?, to?);
+    Some(to.checked_sub(from)? as f64 / 1e6)
+}
+
+impl TransactionRecord {
+    /// Builds the record of one transaction. `swapped` says the HTTP content showed the TCP
+    /// layer's originator to be the server.
+    pub fn new(conn: &ConnInfo, swapped: bool, uid: &str, tx: HttpTransaction, tcp_events: Vec<String>) -> Self {
+        let (client, server) = if swapped { (conn.resp, conn.orig) } else { (conn.orig, conn.resp) };
+        let mut events: Vec<String> = tx.events.iter().map(|e| e.name().to_string()).collect();
+        events.extend(tcp_events);
+        TransactionRecord {
+            ts: tx.ts as f64 / 1e9,
+            uid: uid.to_string(),
+            orig_h: client.ip().to_string(),
+            orig_p: client.port(),
+            resp_h: server.ip().to_string(),
+            resp_p: server.port(),
+            trans_depth: tx.trans_depth,
+            latency_ms: millis(tx.request_end, tx.response_start),
+            duration_ms: millis(tx.request_start.or(tx.response_start), tx.response_end),
+            method: tx.method,
+            host: tx.host,
+            uri: tx.uri,
+            referrer: tx.referrer,
+            version: tx.version,
+            user_agent: tx.user_agent,
+            request_body_len: tx.request_body_len,
+            response_body_len: tx.response_body_len,
+            status_code: tx.status_code,
+            status_msg: tx.status_msg,
+            info_code: tx.info_code,
+            info_msg: tx.info_msg,
+            response_version: tx.response_version,
+            request_content_type: tx.request_content_type,
+            response_content_type: tx.response_content_type,
+            auth_scheme: tx.auth_scheme,
+            request_gap: tx.request_gap,
+            response_gap: tx.response_gap,
+            tunnel: tx.tunnel,
+            vlans: conn.vlans.iter().flatten().copied().collect(),
+            events,
+            schema_version: SCHEMA_VERSION,
+        }
+    }
+}
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A Zeek-style connection uid ("C" and 17 base-62 digits) derived from the connection's
+/// endpoints and first packet time, so the same capture gives the same uids on every run.
+pub fn conn_uid(conn: &ConnInfo) -> String {
+    let mut h = SipHasher13::new_with_keys(0x6170_6974_6170, 0x7569_6400);
+    h.write(conn.orig.to_string().as_bytes());
+    h.write(conn.resp.to_string().as_bytes());
+    h.write_u64(conn.first_ts.0);
+    h.write_u64(conn.id.0);
+    let mut a = h.finish();
+    h.write_u8(1);
+    let mut b = h.finish();
+    let mut uid = String::with_capacity(18);
+    uid.push('C');
+    for i in 0..17 {
+        let src = if i < 10 { &mut a } else { &mut b };
+        uid.push(char::from(BASE62[(*src % 62) as usize]));
+        *src /= 62;
+    }
+    uid
+}

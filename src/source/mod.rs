@@ -1,0 +1,4 @@
+//! Where packets come from: capture files and live interfaces.
+
+pub mod file;
+pub mod live;

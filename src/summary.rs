@@ -1,0 +1,68 @@
+//! The run summary: every counter of every stage, printed at the end of each run and written
+//! as `summary.json` next to the transactions.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Counters by stage, plus run-level facts.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    /// Input files read (0 for live capture).
+    pub files: u64,
+    /// Files that could not be read to their end.
+    pub files_with_errors: u64,
+    /// Files that ended in the middle of a record.
+    pub files_truncated: u64,
+    /// Transaction records written.
+    pub transactions: u64,
+    /// Protocol anomaly events attached to the written records.
+    pub events: u64,
+    /// Counters by stage (input, decode, tcp, app, http, capture).
+    pub stages: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
+}
+
+impl Summary {
+    fn stage(&self, stage: &str, name: &str) -> u64 {
+        self.stages.get(stage).and_then(|s| s.get(name)).copied().unwrap_or(0)
+    }
+
+    /// Packets and bytes lost before they reached the HTTP layer: kernel and interface drops,
+    /// undecodable packets, and bytes the TCP layer had to skip.
+    fn drops(&self) -> (u64, u64, u64) {
+        let kernel = self.stage("capture", "kernel_dropped") + self.stage("capture", "interface_dropped");
+        let bad = self.stage("decode", "errors");
+        let gap_bytes = self.stage("tcp", "gap_bytes");
+        (kernel, bad, gap_bytes)
+    }
+
+    /// The human-readable summary (a few lines, for standard error).
+    pub fn text(&self) -> String {
+        let (kernel, bad, gap_bytes) = self.drops();
+        let mut s = format!(
+            "summary: {} packets ({} bytes), {} bad, {} not TCP; {} flows ({} HTTP); {} transactions, {} events\n",
+            self.stage("input", "packets"),
+            self.stage("input", "bytes"),
+            bad,
+            self.stage("decode", "skipped"),
+            self.stage("tcp", "flows_opened"),
+            self.stage("app", "http_connections"),
+            self.transactions,
+            self.events,
+        );
+        s.push_str(&format!(
+            "drops: {} by the kernel or interface, {} gaps ({} bytes) in TCP streams, {} flows evicted\n",
+            kernel,
+            self.stage("tcp", "gaps"),
+            gap_bytes,
+            self.stage("tcp", "evicted"),
+        ));
+        if self.files_with_errors > 0 || self.files_truncated > 0 {
+            s.push_str(&format!(
+                "input: {} files, {} could not be read to the end, {} truncated\n",
+                self.files, self.files_with_errors, self.files_truncated
+            ));
+        }
+        s
+    }
+}

@@ -1,0 +1,256 @@
+//! Shared helpers for the end-to-end tests: crafted TCP conversations built with etherparse,
+//! capture-file writers, and running the real `apitap` binary.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use etherparse::PacketBuilder;
+
+/// One side of a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// A crafted IPv4 TCP conversation. Produces raw IP packets with correct sequence numbers,
+/// ACKs and checksums; [`ethernet`] and friends wrap them.
+pub struct Conversation {
+    pub client: (Ipv4Addr, u16),
+    pub server: (Ipv4Addr, u16),
+    pub client_seq: u32,
+    pub server_seq: u32,
+    pub mss: usize,
+    pub ts: u64,
+    /// (time in nanoseconds, sender, raw IP packet)
+    pub packets: Vec<(u64, Side, Vec<u8>)>,
+}
+
+#[derive(Clone, Copy, Default)]
+pub struct Flags {
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+impl Conversation {
+    pub fn new(client: (Ipv4Addr, u16), server: (Ipv4Addr, u16)) -> Self {
+        Conversation {
+            client,
+            server,
+            client_seq: 1_000,
+            server_seq: 5_000_000,
+            mss: 1460,
+            ts: 1_700_000_000_000_000_000,
+            packets: Vec::new(),
+        }
+    }
+
+    /// Builds one segment from `side` with explicit sequence numbers (does not advance them).
+    pub fn segment(&self, side: Side, seq: u32, ack: Option<u32>, flags: Flags, payload: &[u8]) -> Vec<u8> {
+        let (src, dst) = match side {
+            Side::Client => (self.client, self.server),
+            Side::Server => (self.server, self.client),
+        };
+        let mut b = PacketBuilder::ipv4(src.0.octets(), dst.0.octets(), 64).tcp(src.1, dst.1, seq, 65000);
+        if flags.syn {
+            b = b.syn();
+        }
+        if flags.fin {
+            b = b.fin();
+        }
+        if flags.rst {
+            b = b.rst();
+        }
+        if let Some(a) = ack {
+            b = b.ack(a);
+        }
+        let mut out = Vec::with_capacity(b.size(payload.len()));
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn push(&mut self, side: Side, pkt: Vec<u8>) {
+        self.ts += 1_000_000; // 1 ms apart
+        self.packets.push((self.ts, side, pkt));
+    }
+
+    pub fn handshake(&mut self) {
+        let syn = self.segment(Side::Client, self.client_seq, None, Flags { syn: true, ..Flags::default() }, b"");
+        self.push(Side::Client, syn);
+        self.client_seq = self.client_seq.wrapping_add(1);
+        let synack = self.segment(
+            Side::Server,
+            self.server_seq,
+            Some(self.client_seq),
+            Flags { syn: true, ack: true, ..Flags::default() },
+            b"",
+        );
+        self.push(Side::Server, synack);
+        self.server_seq = self.server_seq.wrapping_add(1);
+        let ack = self.segment(Side::Client, self.client_seq, Some(self.server_seq), Flags { ack: true, ..Flags::default() }, b"");
+        self.push(Side::Client, ack);
+    }
+
+    /// Sends `data` from `side` in MSS-sized segments, each acknowledged by the other side.
+    pub fn send(&mut self, side: Side, data: &[u8]) {
+        for chunk in data.chunks(self.mss) {
+            let (seq, ack) = match side {
+                Side::Client => (self.client_seq, self.server_seq),
+                Side::Server => (self.server_seq, self.client_seq),
+            };
+            let pkt = self.segment(side, seq, Some(ack), Flags { ack: true, ..Flags::default() }, chunk);
+            self.push(side, pkt);
+            let next = seq.wrapping_add(chunk.len() as u32);
+            match side {
+                Side::Client => self.client_seq = next,
+                Side::Server => self.server_seq = next,
+            }
+            let other = if side == Side::Client { Side::Server } else { Side::Client };
+            let (oseq, _) = match other {
+                Side::Client => (self.client_seq, 0),
+                Side::Server => (self.server_seq, 0),
+            };
+            let ackp = self.segment(other, oseq, Some(next), Flags { ack: true, ..Flags::default() }, b"");
+            self.push(other, ackp);
+        }
+    }
+
+    /// FIN from the client, FIN from the server, final ACK.
+    pub fn close(&mut self) {
+        let f = Flags { fin: true, ack: true, ..Flags::default() };
+        let p = self.segment(Side::Client, self.client_seq, Some(self.server_seq), f, b"");
+        self.push(Side::Client, p);
+        self.client_seq = self.client_seq.wrapping_add(1);
+        let p = self.segment(Side::Server, self.server_seq, Some(self.client_seq), f, b"");
+        self.push(Side::Server, p);
+        self.server_seq = self.server_seq.wrapping_add(1);
+        let p = self.segment(Side::Client, self.client_seq, Some(self.server_seq), Flags { ack: true, ..Flags::default() }, b"");
+        self.push(Side::Client, p);
+    }
+
+    /// Handshake, one request/response exchange per pair, close.
+    pub fn http(client: (Ipv4Addr, u16), server: (Ipv4Addr, u16), exchanges: &[(&[u8], &[u8])]) -> Self {
+        let mut c = Conversation::new(client, server);
+        c.handshake();
+        for (req, resp) in exchanges {
+            c.send(Side::Client, req);
+            c.send(Side::Server, resp);
+        }
+        c.close();
+        c
+    }
+}
+
+/// Wraps a raw IPv4/IPv6 packet in Ethernet with the given VLAN tags (outermost first; the
+/// outer tag of a stack uses 802.1ad's 0x88a8).
+pub fn ethernet(ip: &[u8], vlans: &[u16]) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1];
+    for (i, vid) in vlans.iter().enumerate() {
+        let tpid: u16 = if i == 0 && vlans.len() > 1 { 0x88a8 } else { 0x8100 };
+        f.extend(tpid.to_be_bytes());
+        f.extend(vid.to_be_bytes());
+    }
+    let ethertype: u16 = if ip.first().map(|b| b >> 4) == Some(6) { 0x86dd } else { 0x0800 };
+    f.extend(ethertype.to_be_bytes());
+    f.extend(ip);
+    f
+}
+
+/// Writes a classic pcap file (microsecond or nanosecond timestamps).
+pub fn write_pcap(path: &Path, linktype: u32, nanos: bool, frames: &[(u64, Vec<u8>)]) {
+    let mut out = Vec::new();
+    out.extend(if nanos { 0xa1b23c4du32 } else { 0xa1b2c3d4u32 }.to_le_bytes());
+    out.extend(2u16.to_le_bytes());
+    out.extend(4u16.to_le_bytes());
+    out.extend([0u8; 8]);
+    out.extend(262144u32.to_le_bytes());
+    out.extend(linktype.to_le_bytes());
+    for (ts, frame) in frames {
+        let secs = (ts / 1_000_000_000) as u32;
+        let frac = if nanos { (ts % 1_000_000_000) as u32 } else { ((ts % 1_000_000_000) / 1000) as u32 };
+        out.extend(secs.to_le_bytes());
+        out.extend(frac.to_le_bytes());
+        out.extend((frame.len() as u32).to_le_bytes());
+        out.extend((frame.len() as u32).to_le_bytes());
+        out.extend(frame);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+fn pcapng_block(out: &mut Vec<u8>, t: u32, body: &[u8]) {
+    let padded = body.len().div_ceil(4) * 4;
+    let len = (12 + padded) as u32;
+    out.extend(t.to_le_bytes());
+    out.extend(len.to_le_bytes());
+    out.extend(body);
+    out.extend(vec![0u8; padded - body.len()]);
+    out.extend(len.to_le_bytes());
+}
+
+/// Writes a pcapng file with one interface per entry of `linktypes` (nanosecond resolution);
+/// frames name their interface.
+pub fn write_pcapng(path: &Path, linktypes: &[u16], frames: &[(u64, u32, Vec<u8>)]) {
+    let mut out = Vec::new();
+    let mut shb = Vec::new();
+    shb.extend(0x1a2b3c4du32.to_le_bytes());
+    shb.extend(1u16.to_le_bytes());
+    shb.extend(0u16.to_le_bytes());
+    shb.extend((-1i64).to_le_bytes());
+    pcapng_block(&mut out, 0x0a0d0d0a, &shb);
+    for lt in linktypes {
+        let mut idb = Vec::new();
+        idb.extend(lt.to_le_bytes());
+        idb.extend(0u16.to_le_bytes());
+        idb.extend(262144u32.to_le_bytes());
+        idb.extend(9u16.to_le_bytes()); // if_tsresol = 10^-9
+        idb.extend(1u16.to_le_bytes());
+        idb.extend([9u8, 0, 0, 0]);
+        idb.extend([0u8; 4]);
+        pcapng_block(&mut out, 1, &idb);
+    }
+    for (ts, iface, frame) in frames {
+        let mut epb = Vec::new();
+        epb.extend(iface.to_le_bytes());
+        epb.extend(((ts >> 32) as u32).to_le_bytes());
+        epb.extend((*ts as u32).to_le_bytes());
+        epb.extend((frame.len() as u32).to_le_bytes());
+        epb.extend((frame.len() as u32).to_le_bytes());
+        epb.extend(frame);
+        pcapng_block(&mut out, 6, &epb);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Gzip-compresses a file next to it (`NAME.gz`).
+pub fn gzip(path: &Path) -> PathBuf {
+    let data = std::fs::read(path).unwrap();
+    let gz = PathBuf::from(format!("{}.gz", path.display()));
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    enc.write_all(&data).unwrap();
+    enc.finish().unwrap();
+    gz
+}
+
+/// Runs `apitap ARGS`.
+pub fn apitap(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_apitap")).args(args).output().unwrap()
+}
+
+/// Runs `apitap read CAPTURES --out DIR` and returns the records and the summary.
+pub fn read(captures: &[&Path], out: &Path) -> (Vec<serde_json::Value>, serde_json::Value, Output) {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["read".as_ref()];
+    args.extend(captures.iter().map(|p| p.as_os_str()));
+    args.extend(["--out".as_ref(), out.as_os_str(), "--no-progress".as_ref()]);
+    let output = apitap(&args);
+    let text = std::fs::read_to_string(out.join("transactions.jsonl")).unwrap_or_default();
+    let recs = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary = std::fs::read_to_string(out.join("summary.json"))
+        .map(|s| serde_json::from_str(&s).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    (recs, summary, output)
+}

@@ -1,0 +1,294 @@
+//! End-to-end tests on crafted captures (built with etherparse's builder) for what the real
+//! traces in ../shared/pcaps do not show: VLAN-split mirrors, TAP pairs on two interfaces,
+//! pcapng/gzip/nanosecond files, mid-stream pickup, HTTP on odd ports, loss, hostile files.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use common::{ethernet, read, write_pcap, write_pcapng, Conversation, Side};
+
+const CLIENT: (Ipv4Addr, u16) = (Ipv4Addr::new(10, 1, 0, 7), 50123);
+const SERVER: (Ipv4Addr, u16) = (Ipv4Addr::new(10, 2, 0, 9), 8443);
+
+const REQ: &[u8] = b"GET /open-banking/v4.0/aisp/accounts HTTP/1.1\r\nHost: api.bank.example\r\nUser-Agent: tpp/1.0\r\n\r\n";
+const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"Data\":{}}";
+
+fn eth_frames(c: &Conversation, vlans: impl Fn(Side) -> Vec<u16>) -> Vec<(u64, Vec<u8>)> {
+    c.packets.iter().map(|(ts, side, ip)| (*ts, ethernet(ip, &vlans(*side)))).collect()
+}
+
+fn assert_one_exchange(recs: &[serde_json::Value]) {
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    let r = &recs[0];
+    assert_eq!(r["orig_h"], "10.1.0.7");
+    assert_eq!(r["orig_p"], 50123);
+    assert_eq!(r["resp_h"], "10.2.0.9");
+    assert_eq!(r["resp_p"], 8443);
+    assert_eq!(r["method"], "GET");
+    assert_eq!(r["uri"], "/open-banking/v4.0/aisp/accounts");
+    assert_eq!(r["host"], "api.bank.example");
+    assert_eq!(r["status_code"], 200);
+    assert_eq!(r["response_body_len"], 11);
+}
+
+#[test]
+fn directions_mirrored_with_different_vlan_tags_stay_one_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Conversation::http(CLIENT, SERVER, &[(REQ, RESP)]);
+    let pcap = dir.path().join("vlan.pcap");
+    write_pcap(&pcap, 1, false, &eth_frames(&c, |s| if s == Side::Client { vec![100, 10] } else { vec![200, 20] }));
+    let (recs, summary, out) = read(&[&pcap], &dir.path().join("out"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_one_exchange(&recs);
+    assert_eq!(recs[0]["vlans"], serde_json::json!([100, 10]));
+    assert_eq!(summary["stages"]["tcp"]["flows_opened"], 1);
+
+    // Asked to split by VLAN, the two directions are two half-connections: the request is
+    // logged without its response.
+    let out2 = dir.path().join("split");
+    let o = common::apitap(&["read".as_ref(), pcap.as_os_str(), "--out".as_ref(), out2.as_os_str(), "--split-vlans".as_ref()]);
+    assert!(o.status.success());
+    let text = std::fs::read_to_string(out2.join("transactions.jsonl")).unwrap();
+    assert!(!text.contains("\"status_code\":200"), "{text}");
+}
+
+#[test]
+fn tap_pair_on_two_interfaces_with_different_link_types_in_pcapng() {
+    // A passive TAP sends each direction out of its own port: client->server captured as
+    // Ethernet on interface 0, server->client as raw IP on interface 1.
+    let dir = tempfile::tempdir().unwrap();
+    let c = Conversation::http(CLIENT, SERVER, &[(REQ, RESP)]);
+    let frames: Vec<(u64, u32, Vec<u8>)> = c
+        .packets
+        .iter()
+        .map(|(ts, side, ip)| match side {
+            Side::Client => (*ts, 0, ethernet(ip, &[])),
+            Side::Server => (*ts, 1, ip.clone()),
+        })
+        .collect();
+    let path = dir.path().join("tap.pcapng");
+    write_pcapng(&path, &[1, 101], &frames);
+    let (recs, _, out) = read(&[&path], &dir.path().join("out"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_one_exchange(&recs);
+    // Nanosecond resolution is kept: the request went out at the 4th packet's time.
+    let ts = recs[0]["ts"].as_f64().unwrap();
+    let want = c.packets[3].0 as f64 / 1e9;
+    assert!((ts - want).abs() < 1e-6, "ts {ts} want {want}");
+}
+
+#[test]
+fn gzip_compressed_and_nanosecond_pcap_read_like_plain_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Conversation::http(CLIENT, SERVER, &[(REQ, RESP)]);
+    let pcap = dir.path().join("nanos.pcap");
+    write_pcap(&pcap, 1, true, &eth_frames(&c, |_| vec![]));
+    let gz = common::gzip(&pcap);
+    std::fs::remove_file(&pcap).unwrap();
+    let (recs, _, out) = read(&[&gz], &dir.path().join("out"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_one_exchange(&recs);
+}
+
+#[test]
+fn mid_stream_pickup_infers_the_server_from_content() {
+    // No handshake, and the first packet is the server's response to an earlier request:
+    // then a new request and response follow. Both ports are high, so only content tells.
+    let dir = tempfile::tempdir().unwrap();
+    let server = (Ipv4Addr::new(10, 2, 0, 9), 40404);
+    let mut c = Conversation::new(CLIENT, server);
+    c.send(Side::Server, RESP);
+    c.send(Side::Client, REQ);
+    c.send(Side::Server, RESP);
+    let pcap = dir.path().join("mid.pcap");
+    write_pcap(&pcap, 1, false, &eth_frames(&c, |_| vec![]));
+    let (recs, _, out) = read(&[&pcap], &dir.path().join("out"));
+    assert!(out.status.success());
+    let full: Vec<_> = recs.iter().filter(|r| r["method"] == "GET").collect();
+    assert_eq!(full.len(), 1, "{recs:?}");
+    assert_eq!(full[0]["orig_p"], 50123);
+    assert_eq!(full[0]["resp_p"], 40404);
+    assert_eq!(full[0]["status_code"], 200);
+}
+
+#[test]
+fn non_http_on_port_80_is_ignored_and_http_on_a_high_port_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut junk = Conversation::new((Ipv4Addr::new(10, 9, 9, 9), 40000), (Ipv4Addr::new(10, 8, 8, 8), 80));
+    junk.handshake();
+    junk.send(Side::Client, &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
+    junk.send(Side::Server, b"\x00\x01\x02 not http at all \xff\xfe");
+    junk.close();
+    let http = Conversation::http((Ipv4Addr::new(10, 1, 1, 1), 41000), (Ipv4Addr::new(10, 3, 3, 3), 31337), &[(REQ, RESP)]);
+    let mut frames = eth_frames(&junk, |_| vec![]);
+    frames.extend(eth_frames(&http, |_| vec![]));
+    frames.sort_by_key(|f| f.0);
+    let pcap = dir.path().join("mixed.pcap");
+    write_pcap(&pcap, 1, false, &frames);
+    let (recs, summary, out) = read(&[&pcap], &dir.path().join("out"));
+    assert!(out.status.success());
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["resp_p"], 31337);
+    assert_eq!(summary["stages"]["app"]["other_connections"], 1);
+}
+
+#[test]
+fn out_of_order_and_retransmitted_segments_give_the_same_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Conversation::new(CLIENT, SERVER);
+    c.mss = 20; // many small segments
+    c.handshake();
+    c.send(Side::Client, REQ);
+    c.send(Side::Server, RESP);
+    c.close();
+    let mut frames = eth_frames(&c, |_| vec![]);
+    // Swap two data segments of the request and retransmit a third.
+    frames.swap(4, 6);
+    let dup = frames[8].clone();
+    frames.insert(10, dup);
+    let pcap = dir.path().join("ooo.pcap");
+    write_pcap(&pcap, 1, false, &frames);
+    let (recs, summary, out) = read(&[&pcap], &dir.path().join("out"));
+    assert!(out.status.success());
+    assert_one_exchange(&recs);
+    assert!(summary["stages"]["tcp"]["retransmissions"].as_u64().unwrap_or(0) >= 1, "{summary}");
+}
+
+#[test]
+fn loss_inside_a_response_is_marked_and_the_next_exchange_is_still_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = vec![b'x'; 4000];
+    let mut resp1 = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    resp1.extend(&body);
+    let req2: &[u8] = b"GET /second HTTP/1.1\r\nHost: api.bank.example\r\n\r\n";
+    let mut c = Conversation::new(CLIENT, SERVER);
+    c.mss = 1000;
+    c.handshake();
+    c.send(Side::Client, REQ);
+    c.send(Side::Server, &resp1);
+    c.send(Side::Client, req2);
+    c.send(Side::Server, RESP);
+    c.close();
+    let mut frames = eth_frames(&c, |_| vec![]);
+    // Drop the second data segment of the first response (the ACKs after it show the loss).
+    let lost = c
+        .packets
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.1 == Side::Server && p.2.len() > 1000)
+        .nth(1)
+        .unwrap()
+        .0;
+    frames.remove(lost);
+    let pcap = dir.path().join("loss.pcap");
+    write_pcap(&pcap, 1, false, &frames);
+    let (recs, _, out) = read(&[&pcap], &dir.path().join("out"));
+    assert!(out.status.success());
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!(recs[0]["response_gap"], true);
+    assert_eq!(recs[0]["status_code"], 200);
+    assert_eq!(recs[1]["uri"], "/second");
+    assert_eq!(recs[1]["status_code"], 200);
+    assert_eq!(recs[1]["response_body_len"], 11);
+}
+
+#[test]
+fn credentials_never_reach_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let req: &[u8] = b"GET /accounts?api_key=AKIA-SECRET-1&page=2&Password=pw-SECRET-2 HTTP/1.1\r\nHost: h\r\nAuthorization: Basic b3BzOmh1bnRlcjI=\r\nCookie: session=COOKIE-SECRET-3\r\n\r\n";
+    let c = Conversation::http(CLIENT, SERVER, &[(req, RESP)]);
+    let pcap = dir.path().join("secrets.pcap");
+    write_pcap(&pcap, 1, false, &eth_frames(&c, |_| vec![]));
+    for format in ["jsonl", "zeek"] {
+        let out = dir.path().join(format);
+        let o = common::apitap(&["read".as_ref(), pcap.as_os_str(), "--out".as_ref(), out.as_os_str(), "--format".as_ref(), format.as_ref()]);
+        assert!(o.status.success());
+        let mut all = String::from_utf8_lossy(&o.stderr).into_owned();
+        for e in std::fs::read_dir(&out).unwrap() {
+            all.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+        }
+        for secret in ["AKIA-SECRET-1", "pw-SECRET-2", "b3BzOmh1bnRlcjI", "hunter2", "COOKIE-SECRET-3"] {
+            assert!(!all.contains(secret), "{secret} leaked in {format} output");
+        }
+        assert!(all.contains("page=2"), "non-secret parameters are kept");
+    }
+}
+
+fn assert_no_panic(o: &std::process::Output) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(o.status.code().is_some(), "killed by a signal: {err}");
+}
+
+#[test]
+fn truncated_corrupt_and_random_files_give_clear_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Conversation::http(CLIENT, SERVER, &[(REQ, RESP)]);
+    let good = dir.path().join("good.pcap");
+    write_pcap(&good, 1, false, &eth_frames(&c, |_| vec![]));
+    let bytes = std::fs::read(&good).unwrap();
+
+    // Cut in the middle of the last record: the exchange before it is still reported.
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() - 30]).unwrap();
+    let (recs, _, o) = read(&[&cut], &dir.path().join("o1"));
+    assert_no_panic(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cut.pcap"), "the message names the file");
+    assert_eq!(recs.len(), 1);
+
+    // Not a capture at all.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "hello, this is not a capture\n").unwrap();
+    let (_, _, o) = read(&[&text], &dir.path().join("o2"));
+    assert_no_panic(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a pcap or pcapng"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // A missing file among good ones: the good ones are still read.
+    let missing = dir.path().join("missing.pcap");
+    let (recs, _, o) = read(&[&missing, &good], &dir.path().join("o3"));
+    assert_no_panic(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(recs.len(), 1);
+
+    // Random corruption of packet bytes (headers intact): bad packets are counted, no panic.
+    let mut seed = 0x2545F4914F6CDD1Du64;
+    for round in 0..30 {
+        let mut f = bytes.clone();
+        for _ in 0..(1 + round * 3) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let i = 24 + 16 + (seed as usize) % (f.len() - 40);
+            f[i] = (seed >> 32) as u8;
+        }
+        let p = dir.path().join(format!("rand{round}.pcap"));
+        std::fs::write(&p, &f).unwrap();
+        let (_, _, o) = read(&[&p], &dir.path().join(format!("r{round}")));
+        assert_no_panic(&o);
+    }
+}
+
+#[test]
+fn zeek_format_writes_an_http_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Conversation::http(CLIENT, SERVER, &[(REQ, RESP)]);
+    let pcap = dir.path().join("z.pcap");
+    write_pcap(&pcap, 1, false, &eth_frames(&c, |_| vec![]));
+    let out = dir.path().join("out");
+    let o = common::apitap(&["read".as_ref(), pcap.as_os_str(), "--out".as_ref(), out.as_os_str(), "--format".as_ref(), "zeek".as_ref()]);
+    assert!(o.status.success());
+    let log = std::fs::read_to_string(out.join("http.log")).unwrap();
+    let fields = log.lines().find(|l| l.starts_with("#fields")).unwrap();
+    let row = log.lines().find(|l| !l.starts_with('#')).unwrap();
+    let cols: Vec<(&str, &str)> = fields.split('\t').skip(1).zip(row.split('\t')).collect();
+    let get = |n: &str| cols.iter().find(|c| c.0 == n).unwrap().1;
+    assert_eq!(get("id.orig_h"), "10.1.0.7");
+    assert_eq!(get("id.resp_p"), "8443");
+    assert_eq!(get("method"), "GET");
+    assert_eq!(get("status_code"), "200");
+    assert_eq!(get("referrer"), "-");
+    assert!(Path::new(&out.join("summary.json")).exists());
+}

@@ -1,0 +1,145 @@
+//! Live capture on the loopback interface: a real nginx serves, real curl asks, and
+//! `apitap capture -i lo` must report each exchange. Needs root (or CAP_NET_RAW), nginx and
+//! curl: `scripts/install-deps.sh` installs them.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Nginx {
+    pid_file: std::path::PathBuf,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Ok(pid) = fs::read_to_string(&self.pid_file) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_nginx(dir: &Path, port: u16) -> Nginx {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::create_dir_all(dir.join("www")).unwrap();
+    fs::write(dir.join("www/big.json"), format!("[{}]", vec!["{\"k\":\"value\"}"; 3000].join(","))).unwrap();
+    let conf = format!(
+        r#"daemon on; pid {d}/nginx.pid; error_log {d}/error.log;
+events {{}}
+http {{
+  access_log off; default_type application/json; client_body_temp_path {d}/body;
+  gzip on; gzip_types application/json; gzip_min_length 256;
+  server {{
+    listen 127.0.0.1:{port}; root {d}/www;
+    location = /accounts {{ return 200 '{{"Data":{{"Account":[]}}}}'; }}
+    location = /payments {{ return 201 '{{"Data":{{"ConsentId":"c-1"}}}}'; }}
+    location = /nothing {{ return 204; }}
+  }}
+}}"#,
+        d = dir.display()
+    );
+    fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let status = Command::new("nginx")
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .status()
+        .expect("nginx is not installed: run scripts/install-deps.sh");
+    assert!(status.success(), "nginx did not start: {}", fs::read_to_string(dir.join("error.log")).unwrap_or_default());
+    Nginx { pid_file: dir.join("nginx.pid") }
+}
+
+fn start_capture(port: u16, out: &Path) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["capture", "--interface", "lo", "--no-promisc", "--filter"])
+        .arg(format!("tcp port {port}"))
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the capture handle is open, so no request is sent before it.
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "apitap capture did not become ready");
+        match lines.next() {
+            Some(Ok(line)) if line.contains("capturing on lo") => break,
+            Some(Ok(_)) => continue,
+            _ => panic!("apitap capture exited before it was ready (root or CAP_NET_RAW needed)"),
+        }
+    }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+fn curl(args: &[&str]) {
+    let status = Command::new("curl").args(["-s", "-o", "/dev/null"]).args(args).status().expect("curl is not installed");
+    assert!(status.success(), "curl {args:?} failed");
+}
+
+#[test]
+fn captures_real_nginx_and_curl_traffic_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _nginx = start_nginx(dir.path(), port);
+    let out = dir.path().join("out");
+    let mut apitap = start_capture(port, &out);
+    let base = format!("http://127.0.0.1:{port}");
+    let secret = "Bearer eyJhbGciOiJub25lIn0.eyJjbGllbnRfaWQiOiJ0cHAtb25lIn0.live-secret-signature";
+    // Two requests on one keep-alive connection, then a POST, a 204, a gzip+chunked body and a
+    // credential in the query string.
+    curl(&["-H", &format!("Authorization: {secret}"), &format!("{base}/accounts"), &format!("{base}/accounts?x=1")]);
+    curl(&["-d", "{\"Amount\":\"10.00\"}", "-H", "Content-Type: application/json", &format!("{base}/payments")]);
+    curl(&[&format!("{base}/nothing")]);
+    curl(&["--compressed", &format!("{base}/big.json")]);
+    curl(&[&format!("{base}/accounts?access_token=live-query-secret&page=2")]);
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = Command::new("kill").args(["-TERM", &apitap.id().to_string()]).status();
+    let status = apitap.wait().unwrap();
+    assert!(status.success(), "apitap capture exited with {status}");
+
+    let text = fs::read_to_string(out.join("transactions.jsonl")).unwrap();
+    assert!(!text.contains("live-secret-signature"), "an Authorization value reached the output");
+    assert!(!text.contains("live-query-secret"), "a credential in the query string reached the output");
+    let recs: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let find = |uri: &str| {
+        recs.iter().find(|r| r["uri"] == uri).unwrap_or_else(|| panic!("no transaction for {uri} in {text}"))
+    };
+    assert_eq!(recs.len(), 6, "{text}");
+    let first = find("/accounts");
+    assert_eq!(first["method"], "GET");
+    assert_eq!(first["status_code"], 200);
+    assert_eq!(first["host"], format!("127.0.0.1:{port}"));
+    assert_eq!(first["resp_p"], port);
+    assert_eq!(first["trans_depth"], 1);
+    assert_eq!(first["response_body_len"], "{\"Data\":{\"Account\":[]}}".len());
+    assert_eq!(first["auth_scheme"], "Bearer");
+    let second = find("/accounts?x=1");
+    assert_eq!(second["trans_depth"], 2);
+    assert_eq!(second["uid"], first["uid"], "keep-alive requests share a connection");
+    let post = find("/payments");
+    assert_eq!(post["method"], "POST");
+    assert_eq!(post["status_code"], 201);
+    assert_eq!(post["request_body_len"], "{\"Amount\":\"10.00\"}".len());
+    let empty = find("/nothing");
+    assert_eq!(empty["status_code"], 204);
+    assert_eq!(empty["response_body_len"], 0);
+    let big = find("/big.json");
+    assert_eq!(big["status_code"], 200);
+    assert!(big["response_body_len"].as_u64().unwrap() > 0);
+    let redacted = recs.iter().find(|r| r["uri"].as_str().is_some_and(|u| u.contains("access_token="))).unwrap();
+    assert_eq!(redacted["uri"], "/accounts?access_token=REDACTED&page=2");
+    let summary: serde_json::Value = serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["transactions"], 6);
+    assert!(summary["stages"]["capture"]["kernel_received"].as_u64().unwrap() > 10);
+}
