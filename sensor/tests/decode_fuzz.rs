@@ -187,6 +187,9 @@ fn mutated_valid_packets_never_panic() {
         let _ = d.decode(Timestamp(i), *link, &f, wire(&f));
     }
     check_counters(&d);
+    // Small mutations leave most packets decodable and break some: both paths ran.
+    let s = d.stats();
+    assert!(s.tcp > 10_000 && s.errors > 100 && s.skipped > 100, "{s:?}");
 }
 
 #[test]

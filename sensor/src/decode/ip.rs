@@ -162,7 +162,7 @@ pub(crate) fn ipv6(cur: &mut Cur<'_>) -> IpResult {
 pub(crate) fn payload(cur: &mut Cur<'_>, mut ctx: IpCtx) -> Result<IpStep, Stop> {
     match ctx.proto {
         proto::TCP => Ok(IpStep::Next(Next::Tcp(ctx))),
-        proto::UDP => Ok(IpStep::Next(Next::Udp(ctx))),
+        proto::UDP => Ok(IpStep::Next(Next::Udp)),
         proto::IPIP => Ok(IpStep::Next(Next::IpInIp { v6: false })),
         proto::IPV6 => Ok(IpStep::Next(Next::IpInIp { v6: true })),
         proto::GRE => Ok(IpStep::Next(Next::Gre)),

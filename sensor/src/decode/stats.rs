@@ -4,9 +4,9 @@ use crate::defrag::DefragStats;
 
 /// Counters of one [`Decoder`](super::Decoder); they only grow.
 ///
-/// `packets = tcp + held + skipped + errors`. Layer counters count headers decoded, so a packet
-/// with two VLAN tags adds 2 to `vlan`, and a packet that failed deep inside still counted the
-/// layers before the failure.
+/// `packets = tcp + held + skipped + errors`. Layer counters count headers that parsed, whatever
+/// they led to: a packet with two VLAN tags adds 2 to `vlan`, a packet that failed deep inside
+/// still counted the layers before the failure, and the malformed header itself is not counted.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DecodeStats {
     /// Frames given to `decode`.

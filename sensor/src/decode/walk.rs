@@ -44,7 +44,7 @@ pub(crate) enum Next {
     /// A TCP header.
     Tcp(IpCtx),
     /// A UDP header.
-    Udp(IpCtx),
+    Udp,
     /// A GRE header.
     Gre,
     /// An ERSPAN type II header.
@@ -228,7 +228,7 @@ impl<'s> Walker<'s> {
                 Ok(if v6 { Next::Ipv6 } else { Next::Ipv4 })
             }
             Next::Tcp(ctx) => Err(Stop::Tcp(ip::tcp(cur, ctx)?)),
-            Next::Udp(_) => {
+            Next::Udp => {
                 let (sp, dp) = ip::udp(cur)?;
                 self.udp_tunnel(cur, sp, dp)
             }
