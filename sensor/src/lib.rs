@@ -16,6 +16,7 @@ pub mod defrag;
 pub mod flow;
 pub mod packet;
 pub mod reassembly;
+pub mod seq;
 pub mod stream;
 
 pub use packet::{LinkType, TcpFlags, TcpSegment, Timestamp};

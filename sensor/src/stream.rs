@@ -100,6 +100,19 @@ pub enum TcpEvent {
         /// Direction.
         dir: Dir,
     },
+    /// A RST whose sequence number lay far outside the data seen in its direction was ignored
+    /// (an endpoint would ignore it too); the connection stays open. A forged RST aimed at
+    /// blinding the sensor looks like this.
+    ResetIgnored {
+        /// Direction of the RST.
+        dir: Dir,
+    },
+    /// A FIN was ignored: it claimed the direction ended before bytes already delivered or seen, or far
+    /// beyond anything seen in it.
+    FinIgnored {
+        /// Direction of the FIN.
+        dir: Dir,
+    },
 }
 
 /// Receives reassembled streams from the flow table. All calls for one connection come in

@@ -1,0 +1,66 @@
+//! Flow-table settings.
+
+/// One second of packet time, in nanoseconds.
+const SEC: u64 = 1_000_000_000;
+
+/// Settings of a [`FlowTable`](super::FlowTable). Every limit bounds memory the network can grow;
+/// hitting one is counted in [`FlowStats`](super::FlowStats) and, where it costs data, reported to
+/// the sink as an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// Connections tracked at once (default 262 144). When full, a connection that already
+    /// finished (FIN or RST, waiting out `closed_linger`) is closed first; otherwise the
+    /// least-recently-active connection is closed with `CloseReason::Evicted`. 0 is treated as 1.
+    pub max_flows: usize,
+    /// Out-of-order bytes held per direction (default 1 MiB). A segment that would go over it
+    /// makes the direction give up its first hole: a gap and `TcpEvent::BufferLimit`.
+    pub max_buffered_per_dir: usize,
+    /// Out-of-order runs held per direction (default 2048); over it, the same as above.
+    pub max_segments_per_dir: usize,
+    /// Out-of-order bytes held by all connections together (default 256 MiB); over it, the
+    /// direction trying to buffer more gives up its first hole, as above.
+    pub max_buffered_total: usize,
+    /// When the other side of a connection was never seen acknowledging (a one-sided capture,
+    /// so no ACK can prove a hole lost), a hole is given up as a gap once this many bytes wait
+    /// behind it (default 16 KiB, as Zeek's `tcp_max_above_hole_without_any_acks`). 0 turns the
+    /// rule off, leaving such holes to the buffer limits and to the close.
+    pub max_above_hole_without_acks: usize,
+    /// Nanoseconds of packet time without a packet after which an established connection is
+    /// closed with `CloseReason::Idle` (default 300 s).
+    pub idle_timeout: u64,
+    /// The same for a connection that has only shown SYNs so far (default 30 s), so that scans
+    /// and floods of unanswered SYNs leave the table quickly.
+    pub handshake_timeout: u64,
+    /// Nanoseconds of packet time a connection stays in the table after both FINs were delivered
+    /// or a RST was seen, before its `on_close` (default 2 s). It absorbs the final ACKs and
+    /// retransmitted FINs, and reports data sent after a RST as `TcpEvent::DataAfterClose`.
+    pub closed_linger: u64,
+    /// Whether VLAN IDs are part of the flow key (default false: a mirror often tags the two
+    /// directions of one connection differently, which must still meet in one flow).
+    pub split_by_vlan: bool,
+    /// Ports taken as the server side of a connection picked up mid-stream, besides every port
+    /// below 1024 (default: common HTTP, TLS and proxy ports).
+    pub service_ports: Vec<u16>,
+}
+
+/// Default for [`FlowConfig::service_ports`].
+pub const DEFAULT_SERVICE_PORTS: &[u16] = &[
+    1080, 3000, 3128, 5000, 8000, 8008, 8080, 8081, 8088, 8443, 8888, 9000, 9080, 9090, 9443,
+];
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 262_144,
+            max_buffered_per_dir: 1 << 20,
+            max_segments_per_dir: 2048,
+            max_buffered_total: 256 << 20,
+            max_above_hole_without_acks: 16 << 10,
+            idle_timeout: 300 * SEC,
+            handshake_timeout: 30 * SEC,
+            closed_linger: 2 * SEC,
+            split_by_vlan: false,
+            service_ports: DEFAULT_SERVICE_PORTS.to_vec(),
+        }
+    }
+}

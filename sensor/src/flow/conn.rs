@@ -1,0 +1,212 @@
+//! One tracked connection: its two directions and where it is in its life.
+
+use std::net::SocketAddr;
+
+use super::key::FlowKey;
+use crate::packet::{TcpSegment, Timestamp};
+use crate::reassembly::{Ctx, HalfStream, Shared};
+use crate::seq::SeqNum;
+use crate::stream::{CloseReason, ConnInfo, Dir, StreamSink, TcpEvent};
+
+/// Where a connection is in its life; decides its timeout and its recency list.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Only SYNs seen so far.
+    Handshake,
+    /// Anything else before the end.
+    Established,
+    /// Both FINs delivered, or a RST: waiting out the linger before `on_close`.
+    Closing(CloseReason),
+}
+
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) info: ConnInfo,
+    pub(crate) key: FlowKey,
+    orig: HalfStream,
+    resp: HalfStream,
+    pub(crate) phase: Phase,
+    /// Table clock at the last packet.
+    pub(crate) last_seen: Timestamp,
+    /// Table clock when the connection entered `Phase::Closing`.
+    pub(crate) closing_since: Timestamp,
+}
+
+impl Conn {
+    pub(crate) fn new(info: ConnInfo, key: FlowKey, phase: Phase, clock: Timestamp) -> Conn {
+        Conn {
+            info,
+            key,
+            orig: HalfStream::default(),
+            resp: HalfStream::default(),
+            phase,
+            last_seen: clock,
+            closing_since: clock,
+        }
+    }
+
+    /// Which direction `seg` travels. A segment whose two endpoints are equal counts as
+    /// from the originator.
+    pub(crate) fn dir_of(&self, seg: &TcpSegment<'_>) -> Dir {
+        if SocketAddr::new(seg.src, seg.src_port) == self.info.orig {
+            Dir::FromOrig
+        } else {
+            Dir::FromResp
+        }
+    }
+
+    fn half(&self, dir: Dir) -> &HalfStream {
+        match dir {
+            Dir::FromOrig => &self.orig,
+            Dir::FromResp => &self.resp,
+        }
+    }
+
+    /// Out-of-order bytes held by both directions.
+    pub(crate) fn buffered(&self) -> usize {
+        self.orig.buffered().saturating_add(self.resp.buffered())
+    }
+
+    /// Out-of-order runs held by the fuller direction.
+    pub(crate) fn max_buffered_segments(&self) -> usize {
+        self.orig
+            .buffered_segments()
+            .max(self.resp.buffered_segments())
+    }
+
+    /// The reason this connection ended on its own, if it did: RST, or FIN (one is enough
+    /// when it is being replaced by a new connection on the same ports).
+    pub(crate) fn natural_end(&self) -> Option<CloseReason> {
+        match self.phase {
+            Phase::Closing(reason) => Some(reason),
+            _ if self.orig.fin_seen() || self.resp.fin_seen() => Some(CloseReason::Fin),
+            _ => None,
+        }
+    }
+
+    /// Whether `seg` opens a new connection on the address pair of this finished one: a SYN
+    /// whose ISN differs from the one its sender used here.
+    pub(crate) fn is_reuse_syn(&self, seg: &TcpSegment<'_>) -> bool {
+        seg.flags.syn
+            && !seg.flags.rst
+            && self.natural_end().is_some()
+            && self.half(self.dir_of(seg)).isn() != Some(SeqNum(seg.seq))
+    }
+
+    /// Processes one segment of this connection.
+    pub(crate) fn handle<S: StreamSink + ?Sized>(
+        &mut self,
+        ts: Timestamp,
+        seg: &TcpSegment<'_>,
+        shared: &mut Shared,
+        sink: &mut S,
+    ) {
+        let dir = self.dir_of(seg);
+        let stats = &mut shared.stats;
+        if (seg.payload.len() as u64) < u64::from(seg.payload_len) {
+            stats.truncated_segments = stats.truncated_segments.saturating_add(1);
+        }
+        let info = &self.info;
+        let (this, other) = match dir {
+            Dir::FromOrig => (&mut self.orig, &mut self.resp),
+            Dir::FromResp => (&mut self.resp, &mut self.orig),
+        };
+        let mut ctx = Ctx {
+            info,
+            dir,
+            ts,
+            sink: &mut *sink,
+            shared: &mut *shared,
+        };
+        match self.phase {
+            Phase::Closing(CloseReason::Reset) => {
+                if seg.payload_len > 0 {
+                    let stats = &mut ctx.shared.stats;
+                    stats.data_after_close = stats.data_after_close.saturating_add(1);
+                    ctx.event(TcpEvent::DataAfterClose { dir });
+                }
+                return;
+            }
+            // Already ended cleanly: a late RST changes nothing.
+            Phase::Closing(_) if seg.flags.rst => return,
+            _ => {}
+        }
+        let seq = SeqNum(seg.seq);
+        if seg.flags.rst {
+            if this.rst_plausible(seq) {
+                let mut orig_ctx = Ctx {
+                    dir: Dir::FromOrig,
+                    ..ctx
+                };
+                self.orig.reset(&mut orig_ctx);
+                let mut resp_ctx = Ctx {
+                    dir: Dir::FromResp,
+                    ..orig_ctx
+                };
+                self.resp.reset(&mut resp_ctx);
+                self.phase = Phase::Closing(CloseReason::Reset);
+            } else {
+                let stats = &mut ctx.shared.stats;
+                stats.resets_ignored = stats.resets_ignored.saturating_add(1);
+                ctx.event(TcpEvent::ResetIgnored { dir });
+            }
+            return;
+        }
+        let data_seq = if seg.flags.syn {
+            this.note_syn(seq);
+            seq + 1
+        } else {
+            if self.phase == Phase::Handshake {
+                self.phase = Phase::Established;
+            }
+            seq
+        };
+        if seg.flags.ack {
+            // The ACK speaks about the other direction; it goes first because the bytes it
+            // acknowledges were sent before this segment's own.
+            let mut rev = Ctx {
+                dir: dir.reverse(),
+                ..ctx
+            };
+            other.on_peer_ack(&mut rev, SeqNum(seg.ack));
+            ctx = Ctx { dir, ..rev };
+        }
+        this.segment(
+            &mut ctx,
+            data_seq,
+            seg.payload,
+            seg.payload_len,
+            seg.flags.fin,
+        );
+        if self.orig.fin_delivered()
+            && self.resp.fin_delivered()
+            && !matches!(self.phase, Phase::Closing(_))
+        {
+            self.phase = Phase::Closing(CloseReason::Fin);
+        }
+    }
+
+    /// Gives up every hole of both directions and delivers what is buffered (and any FIN seen),
+    /// before the connection is closed.
+    pub(crate) fn flush<S: StreamSink + ?Sized>(
+        &mut self,
+        ts: Timestamp,
+        shared: &mut Shared,
+        sink: &mut S,
+    ) {
+        let info = &self.info;
+        let mut ctx = Ctx {
+            info,
+            dir: Dir::FromOrig,
+            ts,
+            sink,
+            shared,
+        };
+        self.orig.flush(&mut ctx);
+        let mut ctx = Ctx {
+            dir: Dir::FromResp,
+            ..ctx
+        };
+        self.resp.flush(&mut ctx);
+    }
+}

@@ -1,0 +1,342 @@
+//! The connection table: finds the connection of each TCP segment, runs its two-way
+//! reassembly, and opens, expires, evicts and closes connections on packet time.
+//!
+//! Everything is driven by the caller: [`FlowTable::handle_segment`] for each segment,
+//! [`FlowTable::handle_timeout`] every so often (every second of packet time is plenty), and
+//! [`FlowTable::finish`] at the end of input. Output goes to a [`StreamSink`].
+//!
+//! What a caller can rely on:
+//! - Both directions of a connection meet in one flow (VLAN tags ignored unless
+//!   [`FlowConfig::split_by_vlan`]); the originator is chosen once, from the handshake or, when
+//!   the connection is picked up mid-stream, from the ports or the first packet
+//!   ([`OrigInference`](crate::stream::OrigInference)), and [`ConnInfo`] never changes after
+//!   `on_open`.
+//! - Per connection, `on_open` comes first and `on_close` last, exactly once each; each
+//!   direction's data and gaps come in stream order and add up to its sequence space, followed by
+//!   at most one `on_fin`.
+//! - Memory is bounded by [`FlowConfig`]: flows, out-of-order bytes and runs per direction, and
+//!   out-of-order bytes in total. Each limit reached is counted in [`FlowStats`].
+//! - Per packet the work is a hash lookup plus the segment's own bytes (and, for out-of-order
+//!   data, a walk over the buffered runs it overlaps); expiry and eviction use recency lists,
+//!   never a scan of the table.
+//!
+//! Not supported: TCP options (window scale, SACK, timestamps/PAWS) are not used; urgent data is
+//! delivered inline; data carried by a RST is ignored; a SYN with a new ISN on a connection that
+//! has not finished is taken as part of that connection, not as a new one.
+
+mod config;
+mod conn;
+mod key;
+mod slab;
+mod stats;
+
+use std::collections::HashMap;
+
+pub use config::{FlowConfig, DEFAULT_SERVICE_PORTS};
+pub use stats::FlowStats;
+
+use self::conn::{Conn, Phase};
+use self::key::{infer_orig, FlowKey};
+use self::slab::Slab;
+use crate::packet::{TcpSegment, Timestamp};
+use crate::reassembly::{Limits, Shared};
+use crate::stream::{CloseReason, ConnId, ConnInfo, StreamSink};
+
+/// Recency list of connections in their handshake.
+const HANDSHAKE: usize = 0;
+/// Recency list of established connections.
+const ESTABLISHED: usize = 1;
+/// List of finished connections waiting out their linger, in the order they finished.
+const CLOSING: usize = 2;
+
+/// The connection table with two-way TCP reassembly. See the [module docs](self) for what it
+/// promises.
+#[derive(Debug)]
+pub struct FlowTable {
+    cfg: FlowConfig,
+    map: HashMap<FlowKey, usize>,
+    conns: Slab<Conn>,
+    shared: Shared,
+    /// Latest packet time seen: timeouts run on it, so a packet stamped earlier than its
+    /// predecessor (merged capture sources) cannot move time backwards.
+    clock: Timestamp,
+    next_id: u64,
+}
+
+impl FlowTable {
+    /// An empty table with these settings.
+    pub fn new(cfg: FlowConfig) -> Self {
+        let limits = Limits {
+            max_bytes_per_dir: cfg.max_buffered_per_dir,
+            max_segments_per_dir: cfg.max_segments_per_dir,
+            max_bytes_total: cfg.max_buffered_total,
+            max_above_hole_without_acks: cfg.max_above_hole_without_acks,
+        };
+        FlowTable {
+            cfg,
+            map: HashMap::new(),
+            conns: Slab::default(),
+            shared: Shared {
+                stats: FlowStats::default(),
+                buffered_total: 0,
+                limits,
+            },
+            clock: Timestamp::default(),
+            next_id: 0,
+        }
+    }
+
+    /// The settings this table runs with.
+    pub fn config(&self) -> &FlowConfig {
+        &self.cfg
+    }
+
+    /// Handles one TCP segment captured at `now`: opens its connection if needed (not for a lone
+    /// RST), reassembles, and reports through `sink`. Never panics, whatever the segment holds.
+    pub fn handle_segment(
+        &mut self,
+        now: Timestamp,
+        seg: &TcpSegment<'_>,
+        sink: &mut impl StreamSink,
+    ) {
+        self.clock = self.clock.max(now);
+        let stats = &mut self.shared.stats;
+        stats.segments = stats.segments.saturating_add(1);
+        let key = FlowKey::of(seg, self.cfg.split_by_vlan);
+        let mut found = self.map.get(&key).copied();
+        if let Some(idx) = found {
+            // Expired while the caller had not called handle_timeout yet: close it on time first.
+            if let Some(deadline) = self.deadline(idx).filter(|d| *d <= self.clock) {
+                self.expire(idx, deadline, sink);
+                found = None;
+            } else if self.conns.get(idx).is_some_and(|c| c.is_reuse_syn(seg)) {
+                let stats = &mut self.shared.stats;
+                stats.port_reuse = stats.port_reuse.saturating_add(1);
+                let reason = self
+                    .conns
+                    .get(idx)
+                    .and_then(Conn::natural_end)
+                    .unwrap_or(CloseReason::Fin);
+                self.close(idx, now, reason, sink);
+                found = None;
+            }
+        }
+        let idx = match found {
+            Some(idx) => idx,
+            None if seg.flags.rst => {
+                let stats = &mut self.shared.stats;
+                stats.stray_resets = stats.stray_resets.saturating_add(1);
+                return;
+            }
+            None => self.open(now, key, seg, sink),
+        };
+        let Some(conn) = self.conns.get_mut(idx) else {
+            return;
+        };
+        let was_closing = matches!(conn.phase, Phase::Closing(_));
+        conn.handle(now, seg, &mut self.shared, sink);
+        conn.last_seen = self.clock;
+        match conn.phase {
+            Phase::Handshake => self.conns.move_to_front(idx, HANDSHAKE),
+            Phase::Established => self.conns.move_to_front(idx, ESTABLISHED),
+            Phase::Closing(_) if !was_closing => {
+                conn.closing_since = self.clock;
+                self.conns.move_to_front(idx, CLOSING);
+            }
+            // The linger runs from the end of the connection, not from its last packet, so
+            // that a peer sending after a RST cannot keep it in the table.
+            Phase::Closing(_) => {}
+        }
+    }
+
+    /// Closes the connections whose timeout has passed at packet time `now`: idle ones with
+    /// `CloseReason::Idle` (after delivering what they buffered), finished ones at the end of
+    /// their linger with their own reason. Cost is proportional to the connections closed.
+    pub fn handle_timeout(&mut self, now: Timestamp, sink: &mut impl StreamSink) {
+        self.clock = self.clock.max(now);
+        for list in [CLOSING, HANDSHAKE, ESTABLISHED] {
+            while let Some(idx) = self.conns.tail(list) {
+                match self.deadline(idx) {
+                    Some(deadline) if deadline <= self.clock => self.expire(idx, deadline, sink),
+                    _ => break,
+                }
+            }
+        }
+    }
+
+    /// End of input: every connection delivers what it buffered (each hole becomes a gap, a FIN
+    /// seen is delivered) and is closed, in the order the connections were opened, with
+    /// `CloseReason::EndOfInput`, or with `Fin`/`Reset` for those that had already finished.
+    pub fn finish(&mut self, now: Timestamp, sink: &mut impl StreamSink) {
+        self.clock = self.clock.max(now);
+        let mut all: Vec<(ConnId, usize)> = self
+            .conns
+            .indices()
+            .filter_map(|i| self.conns.get(i).map(|c| (c.info.id, i)))
+            .collect();
+        all.sort_unstable();
+        for (_, idx) in all {
+            let reason = self.conns.get(idx).and_then(|c| match c.phase {
+                Phase::Closing(reason) => Some(reason),
+                _ => None,
+            });
+            self.close(idx, now, reason.unwrap_or(CloseReason::EndOfInput), sink);
+        }
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> &FlowStats {
+        &self.shared.stats
+    }
+
+    /// Connections in the table, finished ones still lingering included.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether the table holds no connection.
+    pub fn is_empty(&self) -> bool {
+        self.conns.len() == 0
+    }
+
+    /// Out-of-order bytes currently buffered by all connections (at most
+    /// [`FlowConfig::max_buffered_total`]).
+    pub fn buffered_bytes(&self) -> usize {
+        self.shared.buffered_total
+    }
+
+    /// The most out-of-order runs any one direction holds right now (at most
+    /// [`FlowConfig::max_segments_per_dir`]). Walks the whole table: for tests and diagnostics,
+    /// not for the packet path.
+    pub fn max_buffered_segments(&self) -> usize {
+        self.conns
+            .indices()
+            .filter_map(|i| self.conns.get(i))
+            .map(Conn::max_buffered_segments)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The most out-of-order bytes any one connection holds right now (both directions). Walks
+    /// the whole table, like [`FlowTable::max_buffered_segments`].
+    pub fn max_buffered_per_conn(&self) -> usize {
+        self.conns
+            .indices()
+            .filter_map(|i| self.conns.get(i))
+            .map(Conn::buffered)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn open(
+        &mut self,
+        now: Timestamp,
+        key: FlowKey,
+        seg: &TcpSegment<'_>,
+        sink: &mut impl StreamSink,
+    ) -> usize {
+        while self.conns.len() >= self.cfg.max_flows.max(1) {
+            if !self.evict_one(now, sink) {
+                break;
+            }
+        }
+        let (orig, resp, inference) = infer_orig(seg, &self.cfg.service_ports);
+        let info = ConnInfo {
+            id: ConnId(self.next_id),
+            orig,
+            resp,
+            first_ts: now,
+            inference,
+            vlans: seg.vlans,
+        };
+        self.next_id = self.next_id.saturating_add(1);
+        let (phase, list) = if seg.flags.syn {
+            (Phase::Handshake, HANDSHAKE)
+        } else {
+            (Phase::Established, ESTABLISHED)
+        };
+        sink.on_open(&info);
+        let stats = &mut self.shared.stats;
+        stats.flows_opened = stats.flows_opened.saturating_add(1);
+        let idx = self
+            .conns
+            .insert(Conn::new(info, key, phase, self.clock), list);
+        self.map.insert(key, idx);
+        idx
+    }
+
+    /// Makes room for one connection: a finished one still lingering if there is one (it has
+    /// nothing left to lose), else the least recently active. Returns false if the table is empty.
+    fn evict_one(&mut self, now: Timestamp, sink: &mut impl StreamSink) -> bool {
+        if let Some(idx) = self.conns.tail(CLOSING) {
+            let stats = &mut self.shared.stats;
+            stats.linger_cut_short = stats.linger_cut_short.saturating_add(1);
+            let reason = self
+                .conns
+                .get(idx)
+                .and_then(Conn::natural_end)
+                .unwrap_or(CloseReason::Fin);
+            self.close(idx, now, reason, sink);
+            return true;
+        }
+        let last_seen = |idx: usize| self.conns.get(idx).map(|c| c.last_seen);
+        let victim = match (self.conns.tail(HANDSHAKE), self.conns.tail(ESTABLISHED)) {
+            (Some(h), Some(e)) => Some(if last_seen(e) < last_seen(h) { e } else { h }),
+            (h, e) => h.or(e),
+        };
+        let Some(idx) = victim else { return false };
+        let stats = &mut self.shared.stats;
+        stats.evicted = stats.evicted.saturating_add(1);
+        self.close(idx, now, CloseReason::Evicted, sink);
+        true
+    }
+
+    /// When the connection at `idx` times out, on the table clock.
+    fn deadline(&self, idx: usize) -> Option<Timestamp> {
+        let conn = self.conns.get(idx)?;
+        Some(match conn.phase {
+            Phase::Handshake => conn.last_seen.plus_nanos(self.cfg.handshake_timeout),
+            Phase::Established => conn.last_seen.plus_nanos(self.cfg.idle_timeout),
+            Phase::Closing(_) => conn.closing_since.plus_nanos(self.cfg.closed_linger),
+        })
+    }
+
+    /// Closes a connection whose deadline passed, stamped with that deadline so the result does
+    /// not depend on how often the caller checks timeouts.
+    fn expire(&mut self, idx: usize, deadline: Timestamp, sink: &mut impl StreamSink) {
+        let reason = match self.conns.get(idx).map(|c| c.phase) {
+            Some(Phase::Closing(reason)) => reason,
+            _ => {
+                let stats = &mut self.shared.stats;
+                stats.idle_expired = stats.idle_expired.saturating_add(1);
+                CloseReason::Idle
+            }
+        };
+        self.close(idx, deadline, reason, sink);
+    }
+
+    fn close(
+        &mut self,
+        idx: usize,
+        ts: Timestamp,
+        reason: CloseReason,
+        sink: &mut impl StreamSink,
+    ) {
+        let Some(mut conn) = self.conns.remove(idx) else {
+            return;
+        };
+        self.map.remove(&conn.key);
+        conn.flush(ts, &mut self.shared, sink);
+        sink.on_close(&conn.info, ts, reason);
+        let stats = &mut self.shared.stats;
+        stats.flows_closed = stats.flows_closed.saturating_add(1);
+        let counter = match reason {
+            CloseReason::Fin => &mut stats.closed_fin,
+            CloseReason::Reset => &mut stats.closed_reset,
+            CloseReason::EndOfInput => &mut stats.closed_end_of_input,
+            // Counted where the decision is made (expire, evict_one).
+            CloseReason::Idle | CloseReason::Evicted => return,
+        };
+        *counter = counter.saturating_add(1);
+    }
+}

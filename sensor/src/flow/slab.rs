@@ -1,0 +1,208 @@
+//! Connection storage with intrusive recency lists.
+//!
+//! Entries live in a vector and are addressed by index; each belongs to one of a few doubly
+//! linked lists kept in recency order (front = most recent). Moving an entry to the front, taking
+//! the least recent one and removing any entry are O(1), which is what lets the table expire idle
+//! connections and evict under pressure without scanning.
+
+/// Number of recency lists.
+pub(crate) const LISTS: usize = 3;
+
+#[derive(Debug)]
+struct Entry<T> {
+    value: Option<T>,
+    prev: Option<usize>,
+    next: Option<usize>,
+    list: usize,
+}
+
+#[derive(Copy, Clone, Debug, Default)]
+struct Ends {
+    head: Option<usize>,
+    tail: Option<usize>,
+}
+
+/// Vector-backed storage with `LISTS` recency lists.
+#[derive(Debug)]
+pub(crate) struct Slab<T> {
+    entries: Vec<Entry<T>>,
+    free: Vec<usize>,
+    lists: [Ends; LISTS],
+    len: usize,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            entries: Vec::new(),
+            free: Vec::new(),
+            lists: [Ends::default(); LISTS],
+            len: 0,
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Stores `value` at the front of `list` and returns its index.
+    pub(crate) fn insert(&mut self, value: T, list: usize) -> usize {
+        let entry = Entry {
+            value: Some(value),
+            prev: None,
+            next: None,
+            list,
+        };
+        let idx = match self.free.pop() {
+            Some(idx) => {
+                if let Some(slot) = self.entries.get_mut(idx) {
+                    *slot = entry;
+                }
+                idx
+            }
+            None => {
+                self.entries.push(entry);
+                self.entries.len() - 1
+            }
+        };
+        self.link_front(idx, list);
+        self.len += 1;
+        idx
+    }
+
+    pub(crate) fn get(&self, idx: usize) -> Option<&T> {
+        self.entries.get(idx).and_then(|e| e.value.as_ref())
+    }
+
+    pub(crate) fn get_mut(&mut self, idx: usize) -> Option<&mut T> {
+        self.entries.get_mut(idx).and_then(|e| e.value.as_mut())
+    }
+
+    pub(crate) fn remove(&mut self, idx: usize) -> Option<T> {
+        let value = self.entries.get_mut(idx)?.value.take()?;
+        self.unlink(idx);
+        self.free.push(idx);
+        self.len -= 1;
+        Some(value)
+    }
+
+    /// Moves an entry to the front of `list` (which may be another list than its current one).
+    pub(crate) fn move_to_front(&mut self, idx: usize, list: usize) {
+        if self.get(idx).is_none() {
+            return;
+        }
+        self.unlink(idx);
+        self.link_front(idx, list);
+    }
+
+    /// The least recent entry of `list`.
+    pub(crate) fn tail(&self, list: usize) -> Option<usize> {
+        self.lists.get(list).and_then(|l| l.tail)
+    }
+
+    /// Indices of every stored entry, in storage order.
+    pub(crate) fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.value.is_some())
+            .map(|(i, _)| i)
+    }
+
+    fn unlink(&mut self, idx: usize) {
+        let Some(e) = self.entries.get(idx) else {
+            return;
+        };
+        let (prev, next, list) = (e.prev, e.next, e.list);
+        match prev.and_then(|p| self.entries.get_mut(p)) {
+            Some(p) => p.next = next,
+            None => {
+                if let Some(l) = self.lists.get_mut(list) {
+                    if l.head == Some(idx) {
+                        l.head = next;
+                    }
+                }
+            }
+        }
+        match next.and_then(|n| self.entries.get_mut(n)) {
+            Some(n) => n.prev = prev,
+            None => {
+                if let Some(l) = self.lists.get_mut(list) {
+                    if l.tail == Some(idx) {
+                        l.tail = prev;
+                    }
+                }
+            }
+        }
+        if let Some(e) = self.entries.get_mut(idx) {
+            e.prev = None;
+            e.next = None;
+        }
+    }
+
+    fn link_front(&mut self, idx: usize, list: usize) {
+        let Some(ends) = self.lists.get_mut(list) else {
+            return;
+        };
+        let old_head = ends.head.replace(idx);
+        if ends.tail.is_none() {
+            ends.tail = Some(idx);
+        }
+        if let Some(h) = old_head.and_then(|h| self.entries.get_mut(h)) {
+            h.prev = Some(idx);
+        }
+        if let Some(e) = self.entries.get_mut(idx) {
+            e.prev = None;
+            e.next = old_head;
+            e.list = list;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn order(slab: &Slab<u32>, list: usize) -> Vec<u32> {
+        // Walk from the tail (least recent) towards the head.
+        let mut out = Vec::new();
+        let mut cur = slab.tail(list);
+        while let Some(i) = cur {
+            out.push(*slab.get(i).unwrap());
+            cur = slab.entries[i].prev;
+        }
+        out
+    }
+
+    #[test]
+    fn recency_order_moves_and_removals() {
+        let mut s = Slab::default();
+        let a = s.insert(1, 0);
+        let b = s.insert(2, 0);
+        let c = s.insert(3, 0);
+        assert_eq!(order(&s, 0), vec![1, 2, 3]);
+        s.move_to_front(a, 0);
+        assert_eq!(order(&s, 0), vec![2, 3, 1]);
+        s.move_to_front(c, 1);
+        assert_eq!(order(&s, 0), vec![2, 1]);
+        assert_eq!(order(&s, 1), vec![3]);
+        assert_eq!(s.remove(b), Some(2));
+        assert_eq!(s.remove(b), None);
+        assert_eq!(order(&s, 0), vec![1]);
+        assert_eq!(s.len(), 2);
+        // The freed slot is reused and linked correctly.
+        let d = s.insert(4, 0);
+        assert_eq!(d, b);
+        assert_eq!(order(&s, 0), vec![1, 4]);
+        assert_eq!(s.indices().count(), 3);
+        s.remove(a);
+        s.remove(d);
+        s.remove(c);
+        assert_eq!(s.tail(0), None);
+        assert_eq!(s.tail(1), None);
+        assert_eq!(s.len(), 0);
+    }
+}

@@ -1,0 +1,613 @@
+//! Reassembly of one direction of a TCP connection.
+//!
+//! A [`HalfStream`] turns the segments of one direction into an ordered byte stream and hands it
+//! to a [`StreamSink`]: in-order bytes straight from the packet (no copy), out-of-order bytes
+//! copied into a bounded buffer until the hole before them fills or is given up as a gap.
+//!
+//! Positions inside the buffer are 64-bit stream offsets (bytes since the first byte of the
+//! direction), so they never wrap; a segment's 32-bit sequence number is turned into an offset
+//! relative to the next expected byte through [`SeqNum`], which is what makes a stream crossing
+//! 2^32 behave like any other.
+//!
+//! Limits of this design, on purpose:
+//! - Bytes already delivered are not kept, so a retransmission of delivered data is dropped
+//!   without comparing it ("first copy wins" is checked only against bytes still buffered).
+//! - A snaplen-cut region stays a gap even if a later full-size retransmission covers it.
+
+use std::collections::BTreeMap;
+
+use crate::flow::FlowStats;
+use crate::packet::Timestamp;
+use crate::seq::SeqNum;
+use crate::stream::{ConnInfo, Dir, StreamSink, TcpEvent};
+
+/// How far (bytes) a FIN or RST may sit beyond the furthest point seen in its direction, or a
+/// RST before the next expected byte, and still be believed. Real endpoints only accept control
+/// segments inside the receive window; forged ones far outside it would otherwise end the
+/// stream early.
+const CONTROL_SLACK: u64 = 1 << 20;
+
+/// Buffer limits of one direction and of the whole table, resolved from
+/// [`FlowConfig`](crate::flow::FlowConfig).
+#[derive(Clone, Debug)]
+pub(crate) struct Limits {
+    /// Out-of-order bytes held per direction.
+    pub(crate) max_bytes_per_dir: usize,
+    /// Out-of-order chunks held per direction.
+    pub(crate) max_segments_per_dir: usize,
+    /// Out-of-order bytes held by all flows together.
+    pub(crate) max_bytes_total: usize,
+    /// Bytes held above a hole before it is given up when the peer has never acknowledged
+    /// anything (one-sided capture); 0 turns the rule off.
+    pub(crate) max_above_hole_without_acks: usize,
+}
+
+/// State shared by every connection of a table: counters and the global buffer budget.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) stats: FlowStats,
+    /// Out-of-order bytes currently held by all flows.
+    pub(crate) buffered_total: usize,
+    pub(crate) limits: Limits,
+}
+
+/// Where one direction's output goes: the sink plus the connection and packet it concerns.
+pub(crate) struct Ctx<'a, S: StreamSink + ?Sized> {
+    pub(crate) info: &'a ConnInfo,
+    pub(crate) dir: Dir,
+    pub(crate) ts: Timestamp,
+    pub(crate) sink: &'a mut S,
+    pub(crate) shared: &'a mut Shared,
+}
+
+impl<S: StreamSink + ?Sized> Ctx<'_, S> {
+    fn data(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.shared.stats.bytes_delivered = self
+            .shared
+            .stats
+            .bytes_delivered
+            .saturating_add(bytes.len() as u64);
+        self.sink.on_data(self.info, self.ts, self.dir, bytes);
+    }
+
+    fn gap(&mut self, len: u64) {
+        if len == 0 {
+            return;
+        }
+        let stats = &mut self.shared.stats;
+        stats.gaps = stats.gaps.saturating_add(1);
+        stats.gap_bytes = stats.gap_bytes.saturating_add(len);
+        self.sink.on_gap(self.info, self.ts, self.dir, len);
+    }
+
+    fn fin(&mut self) {
+        self.sink.on_fin(self.info, self.ts, self.dir);
+    }
+
+    pub(crate) fn event(&mut self, event: TcpEvent) {
+        self.sink.on_event(self.info, self.ts, event);
+    }
+}
+
+/// A run of buffered stream bytes, or a run known to be missing (cut by the snaplen).
+#[derive(Debug)]
+enum Chunk {
+    Data(Vec<u8>),
+    Missing(u64),
+}
+
+impl Chunk {
+    fn len(&self) -> u64 {
+        match self {
+            Chunk::Data(v) => v.len() as u64,
+            Chunk::Missing(n) => *n,
+        }
+    }
+
+    /// Bytes of memory this chunk counts against the buffer limits.
+    fn held(&self) -> usize {
+        match self {
+            Chunk::Data(v) => v.len(),
+            Chunk::Missing(_) => 0,
+        }
+    }
+}
+
+/// One direction of a connection: sequence tracking, the out-of-order buffer and the FIN.
+///
+/// Invariants between calls: every buffered chunk starts after `next`, chunks never overlap,
+/// and `buffered` is the sum of their data bytes.
+#[derive(Debug, Default)]
+pub(crate) struct HalfStream {
+    /// Sequence number of stream offset 0: ISN+1 after a SYN, else the first segment's number.
+    origin: Option<SeqNum>,
+    /// ISN from this direction's SYN, to tell a retransmitted SYN from a new connection.
+    isn: Option<SeqNum>,
+    /// Next stream offset to deliver; everything before it was delivered or reported as a gap.
+    next: u64,
+    /// Stream offset the FIN occupies, once a believable FIN was seen.
+    fin_at: Option<u64>,
+    fin_delivered: bool,
+    /// End offset of the furthest data accepted in this direction.
+    seen_end: u64,
+    /// Highest offset the other side acknowledged.
+    peer_ack: u64,
+    /// Whether the other side ever acknowledged this direction (false on one-sided captures).
+    peer_ack_seen: bool,
+    chunks: BTreeMap<u64, Chunk>,
+    buffered: usize,
+}
+
+impl HalfStream {
+    /// Takes the ISN of this direction's SYN, unless the start is already known.
+    pub(crate) fn note_syn(&mut self, isn: SeqNum) {
+        if self.origin.is_none() {
+            self.isn = Some(isn);
+            self.origin = Some(isn + 1);
+        }
+    }
+
+    /// ISN of this direction's SYN, if one was seen.
+    pub(crate) fn isn(&self) -> Option<SeqNum> {
+        self.isn
+    }
+
+    /// A FIN was believed in this direction (delivered or not).
+    pub(crate) fn fin_seen(&self) -> bool {
+        self.fin_at.is_some()
+    }
+
+    /// The direction ended: its FIN was delivered (or forced by a RST).
+    pub(crate) fn fin_delivered(&self) -> bool {
+        self.fin_delivered
+    }
+
+    /// Out-of-order data bytes held.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    /// Out-of-order chunks held.
+    pub(crate) fn buffered_segments(&self) -> usize {
+        self.chunks.len()
+    }
+
+    fn next_i64(&self) -> i64 {
+        i64::try_from(self.next).unwrap_or(i64::MAX)
+    }
+
+    /// Stream offset of `seq`, taken as the position within 2^31 of the next expected byte.
+    /// Negative offsets lie before the start of the direction.
+    fn offset_of(&self, seq: SeqNum) -> Option<i64> {
+        let origin = self.origin?;
+        // Truncating the offset to 32 bits is how the sequence space wraps.
+        let next_seq = origin + self.next as u32;
+        Some(
+            self.next_i64()
+                .saturating_add(i64::from(seq.distance_from(next_seq))),
+        )
+    }
+
+    /// Furthest point this direction has plausibly reached: what was delivered, seen or acked.
+    fn frontier(&self) -> u64 {
+        self.next.max(self.seen_end).max(self.peer_ack)
+    }
+
+    /// Whether a control segment at `seq` (a FIN's or RST's position) is believable.
+    fn control_plausible(&self, seq: SeqNum) -> bool {
+        let Some(off) = self.offset_of(seq) else {
+            return true;
+        };
+        let lo = self.next_i64().saturating_sub(CONTROL_SLACK as i64);
+        let hi = i64::try_from(self.frontier().saturating_add(CONTROL_SLACK)).unwrap_or(i64::MAX);
+        off >= lo && off <= hi
+    }
+
+    /// Whether a RST carrying `seq` is believable for this direction (its sender).
+    pub(crate) fn rst_plausible(&self, seq: SeqNum) -> bool {
+        self.control_plausible(seq)
+    }
+
+    /// The other side acknowledged up to `ack`: holes below it (and below data already seen)
+    /// cannot fill any more, because the receiver got bytes that the capture missed.
+    pub(crate) fn on_peer_ack<S: StreamSink + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, S>,
+        ack: SeqNum,
+    ) {
+        let Some(off) = self.offset_of(ack) else {
+            return;
+        };
+        self.peer_ack_seen = true;
+        if let Ok(off) = u64::try_from(off) {
+            self.peer_ack = self.peer_ack.max(off);
+        }
+        self.settle(ctx);
+    }
+
+    /// One segment of this direction. `seq` is the sequence number of its first data byte (after
+    /// the SYN, if it carries one), `wire_len` its payload length on the wire, of which `payload`
+    /// holds what was captured.
+    pub(crate) fn segment<S: StreamSink + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, S>,
+        seq: SeqNum,
+        payload: &[u8],
+        wire_len: u32,
+        fin: bool,
+    ) {
+        if self.origin.is_none() {
+            self.origin = Some(seq);
+        }
+        let Some(start) = self.offset_of(seq) else {
+            return;
+        };
+        let mut wire_end = start.saturating_add(i64::from(wire_len));
+        if fin {
+            self.note_fin(ctx, seq, wire_end);
+        }
+        if let Some(fin_at) = self.fin_at {
+            let fin_at = i64::try_from(fin_at).unwrap_or(i64::MAX);
+            if wire_len > 0 && wire_end > fin_at {
+                ctx.shared.stats.data_after_close =
+                    ctx.shared.stats.data_after_close.saturating_add(1);
+                ctx.event(TcpEvent::DataAfterClose { dir: ctx.dir });
+                wire_end = fin_at;
+            }
+        }
+        let next = self.next_i64();
+        if wire_end > start && wire_end <= next {
+            ctx.shared.stats.retransmissions = ctx.shared.stats.retransmissions.saturating_add(1);
+        } else if wire_end > start {
+            let wire_len = usize::try_from(wire_end.saturating_sub(start)).unwrap_or(usize::MAX);
+            let captured = payload
+                .get(..payload.len().min(wire_len))
+                .unwrap_or_default();
+            let (start, data, overlapped) = if start < next {
+                let skip = usize::try_from(next.saturating_sub(start)).unwrap_or(usize::MAX);
+                (self.next, captured.get(skip..).unwrap_or_default(), true)
+            } else {
+                (u64::try_from(start).unwrap_or(u64::MAX), captured, false)
+            };
+            let wire_end = u64::try_from(wire_end).unwrap_or(u64::MAX);
+            self.seen_end = self.seen_end.max(wire_end);
+            let overlapped = self.compare_held(ctx, start, data) || overlapped;
+            if overlapped {
+                ctx.shared.stats.overlaps = ctx.shared.stats.overlaps.saturating_add(1);
+            }
+            self.place(ctx, start, data, wire_end);
+        }
+        self.settle(ctx);
+    }
+
+    fn note_fin<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>, seq: SeqNum, fin_at: i64) {
+        if self.fin_at.is_some() {
+            // Retransmitted FIN, or a second one claiming another end: the first one stands.
+            return;
+        }
+        // A FIN claiming the stream ends before bytes already seen contradicts them; like a
+        // far-off one, it is more likely forged or stale than true.
+        match u64::try_from(fin_at) {
+            Ok(at) if at >= self.next.max(self.seen_end) && self.control_plausible(seq) => {
+                self.fin_at = Some(at);
+            }
+            _ => {
+                ctx.shared.stats.fins_ignored = ctx.shared.stats.fins_ignored.saturating_add(1);
+                ctx.event(TcpEvent::FinIgnored { dir: ctx.dir });
+            }
+        }
+    }
+
+    /// Compares `data` at `start` with the bytes already buffered there (first copy wins) and
+    /// reports every buffered run that disagrees. Returns whether anything overlapped.
+    fn compare_held<S: StreamSink + ?Sized>(
+        &self,
+        ctx: &mut Ctx<'_, S>,
+        start: u64,
+        data: &[u8],
+    ) -> bool {
+        let end = start.saturating_add(data.len() as u64);
+        if end <= start {
+            return false;
+        }
+        let from = match self.chunks.range(..start).next_back() {
+            Some((&k, c)) if k.saturating_add(c.len()) > start => k,
+            _ => start,
+        };
+        let mut overlapped = false;
+        for (&k, chunk) in self.chunks.range(from..end) {
+            let lo = k.max(start);
+            let hi = k.saturating_add(chunk.len()).min(end);
+            if hi <= lo {
+                continue;
+            }
+            overlapped = true;
+            let Chunk::Data(held) = chunk else {
+                continue;
+            };
+            let held = slice(held, lo - k, hi - k);
+            let new = slice(data, lo - start, hi - start);
+            if let Some(i) = held.iter().zip(new).position(|(a, b)| a != b) {
+                ctx.shared.stats.overlap_mismatches =
+                    ctx.shared.stats.overlap_mismatches.saturating_add(1);
+                ctx.event(TcpEvent::OverlapMismatch {
+                    dir: ctx.dir,
+                    offset: lo.saturating_add(i as u64),
+                    len: u32::try_from(hi - lo).unwrap_or(u32::MAX),
+                });
+            }
+        }
+        overlapped
+    }
+
+    /// Delivers or buffers the new bytes `[start, wire_end)` (captured ones in `data`, the rest
+    /// missing), skipping holes ahead when a buffer limit is in the way.
+    fn place<S: StreamSink + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, S>,
+        mut start: u64,
+        mut data: &[u8],
+        wire_end: u64,
+    ) {
+        loop {
+            if start < self.next {
+                if wire_end <= self.next {
+                    return;
+                }
+                let skip = usize::try_from(self.next - start).unwrap_or(usize::MAX);
+                data = data.get(skip..).unwrap_or_default();
+                start = self.next;
+            }
+            if start == self.next {
+                self.walk(ctx, start, data, wire_end);
+                return;
+            }
+            let cap_end = start.saturating_add(data.len() as u64);
+            let pieces = self.uncovered(start, wire_end, cap_end);
+            if pieces.is_empty() {
+                return;
+            }
+            let new_bytes: usize = pieces
+                .iter()
+                .filter(|p| p.captured)
+                .map(|p| usize::try_from(p.end - p.start).unwrap_or(usize::MAX))
+                .fold(0usize, usize::saturating_add);
+            if self.fits(ctx.shared, new_bytes, pieces.len()) {
+                for p in pieces {
+                    let chunk = if p.captured {
+                        Chunk::Data(slice(data, p.start - start, p.end - start).to_vec())
+                    } else {
+                        Chunk::Missing(p.end - p.start)
+                    };
+                    self.hold(ctx.shared, p.start, chunk);
+                }
+                ctx.shared.stats.out_of_order = ctx.shared.stats.out_of_order.saturating_add(1);
+                return;
+            }
+            // Over a limit: give up the first hole so the data behind it can go out.
+            let first = self.first_key().map_or(start, |k| k.min(start));
+            let hole = first.saturating_sub(self.next);
+            ctx.shared.stats.buffer_limit_hits =
+                ctx.shared.stats.buffer_limit_hits.saturating_add(1);
+            ctx.gap(hole);
+            ctx.event(TcpEvent::BufferLimit {
+                dir: ctx.dir,
+                dropped: hole,
+            });
+            self.next = first;
+            self.drain(ctx);
+        }
+    }
+
+    /// Delivers a segment that starts exactly at `next`: its own bytes where nothing is buffered,
+    /// buffered bytes (the first copy) where something is.
+    fn walk<S: StreamSink + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, S>,
+        start: u64,
+        data: &[u8],
+        wire_end: u64,
+    ) {
+        let cap_end = start.saturating_add(data.len() as u64);
+        loop {
+            self.drain(ctx);
+            let cur = self.next;
+            if cur >= wire_end {
+                return;
+            }
+            let piece_end = wire_end.min(self.first_key().unwrap_or(u64::MAX));
+            if piece_end <= cur {
+                return;
+            }
+            if cur < cap_end {
+                let end = piece_end.min(cap_end);
+                ctx.data(slice(data, cur - start, end - start));
+                self.next = end;
+            } else {
+                ctx.gap(piece_end - cur);
+                self.next = piece_end;
+            }
+        }
+    }
+
+    /// The parts of `[start, end)` not covered by buffered chunks, each split into its captured
+    /// part (below `cap_end`) and its missing part.
+    fn uncovered(&self, start: u64, end: u64, cap_end: u64) -> Vec<Piece> {
+        let mut out = Vec::new();
+        if end <= start {
+            return out;
+        }
+        let mut cur = start;
+        if let Some((&k, c)) = self.chunks.range(..start).next_back() {
+            cur = cur.max(k.saturating_add(c.len()));
+        }
+        let mut push = |a: u64, b: u64| {
+            if a < cap_end {
+                out.push(Piece {
+                    start: a,
+                    end: b.min(cap_end),
+                    captured: true,
+                });
+            }
+            if b > cap_end {
+                out.push(Piece {
+                    start: a.max(cap_end),
+                    end: b,
+                    captured: false,
+                });
+            }
+        };
+        for (&k, c) in self.chunks.range(start..end) {
+            if k > cur {
+                push(cur, k);
+            }
+            cur = cur.max(k.saturating_add(c.len()));
+        }
+        if cur < end {
+            push(cur, end);
+        }
+        out
+    }
+
+    fn fits(&self, shared: &Shared, new_bytes: usize, new_chunks: usize) -> bool {
+        let limits = &shared.limits;
+        self.buffered.saturating_add(new_bytes) <= limits.max_bytes_per_dir
+            && self.chunks.len().saturating_add(new_chunks) <= limits.max_segments_per_dir
+            && shared.buffered_total.saturating_add(new_bytes) <= limits.max_bytes_total
+    }
+
+    fn hold(&mut self, shared: &mut Shared, at: u64, chunk: Chunk) {
+        let held = chunk.held();
+        self.buffered = self.buffered.saturating_add(held);
+        shared.buffered_total = shared.buffered_total.saturating_add(held);
+        self.chunks.insert(at, chunk);
+    }
+
+    fn first_key(&self) -> Option<u64> {
+        self.chunks.keys().next().copied()
+    }
+
+    /// Delivers buffered chunks that have become contiguous with `next`.
+    fn drain<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>) {
+        while let Some(entry) = self.chunks.first_entry() {
+            let at = *entry.key();
+            if at > self.next {
+                break;
+            }
+            let chunk = entry.remove();
+            let held = chunk.held();
+            self.buffered = self.buffered.saturating_sub(held);
+            ctx.shared.buffered_total = ctx.shared.buffered_total.saturating_sub(held);
+            let end = at.saturating_add(chunk.len());
+            if end <= self.next {
+                continue;
+            }
+            let skip = self.next - at;
+            match &chunk {
+                Chunk::Data(bytes) => ctx.data(slice(bytes, skip, end - at)),
+                Chunk::Missing(_) => ctx.gap(end - self.next),
+            }
+            self.next = end;
+        }
+    }
+
+    /// Applies every rule that can give up a hole, then delivers the FIN if it is reached.
+    fn settle<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>) {
+        self.drain(ctx);
+        // A FIN beyond a hole: the sender has finished, so nothing will fill it.
+        if !self.fin_delivered && self.fin_at.is_some_and(|f| f > self.next) {
+            self.flush(ctx);
+            return;
+        }
+        // Acknowledged holes: only up to data actually seen, so a forged or early ACK cannot
+        // skip beyond what the capture holds.
+        let acked = self.peer_ack.min(self.seen_end);
+        self.skip_holes_below(ctx, acked);
+        // One-sided capture: no ACK will ever show the hole is lost, so give it up once enough
+        // data waits behind it.
+        let limit = ctx.shared.limits.max_above_hole_without_acks;
+        if !self.peer_ack_seen && limit > 0 {
+            while self.buffered >= limit {
+                let Some(first) = self.first_key() else { break };
+                let before = self.next;
+                self.skip_holes_below(ctx, first.max(self.next.saturating_add(1)));
+                if self.next == before {
+                    break;
+                }
+            }
+        }
+        self.deliver_fin(ctx);
+    }
+
+    /// Reports the holes below `limit` as gaps and delivers the data between them.
+    fn skip_holes_below<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>, limit: u64) {
+        while self.next < limit {
+            let before = self.next;
+            let hole_end = limit.min(self.first_key().unwrap_or(u64::MAX));
+            if hole_end > self.next {
+                ctx.gap(hole_end - self.next);
+                self.next = hole_end;
+            }
+            self.drain(ctx);
+            if self.next == before {
+                break;
+            }
+        }
+    }
+
+    fn deliver_fin<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>) {
+        if !self.fin_delivered && self.fin_at.is_some_and(|f| self.next >= f) {
+            self.fin_delivered = true;
+            ctx.fin();
+        }
+    }
+
+    /// Gives up every hole: reports each as a gap, delivers all buffered data, and the FIN if
+    /// one was seen. Used when the direction can receive nothing more.
+    pub(crate) fn flush<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>) {
+        while let Some(first) = self.first_key() {
+            if first > self.next {
+                ctx.gap(first - self.next);
+                self.next = first;
+            }
+            self.drain(ctx);
+        }
+        if let Some(fin_at) = self.fin_at {
+            if !self.fin_delivered && fin_at > self.next {
+                ctx.gap(fin_at - self.next);
+                self.next = fin_at;
+            }
+        }
+        self.deliver_fin(ctx);
+    }
+
+    /// The connection was reset: flush, then end the direction if its FIN was not delivered.
+    pub(crate) fn reset<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>) {
+        self.flush(ctx);
+        if !self.fin_delivered {
+            self.fin_delivered = true;
+            ctx.fin();
+        }
+    }
+}
+
+/// Part of a new segment not covered by buffered data.
+struct Piece {
+    start: u64,
+    end: u64,
+    captured: bool,
+}
+
+/// `bytes[from..to]` with offsets relative to the slice, empty when out of range.
+fn slice(bytes: &[u8], from: u64, to: u64) -> &[u8] {
+    let (Ok(from), Ok(to)) = (usize::try_from(from), usize::try_from(to)) else {
+        return &[];
+    };
+    bytes.get(from..to).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;
