@@ -1,0 +1,202 @@
+//! Limits and counters of the HTTP parser.
+
+/// Every limit the HTTP parser enforces on what the network can make it hold, with the
+/// credential-parameter list used for URI redaction.
+///
+/// Hitting a limit never panics and never grows memory: the parser bumps a counter in
+/// [`HttpStats`](super::HttpStats), attaches an [`HttpEvent`](super::HttpEvent) to the affected
+/// transaction and carries on with a degraded view (truncated value, skipped header, counted but
+/// undecoded body).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Bytes of one message head (start line plus header lines, CRLF-normalised) kept for
+    /// parsing; also the longest line held while waiting for its end. Header lines past the limit
+    /// are skipped until the blank line that ends the head. Default 64 KiB.
+    pub max_header_bytes: usize,
+    /// Header fields kept per head (trailers included); later fields are skipped. Default 256.
+    pub max_headers: usize,
+    /// Requests awaiting a response per connection. When a new request would exceed it, every
+    /// pending transaction is emitted as is (as Zeek does with `max_pending_requests`).
+    /// Default 64.
+    pub max_pending_requests: usize,
+    /// Bytes of the (unescaped, redacted) request URI stored in a transaction; longer URIs are
+    /// cut on a character boundary. Default 8 KiB.
+    pub max_uri_len: usize,
+    /// Bytes stored of any other string taken from the wire (host, user agent, referrer,
+    /// content types, status text, method). Default 1 KiB.
+    pub max_field_len: usize,
+    /// Decompressed bytes produced per body before decoding stops (gzip/deflate bomb guard).
+    /// Default 16 MiB.
+    pub max_decoded_body: u64,
+    /// Largest accepted ratio of decompressed to compressed bytes. Checked once a body has
+    /// produced more than [`DECODE_RATIO_FLOOR`] bytes, so small, highly compressible bodies are
+    /// not flagged. Default 100.
+    pub max_decode_ratio: u64,
+    /// Events kept per transaction; later ones are counted in `events_dropped` only.
+    /// Default 32.
+    pub max_events_per_transaction: usize,
+    /// Finished transactions held until [`poll_transaction`](super::HttpParser::poll_transaction)
+    /// takes them; past it the oldest is dropped and counted. Poll after every `handle_*`
+    /// call and this is never reached. Default 1024.
+    pub max_ready_transactions: usize,
+    /// Header names kept per message in the transaction (names only, never values).
+    /// Default 64.
+    pub max_header_names: usize,
+    /// Extra query-parameter names (case-insensitive) whose values are replaced by `REDACTED`,
+    /// on top of [`DEFAULT_REDACTED_PARAMS`].
+    pub redact_query_params: Vec<String>,
+}
+
+/// Bytes a body must have produced before [`HttpConfig::max_decode_ratio`] applies.
+pub const DECODE_RATIO_FLOOR: u64 = 1 << 20;
+
+/// Query parameters always redacted: they carry credentials or one-time secrets.
+pub const DEFAULT_REDACTED_PARAMS: &[&str] = &[
+    "access_token",
+    "code",
+    "api_key",
+    "apikey",
+    "password",
+    "passwd",
+    "token",
+    "id_token",
+    "refresh_token",
+    "client_secret",
+];
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_header_bytes: 64 * 1024,
+            max_headers: 256,
+            max_pending_requests: 64,
+            max_uri_len: 8 * 1024,
+            max_field_len: 1024,
+            max_decoded_body: 16 * 1024 * 1024,
+            max_decode_ratio: 100,
+            max_events_per_transaction: 32,
+            max_ready_transactions: 1024,
+            max_header_names: 64,
+            redact_query_params: Vec::new(),
+        }
+    }
+}
+
+/// Per-parser counters. The binary sums them over connections; names are stable snake_case.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpStats {
+    /// Bytes handed in from the client.
+    pub bytes_to_server: u64,
+    /// Bytes handed in from the server.
+    pub bytes_to_client: u64,
+    /// Request lines parsed.
+    pub requests: u64,
+    /// Status lines parsed (1xx included) plus HTTP/0.9 responses.
+    pub responses: u64,
+    /// Transactions emitted.
+    pub transactions: u64,
+    /// Request lines that could not be parsed (request side stops, as in Zeek).
+    pub bad_request_lines: u64,
+    /// Lines where a status line was expected and none was found (response side stops).
+    pub bad_status_lines: u64,
+    /// Requests without an HTTP version (HTTP/0.9).
+    pub http09_requests: u64,
+    /// Heads that exceeded `max_header_bytes`.
+    pub header_limit_hits: u64,
+    /// Heads that exceeded `max_headers`.
+    pub header_count_limit_hits: u64,
+    /// URIs cut to `max_uri_len`.
+    pub uri_truncations: u64,
+    /// Other strings cut to `max_field_len`.
+    pub field_truncations: u64,
+    /// Times `max_pending_requests` forced pending transactions out.
+    pub pending_limit_hits: u64,
+    /// Bodies whose decoding stopped at `max_decoded_body` or `max_decode_ratio`.
+    pub decode_limit_hits: u64,
+    /// Bodies whose compressed data was corrupt.
+    pub decode_errors: u64,
+    /// Gaps reported by the stream layer.
+    pub gaps: u64,
+    /// Bytes missing in those gaps.
+    pub gap_bytes: u64,
+    /// Gaps that fell inside a body and were accounted for without losing framing.
+    pub gaps_in_body: u64,
+    /// Times parsing found a message start again after a gap.
+    pub resyncs: u64,
+    /// Bytes discarded while looking for a message start after a gap.
+    pub resync_skipped_bytes: u64,
+    /// Connections that became a tunnel (CONNECT, Upgrade).
+    pub tunnels: u64,
+    /// Bytes not parsed because the direction is a tunnel or parsing stopped.
+    pub ignored_bytes: u64,
+    /// Events attached to transactions.
+    pub events: u64,
+    /// Events dropped because a transaction already held `max_events_per_transaction`.
+    pub events_dropped: u64,
+    /// Transactions dropped because `max_ready_transactions` were waiting to be polled.
+    pub transactions_dropped: u64,
+    /// Request-smuggling indicators seen (CL+TE, conflicting or invalid Content-Length,
+    /// odd Transfer-Encoding, bad chunk size).
+    pub smuggling_indicators: u64,
+}
+
+impl HttpStats {
+    /// Every counter with its stable name, in a fixed order.
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("bytes_to_server", self.bytes_to_server),
+            ("bytes_to_client", self.bytes_to_client),
+            ("requests", self.requests),
+            ("responses", self.responses),
+            ("transactions", self.transactions),
+            ("bad_request_lines", self.bad_request_lines),
+            ("bad_status_lines", self.bad_status_lines),
+            ("http09_requests", self.http09_requests),
+            ("header_limit_hits", self.header_limit_hits),
+            ("header_count_limit_hits", self.header_count_limit_hits),
+            ("uri_truncations", self.uri_truncations),
+            ("field_truncations", self.field_truncations),
+            ("pending_limit_hits", self.pending_limit_hits),
+            ("decode_limit_hits", self.decode_limit_hits),
+            ("decode_errors", self.decode_errors),
+            ("gaps", self.gaps),
+            ("gap_bytes", self.gap_bytes),
+            ("gaps_in_body", self.gaps_in_body),
+            ("resyncs", self.resyncs),
+            ("resync_skipped_bytes", self.resync_skipped_bytes),
+            ("tunnels", self.tunnels),
+            ("ignored_bytes", self.ignored_bytes),
+            ("events", self.events),
+            ("events_dropped", self.events_dropped),
+            ("transactions_dropped", self.transactions_dropped),
+            ("smuggling_indicators", self.smuggling_indicators),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_names_are_unique_snake_case() {
+        let stats = HttpStats::default();
+        let names: Vec<&str> = stats.counters().iter().map(|(n, _)| *n).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "duplicate counter name");
+        for n in names {
+            assert!(n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "{n}");
+        }
+    }
+
+    #[test]
+    fn counters_report_values() {
+        let stats = HttpStats { gaps: 3, tunnels: 1, ..HttpStats::default() };
+        let c = stats.counters();
+        assert!(c.contains(&("gaps", 3)));
+        assert!(c.contains(&("tunnels", 1)));
+        assert!(c.contains(&("requests", 0)));
+    }
+}

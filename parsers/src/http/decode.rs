@@ -1,0 +1,326 @@
+//! Bounded gzip/deflate decoding of bodies, only to count the decoded bytes (the body is never
+//! stored). Output is written to a fixed scratch buffer and discarded.
+
+use flate2::{Decompress, FlushDecompress, Status};
+
+/// A content coding the parser decodes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Coding {
+    /// `gzip` / `x-gzip` (a zlib stream is accepted too, as Zeek does).
+    Gzip,
+    /// `deflate`: zlib-wrapped per the RFC, raw deflate as many servers send it.
+    Deflate,
+}
+
+/// What happened to a chunk of input.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Decoding continues.
+    Running,
+    /// The compressed stream ended; later input is ignored.
+    Finished,
+    /// The output or ratio limit was reached; decoding stopped.
+    LimitHit,
+    /// The stream is corrupt; decoding stopped.
+    Corrupt,
+}
+
+#[derive(Debug)]
+enum Stage {
+    /// Collecting the first two bytes to recognise the wrapper.
+    Sniff { seen: [u8; 2], n: usize },
+    /// Skipping a gzip member header.
+    GzipHeader(GzipHeader),
+    /// Inflating.
+    Inflate(Box<Decompress>),
+    /// No more decoding.
+    Done,
+}
+
+/// State of a gzip header being skipped (RFC 1952 section 2.3).
+#[derive(Debug, Default)]
+struct GzipHeader {
+    /// Bytes of the fixed 10-byte part seen.
+    fixed: usize,
+    flags: u8,
+    /// Remaining bytes of FEXTRA (once its length is known).
+    extra_left: Option<usize>,
+    extra_len_bytes: Vec<u8>,
+    name_done: bool,
+    comment_done: bool,
+    crc_left: usize,
+}
+
+const FEXTRA: u8 = 4;
+const FNAME: u8 = 8;
+const FCOMMENT: u8 = 16;
+const FHCRC: u8 = 2;
+
+impl GzipHeader {
+    /// Consumes header bytes; returns how many were used and whether the header is complete,
+    /// or `None` when it is not a gzip header.
+    fn feed(&mut self, data: &[u8]) -> Option<(usize, bool)> {
+        let mut i = 0;
+        while self.fixed < 10 {
+            let Some(&b) = data.get(i) else { return Some((i, false)) };
+            match self.fixed {
+                0 if b != 0x1f => return None,
+                1 if b != 0x8b => return None,
+                2 if b != 8 => return None,
+                3 => {
+                    self.flags = b;
+                    self.crc_left = if b & FHCRC != 0 { 2 } else { 0 };
+                    self.name_done = b & FNAME == 0;
+                    self.comment_done = b & FCOMMENT == 0;
+                    if b & FEXTRA == 0 {
+                        self.extra_left = Some(0);
+                    }
+                }
+                _ => {}
+            }
+            self.fixed += 1;
+            i += 1;
+        }
+        while self.extra_left.is_none() {
+            let Some(&b) = data.get(i) else { return Some((i, false)) };
+            self.extra_len_bytes.push(b);
+            i += 1;
+            if let [lo, hi] = self.extra_len_bytes[..] {
+                self.extra_left = Some(usize::from(lo) | usize::from(hi) << 8);
+            }
+        }
+        if let Some(left) = self.extra_left {
+            let take = left.min(data.len().saturating_sub(i));
+            i += take;
+            self.extra_left = Some(left - take);
+            if left - take > 0 {
+                return Some((i, false));
+            }
+        }
+        while !self.name_done {
+            let Some(&b) = data.get(i) else { return Some((i, false)) };
+            i += 1;
+            self.name_done = b == 0;
+        }
+        while !self.comment_done {
+            let Some(&b) = data.get(i) else { return Some((i, false)) };
+            i += 1;
+            self.comment_done = b == 0;
+        }
+        let take = self.crc_left.min(data.len().saturating_sub(i));
+        i += take;
+        self.crc_left -= take;
+        Some((i, self.crc_left == 0))
+    }
+}
+
+/// A streaming decoder that counts output bytes and stops at the configured limits.
+#[derive(Debug)]
+pub(crate) struct Decoder {
+    coding: Coding,
+    stage: Stage,
+    /// Decoded bytes produced so far.
+    pub produced: u64,
+    /// Compressed bytes fed so far.
+    pub consumed: u64,
+    max_output: u64,
+    max_ratio: u64,
+    ratio_floor: u64,
+}
+
+fn is_zlib_header(b0: u8, b1: u8) -> bool {
+    b0 & 0x0f == 8 && b0 >> 4 <= 7 && (u16::from(b0) << 8 | u16::from(b1)) % 31 == 0
+}
+
+impl Decoder {
+    pub fn new(coding: Coding, max_output: u64, max_ratio: u64, ratio_floor: u64) -> Self {
+        Decoder {
+            coding,
+            stage: Stage::Sniff { seen: [0; 2], n: 0 },
+            produced: 0,
+            consumed: 0,
+            max_output,
+            max_ratio,
+            ratio_floor,
+        }
+    }
+
+    /// Feeds compressed bytes.
+    pub fn feed(&mut self, mut data: &[u8]) -> Outcome {
+        self.consumed = self.consumed.saturating_add(data.len() as u64);
+        loop {
+            match &mut self.stage {
+                Stage::Done => return Outcome::Finished,
+                Stage::Sniff { seen, n } => {
+                    while *n < 2 {
+                        let Some((&b, rest)) = data.split_first() else { return Outcome::Running };
+                        if let Some(slot) = seen.get_mut(*n) {
+                            *slot = b;
+                        }
+                        *n += 1;
+                        data = rest;
+                    }
+                    let [b0, b1] = *seen;
+                    let prefix = [b0, b1];
+                    let next = if b0 == 0x1f && b1 == 0x8b {
+                        let mut h = GzipHeader::default();
+                        match h.feed(&prefix) {
+                            Some(_) => Stage::GzipHeader(h),
+                            None => Stage::Done,
+                        }
+                    } else if is_zlib_header(b0, b1) {
+                        Stage::Inflate(Box::new(Decompress::new(true)))
+                    } else if self.coding == Coding::Deflate {
+                        Stage::Inflate(Box::new(Decompress::new(false)))
+                    } else {
+                        self.stage = Stage::Done;
+                        return Outcome::Corrupt;
+                    };
+                    self.stage = next;
+                    if let Stage::Inflate(_) = self.stage {
+                        // The two sniffed bytes belong to the compressed stream.
+                        match self.inflate(&prefix) {
+                            Outcome::Running => {}
+                            other => return other,
+                        }
+                    }
+                }
+                Stage::GzipHeader(h) => match h.feed(data) {
+                    None => {
+                        self.stage = Stage::Done;
+                        return Outcome::Corrupt;
+                    }
+                    Some((used, complete)) => {
+                        data = data.get(used..).unwrap_or_default();
+                        if !complete {
+                            return Outcome::Running;
+                        }
+                        self.stage = Stage::Inflate(Box::new(Decompress::new(false)));
+                    }
+                },
+                Stage::Inflate(_) => return self.inflate(data),
+            }
+        }
+    }
+
+    fn inflate(&mut self, mut data: &[u8]) -> Outcome {
+        let Stage::Inflate(z) = &mut self.stage else { return Outcome::Finished };
+        let mut scratch = [0u8; 8192];
+        loop {
+            let (in_before, out_before) = (z.total_in(), z.total_out());
+            let status = z.decompress(data, &mut scratch, FlushDecompress::None);
+            let used = usize::try_from(z.total_in() - in_before).unwrap_or(usize::MAX);
+            let made = z.total_out() - out_before;
+            data = data.get(used..).unwrap_or_default();
+            self.produced = self.produced.saturating_add(made);
+            match status {
+                Err(_) => {
+                    self.stage = Stage::Done;
+                    return Outcome::Corrupt;
+                }
+                Ok(Status::StreamEnd) => {
+                    self.stage = Stage::Done;
+                    return Outcome::Finished;
+                }
+                Ok(_) => {}
+            }
+            if self.produced > self.max_output
+                || (self.produced > self.ratio_floor
+                    && self.produced / self.consumed.max(1) > self.max_ratio)
+            {
+                self.stage = Stage::Done;
+                return Outcome::LimitHit;
+            }
+            // Stop when the input is used up and the output buffer was not filled (nothing
+            // more is pending inside the inflater), or when no progress is possible.
+            let full = made as usize == scratch.len();
+            if (data.is_empty() && !full) || (used == 0 && made == 0) {
+                return Outcome::Running;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+    use flate2::Compression;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_counts_decoded_bytes_fed_byte_by_byte() {
+        let plain = b"this is a test of the decoder\n".repeat(50);
+        let z = gzip(&plain);
+        let mut d = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
+        let mut last = Outcome::Running;
+        for b in &z {
+            last = d.feed(std::slice::from_ref(b));
+        }
+        assert_eq!(last, Outcome::Finished);
+        assert_eq!(d.produced, plain.len() as u64);
+    }
+
+    #[test]
+    fn gzip_header_with_name_and_extra_is_skipped() {
+        let plain = b"hello world";
+        let mut z = gzip(plain);
+        // Set FEXTRA|FNAME and splice them in after the fixed header.
+        z[3] = FEXTRA | FNAME;
+        let mut with = z[..10].to_vec();
+        with.extend_from_slice(&[3, 0, b'a', b'b', b'c']);
+        with.extend_from_slice(b"file.txt\0");
+        with.extend_from_slice(&z[10..]);
+        let mut d = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
+        assert_eq!(d.feed(&with), Outcome::Finished);
+        assert_eq!(d.produced, plain.len() as u64);
+    }
+
+    #[test]
+    fn deflate_accepts_zlib_and_raw() {
+        let plain = b"abcabcabcabc".repeat(10);
+        let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
+        e.write_all(&plain).unwrap();
+        let mut d = Decoder::new(Coding::Deflate, 1 << 20, 100, 1 << 20);
+        assert_eq!(d.feed(&e.finish().unwrap()), Outcome::Finished);
+        assert_eq!(d.produced, plain.len() as u64);
+
+        let mut e = DeflateEncoder::new(Vec::new(), Compression::default());
+        e.write_all(&plain).unwrap();
+        let mut d = Decoder::new(Coding::Deflate, 1 << 20, 100, 1 << 20);
+        assert_eq!(d.feed(&e.finish().unwrap()), Outcome::Finished);
+        assert_eq!(d.produced, plain.len() as u64);
+    }
+
+    #[test]
+    fn bomb_stops_at_output_limit() {
+        let plain = vec![0u8; 4 << 20];
+        let z = gzip(&plain);
+        let mut d = Decoder::new(Coding::Gzip, 1 << 20, u64::MAX, u64::MAX);
+        assert_eq!(d.feed(&z), Outcome::LimitHit);
+        assert!(d.produced > 1 << 20 && d.produced <= (1 << 20) + 8192, "{}", d.produced);
+    }
+
+    #[test]
+    fn bomb_stops_at_ratio_limit() {
+        let plain = vec![0u8; 8 << 20];
+        let z = gzip(&plain);
+        let mut d = Decoder::new(Coding::Gzip, u64::MAX, 100, 1 << 20);
+        assert_eq!(d.feed(&z), Outcome::LimitHit);
+        assert!(d.produced < 8 << 20);
+    }
+
+    #[test]
+    fn garbage_is_corrupt_not_a_panic() {
+        let mut d = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
+        assert_eq!(d.feed(b"this is not gzip"), Outcome::Corrupt);
+        let mut d = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
+        assert_eq!(d.feed(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff]), Outcome::Corrupt);
+    }
+}

@@ -1,0 +1,225 @@
+//! Protocol anomalies, reported as typed events on the transaction they affect.
+
+use super::Direction;
+
+/// Something unusual the parser saw. Events are facts about the traffic, not parser errors:
+/// parsing carries on after each of them. Variants that can occur on either side name the
+/// direction. [`HttpEvent::name`] gives a stable snake_case name for output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpEvent {
+    /// A request line that could not be parsed; the client side is no longer parsed (the
+    /// server side still is).
+    BadRequestLine,
+    /// A request line with no parsable method but an `HTTP/` version at its end.
+    BadRequestLineWithVersion,
+    /// Where a status line was expected the server sent something else; the server side is no
+    /// longer parsed.
+    BadStatusLine,
+    /// A request line without a version: parsed as HTTP/0.9, the response is raw data.
+    MissingVersion,
+    /// A version that is not `HTTP/<digit>.<digit>`.
+    BadVersion {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// `http/` written in lower case.
+    LowercaseHttpKeyword {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// Bytes after the version on the request line (ignored).
+    CrudAfterVersion,
+    /// A request line with the version where the URI should be.
+    MissingUri,
+    /// A status line without a three-digit code.
+    MissingStatusCode,
+    /// A method outside the registered set (GET, POST, ..., WebDAV methods).
+    NonStandardMethod,
+    /// Lines ended by a bare LF.
+    BareLf {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// Lines ended by a bare CR.
+    BareCr {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// A header continued on the next line (obsolete line folding).
+    ObsFold {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// A header line without a colon (ignored).
+    MalformedHeader {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// Both Content-Length and `Transfer-Encoding: chunked`; chunked framing wins.
+    ContentLengthAndChunked {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// More than one Content-Length; the last one is used.
+    DuplicateContentLength {
+        /// Side of the message.
+        dir: Direction,
+        /// Whether the values differ.
+        conflicting: bool,
+    },
+    /// A Content-Length that is negative, not a number, or too large; treated as 0.
+    InvalidContentLength {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// A Content-Length with leading zeros.
+    ContentLengthLeadingZeros {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// A Transfer-Encoding list with more than chunked, or chunked not last
+    /// (e.g. `chunked, chunked` or `gzip`).
+    UnusualTransferEncoding {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// `Transfer-Encoding: chunked` in an HTTP/1.0 message: not de-chunked (as Zeek).
+    ChunkedInHttp10 {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// A chunk-size line that is not a hexadecimal number or overflows; taken as the last chunk.
+    BadChunkSize {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// Bytes between chunk data and its CRLF (the chunk size was wrong).
+    ChunkSizeMismatch {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// A request that says `Expect: 100-continue` with `Content-Length: 0`.
+    ExpectWithEmptyBody,
+    /// A Content-Range that cannot be parsed or does not match Content-Length.
+    BadContentRange,
+    /// The head was larger than `max_header_bytes`; later header lines were skipped.
+    HeaderLimit {
+        /// Side of the message.
+        dir: Direction,
+        /// The limit that was hit.
+        limit: usize,
+    },
+    /// The head had more than `max_headers` fields; later fields were skipped.
+    TooManyHeaders {
+        /// Side of the message.
+        dir: Direction,
+        /// The limit that was hit.
+        limit: usize,
+    },
+    /// The URI was cut to `max_uri_len` bytes.
+    UriTruncated {
+        /// The limit that was hit.
+        limit: usize,
+    },
+    /// More than `max_pending_requests` requests waited for responses; the pending ones were
+    /// emitted unanswered.
+    TooManyPendingRequests {
+        /// The limit that was hit.
+        limit: usize,
+    },
+    /// Body decoding stopped at `max_decoded_body` or `max_decode_ratio`; the body length
+    /// counts the bytes decoded until then.
+    DecodeLimit {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// The compressed body was corrupt; the body length counts the bytes decoded until then.
+    DecodeError {
+        /// Side of the message.
+        dir: Direction,
+    },
+    /// Bytes were missing from the stream.
+    Gap {
+        /// Side of the gap.
+        dir: Direction,
+        /// Missing bytes.
+        len: u64,
+        /// Whether the gap fell inside a body whose framing survives it.
+        in_body: bool,
+    },
+    /// Parsing found a message start again after a gap.
+    Resync {
+        /// Side of the stream.
+        dir: Direction,
+        /// Bytes discarded before the message start.
+        skipped: u64,
+    },
+    /// A response arrived with no request waiting for it.
+    ResponseWithoutRequest,
+    /// A response started before the previous one on that side was complete.
+    OverlappingResponse,
+    /// A message was cut short by the end of the connection or a gap.
+    Interrupted {
+        /// Side of the message.
+        dir: Direction,
+    },
+}
+
+impl HttpEvent {
+    /// Stable snake_case name of the event kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            HttpEvent::BadRequestLine => "bad_request_line",
+            HttpEvent::BadRequestLineWithVersion => "bad_request_line_with_version",
+            HttpEvent::BadStatusLine => "bad_status_line",
+            HttpEvent::MissingVersion => "missing_version",
+            HttpEvent::BadVersion { .. } => "bad_version",
+            HttpEvent::LowercaseHttpKeyword { .. } => "lowercase_http_keyword",
+            HttpEvent::CrudAfterVersion => "crud_after_version",
+            HttpEvent::MissingUri => "missing_uri",
+            HttpEvent::MissingStatusCode => "missing_status_code",
+            HttpEvent::NonStandardMethod => "non_standard_method",
+            HttpEvent::BareLf { .. } => "bare_lf",
+            HttpEvent::BareCr { .. } => "bare_cr",
+            HttpEvent::ObsFold { .. } => "obs_fold",
+            HttpEvent::MalformedHeader { .. } => "malformed_header",
+            HttpEvent::ContentLengthAndChunked { .. } => "content_length_and_chunked",
+            HttpEvent::DuplicateContentLength { .. } => "duplicate_content_length",
+            HttpEvent::InvalidContentLength { .. } => "invalid_content_length",
+            HttpEvent::ContentLengthLeadingZeros { .. } => "content_length_leading_zeros",
+            HttpEvent::UnusualTransferEncoding { .. } => "unusual_transfer_encoding",
+            HttpEvent::ChunkedInHttp10 { .. } => "chunked_in_http10",
+            HttpEvent::BadChunkSize { .. } => "bad_chunk_size",
+            HttpEvent::ChunkSizeMismatch { .. } => "chunk_size_mismatch",
+            HttpEvent::ExpectWithEmptyBody => "expect_with_empty_body",
+            HttpEvent::BadContentRange => "bad_content_range",
+            HttpEvent::HeaderLimit { .. } => "header_limit",
+            HttpEvent::TooManyHeaders { .. } => "too_many_headers",
+            HttpEvent::UriTruncated { .. } => "uri_truncated",
+            HttpEvent::TooManyPendingRequests { .. } => "too_many_pending_requests",
+            HttpEvent::DecodeLimit { .. } => "decode_limit",
+            HttpEvent::DecodeError { .. } => "decode_error",
+            HttpEvent::Gap { .. } => "gap",
+            HttpEvent::Resync { .. } => "resync",
+            HttpEvent::ResponseWithoutRequest => "response_without_request",
+            HttpEvent::OverlappingResponse => "overlapping_response",
+            HttpEvent::Interrupted { .. } => "interrupted",
+        }
+    }
+
+    /// Whether the event is one of the classic request-smuggling indicators.
+    pub fn is_smuggling_indicator(&self) -> bool {
+        matches!(
+            self,
+            HttpEvent::ContentLengthAndChunked { .. }
+                | HttpEvent::DuplicateContentLength { conflicting: true, .. }
+                | HttpEvent::InvalidContentLength { .. }
+                | HttpEvent::ContentLengthLeadingZeros { .. }
+                | HttpEvent::UnusualTransferEncoding { .. }
+                | HttpEvent::BadChunkSize { .. }
+                | HttpEvent::ExpectWithEmptyBody
+                | HttpEvent::ObsFold { .. }
+        )
+    }
+}

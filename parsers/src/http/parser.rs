@@ -1,0 +1,471 @@
+//! The per-connection parser: public API, the byte loop of each direction, gaps, ends.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::body::{Body, Chunk, ExpectBody, Framing};
+use super::head::Version;
+use super::lines::{LineSplitter, Term};
+use super::txn::Tracker;
+use super::{Direction, HttpConfig, HttpEvent, HttpStats, HttpTransaction};
+
+/// What a `handle_data` call did with its bytes. `consumed + ignored` is always the length of
+/// the input.
+#[must_use]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes parsed as HTTP (heads, bodies, and bytes skipped while resynchronising).
+    pub consumed: usize,
+    /// Bytes not parsed: the direction is a tunnel, has stopped, or has ended.
+    pub ignored: usize,
+    /// Bytes this direction holds in its partial-line buffer after the call (bounded by
+    /// [`HttpConfig::max_header_bytes`]).
+    pub buffered: usize,
+    /// Transactions waiting for [`HttpParser::poll_transaction`].
+    pub ready: usize,
+    /// State of the direction after the call.
+    pub state: StreamState,
+}
+
+/// Whether a direction is still parsed as HTTP.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StreamState {
+    /// Parsed as HTTP.
+    Http,
+    /// The connection became a tunnel (CONNECT or Upgrade); its bytes are no longer HTTP.
+    Tunnel,
+    /// Parsing stopped: the bytes did not look like HTTP where a message had to start (as
+    /// Zeek, the other direction carries on).
+    Stopped,
+    /// The direction ended (EOF or close).
+    Ended,
+}
+
+/// Where a direction is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Expecting a request or status line.
+    Start,
+    /// Inside a message (`Side::msg` is set).
+    Message,
+    /// HTTP/0.9 response: raw bytes until the server closes.
+    Http09,
+    /// Looking for a message start after a gap.
+    Resync { skipped: u64 },
+    Stopped,
+    Tunnel,
+    Ended,
+}
+
+/// One message being parsed.
+#[derive(Debug)]
+pub(super) struct Message {
+    pub version: Option<Version>,
+    pub expect: ExpectBody,
+    /// Header lines seen so far, CRLF-normalised, folded lines joined (bounded).
+    pub head: Vec<u8>,
+    /// Where in `head` the last kept header line starts (for obsolete line folding).
+    pub last_line: Option<usize>,
+    pub head_limit_hit: bool,
+    /// The blank line ending the head was seen.
+    pub head_done: bool,
+    /// Set once the head has ended and the message has a body.
+    pub body: Option<Body>,
+    pub bare_lf_noted: bool,
+    pub bare_cr_noted: bool,
+    pub fold_noted: bool,
+}
+
+impl Message {
+    pub fn new(version: Option<Version>, expect: ExpectBody) -> Self {
+        Message {
+            version,
+            expect,
+            head: Vec::new(),
+            last_line: None,
+            head_limit_hit: false,
+            head_done: false,
+            body: None,
+            bare_lf_noted: false,
+            bare_cr_noted: false,
+            fold_noted: false,
+        }
+    }
+}
+
+/// One direction of the connection.
+#[derive(Debug)]
+pub(super) struct Side {
+    pub lines: LineSplitter,
+    pub mode: Mode,
+    pub msg: Option<Message>,
+    /// Bytes were lost before the next message on this side: mark it.
+    pub gap_pending: bool,
+}
+
+impl Side {
+    fn new() -> Self {
+        Side { lines: LineSplitter::default(), mode: Mode::Start, msg: None, gap_pending: false }
+    }
+}
+
+/// Connection-wide state that both directions consult (the fields of Zeek's HTTP analyzer).
+#[derive(Debug, Default)]
+pub(super) struct ConnState {
+    pub num_requests: u64,
+    pub keep_alive: bool,
+    /// A response said `Connection: close`.
+    pub connection_close: bool,
+    /// The last request was CONNECT and no non-200 response has cleared it.
+    pub connect_request: bool,
+    /// Status code of the response being parsed.
+    pub reply_code: u16,
+    pub upgrade_connection: bool,
+    pub upgrade_protocol: Option<String>,
+    /// Requests still waiting for a final response: whether each was HEAD.
+    pub unanswered: VecDeque<bool>,
+    pub request_version: Option<Version>,
+    pub reply_version: Option<Version>,
+}
+
+/// A sans-IO HTTP/1.x parser for one TCP connection.
+///
+/// Feed it the reassembled bytes of both directions in stream order with packet timestamps
+/// (`handle_data`, `handle_gap`, `handle_eof`, `handle_close`) and take finished transactions
+/// with [`poll_transaction`](Self::poll_transaction) after each call. It never reads the clock,
+/// never panics on input, and holds at most the buffers bounded by [`HttpConfig`]. Bodies are
+/// counted (and decoded to count them), never stored.
+///
+/// What it produces matches Zeek's http.log on the same traffic: the same transactions in
+/// the same pairing, the same methods, URIs and body lengths. HTTP/0.9, pipelining, 1xx
+/// responses, CONNECT and Upgrade tunnels are handled; HTTP/2 and TLS are not (a TLS or HTTP/2
+/// stream is simply "not HTTP").
+#[derive(Debug)]
+pub struct HttpParser {
+    pub(super) cfg: Arc<HttpConfig>,
+    pub(super) stats: HttpStats,
+    pub(super) tracker: Tracker,
+    pub(super) client: Side,
+    pub(super) server: Side,
+    pub(super) conn: ConnState,
+    pub(super) closed: bool,
+}
+
+impl HttpParser {
+    /// A parser for a new connection.
+    pub fn new(cfg: Arc<HttpConfig>) -> Self {
+        HttpParser {
+            cfg,
+            stats: HttpStats::default(),
+            tracker: Tracker::default(),
+            client: Side::new(),
+            server: Side::new(),
+            conn: ConnState::default(),
+            closed: false,
+        }
+    }
+
+    /// In-order bytes of one direction, seen at packet time `ts` (ns).
+    pub fn handle_data(&mut self, ts: u64, dir: Direction, data: &[u8]) -> Progress {
+        let len = data.len() as u64;
+        match dir {
+            Direction::ToServer => self.stats.bytes_to_server += len,
+            Direction::ToClient => self.stats.bytes_to_client += len,
+        }
+        let ignored = if self.closed { data.len() } else { self.feed(ts, dir, data) };
+        self.stats.ignored_bytes += ignored as u64;
+        let side = self.side(dir);
+        Progress {
+            consumed: data.len() - ignored,
+            ignored,
+            buffered: side.lines.held(),
+            ready: self.tracker.ready_len(),
+            state: match side.mode {
+                Mode::Tunnel => StreamState::Tunnel,
+                Mode::Stopped => StreamState::Stopped,
+                Mode::Ended => StreamState::Ended,
+                _ => StreamState::Http,
+            },
+        }
+    }
+
+    /// `len` bytes of `dir` will never arrive. Inside a body whose end is known (or that runs
+    /// to the close) they are counted and parsing goes on; anywhere else the message in
+    /// progress ends there, marked, and parsing resumes at the next line that looks like a
+    /// message start.
+    pub fn handle_gap(&mut self, ts: u64, dir: Direction, len: u64) {
+        self.stats.gaps += 1;
+        self.stats.gap_bytes = self.stats.gap_bytes.saturating_add(len);
+        if self.closed {
+            return;
+        }
+        match self.side(dir).mode {
+            Mode::Tunnel | Mode::Stopped | Mode::Ended => return,
+            Mode::Http09 => {
+                // A raw HTTP/0.9 response runs to the close whatever is missing.
+                let _absorbed = self.gap_in_body(ts, dir, len);
+                return;
+            }
+            Mode::Message => {
+                if self.gap_in_body(ts, dir, len) {
+                    return;
+                }
+            }
+            Mode::Start | Mode::Resync { .. } => {}
+        }
+        let event = HttpEvent::Gap { dir, len, in_body: false };
+        if self.side(dir).msg.is_some() {
+            self.mark_gap(dir);
+            self.event(dir, event);
+            self.message_done(ts, dir, true);
+        } else {
+            self.tracker.orphan_event(event, &self.cfg, &mut self.stats);
+            self.side_mut(dir).gap_pending = true;
+        }
+        let side = self.side_mut(dir);
+        side.lines.reset();
+        if !matches!(side.mode, Mode::Tunnel | Mode::Ended) {
+            side.mode = Mode::Resync { skipped: 0 };
+        }
+    }
+
+    /// The direction ended (FIN or RST): a partial line is finished, a message that runs to
+    /// the close (or was cut short) ends.
+    pub fn handle_eof(&mut self, ts: u64, dir: Direction) {
+        if self.closed {
+            return;
+        }
+        let side = self.side(dir);
+        let line_mode = match side.mode {
+            Mode::Start | Mode::Resync { .. } => true,
+            Mode::Message => self.raw_budget(dir).is_none(),
+            _ => false,
+        };
+        if line_mode && side.lines.has_partial() {
+            // Zeek's content-line analyzer delivers the pending bytes as a line at EOF.
+            self.line(ts, dir, Term::None);
+        }
+        if self.side(dir).msg.is_some() {
+            self.message_done(ts, dir, false);
+        }
+        let side = self.side_mut(dir);
+        if side.mode != Mode::Tunnel {
+            side.mode = Mode::Ended;
+        }
+    }
+
+    /// The connection is gone: every message in progress ends and every pending transaction
+    /// is emitted, answered or not.
+    pub fn handle_close(&mut self, ts: u64) {
+        if self.closed {
+            return;
+        }
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            if self.side(dir).msg.is_some() {
+                self.message_done(ts, dir, true);
+            }
+        }
+        self.tracker.finalize(&self.cfg, &mut self.stats);
+        self.client.mode = Mode::Ended;
+        self.server.mode = Mode::Ended;
+        self.closed = true;
+    }
+
+    /// The next finished transaction, oldest first.
+    pub fn poll_transaction(&mut self) -> Option<HttpTransaction> {
+        self.tracker.poll()
+    }
+
+    /// Counters of this parser.
+    pub fn stats(&self) -> &HttpStats {
+        &self.stats
+    }
+
+    pub(super) fn side(&self, dir: Direction) -> &Side {
+        match dir {
+            Direction::ToServer => &self.client,
+            Direction::ToClient => &self.server,
+        }
+    }
+
+    pub(super) fn side_mut(&mut self, dir: Direction) -> &mut Side {
+        match dir {
+            Direction::ToServer => &mut self.client,
+            Direction::ToClient => &mut self.server,
+        }
+    }
+
+    pub(super) fn event(&mut self, dir: Direction, event: HttpEvent) {
+        self.tracker.event(dir, event, &self.cfg, &mut self.stats);
+    }
+
+    pub(super) fn mark_gap(&mut self, dir: Direction) {
+        if let Some(t) = self.tracker.current(dir) {
+            match dir {
+                Direction::ToServer => t.request_gap = true,
+                Direction::ToClient => t.response_gap = true,
+            }
+        }
+    }
+
+    /// How many raw (non-line) body bytes the direction expects next, if it is in a raw part
+    /// of a body.
+    pub(super) fn raw_budget(&self, dir: Direction) -> Option<u64> {
+        let side = self.side(dir);
+        if side.mode != Mode::Message {
+            return None;
+        }
+        match side.msg.as_ref()?.body.as_ref()?.framing {
+            Framing::Length { remaining, .. } if remaining > 0 => Some(remaining),
+            Framing::Chunked(Chunk::Data(n)) if n > 0 => Some(n),
+            Framing::UntilClose => Some(u64::MAX),
+            _ => None,
+        }
+    }
+
+    /// Runs the bytes of one delivery through the direction; returns how many were ignored.
+    fn feed(&mut self, ts: u64, dir: Direction, mut data: &[u8]) -> usize {
+        while !data.is_empty() {
+            match self.side(dir).mode {
+                Mode::Stopped | Mode::Tunnel | Mode::Ended => return data.len(),
+                Mode::Http09 => {
+                    self.http09_data(ts, data);
+                    return 0;
+                }
+                _ => {}
+            }
+            if let Some(budget) = self.raw_budget(dir) {
+                let (used, bare_cr) = self.side_mut(dir).lines.take_swallowed_lf(data);
+                if bare_cr {
+                    self.note_line_end(dir, Term::Cr);
+                }
+                if used > 0 {
+                    data = data.get(used..).unwrap_or_default();
+                    continue;
+                }
+                let take = usize::try_from(budget).unwrap_or(usize::MAX).min(data.len());
+                let (now, rest) = data.split_at(take);
+                self.body_bytes(ts, dir, now);
+                data = rest;
+                continue;
+            }
+            let keep = if self.counting_lines(dir) { 0 } else { self.cfg.max_header_bytes };
+            let scan = self.side_mut(dir).lines.scan(data, keep);
+            data = data.get(scan.consumed..).unwrap_or_default();
+            if scan.bare_cr {
+                self.note_line_end(dir, Term::Cr);
+            }
+            if let Some(term) = scan.line {
+                self.line(ts, dir, term);
+            }
+        }
+        0
+    }
+
+    /// Whether the direction is in a body whose lines are only counted.
+    fn counting_lines(&self, dir: Direction) -> bool {
+        let side = self.side(dir);
+        side.mode == Mode::Message
+            && matches!(
+                side.msg.as_ref().and_then(|m| m.body.as_ref()).map(|b| b.framing),
+                Some(Framing::LinesUntilClose)
+            )
+    }
+
+    /// A complete line (its content is in the direction's splitter).
+    pub(super) fn line(&mut self, ts: u64, dir: Direction, term: Term) {
+        let (line, full_len) = {
+            let lines = &mut self.side_mut(dir).lines;
+            let len = lines.line_len();
+            let line = std::mem::take(lines.buffer_mut());
+            (line, len)
+        };
+        match self.side(dir).mode {
+            Mode::Start => self.start_line(ts, dir, &line, term),
+            Mode::Resync { skipped } => {
+                if super::message::plausible_start(dir, &line) {
+                    self.stats.resyncs += 1;
+                    self.side_mut(dir).mode = Mode::Start;
+                    self.start_line(ts, dir, &line, term);
+                    self.event(dir, HttpEvent::Resync { dir, skipped });
+                } else {
+                    let skipped = skipped.saturating_add(full_len).saturating_add(term_len(term));
+                    self.stats.resync_skipped_bytes = self.stats.resync_skipped_bytes.saturating_add(full_len + term_len(term));
+                    self.side_mut(dir).mode = Mode::Resync { skipped };
+                }
+            }
+            Mode::Message => {
+                let in_head = self.side(dir).msg.as_ref().is_some_and(|m| m.body.is_none());
+                if in_head {
+                    self.note_line_end(dir, term);
+                    let truncated = full_len > line.len() as u64;
+                    self.head_line(ts, dir, &line, truncated);
+                } else {
+                    self.body_line(ts, dir, &line, full_len);
+                }
+            }
+            _ => {}
+        }
+        let lines = &mut self.side_mut(dir).lines;
+        let mut line = line;
+        line.clear();
+        *lines.buffer_mut() = line;
+        lines.clear_line();
+    }
+
+    /// Reports unusual line ends once per message.
+    pub(super) fn note_line_end(&mut self, dir: Direction, term: Term) {
+        let Some(msg) = self.side_mut(dir).msg.as_mut() else { return };
+        let event = match term {
+            Term::Lf if !msg.bare_lf_noted => {
+                msg.bare_lf_noted = true;
+                HttpEvent::BareLf { dir }
+            }
+            Term::Cr if !msg.bare_cr_noted => {
+                msg.bare_cr_noted = true;
+                HttpEvent::BareCr { dir }
+            }
+            _ => return,
+        };
+        self.event(dir, event);
+    }
+
+    /// A gap at the current position of `dir`; true when the body absorbs it.
+    fn gap_in_body(&mut self, ts: u64, dir: Direction, len: u64) -> bool {
+        let Some(body) = self.side_mut(dir).msg.as_mut().and_then(|m| m.body.as_mut()) else {
+            return false;
+        };
+        let mut done = false;
+        match &mut body.framing {
+            Framing::Length { remaining, .. } if len <= *remaining => {
+                *remaining -= len;
+                done = *remaining == 0;
+            }
+            Framing::Chunked(Chunk::Data(n)) if len <= *n => {
+                *n -= len;
+                if *n == 0 {
+                    body.framing = Framing::Chunked(Chunk::DataEnd);
+                }
+            }
+            Framing::UntilClose | Framing::LinesUntilClose => {}
+            _ => return false,
+        }
+        body.add_gap(len);
+        self.side_mut(dir).lines.reset();
+        self.stats.gaps_in_body += 1;
+        self.mark_gap(dir);
+        self.event(dir, HttpEvent::Gap { dir, len, in_body: true });
+        if done {
+            self.message_done(ts, dir, false);
+        }
+        true
+    }
+}
+
+fn term_len(term: Term) -> u64 {
+    match term {
+        Term::CrLf => 2,
+        Term::Lf | Term::Cr => 1,
+        Term::None => 0,
+    }
+}

@@ -1,0 +1,407 @@
+//! Transactions and the request/response pairing that builds them.
+//!
+//! Pairing follows Zeek's `base/protocols/http/main.zeek` step for step, because the rows of
+//! Zeek's http.log are the reference: requests and responses are numbered in arrival order, a
+//! response takes the oldest transaction without a final status, a response with no request
+//! makes a transaction of its own, 1xx responses wait for the final one, and a message that
+//! ends after its transaction was emitted starts a new one.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::{Direction, HttpConfig, HttpEvent, HttpStats};
+
+/// One request/response pair (or half of one), as [`HttpParser`](super::HttpParser) emits it.
+///
+/// Every string comes from the wire, bounded by [`HttpConfig::max_uri_len`] or
+/// [`HttpConfig::max_field_len`]. Bytes that are not valid UTF-8 are written as `\xHH` (the
+/// form Zeek's log uses); valid UTF-8, control characters included, is kept as is, so the
+/// output layer escapes what its format needs. Credentials never reach this struct:
+/// `Authorization`, `Proxy-Authorization` and `Cookie` values are dropped (only the auth scheme
+/// is kept) and credential query parameters in `uri` and `referrer` read `REDACTED`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpTransaction {
+    /// Position of the pair in its connection, from 1.
+    pub trans_depth: u32,
+    /// Packet time (ns) of the request start, or of the response start when no request came.
+    pub ts: u64,
+    /// Request method, as sent (case kept). `None` when no request line was parsed.
+    pub method: Option<String>,
+    /// Request URI, percent-decoded (as Zeek logs it), redacted, bounded. `Some("")` for a
+    /// request line without URI.
+    pub uri: Option<String>,
+    /// Request version, e.g. `"1.1"`; `"0.9"` for a request line without version; `None` when
+    /// the version was malformed or there was no request.
+    pub version: Option<String>,
+    /// `Host` header (port included, as sent).
+    pub host: Option<String>,
+    /// `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// `Referer` header, redacted like `uri`.
+    pub referrer: Option<String>,
+    /// `Origin` header.
+    pub origin: Option<String>,
+    /// Request entity bytes: after de-chunking, after gzip/deflate decoding (as Zeek counts).
+    pub request_body_len: u64,
+    /// Response entity bytes, counted like `request_body_len`.
+    pub response_body_len: u64,
+    /// Request entity bytes before content decoding.
+    pub request_body_wire_len: u64,
+    /// Response entity bytes before content decoding.
+    pub response_body_wire_len: u64,
+    /// Final status code (a 1xx when no final response came). `Some(0)` for an HTTP/0.9
+    /// response, which has no status line.
+    pub status_code: Option<u16>,
+    /// Reason phrase; `None` when the status line had none (Zeek prints `<empty>`).
+    pub status_msg: Option<String>,
+    /// Version of the (last) response, e.g. `"1.1"`, `"0.9"`.
+    pub response_version: Option<String>,
+    /// Last 1xx status code seen before the final one.
+    pub info_code: Option<u16>,
+    /// Reason phrase of that 1xx response.
+    pub info_msg: Option<String>,
+    /// Request `Content-Type`.
+    pub request_content_type: Option<String>,
+    /// Response `Content-Type`.
+    pub response_content_type: Option<String>,
+    /// Response `Content-Encoding`.
+    pub response_content_encoding: Option<String>,
+    /// Packet time the request line was seen.
+    pub request_start: Option<u64>,
+    /// Packet time the request ended.
+    pub request_end: Option<u64>,
+    /// Packet time the first status line for this pair was seen.
+    pub response_start: Option<u64>,
+    /// Packet time the response ended.
+    pub response_end: Option<u64>,
+    /// Scheme of `Authorization` (or `Proxy-Authorization`), e.g. `Basic`, `Bearer`.
+    pub auth_scheme: Option<String>,
+    /// Client bytes of this pair were missing.
+    pub request_gap: bool,
+    /// Server bytes of this pair were missing.
+    pub response_gap: bool,
+    /// Set when parsing stopped because the connection became a tunnel: `"CONNECT"`, or the
+    /// `Upgrade` protocol (e.g. `"websocket"`).
+    pub tunnel: Option<String>,
+    /// Whether a credential query parameter was redacted in `uri`.
+    pub uri_redacted: bool,
+    /// Request header names in order (values are not kept), at most
+    /// [`HttpConfig::max_header_names`].
+    pub request_header_names: Vec<String>,
+    /// Response header names, likewise.
+    pub response_header_names: Vec<String>,
+    /// Anomalies, at most [`HttpConfig::max_events_per_transaction`].
+    pub events: Vec<HttpEvent>,
+}
+
+/// Pending and finished transactions of one connection.
+#[derive(Debug, Default)]
+pub(crate) struct Tracker {
+    pending: BTreeMap<u64, HttpTransaction>,
+    current_request: u64,
+    current_response: u64,
+    trans_depth: u32,
+    ready: VecDeque<HttpTransaction>,
+    /// Events seen while no transaction was open on their side; they go to the next one.
+    orphans: Vec<HttpEvent>,
+}
+
+/// What a finished message contributes.
+#[derive(Copy, Clone, Debug, Default)]
+pub(crate) struct MessageEnd {
+    pub body_len: u64,
+    pub wire_len: u64,
+}
+
+fn is_informational(code: Option<u16>) -> bool {
+    code.is_some_and(|c| (100..200).contains(&c))
+}
+
+impl Tracker {
+    fn index(&self, dir: Direction) -> u64 {
+        match dir {
+            Direction::ToServer => self.current_request,
+            Direction::ToClient => self.current_response,
+        }
+    }
+
+    /// The transaction a message on `dir` belongs to, created if needed (Zeek's `set_state`).
+    pub fn session(&mut self, ts: u64, dir: Direction) -> &mut HttpTransaction {
+        let idx = self.index(dir);
+        let depth = &mut self.trans_depth;
+        let orphans = &mut self.orphans;
+        self.pending.entry(idx).or_insert_with(|| {
+            *depth = depth.saturating_add(1);
+            HttpTransaction { trans_depth: *depth, ts, events: std::mem::take(orphans), ..Default::default() }
+        })
+    }
+
+    /// The open transaction of `dir`, if any, without creating one.
+    pub fn current(&mut self, dir: Direction) -> Option<&mut HttpTransaction> {
+        let idx = self.index(dir);
+        self.pending.get_mut(&idx)
+    }
+
+    /// A request line was parsed.
+    pub fn on_request(&mut self, ts: u64, cfg: &HttpConfig, stats: &mut HttpStats) -> &mut HttpTransaction {
+        if self.current_request < self.current_response {
+            self.current_request = self.current_response;
+        }
+        let mut flushed = false;
+        if cfg.max_pending_requests > 0 && self.pending.len() > cfg.max_pending_requests {
+            flushed = true;
+            stats.pending_limit_hits += 1;
+            if self.current_response == 0 {
+                self.current_response = 1;
+            }
+            while self.current_response < self.current_request {
+                if let Some(t) = self.pending.remove(&self.current_response) {
+                    self.emit(t, cfg, stats);
+                }
+                self.current_response += 1;
+            }
+        }
+        self.current_request += 1;
+        let max_events = cfg.max_events_per_transaction;
+        let t = self.session(ts, Direction::ToServer);
+        if flushed {
+            push_event(t, HttpEvent::TooManyPendingRequests { limit: cfg.max_pending_requests }, max_events, stats);
+        }
+        t.request_start = Some(ts);
+        t
+    }
+
+    /// A status line (or an HTTP/0.9 response) was seen.
+    pub fn on_reply(&mut self, ts: u64) -> &mut HttpTransaction {
+        let advance = match self.pending.get(&self.current_response) {
+            None => true,
+            Some(t) => t.status_code.is_some() && !is_informational(t.status_code),
+        };
+        if advance {
+            self.current_response += 1;
+        }
+        let t = self.session(ts, Direction::ToClient);
+        if t.response_start.is_none() {
+            t.response_start = Some(ts);
+        }
+        t
+    }
+
+    /// A message on `dir` ended. A finished response emits its transaction unless it was a 1xx.
+    pub fn on_message_done(
+        &mut self,
+        ts: u64,
+        dir: Direction,
+        end: MessageEnd,
+        cfg: &HttpConfig,
+        stats: &mut HttpStats,
+    ) {
+        let t = self.session(ts, dir);
+        match dir {
+            Direction::ToServer => {
+                t.request_body_len = end.body_len;
+                t.request_body_wire_len = end.wire_len;
+                t.request_end = Some(ts);
+            }
+            Direction::ToClient => {
+                t.response_body_len = end.body_len;
+                t.response_body_wire_len = end.wire_len;
+                t.response_end = Some(ts);
+                if !is_informational(t.status_code) {
+                    if let Some(t) = self.pending.remove(&self.current_response) {
+                        self.emit(t, cfg, stats);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Attaches an event to the open transaction of `dir`, or keeps it for the next one.
+    pub fn event(&mut self, dir: Direction, event: HttpEvent, cfg: &HttpConfig, stats: &mut HttpStats) {
+        let max = cfg.max_events_per_transaction;
+        match self.current(dir) {
+            Some(t) => push_event(t, event, max, stats),
+            None => self.orphan_event(event, cfg, stats),
+        }
+    }
+
+    /// Keeps an event for the next transaction created.
+    pub fn orphan_event(&mut self, event: HttpEvent, cfg: &HttpConfig, stats: &mut HttpStats) {
+        if self.orphans.len() < cfg.max_events_per_transaction {
+            stats.events += 1;
+            if event.is_smuggling_indicator() {
+                stats.smuggling_indicators += 1;
+            }
+            self.orphans.push(event);
+        } else {
+            stats.events_dropped += 1;
+        }
+    }
+
+    /// Emits the open transaction of `dir` now (a 1xx that will get no final response).
+    pub fn emit_current(&mut self, dir: Direction, cfg: &HttpConfig, stats: &mut HttpStats) {
+        let idx = self.index(dir);
+        if let Some(t) = self.pending.remove(&idx) {
+            self.emit(t, cfg, stats);
+        }
+    }
+
+    /// Emits every pending transaction (the connection is gone).
+    pub fn finalize(&mut self, cfg: &HttpConfig, stats: &mut HttpStats) {
+        for (idx, t) in std::mem::take(&mut self.pending) {
+            // Zeek never logs slot 0: it only holds state from before the first message.
+            if idx != 0 {
+                self.emit(t, cfg, stats);
+            }
+        }
+        self.orphans.clear();
+    }
+
+    fn emit(&mut self, t: HttpTransaction, cfg: &HttpConfig, stats: &mut HttpStats) {
+        if self.ready.len() >= cfg.max_ready_transactions.max(1) {
+            self.ready.pop_front();
+            stats.transactions_dropped += 1;
+        }
+        stats.transactions += 1;
+        self.ready.push_back(t);
+    }
+
+    pub fn poll(&mut self) -> Option<HttpTransaction> {
+        self.ready.pop_front()
+    }
+
+    pub fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
+    #[cfg(test)]
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+/// Adds an event to a transaction within the per-transaction bound.
+pub(crate) fn push_event(t: &mut HttpTransaction, event: HttpEvent, max: usize, stats: &mut HttpStats) {
+    if t.events.len() < max {
+        stats.events += 1;
+        if event.is_smuggling_indicator() {
+            stats.smuggling_indicators += 1;
+        }
+        t.events.push(event);
+    } else {
+        stats.events_dropped += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(tr: &mut Tracker, dir: Direction, cfg: &HttpConfig, stats: &mut HttpStats) {
+        tr.on_message_done(0, dir, MessageEnd::default(), cfg, stats);
+    }
+
+    #[test]
+    fn pipelined_requests_pair_in_order() {
+        let cfg = HttpConfig::default();
+        let mut st = HttpStats::default();
+        let mut tr = Tracker::default();
+        tr.on_request(1, &cfg, &mut st).method = Some("A".into());
+        done(&mut tr, Direction::ToServer, &cfg, &mut st);
+        tr.on_request(2, &cfg, &mut st).method = Some("B".into());
+        done(&mut tr, Direction::ToServer, &cfg, &mut st);
+        tr.on_reply(3).status_code = Some(200);
+        done(&mut tr, Direction::ToClient, &cfg, &mut st);
+        tr.on_reply(4).status_code = Some(404);
+        done(&mut tr, Direction::ToClient, &cfg, &mut st);
+        let a = tr.poll().unwrap();
+        let b = tr.poll().unwrap();
+        assert_eq!((a.trans_depth, a.method.as_deref(), a.status_code), (1, Some("A"), Some(200)));
+        assert_eq!((b.trans_depth, b.method.as_deref(), b.status_code), (2, Some("B"), Some(404)));
+        assert!(tr.poll().is_none());
+    }
+
+    // Zeek's http-desynched trace: one request, three responses, then four request/response
+    // pairs. http.log shows depth 1 GET, depths 2-3 without method, depths 4-7 GET.
+    #[test]
+    fn unsolicited_responses_get_their_own_rows_and_requests_skip_ahead() {
+        let cfg = HttpConfig::default();
+        let mut st = HttpStats::default();
+        let mut tr = Tracker::default();
+        tr.on_request(0, &cfg, &mut st).method = Some("GET".into());
+        done(&mut tr, Direction::ToServer, &cfg, &mut st);
+        for _ in 0..3 {
+            tr.on_reply(0).status_code = Some(200);
+            done(&mut tr, Direction::ToClient, &cfg, &mut st);
+        }
+        for _ in 0..4 {
+            tr.on_request(0, &cfg, &mut st).method = Some("GET".into());
+            done(&mut tr, Direction::ToServer, &cfg, &mut st);
+            tr.on_reply(0).status_code = Some(200);
+            done(&mut tr, Direction::ToClient, &cfg, &mut st);
+        }
+        let rows: Vec<(u32, bool)> = std::iter::from_fn(|| tr.poll()).map(|t| (t.trans_depth, t.method.is_some())).collect();
+        assert_eq!(rows, vec![(1, true), (2, false), (3, false), (4, true), (5, true), (6, true), (7, true)]);
+    }
+
+    #[test]
+    fn informational_response_waits_for_final() {
+        let cfg = HttpConfig::default();
+        let mut st = HttpStats::default();
+        let mut tr = Tracker::default();
+        tr.on_request(0, &cfg, &mut st);
+        let t = tr.on_reply(1);
+        t.status_code = Some(100);
+        t.info_code = Some(100);
+        done(&mut tr, Direction::ToClient, &cfg, &mut st);
+        assert!(tr.poll().is_none());
+        done(&mut tr, Direction::ToServer, &cfg, &mut st);
+        tr.on_reply(2).status_code = Some(200);
+        done(&mut tr, Direction::ToClient, &cfg, &mut st);
+        let t = tr.poll().unwrap();
+        assert_eq!((t.trans_depth, t.status_code, t.info_code), (1, Some(200), Some(100)));
+    }
+
+    // Zeek's http-09 trace: the response ends (server FIN) before the client's message does;
+    // the late end of the request opens a second, empty row.
+    #[test]
+    fn request_ending_after_its_row_was_emitted_opens_a_new_row() {
+        let cfg = HttpConfig::default();
+        let mut st = HttpStats::default();
+        let mut tr = Tracker::default();
+        tr.on_request(0, &cfg, &mut st);
+        tr.on_reply(1).status_code = Some(0);
+        done(&mut tr, Direction::ToClient, &cfg, &mut st);
+        done(&mut tr, Direction::ToServer, &cfg, &mut st);
+        tr.finalize(&cfg, &mut st);
+        let depths: Vec<u32> = std::iter::from_fn(|| tr.poll()).map(|t| t.trans_depth).collect();
+        assert_eq!(depths, vec![1, 2]);
+    }
+
+    #[test]
+    fn pending_limit_flushes_unanswered_requests() {
+        let cfg = HttpConfig { max_pending_requests: 2, ..HttpConfig::default() };
+        let mut st = HttpStats::default();
+        let mut tr = Tracker::default();
+        for _ in 0..4 {
+            tr.on_request(0, &cfg, &mut st);
+        }
+        // Requests 1 and 2 are pushed out when the fourth arrives with three pending.
+        assert_eq!(st.pending_limit_hits, 1);
+        assert_eq!(tr.ready_len(), 2);
+        assert_eq!(tr.pending_len(), 2);
+        assert!(tr.poll().unwrap().events.is_empty());
+    }
+
+    #[test]
+    fn ready_queue_is_bounded() {
+        let cfg = HttpConfig { max_ready_transactions: 2, ..HttpConfig::default() };
+        let mut st = HttpStats::default();
+        let mut tr = Tracker::default();
+        for _ in 0..3 {
+            tr.on_reply(0).status_code = Some(200);
+            done(&mut tr, Direction::ToClient, &cfg, &mut st);
+        }
+        assert_eq!(st.transactions_dropped, 1);
+        assert_eq!(tr.poll().unwrap().trans_depth, 2);
+    }
+}
