@@ -404,7 +404,10 @@ fn soup(seed: u64) -> FlowStats {
         ] {
             let delivered = rec.bytes(*id, dir).len();
             let distinct = positions.get(&(from, to)).map_or(0, HashSet::len);
-            assert!(delivered <= distinct, "seed {seed}: conn {id} {dir:?} delivered {delivered} > {distinct} distinct bytes sent");
+            assert!(
+                delivered <= distinct,
+                "seed {seed}: conn {id} {dir:?} delivered {delivered} > {distinct} distinct bytes"
+            );
         }
     }
     let delivered: usize = rec

@@ -1,18 +1,35 @@
 //! Reassembly of one direction of a TCP connection.
 //!
-//! A [`HalfStream`] turns the segments of one direction into an ordered byte stream and hands it
-//! to a [`StreamSink`]: in-order bytes straight from the packet (no copy), out-of-order bytes
-//! copied into a bounded buffer until the hole before them fills or is given up as a gap.
+//! Used through [`FlowTable`](crate::flow::FlowTable). A `HalfStream` turns the segments of one
+//! direction into an ordered byte stream and hands it to a [`StreamSink`]: in-order bytes
+//! straight from the packet (no copy), out-of-order bytes copied into a bounded buffer until the
+//! hole before them fills or is given up as a gap.
 //!
 //! Positions inside the buffer are 64-bit stream offsets (bytes since the first byte of the
 //! direction), so they never wrap; a segment's 32-bit sequence number is turned into an offset
 //! relative to the next expected byte through [`SeqNum`], which is what makes a stream crossing
 //! 2^32 behave like any other.
 //!
+//! A hole (bytes missing before buffered ones) is given up, reported with `on_gap`, and the
+//! data behind it delivered, when it can no longer fill:
+//! - the other side acknowledged bytes past the start of the hole (Zeek's ACK-based gap
+//!   detection), but never further than the data this direction has shown: an ACK alone never
+//!   skips beyond the capture, so an ACK captured ahead of its data (a TAP merging the two
+//!   directions with some skew) costs nothing, and a lost tail segment is reported when the
+//!   direction next sends, at its FIN, or at the close;
+//! - a FIN is beyond the hole (a FIN captured ahead of the last data segment therefore turns
+//!   that segment into a gap), or the connection is reset or closed;
+//! - a buffer limit is reached (`TcpEvent::BufferLimit`);
+//! - the other side was never seen acknowledging (one-sided capture) and
+//!   `max_above_hole_without_acks` bytes wait behind the hole.
+//!
 //! Limits of this design, on purpose:
 //! - Bytes already delivered are not kept, so a retransmission of delivered data is dropped
 //!   without comparing it ("first copy wins" is checked only against bytes still buffered).
 //! - A snaplen-cut region stays a gap even if a later full-size retransmission covers it.
+//! - Data segments are not checked against a receive window (TCP options are not decoded):
+//!   one far ahead is held like any other, within the limits. FINs and RSTs must lie within
+//!   1 MiB of the data seen to be believed.
 
 use std::collections::BTreeMap;
 
