@@ -119,6 +119,7 @@ pub(crate) fn decide(info: MessageInfo, fields: &[Field<'_>]) -> Decision {
     let mut range_length: Option<i64> = None;
     let mut cl_seen: Option<i64> = None;
     let mut chunked = false;
+    let mut te_chunked = false;
     let mut multipart = false;
     let mut expect_100 = false;
     for f in fields {
@@ -170,6 +171,7 @@ pub(crate) fn decide(info: MessageInfo, fields: &[Field<'_>]) -> Decision {
             let tok = value_token(f.value);
             let whole = f.value.trim_ascii();
             if eq_ci(tok, "chunked") {
+                te_chunked = true;
                 if whole.len() != tok.len() {
                     d.events.push(HttpEvent::UnusualTransferEncoding { dir });
                 }
@@ -195,7 +197,7 @@ pub(crate) fn decide(info: MessageInfo, fields: &[Field<'_>]) -> Decision {
             expect_100 = true;
         }
     }
-    if chunked && cl_seen.is_some() {
+    if te_chunked && cl_seen.is_some() {
         d.events.push(HttpEvent::ContentLengthAndChunked { dir });
     }
     if expect_100 && cl_seen == Some(0) {

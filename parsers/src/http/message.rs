@@ -18,9 +18,26 @@ const KNOWN_METHODS: &[&str] = &[
 /// Longest auth scheme kept.
 const MAX_AUTH_SCHEME: usize = 32;
 
+/// Where a credible message start is in a line seen after a gap: a request line at the start
+/// of the line, or a status line anywhere in it (after a lost head the body before the next
+/// response has no known length, so the status line may follow it on the same line).
+pub(super) fn find_start(dir: Direction, line: &[u8]) -> Option<usize> {
+    if plausible_start(dir, line) {
+        return Some(0);
+    }
+    if dir == Direction::ToServer {
+        return None;
+    }
+    line.windows(7)
+        .enumerate()
+        .filter(|(_, w)| *w == b"HTTP/1.")
+        .map(|(i, _)| i)
+        .find(|&i| line.get(i..).is_some_and(|rest| plausible_start(dir, rest)))
+}
+
 /// Whether a line after a gap is a credible message start: a request line with an HTTP/1.x
 /// version and an upper-case method, or an HTTP/1.x status line with a real status code.
-pub(super) fn plausible_start(dir: Direction, line: &[u8]) -> bool {
+fn plausible_start(dir: Direction, line: &[u8]) -> bool {
     match dir {
         Direction::ToServer => parse_request_line(line).is_ok_and(|r| {
             r.version.is_some_and(|v| v.major == 1)

@@ -383,10 +383,12 @@ impl HttpParser {
         match self.side(dir).mode {
             Mode::Start => self.start_line(ts, dir, &line, term),
             Mode::Resync { skipped } => {
-                if super::message::plausible_start(dir, &line) {
+                if let Some(at) = super::message::find_start(dir, &line) {
+                    let skipped = skipped.saturating_add(at as u64);
                     self.stats.resyncs += 1;
+                    self.stats.resync_skipped_bytes = self.stats.resync_skipped_bytes.saturating_add(at as u64);
                     self.side_mut(dir).mode = Mode::Start;
-                    self.start_line(ts, dir, &line, term);
+                    self.start_line(ts, dir, line.get(at..).unwrap_or_default(), term);
                     self.event(dir, HttpEvent::Resync { dir, skipped });
                 } else {
                     let skipped = skipped.saturating_add(full_len).saturating_add(term_len(term));
