@@ -127,6 +127,11 @@ fn request_line_httparse(line: &[u8]) -> Option<RequestLine<'_>> {
         return None;
     }
     let uri = line.get(method.len() + 1..method.len() + 1 + path.len())?;
+    // Zeek ends the URI at the first `HTTP/` that follows a byte outside the URI character
+    // set, so a target that contains the keyword is left to the lenient rules.
+    if uri.windows(5).any(|w| w.eq_ignore_ascii_case(b"HTTP/")) {
+        return None;
+    }
     let method = line.get(..method.len())?;
     Some(RequestLine {
         method,
@@ -386,6 +391,15 @@ mod tests {
     }
 
     #[test]
+    fn keyword_inside_the_target_follows_zeek() {
+        let r = parse_request_line(b"GET /a\"HTTP/1.1 HTTP/1.1").unwrap();
+        assert_eq!(r.uri, b"/a\"");
+        assert!(r.notes.crud_after_version);
+        let r = parse_request_line(b"GET /xHTTP/1.1 HTTP/1.1").unwrap();
+        assert_eq!(r.uri, b"/xHTTP/1.1");
+    }
+
+    #[test]
     fn lowercase_keyword_and_crud_are_noted() {
         let r = parse_request_line(b"GET / http/1.1").unwrap();
         assert!(r.notes.lowercase_keyword);
@@ -431,6 +445,55 @@ mod tests {
         let f = parse_fields(b"A: 1\r\nB: 2\r\nC: 3\r\n\r\n", 2);
         assert_eq!(f.list.len(), 2);
         assert!(f.too_many);
+    }
+
+    // The httparse fast path must never change a result: on every line and block it accepts,
+    // the lenient (Zeek) rules give the same answer.
+    #[test]
+    fn httparse_and_lenient_paths_agree_on_well_formed_heads() {
+        let mut state: u64 = 0x1234_5678_9abc_def1;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let tchar = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let vchar: Vec<u8> = (b'!'..=b'~').collect();
+        let mut fast_hits = 0;
+        for _ in 0..5000 {
+            let method: Vec<u8> = (0..1 + next(8)).map(|_| tchar[next(tchar.len())]).collect();
+            let uri: Vec<u8> = (0..1 + next(20)).map(|_| vchar[next(vchar.len())]).collect();
+            let mut line = method.clone();
+            line.push(b' ');
+            line.extend_from_slice(&uri);
+            line.extend_from_slice(if next(2) == 0 { b" HTTP/1.1" } else { b" HTTP/1.0" });
+            if let Some(fast) = request_line_httparse(&line) {
+                fast_hits += 1;
+                assert_eq!(Ok(fast), request_line_lenient(&line), "{}", String::from_utf8_lossy(&line));
+            }
+        }
+        assert!(fast_hits > 4000, "httparse took only {fast_hits} lines");
+
+        let mut block_hits = 0;
+        for _ in 0..2000 {
+            let mut block = Vec::new();
+            for _ in 0..next(6) {
+                let name: Vec<u8> = (0..1 + next(10)).map(|_| tchar[next(tchar.len())]).collect();
+                block.extend_from_slice(&name);
+                block.extend_from_slice(if next(2) == 0 { b": " } else { b":" });
+                let value: Vec<u8> = (0..next(16)).map(|_| if next(5) == 0 { b' ' } else { vchar[next(vchar.len())] }).collect();
+                block.extend_from_slice(&value);
+                block.extend_from_slice(b"\r\n");
+            }
+            block.extend_from_slice(b"\r\n");
+            let mut headers = [httparse::EMPTY_HEADER; FAST_PATH_FIELDS];
+            if matches!(httparse::parse_headers(&block, &mut headers), Ok(httparse::Status::Complete(_))) {
+                block_hits += 1;
+            }
+            assert_eq!(parse_fields(&block, 64).list, fields_lenient(&block, 64).list, "{}", String::from_utf8_lossy(&block));
+        }
+        assert!(block_hits > 1900, "httparse took only {block_hits} blocks");
     }
 
     #[test]

@@ -1,0 +1,309 @@
+//! Hostile-input properties: no panic on any bytes, bounded memory, and results that do not
+//! depend on how TCP segmented the stream.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+
+use std::sync::Arc;
+
+use apitap_parsers::{detect_request, detect_response, Direction, HttpConfig, HttpParser, HttpTransaction};
+
+/// xorshift64*: deterministic, dependency-free randomness for reproducible failures.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+fn small_config() -> HttpConfig {
+    HttpConfig {
+        max_header_bytes: 256,
+        max_headers: 8,
+        max_pending_requests: 4,
+        max_uri_len: 32,
+        max_field_len: 16,
+        max_decoded_body: 4096,
+        max_events_per_transaction: 4,
+        max_ready_transactions: 8,
+        max_header_names: 4,
+        ..HttpConfig::default()
+    }
+}
+
+/// Feeds `ops` and checks the invariants that must hold whatever the input.
+fn drive(cfg: &Arc<HttpConfig>, ops: &[(u8, Direction, Vec<u8>)]) -> Vec<HttpTransaction> {
+    let mut p = HttpParser::new(cfg.clone());
+    let mut out = Vec::new();
+    for (i, (kind, dir, bytes)) in ops.iter().enumerate() {
+        let ts = i as u64;
+        match kind {
+            0 => {
+                let pr = p.handle_data(ts, *dir, bytes);
+                assert_eq!(pr.consumed + pr.ignored, bytes.len());
+                assert!(pr.buffered <= cfg.max_header_bytes, "line buffer {} over limit", pr.buffered);
+                assert!(pr.ready <= cfg.max_ready_transactions);
+            }
+            1 => p.handle_gap(ts, *dir, bytes.len() as u64 * 7 + 1),
+            2 => p.handle_eof(ts, *dir),
+            _ => p.handle_close(ts),
+        }
+        while let Some(t) = p.poll_transaction() {
+            assert!(t.events.len() <= cfg.max_events_per_transaction);
+            assert!(t.uri.as_ref().map_or(true, |u| u.len() <= cfg.max_uri_len));
+            assert!(t.host.as_ref().map_or(true, |h| h.len() <= cfg.max_field_len));
+            assert!(t.request_header_names.len() <= cfg.max_header_names);
+            out.push(t);
+        }
+    }
+    p.handle_close(ops.len() as u64);
+    while let Some(t) = p.poll_transaction() {
+        out.push(t);
+    }
+    let mut depths: Vec<u32> = out.iter().map(|t| t.trans_depth).collect();
+    depths.sort_unstable();
+    depths.dedup();
+    assert_eq!(depths.len(), out.len(), "trans_depth repeated");
+    let s = p.stats();
+    assert_eq!(s.transactions, out.len() as u64 + s.transactions_dropped);
+    out
+}
+
+const FRAGMENTS: &[&[u8]] = &[
+    b"GET / HTTP/1.1\r\n",
+    b"POST /x?token=1 HTTP/1.0\n",
+    b"HEAD * HTTP/1.1\r\n",
+    b"CONNECT a:443 HTTP/1.1\r\n",
+    b"GET /zeek.html\n",
+    b"HTTP/1.1 200 OK\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\n",
+    b"HTTP/1.1 101 Switching\r\nUpgrade: ws\r\nConnection: upgrade\r\n\r\n",
+    b"HTTP/1.0 204\r\n",
+    b"Host: x\r\n",
+    b"Content-Length: 5\r\n",
+    b"Content-Length: -1\r\n",
+    b"Content-Length: 99999999999999999999999\r\n",
+    b"Transfer-Encoding: chunked\r\n",
+    b"Content-Encoding: gzip\r\n",
+    b"Content-Type: multipart/form-data; boundary=x\r\n",
+    b"Content-Range: bytes 0-9/10\r\n",
+    b"Connection: close\r\n",
+    b"  folded\r\n",
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"5\r\nhello\r\n",
+    b"ffffffffffffffffff\r\n",
+    b"0\r\n\r\n",
+    b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03",
+    b"\x00\xff\xfe",
+    b"%%u12%",
+];
+
+fn random_ops(rng: &mut Rng, structured: bool) -> Vec<(u8, Direction, Vec<u8>)> {
+    let n = 1 + rng.below(40);
+    (0..n)
+        .map(|_| {
+            let dir = if rng.below(2) == 0 { Direction::ToServer } else { Direction::ToClient };
+            let kind = match rng.below(40) {
+                0 => 1,
+                1 => 2,
+                2 => 3,
+                _ => 0,
+            };
+            let mut bytes = Vec::new();
+            let parts = 1 + rng.below(6);
+            for _ in 0..parts {
+                if structured && rng.below(4) != 0 {
+                    let mut frag = rng.pick(FRAGMENTS).to_vec();
+                    if rng.below(8) == 0 && !frag.is_empty() {
+                        let i = rng.below(frag.len() as u64) as usize;
+                        frag[i] = rng.next() as u8;
+                    }
+                    bytes.extend_from_slice(&frag);
+                } else {
+                    let len = rng.below(64);
+                    bytes.extend((0..len).map(|_| rng.next() as u8));
+                }
+            }
+            (kind, dir, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn random_bytes_never_panic_and_stay_bounded() {
+    let cfg = Arc::new(small_config());
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..3000 {
+        let ops = random_ops(&mut rng, false);
+        drive(&cfg, &ops);
+    }
+}
+
+#[test]
+fn mutated_http_never_panics_and_stays_bounded() {
+    let cfg = Arc::new(small_config());
+    let mut rng = Rng(0xdead_beef_cafe_f00d);
+    for _ in 0..5000 {
+        let ops = random_ops(&mut rng, true);
+        drive(&cfg, &ops);
+    }
+    let cfg = Arc::new(HttpConfig::default());
+    for _ in 0..2000 {
+        let ops = random_ops(&mut rng, true);
+        drive(&cfg, &ops);
+    }
+}
+
+#[test]
+fn detection_never_panics() {
+    let mut rng = Rng(42);
+    for _ in 0..20000 {
+        let len = rng.below(40) as usize;
+        let mut data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        if rng.below(2) == 0 {
+            let mut prefix = rng.pick(FRAGMENTS).to_vec();
+            prefix.truncate(rng.below(prefix.len() as u64 + 1) as usize);
+            prefix.extend_from_slice(&data);
+            data = prefix;
+        }
+        let _ = detect_request(&data);
+        let _ = detect_response(&data);
+    }
+}
+
+/// A random but well-formed exchange: pipelined requests and their responses.
+fn exchange(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
+    let mut client = Vec::new();
+    let mut server = Vec::new();
+    for i in 0..1 + rng.below(3) {
+        let method = *rng.pick(&["GET", "POST", "HEAD", "PUT", "get"]);
+        let eol: &[u8] = if rng.below(3) == 0 { b"\n" } else { b"\r\n" };
+        client.extend_from_slice(format!("{method} /p{i}?q=%41&token=t HTTP/1.1").as_bytes());
+        client.extend_from_slice(eol);
+        client.extend_from_slice(b"Host: h");
+        client.extend_from_slice(eol);
+        if rng.below(4) == 0 {
+            client.extend_from_slice(b"X-Fold: a");
+            client.extend_from_slice(eol);
+            client.extend_from_slice(b" b");
+            client.extend_from_slice(eol);
+        }
+        if method == "POST" || method == "PUT" {
+            if rng.below(2) == 0 {
+                client.extend_from_slice(b"Content-Length: 7\r\n\r\nabc\r\nde");
+            } else {
+                client.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n3;x\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n");
+            }
+        } else {
+            client.extend_from_slice(eol);
+        }
+        if rng.below(3) == 0 {
+            server.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        match rng.below(3) {
+            0 => server.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody"),
+            1 => server.extend_from_slice(b"HTTP/1.1 404 Nope\nTransfer-Encoding: chunked\n\n4\nbody\n0\n\n"),
+            _ => server.extend_from_slice(b"HTTP/1.1 304 Not Modified\r\n\r\n"),
+        }
+    }
+    (client, server)
+}
+
+fn run_split(client: &[u8], server: &[u8], cut_client: &[usize], cut_server: &[usize]) -> Vec<HttpTransaction> {
+    let cfg = Arc::new(HttpConfig::default());
+    let mut ops = Vec::new();
+    let pieces = |data: &[u8], cuts: &[usize]| -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for &c in cuts.iter().chain(std::iter::once(&data.len())) {
+            out.push(data[start..c].to_vec());
+            start = c;
+        }
+        out
+    };
+    for p in pieces(client, cut_client) {
+        ops.push((0, Direction::ToServer, p));
+    }
+    for p in pieces(server, cut_server) {
+        ops.push((0, Direction::ToClient, p));
+    }
+    ops.push((2, Direction::ToClient, Vec::new()));
+    ops.push((2, Direction::ToServer, Vec::new()));
+    // Timestamps differ with the number of deliveries; compare what the traffic says.
+    drive(&cfg, &ops)
+        .into_iter()
+        .map(|t| HttpTransaction {
+            ts: 0,
+            request_start: None,
+            request_end: None,
+            response_start: None,
+            response_end: None,
+            ..t
+        })
+        .collect()
+}
+
+#[test]
+fn every_split_point_gives_the_same_transactions() {
+    let mut rng = Rng(7);
+    for _ in 0..40 {
+        let (client, server) = exchange(&mut rng);
+        let whole = run_split(&client, &server, &[], &[]);
+        assert!(!whole.is_empty());
+        for k in 0..=client.len() {
+            assert_eq!(run_split(&client, &server, &[k], &[]), whole, "client split at {k}");
+        }
+        for k in 0..=server.len() {
+            assert_eq!(run_split(&client, &server, &[], &[k]), whole, "server split at {k}");
+        }
+        let mut cuts: Vec<usize> = (0..5).map(|_| rng.below(client.len() as u64) as usize).collect();
+        cuts.sort_unstable();
+        assert_eq!(run_split(&client, &server, &cuts, &[]), whole);
+    }
+}
+
+#[test]
+fn endless_header_line_holds_at_most_the_limit() {
+    let cfg = Arc::new(HttpConfig { max_header_bytes: 1024, ..HttpConfig::default() });
+    let mut p = HttpParser::new(cfg);
+    let _ = p.handle_data(0, Direction::ToServer, b"GET / HTTP/1.1\r\nX-Big: ");
+    let chunk = vec![b'a'; 4096];
+    for i in 0..256 {
+        let pr = p.handle_data(i, Direction::ToServer, &chunk);
+        assert_eq!(pr.consumed, chunk.len());
+        assert!(pr.buffered <= 1024);
+    }
+    let _ = p.handle_data(999, Direction::ToServer, b"\r\nHost: late\r\n\r\n");
+    let _ = p.handle_data(999, Direction::ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    let t = p.poll_transaction().unwrap();
+    assert_eq!(t.status_code, Some(200));
+    assert_eq!(t.host, None, "header lines after the limit are skipped");
+    assert_eq!(p.stats().header_limit_hits, 1);
+}
+
+#[test]
+fn endless_pipelining_without_responses_stays_bounded() {
+    let cfg = Arc::new(HttpConfig { max_pending_requests: 16, max_ready_transactions: 64, ..HttpConfig::default() });
+    let mut p = HttpParser::new(cfg);
+    let mut polled = 0;
+    for i in 0..10_000 {
+        let _ = p.handle_data(i, Direction::ToServer, b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+        while p.poll_transaction().is_some() {
+            polled += 1;
+        }
+    }
+    assert!(p.stats().pending_limit_hits > 0);
+    // Everything but the last few pending requests has been emitted.
+    assert!(polled > 10_000 - 20, "{polled}");
+}
