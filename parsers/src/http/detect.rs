@@ -34,9 +34,10 @@ fn ends_with_version(line: &[u8]) -> bool {
     }
 }
 
-/// Judges the first client bytes of a connection: a request line (`METHOD SP target`, with an
-/// `HTTP/x.y` version or a common method for HTTP/0.9), or any line ending in an HTTP version.
-/// Leading blank lines are skipped. Never panics, whatever the input.
+/// Judges the first client bytes of a connection: a request line (`METHOD SP target`, where
+/// the method is common, or the target is `/...`, `*` or an absolute `http(s)://` URI, or the
+/// line ends in an `HTTP/x.y` version), or any line ending in an HTTP version. Leading blank
+/// lines are skipped. Never panics, whatever the input.
 pub fn detect_request(data: &[u8]) -> Detection {
     let start = data.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(data.len());
     let rest = data.get(start..).unwrap_or_default();
@@ -61,7 +62,14 @@ pub fn detect_request(data: &[u8]) -> Detection {
             // The HTTP/2 connection preface: not HTTP/1.x.
             return Detection::NotHttp;
         }
-        if COMMON_METHODS.contains(&method) || ends_with_version(line) {
+        // An unknown method still makes a request line when the target has the shape of an
+        // HTTP request target (origin form, `*`, absolute URI) or a version follows.
+        let target = target.trim_ascii_start();
+        let http_target = target.starts_with(b"/")
+            || target.starts_with(b"*")
+            || target.get(..7).is_some_and(|t| t.eq_ignore_ascii_case(b"http://"))
+            || target.get(..8).is_some_and(|t| t.eq_ignore_ascii_case(b"https://"));
+        if COMMON_METHODS.contains(&method) || http_target || ends_with_version(line) {
             return Detection::Http;
         }
         return if complete { Detection::NotHttp } else { Detection::NeedMore };
@@ -107,7 +115,12 @@ mod tests {
         assert_eq!(detect_request(b"get /x HTTP/1.0\n"), Detection::Http);
         assert_eq!(detect_request(b"\r\nPOST /x HTTP/1.1\r\n"), Detection::Http);
         assert_eq!(detect_request(b"GET /zeek.html\n"), Detection::Http);
-        assert_eq!(detect_request(b"FOO /zeek.html\n"), Detection::NotHttp);
+        // Unknown methods with an HTTP-shaped target (Zeek's http-methods trace).
+        assert_eq!(detect_request(b"CCM_POST / HTTP/1.\n"), Detection::Http);
+        assert_eq!(detect_request(b"CCM_POST /HTTP/1.1\n"), Detection::Http);
+        assert_eq!(detect_request(b"FOO /zeek.html\n"), Detection::Http);
+        assert_eq!(detect_request(b"FOO bar\n"), Detection::NotHttp);
+        assert_eq!(detect_request(b"EHLO mail.example.com\r\n"), Detection::NotHttp);
         assert_eq!(detect_request(b"\x01\x02 GET /txt HTTP/1.1\r\n"), Detection::Http);
     }
 
@@ -117,7 +130,8 @@ mod tests {
         assert_eq!(detect_request(b"GE"), Detection::NeedMore);
         assert_eq!(detect_request(b"GET "), Detection::NeedMore);
         assert_eq!(detect_request(b"GET /abc"), Detection::Http);
-        assert_eq!(detect_request(b"CUSTOM /abc HTT"), Detection::NeedMore);
+        assert_eq!(detect_request(b"CUSTOM /abc HTT"), Detection::Http);
+        assert_eq!(detect_request(b"CUSTOM abc HTT"), Detection::NeedMore);
     }
 
     #[test]
