@@ -458,7 +458,7 @@ impl HttpParser {
             body.finish();
             end = MessageEnd { body_len: body.len, wire_len: body.wire_len };
         }
-        if (incomplete || interrupted) && !self.closed {
+        if incomplete || interrupted {
             self.event(dir, HttpEvent::Interrupted { dir });
         }
         self.tracker.on_message_done(ts, dir, end, &self.cfg, &mut self.stats);

@@ -202,7 +202,9 @@ impl HttpParser {
         match self.side(dir).mode {
             Mode::Tunnel | Mode::Stopped | Mode::Ended => return,
             Mode::Http09 => {
-                // A raw HTTP/0.9 response runs to the close whatever is missing.
+                // A raw HTTP/0.9 response runs to the close whatever is missing: start it if
+                // the gap is its first "data", then count the gap as body.
+                self.http09_data(ts, &[]);
                 let _absorbed = self.gap_in_body(ts, dir, len);
                 return;
             }
