@@ -304,7 +304,7 @@ fn tcp_event_name(event: &TcpEvent) -> &'static str {
         TcpEvent::OverlapMismatch { .. } => "tcp_overlap_mismatch",
         TcpEvent::BufferLimit { .. } => "tcp_buffer_limit",
         TcpEvent::DataAfterClose { .. } => "tcp_data_after_close",
-        #[allow(unreachable_patterns)]
-        _ => "tcp_other",
+        TcpEvent::ResetIgnored { .. } => "tcp_reset_ignored",
+        TcpEvent::FinIgnored { .. } => "tcp_fin_ignored",
     }
 }

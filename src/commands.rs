@@ -144,21 +144,26 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot install signal handler")?;
     }
-    let mut write_err = None;
-    let pipeline_ref = std::cell::RefCell::new(&mut pipeline);
-    let stats = live::capture(
-        &args,
-        &stop,
-        |rec| {
-            let mut p = pipeline_ref.borrow_mut();
+    // Both callbacks need the pipeline and the writer; they never run at the same time.
+    let state = std::cell::RefCell::new((&mut pipeline, &mut writer, &mut summary, None::<anyhow::Error>));
+    let deliver = |tick: Option<apitap_sensor::Timestamp>, rec: Option<&apitap_sensor::capture::PacketRecord<'_>>| {
+        let mut guard = state.borrow_mut();
+        let (p, w, s, err) = &mut *guard;
+        if let Some(rec) = rec {
             p.handle_packet(rec);
-            if write_err.is_none() {
-                write_err = drain(&mut p, writer.as_mut(), &mut summary).err();
-            }
-        },
-        |now| pipeline_ref.borrow_mut().handle_tick(now),
-    )?;
-    if let Some(err) = write_err {
+        }
+        if let Some(now) = tick {
+            p.handle_tick(now);
+        }
+        if err.is_none() {
+            // Live records are wanted as they happen, not when a buffer fills.
+            *err = drain(p, w.as_mut(), s)
+                .and_then(|()| w.finish().context("cannot write transaction records"))
+                .err();
+        }
+    };
+    let stats = live::capture(&args, &stop, |rec| deliver(None, Some(rec)), |now| deliver(Some(now), None))?;
+    if let Some(err) = state.into_inner().3 {
         return Err(err);
     }
     summary.stages.insert(

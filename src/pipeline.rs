@@ -25,6 +25,8 @@ pub struct Pipeline {
     next_timeout: Timestamp,
     packets: u64,
     bytes: u64,
+    /// Anomaly events reported by link/IP decode and defragmentation.
+    decode_events: u64,
     /// Packets whose timestamp was earlier than one already seen.
     time_regressions: u64,
 }
@@ -41,6 +43,7 @@ impl Pipeline {
             packets: 0,
             bytes: 0,
             time_regressions: 0,
+            decode_events: 0,
         }
     }
 
@@ -62,6 +65,11 @@ impl Pipeline {
         match self.decoder.decode(rec.ts, rec.link, rec.data, rec.wire_len) {
             Decoded::Tcp(seg) => self.flows.handle_segment(now, &seg, &mut self.app),
             Decoded::Held | Decoded::Skipped(_) | Decoded::Error(_) => {}
+        }
+        // Decode anomalies (fragment overlaps, limits) are counted by the decoder's own
+        // statistics; the queue is drained so it never fills and drops.
+        while self.decoder.poll_event().is_some() {
+            self.decode_events += 1;
         }
     }
 
@@ -91,6 +99,7 @@ impl Pipeline {
             ("packets", self.packets),
             ("bytes", self.bytes),
             ("time_regressions", self.time_regressions),
+            ("decode_events", self.decode_events),
         ]);
         all.insert("input", input);
         all.insert("decode", self.decoder.stats().counters().into_iter().collect());

@@ -98,7 +98,7 @@ fn captures_real_nginx_and_curl_traffic_on_loopback() {
     let secret = "Bearer eyJhbGciOiJub25lIn0.eyJjbGllbnRfaWQiOiJ0cHAtb25lIn0.live-secret-signature";
     // Two requests on one keep-alive connection, then a POST, a 204, a gzip+chunked body and a
     // credential in the query string.
-    curl(&["-H", &format!("Authorization: {secret}"), &format!("{base}/accounts"), &format!("{base}/accounts?x=1")]);
+    curl(&["-H", &format!("Authorization: {secret}"), &format!("{base}/accounts"), "-o", "/dev/null", &format!("{base}/accounts?x=1")]);
     curl(&["-d", "{\"Amount\":\"10.00\"}", "-H", "Content-Type: application/json", &format!("{base}/payments")]);
     curl(&[&format!("{base}/nothing")]);
     curl(&["--compressed", &format!("{base}/big.json")]);

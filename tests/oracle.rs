@@ -37,10 +37,15 @@ fn oracle_dir() -> PathBuf {
 /// Undoes Zeek's ASCII escaping: `\xHH` bytes, `-` for unset and `(empty)` for empty.
 fn zeek_value(raw: &str) -> Option<String> {
     match raw {
-        "-" => return None,
-        "(empty)" => return Some(String::new()),
-        _ => {}
+        "-" => None,
+        "(empty)" => Some(String::new()),
+        _ => Some(unescape_hex(raw)),
     }
+}
+
+/// Turns `\xHH` escapes back into bytes (both Zeek and apitap write bytes that are not valid
+/// UTF-8 that way), so both sides compare as the bytes on the wire.
+fn unescape_hex(raw: &str) -> String {
     let mut bytes = Vec::new();
     let b = raw.as_bytes();
     let mut i = 0;
@@ -55,7 +60,7 @@ fn zeek_value(raw: &str) -> Option<String> {
         bytes.push(b[i]);
         i += 1;
     }
-    Some(String::from_utf8_lossy(&bytes).into_owned())
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Reads a Zeek http.log in either of its shapes (full ASCII log or zeek-cut output).
@@ -86,7 +91,7 @@ fn parse_zeek_log(path: &Path) -> (Vec<String>, Vec<Row>) {
 fn ours_value(v: Option<&serde_json::Value>) -> Option<String> {
     match v? {
         serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::String(s) => Some(unescape_hex(s)),
         other => Some(other.to_string()),
     }
 }
@@ -117,7 +122,10 @@ fn run_apitap(case: &Path, out: &Path) -> Vec<Row> {
     text.lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            COMPARED.iter().map(|(zeek, ours)| (zeek.to_string(), ours_value(v.get(*ours)))).collect()
+            let mut row: Row =
+                COMPARED.iter().map(|(zeek, ours)| (zeek.to_string(), ours_value(v.get(*ours)))).collect();
+            row.insert("uid".to_string(), ours_value(v.get("uid")));
+            row
         })
         .collect()
 }
@@ -149,6 +157,14 @@ fn conn_key(row: &Row) -> String {
 fn compare_case(name: &str, fields: &[String], zeek: &[Row], ours: &[Row]) -> (usize, usize, Vec<Difference>) {
     let compared: Vec<&str> = COMPARED.iter().map(|c| c.0).filter(|f| fields.iter().any(|x| x == f)).collect();
     let keyed = compared.contains(&"id.orig_p") && compared.contains(&"trans_depth");
+    // zeek-cut logs of one connection keep uid and trans_depth: pair by depth then.
+    let one_conn = |rows: &[Row], f: &str| rows.iter().map(|r| r.get(f).cloned().flatten()).collect::<BTreeSet<_>>().len() == 1;
+    let by_depth = !keyed
+        && compared.contains(&"trans_depth")
+        && fields.iter().any(|f| f == "uid")
+        && one_conn(zeek, "uid")
+        && ours.iter().all(|r| r.get("uid").is_some())
+        && one_conn(ours, "uid");
     // Pair rows: by connection and depth when the log has them, else in order.
     let mut pairs: Vec<(String, Option<&Row>, Option<&Row>)> = Vec::new();
     if keyed {
@@ -167,6 +183,16 @@ fn compare_case(name: &str, fields: &[String], zeek: &[Row], ours: &[Row]) -> (u
         extra.sort_by_key(|r| conn_key(r));
         for o in extra {
             pairs.push((format!("ours:{}", conn_key(o)), None, Some(o)));
+        }
+    } else if by_depth {
+        let depth = |r: &Row| r.get("trans_depth").cloned().flatten();
+        let mut rest: Vec<&Row> = ours.iter().collect();
+        for (i, z) in zeek.iter().enumerate() {
+            let o = rest.iter().position(|o| depth(o) == depth(z)).map(|p| rest.remove(p));
+            pairs.push((format!("zeek-row:{}", i + 1), Some(z), o));
+        }
+        for o in rest {
+            pairs.push((format!("ours:#{}", show(&depth(o))), None, Some(o)));
         }
     } else {
         for i in 0..zeek.len().max(ours.len()) {

@@ -6,7 +6,9 @@
 //! - [`capture`]: pcap and pcapng file formats, parsed from bytes fed in by the caller.
 //! - [`decode`]: link layers, VLAN/MPLS/PPPoE, mirror tunnels, IPv4/IPv6 down to TCP.
 //! - [`defrag`]: bounded IPv4/IPv6 fragment reassembly.
-//! - [`flow`] and [`reassembly`]: the connection table and two-way TCP stream reassembly.
+//! - [`flow`] and [`reassembly`]: the connection table and two-way TCP stream reassembly, with
+//!   [`seq`] for wrapping sequence-number arithmetic.
+//! - [`stream`]: what reassembly hands to the application layer.
 //!
 //! Not supported (yet): UDP application protocols, SCTP, IPsec (ESP payloads are opaque).
 

@@ -99,7 +99,8 @@ impl RecordWriter for ZeekWriter {
             r.host.clone(),
             r.uri.clone(),
             r.referrer.clone(),
-            r.version.clone(),
+            // Zeek's version column ends up holding the response's version when there is one.
+            r.response_version.clone().or_else(|| r.version.clone()),
             r.user_agent.clone(),
             Some(r.request_body_len.to_string()),
             Some(r.response_body_len.to_string()),

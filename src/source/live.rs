@@ -10,9 +10,12 @@ use apitap_sensor::{LinkType, Timestamp};
 
 use crate::cli::CaptureArgs;
 
-/// libpcap read timeout: how often a quiet interface returns control, so that a signal or the
-/// --duration limit is noticed and idle flows expire.
+/// libpcap read timeout (how long the kernel may hold a partly filled ring block).
 const READ_TIMEOUT_MS: i32 = 200;
+
+/// Pause when the capture ring is empty, before looking again. Short enough that signals and
+/// `--duration` are noticed at once; packets are buffered by the kernel meanwhile.
+const IDLE_SLEEP_MS: u64 = 5;
 
 /// Kernel and libpcap loss counters of a live capture.
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,7 +38,7 @@ pub fn capture(
 ) -> Result<LiveStats> {
     let inactive = pcap::Capture::from_device(args.interface.as_str())
         .with_context(|| format!("interface {}", args.interface))?;
-    let mut cap = inactive
+    let cap = inactive
         .promisc(!args.no_promisc)
         .snaplen(args.snaplen)
         .buffer_size(args.buffer_mib.saturating_mul(1 << 20))
@@ -45,6 +48,9 @@ pub fn capture(
         .with_context(|| {
             format!("cannot open interface {} for capture (is it up, and are you root or CAP_NET_RAW?)", args.interface)
         })?;
+    // Non-blocking reads: with TPACKET_V3 a quiet interface can block a read past its
+    // timeout, and the loop must notice signals and the deadline.
+    let mut cap = cap.setnonblock().context("cannot make the capture handle non-blocking")?;
     if let Some(filter) = &args.filter {
         cap.filter(filter, true).with_context(|| format!("invalid BPF filter {filter:?}"))?;
     }
@@ -71,6 +77,8 @@ pub fn capture(
                 on_packet(&PacketRecord { ts, link, data: packet.data, wire_len: h.len, interface: 0 });
             }
             Err(pcap::Error::TimeoutExpired) => {
+                // The ring is empty: the kernel keeps buffering while we sleep.
+                std::thread::sleep(Duration::from_millis(IDLE_SLEEP_MS));
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap_or_default();
