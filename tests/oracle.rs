@@ -269,6 +269,7 @@ fn agrees_with_zeek_on_its_own_traces() {
         let (fields, zeek) = parse_zeek_log(&case.join("http.log"));
         let ours = run_apitap(case, &tmp.path().join(&name));
         let (t, a, diffs) = compare_case(&name, &fields, &zeek, &ours);
+        eprintln!("{name}\t{a}/{t}");
         total += t;
         agree += a;
         all.extend(diffs);
