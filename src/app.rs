@@ -36,6 +36,9 @@ pub struct AppStats {
     pub tcp_events: u64,
     /// TCP events dropped because a connection had too many pending.
     pub tcp_events_dropped: u64,
+    /// Bytes that arrived beyond `MAX_DETECT_BYTES` while a connection was still undecided;
+    /// they are handed to the parser as a gap.
+    pub detect_overflow_bytes: u64,
 }
 
 enum State {
@@ -222,6 +225,7 @@ impl StreamSink for AppLayer {
                 side.buf.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
                 let overflow = data.len().saturating_sub(room);
                 if overflow > 0 {
+                    self.stats.detect_overflow_bytes += overflow as u64;
                     // Rare: a side sent more than the detection window before the other side
                     // said anything. Whatever did not fit is handed on as a gap.
                     side.lost = side.lost.saturating_add(overflow as u64);

@@ -115,6 +115,7 @@ impl Pipeline {
                 ("transactions", a.transactions),
                 ("tcp_events", a.tcp_events),
                 ("tcp_events_dropped", a.tcp_events_dropped),
+                ("detect_overflow_bytes", a.detect_overflow_bytes),
             ]),
         );
         all.insert("http", self.app.http_counters());

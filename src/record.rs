@@ -154,7 +154,7 @@ pub fn conn_uid(conn: &ConnInfo) -> String {
     uid.push('C');
     for i in 0..17 {
         let src = if i < 10 { &mut a } else { &mut b };
-        uid.push(char::from(BASE62[(*src % 62) as usize]));
+        uid.push(BASE62.get((*src % 62) as usize).map_or('0', |b| char::from(*b)));
         *src /= 62;
     }
     uid

@@ -2,6 +2,8 @@
 //! traces in ../shared/pcaps do not show: VLAN-split mirrors, TAP pairs on two interfaces,
 //! pcapng/gzip/nanosecond files, mid-stream pickup, HTTP on odd ports, loss, hostile files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::net::Ipv4Addr;

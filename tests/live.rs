@@ -2,6 +2,8 @@
 //! `apitap capture -i lo` must report each exchange. Needs root (or CAP_NET_RAW), nginx and
 //! curl: `scripts/install-deps.sh` installs them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

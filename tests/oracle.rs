@@ -5,6 +5,8 @@
 //! the test fails on a difference that is not listed, on a listed one that no longer occurs,
 //! and when overall row agreement drops below 98%.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! Shared helpers for the end-to-end tests: crafted TCP conversations built with etherparse,
 //! capture-file writers, and running the real `apitap` binary.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::io::Write;
 use std::net::Ipv4Addr;

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use super::*;
 
 fn pcap_header(magic: u32, big_endian: bool, linktype: u32) -> Vec<u8> {
@@ -21,7 +23,9 @@ fn pcap_record(v: &mut Vec<u8>, big_endian: bool, secs: u32, frac: u32, data: &[
 }
 
 /// Feeds the whole buffer and collects (ts, link, data, wire_len, iface).
-fn read_all(buf: &[u8]) -> Result<Vec<(Timestamp, LinkType, Vec<u8>, u32, u32)>, CaptureError> {
+type Rec = (Timestamp, LinkType, Vec<u8>, u32, u32);
+
+fn read_all(buf: &[u8]) -> Result<Vec<Rec>, CaptureError> {
     let mut p = CaptureParser::new();
     let mut pos = 0;
     let mut out = Vec::new();
