@@ -75,63 +75,77 @@ fn finish(
     Ok(summary)
 }
 
+/// True when the error is a closed standard output (`apitap read ... | head`).
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
+
 fn read(args: ReadArgs) -> Result<ExitCode> {
     let settings = Settings::from_args(&args.common)?;
     let mut pipeline = Pipeline::new(&settings);
     let mut writer = open_writer(args.out.as_deref(), &args.common)?;
     let mut summary = Summary::default();
     let progress = !args.no_progress && io::stderr().is_terminal();
-    let mut failed = false;
-    for path in &args.captures {
-        summary.files += 1;
-        let started = Instant::now();
-        let mut write_err = None;
-        let outcome = file::read_capture(
-            path,
-            |rec| {
-                pipeline.handle_packet(rec);
-                if write_err.is_none() {
-                    write_err = drain(&mut pipeline, writer.as_mut(), &mut summary).err();
-                }
-            },
-            |done, size| {
-                if progress && size > 0 {
-                    let secs = started.elapsed().as_secs_f64().max(0.001);
-                    eprint!(
-                        "\r{}: {:.0}% ({:.0} MB/s)   ",
-                        path.display(),
-                        100.0 * done as f64 / size as f64,
-                        done as f64 / secs / 1e6
-                    );
-                }
-            },
-        );
-        if progress {
-            eprint!("\r\x1b[K");
-        }
-        if let Some(err) = write_err {
+    // Files that cannot be opened or read are reported as they fail; the rest go on.
+    let io_errors = std::cell::Cell::new(0u64);
+    let mut on_error = |_: &Path, err: anyhow::Error| {
+        io_errors.set(io_errors.get() + 1);
+        eprintln!("error: {err:#}");
+    };
+    let mut merge = file::Merge::open(&args.captures, &mut on_error);
+    let started = Instant::now();
+    let mut last_progress = Instant::now();
+    let mut packets = 0u64;
+    while let Some(rec) = merge.current() {
+        pipeline.handle_packet(&rec);
+        if let Err(err) = drain(&mut pipeline, writer.as_mut(), &mut summary) {
+            if is_broken_pipe(&err) {
+                return Ok(ExitCode::SUCCESS);
+            }
             return Err(err);
         }
-        match outcome {
-            Err(err) => {
-                failed = true;
-                summary.files_with_errors += 1;
-                eprintln!("error: {err:#}");
-            }
-            Ok(o) => {
-                if let Some(err) = o.error {
-                    failed = true;
-                    summary.files_with_errors += 1;
-                    eprintln!("error: {}: {err} (read {} packets before it)", path.display(), o.packets);
-                }
-                if o.truncated {
-                    summary.files_truncated += 1;
-                    eprintln!("warning: {}: file ends in the middle of a record (cut short?)", path.display());
-                }
-            }
+        merge.advance(&mut on_error);
+        packets += 1;
+        if progress && packets % 4096 == 0 && last_progress.elapsed().as_millis() >= 500 {
+            last_progress = Instant::now();
+            let (done, size) = merge.progress();
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            eprint!(
+                "\rreading: {:.0}% ({:.0} MB/s, {} packets)   ",
+                100.0 * done as f64 / size.max(1) as f64,
+                done as f64 / secs / 1e6,
+                packets
+            );
         }
     }
-    finish(pipeline, writer, summary, args.out.as_deref(), &args.common)?;
+    if progress {
+        eprint!("\r\x1b[K");
+    }
+    summary.files = args.captures.len() as u64;
+    summary.files_with_errors = io_errors.get();
+    let mut failed = io_errors.get() > 0;
+    for f in merge.into_files() {
+        let path = f.path().display();
+        let o = &f.outcome;
+        summary.bad_records += o.bad_records;
+        if let Some(err) = &o.first_bad {
+            eprintln!("warning: {path}: {} unusable records skipped; the first: {err}", o.bad_records);
+        }
+        if let Some(err) = &o.error {
+            failed = true;
+            summary.files_with_errors += 1;
+            eprintln!("error: {path}: {err} (read {} packets before it)", o.packets);
+        }
+        if o.truncated {
+            failed = true;
+            summary.files_truncated += 1;
+            eprintln!("error: {path}: file ends in the middle of a record (cut short?); the partial record was dropped");
+        }
+    }
+    match finish(pipeline, writer, summary, args.out.as_deref(), &args.common) {
+        Err(err) if is_broken_pipe(&err) => return Ok(ExitCode::SUCCESS),
+        other => other?,
+    };
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 

@@ -15,13 +15,21 @@ use crate::record::TransactionRecord;
 /// How often (packet time) idle flows and stale fragments are expired.
 const TIMEOUT_INTERVAL_NANOS: u64 = 1_000_000_000;
 
+/// A forward jump of packet time larger than this (one hour) moves the timeout clock only when
+/// the following packet confirms it.
+pub const MAX_CLOCK_JUMP_NANOS: u64 = 3_600 * 1_000_000_000;
+
 /// The whole sans-IO processing chain for one trace.
 pub struct Pipeline {
     decoder: Decoder,
     flows: FlowTable,
     app: AppLayer,
-    /// Latest packet time seen; packet time never runs backwards here even if the capture does.
+    /// The timeout clock: the latest confirmed packet time; it never runs backwards.
     now: Timestamp,
+    /// A large forward jump waiting for a second packet to confirm it.
+    pending_jump: Option<Timestamp>,
+    /// Packets whose time jumped far ahead without confirmation.
+    time_jumps_held: u64,
     next_timeout: Timestamp,
     packets: u64,
     bytes: u64,
@@ -39,6 +47,8 @@ impl Pipeline {
             flows: FlowTable::new(settings.flow.clone()),
             app: AppLayer::new(settings.http.clone()),
             now: Timestamp(0),
+            pending_jump: None,
+            time_jumps_held: 0,
             next_timeout: Timestamp(0),
             packets: 0,
             bytes: 0,
@@ -51,19 +61,14 @@ impl Pipeline {
     pub fn handle_packet(&mut self, rec: &PacketRecord<'_>) {
         self.packets += 1;
         self.bytes += rec.data.len() as u64;
-        if rec.ts < self.now {
-            self.time_regressions += 1;
-        } else {
-            self.now = rec.ts;
+        self.advance_clock(rec.ts);
+        if self.now >= self.next_timeout {
+            self.expire();
         }
-        let now = self.now;
-        if now >= self.next_timeout {
-            self.decoder.expire(now);
-            self.flows.handle_timeout(now, &mut self.app);
-            self.next_timeout = now.plus_nanos(TIMEOUT_INTERVAL_NANOS);
-        }
+        // The packet keeps its own time: transaction times and latencies come from it, while
+        // the monotonic clock above only drives timeouts.
         match self.decoder.decode(rec.ts, rec.link, rec.data, rec.wire_len) {
-            Decoded::Tcp(seg) => self.flows.handle_segment(now, &seg, &mut self.app),
+            Decoded::Tcp(seg) => self.flows.handle_segment(rec.ts, &seg, &mut self.app),
             Decoded::Held | Decoded::Skipped(_) | Decoded::Error(_) => {}
         }
         // Decode anomalies (fragment overlaps, limits) are counted by the decoder's own
@@ -73,13 +78,43 @@ impl Pipeline {
         }
     }
 
-    /// Advances packet time without a packet (a quiet live interface), so idle flows expire.
+    /// Moves the timeout clock to `ts` if that is later. A single packet far in the future (a
+    /// corrupt timestamp) would expire every flow at once, so a jump of more than
+    /// [`MAX_CLOCK_JUMP_NANOS`] is only taken when the next packet confirms it.
+    fn advance_clock(&mut self, ts: Timestamp) {
+        if ts < self.now {
+            self.time_regressions += 1;
+            self.pending_jump = None;
+            return;
+        }
+        let jump = ts.saturating_since(self.now);
+        if self.now.0 != 0 && jump > MAX_CLOCK_JUMP_NANOS {
+            let confirmed = self
+                .pending_jump
+                .is_some_and(|p| ts.saturating_since(p) <= MAX_CLOCK_JUMP_NANOS && p <= ts);
+            if !confirmed {
+                self.pending_jump = Some(ts);
+                self.time_jumps_held += 1;
+                return;
+            }
+        }
+        self.pending_jump = None;
+        self.now = ts;
+    }
+
+    fn expire(&mut self) {
+        self.decoder.expire(self.now);
+        self.flows.handle_timeout(self.now, &mut self.app);
+        self.next_timeout = self.now.plus_nanos(TIMEOUT_INTERVAL_NANOS);
+    }
+
+    /// Advances the timeout clock without a packet (a quiet live interface), so idle flows
+    /// expire. Never moves it backwards.
     pub fn handle_tick(&mut self, now: Timestamp) {
         if now > self.now {
             self.now = now;
         }
-        self.decoder.expire(self.now);
-        self.flows.handle_timeout(self.now, &mut self.app);
+        self.expire();
     }
 
     /// End of input: flush every flow and every pending transaction.
@@ -99,6 +134,7 @@ impl Pipeline {
             ("packets", self.packets),
             ("bytes", self.bytes),
             ("time_regressions", self.time_regressions),
+            ("time_jumps_held", self.time_jumps_held),
             ("decode_events", self.decode_events),
         ]);
         all.insert("input", input);

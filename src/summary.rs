@@ -14,6 +14,8 @@ pub struct Summary {
     pub files_with_errors: u64,
     /// Files that ended in the middle of a record.
     pub files_truncated: u64,
+    /// Capture records skipped because their contents were unusable.
+    pub bad_records: u64,
     /// Transaction records written.
     pub transactions: u64,
     /// Protocol anomaly events attached to the written records.
@@ -57,10 +59,10 @@ impl Summary {
             gap_bytes,
             self.stage("tcp", "evicted"),
         ));
-        if self.files_with_errors > 0 || self.files_truncated > 0 {
+        if self.files_with_errors > 0 || self.files_truncated > 0 || self.bad_records > 0 {
             s.push_str(&format!(
-                "input: {} files, {} could not be read to the end, {} truncated\n",
-                self.files, self.files_with_errors, self.files_truncated
+                "input: {} files, {} could not be read to the end, {} truncated, {} unusable records skipped\n",
+                self.files, self.files_with_errors, self.files_truncated, self.bad_records
             ));
         }
         s

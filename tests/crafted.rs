@@ -305,3 +305,69 @@ fn zeek_format_writes_an_http_log() {
     assert_eq!(get("referrer"), "-");
     assert!(Path::new(&out.join("summary.json")).exists());
 }
+
+#[test]
+fn a_tap_pair_recorded_as_one_file_per_direction_is_merged_by_time() {
+    // Each TAP port recorded to its own file; the files are named server side first.
+    let dir = tempfile::tempdir().unwrap();
+    let c = Conversation::http(CLIENT, SERVER, &[(REQ, RESP), (REQ, RESP)]);
+    let side = |want: Side| -> Vec<(u64, Vec<u8>)> {
+        c.packets.iter().filter(|p| p.1 == want).map(|(ts, _, ip)| (*ts, ethernet(ip, &[]))).collect()
+    };
+    let to_client = dir.path().join("port-b.pcap");
+    let to_server = dir.path().join("port-a.pcap");
+    write_pcap(&to_client, 1, false, &side(Side::Server));
+    write_pcap(&to_server, 1, false, &side(Side::Client));
+    let (recs, summary, out) = read(&[&to_client, &to_server], &dir.path().join("out"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert!(recs.iter().all(|r| r["method"] == "GET" && r["status_code"] == 200), "{recs:?}");
+    assert_eq!(recs[1]["trans_depth"], 2);
+    assert_eq!(summary["stages"]["input"]["time_regressions"], 0);
+}
+
+#[test]
+fn one_packet_with_a_corrupt_far_future_timestamp_does_not_poison_later_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Conversation::http(CLIENT, SERVER, &[(REQ, RESP), (REQ, RESP)]);
+    let mut frames = eth_frames(&c, |_| vec![]);
+    // A stray non-TCP frame stamped in 2096 between the two exchanges.
+    let mid = frames.len() / 2;
+    frames.insert(mid, (4_000_000_000_000_000_000, vec![0u8; 60]));
+    let pcap = dir.path().join("badts.pcap");
+    write_pcap(&pcap, 1, true, &frames);
+    let (recs, summary, out) = read(&[&pcap], &dir.path().join("out"));
+    assert!(out.status.success());
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    for r in &recs {
+        let ts = r["ts"].as_f64().unwrap();
+        assert!((1.7e9..1.8e9).contains(&ts), "ts {ts} in {r}");
+        assert!(r["duration_ms"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    assert_eq!(recs[0]["uid"], recs[1]["uid"], "the connection was not split by a false idle timeout");
+    assert_eq!(summary["stages"]["input"]["time_jumps_held"], 1);
+}
+
+#[test]
+fn empty_and_cut_files_are_errors_with_exit_status_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let (_, _, o) = read(&[&empty], &dir.path().join("o1"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("empty.pcap is empty"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let c = Conversation::http(CLIENT, SERVER, &[(REQ, RESP)]);
+    let good = dir.path().join("good.pcap");
+    write_pcap(&good, 1, false, &eth_frames(&c, |_| vec![]));
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&good, &bytes[..bytes.len() - 3]).unwrap();
+    let gz = common::gzip(&good);
+    for f in [&good, &gz] {
+        let (recs, summary, o) = read(&[f], &dir.path().join("o2"));
+        assert_eq!(o.status.code(), Some(1), "{}", f.display());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("middle of a record"));
+        assert_eq!(summary["files_truncated"], 1);
+        assert_eq!(recs.len(), 1, "what came before the cut is still reported");
+    }
+}

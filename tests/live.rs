@@ -141,6 +141,13 @@ fn captures_real_nginx_and_curl_traffic_on_loopback() {
     assert!(big["response_body_len"].as_u64().unwrap() > 0);
     let redacted = recs.iter().find(|r| r["uri"].as_str().is_some_and(|u| u.contains("access_token="))).unwrap();
     assert_eq!(redacted["uri"], "/accounts?access_token=REDACTED&page=2");
+    // Times come from the kernel's packet timestamps: recent, and the server took some time.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    for r in &recs {
+        let ts = r["ts"].as_f64().unwrap();
+        assert!(ts > now - 120.0 && ts <= now, "ts {ts} is not packet time (now {now})");
+    }
+    assert!(recs.iter().all(|r| r["latency_ms"].as_f64().unwrap_or(0.0) > 0.0), "{text}");
     let summary: serde_json::Value = serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["transactions"], 6);
     assert!(summary["stages"]["capture"]["kernel_received"].as_u64().unwrap() > 10);

@@ -1,15 +1,20 @@
 //! Reading capture files: pcap or pcapng, optionally gzip-compressed, fed to the sans-IO
-//! [`CaptureParser`] through a bounded buffer.
+//! [`CaptureParser`] through a bounded buffer. Several files are merged by packet time, as
+//! `mergecap` does, so that a TAP pair recorded as one file per direction reads as one trace.
 
+use std::cell::Cell;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
-use std::path::Path;
+use std::io::{self, BufRead, BufReader, Read};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
-use anyhow::{Context, Result};
-use apitap_sensor::capture::{CaptureError, CaptureParser, Parsed, PacketRecord};
+use anyhow::{bail, Context, Result};
+use apitap_sensor::capture::{CaptureError, CaptureParser, PacketRecord, Parsed};
+use apitap_sensor::{LinkType, Timestamp};
 use flate2::read::MultiGzDecoder;
 
-/// Bytes read from the file per read call.
+/// Bytes read from a file per read call.
 const READ_CHUNK: usize = 1 << 20;
 
 /// What reading one file gave.
@@ -17,6 +22,10 @@ const READ_CHUNK: usize = 1 << 20;
 pub struct FileOutcome {
     /// Packets handed on.
     pub packets: u64,
+    /// Records skipped because their contents were unusable (their framing was intact).
+    pub bad_records: u64,
+    /// The first bad record, for the message.
+    pub first_bad: Option<CaptureError>,
     /// The file ended in the middle of a record (the partial record was dropped).
     pub truncated: bool,
     /// The file could not be read to its end; packets before the fault were processed.
@@ -26,7 +35,7 @@ pub struct FileOutcome {
 /// Counts bytes read from the underlying file (compressed bytes for gzip), for progress.
 struct Counting<R> {
     inner: R,
-    count: std::rc::Rc<std::cell::Cell<u64>>,
+    count: Rc<Cell<u64>>,
 }
 
 impl<R: Read> Read for Counting<R> {
@@ -37,80 +46,226 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Reads every packet of `path` into `on_packet`. `on_progress` gets (bytes read of the file,
-/// file size) now and then. I/O errors (cannot open, read failure, corrupt gzip) are returned;
-/// a corrupt capture structure ends the file with [`FileOutcome::error`] set.
-pub fn read_capture(
-    path: &Path,
-    mut on_packet: impl FnMut(&PacketRecord<'_>),
-    mut on_progress: impl FnMut(u64, u64),
-) -> Result<FileOutcome> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let count = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let mut raw = BufReader::new(Counting { inner: file, count: count.clone() });
-    let mut magic = [0u8; 2];
-    let gz = {
-        use std::io::BufRead;
-        let head = raw.fill_buf().with_context(|| format!("cannot read {}", path.display()))?;
-        if let Some(m) = head.get(..2) {
-            magic.copy_from_slice(m);
-        }
-        magic == [0x1f, 0x8b]
-    };
-    let mut reader: Box<dyn Read> = if gz { Box::new(MultiGzDecoder::new(raw)) } else { Box::new(raw) };
+/// Where the current packet sits in the file's buffer.
+struct Current {
+    ts: Timestamp,
+    link: LinkType,
+    wire_len: u32,
+    interface: u32,
+    data: Range<usize>,
+    consumed: usize,
+}
 
-    let mut parser = CaptureParser::new();
-    let mut outcome = FileOutcome::default();
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut start = 0usize;
-    let mut eof = false;
-    let mut last_progress = 0u64;
-    loop {
-        let unread = buf.get(start..).unwrap_or_default();
-        let need = match parser.parse(unread) {
-            Ok((consumed, Parsed::Packet(rec))) => {
-                on_packet(&rec);
-                outcome.packets += 1;
-                start += consumed;
-                continue;
-            }
-            Ok((consumed, Parsed::Other)) => {
-                start += consumed;
-                continue;
-            }
-            Ok((_, Parsed::NeedMore(need))) => need,
-            Err(err) => {
-                outcome.error = Some(err);
-                return Ok(outcome);
-            }
-        };
-        if eof {
-            outcome.truncated = !unread.is_empty();
-            if parser.format().is_none() && !unread.is_empty() {
-                anyhow::bail!("{}: file is too short to be a capture", path.display());
-            }
-            return Ok(outcome);
+/// One open capture file, positioned on a packet.
+pub struct CaptureFile {
+    path: PathBuf,
+    reader: Box<dyn Read>,
+    parser: CaptureParser,
+    buf: Vec<u8>,
+    start: usize,
+    eof: bool,
+    current: Option<Current>,
+    read_bytes: Rc<Cell<u64>>,
+    size: u64,
+    /// What has happened so far.
+    pub outcome: FileOutcome,
+}
+
+impl CaptureFile {
+    /// Opens a capture (gzip is recognised by its magic number).
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let meta = file.metadata().with_context(|| format!("cannot read {}", path.display()))?;
+        if meta.is_dir() {
+            bail!("{} is a directory, not a capture file", path.display());
         }
-        // Keep only the unread bytes, then read until `need` bytes are available.
-        buf.drain(..start);
-        start = 0;
-        while buf.len() < need {
-            let old = buf.len();
-            buf.resize(old + READ_CHUNK.max(need - old), 0);
-            let n = reader
-                .read(buf.get_mut(old..).unwrap_or_default())
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            buf.truncate(old + n);
+        let read_bytes = Rc::new(Cell::new(0u64));
+        let mut raw = BufReader::new(Counting { inner: file, count: read_bytes.clone() });
+        let head = raw.fill_buf().with_context(|| format!("cannot read {}", path.display()))?;
+        if head.is_empty() {
+            bail!("{} is empty", path.display());
+        }
+        let reader: Box<dyn Read> =
+            if head.starts_with(&[0x1f, 0x8b]) { Box::new(MultiGzDecoder::new(raw)) } else { Box::new(raw) };
+        Ok(CaptureFile {
+            path: path.to_path_buf(),
+            reader,
+            parser: CaptureParser::new(),
+            buf: Vec::with_capacity(READ_CHUNK),
+            start: 0,
+            eof: false,
+            current: None,
+            read_bytes,
+            size: meta.len(),
+            outcome: FileOutcome::default(),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes read from disk so far and the file's size.
+    pub fn progress(&self) -> (u64, u64) {
+        (self.read_bytes.get(), self.size)
+    }
+
+    /// The packet the file is positioned on.
+    pub fn current(&self) -> Option<PacketRecord<'_>> {
+        let c = self.current.as_ref()?;
+        Some(PacketRecord {
+            ts: c.ts,
+            link: c.link,
+            data: self.buf.get(c.data.clone())?,
+            wire_len: c.wire_len,
+            interface: c.interface,
+        })
+    }
+
+    /// The current packet's time.
+    pub fn current_ts(&self) -> Option<Timestamp> {
+        self.current.as_ref().map(|c| c.ts)
+    }
+
+    /// Moves to the next packet. `Ok(false)` at the end of the file, also when its structure
+    /// is broken (then [`FileOutcome::error`] says why). I/O failures are errors.
+    pub fn advance(&mut self) -> Result<bool> {
+        if let Some(c) = self.current.take() {
+            self.start += c.consumed;
+        }
+        loop {
+            let unread = self.buf.get(self.start..).unwrap_or_default();
+            let need = match self.parser.parse(unread) {
+                Ok((consumed, Parsed::Packet(rec))) => {
+                    let base = self.buf.as_ptr() as usize;
+                    let from = (rec.data.as_ptr() as usize).saturating_sub(base);
+                    self.current = Some(Current {
+                        ts: rec.ts,
+                        link: rec.link,
+                        wire_len: rec.wire_len,
+                        interface: rec.interface,
+                        data: from..from + rec.data.len(),
+                        consumed,
+                    });
+                    self.outcome.packets += 1;
+                    return Ok(true);
+                }
+                Ok((consumed, Parsed::Other)) => {
+                    self.start += consumed;
+                    continue;
+                }
+                Ok((consumed, Parsed::BadRecord(err))) => {
+                    self.start += consumed;
+                    self.outcome.bad_records += 1;
+                    self.outcome.first_bad.get_or_insert(err);
+                    continue;
+                }
+                Ok((_, Parsed::NeedMore(need))) => need,
+                Err(err) => {
+                    self.outcome.error = Some(err);
+                    return Ok(false);
+                }
+            };
+            if self.eof {
+                if self.parser.format().is_none() {
+                    bail!("{}: too short to be a capture file", self.path.display());
+                }
+                self.outcome.truncated = !unread.is_empty();
+                return Ok(false);
+            }
+            self.fill(need)?;
+        }
+    }
+
+    /// Drops consumed bytes and reads until `need` unread bytes are buffered or the file ends.
+    fn fill(&mut self, need: usize) -> Result<()> {
+        self.buf.drain(..self.start.min(self.buf.len()));
+        self.start = 0;
+        while self.buf.len() < need {
+            let old = self.buf.len();
+            self.buf.resize(old + READ_CHUNK.max(need - old), 0);
+            let read = self.reader.read(self.buf.get_mut(old..).unwrap_or_default());
+            let n = match read {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+                Err(e) => {
+                    self.buf.truncate(old);
+                    return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
+                }
+            };
+            self.buf.truncate(old + n);
             if n == 0 {
-                eof = true;
+                self.eof = true;
                 break;
             }
         }
-        let read = count.get();
-        if read >= last_progress + (64 << 20) || (eof && read > last_progress) {
-            last_progress = read;
-            on_progress(read, size);
+        Ok(())
+    }
+}
+
+/// Opens every file and hands out their packets in time order (the earliest current packet
+/// next; ties go to the file named first). Files that cannot be opened are reported through
+/// `on_error` and left out.
+pub struct Merge {
+    /// Files with a current packet, with their position on the command line.
+    files: Vec<(usize, CaptureFile)>,
+    done: Vec<(usize, CaptureFile)>,
+}
+
+impl Merge {
+    /// Opens the files and positions each on its first packet.
+    pub fn open(paths: &[PathBuf], mut on_error: impl FnMut(&Path, anyhow::Error)) -> Self {
+        let mut merge = Merge { files: Vec::new(), done: Vec::new() };
+        for (order, path) in paths.iter().enumerate() {
+            match CaptureFile::open(path) {
+                Ok(f) => merge.position(order, f, &mut on_error),
+                Err(e) => on_error(path, e),
+            }
         }
+        merge
+    }
+
+    /// Moves `f` to its next packet and files it under live or done.
+    fn position(&mut self, order: usize, mut f: CaptureFile, on_error: &mut impl FnMut(&Path, anyhow::Error)) {
+        match f.advance() {
+            Ok(true) => self.files.push((order, f)),
+            Ok(false) => self.done.push((order, f)),
+            Err(e) => {
+                on_error(f.path(), e);
+                self.done.push((order, f));
+            }
+        }
+    }
+
+    fn earliest(&self) -> Option<usize> {
+        self.files.iter().enumerate().min_by_key(|(_, (order, f))| (f.current_ts(), *order)).map(|(i, _)| i)
+    }
+
+    /// The packet that comes next in time, if any is left.
+    pub fn current(&self) -> Option<PacketRecord<'_>> {
+        self.files.get(self.earliest()?).and_then(|(_, f)| f.current())
+    }
+
+    /// Moves past the packet [`Merge::current`] returned.
+    pub fn advance(&mut self, on_error: &mut impl FnMut(&Path, anyhow::Error)) {
+        let Some(idx) = self.earliest() else { return };
+        let (order, f) = self.files.swap_remove(idx);
+        self.position(order, f, on_error);
+    }
+
+    /// Bytes read over all files and their total size.
+    pub fn progress(&self) -> (u64, u64) {
+        self.files.iter().chain(&self.done).fold((0, 0), |(r, s), (_, f)| {
+            let (fr, fs) = f.progress();
+            (r + fr, s + fs)
+        })
+    }
+
+    /// Every file that was opened, in command-line order, with what happened to it.
+    pub fn into_files(self) -> Vec<CaptureFile> {
+        let mut all: Vec<(usize, CaptureFile)> = self.done.into_iter().chain(self.files).collect();
+        all.sort_by_key(|(order, _)| *order);
+        all.into_iter().map(|(_, f)| f).collect()
     }
 }

@@ -10,9 +10,13 @@
 //! larger than [`MAX_RECORD_LEN`] are refused: a corrupt length field cannot make the caller
 //! allocate without bound.
 //!
-//! Not supported: pcapng Decryption Secrets blocks (skipped), pcapng timestamps of interfaces
-//! declared after the packet that uses them (such packets are counted as errors), modified
-//! pcap formats (Kuznetzov's "swapped" variants).
+//! A record whose length fields are sane but whose contents are not usable is returned as
+//! [`Parsed::BadRecord`] and reading goes on; only a broken length field (after which no record
+//! boundary can be trusted) ends the file with an error.
+//!
+//! Not supported: pcapng Decryption Secrets blocks (skipped), packets that name an interface
+//! described only later in the file (bad records), modified pcap formats (Kuznetzov's
+//! "swapped" variants).
 
 mod pcap;
 mod pcapng;
@@ -25,7 +29,7 @@ use crate::packet::{LinkType, Timestamp};
 /// most 256 KiB even with jumbo/TSO captures; anything larger is a corrupt length field.
 pub const MAX_RECORD_LEN: usize = 16 * 1024 * 1024;
 
-/// How many interfaces one pcapng section may declare before the file is refused.
+/// How many interfaces one pcapng section may declare; further descriptions are bad records.
 pub const MAX_INTERFACES: usize = 4096;
 
 /// One captured packet, borrowing its bytes from the caller's buffer.
@@ -50,6 +54,10 @@ pub enum Parsed<'a> {
     Packet(PacketRecord<'a>),
     /// A block that carries no packet (header, interface description, statistics...).
     Other,
+    /// A packet record whose framing is intact but whose contents are not usable (it names an
+    /// interface that was never described, its captured length overruns its block...). The
+    /// record was consumed; the caller counts it and carries on with the next one.
+    BadRecord(CaptureError),
     /// The buffer does not yet hold the whole next item: at least this many bytes are needed
     /// from the start of the buffer.
     NeedMore(usize),

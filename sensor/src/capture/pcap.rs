@@ -3,6 +3,7 @@
 use super::{read_u32, CaptureError, Format, PacketRecord, Parsed, MAX_RECORD_LEN};
 use crate::packet::{LinkType, Timestamp};
 
+
 /// Length of the global header.
 pub(super) const GLOBAL_HEADER_LEN: usize = 24;
 const RECORD_HEADER_LEN: usize = 16;
@@ -74,16 +75,10 @@ impl PcapState {
         let Some(data) = buf.get(RECORD_HEADER_LEN..total) else {
             return Ok((0, Parsed::NeedMore(total)));
         };
-        let nanos = if self.nanos { frac } else { frac.saturating_mul(1000) };
-        if nanos >= 1_000_000_000 {
-            return Err(CaptureError::BadHeader {
-                format: Format::Pcap,
-                offset,
-                reason: "sub-second timestamp field out of range (corrupt record header)",
-            });
-        }
+        // Some writers round the fraction up to a full second; carry it over as libpcap does.
+        let nanos = if self.nanos { u64::from(frac) } else { u64::from(frac) * 1000 };
         let record = PacketRecord {
-            ts: Timestamp::from_parts(u64::from(secs), nanos),
+            ts: Timestamp(u64::from(secs).saturating_mul(1_000_000_000).saturating_add(nanos)),
             link: self.link,
             data,
             wire_len: orig.max(incl),

@@ -32,6 +32,8 @@ pub(super) struct PcapngState {
     big_endian: bool,
     in_section: bool,
     interfaces: Vec<Interface>,
+    /// Time of the last timestamped packet: Simple Packet Blocks carry none and get this one.
+    last_ts: Timestamp,
 }
 
 impl PcapngState {
@@ -74,24 +76,27 @@ impl PcapngState {
         }
         let body = block.get(8..len - 4).unwrap_or_default();
         let parsed = match block_type {
-            IDB_TYPE => {
-                self.add_interface(body).ok_or(bad("interface description block is truncated"))?;
-                Parsed::Other
+            IDB_TYPE => match self.add_interface(body) {
+                Ok(()) => Parsed::Other,
+                Err(reason) => Parsed::BadRecord(bad(reason)),
+            },
+            EPB_TYPE | OPB_TYPE => {
+                self.packet(body, block_type == OPB_TYPE, offset).unwrap_or_else(Parsed::BadRecord)
             }
-            EPB_TYPE | OPB_TYPE => self.packet(body, block_type == OPB_TYPE, offset)?,
-            SPB_TYPE => self.simple_packet(body, offset)?,
+            SPB_TYPE => self.simple_packet(body, offset).unwrap_or_else(Parsed::BadRecord),
             _ => Parsed::Other,
         };
         Ok((len, parsed))
     }
 
-    fn add_interface(&mut self, body: &[u8]) -> Option<()> {
+    fn add_interface(&mut self, body: &[u8]) -> Result<(), &'static str> {
         if self.interfaces.len() >= MAX_INTERFACES {
-            return None;
+            return Err("too many interfaces in one section (limit MAX_INTERFACES); packets on it are dropped");
         }
         let be = self.big_endian;
-        let linktype = read_u16(body, 0, be)?;
-        let snaplen = read_u32(body, 4, be)?;
+        let truncated = "interface description block is truncated";
+        let linktype = read_u16(body, 0, be).ok_or(truncated)?;
+        let snaplen = read_u32(body, 4, be).ok_or(truncated)?;
         let mut iface = Interface {
             link: LinkType::from_linktype(u32::from(linktype)),
             snaplen,
@@ -116,10 +121,10 @@ impl PcapngState {
             }
         }
         self.interfaces.push(iface);
-        Some(())
+        Ok(())
     }
 
-    fn packet<'a>(&self, body: &'a [u8], obsolete: bool, offset: u64) -> Result<Parsed<'a>, CaptureError> {
+    fn packet<'a>(&mut self, body: &'a [u8], obsolete: bool, offset: u64) -> Result<Parsed<'a>, CaptureError> {
         let be = self.big_endian;
         let bad = |reason| CaptureError::BadHeader { format: Format::Pcapng, offset, reason };
         let short = || bad("packet block is truncated");
@@ -139,8 +144,10 @@ impl PcapngState {
             .get(iface_id as usize)
             .ok_or(bad("packet refers to an interface that was not described"))?;
         let raw = (u64::from(ts_high) << 32) | u64::from(ts_low);
+        let ts = iface.timestamp(raw);
+        self.last_ts = ts;
         Ok(Parsed::Packet(PacketRecord {
-            ts: iface.timestamp(raw),
+            ts,
             link: iface.link,
             data,
             wire_len: wire_len.max(caplen),
@@ -155,7 +162,7 @@ impl PcapngState {
         let caplen = (wire_len as usize).min(iface.snaplen.max(1) as usize).min(body.len().saturating_sub(4));
         let data = body.get(4..4 + caplen).unwrap_or_default();
         Ok(Parsed::Packet(PacketRecord {
-            ts: Timestamp(0),
+            ts: self.last_ts,
             link: iface.link,
             data,
             wire_len,

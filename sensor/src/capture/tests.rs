@@ -34,6 +34,7 @@ fn read_all(buf: &[u8]) -> Result<Vec<Rec>, CaptureError> {
         match parsed {
             Parsed::Packet(r) => out.push((r.ts, r.link, r.data.to_vec(), r.wire_len, r.interface)),
             Parsed::Other => {}
+            Parsed::BadRecord(e) => return Err(e),
             Parsed::NeedMore(_) => return Ok(out),
         }
         pos += n;
@@ -155,8 +156,9 @@ fn pcapng_new_section_resets_interfaces() {
     f.extend(idb(1, None));
     f.extend(shb());
     f.extend(epb(0, 1, b"x"));
-    let err = read_all(&f).unwrap_err();
-    assert!(err.to_string().contains("interface that was not described"), "{err}");
+    let (recs, bad) = read_counting_bad(&f);
+    assert!(recs.is_empty());
+    assert!(bad[0].to_string().contains("interface that was not described"), "{}", bad[0]);
 }
 
 #[test]
@@ -195,4 +197,58 @@ fn random_bytes_never_panic() {
             let _ = read_all(&f[..cut]);
         }
     }
+}
+
+/// Reads everything, counting bad records instead of stopping at them.
+fn read_counting_bad(buf: &[u8]) -> (Vec<Rec>, Vec<CaptureError>) {
+    let mut p = CaptureParser::new();
+    let (mut pos, mut out, mut bad) = (0, Vec::new(), Vec::new());
+    loop {
+        let (n, parsed) = p.parse(&buf[pos..]).unwrap();
+        match parsed {
+            Parsed::Packet(r) => out.push((r.ts, r.link, r.data.to_vec(), r.wire_len, r.interface)),
+            Parsed::Other => {}
+            Parsed::BadRecord(e) => bad.push(e),
+            Parsed::NeedMore(_) => return (out, bad),
+        }
+        pos += n;
+    }
+}
+
+#[test]
+fn a_packet_naming_an_undescribed_interface_is_a_bad_record_and_reading_goes_on() {
+    let mut f = shb();
+    f.extend(idb(1, None));
+    f.extend(epb(3, 1, b"lost"));
+    f.extend(epb(0, 2, b"kept"));
+    let (recs, bad) = read_counting_bad(&f);
+    assert_eq!(bad.len(), 1);
+    assert!(bad[0].to_string().contains("interface that was not described"), "{}", bad[0]);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].2, b"kept");
+}
+
+#[test]
+fn a_microsecond_fraction_of_a_full_second_carries_over() {
+    let mut f = pcap_header(0xa1b2c3d4, false, 1);
+    pcap_record(&mut f, false, 7, 1_000_000, b"a", 1);
+    pcap_record(&mut f, false, 8, 5, b"b", 1);
+    let recs = read_all(&f).unwrap();
+    assert_eq!(recs[0].0, Timestamp(8_000_000_000));
+    assert_eq!(recs[1].0, Timestamp(8_000_005_000));
+}
+
+#[test]
+fn simple_packet_blocks_take_the_previous_packets_time() {
+    let mut f = shb();
+    f.extend(idb(1, Some(9)));
+    f.extend(epb(0, 42_000_000_001, b"first"));
+    let mut spb = Vec::new();
+    spb.extend(4u32.to_le_bytes());
+    spb.extend(b"spb!");
+    f.extend(block(3, &spb));
+    let recs = read_all(&f).unwrap();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[1].2, b"spb!");
+    assert_eq!(recs[1].0, Timestamp(42_000_000_001));
 }
