@@ -3,6 +3,7 @@
 # packages, builds apitap, and reads fixtures/demo/open-banking-demo.pcap into out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/rust-env.sh
 scripts/install-deps.sh
 cargo build --release --locked
 target/release/apitap read fixtures/demo/open-banking-demo.pcap --out out/demo

@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
-# Installs what apitap needs on Debian 12 to build, run and test: libpcap (capture), and the
-# real peers the tests use (nginx, curl, tcpdump). Safe to run again; needs root or sudo.
+# Installs what apitap needs on Debian 12 to build, run and test: libpcap (capture), the real
+# peers the tests use (nginx, curl, tcpdump) and, when no recent enough Rust is present, the
+# stable Rust toolchain through rustup. Safe to run again; needs root or sudo for apt.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 packages=(build-essential pkg-config libpcap-dev nginx-light curl tcpdump ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ "$(id -u)" -eq 0 ]; then
+    as_root=()
+  elif command -v sudo >/dev/null; then
+    as_root=(sudo)
+  else
+    echo "error: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
   echo "installing: ${missing[*]}"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 fi
-command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs) first" >&2; exit 1; }
+# shellcheck source=scripts/rust-env.sh
+source "$here/rust-env.sh"
+if ! rust_is_recent; then
+  echo "installing the stable Rust toolchain with rustup (Rust $RUST_MIN or later is needed)"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain stable
+  source "$here/rust-env.sh"
+  rust_is_recent || { echo "error: Rust $RUST_MIN or later is still not on PATH" >&2; exit 1; }
+fi

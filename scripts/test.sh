@@ -4,4 +4,5 @@
 # (scripts/install-deps.sh). The Zeek oracle reads ../shared/pcaps/zeek-oracle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/rust-env.sh
 cargo test --workspace --locked "$@"

@@ -44,14 +44,14 @@ pub struct CaptureArgs {
     /// BPF capture filter, e.g. "tcp port 80 or tcp port 8080".
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
-    /// Bytes captured per packet.
-    #[arg(long, default_value_t = 262_144, value_name = "BYTES")]
+    /// Bytes captured per packet (64 to 262144).
+    #[arg(long, default_value_t = 262_144, value_name = "BYTES", value_parser = clap::value_parser!(i32).range(64..=262_144))]
     pub snaplen: i32,
     /// Do not put the interface in promiscuous mode (a mirror port needs it; loopback does not).
     #[arg(long)]
     pub no_promisc: bool,
-    /// Kernel capture buffer size in MiB.
-    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    /// Kernel capture buffer size in MiB (1 to 2047).
+    #[arg(long, default_value_t = 64, value_name = "MIB", value_parser = clap::value_parser!(i32).range(1..=2047))]
     pub buffer_mib: i32,
     /// Stop after this many packets.
     #[arg(long, value_name = "N")]
@@ -59,7 +59,8 @@ pub struct CaptureArgs {
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS")]
     pub duration: Option<u64>,
-    /// Also write transactions.jsonl and summary.json to this directory.
+    /// Write transactions.jsonl (or http.log) and summary.json to this directory instead of
+    /// printing records on standard output.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     #[command(flatten)]

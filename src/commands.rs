@@ -160,6 +160,7 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
     }
     // Both callbacks need the pipeline and the writer; they never run at the same time.
     let state = std::cell::RefCell::new((&mut pipeline, &mut writer, &mut summary, None::<anyhow::Error>));
+    let stopper = Arc::clone(&stop);
     let deliver = |tick: Option<apitap_sensor::Timestamp>, rec: Option<&apitap_sensor::capture::PacketRecord<'_>>| {
         let mut guard = state.borrow_mut();
         let (p, w, s, err) = &mut *guard;
@@ -174,10 +175,17 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
             *err = drain(p, w.as_mut(), s)
                 .and_then(|()| w.finish().context("cannot write transaction records"))
                 .err();
+            if err.is_some() {
+                // Output is gone (a closed pipe, a full disk): stop capturing.
+                stopper.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
     };
     let stats = live::capture(&args, &stop, |rec| deliver(None, Some(rec)), |now| deliver(Some(now), None))?;
     if let Some(err) = state.into_inner().3 {
+        if is_broken_pipe(&err) {
+            return Ok(ExitCode::SUCCESS);
+        }
         return Err(err);
     }
     summary.stages.insert(

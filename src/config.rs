@@ -12,8 +12,11 @@ use crate::cli::CommonArgs;
 /// Validated settings for the processing pipeline.
 #[derive(Clone)]
 pub struct Settings {
+    /// Link, tunnel and IP decoding, with the defragmentation limits.
     pub decode: DecodeConfig,
+    /// Flow table and TCP reassembly limits and timeouts.
     pub flow: FlowConfig,
+    /// HTTP parser limits and the query parameters to redact.
     pub http: Arc<HttpConfig>,
 }
 

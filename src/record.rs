@@ -32,33 +32,47 @@ pub struct TransactionRecord {
     pub resp_p: u16,
     /// Position of the exchange within its connection, from 1.
     pub trans_depth: u32,
+    /// Request method as sent (any token, case kept).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
+    /// Host header of the request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// Request target, with credential-carrying query values redacted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+    /// Referer header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referrer: Option<String>,
+    /// HTTP version of the request ("1.1", "1.0", "0.9").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// User-Agent header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// Request body bytes after transfer and content decoding (Zeek's definition).
     pub request_body_len: u64,
+    /// Response body bytes after transfer and content decoding.
     pub response_body_len: u64,
+    /// Final status code (after any 1xx).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_code: Option<u16>,
+    /// Reason phrase of the final status line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_msg: Option<String>,
+    /// Last 1xx status code before the final one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub info_code: Option<u16>,
+    /// Reason phrase of that 1xx.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub info_msg: Option<String>,
+    /// HTTP version of the response.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_version: Option<String>,
+    /// Content-Type of the request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_content_type: Option<String>,
+    /// Content-Type of the response.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_content_type: Option<String>,
     /// Authorization scheme only (e.g. "Bearer"); credentials are never written.
