@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use apitap_sensor::flow::{FlowConfig, FlowStats, FlowTable};
 use apitap_sensor::packet::{TcpFlags, TcpSegment, Timestamp};
-use apitap_sensor::stream::{CloseReason, Dir};
+use apitap_sensor::stream::{CloseReason, Dir, TcpEvent};
 use tcp_common::{segment, Pair, Piece, Rec};
 
 /// xorshift64*: small, deterministic, good enough to shake the state machine.
@@ -245,7 +245,11 @@ fn conversation(seed: u64, lossy: bool) {
     if !lossy {
         assert_eq!(table.stats().gaps, 0, "{what}");
     }
+    // Every copy on the wire carries the original bytes (a cut only shortens it), so no
+    // comparison may find a difference.
+    assert_eq!(table.stats().overlap_mismatches, 0, "{what}");
     assert_eq!(table.buffered_bytes(), 0, "{what}");
+    assert_eq!(table.retained_bytes(), 0, "{what}");
 }
 
 #[test]
@@ -262,6 +266,120 @@ fn conversations_with_loss_and_cuts_keep_every_byte_in_place() {
     }
 }
 
+/// Regression for retransmissions of delivered bytes going uncompared. One direction is sent
+/// in order while the receiver acknowledges late and at random; retransmissions of random
+/// earlier ranges follow, half of them with one byte changed. Against a model of what is still
+/// retained (not acknowledged, and among the newest `max_retained_per_dir` bytes): every changed
+/// retained byte is reported at its offset with the length compared, every retransmission
+/// reaching below the retained range is counted as unchecked, limit hits are counted exactly,
+/// and the delivered stream is always the first copy.
+fn tampering(seed: u64) -> [u64; 3] {
+    let mut rng = Rng(seed.wrapping_mul(0xA076_1D64_78BD_642F) | 1);
+    let pair = Pair::new("10.7.0.1:50000", "10.7.0.2:80");
+    let per_dir = rng.range(100, 2000) as usize;
+    let cfg = FlowConfig {
+        max_retained_per_dir: per_dir,
+        ..FlowConfig::default()
+    };
+    let n = rng.range(500, 6000) as usize;
+    let data = rng.bytes(n);
+    let (cisn, sisn) = (rng.next() as u32, rng.next() as u32);
+    let at = |off: usize| cisn.wrapping_add(1).wrapping_add(off as u32);
+    let server_ack = |off: usize| pair.s(sisn.wrapping_add(1), at(off), "A", b"");
+    let mut table = FlowTable::new(cfg);
+    let mut rec = Rec::default();
+    let mut now = Timestamp::from_parts(1_650_000_000, 0);
+    let mut feed = |table: &mut FlowTable, rec: &mut Rec, seg: &TcpSegment<'_>| {
+        now = now.plus_nanos(50_000);
+        table.handle_segment(now, seg, rec);
+    };
+    feed(&mut table, &mut rec, &pair.c(cisn, 0, "S", b""));
+    feed(&mut table, &mut rec, &pair.s(sisn, at(0), "SA", b""));
+
+    // The model: bytes [kept_from, sent) are retained.
+    let (mut sent, mut acked, mut kept_from) = (0usize, 0usize, 0usize);
+    let mut expected = Vec::new();
+    let (mut unchecked, mut hits, mut resent) = (0u64, 0u64, 0u64);
+    while sent < data.len() {
+        let len = (rng.range(1, 300) as usize).min(data.len() - sent);
+        let seg = pair.c(
+            at(sent),
+            sisn.wrapping_add(1),
+            "PA",
+            &data[sent..sent + len],
+        );
+        feed(&mut table, &mut rec, &seg);
+        sent += len;
+        if sent - kept_from > per_dir {
+            hits += 1;
+            kept_from = sent - per_dir;
+        }
+        if rng.chance(30) {
+            acked = rng.range(acked as u64, sent as u64) as usize;
+            kept_from = kept_from.max(acked);
+            feed(&mut table, &mut rec, &server_ack(acked));
+        }
+        if rng.chance(40) {
+            let a = rng.below(sent as u64) as usize;
+            let b = (a + rng.range(1, 300) as usize).min(sent);
+            let mut copy = data[a..b].to_vec();
+            let changed = rng.chance(50).then(|| {
+                let i = rng.range(a as u64, b as u64 - 1) as usize;
+                copy[i - a] ^= 1 + rng.below(255) as u8;
+                i
+            });
+            if a < kept_from {
+                unchecked += 1;
+            }
+            if let Some(i) = changed.filter(|i| *i >= kept_from) {
+                expected.push(TcpEvent::OverlapMismatch {
+                    dir: Dir::FromOrig,
+                    offset: i as u64,
+                    len: (b - a.max(kept_from)) as u32,
+                });
+            }
+            resent += 1;
+            feed(
+                &mut table,
+                &mut rec,
+                &pair.c(at(a), sisn.wrapping_add(1), "PA", &copy),
+            );
+        }
+        assert_eq!(table.retained_bytes(), sent - kept_from, "seed {seed}");
+    }
+    table.finish(now.plus_nanos(1), &mut rec);
+    rec.check_protocol();
+    assert_eq!(
+        rec.stream(0, Dir::FromOrig),
+        vec![Piece::Bytes(data.clone())],
+        "seed {seed}"
+    );
+    assert_eq!(rec.tcp_events(0), expected, "seed {seed}");
+    let stats = table.stats();
+    assert_eq!(
+        stats.overlap_mismatches,
+        expected.len() as u64,
+        "seed {seed}"
+    );
+    assert_eq!(stats.retransmissions, resent, "seed {seed}");
+    assert_eq!(stats.retransmissions_unchecked, unchecked, "seed {seed}");
+    assert_eq!(stats.retained_limit_hits, hits, "seed {seed}");
+    assert_eq!(table.retained_bytes(), 0, "seed {seed}");
+    [expected.len() as u64, unchecked, hits]
+}
+
+#[test]
+fn changed_retransmissions_of_retained_bytes_are_always_reported() {
+    let mut reached = [0u64; 3];
+    for seed in 0..300 {
+        for (total, n) in reached.iter_mut().zip(tampering(seed)) {
+            *total += n;
+        }
+    }
+    // Reports, unchecked copies and limit hits must all occur, or the model proves little.
+    assert!(reached.iter().all(|n| *n > 0), "{reached:?}");
+}
+
 /// Random segments between a few endpoints: any flags, any sequence numbers, cut and padded
 /// payloads, time jumping both ways, timeouts at random.
 fn soup(seed: u64) -> FlowStats {
@@ -272,6 +390,8 @@ fn soup(seed: u64) -> FlowStats {
         max_segments_per_dir: 6,
         max_buffered_total: 1500,
         max_above_hole_without_acks: if rng.chance(50) { 0 } else { 300 },
+        max_retained_per_dir: 500,
+        max_retained_total: 900,
         idle_timeout: 5_000_000_000,
         handshake_timeout: 1_000_000_000,
         closed_linger: 500_000_000,
@@ -377,11 +497,31 @@ fn soup(seed: u64) -> FlowStats {
             table.max_buffered_segments() <= cfg.max_segments_per_dir,
             "seed {seed}: too many held runs"
         );
+        assert!(
+            table.retained_bytes() <= cfg.max_retained_total,
+            "seed {seed}: retained copies over the table limit"
+        );
+        assert!(
+            table.max_retained_per_dir() <= cfg.max_retained_per_dir,
+            "seed {seed}: retained copy over the direction limit"
+        );
+        if table.is_empty() {
+            assert_eq!(
+                table.retained_bytes(),
+                0,
+                "seed {seed}: copy outlived its flow"
+            );
+        }
     }
     table.finish(now, &mut rec);
     rec.check_protocol();
     assert!(table.is_empty());
     assert_eq!(table.buffered_bytes(), 0);
+    assert_eq!(
+        table.retained_bytes(),
+        0,
+        "seed {seed}: copies left after finish"
+    );
     assert_eq!(
         rec.opens().len(),
         rec.closes().len(),
@@ -441,6 +581,8 @@ fn hostile_segment_soup_never_panics_and_stays_bounded() {
         "overlaps",
         "overlap_mismatches",
         "retransmissions",
+        "retransmissions_unchecked",
+        "retained_limit_hits",
         "out_of_order",
         "buffer_limit_hits",
         "data_after_close",
@@ -485,6 +627,8 @@ fn set_counter(stats: &mut FlowStats, name: &str, value: u64) {
         "overlaps" => &mut stats.overlaps,
         "overlap_mismatches" => &mut stats.overlap_mismatches,
         "retransmissions" => &mut stats.retransmissions,
+        "retransmissions_unchecked" => &mut stats.retransmissions_unchecked,
+        "retained_limit_hits" => &mut stats.retained_limit_hits,
         "out_of_order" => &mut stats.out_of_order,
         "buffer_limit_hits" => &mut stats.buffer_limit_hits,
         "data_after_close" => &mut stats.data_after_close,

@@ -25,6 +25,18 @@ pub struct FlowConfig {
     /// behind it (default 16 KiB, as Zeek's `tcp_max_above_hole_without_any_acks`). 0 turns the
     /// rule off, leaving such holes to the buffer limits and to the close.
     pub max_above_hole_without_acks: usize,
+    /// Delivered bytes kept per direction until the other side acknowledges them (default
+    /// 64 KiB, a common receive window without scaling), so that a retransmission of them can be
+    /// compared with what was delivered: different bytes are `TcpEvent::OverlapMismatch`. Over
+    /// it, the oldest bytes are dropped (counted in `retained_limit_hits`) and a later copy of
+    /// them goes unchecked (`retransmissions_unchecked`). 0 turns the comparison of delivered
+    /// bytes off.
+    pub max_retained_per_dir: usize,
+    /// The same bytes kept by all connections together (default 64 MiB). Over it, the direction
+    /// trying to keep more keeps only what still fits, newest bytes first, and counts
+    /// `retained_limit_hits`; other connections keep theirs. 0 turns the comparison off. The
+    /// allocation behind a direction's copy can reach twice the bytes it holds.
+    pub max_retained_total: usize,
     /// Nanoseconds of packet time without a packet after which an established connection is
     /// closed with `CloseReason::Idle` (default 300 s).
     pub idle_timeout: u64,
@@ -56,6 +68,8 @@ impl Default for FlowConfig {
             max_segments_per_dir: 2048,
             max_buffered_total: 256 << 20,
             max_above_hole_without_acks: 16 << 10,
+            max_retained_per_dir: 64 << 10,
+            max_retained_total: 64 << 20,
             idle_timeout: 300 * SEC,
             handshake_timeout: 30 * SEC,
             closed_linger: 2 * SEC,

@@ -67,6 +67,11 @@ impl Conn {
         self.orig.buffered().saturating_add(self.resp.buffered())
     }
 
+    /// Delivered bytes retained by the fuller direction.
+    pub(crate) fn max_retained(&self) -> usize {
+        self.orig.retained().max(self.resp.retained())
+    }
+
     /// Out-of-order runs held by the fuller direction.
     pub(crate) fn max_buffered_segments(&self) -> usize {
         self.orig
@@ -187,7 +192,7 @@ impl Conn {
     }
 
     /// Gives up every hole of both directions and delivers what is buffered (and any FIN seen),
-    /// before the connection is closed.
+    /// then gives back the retained copies, before the connection is closed.
     pub(crate) fn flush<S: StreamSink + ?Sized>(
         &mut self,
         ts: Timestamp,
@@ -208,5 +213,7 @@ impl Conn {
             ..ctx
         };
         self.resp.flush(&mut ctx);
+        self.orig.drop_retained(ctx.shared);
+        self.resp.drop_retained(ctx.shared);
     }
 }

@@ -14,8 +14,13 @@
 //! - Per connection, `on_open` comes first and `on_close` last, exactly once each; each
 //!   direction's data and gaps come in stream order and add up to its sequence space, followed by
 //!   at most one `on_fin`.
-//! - Memory is bounded by [`FlowConfig`]: flows, out-of-order bytes and runs per direction, and
-//!   out-of-order bytes in total. Each limit reached is counted in [`FlowStats`].
+//! - Memory is bounded by [`FlowConfig`]: flows, out-of-order bytes and runs per direction,
+//!   out-of-order bytes in total, and the delivered bytes kept (per direction and in total)
+//!   until acknowledged. Each limit reached is counted in [`FlowStats`].
+//! - First copy wins: a later copy of bytes still held or delivered but not yet acknowledged
+//!   is compared with the first, and different bytes are reported as
+//!   [`TcpEvent::OverlapMismatch`](crate::stream::TcpEvent::OverlapMismatch); later copies of
+//!   bytes no longer kept are counted in [`FlowStats::retransmissions_unchecked`].
 //! - Per packet the work is a hash lookup plus the segment's own bytes (and, for out-of-order
 //!   data, a walk over the buffered runs it overlaps); expiry and eviction use recency lists,
 //!   never a scan of the table.
@@ -71,6 +76,8 @@ impl FlowTable {
             max_segments_per_dir: cfg.max_segments_per_dir,
             max_bytes_total: cfg.max_buffered_total,
             max_above_hole_without_acks: cfg.max_above_hole_without_acks,
+            max_retained_per_dir: cfg.max_retained_per_dir,
+            max_retained_total: cfg.max_retained_total,
         };
         FlowTable {
             cfg,
@@ -79,6 +86,7 @@ impl FlowTable {
             shared: Shared {
                 stats: FlowStats::default(),
                 buffered_total: 0,
+                retained_total: 0,
                 limits,
             },
             clock: Timestamp::default(),
@@ -203,6 +211,25 @@ impl FlowTable {
     /// [`FlowConfig::max_buffered_total`]).
     pub fn buffered_bytes(&self) -> usize {
         self.shared.buffered_total
+    }
+
+    /// Delivered bytes currently kept by all connections for comparing retransmissions (at
+    /// most [`FlowConfig::max_retained_total`]); bytes leave once the other side acknowledges
+    /// them or their connection closes.
+    pub fn retained_bytes(&self) -> usize {
+        self.shared.retained_total
+    }
+
+    /// The most delivered bytes any one direction keeps right now (at most
+    /// [`FlowConfig::max_retained_per_dir`]). Walks the whole table, like
+    /// [`FlowTable::max_buffered_segments`].
+    pub fn max_retained_per_dir(&self) -> usize {
+        self.conns
+            .indices()
+            .filter_map(|i| self.conns.get(i))
+            .map(Conn::max_retained)
+            .max()
+            .unwrap_or(0)
     }
 
     /// The most out-of-order runs any one direction holds right now (at most

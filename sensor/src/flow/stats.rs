@@ -42,8 +42,16 @@ pub struct FlowStats {
     pub overlaps: u64,
     /// Overlaps whose bytes differed from the first copy (`TcpEvent::OverlapMismatch`).
     pub overlap_mismatches: u64,
-    /// Segments carrying only bytes already delivered (dropped).
+    /// Segments carrying only bytes already delivered (dropped after comparing them with the
+    /// retained copy, where there is one).
     pub retransmissions: u64,
+    /// Segments repeating delivered bytes (retransmissions, or overlaps reaching back before the
+    /// next expected byte) of which some could not be compared because they were no longer
+    /// retained: acknowledged, pushed out by a retention limit, or delivered before a gap.
+    pub retransmissions_unchecked: u64,
+    /// Deliveries whose copy did not fit under `max_retained_per_dir` or `max_retained_total`,
+    /// so that the oldest unacknowledged bytes were dropped from the retained copy.
+    pub retained_limit_hits: u64,
     /// Segments buffered because they arrived ahead of a hole.
     pub out_of_order: u64,
     /// Holes given up because a buffer limit was reached (`TcpEvent::BufferLimit`).
@@ -76,6 +84,8 @@ impl FlowStats {
             ("overlaps", self.overlaps),
             ("overlap_mismatches", self.overlap_mismatches),
             ("retransmissions", self.retransmissions),
+            ("retransmissions_unchecked", self.retransmissions_unchecked),
+            ("retained_limit_hits", self.retained_limit_hits),
             ("out_of_order", self.out_of_order),
             ("buffer_limit_hits", self.buffer_limit_hits),
             ("data_after_close", self.data_after_close),

@@ -23,13 +23,30 @@
 //! - the other side was never seen acknowledging (one-sided capture) and
 //!   `max_above_hole_without_acks` bytes wait behind the hole.
 //!
+//! First copy wins. Every later copy of a byte is compared with the first one and dropped;
+//! different bytes are reported as `TcpEvent::OverlapMismatch` (offset of the first differing
+//! byte, length of the overlap compared) and counted in `overlap_mismatches`:
+//! - bytes still held out of order are compared with the held copy;
+//! - bytes already delivered are compared with a copy kept from delivery until the other side
+//!   acknowledges them (`max_retained_per_dir`, `max_retained_total`; when a limit is reached
+//!   the oldest bytes are dropped first and `retained_limit_hits` is counted).
+//!
 //! Limits of this design, on purpose:
-//! - Bytes already delivered are not kept, so a retransmission of delivered data is dropped
-//!   without comparing it ("first copy wins" is checked only against bytes still buffered).
-//! - A snaplen-cut region stays a gap even if a later full-size retransmission covers it.
+//! - Delivered bytes no longer retained are not compared: those acknowledged (a receiver drops
+//!   any later copy of them too), those pushed out by the retention limits, and those delivered
+//!   before a gap. A segment repeating such bytes is counted in `retransmissions_unchecked`.
+//!   An ACK forged in the receiver's name (and lying within 1 MiB of the data seen) releases
+//!   the copy early, so a different retransmission after it is only counted there, not
+//!   reported as an event. On a connection picked up mid-stream, bytes before its first
+//!   segment were never delivered and a copy of them is neither compared nor counted.
+//! - Bytes cut by the snaplen are neither compared nor filled in: a snaplen-cut region stays a
+//!   gap even if a later full-size retransmission covers it.
 //! - Data segments are not checked against a receive window (TCP options are not decoded):
 //!   one far ahead is held like any other, within the limits. FINs and RSTs must lie within
 //!   1 MiB of the data seen to be believed.
+
+mod held;
+mod retained;
 
 use std::collections::BTreeMap;
 
@@ -38,10 +55,13 @@ use crate::packet::Timestamp;
 use crate::seq::SeqNum;
 use crate::stream::{ConnInfo, Dir, StreamSink, TcpEvent};
 
-/// How far (bytes) a FIN or RST may sit beyond the furthest point seen in its direction, or a
-/// RST before the next expected byte, and still be believed. Real endpoints only accept control
-/// segments inside the receive window; forged ones far outside it would otherwise end the
-/// stream early.
+use self::held::Chunk;
+use self::retained::Retained;
+
+/// How far (bytes) a FIN, RST or ACK may sit beyond the furthest point seen in its direction,
+/// or a RST before the next expected byte, and still be believed. Real endpoints only accept
+/// control segments inside the receive window; forged ones far outside it would otherwise end
+/// the stream early or release the retained copy of its bytes.
 const CONTROL_SLACK: u64 = 1 << 20;
 
 /// Buffer limits of one direction and of the whole table, resolved from
@@ -57,6 +77,10 @@ pub(crate) struct Limits {
     /// Bytes held above a hole before it is given up when the peer has never acknowledged
     /// anything (one-sided capture); 0 turns the rule off.
     pub(crate) max_above_hole_without_acks: usize,
+    /// Delivered, unacknowledged bytes kept per direction; 0 turns retention off.
+    pub(crate) max_retained_per_dir: usize,
+    /// Delivered, unacknowledged bytes kept by all flows together; 0 turns retention off.
+    pub(crate) max_retained_total: usize,
 }
 
 /// State shared by every connection of a table: counters and the global buffer budget.
@@ -65,6 +89,8 @@ pub(crate) struct Shared {
     pub(crate) stats: FlowStats,
     /// Out-of-order bytes currently held by all flows.
     pub(crate) buffered_total: usize,
+    /// Delivered bytes currently retained by all flows.
+    pub(crate) retained_total: usize,
     pub(crate) limits: Limits,
 }
 
@@ -109,34 +135,12 @@ impl<S: StreamSink + ?Sized> Ctx<'_, S> {
     }
 }
 
-/// A run of buffered stream bytes, or a run known to be missing (cut by the snaplen).
-#[derive(Debug)]
-enum Chunk {
-    Data(Vec<u8>),
-    Missing(u64),
-}
-
-impl Chunk {
-    fn len(&self) -> u64 {
-        match self {
-            Chunk::Data(v) => v.len() as u64,
-            Chunk::Missing(n) => *n,
-        }
-    }
-
-    /// Bytes of memory this chunk counts against the buffer limits.
-    fn held(&self) -> usize {
-        match self {
-            Chunk::Data(v) => v.len(),
-            Chunk::Missing(_) => 0,
-        }
-    }
-}
-
-/// One direction of a connection: sequence tracking, the out-of-order buffer and the FIN.
+/// One direction of a connection: sequence tracking, the out-of-order buffer, the retained copy
+/// of delivered bytes, and the FIN.
 ///
 /// Invariants between calls: every buffered chunk starts after `next`, chunks never overlap,
-/// and `buffered` is the sum of their data bytes.
+/// `buffered` is the sum of their data bytes, and the retained copy, when not empty, ends at
+/// `next`.
 #[derive(Debug, Default)]
 pub(crate) struct HalfStream {
     /// Sequence number of stream offset 0: ISN+1 after a SYN, else the first segment's number.
@@ -156,6 +160,8 @@ pub(crate) struct HalfStream {
     peer_ack_seen: bool,
     chunks: BTreeMap<u64, Chunk>,
     buffered: usize,
+    /// Delivered bytes the other side has not acknowledged yet, for comparing retransmissions.
+    retained: Retained,
 }
 
 impl HalfStream {
@@ -190,6 +196,11 @@ impl HalfStream {
     /// Out-of-order chunks held.
     pub(crate) fn buffered_segments(&self) -> usize {
         self.chunks.len()
+    }
+
+    /// Delivered bytes retained for comparing retransmissions.
+    pub(crate) fn retained(&self) -> usize {
+        self.retained.len()
     }
 
     fn next_i64(&self) -> i64 {
@@ -229,7 +240,8 @@ impl HalfStream {
     }
 
     /// The other side acknowledged up to `ack`: holes below it (and below data already seen)
-    /// cannot fill any more, because the receiver got bytes that the capture missed.
+    /// cannot fill any more, because the receiver got bytes that the capture missed, and the
+    /// retained copy of the delivered bytes below it is released.
     pub(crate) fn on_peer_ack<S: StreamSink + ?Sized>(
         &mut self,
         ctx: &mut Ctx<'_, S>,
@@ -243,6 +255,16 @@ impl HalfStream {
             self.peer_ack = self.peer_ack.max(off);
         }
         self.settle(ctx);
+        // The receiver drops any later copy of bytes it acknowledged, so they need no comparing.
+        // An ACK far beyond the data seen is not believed for this: it is more likely random or
+        // forged than a capture skew.
+        let seen = self.next.max(self.seen_end).saturating_add(CONTROL_SLACK);
+        if let Ok(off) = u64::try_from(off) {
+            if off <= seen {
+                self.retained
+                    .release_below(&mut ctx.shared.retained_total, off.min(self.next));
+            }
+        }
     }
 
     /// One segment of this direction. `seq` is the sequence number of its first data byte (after
@@ -276,6 +298,9 @@ impl HalfStream {
             }
         }
         let next = self.next_i64();
+        if wire_end > start && start < next {
+            self.check_delivered(ctx, start, payload, wire_end.min(next));
+        }
         if wire_end > start && wire_end <= next {
             ctx.shared.stats.retransmissions = ctx.shared.stats.retransmissions.saturating_add(1);
         } else if wire_end > start {
@@ -300,6 +325,83 @@ impl HalfStream {
         self.settle(ctx);
     }
 
+    /// Compares the captured bytes of a segment at stream offsets `[start, upto)`, all of which
+    /// were delivered already, with the retained copy (first copy wins: nothing is delivered
+    /// again). Bytes before the start of the direction were never delivered and are left out.
+    fn check_delivered<S: StreamSink + ?Sized>(
+        &self,
+        ctx: &mut Ctx<'_, S>,
+        start: i64,
+        payload: &[u8],
+        upto: i64,
+    ) {
+        let captured_end = start.saturating_add(i64::try_from(payload.len()).unwrap_or(i64::MAX));
+        let lo = start.max(0);
+        let hi = upto.min(captured_end);
+        if hi <= lo {
+            return;
+        }
+        let (Ok(at), Ok(from), Ok(to)) = (
+            u64::try_from(lo),
+            usize::try_from(lo.saturating_sub(start)),
+            usize::try_from(hi.saturating_sub(start)),
+        ) else {
+            return;
+        };
+        let Some(repeated) = payload.get(from..to) else {
+            return;
+        };
+        let found = self.retained.compare(at, repeated);
+        let stats = &mut ctx.shared.stats;
+        if !found.complete {
+            stats.retransmissions_unchecked = stats.retransmissions_unchecked.saturating_add(1);
+        }
+        if let Some(offset) = found.first_difference {
+            stats.overlap_mismatches = stats.overlap_mismatches.saturating_add(1);
+            ctx.event(TcpEvent::OverlapMismatch {
+                dir: ctx.dir,
+                offset,
+                len: u32::try_from(found.compared).unwrap_or(u32::MAX),
+            });
+        }
+    }
+
+    /// Hands `bytes`, which sit at `next`, to the sink and keeps a copy of them until they are
+    /// acknowledged. The caller moves `next` past them.
+    fn deliver<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        ctx.data(bytes);
+        let shared = &mut *ctx.shared;
+        let limits = &shared.limits;
+        let hit = self.retained.push(
+            &mut shared.retained_total,
+            limits.max_retained_per_dir,
+            limits.max_retained_total,
+            self.next,
+            bytes,
+        );
+        if hit {
+            shared.stats.retained_limit_hits = shared.stats.retained_limit_hits.saturating_add(1);
+        }
+    }
+
+    /// Reports the `len` bytes at `next` as a gap. The retained copy only runs up to `next`, so
+    /// the bytes before the gap are dropped from it. The caller moves `next` past the gap.
+    fn skip<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>, len: u64) {
+        if len == 0 {
+            return;
+        }
+        ctx.gap(len);
+        self.retained.clear(&mut ctx.shared.retained_total);
+    }
+
+    /// Gives back the retained copy: the connection accepts no more data.
+    pub(crate) fn drop_retained(&mut self, shared: &mut Shared) {
+        self.retained.clear(&mut shared.retained_total);
+    }
+
     fn note_fin<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>, seq: SeqNum, fin_at: i64) {
         if self.fin_at.is_some() {
             // Retransmitted FIN, or a second one claiming another end: the first one stands.
@@ -315,219 +417,6 @@ impl HalfStream {
                 ctx.shared.stats.fins_ignored = ctx.shared.stats.fins_ignored.saturating_add(1);
                 ctx.event(TcpEvent::FinIgnored { dir: ctx.dir });
             }
-        }
-    }
-
-    /// Compares `data` at `start` with the bytes already buffered there (first copy wins) and
-    /// reports every buffered run that disagrees. Returns whether anything overlapped.
-    fn compare_held<S: StreamSink + ?Sized>(
-        &self,
-        ctx: &mut Ctx<'_, S>,
-        start: u64,
-        data: &[u8],
-    ) -> bool {
-        let end = start.saturating_add(data.len() as u64);
-        if end <= start {
-            return false;
-        }
-        let from = match self.chunks.range(..start).next_back() {
-            Some((&k, c)) if k.saturating_add(c.len()) > start => k,
-            _ => start,
-        };
-        let mut overlapped = false;
-        for (&k, chunk) in self.chunks.range(from..end) {
-            let lo = k.max(start);
-            let hi = k.saturating_add(chunk.len()).min(end);
-            if hi <= lo {
-                continue;
-            }
-            overlapped = true;
-            let Chunk::Data(held) = chunk else {
-                continue;
-            };
-            let held = slice(held, lo - k, hi - k);
-            let new = slice(data, lo - start, hi - start);
-            if let Some(i) = held.iter().zip(new).position(|(a, b)| a != b) {
-                ctx.shared.stats.overlap_mismatches =
-                    ctx.shared.stats.overlap_mismatches.saturating_add(1);
-                ctx.event(TcpEvent::OverlapMismatch {
-                    dir: ctx.dir,
-                    offset: lo.saturating_add(i as u64),
-                    len: u32::try_from(hi - lo).unwrap_or(u32::MAX),
-                });
-            }
-        }
-        overlapped
-    }
-
-    /// Delivers or buffers the new bytes `[start, wire_end)` (captured ones in `data`, the rest
-    /// missing), skipping holes ahead when a buffer limit is in the way.
-    fn place<S: StreamSink + ?Sized>(
-        &mut self,
-        ctx: &mut Ctx<'_, S>,
-        mut start: u64,
-        mut data: &[u8],
-        wire_end: u64,
-    ) {
-        loop {
-            if start < self.next {
-                if wire_end <= self.next {
-                    return;
-                }
-                let skip = usize::try_from(self.next - start).unwrap_or(usize::MAX);
-                data = data.get(skip..).unwrap_or_default();
-                start = self.next;
-            }
-            if start == self.next {
-                self.walk(ctx, start, data, wire_end);
-                return;
-            }
-            let cap_end = start.saturating_add(data.len() as u64);
-            let pieces = self.uncovered(start, wire_end, cap_end);
-            if pieces.is_empty() {
-                return;
-            }
-            let new_bytes: usize = pieces
-                .iter()
-                .filter(|p| p.captured)
-                .map(|p| usize::try_from(p.end - p.start).unwrap_or(usize::MAX))
-                .fold(0usize, usize::saturating_add);
-            if self.fits(ctx.shared, new_bytes, pieces.len()) {
-                for p in pieces {
-                    let chunk = if p.captured {
-                        Chunk::Data(slice(data, p.start - start, p.end - start).to_vec())
-                    } else {
-                        Chunk::Missing(p.end - p.start)
-                    };
-                    self.hold(ctx.shared, p.start, chunk);
-                }
-                ctx.shared.stats.out_of_order = ctx.shared.stats.out_of_order.saturating_add(1);
-                return;
-            }
-            // Over a limit: give up the first hole so the data behind it can go out.
-            let first = self.first_key().map_or(start, |k| k.min(start));
-            let hole = first.saturating_sub(self.next);
-            ctx.shared.stats.buffer_limit_hits =
-                ctx.shared.stats.buffer_limit_hits.saturating_add(1);
-            ctx.gap(hole);
-            ctx.event(TcpEvent::BufferLimit {
-                dir: ctx.dir,
-                dropped: hole,
-            });
-            self.next = first;
-            self.drain(ctx);
-        }
-    }
-
-    /// Delivers a segment that starts exactly at `next`: its own bytes where nothing is buffered,
-    /// buffered bytes (the first copy) where something is.
-    fn walk<S: StreamSink + ?Sized>(
-        &mut self,
-        ctx: &mut Ctx<'_, S>,
-        start: u64,
-        data: &[u8],
-        wire_end: u64,
-    ) {
-        let cap_end = start.saturating_add(data.len() as u64);
-        loop {
-            self.drain(ctx);
-            let cur = self.next;
-            if cur >= wire_end {
-                return;
-            }
-            let piece_end = wire_end.min(self.first_key().unwrap_or(u64::MAX));
-            if piece_end <= cur {
-                return;
-            }
-            if cur < cap_end {
-                let end = piece_end.min(cap_end);
-                ctx.data(slice(data, cur - start, end - start));
-                self.next = end;
-            } else {
-                ctx.gap(piece_end - cur);
-                self.next = piece_end;
-            }
-        }
-    }
-
-    /// The parts of `[start, end)` not covered by buffered chunks, each split into its captured
-    /// part (below `cap_end`) and its missing part.
-    fn uncovered(&self, start: u64, end: u64, cap_end: u64) -> Vec<Piece> {
-        let mut out = Vec::new();
-        if end <= start {
-            return out;
-        }
-        let mut cur = start;
-        if let Some((&k, c)) = self.chunks.range(..start).next_back() {
-            cur = cur.max(k.saturating_add(c.len()));
-        }
-        let mut push = |a: u64, b: u64| {
-            if a < cap_end {
-                out.push(Piece {
-                    start: a,
-                    end: b.min(cap_end),
-                    captured: true,
-                });
-            }
-            if b > cap_end {
-                out.push(Piece {
-                    start: a.max(cap_end),
-                    end: b,
-                    captured: false,
-                });
-            }
-        };
-        for (&k, c) in self.chunks.range(start..end) {
-            if k > cur {
-                push(cur, k);
-            }
-            cur = cur.max(k.saturating_add(c.len()));
-        }
-        if cur < end {
-            push(cur, end);
-        }
-        out
-    }
-
-    fn fits(&self, shared: &Shared, new_bytes: usize, new_chunks: usize) -> bool {
-        let limits = &shared.limits;
-        self.buffered.saturating_add(new_bytes) <= limits.max_bytes_per_dir
-            && self.chunks.len().saturating_add(new_chunks) <= limits.max_segments_per_dir
-            && shared.buffered_total.saturating_add(new_bytes) <= limits.max_bytes_total
-    }
-
-    fn hold(&mut self, shared: &mut Shared, at: u64, chunk: Chunk) {
-        let held = chunk.held();
-        self.buffered = self.buffered.saturating_add(held);
-        shared.buffered_total = shared.buffered_total.saturating_add(held);
-        self.chunks.insert(at, chunk);
-    }
-
-    fn first_key(&self) -> Option<u64> {
-        self.chunks.keys().next().copied()
-    }
-
-    /// Delivers buffered chunks that have become contiguous with `next`.
-    fn drain<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>) {
-        while let Some(entry) = self.chunks.first_entry() {
-            let at = *entry.key();
-            if at > self.next {
-                break;
-            }
-            let chunk = entry.remove();
-            let held = chunk.held();
-            self.buffered = self.buffered.saturating_sub(held);
-            ctx.shared.buffered_total = ctx.shared.buffered_total.saturating_sub(held);
-            let end = at.saturating_add(chunk.len());
-            if end <= self.next {
-                continue;
-            }
-            let skip = self.next - at;
-            match &chunk {
-                Chunk::Data(bytes) => ctx.data(slice(bytes, skip, end - at)),
-                Chunk::Missing(_) => ctx.gap(end - self.next),
-            }
-            self.next = end;
         }
     }
 
@@ -565,7 +454,7 @@ impl HalfStream {
             let before = self.next;
             let hole_end = limit.min(self.first_key().unwrap_or(u64::MAX));
             if hole_end > self.next {
-                ctx.gap(hole_end - self.next);
+                self.skip(ctx, hole_end - self.next);
                 self.next = hole_end;
             }
             self.drain(ctx);
@@ -587,14 +476,14 @@ impl HalfStream {
     pub(crate) fn flush<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>) {
         while let Some(first) = self.first_key() {
             if first > self.next {
-                ctx.gap(first - self.next);
+                self.skip(ctx, first - self.next);
                 self.next = first;
             }
             self.drain(ctx);
         }
         if let Some(fin_at) = self.fin_at {
             if !self.fin_delivered && fin_at > self.next {
-                ctx.gap(fin_at - self.next);
+                self.skip(ctx, fin_at - self.next);
                 self.next = fin_at;
             }
         }
@@ -602,28 +491,15 @@ impl HalfStream {
     }
 
     /// The connection was reset: flush, then end the direction if its FIN was not delivered.
+    /// Nothing is accepted after a RST, so the retained copy goes too.
     pub(crate) fn reset<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>) {
         self.flush(ctx);
         if !self.fin_delivered {
             self.fin_delivered = true;
             ctx.fin();
         }
+        self.drop_retained(ctx.shared);
     }
-}
-
-/// Part of a new segment not covered by buffered data.
-struct Piece {
-    start: u64,
-    end: u64,
-    captured: bool,
-}
-
-/// `bytes[from..to]` with offsets relative to the slice, empty when out of range.
-fn slice(bytes: &[u8], from: u64, to: u64) -> &[u8] {
-    let (Ok(from), Ok(to)) = (usize::try_from(from), usize::try_from(to)) else {
-        return &[];
-    };
-    bytes.get(from..to).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -49,11 +49,14 @@ fn shared(max_bytes: usize, max_segments: usize) -> Shared {
     Shared {
         stats: FlowStats::default(),
         buffered_total: 0,
+        retained_total: 0,
         limits: Limits {
             max_bytes_per_dir: max_bytes,
             max_segments_per_dir: max_segments,
             max_bytes_total: usize::MAX,
             max_above_hole_without_acks: 0,
+            max_retained_per_dir: 64,
+            max_retained_total: usize::MAX,
         },
     }
 }
@@ -134,6 +137,18 @@ impl Harness {
         assert_eq!(self.shared.buffered_total, h.buffered);
         assert!(h.buffered <= self.shared.limits.max_bytes_per_dir);
         assert!(h.chunks.len() <= self.shared.limits.max_segments_per_dir);
+        // The retained copy holds exactly the last delivered bytes, within its limit.
+        let kept = h.retained.len();
+        assert_eq!(self.shared.retained_total, kept);
+        assert!(kept <= self.shared.limits.max_retained_per_dir);
+        if kept > 0 {
+            let tail = &self.out.data[self.out.data.len() - kept..];
+            let at = h.next - kept as u64;
+            let found = h.retained.compare(at, tail);
+            assert!(found.complete && found.first_difference.is_none());
+            let (off, run) = self.out.runs.last().unwrap();
+            assert_eq!(off + run.len() as u64, h.next, "copy must end at next");
+        }
     }
 }
 
