@@ -127,3 +127,52 @@ fn detection_on_the_first_bytes_of_zeek_traces() {
     assert_eq!(detect_response(b"SSH-2.0-OpenSSH_7.4\r\n"), Detection::NotHttp);
     assert_eq!(Direction::ToServer.reverse(), Direction::ToClient);
 }
+
+// What the binary sums over connections to enforce a global memory budget.
+#[test]
+fn buffered_bytes_follow_partial_lines_heads_and_decoders() {
+    use flate2::{write::GzEncoder, Compression};
+    use std::io::Write;
+
+    let mut p = parser();
+    assert_eq!(p.buffered_bytes(), 0);
+    let _ = p.handle_data(1, Direction::ToServer, b"GET /partial");
+    let partial = p.buffered_bytes();
+    assert!((12..=64).contains(&partial), "{partial}");
+    // A long header line, still open: its bytes are held.
+    let _ = p.handle_data(2, Direction::ToServer, b" HTTP/1.1\r\nHost: h\r\nX-Long: ");
+    let _ = p.handle_data(3, Direction::ToServer, &[b'a'; 20_000]);
+    assert!(p.buffered_bytes() >= 20_000, "{}", p.buffered_bytes());
+    // The head is complete: the head buffer is gone and the oversized line buffer released.
+    let _ = p.handle_data(4, Direction::ToServer, b"\r\n\r\n");
+    assert!(p.buffered_bytes() <= 4096, "{}", p.buffered_bytes());
+
+    // A gzip body being decoded holds the inflater until the body ends.
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(&b"hello world ".repeat(500)).unwrap();
+    let body = e.finish().unwrap();
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", body.len());
+    let before = p.buffered_bytes();
+    let _ = p.handle_data(5, Direction::ToClient, head.as_bytes());
+    let _ = p.handle_data(6, Direction::ToClient, &body[..30]);
+    assert!(p.buffered_bytes() >= before + 40_000, "{}", p.buffered_bytes());
+    let _ = p.handle_data(7, Direction::ToClient, &body[30..]);
+    let t = p.poll_transaction().unwrap();
+    assert_eq!(t.response_body_len, 6000);
+    assert!(p.buffered_bytes() <= 2 * 4096, "{}", p.buffered_bytes());
+}
+
+// A gap inside a compressed body ends decoding; its state must not stay allocated.
+#[test]
+fn gap_in_a_compressed_body_releases_the_decoder() {
+    let mut p = parser();
+    let _ = p.handle_data(1, Direction::ToServer, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let _ = p.handle_data(
+        2,
+        Direction::ToClient,
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: 100\r\n\r\n\x78\x9c\x4b\x4c",
+    );
+    assert!(p.buffered_bytes() >= 40_000, "{}", p.buffered_bytes());
+    p.handle_gap(3, Direction::ToClient, 10);
+    assert!(p.buffered_bytes() < 40_000, "{}", p.buffered_bytes());
+}

@@ -40,6 +40,13 @@ fn small_config() -> HttpConfig {
     }
 }
 
+/// The most `HttpParser::buffered_bytes` may report: per direction, a line buffer and a head
+/// buffer of up to `max_header_bytes` each (twice that in capacity, as vectors grow by
+/// doubling) and one inflater state (44 KiB).
+fn buffered_bound(cfg: &HttpConfig) -> usize {
+    2 * (4 * (cfg.max_header_bytes + 2) + 64 + 44 * 1024)
+}
+
 /// Feeds `ops` and checks the invariants that must hold whatever the input.
 fn drive(cfg: &Arc<HttpConfig>, ops: &[(u8, Direction, Vec<u8>)]) -> Vec<HttpTransaction> {
     let mut p = HttpParser::new(cfg.clone());
@@ -57,10 +64,11 @@ fn drive(cfg: &Arc<HttpConfig>, ops: &[(u8, Direction, Vec<u8>)]) -> Vec<HttpTra
             2 => p.handle_eof(ts, *dir),
             _ => p.handle_close(ts),
         }
+        assert!(p.buffered_bytes() <= buffered_bound(cfg), "{} buffered", p.buffered_bytes());
         while let Some(t) = p.poll_transaction() {
             assert!(t.events.len() <= cfg.max_events_per_transaction);
-            assert!(t.uri.as_ref().map_or(true, |u| u.len() <= cfg.max_uri_len));
-            assert!(t.host.as_ref().map_or(true, |h| h.len() <= cfg.max_field_len));
+            assert!(t.uri.as_ref().is_none_or(|u| u.len() <= cfg.max_uri_len));
+            assert!(t.host.as_ref().is_none_or(|h| h.len() <= cfg.max_field_len));
             assert!(t.request_header_names.len() <= cfg.max_header_names);
             out.push(t);
         }
@@ -283,6 +291,7 @@ fn endless_header_line_holds_at_most_the_limit() {
         let pr = p.handle_data(i, Direction::ToServer, &chunk);
         assert_eq!(pr.consumed, chunk.len());
         assert!(pr.buffered <= 1024);
+        assert!(p.buffered_bytes() <= 4 * 1024, "{}", p.buffered_bytes());
     }
     let _ = p.handle_data(999, Direction::ToServer, b"\r\nHost: late\r\n\r\n");
     let _ = p.handle_data(999, Direction::ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");

@@ -111,6 +111,22 @@ fn content_range_len(value: &[u8]) -> Option<i64> {
     last.checked_sub(first)?.checked_add(1)
 }
 
+fn is_digits(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(u8::is_ascii_digit)
+}
+
+/// For a Content-Length value written as a comma-separated list, whether its elements
+/// conflict (differ, or are not all numbers); `None` for a single value.
+fn content_length_list(value: &[u8]) -> Option<bool> {
+    if !value.contains(&b',') {
+        return None;
+    }
+    let mut elements = value.split(|&c| c == b',').map(<[u8]>::trim_ascii);
+    let first = elements.next().unwrap_or_default();
+    let conflicting = !is_digits(first) || elements.any(|e| e != first);
+    Some(conflicting)
+}
+
 /// Decides the framing of a message from its head.
 pub(crate) fn decide(info: MessageInfo, fields: &[Field<'_>]) -> Decision {
     let dir = info.dir;
@@ -120,11 +136,17 @@ pub(crate) fn decide(info: MessageInfo, fields: &[Field<'_>]) -> Decision {
     let mut cl_seen: Option<i64> = None;
     let mut chunked = false;
     let mut te_chunked = false;
+    let mut te_lines = 0usize;
+    let mut te_unusual = false;
     let mut multipart = false;
     let mut expect_100 = false;
     for f in fields {
         let name = f.name;
         if eq_ci(name, "content-length") {
+            let list = content_length_list(f.value);
+            if let Some(conflicting) = list {
+                d.events.push(HttpEvent::ContentLengthList { dir, conflicting });
+            }
             let tok = value_token(f.value);
             if tok.is_empty() {
                 continue;
@@ -133,6 +155,11 @@ pub(crate) fn decide(info: MessageInfo, fields: &[Field<'_>]) -> Decision {
                 Some(n) if n >= 0 => {
                     if n > 0 && tok.first() == Some(&b'0') {
                         d.events.push(HttpEvent::ContentLengthLeadingZeros { dir });
+                    }
+                    // Zeek frames with the leading digits of `2abc` or `2 3`; a strict server
+                    // rejects the message, so the two may disagree on where it ends.
+                    if list.is_none() && !is_digits(f.value.trim_ascii()) {
+                        d.events.push(HttpEvent::InvalidContentLength { dir });
                     }
                     n
                 }
@@ -170,18 +197,18 @@ pub(crate) fn decide(info: MessageInfo, fields: &[Field<'_>]) -> Decision {
         } else if eq_ci(name, "transfer-encoding") {
             let tok = value_token(f.value);
             let whole = f.value.trim_ascii();
+            // Several field lines make one list (RFC 9110 section 5.3): `chunked` twice.
+            te_lines += 1;
             if eq_ci(tok, "chunked") {
                 te_chunked = true;
-                if whole.len() != tok.len() {
-                    d.events.push(HttpEvent::UnusualTransferEncoding { dir });
-                }
+                te_unusual |= whole.len() != tok.len();
                 if info.version == Some(Version::V11) {
                     chunked = true;
                 } else {
                     d.events.push(HttpEvent::ChunkedInHttp10 { dir });
                 }
             } else {
-                d.events.push(HttpEvent::UnusualTransferEncoding { dir });
+                te_unusual = true;
             }
         } else if eq_ci(name, "content-encoding") {
             let tok = value_token(f.value);
@@ -196,6 +223,9 @@ pub(crate) fn decide(info: MessageInfo, fields: &[Field<'_>]) -> Decision {
         } else if eq_ci(name, "expect") && dir == Direction::ToServer {
             expect_100 = true;
         }
+    }
+    if te_unusual || te_lines > 1 {
+        d.events.push(HttpEvent::UnusualTransferEncoding { dir });
     }
     if te_chunked && cl_seen.is_some() {
         d.events.push(HttpEvent::ContentLengthAndChunked { dir });
@@ -287,13 +317,19 @@ impl Body {
         self.len = self.len.saturating_add(line_len).saturating_add(2);
     }
 
-    /// Bytes lost in a gap inside the body: counted, and decoding cannot go on.
+    /// Bytes lost in a gap inside the body: counted, and decoding cannot go on (its state is
+    /// released).
     pub fn add_gap(&mut self, len: u64) {
         self.wire_len = self.wire_len.saturating_add(len);
         self.len = self.len.saturating_add(len);
-        if self.decoder.is_some() {
+        if self.decoder.take().is_some() {
             self.decode_stopped = true;
         }
+    }
+
+    /// Heap bytes held for decoding this body.
+    pub fn held_bytes(&self) -> usize {
+        self.decoder.as_ref().map_or(0, Decoder::held_bytes)
     }
 
     /// Final accounting. Zeek counts a multipart body line by line and closes its last line
@@ -393,6 +429,40 @@ mod tests {
         let d = decide(info(Direction::ToServer, Version::V11, ExpectBody::Maybe), &fields(&[("Transfer-Encoding", "gzip")]));
         assert_eq!(d.framing, None);
         assert_eq!(d.events, vec![HttpEvent::UnusualTransferEncoding { dir: Direction::ToServer }]);
+    }
+
+    // Review finding: `chunked` on two field lines was not flagged, unlike `chunked, chunked`.
+    #[test]
+    fn repeated_transfer_encoding_lines_are_flagged_once() {
+        let req = info(Direction::ToServer, Version::V11, ExpectBody::Maybe);
+        let d = decide(req, &fields(&[("Transfer-Encoding", "chunked"), ("transfer-encoding", "chunked")]));
+        assert_eq!(d.framing, Some(Framing::Chunked(Chunk::Size)));
+        assert_eq!(d.events, vec![HttpEvent::UnusualTransferEncoding { dir: Direction::ToServer }]);
+        let d = decide(req, &fields(&[("Transfer-Encoding", "gzip"), ("Transfer-Encoding", "chunked, x")]));
+        assert_eq!(d.events, vec![HttpEvent::UnusualTransferEncoding { dir: Direction::ToServer }]);
+        let d = decide(req, &fields(&[("Transfer-Encoding", "chunked")]));
+        assert!(d.events.is_empty());
+    }
+
+    // Review finding: `Content-Length: 2, 2` framed silently.
+    #[test]
+    fn content_length_lists_and_trailing_bytes_are_flagged() {
+        let req = info(Direction::ToServer, Version::V11, ExpectBody::Maybe);
+        let dir = Direction::ToServer;
+        let d = decide(req, &fields(&[("Content-Length", "2, 2")]));
+        assert_eq!(d.framing, Some(Framing::Length { remaining: 2, multipart: false }));
+        assert_eq!(d.events, vec![HttpEvent::ContentLengthList { dir, conflicting: false }]);
+        let d = decide(req, &fields(&[("Content-Length", "2,3")]));
+        assert_eq!(d.framing, Some(Framing::Length { remaining: 2, multipart: false }));
+        assert_eq!(d.events, vec![HttpEvent::ContentLengthList { dir, conflicting: true }]);
+        let d = decide(req, &fields(&[("Content-Length", ", 2")]));
+        assert_eq!(d.framing, None);
+        assert_eq!(d.events, vec![HttpEvent::ContentLengthList { dir, conflicting: true }]);
+        let d = decide(req, &fields(&[("Content-Length", "2abc")]));
+        assert_eq!(d.framing, Some(Framing::Length { remaining: 2, multipart: false }));
+        assert_eq!(d.events, vec![HttpEvent::InvalidContentLength { dir }]);
+        let d = decide(req, &fields(&[("Content-Length", " 12 ")]));
+        assert!(d.events.is_empty());
     }
 
     #[test]

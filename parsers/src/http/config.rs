@@ -39,29 +39,55 @@ pub struct HttpConfig {
     /// takes them; past it the oldest is dropped and counted. Poll after every `handle_*`
     /// call and this is never reached. Default 1024.
     pub max_ready_transactions: usize,
-    /// Header names kept per message in the transaction (names only, never values).
-    /// Default 64.
+    /// Header names kept per message in the transaction (names only, never values); past it
+    /// names are dropped, `header_name_limit_hits` counts the message and it gets
+    /// [`HttpEvent::HeaderNameLimit`](super::HttpEvent::HeaderNameLimit). Default 64.
     pub max_header_names: usize,
-    /// Extra query-parameter names (case-insensitive) whose values are replaced by `REDACTED`,
-    /// on top of [`DEFAULT_REDACTED_PARAMS`].
+    /// Extra parameter names whose values are replaced by `REDACTED`, on top of
+    /// [`DEFAULT_REDACTED_PARAMS`] and compared the same way.
     pub redact_query_params: Vec<String>,
 }
 
 /// Bytes a body must have produced before [`HttpConfig::max_decode_ratio`] applies.
 pub const DECODE_RATIO_FLOOR: u64 = 1 << 20;
 
-/// Query parameters always redacted: they carry credentials or one-time secrets.
+/// Parameter names whose values are always redacted, wherever the parameter is: query,
+/// fragment, path (`;name=value`) or a nested URL inside another value. Names are compared
+/// after percent-decoding, case-insensitively, ignoring control bytes, blanks, `+`, `-`, `_`,
+/// `.` and brackets (so `api_key` also covers `API-Key`, `apikey` and `api_key[]`); a
+/// bracketed name also matches on its innermost key (`user[password]`).
+///
+/// `signature` and `sig` are deliberately absent: they are public parts of signed URLs in
+/// common use (video CDNs), and the Zeek reference logs compare them column by column. The
+/// cloud-provider forms (`X-Amz-Signature`) are listed.
 pub const DEFAULT_REDACTED_PARAMS: &[&str] = &[
     "access_token",
     "code",
     "api_key",
-    "apikey",
     "password",
     "passwd",
     "token",
     "id_token",
     "refresh_token",
     "client_secret",
+    "jsessionid",
+    "phpsessid",
+    "sid",
+    "session",
+    "sessionid",
+    "auth",
+    "authorization",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "client_assertion",
+    "assertion",
+    "code_verifier",
+    "otp",
+    "pin",
+    "passcode",
+    "secret",
+    "private_key",
 ];
 
 impl Default for HttpConfig {
@@ -105,6 +131,10 @@ pub struct HttpStats {
     pub header_limit_hits: u64,
     /// Heads that exceeded `max_headers`.
     pub header_count_limit_hits: u64,
+    /// Messages with more header names than `max_header_names` (the rest were not kept).
+    pub header_name_limit_hits: u64,
+    /// `Authorization` values whose scheme is not a known one, reported as `other`.
+    pub auth_scheme_other: u64,
     /// URIs cut to `max_uri_len`.
     pub uri_truncations: u64,
     /// Other strings cut to `max_field_len`.
@@ -135,8 +165,9 @@ pub struct HttpStats {
     pub events_dropped: u64,
     /// Transactions dropped because `max_ready_transactions` were waiting to be polled.
     pub transactions_dropped: u64,
-    /// Request-smuggling indicators seen (CL+TE, conflicting or invalid Content-Length,
-    /// odd Transfer-Encoding, bad chunk size).
+    /// Request-smuggling indicators seen (CL+TE, conflicting, listed or invalid
+    /// Content-Length, odd or repeated Transfer-Encoding, whitespace before a colon, bad chunk
+    /// size; see [`HttpEvent::is_smuggling_indicator`](super::HttpEvent::is_smuggling_indicator)).
     pub smuggling_indicators: u64,
 }
 
@@ -154,6 +185,8 @@ impl HttpStats {
             ("http09_requests", self.http09_requests),
             ("header_limit_hits", self.header_limit_hits),
             ("header_count_limit_hits", self.header_count_limit_hits),
+            ("header_name_limit_hits", self.header_name_limit_hits),
+            ("auth_scheme_other", self.auth_scheme_other),
             ("uri_truncations", self.uri_truncations),
             ("field_truncations", self.field_truncations),
             ("pending_limit_hits", self.pending_limit_hits),

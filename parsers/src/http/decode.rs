@@ -114,6 +114,10 @@ impl GzipHeader {
     }
 }
 
+/// Heap held by a running inflater: miniz_oxide's `InflateState` (43,296 bytes in 0.9: the
+/// 32 KiB window and the Huffman tables), rounded up.
+pub(crate) const INFLATE_STATE_BYTES: usize = 44 * 1024;
+
 /// A streaming decoder that counts output bytes and stops at the configured limits.
 #[derive(Debug)]
 pub(crate) struct Decoder {
@@ -142,6 +146,15 @@ impl Decoder {
             max_output,
             max_ratio,
             ratio_floor,
+        }
+    }
+
+    /// Heap bytes the decoder holds now (the inflater state while inflating).
+    pub fn held_bytes(&self) -> usize {
+        match &self.stage {
+            Stage::Inflate(_) => INFLATE_STATE_BYTES,
+            Stage::GzipHeader(h) => h.extra_len_bytes.capacity(),
+            Stage::Sniff { .. } | Stage::Done => 0,
         }
     }
 
@@ -283,6 +296,20 @@ mod tests {
         }
         assert_eq!(last, Outcome::Finished);
         assert_eq!(d.produced, plain.len() as u64);
+        // The inflater state is released when the stream ends.
+        assert_eq!(d.held_bytes(), 0);
+    }
+
+    #[test]
+    fn held_bytes_follow_the_stage() {
+        let z = gzip(&b"abc".repeat(1000));
+        let mut d = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
+        assert_eq!(d.held_bytes(), 0);
+        assert_eq!(d.feed(&z[..20]), Outcome::Running);
+        assert_eq!(d.held_bytes(), INFLATE_STATE_BYTES);
+        let mut bad = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
+        assert_eq!(bad.feed(b"not gzip"), Outcome::Corrupt);
+        assert_eq!(bad.held_bytes(), 0);
     }
 
     #[test]

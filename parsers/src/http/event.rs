@@ -56,30 +56,50 @@ pub enum HttpEvent {
         /// Side of the message.
         dir: Direction,
     },
+    /// Whitespace between a field name and its colon (`Transfer-Encoding : chunked`), which
+    /// RFC 9112 section 5.1 says a server must reject: servers disagree on such a field, so it
+    /// can smuggle a request. The field is used as Zeek uses it (as if the whitespace were not
+    /// there), so body lengths stay comparable; reported once per message.
+    WhitespaceBeforeColon {
+        /// Side of the message.
+        dir: Direction,
+    },
     /// Both Content-Length and `Transfer-Encoding: chunked`; chunked framing wins.
     ContentLengthAndChunked {
         /// Side of the message.
         dir: Direction,
     },
-    /// More than one Content-Length; the last one is used.
+    /// More than one Content-Length field line; the last one is used. A smuggling indicator
+    /// even when the values are equal, like the same values written as one list
+    /// ([`HttpEvent::ContentLengthList`]).
     DuplicateContentLength {
         /// Side of the message.
         dir: Direction,
         /// Whether the values differ.
         conflicting: bool,
     },
-    /// A Content-Length that is negative, not a number, or too large; treated as 0.
+    /// A Content-Length that is not a plain decimal number: negative, not a number, too large
+    /// (all treated as 0), or with bytes after its digits (framed by the digits, as Zeek does).
     InvalidContentLength {
         /// Side of the message.
         dir: Direction,
+    },
+    /// A Content-Length written as a list (`2, 2`), as a proxy that folds repeated fields
+    /// writes it. Framing uses the first value, which is the value RFC 9110 section 8.6 allows
+    /// when all are equal.
+    ContentLengthList {
+        /// Side of the message.
+        dir: Direction,
+        /// Whether the values differ (or one is not a number).
+        conflicting: bool,
     },
     /// A Content-Length with leading zeros.
     ContentLengthLeadingZeros {
         /// Side of the message.
         dir: Direction,
     },
-    /// A Transfer-Encoding list with more than chunked, or chunked not last
-    /// (e.g. `chunked, chunked` or `gzip`).
+    /// A Transfer-Encoding with more than chunked, or chunked not last (e.g. `chunked, chunked`
+    /// or `gzip`), or more than one Transfer-Encoding field line. Reported once per message.
     UnusualTransferEncoding {
         /// Side of the message.
         dir: Direction,
@@ -105,6 +125,14 @@ pub enum HttpEvent {
     BadContentRange,
     /// The head was larger than `max_header_bytes`; later header lines were skipped.
     HeaderLimit {
+        /// Side of the message.
+        dir: Direction,
+        /// The limit that was hit.
+        limit: usize,
+    },
+    /// The head had more than `max_header_names` field names; later names were not kept in
+    /// the transaction (the fields themselves were still parsed).
+    HeaderNameLimit {
         /// Side of the message.
         dir: Direction,
         /// The limit that was hit.
@@ -184,9 +212,11 @@ impl HttpEvent {
             HttpEvent::BareCr { .. } => "bare_cr",
             HttpEvent::ObsFold { .. } => "obs_fold",
             HttpEvent::MalformedHeader { .. } => "malformed_header",
+            HttpEvent::WhitespaceBeforeColon { .. } => "whitespace_before_colon",
             HttpEvent::ContentLengthAndChunked { .. } => "content_length_and_chunked",
             HttpEvent::DuplicateContentLength { .. } => "duplicate_content_length",
             HttpEvent::InvalidContentLength { .. } => "invalid_content_length",
+            HttpEvent::ContentLengthList { .. } => "content_length_list",
             HttpEvent::ContentLengthLeadingZeros { .. } => "content_length_leading_zeros",
             HttpEvent::UnusualTransferEncoding { .. } => "unusual_transfer_encoding",
             HttpEvent::ChunkedInHttp10 { .. } => "chunked_in_http10",
@@ -195,6 +225,7 @@ impl HttpEvent {
             HttpEvent::ExpectWithEmptyBody => "expect_with_empty_body",
             HttpEvent::BadContentRange => "bad_content_range",
             HttpEvent::HeaderLimit { .. } => "header_limit",
+            HttpEvent::HeaderNameLimit { .. } => "header_name_limit",
             HttpEvent::TooManyHeaders { .. } => "too_many_headers",
             HttpEvent::UriTruncated { .. } => "uri_truncated",
             HttpEvent::TooManyPendingRequests { .. } => "too_many_pending_requests",
@@ -213,8 +244,10 @@ impl HttpEvent {
         matches!(
             self,
             HttpEvent::ContentLengthAndChunked { .. }
-                | HttpEvent::DuplicateContentLength { conflicting: true, .. }
+                | HttpEvent::DuplicateContentLength { .. }
                 | HttpEvent::InvalidContentLength { .. }
+                | HttpEvent::ContentLengthList { .. }
+                | HttpEvent::WhitespaceBeforeColon { .. }
                 | HttpEvent::ContentLengthLeadingZeros { .. }
                 | HttpEvent::UnusualTransferEncoding { .. }
                 | HttpEvent::BadChunkSize { .. }

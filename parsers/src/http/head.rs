@@ -261,6 +261,8 @@ pub(crate) struct Fields<'a> {
     pub malformed: bool,
     /// More than the allowed number of fields; the rest were skipped.
     pub too_many: bool,
+    /// A kept field had whitespace between its name and the colon.
+    pub whitespace_before_colon: bool,
 }
 
 /// Fields httparse is asked to parse at most; larger heads use the lenient parser.
@@ -273,7 +275,7 @@ pub(crate) fn parse_fields(block: &[u8], max: usize) -> Fields<'_> {
     if let Ok(httparse::Status::Complete((used, parsed))) = httparse::parse_headers(block, &mut headers) {
         if used == block.len() && parsed.len() <= max {
             let list = parsed.iter().map(|h| Field { name: h.name.as_bytes(), value: h.value }).collect();
-            return Fields { list, malformed: false, too_many: false };
+            return Fields { list, ..Fields::default() };
         }
     }
     fields_lenient(block, max)
@@ -316,6 +318,7 @@ fn fields_lenient(block: &[u8], max: usize) -> Fields<'_> {
             out.too_many = true;
             break;
         }
+        out.whitespace_before_colon |= colon != name_end;
         let name = line.get(..name_end).unwrap_or_default();
         let value = trim_ws(line.get(colon + 1..).unwrap_or_default());
         out.list.push(Field { name, value });
@@ -438,6 +441,9 @@ mod tests {
         let f = parse_fields(b"Host : x\r\njunk line\r\nA: b  \r\n\r\n", 10);
         assert_eq!(f.list, vec![Field { name: b"Host", value: b"x" }, Field { name: b"A", value: b"b" }]);
         assert!(f.malformed);
+        assert!(f.whitespace_before_colon);
+        assert!(!parse_fields(b"Host: x\r\njunk\r\n\r\n", 10).whitespace_before_colon);
+        assert!(parse_fields(b"Transfer-Encoding\t: chunked\r\n\r\n", 10).whitespace_before_colon);
     }
 
     #[test]

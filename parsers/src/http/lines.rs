@@ -154,6 +154,11 @@ impl LineSplitter {
     pub fn held(&self) -> usize {
         self.buf.len()
     }
+
+    /// Bytes allocated for the line buffer.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
 }
 
 #[cfg(test)]

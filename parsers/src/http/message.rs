@@ -5,7 +5,8 @@ use super::body::{decide, zeek_atoi, Body, Chunk, DecodeNote, ExpectBody, Framin
 use super::head::{parse_fields, parse_request_line, parse_status_line, value_token, Field, LineNotes, RequestLineError, Version};
 use super::lines::Term;
 use super::parser::{Message, Mode};
-use super::text::{redact_query, unescape_uri, wire_string};
+use super::redact::{auth_scheme, redact_target, Form, OTHER_AUTH_SCHEME};
+use super::text::wire_string;
 use super::txn::{HttpTransaction, MessageEnd};
 use super::{Direction, HttpConfig, HttpEvent, HttpParser, HttpStats};
 
@@ -14,9 +15,6 @@ const KNOWN_METHODS: &[&str] = &[
     "GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE", "CONNECT", "PATCH", "QUERY", "PROPFIND",
     "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "POLL", "REPORT", "SUBSCRIBE", "BMOVE", "SEARCH",
 ];
-
-/// Longest auth scheme kept.
-const MAX_AUTH_SCHEME: usize = 32;
 
 /// Where a credible message start is in a line seen after a gap: a request line at the start
 /// of the line, or a status line anywhere in it (after a lost head the body before the next
@@ -138,9 +136,8 @@ impl HttpParser {
 
         let cfg = self.cfg.clone();
         let method = field_string(req.method, &cfg, &mut self.stats);
-        let (uri, _) = wire_string(&unescape_uri(req.uri), usize::MAX);
-        let (uri, redacted) = redact_query(&uri, &cfg.redact_query_params);
-        let (uri, uri_cut) = wire_string(uri.as_bytes(), cfg.max_uri_len);
+        let (uri, redacted) = redact_target(req.uri, &cfg.redact_query_params, Form::Decoded);
+        let (uri, uri_cut) = wire_string(&uri, cfg.max_uri_len);
         let mut events = Vec::new();
         note_events(req.notes, dir, &mut events);
         if is_09 {
@@ -306,6 +303,9 @@ impl HttpParser {
         if fields.malformed {
             events.push(HttpEvent::MalformedHeader { dir });
         }
+        if fields.whitespace_before_colon {
+            events.push(HttpEvent::WhitespaceBeforeColon { dir });
+        }
         if fields.too_many {
             self.stats.header_count_limit_hits += 1;
             events.push(HttpEvent::TooManyHeaders { dir, limit: cfg.max_headers });
@@ -320,7 +320,10 @@ impl HttpParser {
         };
         let decision = decide(info, &fields.list);
         let t = self.tracker.session(ts, dir);
-        apply_fields(t, dir, &fields.list, &cfg, &mut self.stats);
+        if apply_fields(t, dir, &fields.list, &cfg, &mut self.stats) {
+            self.stats.header_name_limit_hits += 1;
+            events.push(HttpEvent::HeaderNameLimit { dir, limit: cfg.max_header_names });
+        }
         events.extend(decision.events);
         for e in events {
             self.event(dir, e);
@@ -503,8 +506,16 @@ impl HttpParser {
     }
 }
 
-/// Copies what a transaction keeps from a head. Credentials are not kept.
-fn apply_fields(t: &mut HttpTransaction, dir: Direction, fields: &[Field<'_>], cfg: &HttpConfig, stats: &mut HttpStats) {
+/// Copies what a transaction keeps from a head. Credentials are not kept. Returns whether
+/// header names were dropped at `max_header_names`.
+fn apply_fields(
+    t: &mut HttpTransaction,
+    dir: Direction,
+    fields: &[Field<'_>],
+    cfg: &HttpConfig,
+    stats: &mut HttpStats,
+) -> bool {
+    let mut names_dropped = false;
     for f in fields {
         let name = f.name;
         let names = match dir {
@@ -513,6 +524,8 @@ fn apply_fields(t: &mut HttpTransaction, dir: Direction, fields: &[Field<'_>], c
         };
         if names.len() < cfg.max_header_names {
             names.push(field_string(name, cfg, stats));
+        } else {
+            names_dropped = true;
         }
         let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
         match dir {
@@ -520,9 +533,8 @@ fn apply_fields(t: &mut HttpTransaction, dir: Direction, fields: &[Field<'_>], c
                 if is("host") {
                     t.host = Some(field_string(f.value, cfg, stats));
                 } else if is("referer") {
-                    let (r, _) = wire_string(f.value, usize::MAX);
-                    let (r, _) = redact_query(&r, &cfg.redact_query_params);
-                    t.referrer = Some(field_string(r.as_bytes(), cfg, stats));
+                    let (r, _) = redact_target(f.value, &cfg.redact_query_params, Form::Raw);
+                    t.referrer = Some(field_string(&r, cfg, stats));
                 } else if is("user-agent") {
                     t.user_agent = Some(field_string(f.value, cfg, stats));
                 } else if is("origin") {
@@ -530,9 +542,12 @@ fn apply_fields(t: &mut HttpTransaction, dir: Direction, fields: &[Field<'_>], c
                 } else if is("content-type") {
                     t.request_content_type = Some(field_string(f.value, cfg, stats));
                 } else if is("authorization") || (is("proxy-authorization") && t.auth_scheme.is_none()) {
-                    // Only the scheme: the credentials themselves are never stored.
-                    let scheme = value_token(f.value);
-                    t.auth_scheme = Some(wire_string(scheme, MAX_AUTH_SCHEME).0);
+                    // Only a known scheme name: nothing of the value itself is ever stored.
+                    let scheme = auth_scheme(f.value).unwrap_or_else(|| {
+                        stats.auth_scheme_other += 1;
+                        OTHER_AUTH_SCHEME
+                    });
+                    t.auth_scheme = Some(scheme.to_owned());
                 }
             }
             Direction::ToClient => {
@@ -544,4 +559,5 @@ fn apply_fields(t: &mut HttpTransaction, dir: Direction, fields: &[Field<'_>], c
             }
         }
     }
+    names_dropped
 }

@@ -32,6 +32,7 @@ mod head;
 mod lines;
 mod message;
 mod parser;
+mod redact;
 mod text;
 mod txn;
 

@@ -107,7 +107,17 @@ impl Side {
     fn new() -> Self {
         Side { lines: LineSplitter::default(), mode: Mode::Start, msg: None, gap_pending: false }
     }
+
+    /// Heap bytes of the buffers the network can grow on this side.
+    fn held_bytes(&self) -> usize {
+        let msg = self.msg.as_ref().map_or(0, |m| m.head.capacity() + m.body.as_ref().map_or(0, Body::held_bytes));
+        self.lines.capacity() + msg
+    }
 }
+
+/// Capacity of a line buffer kept for reuse after a line; a buffer that grew past it for one
+/// long line is released, so an idle connection does not keep holding it.
+const LINE_BUFFER_RETAIN: usize = 4096;
 
 /// Connection-wide state that both directions consult (the fields of Zeek's HTTP analyzer).
 #[derive(Debug, Default)]
@@ -283,6 +293,20 @@ impl HttpParser {
         &self.stats
     }
 
+    /// Heap bytes this parser holds in buffers the network can grow: the partial line of
+    /// each direction, the head being collected, and the state of a running gzip/deflate
+    /// decoder (the inflater's fixed size). Allocated capacity is counted, since that is the
+    /// memory in use. Constant time, so a caller can sum it over every connection to enforce a
+    /// global budget.
+    ///
+    /// Not counted: transactions waiting for their response or for
+    /// [`poll_transaction`](Self::poll_transaction), which are bounded by
+    /// [`HttpConfig::max_pending_requests`], [`HttpConfig::max_ready_transactions`] and the
+    /// per-string limits, and the parser's own fixed-size state.
+    pub fn buffered_bytes(&self) -> usize {
+        self.client.held_bytes() + self.server.held_bytes()
+    }
+
     pub(super) fn side(&self, dir: Direction) -> &Side {
         match dir {
             Direction::ToServer => &self.client,
@@ -413,6 +437,9 @@ impl HttpParser {
         let lines = &mut self.side_mut(dir).lines;
         let mut line = line;
         line.clear();
+        if line.capacity() > LINE_BUFFER_RETAIN {
+            line = Vec::new();
+        }
         *lines.buffer_mut() = line;
         lines.clear_line();
     }

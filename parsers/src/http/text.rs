@@ -1,9 +1,7 @@
 //! Turning wire bytes into stored strings: URI unescaping (Zeek's rules), lossless-ish UTF-8
-//! conversion, truncation and redaction of credentials in query strings.
+//! conversion and truncation.
 
-use super::config::DEFAULT_REDACTED_PARAMS;
-
-/// What replaces a redacted query-parameter value.
+/// What replaces a redacted credential (a parameter value, a userinfo password).
 pub const REDACTED: &str = "REDACTED";
 
 fn hex_val(c: u8) -> Option<u8> {
@@ -108,51 +106,6 @@ fn push_bounded(out: &mut String, s: &str, limit: usize) -> bool {
     false
 }
 
-fn is_redacted_name(name: &str, extra: &[String]) -> bool {
-    DEFAULT_REDACTED_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name))
-        || extra.iter().any(|p| p.eq_ignore_ascii_case(name))
-}
-
-/// Replaces the values of credential-carrying query parameters with [`REDACTED`]. Parameters
-/// are `&`- or `;`-separated `name=value` pairs after the first `?`; names compare
-/// case-insensitively. Returns whether anything was replaced.
-pub(crate) fn redact_query(uri: &str, extra: &[String]) -> (String, bool) {
-    let Some(q) = uri.find('?') else {
-        return (uri.to_owned(), false);
-    };
-    let (path, query) = uri.split_at(q + 1);
-    let mut out = String::with_capacity(uri.len());
-    out.push_str(path);
-    let mut changed = false;
-    let mut rest = query;
-    loop {
-        let sep = rest.find(['&', ';']);
-        let (pair, tail) = match sep {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
-        match pair.split_once('=') {
-            Some((name, value)) if is_redacted_name(name.trim(), extra) && value != REDACTED => {
-                out.push_str(name);
-                out.push('=');
-                out.push_str(REDACTED);
-                changed = true;
-            }
-            _ => out.push_str(pair),
-        }
-        if tail.is_empty() {
-            break;
-        }
-        // Keep the separator itself, then continue after it.
-        let mut chars = tail.chars();
-        if let Some(c) = chars.next() {
-            out.push(c);
-        }
-        rest = chars.as_str();
-    }
-    (out, changed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,24 +136,5 @@ mod tests {
         let (s, cut) = wire_string(b"a\xff", 3);
         assert_eq!(s, "a");
         assert!(cut);
-    }
-
-    #[test]
-    fn redaction_replaces_only_credential_values() {
-        let (u, changed) = redact_query("/cb?code=abc&state=xyz&ACCESS_TOKEN=t;x=1", &[]);
-        assert_eq!(u, "/cb?code=REDACTED&state=xyz&ACCESS_TOKEN=REDACTED;x=1");
-        assert!(changed);
-        let (u, changed) = redact_query("/p?zipcode=1&codes=2", &[]);
-        assert_eq!(u, "/p?zipcode=1&codes=2");
-        assert!(!changed);
-    }
-
-    #[test]
-    fn redaction_uses_configured_names_and_keeps_paths() {
-        let extra = vec!["Session".to_owned()];
-        let (u, _) = redact_query("/code=1/x?session=s&a", &extra);
-        assert_eq!(u, "/code=1/x?session=REDACTED&a");
-        assert_eq!(redact_query("/no-query", &extra).0, "/no-query");
-        assert_eq!(redact_query("/?token=", &[]).0, "/?token=REDACTED");
     }
 }

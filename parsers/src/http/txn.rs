@@ -16,8 +16,10 @@ use super::{Direction, HttpConfig, HttpEvent, HttpStats};
 /// [`HttpConfig::max_field_len`]. Bytes that are not valid UTF-8 are written as `\xHH` (the
 /// form Zeek's log uses); valid UTF-8, control characters included, is kept as is, so the
 /// output layer escapes what its format needs. Credentials never reach this struct:
-/// `Authorization`, `Proxy-Authorization` and `Cookie` values are dropped (only the auth scheme
-/// is kept) and credential query parameters in `uri` and `referrer` read `REDACTED`.
+/// `Authorization`, `Proxy-Authorization` and `Cookie` values are dropped (only a known auth
+/// scheme name is kept), and in `uri` and `referrer` the values of credential parameters
+/// (query, fragment, path parameters, nested encoded URLs) and userinfo passwords read
+/// `REDACTED` (see [`DEFAULT_REDACTED_PARAMS`](super::DEFAULT_REDACTED_PARAMS)).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HttpTransaction {
     /// Position of the pair in its connection, from 1.
@@ -26,8 +28,9 @@ pub struct HttpTransaction {
     pub ts: u64,
     /// Request method, as sent (case kept). `None` when no request line was parsed.
     pub method: Option<String>,
-    /// Request URI, percent-decoded (as Zeek logs it), redacted, bounded. `Some("")` for a
-    /// request line without URI.
+    /// Request URI, percent-decoded (as Zeek logs it), redacted, bounded. Redaction works on
+    /// the raw target, so an encoded separator cannot hide a credential; a target with nothing
+    /// to redact reads exactly as Zeek logs it. `Some("")` for a request line without URI.
     pub uri: Option<String>,
     /// Request version, e.g. `"1.1"`; `"0.9"` for a request line without version; `None` when
     /// the version was malformed or there was no request.
@@ -36,7 +39,8 @@ pub struct HttpTransaction {
     pub host: Option<String>,
     /// `User-Agent` header.
     pub user_agent: Option<String>,
-    /// `Referer` header, redacted like `uri`.
+    /// `Referer` header, as sent (not percent-decoded, as Zeek), redacted like `uri`; a value
+    /// whose credential hid in a nested encoded URL is written decoded there.
     pub referrer: Option<String>,
     /// `Origin` header.
     pub origin: Option<String>,
@@ -73,7 +77,9 @@ pub struct HttpTransaction {
     pub response_start: Option<u64>,
     /// Packet time the response ended.
     pub response_end: Option<u64>,
-    /// Scheme of `Authorization` (or `Proxy-Authorization`), e.g. `Basic`, `Bearer`.
+    /// Scheme of `Authorization` (or `Proxy-Authorization`) when it is a known one, in its
+    /// canonical spelling (`Basic`, `Bearer`, `AWS4-HMAC-SHA256`, ...); `"other"` for any other
+    /// value, so no part of a credential is ever stored here.
     pub auth_scheme: Option<String>,
     /// Client bytes of this pair were missing.
     pub request_gap: bool,
@@ -82,7 +88,7 @@ pub struct HttpTransaction {
     /// Set when parsing stopped because the connection became a tunnel: `"CONNECT"`, or the
     /// `Upgrade` protocol (e.g. `"websocket"`).
     pub tunnel: Option<String>,
-    /// Whether a credential query parameter was redacted in `uri`.
+    /// Whether anything was redacted in `uri`.
     pub uri_redacted: bool,
     /// Request header names in order (values are not kept), at most
     /// [`HttpConfig::max_header_names`].
