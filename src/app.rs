@@ -18,6 +18,7 @@ pub const MAX_DETECT_BYTES: usize = 4096;
 /// TCP-level events kept per connection until its next transaction carries them.
 pub const MAX_PENDING_TCP_EVENTS: usize = 16;
 
+
 /// Counters of the application layer (summed into the run summary).
 #[derive(Debug, Default, Clone)]
 pub struct AppStats {
@@ -39,6 +40,10 @@ pub struct AppStats {
     /// Bytes that arrived beyond `MAX_DETECT_BYTES` while a connection was still undecided;
     /// they are handed to the parser as a gap.
     pub detect_overflow_bytes: u64,
+    /// Connections whose HTTP parsing was stopped because the layer's buffer budget was spent.
+    pub budget_shed_connections: u64,
+    /// The most bytes held at once by HTTP parsing across all connections.
+    pub buffered_peak: u64,
 }
 
 enum State {
@@ -74,11 +79,26 @@ struct Conn {
     uid: String,
     state: State,
     tcp_events: Vec<String>,
+    /// What this connection's buffers counted in the layer's total at the last check.
+    accounted: usize,
+}
+
+impl Conn {
+    /// Bytes this connection's HTTP parsing holds right now.
+    fn buffered(&self) -> usize {
+        match &self.state {
+            State::Detecting(d) => d.orig.buf.len() + d.resp.buf.len(),
+            State::Http { parser, .. } => parser.buffered_bytes(),
+            State::NotHttp => 0,
+        }
+    }
 }
 
 /// Drives HTTP parsing for every connection of the flow table.
 pub struct AppLayer {
     http_cfg: Arc<HttpConfig>,
+    max_buffered_total: usize,
+    buffered_total: usize,
     conns: HashMap<ConnId, Conn>,
     records: Vec<TransactionRecord>,
     stats: AppStats,
@@ -86,10 +106,15 @@ pub struct AppLayer {
 }
 
 impl AppLayer {
-    /// An application layer with the given HTTP settings.
-    pub fn new(http_cfg: Arc<HttpConfig>) -> Self {
+    /// An application layer with the given HTTP settings and buffer budget: the bytes HTTP
+    /// parsing may hold across all connections (partial heads, detection windows, decoder
+    /// state). Without it, many connections that each send a slow, never-ending header could
+    /// hold `max_header_bytes` apiece.
+    pub fn new(http_cfg: Arc<HttpConfig>, max_buffered_total: usize) -> Self {
         AppLayer {
             http_cfg,
+            max_buffered_total,
+            buffered_total: 0,
             conns: HashMap::new(),
             records: Vec::new(),
             stats: AppStats::default(),
@@ -118,6 +143,42 @@ impl AppLayer {
             }
         }
         total
+    }
+
+    /// Updates the layer's buffer total after `id` was fed. When the budget is spent, the
+    /// connection that just grew stops being parsed: what it completed is reported, its
+    /// records carry an `http_buffer_budget` event, and its buffers are freed.
+    fn account(&mut self, id: ConnId, ts: Timestamp) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let now = conn.buffered();
+        self.buffered_total = self.buffered_total.saturating_sub(conn.accounted).saturating_add(now);
+        conn.accounted = now;
+        self.stats.buffered_peak = self.stats.buffered_peak.max(self.buffered_total as u64);
+        if self.buffered_total <= self.max_buffered_total || now == 0 {
+            return;
+        }
+        self.stats.budget_shed_connections += 1;
+        if conn.tcp_events.len() < MAX_PENDING_TCP_EVENTS {
+            conn.tcp_events.push("http_buffer_budget".to_string());
+        }
+        if let State::Http { parser, .. } = &mut conn.state {
+            parser.handle_close(ts.0);
+        }
+        self.collect(id);
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let state = std::mem::replace(&mut conn.state, State::NotHttp);
+        self.buffered_total = self.buffered_total.saturating_sub(conn.accounted);
+        conn.accounted = 0;
+        self.retire(state);
+    }
+
+    /// Adds a finished parser's counters to the layer's totals.
+    fn retire(&mut self, state: State) {
+        if let State::Http { parser, .. } = state {
+            for (name, value) in parser.stats().counters() {
+                *self.http_counters.entry(name).or_default() += value;
+            }
+        }
     }
 
     fn collect(&mut self, id: ConnId) {
@@ -206,7 +267,13 @@ impl StreamSink for AppLayer {
         let uid = conn_uid(conn);
         self.conns.insert(
             conn.id,
-            Conn { info: conn.clone(), uid, state: State::Detecting(Detect::default()), tcp_events: Vec::new() },
+            Conn {
+                info: conn.clone(),
+                uid,
+                state: State::Detecting(Detect::default()),
+                tcp_events: Vec::new(),
+                accounted: 0,
+            },
         );
     }
 
@@ -233,6 +300,7 @@ impl StreamSink for AppLayer {
                 self.try_decide(conn.id);
             }
         }
+        self.account(conn.id, ts);
     }
 
     fn on_gap(&mut self, conn: &ConnInfo, ts: Timestamp, dir: Dir, len: u64) {
@@ -251,6 +319,7 @@ impl StreamSink for AppLayer {
                 side.first_ts.get_or_insert(ts);
             }
         }
+        self.account(conn.id, ts);
     }
 
     fn on_fin(&mut self, conn: &ConnInfo, ts: Timestamp, dir: Dir) {
@@ -267,6 +336,7 @@ impl StreamSink for AppLayer {
                 self.try_decide(conn.id);
             }
         }
+        self.account(conn.id, ts);
     }
 
     fn on_event(&mut self, conn: &ConnInfo, _ts: Timestamp, event: TcpEvent) {
@@ -295,10 +365,9 @@ impl StreamSink for AppLayer {
             }
         }
         self.collect(conn.id);
-        if let Some(Conn { state: State::Http { parser, .. }, .. }) = self.conns.remove(&conn.id) {
-            for (name, value) in parser.stats().counters() {
-                *self.http_counters.entry(name).or_default() += value;
-            }
+        if let Some(c) = self.conns.remove(&conn.id) {
+            self.buffered_total = self.buffered_total.saturating_sub(c.accounted);
+            self.retire(c.state);
         }
     }
 }

@@ -76,10 +76,15 @@ pub struct CommonArgs {
     /// (by default a connection mirrored with one tag per direction stays one connection).
     #[arg(long)]
     pub split_vlans: bool,
-    /// Extra query-parameter names whose values are credentials and must be redacted
-    /// (comma-separated; added to the built-in list).
+    /// Extra parameter names whose values are credentials and must be redacted wherever they
+    /// appear in a target (query, fragment, path parameters; comma-separated; added to the
+    /// built-in list).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub redact_param: Vec<String>,
+    /// Memory that HTTP parsing may hold across all connections, in MiB (partial headers and
+    /// similar; bodies are never stored). Connections that would exceed it stop being parsed.
+    #[arg(long, default_value_t = 256, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub http_buffer_mib: u32,
     /// Print the run summary as JSON on standard error instead of text.
     #[arg(long)]
     pub summary_json: bool,

@@ -18,6 +18,8 @@ pub struct Settings {
     pub flow: FlowConfig,
     /// HTTP parser limits and the query parameters to redact.
     pub http: Arc<HttpConfig>,
+    /// Bytes HTTP parsing may hold across all connections (`--http-buffer-mib`).
+    pub max_http_buffered_total: usize,
 }
 
 impl Settings {
@@ -28,10 +30,15 @@ impl Settings {
         for name in &args.redact_param {
             let name = name.trim();
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b'=' && b != b'&') {
-                bail!("--redact-param: {name:?} is not a query parameter name (use letters, digits, '_', '-', separated by commas)");
+                bail!("--redact-param: {name:?} is not a parameter name (use letters, digits, '_', '-', separated by commas)");
             }
             http.redact_query_params.push(name.to_ascii_lowercase());
         }
-        Ok(Settings { decode: DecodeConfig::default(), flow, http: Arc::new(http) })
+        Ok(Settings {
+            decode: DecodeConfig::default(),
+            flow,
+            http: Arc::new(http),
+            max_http_buffered_total: (args.http_buffer_mib as usize) << 20,
+        })
     }
 }

@@ -45,7 +45,7 @@ impl Pipeline {
         Pipeline {
             decoder: Decoder::new(settings.decode.clone()),
             flows: FlowTable::new(settings.flow.clone()),
-            app: AppLayer::new(settings.http.clone()),
+            app: AppLayer::new(settings.http.clone(), settings.max_http_buffered_total),
             now: Timestamp(0),
             pending_jump: None,
             time_jumps_held: 0,
@@ -152,6 +152,8 @@ impl Pipeline {
                 ("tcp_events", a.tcp_events),
                 ("tcp_events_dropped", a.tcp_events_dropped),
                 ("detect_overflow_bytes", a.detect_overflow_bytes),
+                ("budget_shed_connections", a.budget_shed_connections),
+                ("buffered_peak", a.buffered_peak),
             ]),
         );
         all.insert("http", self.app.http_counters());

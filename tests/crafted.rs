@@ -371,3 +371,38 @@ fn empty_and_cut_files_are_errors_with_exit_status_1() {
         assert_eq!(recs.len(), 1, "what came before the cut is still reported");
     }
 }
+
+#[test]
+fn many_endless_headers_stay_within_the_http_buffer_budget() {
+    // 64 connections each send 48 KiB of a header that never ends (a slow-header attack);
+    // with a 1 MiB budget, parsing of the connections that would exceed it stops.
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    for i in 0..64u16 {
+        let mut c = Conversation::new((Ipv4Addr::new(10, 7, (i >> 8) as u8, i as u8), 40000 + i), SERVER);
+        c.ts += u64::from(i) * 1_000;
+        c.handshake();
+        let mut head = b"GET / HTTP/1.1\r\nX-Filler: ".to_vec();
+        head.extend(std::iter::repeat(b'a').take(48 * 1024));
+        c.send(Side::Client, &head);
+        frames.extend(eth_frames(&c, |_| vec![]));
+    }
+    frames.sort_by_key(|f| f.0);
+    let pcap = dir.path().join("slow.pcap");
+    write_pcap(&pcap, 1, false, &frames);
+    let out = dir.path().join("out");
+    let o = common::apitap(&[
+        "read".as_ref(),
+        pcap.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--http-buffer-mib".as_ref(),
+        "1".as_ref(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let app = &summary["stages"]["app"];
+    assert!(app["budget_shed_connections"].as_u64().unwrap() > 0, "{app}");
+    // The budget may be overshot by at most the one connection that crossed it.
+    assert!(app["buffered_peak"].as_u64().unwrap() <= (1 << 20) + 64 * 1024 + 4096, "{app}");
+}
