@@ -383,7 +383,7 @@ fn many_endless_headers_stay_within_the_http_buffer_budget() {
         c.ts += u64::from(i) * 1_000;
         c.handshake();
         let mut head = b"GET / HTTP/1.1\r\nX-Filler: ".to_vec();
-        head.extend(std::iter::repeat(b'a').take(48 * 1024));
+        head.extend(std::iter::repeat_n(b'a', 48 * 1024));
         c.send(Side::Client, &head);
         frames.extend(eth_frames(&c, |_| vec![]));
     }

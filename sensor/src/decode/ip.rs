@@ -282,7 +282,7 @@ mod tests {
         h.extend_from_slice(&[0x12, 0x34]);
         h.extend_from_slice(&flags_frag.to_be_bytes());
         h.extend_from_slice(&[64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
-        h.extend(std::iter::repeat(1).take(usize::from(ihl).saturating_sub(5) * 4));
+        h.extend(std::iter::repeat_n(1, usize::from(ihl).saturating_sub(5) * 4));
         h
     }
 
