@@ -66,6 +66,7 @@ pub struct CaptureFile {
     eof: bool,
     current: Option<Current>,
     read_bytes: Rc<Cell<u64>>,
+    gzip: bool,
     size: u64,
     /// What has happened so far.
     pub outcome: FileOutcome,
@@ -85,8 +86,8 @@ impl CaptureFile {
         if head.is_empty() {
             bail!("{} is empty", path.display());
         }
-        let reader: Box<dyn Read> =
-            if head.starts_with(&[0x1f, 0x8b]) { Box::new(MultiGzDecoder::new(raw)) } else { Box::new(raw) };
+        let gzip = head.starts_with(&[0x1f, 0x8b]);
+        let reader: Box<dyn Read> = if gzip { Box::new(MultiGzDecoder::new(raw)) } else { Box::new(raw) };
         Ok(CaptureFile {
             path: path.to_path_buf(),
             reader,
@@ -96,6 +97,7 @@ impl CaptureFile {
             eof: false,
             current: None,
             read_bytes,
+            gzip,
             size: meta.len(),
             outcome: FileOutcome::default(),
         })
@@ -191,7 +193,12 @@ impl CaptureFile {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
                 Err(e) => {
                     self.buf.truncate(old);
-                    return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
+                    let what = if self.gzip {
+                        "cannot decompress (the gzip data is corrupt, cut short or followed by other bytes)"
+                    } else {
+                        "cannot read"
+                    };
+                    return Err(e).with_context(|| format!("{}: {what}", self.path.display()));
                 }
             };
             self.buf.truncate(old + n);
