@@ -90,6 +90,13 @@ impl<'b> Cur<'b> {
     }
 }
 
+/// Maps etherparse's "slice shorter than the header" to ours. The slices it is used on are the
+/// captured bytes of the current layer, so running short means the capture (or the enclosing
+/// length field) ended inside `layer`.
+pub(crate) fn cut(layer: Layer) -> impl Fn(etherparse::err::LenError) -> DecodeError {
+    move |_| DecodeError::Truncated { layer }
+}
+
 /// Big-endian u16 from the first two bytes (0 if shorter: callers check lengths first).
 pub(crate) fn be16(b: &[u8]) -> u16 {
     match b {

@@ -1,9 +1,21 @@
 //! IPv4, IPv6 and its extension headers, and the transport headers the decoder reads (TCP, and
 //! UDP for the tunnels it carries).
+//!
+//! Each header is read through etherparse's zero-copy header slice over the captured bytes at
+//! the cursor. What follows the header stays ours: etherparse's packet-level slicers check the
+//! IP lengths against the captured bytes, which would refuse every frame the snaplen cut and
+//! every offloaded zero length, whereas the cursor bounds the rest of the packet by the wire
+//! length and lets a cut payload through.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
-use super::cursor::{be16, be32, Cur};
+use etherparse::err::{ipv4, ipv6, tcp as tcp_err};
+use etherparse::{
+    IpAuthHeaderSlice, Ipv4HeaderSlice, Ipv6FragmentHeaderSlice, Ipv6HeaderSlice,
+    Ipv6RawExtHeaderSlice, TcpHeader, TcpHeaderSlice, UdpHeaderSlice,
+};
+
+use super::cursor::{cut, Cur};
 use super::types::{DecodeError, Layer, SkipReason};
 use super::walk::{Next, Stop, TcpMeta};
 use crate::packet::TcpFlags;
@@ -81,23 +93,26 @@ pub(crate) type IpResult = Result<(IpStep, bool), Stop>;
 
 /// IPv4 header (options skipped). The total length bounds everything after it.
 pub(crate) fn ipv4(cur: &mut Cur<'_>) -> IpResult {
-    let h = cur.array::<20>(Layer::Ipv4)?;
-    if h[0] >> 4 != 4 {
-        return Err(bad(Layer::Ipv4, "version is not 4"));
-    }
-    let ihl = usize::from(h[0] & 0x0f) * 4;
-    if ihl < 20 {
-        return Err(bad(Layer::Ipv4, "header length below 20"));
-    }
-    let total = usize::from(be16(&h[2..4]));
-    let id = u32::from(be16(&h[4..6]));
-    let flags_frag = be16(&h[6..8]);
-    let more = flags_frag & 0x2000 != 0;
-    let offset = u32::from(flags_frag & 0x1fff) * 8;
-    let ttl_proto = h[9];
-    let src = IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15]));
-    let dst = IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19]));
-    cur.peek(ihl, Layer::Ipv4)?;
+    // The slice checks the fixed 20 bytes were captured, then the version, then IHL >= 5, then
+    // that the options were captured: the order our errors have always come in.
+    let h = Ipv4HeaderSlice::from_slice(cur.bytes()).map_err(|e| match e {
+        ipv4::HeaderSliceError::Len(_) => DecodeError::Truncated { layer: Layer::Ipv4 },
+        ipv4::HeaderSliceError::Content(ipv4::HeaderError::UnexpectedVersion { .. }) => {
+            bad_header(Layer::Ipv4, "version is not 4")
+        }
+        ipv4::HeaderSliceError::Content(ipv4::HeaderError::HeaderLengthSmallerThanHeader {
+            ..
+        }) => bad_header(Layer::Ipv4, "header length below 20"),
+    })?;
+    let ihl = h.slice().len();
+    let total = usize::from(h.total_len());
+    let id = u32::from(h.identification());
+    let more = h.more_fragments();
+    let offset = u32::from(h.fragments_offset().value()) * 8;
+    let src = IpAddr::V4(h.source_addr());
+    let dst = IpAddr::V4(h.destination_addr());
+    // The total length is ours to interpret: zero (offload) means the captured length, and it
+    // bounds the cursor by the wire length so a snaplen cut is not an error.
     let length_zero = total == 0 && cur.wire() > ihl;
     if !length_zero && total < ihl {
         return Err(bad(Layer::Ipv4, "total length below header length"));
@@ -109,7 +124,7 @@ pub(crate) fn ipv4(cur: &mut Cur<'_>) -> IpResult {
     let ctx = IpCtx {
         src,
         dst,
-        proto: ttl_proto,
+        proto: h.protocol().0,
         v6: false,
         hdr_len,
     };
@@ -129,19 +144,17 @@ pub(crate) fn ipv4(cur: &mut Cur<'_>) -> IpResult {
 
 /// IPv6 fixed header. The payload length bounds everything after it.
 pub(crate) fn ipv6(cur: &mut Cur<'_>) -> IpResult {
-    let h = cur.array::<40>(Layer::Ipv6)?;
-    if h[0] >> 4 != 6 {
-        return Err(bad(Layer::Ipv6, "version is not 6"));
-    }
-    let plen = usize::from(be16(&h[4..6]));
-    let next = h[6];
-    let src = IpAddr::V6(Ipv6Addr::from(
-        <[u8; 16]>::try_from(&h[8..24]).unwrap_or([0; 16]),
-    ));
-    let dst = IpAddr::V6(Ipv6Addr::from(
-        <[u8; 16]>::try_from(&h[24..40]).unwrap_or([0; 16]),
-    ));
-    cur.advance(40, Layer::Ipv6)?;
+    let h = Ipv6HeaderSlice::from_slice(cur.bytes()).map_err(|e| match e {
+        ipv6::HeaderSliceError::Len(_) => DecodeError::Truncated { layer: Layer::Ipv6 },
+        ipv6::HeaderSliceError::Content(ipv6::HeaderError::UnexpectedVersion { .. }) => {
+            bad_header(Layer::Ipv6, "version is not 6")
+        }
+    })?;
+    let plen = usize::from(h.payload_length());
+    let next = h.next_header().0;
+    let src = IpAddr::V6(h.source_addr());
+    let dst = IpAddr::V6(h.destination_addr());
+    cur.advance(h.slice().len(), Layer::Ipv6)?;
     // A zero length in front of bytes is segmentation offload (or a jumbogram); a bubble's
     // trailing bytes are not payload.
     let length_zero = plen == 0 && next != proto::NONE && cur.wire() > 0;
@@ -169,29 +182,42 @@ pub(crate) fn payload(cur: &mut Cur<'_>, mut ctx: IpCtx) -> Result<IpStep, Stop>
         proto::ESP => Err(Stop::Skipped(SkipReason::Esp)),
         proto::NONE => Err(Stop::Skipped(SkipReason::NoNextHeader)),
         proto::AH => {
-            let h = cur.array::<2>(Layer::Ah)?;
-            let len = (usize::from(h[1]) + 2) * 4;
+            let (next, len) = match IpAuthHeaderSlice::from_slice(cur.bytes()) {
+                Ok(h) => (h.next_header().0, h.slice().len()),
+                // A payload length of 0 makes an 8-byte header, too short for the SPI and
+                // sequence number, and etherparse refuses it. The walk needs only the next
+                // header and the length, so such a header is stepped over by its length field
+                // rather than failing a packet we have always delivered. The same read turns a
+                // capture that ends inside the AH into `Truncated`.
+                Err(_) => {
+                    let h = cur.array::<2>(Layer::Ah)?;
+                    (h[0], (usize::from(h[1]) + 2) * 4)
+                }
+            };
             cur.advance(len, Layer::Ah)?;
-            ctx.proto = h[0];
+            ctx.proto = next;
             ctx.hdr_len = ctx
                 .hdr_len
                 .saturating_add(u32::try_from(len).unwrap_or(u32::MAX));
             Ok(IpStep::Next(Next::IpPayload(ctx)))
         }
         proto::FRAGMENT if ctx.v6 => {
-            let h = cur.array::<8>(Layer::Ipv6Ext)?;
-            cur.advance(8, Layer::Ipv6Ext)?;
-            let field = be16(&h[2..4]);
-            let offset = u32::from(field >> 3) * 8;
-            let more = field & 1 != 0;
-            ctx.proto = h[0];
+            let h =
+                Ipv6FragmentHeaderSlice::from_slice(cur.bytes()).map_err(cut(Layer::Ipv6Ext))?;
+            let hdr = h.slice().len();
+            cur.advance(hdr, Layer::Ipv6Ext)?;
+            let offset = u32::from(h.fragment_offset().value()) * 8;
+            let more = h.more_fragments();
+            ctx.proto = h.next_header().0;
             if offset == 0 && !more {
                 // An atomic fragment (RFC 6946) is a whole datagram.
-                ctx.hdr_len = ctx.hdr_len.saturating_add(8);
+                ctx.hdr_len = ctx
+                    .hdr_len
+                    .saturating_add(u32::try_from(hdr).unwrap_or(u32::MAX));
                 return Ok(IpStep::Next(Next::IpPayload(ctx)));
             }
             Ok(IpStep::Fragment(FragInfo {
-                id: be32(&h[4..8]),
+                id: h.identification(),
                 offset,
                 more,
                 ctx,
@@ -205,10 +231,10 @@ pub(crate) fn payload(cur: &mut Cur<'_>, mut ctx: IpCtx) -> Result<IpStep, Stop>
         | proto::SHIM6
             if ctx.v6 =>
         {
-            let h = cur.array::<2>(Layer::Ipv6Ext)?;
-            let len = (usize::from(h[1]) + 1) * 8;
+            let h = Ipv6RawExtHeaderSlice::from_slice(cur.bytes()).map_err(cut(Layer::Ipv6Ext))?;
+            let len = h.slice().len();
             cur.advance(len, Layer::Ipv6Ext)?;
-            ctx.proto = h[0];
+            ctx.proto = h.next_header().0;
             ctx.hdr_len = ctx
                 .hdr_len
                 .saturating_add(u32::try_from(len).unwrap_or(u32::MAX));
@@ -221,31 +247,37 @@ pub(crate) fn payload(cur: &mut Cur<'_>, mut ctx: IpCtx) -> Result<IpStep, Stop>
 /// TCP header: the segment's fields, with the payload as a range of the current buffer and its
 /// on-wire length from the IP length fields.
 pub(crate) fn tcp(cur: &mut Cur<'_>, ctx: IpCtx) -> Result<TcpMeta, Stop> {
-    let h = cur.array::<20>(Layer::Tcp)?;
-    let hl = usize::from(h[12] >> 4) * 4;
-    if hl < 20 {
-        return Err(bad(Layer::Tcp, "data offset below 5"));
-    }
-    if hl > cur.wire() {
-        return Err(bad(Layer::Tcp, "header longer than the ip payload"));
-    }
-    cur.advance(hl, Layer::Tcp)?;
-    let f = h[13];
+    let wire = cur.wire();
+    let h = TcpHeaderSlice::from_slice(cur.bytes()).map_err(|e| match e {
+        tcp_err::HeaderSliceError::Content(tcp_err::HeaderError::DataOffsetTooSmall { .. }) => {
+            bad_header(Layer::Tcp, "data offset below 5")
+        }
+        // etherparse sees only the captured bytes. With the fixed 20 bytes captured, an options
+        // area reaching past the IP payload on the wire is a malformed header; one the snaplen
+        // cut is truncated, as is a capture ending inside the fixed bytes.
+        tcp_err::HeaderSliceError::Len(l)
+            if l.len >= TcpHeader::MIN_LEN && l.required_len > wire =>
+        {
+            bad_header(Layer::Tcp, "header longer than the ip payload")
+        }
+        tcp_err::HeaderSliceError::Len(_) => DecodeError::Truncated { layer: Layer::Tcp },
+    })?;
+    cur.advance(h.slice().len(), Layer::Tcp)?;
     Ok(TcpMeta {
         src: ctx.src,
         dst: ctx.dst,
-        src_port: be16(&h[0..2]),
-        dst_port: be16(&h[2..4]),
-        seq: be32(&h[4..8]),
-        ack: be32(&h[8..12]),
+        src_port: h.source_port(),
+        dst_port: h.destination_port(),
+        seq: h.sequence_number(),
+        ack: h.acknowledgment_number(),
         flags: TcpFlags {
-            fin: f & 0x01 != 0,
-            syn: f & 0x02 != 0,
-            rst: f & 0x04 != 0,
-            psh: f & 0x08 != 0,
-            ack: f & 0x10 != 0,
+            fin: h.fin(),
+            syn: h.syn(),
+            rst: h.rst(),
+            psh: h.psh(),
+            ack: h.ack(),
         },
-        window: be16(&h[14..16]),
+        window: h.window_size(),
         payload: cur.range(),
         payload_len: u32::try_from(cur.wire()).unwrap_or(u32::MAX),
     })
@@ -254,8 +286,8 @@ pub(crate) fn tcp(cur: &mut Cur<'_>, ctx: IpCtx) -> Result<TcpMeta, Stop> {
 /// UDP header: returns (source port, destination port); the cursor is bounded by the UDP
 /// length and placed at the payload.
 pub(crate) fn udp(cur: &mut Cur<'_>) -> Result<(u16, u16), Stop> {
-    let h = cur.array::<8>(Layer::Udp)?;
-    let len = usize::from(be16(&h[4..6]));
+    let h = UdpHeaderSlice::from_slice(cur.bytes()).map_err(cut(Layer::Udp))?;
+    let len = usize::from(h.length());
     // Zero is what a jumbogram (or an offloaded checksum path) leaves: use the IP length.
     if len != 0 {
         if len < 8 {
@@ -263,18 +295,23 @@ pub(crate) fn udp(cur: &mut Cur<'_>) -> Result<(u16, u16), Stop> {
         }
         cur.limit(len, Layer::Udp)?;
     }
-    cur.advance(8, Layer::Udp)?;
-    Ok((be16(&h[0..2]), be16(&h[2..4])))
+    cur.advance(h.slice().len(), Layer::Udp)?;
+    Ok((h.source_port(), h.destination_port()))
 }
 
 fn bad(layer: Layer, reason: &'static str) -> Stop {
-    Stop::Error(DecodeError::BadHeader { layer, reason })
+    Stop::Error(bad_header(layer, reason))
+}
+
+fn bad_header(layer: Layer, reason: &'static str) -> DecodeError {
+    DecodeError::BadHeader { layer, reason }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn v4_header(total: u16, flags_frag: u16, proto: u8, ihl: u8) -> Vec<u8> {
         let mut h = vec![0x40 | ihl, 0];
@@ -282,7 +319,10 @@ mod tests {
         h.extend_from_slice(&[0x12, 0x34]);
         h.extend_from_slice(&flags_frag.to_be_bytes());
         h.extend_from_slice(&[64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
-        h.extend(std::iter::repeat_n(1, usize::from(ihl).saturating_sub(5) * 4));
+        h.extend(std::iter::repeat_n(
+            1,
+            usize::from(ihl).saturating_sub(5) * 4,
+        ));
         h
     }
 
@@ -500,6 +540,71 @@ mod tests {
         ));
         assert_eq!(
             err(tcp(&mut Cur::new(&t[..19], 19), ctx)),
+            DecodeError::Truncated { layer: Layer::Tcp }
+        );
+    }
+
+    #[test]
+    fn ah_with_zero_payload_length_is_stepped_over() {
+        // etherparse refuses this 8-byte AH; the walk keeps stepping over it by its length.
+        let ctx = IpCtx {
+            src: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            dst: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            proto: proto::AH,
+            v6: false,
+            hdr_len: 20,
+        };
+        let mut p = vec![6, 0, 0, 0, 0, 0, 0, 1];
+        p.extend_from_slice(&[0xee; 20]);
+        let mut c = Cur::new(&p, p.len());
+        let s = payload(&mut c, ctx).expect("ah");
+        let IpStep::Next(Next::IpPayload(next)) = s else {
+            panic!("{s:?}")
+        };
+        assert_eq!((next.proto, next.hdr_len), (6, 28));
+        assert_eq!(c.range().start, 8);
+        // A well-formed AH (payload length 1: 12 bytes) and one cut inside its header.
+        let mut p = vec![6, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9];
+        p.extend_from_slice(&[0xee; 20]);
+        let mut c = Cur::new(&p, p.len());
+        assert!(payload(&mut c, ctx).is_ok());
+        assert_eq!(c.range().start, 12);
+        assert_eq!(
+            err(payload(&mut Cur::new(&p[..10], 100), ctx)),
+            DecodeError::Truncated { layer: Layer::Ah }
+        );
+        assert_eq!(
+            err(payload(&mut Cur::new(&p[..1], 100), ctx)),
+            DecodeError::Truncated { layer: Layer::Ah }
+        );
+    }
+
+    #[test]
+    fn tcp_options_past_the_wire_are_malformed_but_cut_ones_truncated() {
+        let ctx = IpCtx {
+            src: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            dst: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            proto: 6,
+            v6: false,
+            hdr_len: 20,
+        };
+        // Data offset 15: a 60-byte header, of which 24 bytes were captured.
+        let mut t = vec![0, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0xf0, 0x10, 0, 1];
+        t.extend_from_slice(&[0; 8]);
+        assert_eq!(
+            err(tcp(&mut Cur::new(&t, 100), ctx)),
+            DecodeError::Truncated { layer: Layer::Tcp }
+        );
+        assert_eq!(
+            err(tcp(&mut Cur::new(&t, 40), ctx)),
+            DecodeError::BadHeader {
+                layer: Layer::Tcp,
+                reason: "header longer than the ip payload"
+            }
+        );
+        // Fewer than the fixed 20 bytes captured is truncated even when the wire was short too.
+        assert_eq!(
+            err(tcp(&mut Cur::new(&t[..16], 16), ctx)),
             DecodeError::Truncated { layer: Layer::Tcp }
         );
     }

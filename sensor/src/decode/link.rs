@@ -1,7 +1,15 @@
 //! Link layers and what sits between them and IP: capture link types, Ethernet and LLC/SNAP,
 //! VLAN tags, MPLS label stacks, PPPoE and PPP.
+//!
+//! Ethernet II and VLAN tags are read through etherparse's header slices. The rest is ours:
+//! etherparse has no LLC/SNAP, MPLS, PPPoE, SLL2, NULL/LOOP or NFLOG reader, and its Linux
+//! cooked (SLL) slice refuses ARPHRD values other than Ethernet, netlink, IP-GRE, radiotap and
+//! FRAD, which would lose `-i any` captures of loopback (772) and tun devices (0xfffe); we only
+//! need the protocol field.
 
-use super::cursor::{be16, be32, Cur};
+use etherparse::{Ethernet2HeaderSlice, SingleVlanHeaderSlice};
+
+use super::cursor::{be16, be32, cut, Cur};
 use super::types::{DecodeError, Layer, SkipReason};
 use super::walk::{Next, Stop};
 use crate::packet::LinkType;
@@ -146,9 +154,11 @@ fn nflog(cur: &mut Cur<'_>) -> Result<Next, Stop> {
 
 /// Ethernet II header; 802.3 length frames go on to LLC.
 pub(crate) fn ethernet(cur: &mut Cur<'_>) -> Result<Next, Stop> {
-    let h = cur.array::<14>(Layer::Ethernet)?;
-    cur.advance(14, Layer::Ethernet)?;
-    let et = be16(h.get(12..).unwrap_or(&[]));
+    let h = Ethernet2HeaderSlice::from_slice(cur.bytes()).map_err(cut(Layer::Ethernet))?;
+    cur.advance(h.slice().len(), Layer::Ethernet)?;
+    // etherparse reads the type/length field as an ethertype whatever its value; telling an
+    // 802.3 length from an ethertype is ours.
+    let et = h.ether_type().0;
     if et <= 1500 {
         // 802.3: the field is the payload length, which also excludes padding.
         cur.limit(usize::from(et).min(cur.wire()), Layer::Ethernet)?;
@@ -194,9 +204,9 @@ pub(crate) fn ethertype(et: u16) -> Result<Next, Stop> {
 
 /// One VLAN tag: returns the VLAN ID and the inner ethertype.
 pub(crate) fn vlan(cur: &mut Cur<'_>) -> Result<(u16, u16), DecodeError> {
-    let h = cur.array::<4>(Layer::Vlan)?;
-    cur.advance(4, Layer::Vlan)?;
-    Ok((be16(&h) & 0x0fff, be16(h.get(2..).unwrap_or(&[]))))
+    let h = SingleVlanHeaderSlice::from_slice(cur.bytes()).map_err(cut(Layer::Vlan))?;
+    cur.advance(h.slice().len(), Layer::Vlan)?;
+    Ok((h.vlan_identifier().value(), h.ether_type().0))
 }
 
 /// An MPLS label stack up to bottom-of-stack, then what follows it. Returns the number of

@@ -22,6 +22,13 @@
 //! and `payload_len` the on-wire length. A length field claiming more than the enclosing layer
 //! had on the wire is [`DecodeError::Truncated`].
 //!
+//! Headers: Ethernet II, VLAN tags, IPv4, IPv6 and its extension headers (hop-by-hop,
+//! routing, destination options, fragment, mobility, HIP, Shim6), AH, TCP and UDP are read
+//! through etherparse's zero-copy header slices, one header per step of the decoder's own loop.
+//! The lengths around them (snaplen cuts, padding, zero lengths, the depth limit) and everything
+//! etherparse does not cover (LLC/SNAP, SLL, NULL/LOOP, NFLOG, MPLS, PPPoE/PPP and the tunnels)
+//! are ours; the modules say where and why.
+//!
 //! Not supported: checksums are not verified (mirror ports carry offloaded, unfinished
 //! checksums); ESP payloads are opaque; L2TP, EtherIP, WCCP, NSH, MACsec and 802.11 are skipped
 //! as the ethertype or UDP they arrive in; MPLS payloads other than IP or control-word

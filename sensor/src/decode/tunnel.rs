@@ -1,6 +1,8 @@
 //! Tunnel headers: GRE (and PPTP's enhanced GRE), ERSPAN II/III, VXLAN (and VXLAN-GPE),
 //! GENEVE, GTP-U, Teredo and AYIYA. Each parser consumes its header and names what follows.
 
+use etherparse::Ipv6HeaderSlice;
+
 use super::cursor::{be16, Cur};
 use super::ip::proto;
 use super::link::{self, ethertype};
@@ -215,16 +217,16 @@ pub(crate) fn looks_like_teredo(cur: &Cur<'_>) -> bool {
     if !matches!(teredo(&mut probe), Ok(Next::Ipv6)) {
         return false;
     }
-    let Ok(h) = probe.array::<40>(Layer::Teredo) else {
+    let Ok(h) = Ipv6HeaderSlice::from_slice(probe.bytes()) else {
         return false;
     };
-    let teredo_prefix = |a: &[u8]| a.get(..4) == Some(&[0x20, 0x01, 0x00, 0x00][..]);
-    if !teredo_prefix(&h[8..24]) && !teredo_prefix(&h[24..40]) {
+    let teredo_prefix = |a: [u8; 16]| a.starts_with(&[0x20, 0x01, 0x00, 0x00]);
+    if !teredo_prefix(h.source()) && !teredo_prefix(h.destination()) {
         return false;
     }
-    let plen = usize::from(be16(&h[4..6]));
-    let rest = probe.wire().saturating_sub(40);
-    plen == rest || (plen == 0 && h[6] == proto::NONE)
+    let plen = usize::from(h.payload_length());
+    let rest = probe.wire().saturating_sub(h.slice().len());
+    plen == rest || (plen == 0 && h.next_header().0 == proto::NONE)
 }
 
 /// AYIYA: a header whose length follows from the identity and signature length fields; only
