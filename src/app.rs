@@ -37,8 +37,8 @@ pub struct AppStats {
     pub tcp_events: u64,
     /// TCP events dropped because a connection had too many pending.
     pub tcp_events_dropped: u64,
-    /// Bytes that arrived beyond `MAX_DETECT_BYTES` while a connection was still undecided;
-    /// they are handed to the parser as a gap.
+    /// Bytes that arrived beyond `MAX_DETECT_BYTES` of one side while the connection was still
+    /// undecided (the other side had not said enough yet); they reach the parser as a gap.
     pub detect_overflow_bytes: u64,
     /// Connections whose HTTP parsing was stopped because the layer's buffer budget was spent.
     pub budget_shed_connections: u64,
@@ -64,6 +64,9 @@ struct Side {
     first_ts: Option<Timestamp>,
     /// Bytes lost (gaps) while detecting; they precede `buf`.
     lost: u64,
+    /// Bytes that arrived after `buf` was full while the connection was still undecided; they
+    /// follow `buf` and reach the parser as a gap.
+    overflow: u64,
     eof: bool,
 }
 
@@ -172,6 +175,24 @@ impl AppLayer {
         self.retire(state);
     }
 
+    /// Bytes of a chunk that did not fit in the detection window: parsed if the window's
+    /// contents decided HTTP, else (still undecided) remembered as lost after the window.
+    fn after_detect_window(&mut self, id: ConnId, ts: Timestamp, dir: Dir, rest: &[u8]) {
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        match &mut c.state {
+            State::Http { parser, swapped } => {
+                let _ = parser.handle_data(ts.0, to_direction(dir, *swapped), rest);
+                self.collect(id);
+            }
+            State::Detecting(det) => {
+                let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
+                side.overflow = side.overflow.saturating_add(rest.len() as u64);
+                self.stats.detect_overflow_bytes += rest.len() as u64;
+            }
+            State::NotHttp => {}
+        }
+    }
+
     /// Adds a finished parser's counters to the layer's totals.
     fn retire(&mut self, state: State) {
         if let State::Http { parser, .. } = state {
@@ -242,6 +263,9 @@ impl AppLayer {
                 // Picked up in the middle of a message: skip to the next one.
                 parser.handle_gap(ts, direction, side.buf.len() as u64);
             }
+            if side.overflow > 0 {
+                parser.handle_gap(ts, direction, side.overflow);
+            }
             if side.eof {
                 parser.handle_eof(ts, direction);
             }
@@ -289,15 +313,12 @@ impl StreamSink for AppLayer {
                 let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
                 side.first_ts.get_or_insert(ts);
                 let room = MAX_DETECT_BYTES.saturating_sub(side.buf.len());
-                side.buf.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
-                let overflow = data.len().saturating_sub(room);
-                if overflow > 0 {
-                    self.stats.detect_overflow_bytes += overflow as u64;
-                    // Rare: a side sent more than the detection window before the other side
-                    // said anything. Whatever did not fit is handed on as a gap.
-                    side.lost = side.lost.saturating_add(overflow as u64);
-                }
+                let (head, rest) = data.split_at(room.min(data.len()));
+                side.buf.extend_from_slice(head);
                 self.try_decide(conn.id);
+                if !rest.is_empty() {
+                    self.after_detect_window(conn.id, ts, dir, rest);
+                }
             }
         }
         self.account(conn.id, ts);

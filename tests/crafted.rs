@@ -406,3 +406,29 @@ fn many_endless_headers_stay_within_the_http_buffer_budget() {
     // The budget may be overshot by at most the one connection that crossed it.
     assert!(app["buffered_peak"].as_u64().unwrap() <= (1 << 20) + 64 * 1024 + 4096, "{app}");
 }
+
+#[test]
+fn a_first_segment_larger_than_the_detection_window_is_parsed_whole() {
+    // Loopback, jumbo frames and GRO/TSO captures deliver segments far above 4 KiB: a 6 KiB
+    // header and a 20,000-byte body in the first segment must reach the parser intact.
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = format!("POST /api/payments HTTP/1.1\r\nX-Pad: {}\r\nHost: api.bank.example\r\nContent-Length: 20000\r\n\r\n", "p".repeat(6000)).into_bytes();
+    req.extend(std::iter::repeat_n(b'{', 20000));
+    let resp: &[u8] = b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}";
+    let mut c = Conversation::new(CLIENT, SERVER);
+    c.mss = 60_000;
+    c.handshake();
+    c.send(Side::Client, &req);
+    c.send(Side::Server, resp);
+    c.close();
+    let pcap = dir.path().join("big.pcap");
+    write_pcap(&pcap, 1, false, &eth_frames(&c, |_| vec![]));
+    let (recs, summary, out) = read(&[&pcap], &dir.path().join("out"));
+    assert!(out.status.success());
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["host"], "api.bank.example");
+    assert_eq!(recs[0]["request_body_len"], 20000);
+    assert_eq!(recs[0]["status_code"], 201);
+    assert!(recs[0].get("request_gap").is_none(), "{}", recs[0]);
+    assert_eq!(summary["stages"]["app"]["detect_overflow_bytes"], 0);
+}
