@@ -3,8 +3,9 @@
 # packages, builds apitap, and reads fixtures/demo/open-banking-demo.pcap into out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/rust-env.sh
 scripts/install-deps.sh
+# After the install: a toolchain rustup just installed is on PATH only once this is sourced.
+source scripts/rust-env.sh
 cargo build --release --locked
 target/release/apitap read fixtures/demo/open-banking-demo.pcap --out out/demo
 echo
