@@ -96,7 +96,7 @@ fn read(args: ReadArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let mut last_progress = Instant::now();
     let mut packets = 0u64;
-    while let Some(rec) = merge.current() {
+    while let Some(rec) = merge.current(&mut on_error) {
         pipeline.handle_packet(&rec);
         if let Err(err) = drain(&mut pipeline, writer.as_mut(), &mut summary) {
             if is_broken_pipe(&err) {
@@ -109,12 +109,15 @@ fn read(args: ReadArgs) -> Result<ExitCode> {
         if progress && packets % 4096 == 0 && last_progress.elapsed().as_millis() >= 500 {
             last_progress = Instant::now();
             let (done, size) = merge.progress();
+            let (files_done, files) = merge.files_done();
             let secs = started.elapsed().as_secs_f64().max(0.001);
             eprint!(
-                "\rreading: {:.0}% ({:.0} MB/s, {} packets)   ",
+                "\rreading: file {} of {}, {:.0}% of the open ones, {} packets ({:.0} k/s)   ",
+                (files_done + 1).min(files),
+                files,
                 100.0 * done as f64 / size.max(1) as f64,
-                done as f64 / secs / 1e6,
-                packets
+                packets,
+                packets as f64 / secs / 1e3
             );
         }
     }
@@ -124,9 +127,8 @@ fn read(args: ReadArgs) -> Result<ExitCode> {
     summary.files = args.captures.len() as u64;
     summary.files_with_errors = io_errors.get();
     let mut failed = io_errors.get() > 0;
-    for f in merge.into_files() {
-        let path = f.path().display();
-        let o = &f.outcome;
+    for (path, o) in merge.into_outcomes() {
+        let path = path.display();
         summary.bad_records += o.bad_records;
         if let Some(err) = &o.first_bad {
             eprintln!("warning: {path}: {} unusable records skipped; the first: {err}", o.bad_records);

@@ -432,3 +432,36 @@ fn a_first_segment_larger_than_the_detection_window_is_parsed_whole() {
     assert!(recs[0].get("request_gap").is_none(), "{}", recs[0]);
     assert_eq!(summary["stages"]["app"]["detect_overflow_bytes"], 0);
 }
+
+#[test]
+fn a_rotated_capture_set_larger_than_the_open_file_limit_is_read_whole() {
+    // `tcpdump -C/-G` rotation gives one file per slice: here 300 files of a few packets each,
+    // read under an open-file limit of 48.
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    for i in 0..60u16 {
+        let c = Conversation::http((Ipv4Addr::new(10, 5, 0, (i % 250) as u8), 30000 + i), SERVER, &[(REQ, RESP)]);
+        let base = u64::from(i) * 1_000_000_000;
+        frames.extend(eth_frames(&c, |_| vec![]).into_iter().map(|(ts, f)| (ts + base, f)));
+    }
+    frames.sort_by_key(|f| f.0);
+    let mut paths = Vec::new();
+    for (n, chunk) in frames.chunks(frames.len().div_ceil(300)).enumerate() {
+        let p = dir.path().join(format!("slice-{n:04}.pcap"));
+        write_pcap(&p, 1, false, chunk);
+        paths.push(p);
+    }
+    assert!(paths.len() >= 290);
+    let out = dir.path().join("out");
+    let mut cmd = format!("ulimit -n 48 && exec {} read --no-progress --out {}", env!("CARGO_BIN_EXE_apitap"), out.display());
+    for p in &paths {
+        cmd.push(' ');
+        cmd.push_str(&p.display().to_string());
+    }
+    let o = std::process::Command::new("bash").arg("-c").arg(&cmd).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(out.join("transactions.jsonl")).unwrap();
+    let recs: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(recs.len(), 60);
+    assert!(recs.iter().all(|r| r["status_code"] == 200 && r["method"] == "GET"));
+}

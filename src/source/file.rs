@@ -15,7 +15,7 @@ use apitap_sensor::{LinkType, Timestamp};
 use flate2::read::MultiGzDecoder;
 
 /// Bytes read from a file per read call.
-const READ_CHUNK: usize = 1 << 20;
+const READ_CHUNK: usize = 256 << 10;
 
 /// What reading one file gave.
 #[derive(Debug, Default)]
@@ -211,68 +211,117 @@ impl CaptureFile {
     }
 }
 
-/// Opens every file and hands out their packets in time order (the earliest current packet
-/// next; ties go to the file named first). Files that cannot be opened are reported through
-/// `on_error` and left out.
+/// Hands out the packets of several files in time order (the earliest current packet next;
+/// ties go to the file named first).
+///
+/// A rotated capture set can be thousands of files, more than the open-file limit, so files
+/// are not all held open: each is opened once to learn its first packet time and closed again,
+/// then reopened only when the merge reaches that time, and closed as soon as it is read to its
+/// end. Files whose time ranges overlap (a TAP pair) are open together.
 pub struct Merge {
     /// Files with a current packet, with their position on the command line.
-    files: Vec<(usize, CaptureFile)>,
-    done: Vec<(usize, CaptureFile)>,
+    open: Vec<(usize, CaptureFile)>,
+    /// Files not opened yet: (first packet time, position, path), latest first.
+    waiting: Vec<(Timestamp, usize, PathBuf)>,
+    /// What happened to each finished file, by position.
+    done: Vec<(usize, PathBuf, FileOutcome)>,
 }
 
 impl Merge {
-    /// Opens the files and positions each on its first packet.
+    /// Looks at the first packet of every file. Files that cannot be opened or hold no packet
+    /// are reported (through `on_error`) or finished at once.
     pub fn open(paths: &[PathBuf], mut on_error: impl FnMut(&Path, anyhow::Error)) -> Self {
-        let mut merge = Merge { files: Vec::new(), done: Vec::new() };
+        let mut merge = Merge { open: Vec::new(), waiting: Vec::new(), done: Vec::new() };
         for (order, path) in paths.iter().enumerate() {
             match CaptureFile::open(path) {
-                Ok(f) => merge.position(order, f, &mut on_error),
+                Ok(mut f) => match f.advance() {
+                    Ok(true) => match f.current_ts() {
+                        Some(ts) => merge.waiting.push((ts, order, path.clone())),
+                        None => merge.finish(order, f),
+                    },
+                    Ok(false) => merge.finish(order, f),
+                    Err(e) => {
+                        on_error(path, e);
+                        merge.finish(order, f);
+                    }
+                },
                 Err(e) => on_error(path, e),
             }
         }
+        merge.waiting.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
         merge
     }
 
-    /// Moves `f` to its next packet and files it under live or done.
+    fn finish(&mut self, order: usize, f: CaptureFile) {
+        let path = f.path.clone();
+        self.done.push((order, path, f.outcome));
+    }
+
+    /// Moves `f` to its next packet; a file at its end is closed.
     fn position(&mut self, order: usize, mut f: CaptureFile, on_error: &mut impl FnMut(&Path, anyhow::Error)) {
         match f.advance() {
-            Ok(true) => self.files.push((order, f)),
-            Ok(false) => self.done.push((order, f)),
+            Ok(true) => self.open.push((order, f)),
+            Ok(false) => self.finish(order, f),
             Err(e) => {
                 on_error(f.path(), e);
-                self.done.push((order, f));
+                self.finish(order, f);
+            }
+        }
+    }
+
+    /// Opens the waiting files whose first packet comes before every open file's next one.
+    fn admit(&mut self, on_error: &mut impl FnMut(&Path, anyhow::Error)) {
+        loop {
+            let next_open = self.open.iter().map(|(order, f)| (f.current_ts(), *order)).min();
+            let Some(&(ts, order, _)) = self.waiting.last() else { return };
+            if next_open.is_some_and(|n| n <= (Some(ts), order)) {
+                return;
+            }
+            let Some((_, order, path)) = self.waiting.pop() else { return };
+            // Reopened from the start: advancing once lands on the first packet again.
+            match CaptureFile::open(&path) {
+                Ok(f) => self.position(order, f, on_error),
+                Err(e) => on_error(&path, e),
             }
         }
     }
 
     fn earliest(&self) -> Option<usize> {
-        self.files.iter().enumerate().min_by_key(|(_, (order, f))| (f.current_ts(), *order)).map(|(i, _)| i)
+        self.open.iter().enumerate().min_by_key(|(_, (order, f))| (f.current_ts(), *order)).map(|(i, _)| i)
     }
 
     /// The packet that comes next in time, if any is left.
-    pub fn current(&self) -> Option<PacketRecord<'_>> {
-        self.files.get(self.earliest()?).and_then(|(_, f)| f.current())
+    pub fn current(&mut self, on_error: &mut impl FnMut(&Path, anyhow::Error)) -> Option<PacketRecord<'_>> {
+        self.admit(on_error);
+        let idx = self.earliest()?;
+        self.open.get(idx).and_then(|(_, f)| f.current())
     }
 
     /// Moves past the packet [`Merge::current`] returned.
     pub fn advance(&mut self, on_error: &mut impl FnMut(&Path, anyhow::Error)) {
         let Some(idx) = self.earliest() else { return };
-        let (order, f) = self.files.swap_remove(idx);
+        let (order, f) = self.open.swap_remove(idx);
         self.position(order, f, on_error);
     }
 
-    /// Bytes read over all files and their total size.
+    /// Bytes read of the files open now, and their total size.
     pub fn progress(&self) -> (u64, u64) {
-        self.files.iter().chain(&self.done).fold((0, 0), |(r, s), (_, f)| {
+        self.open.iter().fold((0, 0), |(r, s), (_, f)| {
             let (fr, fs) = f.progress();
             (r + fr, s + fs)
         })
     }
 
-    /// Every file that was opened, in command-line order, with what happened to it.
-    pub fn into_files(self) -> Vec<CaptureFile> {
-        let mut all: Vec<(usize, CaptureFile)> = self.done.into_iter().chain(self.files).collect();
-        all.sort_by_key(|(order, _)| *order);
-        all.into_iter().map(|(_, f)| f).collect()
+    /// Files finished so far and files in all.
+    pub fn files_done(&self) -> (usize, usize) {
+        (self.done.len(), self.done.len() + self.open.len() + self.waiting.len())
+    }
+
+    /// What happened to every file that was opened, in command-line order.
+    pub fn into_outcomes(self) -> Vec<(PathBuf, FileOutcome)> {
+        let mut all = self.done;
+        all.extend(self.open.into_iter().map(|(order, f)| (order, f.path, f.outcome)));
+        all.sort_by_key(|(order, _, _)| *order);
+        all.into_iter().map(|(_, p, o)| (p, o)).collect()
     }
 }
