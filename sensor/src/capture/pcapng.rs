@@ -31,7 +31,8 @@ struct Interface {
 pub(super) struct PcapngState {
     big_endian: bool,
     in_section: bool,
-    interfaces: Vec<Interface>,
+    /// Interfaces of the current section by index; `None` for a description that was unusable.
+    interfaces: Vec<Option<Interface>>,
     /// Time of the last timestamped packet: Simple Packet Blocks carry none and get this one.
     last_ts: Timestamp,
 }
@@ -78,7 +79,14 @@ impl PcapngState {
         let parsed = match block_type {
             IDB_TYPE => match self.add_interface(body) {
                 Ok(()) => Parsed::Other,
-                Err(reason) => Parsed::BadRecord(bad(reason)),
+                Err(reason) => {
+                    // Keep the numbering of the interfaces after it: packets naming this one
+                    // become bad records, the others keep their own link types.
+                    if self.interfaces.len() < MAX_INTERFACES {
+                        self.interfaces.push(None);
+                    }
+                    Parsed::BadRecord(bad(reason))
+                }
             },
             EPB_TYPE | OPB_TYPE => {
                 self.packet(body, block_type == OPB_TYPE, offset).unwrap_or_else(Parsed::BadRecord)
@@ -120,7 +128,7 @@ impl PcapngState {
                 _ => {}
             }
         }
-        self.interfaces.push(iface);
+        self.interfaces.push(Some(iface));
         Ok(())
     }
 
@@ -142,7 +150,9 @@ impl PcapngState {
         let iface = self
             .interfaces
             .get(iface_id as usize)
-            .ok_or(bad("packet refers to an interface that was not described"))?;
+            .ok_or(bad("packet refers to an interface that was not described"))?
+            .as_ref()
+            .ok_or(bad("packet refers to an interface whose description was unusable"))?;
         let raw = (u64::from(ts_high) << 32) | u64::from(ts_low);
         let ts = iface.timestamp(raw);
         self.last_ts = ts;
@@ -158,8 +168,15 @@ impl PcapngState {
     fn simple_packet<'a>(&self, body: &'a [u8], offset: u64) -> Result<Parsed<'a>, CaptureError> {
         let bad = |reason| CaptureError::BadHeader { format: Format::Pcapng, offset, reason };
         let wire_len = read_u32(body, 0, self.big_endian).ok_or(bad("simple packet block is truncated"))?;
-        let iface = self.interfaces.first().ok_or(bad("simple packet block before any interface"))?;
-        let caplen = (wire_len as usize).min(iface.snaplen.max(1) as usize).min(body.len().saturating_sub(4));
+        let iface = self
+            .interfaces
+            .first()
+            .ok_or(bad("simple packet block before any interface"))?
+            .as_ref()
+            .ok_or(bad("simple packet block on an interface whose description was unusable"))?;
+        // A snaplen of 0 means "no limit" in pcapng.
+        let snaplen = if iface.snaplen == 0 { usize::MAX } else { iface.snaplen as usize };
+        let caplen = (wire_len as usize).min(snaplen).min(body.len().saturating_sub(4));
         let data = body.get(4..4 + caplen).unwrap_or_default();
         Ok(Parsed::Packet(PacketRecord {
             ts: self.last_ts,

@@ -252,3 +252,32 @@ fn simple_packet_blocks_take_the_previous_packets_time() {
     assert_eq!(recs[1].2, b"spb!");
     assert_eq!(recs[1].0, Timestamp(42_000_000_001));
 }
+
+#[test]
+fn an_unusable_interface_description_keeps_the_numbering_of_the_next_ones() {
+    let mut f = shb();
+    f.extend(block(1, &[1, 0])); // truncated interface description: interface 0
+    f.extend(idb(101, None)); // interface 1, raw IP
+    f.extend(epb(0, 1, b"on-bad"));
+    f.extend(epb(1, 2, b"on-raw"));
+    let (recs, bad) = read_counting_bad(&f);
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert_eq!(recs.len(), 1);
+    assert_eq!((recs[0].1, recs[0].4, recs[0].2.as_slice()), (LinkType::Raw, 1, b"on-raw".as_slice()));
+}
+
+#[test]
+fn simple_packets_on_an_interface_with_snaplen_zero_are_not_cut() {
+    let mut f = shb();
+    let mut body = Vec::new();
+    body.extend(1u16.to_le_bytes());
+    body.extend(0u16.to_le_bytes());
+    body.extend(0u32.to_le_bytes()); // snaplen 0: no limit
+    f.extend(block(1, &body));
+    let mut spb = Vec::new();
+    spb.extend(6u32.to_le_bytes());
+    spb.extend(b"abcdef");
+    f.extend(block(3, &spb));
+    let recs = read_all(&f).unwrap();
+    assert_eq!(recs[0].2, b"abcdef");
+}
