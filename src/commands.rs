@@ -75,6 +75,16 @@ fn finish(
     Ok(summary)
 }
 
+/// True when standard output is a pipe or socket whose reader has gone.
+fn stdout_closed() -> bool {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let stdout = rustix::stdio::stdout();
+    let mut fds = [PollFd::from_borrowed_fd(stdout, PollFlags::empty())];
+    let zero = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+    poll(&mut fds, Some(&zero)).is_ok_and(|n| n > 0)
+        && fds.iter().any(|f| f.revents().intersects(PollFlags::ERR | PollFlags::HUP))
+}
+
 /// True when the error is a closed standard output (`apitap read ... | head`).
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
@@ -163,6 +173,7 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
     // Both callbacks need the pipeline and the writer; they never run at the same time.
     let state = std::cell::RefCell::new((&mut pipeline, &mut writer, &mut summary, None::<anyhow::Error>));
     let stopper = Arc::clone(&stop);
+    let to_stdout = args.out.is_none();
     let deliver = |tick: Option<apitap_sensor::Timestamp>, rec: Option<&apitap_sensor::capture::PacketRecord<'_>>| {
         let mut guard = state.borrow_mut();
         let (p, w, s, err) = &mut *guard;
@@ -171,6 +182,11 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
         }
         if let Some(now) = tick {
             p.handle_tick(now);
+            if to_stdout && stdout_closed() {
+                // Nobody reads the records any more (`| head` finished): stop now rather than
+                // at the next record, which on a quiet link may be a long time away.
+                stopper.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         if err.is_none() {
             // Live records are wanted as they happen, not when a buffer fills.
@@ -183,7 +199,8 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
             }
         }
     };
-    let stats = live::capture(&args, &stop, |rec| deliver(None, Some(rec)), |now| deliver(Some(now), None))?;
+    let (stats, failure) =
+        live::capture(&args, &stop, |rec| deliver(None, Some(rec)), |now| deliver(Some(now), None))?;
     if let Some(err) = state.into_inner().3 {
         if is_broken_pipe(&err) {
             return Ok(ExitCode::SUCCESS);
@@ -197,5 +214,9 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
             .collect(),
     );
     finish(pipeline, writer, summary, args.out.as_deref(), &args.common)?;
+    if let Some(err) = failure {
+        eprintln!("error: {err:#}");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }

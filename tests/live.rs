@@ -57,7 +57,18 @@ http {{
     Nginx { pid_file: dir.join("nginx.pid") }
 }
 
-fn start_capture(port: u16, out: &Path) -> Child {
+/// Kills the capture process if the test ends early (a failed assertion), so no capture is
+/// left running.
+struct Capture(Child);
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_capture(port: u16, out: &Path) -> Capture {
     let mut child = Command::new(env!("CARGO_BIN_EXE_apitap"))
         .args(["capture", "--interface", "lo", "--no-promisc", "--filter"])
         .arg(format!("tcp port {port}"))
@@ -81,7 +92,7 @@ fn start_capture(port: u16, out: &Path) -> Child {
     }
     // Keep draining stderr so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    child
+    Capture(child)
 }
 
 fn curl(args: &[&str]) {
@@ -106,8 +117,8 @@ fn captures_real_nginx_and_curl_traffic_on_loopback() {
     curl(&["--compressed", &format!("{base}/big.json")]);
     curl(&[&format!("{base}/accounts?access_token=live-query-secret&page=2")]);
     std::thread::sleep(Duration::from_millis(500));
-    let _ = Command::new("kill").args(["-TERM", &apitap.id().to_string()]).status();
-    let status = apitap.wait().unwrap();
+    let _ = Command::new("kill").args(["-TERM", &apitap.0.id().to_string()]).status();
+    let status = apitap.0.wait().unwrap();
     assert!(status.success(), "apitap capture exited with {status}");
 
     let text = fs::read_to_string(out.join("transactions.jsonl")).unwrap();

@@ -29,13 +29,15 @@ pub struct LiveStats {
 }
 
 /// Captures until `stop` is set, `--count` packets were seen or `--duration` passed. `on_tick`
-/// is called when the interface is quiet, with the wall-clock time as packet time.
+/// is called when the interface is quiet, with the wall-clock time as packet time. A failure
+/// after the capture started is returned beside the statistics, so the caller can still flush
+/// and summarise what was captured.
 pub fn capture(
     args: &CaptureArgs,
     stop: &Arc<AtomicBool>,
     mut on_packet: impl FnMut(&PacketRecord<'_>),
     mut on_tick: impl FnMut(Timestamp),
-) -> Result<LiveStats> {
+) -> Result<(LiveStats, Option<anyhow::Error>)> {
     let inactive = pcap::Capture::from_device(args.interface.as_str())
         .with_context(|| format!("interface {}", args.interface))?;
     let cap = inactive
@@ -62,6 +64,7 @@ pub fn capture(
     let started = Instant::now();
     let deadline = args.duration.map(|s| started + Duration::from_secs(s));
     let mut seen = 0u64;
+    let mut failure = None;
     loop {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
@@ -84,13 +87,21 @@ pub fn capture(
                     .unwrap_or_default();
                 on_tick(Timestamp::from_parts(now.as_secs(), now.subsec_nanos()));
             }
-            Err(err) => return Err(err).context("capture failed"),
+            Err(err) => {
+                // The interface went away or the handle broke: what was captured is still
+                // flushed and summarised by the caller.
+                failure = Some(anyhow::Error::new(err).context(format!("capture on {} failed", args.interface)));
+                break;
+            }
         }
     }
-    let stats = cap.stats().context("cannot read capture statistics")?;
-    Ok(LiveStats {
-        received: u64::from(stats.received),
-        dropped: u64::from(stats.dropped),
-        if_dropped: u64::from(stats.if_dropped),
-    })
+    let stats = cap
+        .stats()
+        .map(|s| LiveStats {
+            received: u64::from(s.received),
+            dropped: u64::from(s.dropped),
+            if_dropped: u64::from(s.if_dropped),
+        })
+        .unwrap_or_default();
+    Ok((stats, failure))
 }
