@@ -248,7 +248,7 @@ impl Merge {
                 Err(e) => on_error(path, e),
             }
         }
-        merge.waiting.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        merge.waiting.sort_by_key(|w| std::cmp::Reverse((w.0, w.1)));
         merge
     }
 
