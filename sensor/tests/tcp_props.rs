@@ -272,8 +272,9 @@ fn conversations_with_loss_and_cuts_keep_every_byte_in_place() {
 /// retained (not acknowledged, and among the newest `max_retained_per_dir` bytes): every changed
 /// retained byte is reported at its offset with the length compared, every retransmission
 /// reaching below the retained range is counted as unchecked, limit hits are counted exactly,
-/// and the delivered stream is always the first copy.
-fn tampering(seed: u64) -> [u64; 3] {
+/// keep-alive probes sent once everything is acknowledged are counted and never reported, and
+/// the delivered stream is always the first copy.
+fn tampering(seed: u64) -> [u64; 4] {
     let mut rng = Rng(seed.wrapping_mul(0xA076_1D64_78BD_642F) | 1);
     let pair = Pair::new("10.7.0.1:50000", "10.7.0.2:80");
     let per_dir = rng.range(100, 2000) as usize;
@@ -299,7 +300,7 @@ fn tampering(seed: u64) -> [u64; 3] {
     // The model: bytes [kept_from, sent) are retained.
     let (mut sent, mut acked, mut kept_from) = (0usize, 0usize, 0usize);
     let mut expected = Vec::new();
-    let (mut unchecked, mut hits, mut resent) = (0u64, 0u64, 0u64);
+    let (mut unchecked, mut hits, mut resent, mut keepalives) = (0u64, 0u64, 0u64, 0u64);
     while sent < data.len() {
         let len = (rng.range(1, 300) as usize).min(data.len() - sent);
         let seg = pair.c(
@@ -319,6 +320,20 @@ fn tampering(seed: u64) -> [u64; 3] {
             kept_from = kept_from.max(acked);
             feed(&mut table, &mut rec, &server_ack(acked));
         }
+        if rng.chance(5) {
+            // The receiver catches up and the sender goes idle: a keep-alive probe follows, one
+            // filler byte at the last offset sent.
+            acked = sent;
+            kept_from = sent;
+            feed(&mut table, &mut rec, &server_ack(sent));
+            let filler = [rng.next() as u8];
+            feed(
+                &mut table,
+                &mut rec,
+                &pair.c(at(sent - 1), sisn.wrapping_add(1), "A", &filler),
+            );
+            keepalives += 1;
+        }
         if rng.chance(40) {
             let a = rng.below(sent as u64) as usize;
             let b = (a + rng.range(1, 300) as usize).min(sent);
@@ -328,17 +343,23 @@ fn tampering(seed: u64) -> [u64; 3] {
                 copy[i - a] ^= 1 + rng.below(255) as u8;
                 i
             });
-            if a < kept_from {
-                unchecked += 1;
+            // One byte just before the next new one, with everything acknowledged, is exactly
+            // what a keep-alive probe looks like: counted, never compared.
+            if b - a == 1 && b == sent && acked == sent {
+                keepalives += 1;
+            } else {
+                if a < kept_from {
+                    unchecked += 1;
+                }
+                if let Some(i) = changed.filter(|i| *i >= kept_from) {
+                    expected.push(TcpEvent::OverlapMismatch {
+                        dir: Dir::FromOrig,
+                        offset: i as u64,
+                        len: (b - a.max(kept_from)) as u32,
+                    });
+                }
+                resent += 1;
             }
-            if let Some(i) = changed.filter(|i| *i >= kept_from) {
-                expected.push(TcpEvent::OverlapMismatch {
-                    dir: Dir::FromOrig,
-                    offset: i as u64,
-                    len: (b - a.max(kept_from)) as u32,
-                });
-            }
-            resent += 1;
             feed(
                 &mut table,
                 &mut rec,
@@ -362,21 +383,23 @@ fn tampering(seed: u64) -> [u64; 3] {
         "seed {seed}"
     );
     assert_eq!(stats.retransmissions, resent, "seed {seed}");
+    assert_eq!(stats.keepalives, keepalives, "seed {seed}");
     assert_eq!(stats.retransmissions_unchecked, unchecked, "seed {seed}");
     assert_eq!(stats.retained_limit_hits, hits, "seed {seed}");
     assert_eq!(table.retained_bytes(), 0, "seed {seed}");
-    [expected.len() as u64, unchecked, hits]
+    [expected.len() as u64, unchecked, hits, keepalives]
 }
 
 #[test]
 fn changed_retransmissions_of_retained_bytes_are_always_reported() {
-    let mut reached = [0u64; 3];
+    let mut reached = [0u64; 4];
     for seed in 0..300 {
         for (total, n) in reached.iter_mut().zip(tampering(seed)) {
             *total += n;
         }
     }
-    // Reports, unchecked copies and limit hits must all occur, or the model proves little.
+    // Reports, unchecked copies, limit hits and probes must all occur, or the model proves
+    // little.
     assert!(reached.iter().all(|n| *n > 0), "{reached:?}");
 }
 
@@ -582,6 +605,7 @@ fn hostile_segment_soup_never_panics_and_stays_bounded() {
         "overlap_mismatches",
         "retransmissions",
         "retransmissions_unchecked",
+        "keepalives",
         "retained_limit_hits",
         "out_of_order",
         "buffer_limit_hits",
@@ -626,6 +650,7 @@ fn set_counter(stats: &mut FlowStats, name: &str, value: u64) {
         "gap_bytes" => &mut stats.gap_bytes,
         "overlaps" => &mut stats.overlaps,
         "overlap_mismatches" => &mut stats.overlap_mismatches,
+        "keepalives" => &mut stats.keepalives,
         "retransmissions" => &mut stats.retransmissions,
         "retransmissions_unchecked" => &mut stats.retransmissions_unchecked,
         "retained_limit_hits" => &mut stats.retained_limit_hits,

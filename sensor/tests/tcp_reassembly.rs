@@ -664,3 +664,143 @@ fn zero_retention_limit_turns_the_check_off() {
     assert_eq!(stats.retained_limit_hits, 0);
     assert_eq!(stats.retransmissions_unchecked, 1);
 }
+
+// Keep-alive probes. Regression: on a capture without the receiver's ACKs (one direction of a
+// SPAN), every probe of an idle connection, one filler byte at the sequence number before the
+// next new byte, was compared with the retained copy of that byte and reported as an
+// `OverlapMismatch`.
+
+/// A client that opens a connection and sends `FIRST`, seen without anything from the server.
+fn one_sided_first() -> (Pair, Run) {
+    let p = pair();
+    let mut run = Run::default_cfg();
+    run.feed(&p.c(CISN, 0, "S", b""));
+    run.feed(&p.c(CISN + 1, SISN + 1, "A", b""));
+    run.feed(&d(&p, 0, FIRST));
+    (p, run)
+}
+
+/// A probe from the client at offset `off`: an ACK carrying `filler` and nothing else.
+fn probe<'a>(p: &Pair, off: u32, filler: &'a [u8]) -> TcpSegment<'a> {
+    p.c(CISN + 1 + off, SISN + 1, "A", filler)
+}
+
+#[test]
+fn keepalive_probes_without_acks_are_counted_not_compared() {
+    let (p, mut run) = one_sided_first();
+    assert_eq!(run.table.retained_bytes(), FIRST.len());
+    // Offset 9 holds 't'; probes carry a zero byte, or nothing.
+    run.feed(&probe(&p, 9, b"\0"));
+    run.feed(&probe(&p, 9, b"\0"));
+    run.feed(&probe(&p, 9, b""));
+    run.feed(&d(&p, 10, b" HTTP/1.1"));
+    run.finish();
+    assert!(run.rec.tcp_events(0).is_empty(), "{:?}", run.rec.events);
+    assert_eq!(
+        run.rec.stream(0, Dir::FromOrig),
+        vec![bytes(b"GET /first HTTP/1.1")]
+    );
+    let stats = run.table.stats();
+    assert_eq!(stats.keepalives, 3);
+    assert_eq!(stats.overlap_mismatches, 0);
+    assert_eq!(stats.retransmissions, 0);
+    assert_eq!(stats.retransmissions_unchecked, 0);
+    assert!(stats.counters().contains(&("keepalives", 3)));
+}
+
+#[test]
+fn one_byte_retransmission_away_from_the_probe_position_is_still_reported() {
+    let (p, mut run) = one_sided_first();
+    // Offset 8 holds 's': one before the probe position, so a changed copy is a rewrite.
+    run.feed(&probe(&p, 8, b"X"));
+    // Two bytes at the probe position are no probe either.
+    run.feed(&d(&p, 8, b"sX"));
+    run.finish();
+    assert_eq!(
+        run.rec.tcp_events(0),
+        vec![
+            TcpEvent::OverlapMismatch {
+                dir: Dir::FromOrig,
+                offset: 8,
+                len: 1
+            },
+            TcpEvent::OverlapMismatch {
+                dir: Dir::FromOrig,
+                offset: 9,
+                len: 2
+            }
+        ]
+    );
+    let stats = run.table.stats();
+    assert_eq!(stats.keepalives, 0);
+    assert_eq!(stats.overlap_mismatches, 2);
+    assert_eq!(stats.retransmissions, 2);
+    assert_eq!(run.rec.stream(0, Dir::FromOrig), vec![bytes(FIRST)]);
+}
+
+#[test]
+fn probe_shaped_rewrite_of_a_byte_the_receiver_still_awaits_is_reported() {
+    // The server is seen acknowledging, but not the last byte: no stack probes while data is
+    // outstanding, so this is a rewrite of that byte, not a keep-alive.
+    let (p, mut run) = started(FlowConfig::default());
+    run.feed(&d(&p, 0, FIRST));
+    run.feed(&ack(&p, 9));
+    run.feed(&probe(&p, 9, b"\0"));
+    assert_eq!(
+        run.rec.tcp_events(0),
+        vec![TcpEvent::OverlapMismatch {
+            dir: Dir::FromOrig,
+            offset: 9,
+            len: 1
+        }]
+    );
+    assert_eq!(run.table.stats().keepalives, 0);
+    // Once everything is acknowledged, the same segment is a probe.
+    run.feed(&ack(&p, 10));
+    run.feed(&probe(&p, 9, b"\0"));
+    run.finish();
+    let stats = run.table.stats();
+    assert_eq!(stats.keepalives, 1);
+    assert_eq!(stats.overlap_mismatches, 1);
+    assert_eq!(stats.retransmissions, 1);
+    assert_eq!(stats.retransmissions_unchecked, 0);
+}
+
+#[test]
+fn keepalive_probes_before_any_data_and_after_a_fin() {
+    let (p, mut run) = started(FlowConfig::default());
+    // Before any data the probe sits on the SYN's sequence number.
+    run.feed(&p.c(CISN, SISN + 1, "A", b"\0"));
+    run.feed(&d(&p, 0, FIRST));
+    run.feed(&p.c(CISN + 11, SISN + 1, "FA", b""));
+    run.feed(&ack(&p, 11));
+    // After its FIN the client probes on the FIN's sequence number: no data after close.
+    run.feed(&probe(&p, 10, b"\0"));
+    run.finish();
+    assert!(run.rec.tcp_events(0).is_empty(), "{:?}", run.rec.events);
+    assert_eq!(run.rec.stream(0, Dir::FromOrig), vec![bytes(FIRST)]);
+    assert_eq!(run.rec.fins(0), vec![Dir::FromOrig]);
+    let stats = run.table.stats();
+    assert_eq!(stats.keepalives, 2);
+    assert_eq!(stats.data_after_close, 0);
+    assert_eq!(stats.retransmissions, 0);
+}
+
+#[test]
+fn keepalive_probe_behind_a_hole_is_not_compared_with_the_held_bytes() {
+    let (p, mut run) = one_sided_first();
+    // Offsets 10..15 are late; 15..20 wait behind the hole and the probe repeats offset 19.
+    run.feed(&d(&p, 15, b"world"));
+    run.feed(&probe(&p, 19, b"\0"));
+    run.feed(&d(&p, 10, b"hello"));
+    run.finish();
+    assert!(run.rec.tcp_events(0).is_empty(), "{:?}", run.rec.events);
+    assert_eq!(
+        run.rec.stream(0, Dir::FromOrig),
+        vec![bytes(b"GET /firsthelloworld")]
+    );
+    let stats = run.table.stats();
+    assert_eq!(stats.keepalives, 1);
+    assert_eq!(stats.overlaps, 0);
+    assert_eq!(stats.gaps, 0);
+}

@@ -176,13 +176,20 @@ impl Conn {
             other.on_peer_ack(&mut rev, SeqNum(seg.ack));
             ctx = Ctx { dir, ..rev };
         }
-        this.segment(
-            &mut ctx,
-            data_seq,
-            seg.payload,
-            seg.payload_len,
-            seg.flags.fin,
-        );
+        if !seg.flags.syn && !seg.flags.fin && this.is_keepalive(data_seq, seg.payload_len) {
+            // Its byte (if any) is filler, not a copy of the stream: neither delivered nor
+            // compared, and not a retransmission either.
+            let stats = &mut ctx.shared.stats;
+            stats.keepalives = stats.keepalives.saturating_add(1);
+        } else {
+            this.segment(
+                &mut ctx,
+                data_seq,
+                seg.payload,
+                seg.payload_len,
+                seg.flags.fin,
+            );
+        }
         if self.orig.fin_delivered()
             && self.resp.fin_delivered()
             && !matches!(self.phase, Phase::Closing(_))

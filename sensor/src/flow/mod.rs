@@ -20,7 +20,9 @@
 //! - First copy wins: a later copy of bytes still held or delivered but not yet acknowledged
 //!   is compared with the first, and different bytes are reported as
 //!   [`TcpEvent::OverlapMismatch`](crate::stream::TcpEvent::OverlapMismatch); later copies of
-//!   bytes no longer kept are counted in [`FlowStats::retransmissions_unchecked`].
+//!   bytes no longer kept are counted in [`FlowStats::retransmissions_unchecked`]. Keep-alive
+//!   probes (at most one filler byte, one before the sender's next new byte) are not compared,
+//!   only counted in [`FlowStats::keepalives`].
 //! - Per packet the work is a hash lookup plus the segment's own bytes (and, for out-of-order
 //!   data, a walk over the buffered runs it overlaps); expiry and eviction use recency lists,
 //!   never a scan of the table.

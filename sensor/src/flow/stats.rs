@@ -42,6 +42,11 @@ pub struct FlowStats {
     pub overlaps: u64,
     /// Overlaps whose bytes differed from the first copy (`TcpEvent::OverlapMismatch`).
     pub overlap_mismatches: u64,
+    /// Keep-alive (and zero-window) probes: segments of at most one byte, without SYN, FIN or
+    /// RST, exactly one before the sender's next new byte, and not a byte the other side is seen
+    /// still waiting for. Their byte is filler, so they are neither delivered nor compared, and
+    /// not counted as retransmissions.
+    pub keepalives: u64,
     /// Segments carrying only bytes already delivered (dropped after comparing them with the
     /// retained copy, where there is one).
     pub retransmissions: u64,
@@ -83,6 +88,7 @@ impl FlowStats {
             ("gap_bytes", self.gap_bytes),
             ("overlaps", self.overlaps),
             ("overlap_mismatches", self.overlap_mismatches),
+            ("keepalives", self.keepalives),
             ("retransmissions", self.retransmissions),
             ("retransmissions_unchecked", self.retransmissions_unchecked),
             ("retained_limit_hits", self.retained_limit_hits),

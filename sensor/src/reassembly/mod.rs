@@ -31,6 +31,12 @@
 //!   acknowledges them (`max_retained_per_dir`, `max_retained_total`; when a limit is reached
 //!   the oldest bytes are dropped first and `retained_limit_hits` is counted).
 //!
+//! Keep-alive probes are the exception (`HalfStream::is_keepalive`): a segment of at most one
+//! byte exactly one before the sender's next new byte, without SYN, FIN or RST, carries filler
+//! rather than a copy of that byte. It is neither compared nor counted as a retransmission, only
+//! in `keepalives`, unless the other side is seen still waiting for that byte (a stack probes
+//! only once all it sent is acknowledged).
+//!
 //! Limits of this design, on purpose:
 //! - Delivered bytes no longer retained are not compared: those acknowledged (a receiver drops
 //!   any later copy of them too), those pushed out by the retention limits, and those delivered
@@ -44,6 +50,10 @@
 //! - Data segments are not checked against a receive window (TCP options are not decoded):
 //!   one far ahead is held like any other, within the limits. FINs and RSTs must lie within
 //!   1 MiB of the data seen to be believed.
+//! - Without ACKs from the other side, a one-byte rewrite of the last byte sent, placed where a
+//!   keep-alive probe goes, cannot be told from a probe and is not reported. A connection picked
+//!   up mid-stream whose first segment is a one-byte probe takes that byte as data, since
+//!   nothing before it shows where the stream stands.
 
 mod held;
 mod retained;
@@ -222,6 +232,38 @@ impl HalfStream {
     /// Furthest point this direction has plausibly reached: what was delivered, seen or acked.
     fn frontier(&self) -> u64 {
         self.next.max(self.seen_end).max(self.peer_ack)
+    }
+
+    /// Offset just past everything this direction is known to have sent, its FIN included: what
+    /// the sender's next new sequence number maps to.
+    fn sent_end(&self) -> u64 {
+        let data_end = self.next.max(self.seen_end);
+        match self.fin_at {
+            Some(fin_at) => data_end.max(fin_at.saturating_add(1)),
+            None => data_end,
+        }
+    }
+
+    /// Whether a segment without SYN, FIN or RST at `seq`, `wire_len` payload bytes long, is a
+    /// keep-alive (or zero-window) probe: at most one byte, sitting exactly one before the
+    /// sender's next new byte. TCP stacks send these with a byte the receiver already holds,
+    /// filled with whatever (often zero), so comparing it with the first copy would report a
+    /// mismatch on every probe of an idle connection captured without its ACKs.
+    ///
+    /// A stack only probes once everything it sent is acknowledged, so a probe-shaped segment
+    /// whose byte the other side is seen still waiting for is not taken as a probe: it is
+    /// compared like any other retransmission, which keeps a one-byte rewrite of the last
+    /// unacknowledged byte visible whenever the capture holds the ACKs.
+    pub(crate) fn is_keepalive(&self, seq: SeqNum, wire_len: u32) -> bool {
+        if wire_len > 1 {
+            return false;
+        }
+        let Some(off) = self.offset_of(seq) else {
+            return false;
+        };
+        let end = self.sent_end();
+        let probe_at = i64::try_from(end).unwrap_or(i64::MAX).saturating_sub(1);
+        off == probe_at && !(self.peer_ack_seen && self.peer_ack < end)
     }
 
     /// Whether a control segment at `seq` (a FIN's or RST's position) is believable.
