@@ -12,8 +12,9 @@ use apitap_parsers::{Direction, HttpConfig, HttpParser, HttpTransaction};
 const HEAD: &str = "Qx7Kp";
 const TAIL: &str = "Wm4Zt";
 
-/// Ways to join the halves: plain, encoded separators, an encoded `%`, form-encoded blank, NUL.
-const JOINS: &[&str] = &["", "%26", "%3B", "%23", "%3F", "%3D", "%2F", "%25", "+", "%00", "%2526", "%u0026"];
+/// Ways to join the halves: plain, encoded separators, an encoded `%`, form-encoded blank, NUL,
+/// a raw blank.
+const JOINS: &[&str] = &["", "%26", "%3B", "%23", "%3F", "%3D", "%2F", "%25", "+", "%00", "%2526", "%u0026", " "];
 
 const NAMES: &[&str] = &[
     "token",
@@ -28,6 +29,11 @@ const NAMES: &[&str] = &[
     "jsessionid",
     "X-Amz-Signature",
     "user[password]",
+    "key",
+    "sig",
+    "X-Goog-Signature",
+    "SAMLResponse",
+    "password%3D",
 ];
 
 /// Where the parameter goes in the request target.
@@ -43,10 +49,13 @@ const PLACES: &[&str] = &[
     "/a%3Fb?{p}",
     "/a?{p}&{p}",
     "http://h.example/a?{p}",
+    "/a?x=1 {p}",
+    "/a?q=a+{p}&y=2",
+    "//h.example/a?{p}",
 ];
 
 fn leaks(t: &HttpTransaction) -> Option<String> {
-    let stored = format!("{:?} {:?} {:?}", t.uri, t.referrer, t.auth_scheme);
+    let stored = format!("{:?} {:?} {:?} {:?}", t.uri, t.referrer, t.auth_scheme, t.host);
     for secret in [HEAD, TAIL] {
         for i in 0..=secret.len() - 4 {
             let piece = &secret[i..i + 4];
@@ -105,6 +114,11 @@ fn no_part_of_a_nested_or_userinfo_secret_reaches_a_transaction() {
         format!("http://user:{HEAD}@{TAIL}@h.example/a"),
         format!("http://{HEAD}{TAIL}@h.example/a"),
         format!("/a?x%26token%3D{HEAD}{TAIL}"),
+        format!("//user:{HEAD}{TAIL}@h.example/a"),
+        format!("//{HEAD}{TAIL}@h.example/a"),
+        format!("user:{HEAD}{TAIL}@h.example:443"),
+        format!("/a?r=//u:{HEAD}{TAIL}@h/"),
+        format!("/a?r=%2F%2Fu%3A{HEAD}{TAIL}%40h%2F"),
     ];
     for target in &targets {
         let t = exchange(&request(target));
@@ -125,5 +139,14 @@ fn authorization_values_never_reach_a_transaction() {
         let t = exchange(&format!("GET / HTTP/1.1\r\nHost: h\r\nAuthorization: {value}\r\n\r\n"));
         assert_eq!(leaks(&t), None, "{value}");
         assert!(t.auth_scheme.is_some(), "{value}");
+    }
+}
+
+#[test]
+fn userinfo_in_host_never_reaches_a_transaction() {
+    for host in [format!("user:{HEAD}{TAIL}@h.example"), format!("{HEAD}{TAIL}@h.example:8080"), format!("u:{HEAD}@{TAIL}@h.example")] {
+        let t = exchange(&format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+        assert_eq!(leaks(&t), None, "{host}");
+        assert!(t.host.as_deref().is_some_and(|h| h.starts_with("h.example")), "{host}: {:?}", t.host);
     }
 }

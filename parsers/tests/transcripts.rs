@@ -211,6 +211,7 @@ fn config(c: &BTreeMap<String, String>) -> HttpConfig {
             "max_pending_requests" => cfg.max_pending_requests = v.parse().unwrap(),
             "max_uri_len" => cfg.max_uri_len = v.parse().unwrap(),
             "max_header_names" => cfg.max_header_names = v.parse().unwrap(),
+            "max_ready_transactions" => cfg.max_ready_transactions = v.parse().unwrap(),
             "max_decoded_body" => cfg.max_decoded_body = v.parse().unwrap(),
             "max_decode_ratio" => cfg.max_decode_ratio = v.parse().unwrap(),
             "redact_query_params" => cfg.redact_query_params = v.split_whitespace().map(str::to_owned).collect(),

@@ -37,7 +37,9 @@ pub struct HttpConfig {
     pub max_events_per_transaction: usize,
     /// Finished transactions held until [`poll_transaction`](super::HttpParser::poll_transaction)
     /// takes them; past it the oldest is dropped and counted. Poll after every `handle_*`
-    /// call and this is never reached. Default 1024.
+    /// call and this is never reached. Also bounds a transaction that waits for the end of its
+    /// request after an early response together with those that finish behind it: at the
+    /// bound, the waiting one is emitted without that end (`held_limit_hits`). Default 1024.
     pub max_ready_transactions: usize,
     /// Header names kept per message in the transaction (names only, never values); past it
     /// names are dropped, `header_name_limit_hits` counts the message and it gets
@@ -52,14 +54,15 @@ pub struct HttpConfig {
 pub const DECODE_RATIO_FLOOR: u64 = 1 << 20;
 
 /// Parameter names whose values are always redacted, wherever the parameter is: query,
-/// fragment, path (`;name=value`) or a nested URL inside another value. Names are compared
+/// fragment, path (`;name=value`), after a raw blank or `+` inside another parameter
+/// (`?q=a+password=...`), or a nested URL inside another value. Names are compared
 /// after percent-decoding, case-insensitively, ignoring control bytes, blanks, `+`, `-`, `_`,
 /// `.` and brackets (so `api_key` also covers `API-Key`, `apikey` and `api_key[]`); a
 /// bracketed name also matches on its innermost key (`user[password]`).
 ///
-/// `signature` and `sig` are deliberately absent: they are public parts of signed URLs in
-/// common use (video CDNs), and the Zeek reference logs compare them column by column. The
-/// cloud-provider forms (`X-Amz-Signature`) are listed.
+/// Signed-URL parts are listed (`signature`, `sig` of Azure SAS, the AWS and Google Cloud
+/// forms): while the URL is valid they grant its access. Expiry and scope parameters (`se`,
+/// `X-Amz-Expires`) are not secrets and are kept.
 pub const DEFAULT_REDACTED_PARAMS: &[&str] = &[
     "access_token",
     "code",
@@ -88,6 +91,22 @@ pub const DEFAULT_REDACTED_PARAMS: &[&str] = &[
     "passcode",
     "secret",
     "private_key",
+    "key",
+    "auth_token",
+    "pwd",
+    "private_token",
+    "access_key",
+    "secret_key",
+    "session_token",
+    "bearer",
+    "jwt",
+    "saml",
+    "samlresponse",
+    "ticket",
+    "signature",
+    "sig",
+    "x-goog-signature",
+    "x-goog-credential",
 ];
 
 impl Default for HttpConfig {
@@ -165,6 +184,12 @@ pub struct HttpStats {
     pub events_dropped: u64,
     /// Transactions dropped because `max_ready_transactions` were waiting to be polled.
     pub transactions_dropped: u64,
+    /// Final responses that ended before their request did; each transaction was held until
+    /// the request ended (see [`HttpEvent::EarlyResponse`](super::HttpEvent::EarlyResponse)).
+    pub early_responses: u64,
+    /// Held transactions emitted before their request ended because `max_ready_transactions`
+    /// transactions had finished behind them.
+    pub held_limit_hits: u64,
     /// Request-smuggling indicators seen (CL+TE, conflicting, listed or invalid
     /// Content-Length, odd or repeated Transfer-Encoding, whitespace before a colon, bad chunk
     /// size; see [`HttpEvent::is_smuggling_indicator`](super::HttpEvent::is_smuggling_indicator)).
@@ -202,6 +227,8 @@ impl HttpStats {
             ("events", self.events),
             ("events_dropped", self.events_dropped),
             ("transactions_dropped", self.transactions_dropped),
+            ("early_responses", self.early_responses),
+            ("held_limit_hits", self.held_limit_hits),
             ("smuggling_indicators", self.smuggling_indicators),
         ]
     }

@@ -185,6 +185,20 @@ pub enum HttpEvent {
     },
     /// A response arrived with no request waiting for it.
     ResponseWithoutRequest,
+    /// The final response ended before its request did: the server answered without reading
+    /// the whole body (an early error or redirect, `Expect: 100-continue` refused or answered
+    /// at once). The transaction waits for the end of the request, so it carries both.
+    EarlyResponse,
+    /// A transaction held for the end of its request (after [`HttpEvent::EarlyResponse`]) had
+    /// `max_ready_transactions` transactions finished behind it, so it was emitted without that
+    /// end; the rest of the request then makes a transaction of its own, as in Zeek.
+    HeldTransactionLimit {
+        /// The limit that was hit.
+        limit: usize,
+    },
+    /// The `Host` header carried userinfo (`user:password@host`), which RFC 9110 forbids; the
+    /// transaction's `host` holds the host alone.
+    HostUserinfo,
     /// A response started before the previous one on that side was complete.
     OverlappingResponse,
     /// A message was cut short by the end of the connection or a gap.
@@ -234,6 +248,9 @@ impl HttpEvent {
             HttpEvent::Gap { .. } => "gap",
             HttpEvent::Resync { .. } => "resync",
             HttpEvent::ResponseWithoutRequest => "response_without_request",
+            HttpEvent::EarlyResponse => "early_response",
+            HttpEvent::HeldTransactionLimit { .. } => "held_transaction_limit",
+            HttpEvent::HostUserinfo => "host_userinfo",
             HttpEvent::OverlappingResponse => "overlapping_response",
             HttpEvent::Interrupted { .. } => "interrupted",
         }

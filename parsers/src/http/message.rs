@@ -5,7 +5,7 @@ use super::body::{decide, zeek_atoi, Body, Chunk, DecodeNote, ExpectBody, Framin
 use super::head::{parse_fields, parse_request_line, parse_status_line, value_token, Field, LineNotes, RequestLineError, Version};
 use super::lines::Term;
 use super::parser::{Message, Mode};
-use super::redact::{auth_scheme, redact_target, Form, OTHER_AUTH_SCHEME};
+use super::redact::{auth_scheme, host_without_userinfo, redact_target, Form, OTHER_AUTH_SCHEME};
 use super::text::wire_string;
 use super::txn::{HttpTransaction, MessageEnd};
 use super::{Direction, HttpConfig, HttpEvent, HttpParser, HttpStats};
@@ -320,7 +320,7 @@ impl HttpParser {
         };
         let decision = decide(info, &fields.list);
         let t = self.tracker.session(ts, dir);
-        if apply_fields(t, dir, &fields.list, &cfg, &mut self.stats) {
+        if apply_fields(t, dir, &fields.list, &cfg, &mut self.stats, &mut events) {
             self.stats.header_name_limit_hits += 1;
             events.push(HttpEvent::HeaderNameLimit { dir, limit: cfg.max_header_names });
         }
@@ -464,7 +464,13 @@ impl HttpParser {
         if incomplete || interrupted {
             self.event(dir, HttpEvent::Interrupted { dir });
         }
-        self.tracker.on_message_done(ts, dir, end, &self.cfg, &mut self.stats);
+        // A response that ends while the client is still sending its request (an early error or
+        // redirect, `Expect: 100-continue` answered at once) waits for the request's end. Not for
+        // an HTTP/0.9 request: it has no end of its own but the client's close, and Zeek's
+        // http-09 and no-version traces log that late end as a second, empty row.
+        let request_open = dir == Direction::ToClient
+            && self.client.msg.as_ref().is_some_and(|m| m.version != Some(Version::V09));
+        self.tracker.on_message_done(ts, dir, end, request_open, &self.cfg, &mut self.stats);
         let next = if interrupted { Mode::Stopped } else { Mode::Start };
         match dir {
             Direction::ToServer => {
@@ -498,6 +504,8 @@ impl HttpParser {
 
     fn start_tunnel(&mut self) {
         self.stats.tunnels += 1;
+        // The request in progress will not be parsed to its end.
+        self.tracker.release_held(&self.cfg, &mut self.stats);
         for side in [&mut self.client, &mut self.server] {
             side.msg = None;
             side.lines.reset();
@@ -506,14 +514,16 @@ impl HttpParser {
     }
 }
 
-/// Copies what a transaction keeps from a head. Credentials are not kept. Returns whether
-/// header names were dropped at `max_header_names`.
+/// Copies what a transaction keeps from a head. Credentials are not kept (userinfo in `Host`
+/// is dropped and noted in `events`). Returns whether header names were dropped at
+/// `max_header_names`.
 fn apply_fields(
     t: &mut HttpTransaction,
     dir: Direction,
     fields: &[Field<'_>],
     cfg: &HttpConfig,
     stats: &mut HttpStats,
+    events: &mut Vec<HttpEvent>,
 ) -> bool {
     let mut names_dropped = false;
     for f in fields {
@@ -531,7 +541,11 @@ fn apply_fields(
         match dir {
             Direction::ToServer => {
                 if is("host") {
-                    t.host = Some(field_string(f.value, cfg, stats));
+                    let (host, had_userinfo) = host_without_userinfo(f.value);
+                    if had_userinfo && !events.contains(&HttpEvent::HostUserinfo) {
+                        events.push(HttpEvent::HostUserinfo);
+                    }
+                    t.host = Some(field_string(host, cfg, stats));
                 } else if is("referer") {
                     let (r, _) = redact_target(f.value, &cfg.redact_query_params, Form::Raw);
                     t.referrer = Some(field_string(&r, cfg, stats));

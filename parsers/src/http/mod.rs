@@ -17,7 +17,8 @@
 //! HTTP analyzer and its pairing script where the RFCs leave room (sloppy request lines,
 //! HTTP/0.9, bodies without framing, responses without requests), so its output can be
 //! compared with Zeek's row by row. Where it goes beyond Zeek (gap resynchronisation,
-//! decoding limits, smuggling indicators) it says so in [`HttpEvent`]s.
+//! decoding limits, smuggling indicators, a response that ends before its request) it says so
+//! in [`HttpEvent`]s.
 //!
 //! Not supported: HTTP/2 and HTTP/3 (such streams are "not HTTP"), parsing inside tunnels
 //! (CONNECT, Upgrade), multipart bodies (counted as a whole, not split into parts), trailer

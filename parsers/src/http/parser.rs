@@ -147,9 +147,11 @@ pub(super) struct ConnState {
 /// counted (and decoded to count them), never stored.
 ///
 /// What it produces matches Zeek's http.log on the same traffic: the same transactions in
-/// the same pairing, the same methods, URIs and body lengths. HTTP/0.9, pipelining, 1xx
-/// responses, CONNECT and Upgrade tunnels are handled; HTTP/2 and TLS are not (a TLS or HTTP/2
-/// stream is simply "not HTTP").
+/// the same pairing, the same methods, URIs and body lengths. The exception is a final
+/// response that ends before its request does: the transaction then waits for the request's
+/// end and carries both ([`HttpEvent::EarlyResponse`]), where Zeek splits the request's end into
+/// a row of its own. HTTP/0.9, pipelining, 1xx responses, CONNECT and Upgrade tunnels are
+/// handled; HTTP/2 and TLS are not (a TLS or HTTP/2 stream is simply "not HTTP").
 #[derive(Debug)]
 pub struct HttpParser {
     pub(super) cfg: Arc<HttpConfig>,
@@ -299,10 +301,10 @@ impl HttpParser {
     /// memory in use. Constant time, so a caller can sum it over every connection to enforce a
     /// global budget.
     ///
-    /// Not counted: transactions waiting for their response or for
-    /// [`poll_transaction`](Self::poll_transaction), which are bounded by
-    /// [`HttpConfig::max_pending_requests`], [`HttpConfig::max_ready_transactions`] and the
-    /// per-string limits, and the parser's own fixed-size state.
+    /// Not counted: transactions waiting for their response, for the end of their request
+    /// (after an early response) or for [`poll_transaction`](Self::poll_transaction), which are
+    /// bounded by [`HttpConfig::max_pending_requests`], [`HttpConfig::max_ready_transactions`]
+    /// and the per-string limits, and the parser's own fixed-size state.
     pub fn buffered_bytes(&self) -> usize {
         self.client.held_bytes() + self.server.held_bytes()
     }

@@ -26,13 +26,20 @@ const MAX_NESTING: u8 = 4;
 /// unencoded one inside a value) starts what servers and browsers often read as a new query.
 const PARAM_SEPARATORS: &[u8] = b"&;?";
 
-/// Replaces the values of credential-carrying parameters, and the password of the userinfo of
-/// an absolute URL, with [`REDACTED`]. Parameters are looked for in the query, in the fragment
-/// (`#access_token=`), in path (matrix) parameters (`/a;jsessionid=`), and inside values that
-/// hide a nested URL behind percent-encoding. Names match [`DEFAULT_REDACTED_PARAMS`] and
-/// `extra` after [normalisation](param_name_matches). Returns the target in `form` and whether
-/// anything was replaced; when nothing was, the output is exactly Zeek's decoding of the whole
-/// target (or the raw target).
+/// Bytes after which a credential name is also looked for inside a parameter: raw blanks
+/// (space, tab, line and form feeds), which some servers and log pipelines split on, and `+`,
+/// a blank in form encoding. They do not end a credential's value (see [`Redactor::pair`]).
+const WORD_SEPARATORS: &[u8] = b" \t\n\x0b\x0c\r+";
+
+/// Replaces the values of credential-carrying parameters, and the userinfo of an authority,
+/// with [`REDACTED`]. Parameters are looked for in the query, in the fragment
+/// (`#access_token=`), in path (matrix) parameters (`/a;jsessionid=`), after a raw blank or `+`
+/// inside another parameter, and inside values that hide a nested URL behind percent-encoding.
+/// Userinfo is redacted in absolute URLs, scheme-relative `//user:pw@host` references and
+/// authority-form targets (`CONNECT user:pw@host:443`). Names match
+/// [`DEFAULT_REDACTED_PARAMS`] and `extra` after [normalisation](param_name_matches). Returns
+/// the target in `form` and whether anything was replaced; when nothing was, the output is
+/// exactly Zeek's decoding of the whole target (or the raw target).
 pub(crate) fn redact_target(raw: &[u8], extra: &[String], form: Form) -> (Vec<u8>, bool) {
     let mut r = Redactor { extra, form, out: Vec::with_capacity(raw.len()), changed: false };
     r.target(raw, MAX_NESTING);
@@ -70,6 +77,11 @@ fn scheme_prefix(s: &[u8]) -> Option<usize> {
     (first_ok && rest_ok && s.get(colon..colon + 3) == Some(b"://")).then_some(colon + 3)
 }
 
+/// Whether `s` starts like a URL with an authority: `scheme://` or a scheme-relative `//`.
+fn is_url(s: &[u8]) -> bool {
+    scheme_prefix(s).is_some() || s.starts_with(b"//")
+}
+
 impl Redactor<'_> {
     /// Writes text that holds no parameter structure of its own (scheme, host, a name).
     fn plain(&mut self, raw: &[u8]) {
@@ -89,7 +101,12 @@ impl Redactor<'_> {
 
     /// A whole target: `[scheme://authority]path[?query][#fragment]`.
     fn target(&mut self, raw: &[u8], depth: u8) {
-        let rest = self.authority(raw);
+        let mut rest = self.authority(raw, depth);
+        if rest.len() < raw.len() && rest.starts_with(b"//") {
+            // `https://a//user:pw@b/`: a path that starts with `//` is read as an authority by
+            // URL parsers that resolve it again, so its userinfo is a credential too.
+            rest = self.authority(rest, depth);
+        }
         let (before_fragment, fragment) = split_once(rest, b'#');
         let (path, query) = split_once(before_fragment, b'?');
         self.path(path, depth);
@@ -103,32 +120,48 @@ impl Redactor<'_> {
         }
     }
 
-    /// Writes `scheme://authority` of an absolute URL with its userinfo redacted; returns what
-    /// follows the authority (all of `raw` when it is not absolute).
-    fn authority<'r>(&mut self, raw: &'r [u8]) -> &'r [u8] {
-        let Some(start) = scheme_prefix(raw) else { return raw };
+    /// Writes the authority of `raw` with its userinfo redacted, and returns what follows it.
+    /// An authority is found after `scheme://`, after the `//` of a scheme-relative reference,
+    /// and at the start of a target that is neither of those nor a path (CONNECT's
+    /// authority-form `user:pw@host:443`, and the same shape sent with any other method); when
+    /// there is none, all of `raw` is returned.
+    fn authority<'r>(&mut self, raw: &'r [u8], depth: u8) -> &'r [u8] {
+        let absolute = scheme_prefix(raw);
+        let start = match absolute {
+            Some(start) => start,
+            None if raw.starts_with(b"//") => 2,
+            None if !raw.starts_with(b"/") => 0,
+            None => return raw,
+        };
         let after = raw.get(start..).unwrap_or_default();
         let len = after.iter().position(|c| matches!(c, b'/' | b'?' | b'#')).unwrap_or(after.len());
         let (authority, rest) = after.split_at(len);
-        self.plain(raw.get(..start).unwrap_or_default());
         // The last `@` ends the userinfo: a password may contain an unencoded one.
-        match authority.iter().rposition(|&c| c == b'@') {
-            Some(at) => {
-                let userinfo = authority.get(..at).unwrap_or_default();
-                match split_once(userinfo, b':') {
-                    (user, Some(password)) => {
-                        self.plain(user);
-                        self.out.push(b':');
-                        self.redacted(password);
-                    }
-                    // A lone userinfo is as often a token as a user name.
-                    (user, None) => self.redacted(user),
-                }
-                self.out.push(b'@');
-                self.plain(authority.get(at + 1..).unwrap_or_default());
+        let Some(at) = authority.iter().rposition(|&c| c == b'@') else {
+            if absolute.is_none() {
+                // Without userinfo, a scheme-relative or authority-form target is parsed as a
+                // path, so its segments keep their own parameter redaction.
+                return raw;
             }
-            None => self.plain(authority),
+            self.plain(raw.get(..start).unwrap_or_default());
+            self.path(authority, depth);
+            return rest;
+        };
+        self.plain(raw.get(..start).unwrap_or_default());
+        let userinfo = authority.get(..at).unwrap_or_default();
+        match split_once(userinfo, b':') {
+            (user, Some(password)) => {
+                self.plain(user);
+                self.out.push(b':');
+                self.redacted(password);
+            }
+            // A lone userinfo is as often a token as a user name.
+            (user, None) => self.redacted(user),
         }
+        self.out.push(b'@');
+        // Read as a path segment: parameters hidden in the host part are redacted too, and an
+        // ordinary host comes out unchanged.
+        self.path(authority.get(at + 1..).unwrap_or_default(), depth);
         rest
     }
 
@@ -165,33 +198,79 @@ impl Redactor<'_> {
         }
     }
 
-    /// One `name=value` parameter (or a piece without `=`).
+    /// One parameter: the text between two [`PARAM_SEPARATORS`].
+    ///
+    /// A credential's value is everything after the first raw `=` up to the next separator,
+    /// replaced whole. A credential name may also start after a raw blank or `+` inside the
+    /// piece (`x=1 password=S`, form-encoded `q=a+password=S`), where a server that reads blanks
+    /// as separators would find it; its value then runs to the end of the piece as well, so a
+    /// blank or `+` inside a secret cannot leave part of it behind.
     fn pair(&mut self, raw: &[u8], depth: u8) {
-        match split_once(raw, b'=') {
-            (name, Some(value)) => {
-                if self.is_credential(name) {
-                    self.plain(name);
-                    self.out.push(b'=');
-                    self.redacted(value);
+        let (name, value) = split_once(raw, b'=');
+        let Some(value) = value else {
+            self.text(raw, depth);
+            return;
+        };
+        if self.is_credential(name) {
+            self.credential(name, value, depth);
+            return;
+        }
+        // One pass: each word's name is the text from a blank or `+` to the first `=` after
+        // it, so the scan stays linear however many blanks the piece holds.
+        let mut word_start = 0;
+        let mut in_name = true;
+        for (i, &c) in raw.iter().enumerate() {
+            if WORD_SEPARATORS.contains(&c) {
+                word_start = i + 1;
+                in_name = true;
+            } else if c == b'=' && in_name {
+                in_name = false;
+                let word_name = raw.get(word_start..i).unwrap_or_default();
+                if word_start > 0 && self.is_credential(word_name) {
+                    self.named(raw.get(..word_start).unwrap_or_default(), depth);
+                    self.credential(word_name, raw.get(i + 1..).unwrap_or_default(), depth);
                     return;
                 }
-                self.text(name, depth);
-                self.out.push(b'=');
-                self.text(value, depth);
             }
-            (piece, None) => self.text(piece, depth),
+        }
+        self.named(raw, depth);
+    }
+
+    /// `name=value` where the name is a credential: the value is replaced whole.
+    fn credential(&mut self, name: &[u8], value: &[u8], depth: u8) {
+        self.text(name, depth);
+        self.out.push(b'=');
+        self.redacted(value);
+    }
+
+    /// A piece whose raw name is not a credential. A name that held one once decoded
+    /// (`password%3D=S`, a nested `x%26token%3D`) takes its value with it: the whole raw value
+    /// after the first raw `=` is replaced, not what follows a decoded `=`.
+    fn named(&mut self, raw: &[u8], depth: u8) {
+        let (name, value) = split_once(raw, b'=');
+        let changed_before = std::mem::take(&mut self.changed);
+        self.text(name, depth);
+        let name_held_one = self.changed;
+        self.changed |= changed_before;
+        let Some(value) = value else { return };
+        self.out.push(b'=');
+        if name_held_one {
+            self.redacted(value);
+        } else {
+            self.text(value, depth);
         }
     }
 
-    /// Text that the raw structure says is not a credential. It may still hold one: an
-    /// absolute URL with userinfo, or a nested URL or query hidden by percent-encoding. Such
-    /// text is redacted in turn, and written decoded (whatever the form) when it held one.
+    /// Text that the raw structure says is not a credential. It may still hold one: a URL
+    /// (absolute or scheme-relative) with userinfo, or a nested URL or query hidden by
+    /// percent-encoding. Such text is redacted in turn, and written decoded (whatever the form)
+    /// when it held one.
     fn text(&mut self, raw: &[u8], depth: u8) {
         let encoded = raw.contains(&b'%');
-        if depth > 0 && (encoded || scheme_prefix(raw).is_some()) {
+        if depth > 0 && (encoded || is_url(raw)) {
             let decoded = if encoded { unescape_uri(raw) } else { raw.to_vec() };
             let mut inner = Redactor { extra: self.extra, form: Form::Decoded, out: Vec::new(), changed: false };
-            if scheme_prefix(&decoded).is_some() {
+            if is_url(&decoded) {
                 inner.target(&decoded, depth - 1);
             } else if decoded.contains(&b'=') {
                 let (before_fragment, fragment) = split_once(&decoded, b'#');
@@ -228,7 +307,13 @@ impl Redactor<'_> {
             .rposition(|&c| c == b'[')
             .and_then(|open| name.get(open + 1..))
             .map(|inner| inner.split(|&c| c == b']').next().unwrap_or_default());
-        last_key.is_some_and(|k| !k.is_empty() && listed(k))
+        if last_key.is_some_and(|k| !k.is_empty() && listed(k)) {
+            return true;
+        }
+        // A name that decodes to more structure (`password%3D`, `x%3D1%26token`) is one to a
+        // server that decodes twice: any of its parts may be the real name.
+        let structural = |c: &u8| b"=&;?#".contains(c);
+        name.iter().any(structural) && name.split(structural).any(listed)
     }
 }
 
@@ -246,6 +331,17 @@ fn name_key(name: &[u8]) -> impl Iterator<Item = u8> + '_ {
 pub(crate) fn param_name_matches(name: &[u8], listed: &[u8]) -> bool {
     let mut key = name_key(name).peekable();
     key.peek().is_some() && key.eq(name_key(listed))
+}
+
+/// A `Host` value without userinfo: the host part after the last `@`, and whether anything
+/// was dropped. RFC 9110 allows no userinfo in `Host`; a client that copies a URL's
+/// `user:password@` into it sends a credential, and the host alone is what identifies the
+/// server. The value is otherwise returned as sent.
+pub(crate) fn host_without_userinfo(value: &[u8]) -> (&[u8], bool) {
+    match value.iter().rposition(|&c| c == b'@') {
+        Some(at) => (value.get(at + 1..).unwrap_or_default(), true),
+        None => (value, false),
+    }
 }
 
 /// Authorization schemes that may be reported, in their registered spelling (IANA's HTTP
@@ -341,7 +437,7 @@ mod tests {
             let target = format!("/a?{name}=V");
             assert!(uri(&target).ends_with("=REDACTED"), "{name}: {}", uri(&target));
         }
-        for name in ["tokens", "zipcode", "token_type", "[]", "", "passwords", "user[name]", "signature"] {
+        for name in ["tokens", "zipcode", "token_type", "[]", "", "passwords", "user[name]", "se", "keys", "sigma"] {
             let target = format!("/a?{name}=V");
             assert!(uri(&target).ends_with("=V"), "{name} redacted: {}", uri(&target));
         }
@@ -390,6 +486,55 @@ mod tests {
     #[test]
     fn already_redacted_values_are_not_news() {
         assert!(!redact_target(b"/a?token=REDACTED", &[], Form::Decoded).1);
+    }
+
+    // Review finding: a credential after a raw blank, tab or `+` inside another parameter was
+    // kept; its value must not be cut at a blank or `+` either.
+    #[test]
+    fn blanks_and_plus_start_a_parameter_name() {
+        assert_eq!(uri("/a?x=1\tpassword=S"), "/a?x=1\tpassword=REDACTED");
+        assert_eq!(uri("/a?x=1\x0bpassword=S&y=2"), "/a?x=1\x0bpassword=REDACTED&y=2");
+        assert_eq!(uri("/a?q=a+b+token=S+T"), "/a?q=a+b+token=REDACTED");
+        assert_eq!(uri("/a?a b token=S"), "/a?a b token=REDACTED");
+        assert_eq!(uri("/a?password=S T+U&z"), "/a?password=REDACTED&z");
+        assert_eq!(uri("/a;x=1 sid=S/b"), "/a;x=1 sid=REDACTED/b");
+        // A name joined by a blank or `+` still matches whole, as before.
+        assert_eq!(uri("/a?pass+word=S"), "/a?pass+word=REDACTED");
+        // No listed name after a blank: unchanged.
+        assert_eq!(redact_target(b"/a?q=a b+c=d&e f", &[], Form::Decoded), (b"/a?q=a b+c=d&e f".to_vec(), false));
+    }
+
+    // Review finding: `password%3D=S` became `password=REDACTED=S`.
+    #[test]
+    fn a_name_holding_a_credential_takes_its_value_with_it() {
+        assert_eq!(uri("/p?password%3D=S&x=1"), "/p?password=REDACTED=REDACTED&x=1");
+        assert_eq!(uri("/p?x%3D1%26token=S&y=1"), "/p?x=1&token=REDACTED&y=1");
+        assert_eq!(raw("/p?x%3D1%26token=S&y=%20"), "/p?x%3D1%26token=REDACTED&y=%20");
+        assert_eq!(redact_target(b"/p?a%3Db=1", &[], Form::Decoded), (b"/p?a=b=1".to_vec(), false));
+    }
+
+    // Review finding: CONNECT's authority-form and scheme-relative targets kept their userinfo.
+    #[test]
+    fn userinfo_of_scheme_relative_and_authority_form_targets() {
+        assert_eq!(uri("//user:S@h/p?q=1"), "//user:REDACTED@h/p?q=1");
+        assert_eq!(uri("//S@h"), "//REDACTED@h");
+        assert_eq!(uri("user:S@h:443"), "user:REDACTED@h:443");
+        assert_eq!(uri("https://a//u:S@b/"), "https://a//u:REDACTED@b/");
+        assert_eq!(uri("/a?r=//u:S@h/"), "/a?r=//u:REDACTED@h/");
+        assert_eq!(uri("http://u:S@h;token=T/"), "http://u:REDACTED@h;token=REDACTED/");
+        // Without userinfo they read as before, path parameters included.
+        for t in ["//h/p", "h:443", "*", "/a@b", "//h/a;x=1", "a?b=c@d", "https://a//b/c"] {
+            assert_eq!(redact_target(t.as_bytes(), &[], Form::Decoded), (unescape_uri(t.as_bytes()), false), "{t}");
+        }
+        assert_eq!(uri("//h/a;token=S"), "//h/a;token=REDACTED");
+    }
+
+    #[test]
+    fn host_userinfo_is_dropped() {
+        assert_eq!(host_without_userinfo(b"u:p@h:80"), (&b"h:80"[..], true));
+        assert_eq!(host_without_userinfo(b"u:p@ss@h"), (&b"h"[..], true));
+        assert_eq!(host_without_userinfo(b"tok@"), (&b""[..], true));
+        assert_eq!(host_without_userinfo(b"h.example"), (&b"h.example"[..], false));
     }
 
     #[test]

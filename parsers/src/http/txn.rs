@@ -5,6 +5,11 @@
 //! response takes the oldest transaction without a final status, a response with no request
 //! makes a transaction of its own, 1xx responses wait for the final one, and a message that
 //! ends after its transaction was emitted starts a new one.
+//!
+//! One departure: a final response that ends while its request is still arriving (an early
+//! error, `Expect: 100-continue` answered at once) does not emit the transaction; it is held
+//! until the request ends, so one exchange stays one row where Zeek writes two. HTTP/0.9
+//! requests, which only end at the client's close, keep Zeek's two rows.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -17,9 +22,11 @@ use super::{Direction, HttpConfig, HttpEvent, HttpStats};
 /// form Zeek's log uses); valid UTF-8, control characters included, is kept as is, so the
 /// output layer escapes what its format needs. Credentials never reach this struct:
 /// `Authorization`, `Proxy-Authorization` and `Cookie` values are dropped (only a known auth
-/// scheme name is kept), and in `uri` and `referrer` the values of credential parameters
-/// (query, fragment, path parameters, nested encoded URLs) and userinfo passwords read
-/// `REDACTED` (see [`DEFAULT_REDACTED_PARAMS`](super::DEFAULT_REDACTED_PARAMS)).
+/// scheme name is kept), in `uri` and `referrer` the values of credential parameters
+/// (query, fragment, path parameters, after a raw blank or `+`, nested encoded URLs) and
+/// userinfo (absolute, scheme-relative and authority-form targets) read `REDACTED` (see
+/// [`DEFAULT_REDACTED_PARAMS`](super::DEFAULT_REDACTED_PARAMS)), and userinfo in `Host` is
+/// dropped.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HttpTransaction {
     /// Position of the pair in its connection, from 1.
@@ -35,7 +42,8 @@ pub struct HttpTransaction {
     /// Request version, e.g. `"1.1"`; `"0.9"` for a request line without version; `None` when
     /// the version was malformed or there was no request.
     pub version: Option<String>,
-    /// `Host` header (port included, as sent).
+    /// `Host` header (port included, as sent), without userinfo: `user:pw@h` is stored as
+    /// `h`, with [`HttpEvent::HostUserinfo`].
     pub host: Option<String>,
     /// `User-Agent` header.
     pub user_agent: Option<String>,
@@ -109,6 +117,12 @@ pub(crate) struct Tracker {
     ready: VecDeque<HttpTransaction>,
     /// Events seen while no transaction was open on their side; they go to the next one.
     orphans: Vec<HttpEvent>,
+    /// A transaction whose final response ended while its request was still arriving, with
+    /// its index: it waits for the end of the request so that it is emitted whole.
+    held: Option<(u64, HttpTransaction)>,
+    /// Transactions finished while one is held, in order; emitted after it so that emission
+    /// stays in `trans_depth` order. Bounded by `max_ready_transactions`.
+    behind: VecDeque<HttpTransaction>,
 }
 
 /// What a finished message contributes.
@@ -130,9 +144,19 @@ impl Tracker {
         }
     }
 
+    /// Whether the request side's transaction is the held one.
+    fn holds_request(&self) -> bool {
+        self.held.as_ref().is_some_and(|(idx, _)| *idx == self.current_request)
+    }
+
     /// The transaction a message on `dir` belongs to, created if needed (Zeek's `set_state`).
     pub fn session(&mut self, ts: u64, dir: Direction) -> &mut HttpTransaction {
         let idx = self.index(dir);
+        if dir == Direction::ToServer && self.holds_request() {
+            if let Some((_, t)) = self.held.as_mut() {
+                return t;
+            }
+        }
         let depth = &mut self.trans_depth;
         let orphans = &mut self.orphans;
         self.pending.entry(idx).or_insert_with(|| {
@@ -143,6 +167,9 @@ impl Tracker {
 
     /// The open transaction of `dir`, if any, without creating one.
     pub fn current(&mut self, dir: Direction) -> Option<&mut HttpTransaction> {
+        if dir == Direction::ToServer && self.holds_request() {
+            return self.held.as_mut().map(|(_, t)| t);
+        }
         let idx = self.index(dir);
         self.pending.get_mut(&idx)
     }
@@ -192,12 +219,16 @@ impl Tracker {
         t
     }
 
-    /// A message on `dir` ended. A finished response emits its transaction unless it was a 1xx.
+    /// A message on `dir` ended. A finished response emits its transaction unless it was a 1xx,
+    /// or unless `request_open` says the client is still sending the request of that same
+    /// transaction: then the transaction is held until the request ends (the end of a request
+    /// releases it), so its request body and end are not split off into a row of their own.
     pub fn on_message_done(
         &mut self,
         ts: u64,
         dir: Direction,
         end: MessageEnd,
+        request_open: bool,
         cfg: &HttpConfig,
         stats: &mut HttpStats,
     ) {
@@ -207,17 +238,37 @@ impl Tracker {
                 t.request_body_len = end.body_len;
                 t.request_body_wire_len = end.wire_len;
                 t.request_end = Some(ts);
+                if self.holds_request() {
+                    self.release_held(cfg, stats);
+                }
             }
             Direction::ToClient => {
                 t.response_body_len = end.body_len;
                 t.response_body_wire_len = end.wire_len;
                 t.response_end = Some(ts);
                 if !is_informational(t.status_code) {
-                    if let Some(t) = self.pending.remove(&self.current_response) {
-                        self.emit(t, cfg, stats);
+                    let idx = self.current_response;
+                    if let Some(mut t) = self.pending.remove(&idx) {
+                        if request_open && idx == self.current_request && self.held.is_none() {
+                            stats.early_responses += 1;
+                            push_event(&mut t, HttpEvent::EarlyResponse, cfg.max_events_per_transaction, stats);
+                            self.held = Some((idx, t));
+                        } else {
+                            self.emit(t, cfg, stats);
+                        }
                     }
                 }
             }
+        }
+    }
+
+    /// Emits the held transaction, as it is, and every transaction finished behind it.
+    pub fn release_held(&mut self, cfg: &HttpConfig, stats: &mut HttpStats) {
+        if let Some((_, t)) = self.held.take() {
+            self.push_ready(t, cfg, stats);
+        }
+        while let Some(t) = self.behind.pop_front() {
+            self.push_ready(t, cfg, stats);
         }
     }
 
@@ -253,6 +304,7 @@ impl Tracker {
 
     /// Emits every pending transaction (the connection is gone).
     pub fn finalize(&mut self, cfg: &HttpConfig, stats: &mut HttpStats) {
+        self.release_held(cfg, stats);
         for (idx, t) in std::mem::take(&mut self.pending) {
             // Zeek never logs slot 0: it only holds state from before the first message.
             if idx != 0 {
@@ -262,7 +314,26 @@ impl Tracker {
         self.orphans.clear();
     }
 
+    /// Emits a finished transaction, behind the held one if there is one.
     fn emit(&mut self, t: HttpTransaction, cfg: &HttpConfig, stats: &mut HttpStats) {
+        let Some((_, held)) = self.held.as_mut() else {
+            self.push_ready(t, cfg, stats);
+            return;
+        };
+        self.behind.push_back(t);
+        // The held transaction and those behind it count against the same bound as the ready
+        // queue, which they join together. At the bound the held one goes out without the end
+        // of its request, which then starts a transaction of its own (as in Zeek).
+        let limit = cfg.max_ready_transactions.max(1);
+        if 1 + self.behind.len() >= limit {
+            stats.held_limit_hits += 1;
+            push_event(held, HttpEvent::HeldTransactionLimit { limit }, cfg.max_events_per_transaction, stats);
+            self.release_held(cfg, stats);
+        }
+    }
+
+    /// Queues a transaction for `poll`, dropping the oldest at `max_ready_transactions`.
+    fn push_ready(&mut self, t: HttpTransaction, cfg: &HttpConfig, stats: &mut HttpStats) {
         if self.ready.len() >= cfg.max_ready_transactions.max(1) {
             self.ready.pop_front();
             stats.transactions_dropped += 1;
@@ -303,7 +374,7 @@ mod tests {
     use super::*;
 
     fn done(tr: &mut Tracker, dir: Direction, cfg: &HttpConfig, stats: &mut HttpStats) {
-        tr.on_message_done(0, dir, MessageEnd::default(), cfg, stats);
+        tr.on_message_done(0, dir, MessageEnd::default(), false, cfg, stats);
     }
 
     #[test]
@@ -381,6 +452,47 @@ mod tests {
         tr.finalize(&cfg, &mut st);
         let depths: Vec<u32> = std::iter::from_fn(|| tr.poll()).map(|t| t.trans_depth).collect();
         assert_eq!(depths, vec![1, 2]);
+    }
+
+    // Review finding: a final response that ended before its request did split the
+    // transaction; the request's body and end went to a second row without a method.
+    #[test]
+    fn early_response_waits_for_its_request_and_keeps_order() {
+        let cfg = HttpConfig::default();
+        let mut st = HttpStats::default();
+        let mut tr = Tracker::default();
+        tr.on_request(1, &cfg, &mut st).method = Some("POST".into());
+        tr.on_reply(2).status_code = Some(413);
+        tr.on_message_done(3, Direction::ToClient, MessageEnd::default(), true, &cfg, &mut st);
+        assert_eq!(tr.ready_len(), 0);
+        // A response without a request finishes meanwhile: it waits behind the first.
+        tr.on_reply(4).status_code = Some(200);
+        tr.on_message_done(5, Direction::ToClient, MessageEnd::default(), true, &cfg, &mut st);
+        assert_eq!(tr.ready_len(), 0);
+        let body = MessageEnd { body_len: 7, wire_len: 7 };
+        tr.on_message_done(6, Direction::ToServer, body, false, &cfg, &mut st);
+        let a = tr.poll().unwrap();
+        let b = tr.poll().unwrap();
+        assert_eq!((a.trans_depth, a.status_code, a.request_body_len, a.request_end), (1, Some(413), 7, Some(6)));
+        assert_eq!(a.events, vec![HttpEvent::EarlyResponse]);
+        assert_eq!((b.trans_depth, b.method.as_deref(), b.status_code), (2, None, Some(200)));
+        assert!(tr.poll().is_none());
+        assert_eq!((st.early_responses, st.transactions), (1, 2));
+    }
+
+    #[test]
+    fn held_transaction_is_released_at_close() {
+        let cfg = HttpConfig::default();
+        let mut st = HttpStats::default();
+        let mut tr = Tracker::default();
+        tr.on_request(1, &cfg, &mut st);
+        tr.on_reply(2).status_code = Some(401);
+        tr.on_message_done(3, Direction::ToClient, MessageEnd::default(), true, &cfg, &mut st);
+        assert!(tr.poll().is_none());
+        tr.finalize(&cfg, &mut st);
+        let t = tr.poll().unwrap();
+        assert_eq!((t.trans_depth, t.status_code, t.request_end), (1, Some(401), None));
+        assert!(tr.poll().is_none());
     }
 
     #[test]
