@@ -78,7 +78,8 @@ pub struct TransactionRecord {
     /// Authorization scheme only (e.g. "Bearer"); credentials are never written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_scheme: Option<String>,
-    /// Milliseconds from the end of the request to the first byte of the response.
+    /// Milliseconds from the end of the request to the first byte of the response (from the
+    /// start of the request when the response began before the request ended).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
     /// Milliseconds from the first request byte to the last response byte.
@@ -108,6 +109,16 @@ fn millis(from: Option<u64>, to: Option<u64>) -> Option<f64> {
     Some(to.checked_sub(from)? as f64 / 1e6)
 }
 
+/// Time from the end of the request to the first response byte; when the server answered
+/// before the request was finished (an early 413, an immediate 100-continue answer), from the
+/// start of the request instead.
+fn latency(tx: &HttpTransaction) -> Option<f64> {
+    match (tx.request_end, tx.response_start) {
+        (Some(end), Some(start)) if end <= start => millis(Some(end), Some(start)),
+        _ => millis(tx.request_start, tx.response_start),
+    }
+}
+
 impl TransactionRecord {
     /// Builds the record of one transaction. `swapped` says the HTTP content showed the TCP
     /// layer's originator to be the server.
@@ -123,8 +134,8 @@ impl TransactionRecord {
             resp_h: server.ip().to_string(),
             resp_p: server.port(),
             trans_depth: tx.trans_depth,
-            latency_ms: millis(tx.request_end, tx.response_start),
-            duration_ms: millis(tx.request_start.or(tx.response_start), tx.response_end),
+            latency_ms: latency(&tx),
+            duration_ms: millis(tx.request_start.or(tx.response_start), tx.response_end.max(tx.request_end)),
             method: tx.method,
             host: tx.host,
             uri: tx.uri,
