@@ -4,34 +4,9 @@
 mod tcp_common;
 
 use apitap_sensor::flow::FlowConfig;
-use apitap_sensor::packet::TcpSegment;
 use apitap_sensor::stream::{CloseReason, Dir, TcpEvent};
-use tcp_common::{handshake, Pair, Piece, Run, CISN, SISN};
+use tcp_common::{ack, bytes, d, handshake, pair, started, Pair, Piece, Run, CISN, SISN};
 
-fn pair() -> Pair {
-    Pair::new("192.168.1.10:40000", "192.168.1.20:80")
-}
-
-/// Client data at stream offset `off` (relative to the first byte after the SYN).
-fn d<'a>(p: &Pair, off: u32, bytes: &'a [u8]) -> TcpSegment<'a> {
-    p.c(CISN + 1 + off, SISN + 1, "PA", bytes)
-}
-
-/// A server ACK acknowledging client offset `off`.
-fn ack(p: &Pair, off: u32) -> TcpSegment<'static> {
-    p.s(SISN + 1, CISN + 1 + off, "A", b"")
-}
-
-fn started(cfg: FlowConfig) -> (Pair, Run) {
-    let p = pair();
-    let mut run = Run::new(cfg);
-    run.feed_all(&handshake(&p));
-    (p, run)
-}
-
-fn bytes(b: &[u8]) -> Piece {
-    Piece::Bytes(b.to_vec())
-}
 
 #[test]
 fn out_of_order_waits_for_the_hole_then_goes_out_in_order() {

@@ -290,3 +290,31 @@ pub fn handshake(p: &Pair) -> [TcpSegment<'static>; 3] {
         p.c(CISN + 1, SISN + 1, "A", b""),
     ]
 }
+
+/// The connection most one-direction scenarios use.
+pub fn pair() -> Pair {
+    Pair::new("192.168.1.10:40000", "192.168.1.20:80")
+}
+
+/// Client data at stream offset `off` (relative to the first byte after the SYN).
+pub fn d<'a>(p: &Pair, off: u32, bytes: &'a [u8]) -> TcpSegment<'a> {
+    p.c(CISN + 1 + off, SISN + 1, "PA", bytes)
+}
+
+/// A server ACK acknowledging client offset `off`.
+pub fn ack(p: &Pair, off: u32) -> TcpSegment<'static> {
+    p.s(SISN + 1, CISN + 1 + off, "A", b"")
+}
+
+/// [`pair`] after its handshake, in a table with `cfg`.
+pub fn started(cfg: FlowConfig) -> (Pair, Run) {
+    let p = pair();
+    let mut run = Run::new(cfg);
+    run.feed_all(&handshake(&p));
+    (p, run)
+}
+
+/// Expected delivered bytes.
+pub fn bytes(b: &[u8]) -> Piece {
+    Piece::Bytes(b.to_vec())
+}
