@@ -226,35 +226,25 @@ impl FlowTable {
     /// [`FlowConfig::max_retained_per_dir`]). Walks the whole table, like
     /// [`FlowTable::max_buffered_segments`].
     pub fn max_retained_per_dir(&self) -> usize {
-        self.conns
-            .indices()
-            .filter_map(|i| self.conns.get(i))
-            .map(Conn::max_retained)
-            .max()
-            .unwrap_or(0)
+        self.max_over_conns(Conn::max_retained)
     }
 
     /// The most out-of-order runs any one direction holds right now (at most
     /// [`FlowConfig::max_segments_per_dir`]). Walks the whole table: for tests and diagnostics,
     /// not for the packet path.
     pub fn max_buffered_segments(&self) -> usize {
-        self.conns
-            .indices()
-            .filter_map(|i| self.conns.get(i))
-            .map(Conn::max_buffered_segments)
-            .max()
-            .unwrap_or(0)
+        self.max_over_conns(Conn::max_buffered_segments)
     }
 
     /// The most out-of-order bytes any one connection holds right now (both directions). Walks
     /// the whole table, like [`FlowTable::max_buffered_segments`].
     pub fn max_buffered_per_conn(&self) -> usize {
-        self.conns
-            .indices()
-            .filter_map(|i| self.conns.get(i))
-            .map(Conn::buffered)
-            .max()
-            .unwrap_or(0)
+        self.max_over_conns(Conn::buffered)
+    }
+
+    /// The largest value of `f` over every connection (0 for an empty table).
+    fn max_over_conns(&self, f: impl Fn(&Conn) -> usize) -> usize {
+        self.conns.indices().filter_map(|i| self.conns.get(i)).map(f).max().unwrap_or(0)
     }
 
     fn open(
