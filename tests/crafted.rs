@@ -33,6 +33,17 @@ fn assert_one_exchange(recs: &[serde_json::Value]) {
     assert_eq!(r["host"], "api.bank.example");
     assert_eq!(r["status_code"], 200);
     assert_eq!(r["response_body_len"], 11);
+    assert_eq!(r["request_body_len"], 0);
+    assert_eq!(r["version"], "1.1");
+    assert_eq!(r["response_version"], "1.1");
+    assert_eq!(r["user_agent"], "tpp/1.0");
+    assert_eq!(r["status_msg"], "OK");
+    assert_eq!(r["response_content_type"], "application/json");
+    assert_eq!(r["trans_depth"], 1);
+    assert_eq!(r["schema_version"], 1);
+    assert!(r["uid"].as_str().is_some_and(|u| u.len() == 18 && u.starts_with('C')), "{r}");
+    assert!(r["duration_ms"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r.get("events").is_none(), "a clean exchange has no events: {r}");
 }
 
 #[test]
@@ -45,6 +56,9 @@ fn directions_mirrored_with_different_vlan_tags_stay_one_connection() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_one_exchange(&recs);
     assert_eq!(recs[0]["vlans"], serde_json::json!([100, 10]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("summary: 10 packets") && stderr.contains("1 transactions"), "{stderr}");
+    assert!(stderr.contains("drops: 0 by the kernel or interface, 0 gaps"), "{stderr}");
     assert_eq!(summary["stages"]["tcp"]["flows_opened"], 1);
 
     // Asked to split by VLAN, the two directions are two half-connections: the request is

@@ -163,3 +163,40 @@ fn captures_real_nginx_and_curl_traffic_on_loopback() {
     assert_eq!(summary["transactions"], 6);
     assert!(summary["stages"]["capture"]["kernel_received"].as_u64().unwrap() > 10);
 }
+
+#[test]
+fn snaplen_and_count_limit_a_live_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _nginx = start_nginx(dir.path(), port);
+    let out = dir.path().join("out");
+    // The handshake, the request and what follows: with a 96-byte snaplen the request is cut
+    // (counted as a truncated segment), and after 6 packets the capture stops by itself.
+    let child = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["capture", "--interface", "lo", "--no-promisc", "--snaplen", "96", "--count", "6", "--filter"])
+        .arg(format!("tcp port {port}"))
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Capture(child);
+    let stderr = child.0.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    assert!(lines.next().unwrap().unwrap().contains("snaplen 96"));
+    std::thread::spawn(move || for _ in lines {});
+    curl(&["-H", "X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &format!("http://127.0.0.1:{port}/accounts")]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "--count did not stop the capture");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+    let summary: serde_json::Value = serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["stages"]["input"]["packets"], 6);
+    assert!(summary["stages"]["tcp"]["truncated_segments"].as_u64().unwrap() >= 1, "{summary}");
+}
