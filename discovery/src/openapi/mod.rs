@@ -1,0 +1,3 @@
+//! (in progress)
+mod model;
+pub use model::*;
