@@ -8,6 +8,7 @@ mod config;
 mod output;
 mod pipeline;
 mod record;
+mod simulate;
 mod source;
 mod summary;
 

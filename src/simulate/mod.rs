@@ -1,0 +1,11 @@
+//! Building blocks of `apitap simulate`: a deterministic random stream, Ethernet/IPv4/TCP
+//! frames and a pcap writer, HTTP/1.1 rendering, schema-driven values and fake credentials.
+
+// Until the simulate command uses every building block, the unused ones are not an error.
+#![allow(dead_code)]
+
+pub mod creds;
+pub mod http;
+pub mod rng;
+pub mod values;
+pub mod wire;
