@@ -77,7 +77,8 @@ pub struct Body {
     pub media_type: String,
     /// Its schema.
     pub schema: Schema,
-    /// `required` (request bodies).
+    /// `required` (request bodies; always true for a response's body, which is sent
+    /// whenever that response is).
     pub required: bool,
 }
 
