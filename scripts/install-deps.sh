@@ -4,7 +4,7 @@
 # stable Rust toolchain through rustup. Safe to run again; needs root or sudo for apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-packages=(build-essential pkg-config libpcap-dev nginx-light curl tcpdump ca-certificates)
+packages=(build-essential pkg-config libpcap-dev nginx-light curl tcpdump tshark ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -103,6 +103,7 @@ fn base64(data: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
 
     /// An independent decoder for the tests (any alphabet, padding optional).

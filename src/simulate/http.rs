@@ -169,6 +169,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
 
     fn hdrs(list: &[(&str, &str)]) -> Vec<(String, String)> {

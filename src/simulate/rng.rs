@@ -181,11 +181,11 @@ impl Rng {
 
     /// `len` characters from `[A-Za-z0-9]`.
     pub fn alnum(&mut self, len: usize) -> String {
-        self.from_alphabet(len, ALNUM)
+        self.pick_chars(len, ALNUM)
     }
 
     /// `len` characters drawn uniformly from `alphabet` (empty when the alphabet is).
-    pub fn from_alphabet(&mut self, len: usize, alphabet: &[u8]) -> String {
+    pub fn pick_chars(&mut self, len: usize, alphabet: &[u8]) -> String {
         if alphabet.is_empty() {
             return String::new();
         }
@@ -287,6 +287,7 @@ fn scale_by_pow2(mut v: f64, mut k: i64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
 
     // The expected values below come from an independent reference, a 20-line Python

@@ -194,7 +194,7 @@ fn hinted(spec: &StringSpec<'_>, name: &str, ctx: &ValueCtx<'_>, rng: &mut Rng) 
         Some("date-time") => return Some(date_time(name, ctx.now_secs, rng)),
         Some("date") => return Some(date(name, ctx.now_secs, rng)),
         Some("uuid") => return Some(rng.uuid()),
-        Some("email") => return Some(format!("{}@example.com", rng.from_alphabet(8, b"abcdefghijklmnopqrstuvwxyz"))),
+        Some("email") => return Some(format!("{}@example.com", rng.pick_chars(8, b"abcdefghijklmnopqrstuvwxyz"))),
         Some("uri" | "url" | "uri-reference") => return Some(format!("https://tpp.example.com/{}", rng.alnum(10))),
         Some("byte") => return Some(base64_standard(&rng.bytes(12))),
         _ => {}

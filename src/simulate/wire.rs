@@ -295,6 +295,7 @@ impl TcpConn {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
     use etherparse::{NetSlice, SlicedPacket, TransportSlice};
     use std::net::Ipv4Addr;

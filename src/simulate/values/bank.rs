@@ -53,7 +53,7 @@ pub fn iban(country: &str, rng: &mut Rng) -> String {
     let upper = country.to_ascii_uppercase();
     let code = if upper.len() == 2 && upper.bytes().all(|b| b.is_ascii_uppercase()) { upper } else { "GB".to_string() };
     let runs = layout(&code).or_else(|| layout("GB")).unwrap_or_default();
-    let bban: String = runs.iter().map(|(alphabet, len)| rng.from_alphabet(*len, alphabet)).collect();
+    let bban: String = runs.iter().map(|(alphabet, len)| rng.pick_chars(*len, alphabet)).collect();
     let rem = mod97(bban.bytes().chain(code.bytes()).chain(*b"00")).unwrap_or(0);
     format!("{code}{:02}{bban}", 98 - rem)
 }
@@ -89,7 +89,7 @@ pub fn card_number(rng: &mut Rng) -> String {
         _ => rng.range(2221, 2720).to_string(),
     };
     let mut digits = prefix.clone();
-    digits.push_str(&rng.from_alphabet(15 - prefix.len(), DIGITS));
+    digits.push_str(&rng.pick_chars(15 - prefix.len(), DIGITS));
     // The check digit makes the doubled-from-the-right sum a multiple of 10.
     let sum = luhn_sum(&digits, true);
     digits.push(char::from(b'0' + ((10 - sum % 10) % 10) as u8));
@@ -127,7 +127,7 @@ pub fn luhn_ok(digits: &str) -> bool {
 /// A BIC: 4-letter institution, the country, a 2-character location (8 characters).
 pub fn bic(country: &str, rng: &mut Rng) -> String {
     let c = if country.len() == 2 && country.bytes().all(|b| b.is_ascii_alphabetic()) { country.to_ascii_uppercase() } else { "GB".into() };
-    format!("{}{c}{}", rng.from_alphabet(4, UPPER), rng.from_alphabet(2, UPPER_ALNUM))
+    format!("{}{c}{}", rng.pick_chars(4, UPPER), rng.pick_chars(2, UPPER_ALNUM))
 }
 
 /// Account schemes an open `SchemeName` gets, by weight.
@@ -160,7 +160,7 @@ pub(super) fn fix_account_identification(name: &str, properties: &[(String, Sche
     let id = if scheme.contains("IBAN") {
         iban(ctx.country, rng)
     } else if scheme.contains("SORTCODE") {
-        rng.from_alphabet(14, DIGITS)
+        rng.pick_chars(14, DIGITS)
     } else if scheme.ends_with("PAN") {
         card_number(rng)
     } else if scheme.contains("BIC") {
@@ -186,6 +186,7 @@ fn fits(schema: &Schema, s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
 
     #[test]

@@ -315,6 +315,7 @@ impl Matcher<'_> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
 
     const AMOUNT: &str = r"^\d{1,13}$|^\d{1,13}\.\d{1,5}$";
