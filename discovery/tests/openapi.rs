@@ -142,6 +142,7 @@ fn every_shared_spec_loads_with_the_operations_it_declares() {
             );
         }
     }
+    println!("loaded {} shared specifications in {total:?}", files.len());
     // A loose ceiling that still catches an accidental blow-up (the debug build takes a
     // fraction of this; the release figure is in the crate's documentation).
     assert!(
