@@ -18,6 +18,8 @@ pub enum Command {
     Read(ReadArgs),
     /// Capture live from a network interface and print HTTP transactions as they complete.
     Capture(CaptureArgs),
+    /// Generate a labelled capture of open-banking traffic from OpenAPI specs and a scenario.
+    Simulate(crate::simulate::command::SimulateArgs),
 }
 
 #[derive(Debug, Args)]

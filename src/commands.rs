@@ -22,6 +22,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Read(args) => read(args),
         Command::Capture(args) => capture(args),
+        Command::Simulate(args) => crate::simulate::command::run(&args).map(|()| ExitCode::SUCCESS),
     }
 }
 

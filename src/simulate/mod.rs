@@ -9,3 +9,10 @@ pub mod http;
 pub mod rng;
 pub mod values;
 pub mod wire;
+
+// The command itself: scenario model, schedule, generator, truth.
+pub mod command;
+pub mod gen;
+pub mod scenario;
+pub mod schedule;
+pub mod truth;

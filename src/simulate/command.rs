@@ -1,0 +1,71 @@
+//! `apitap simulate`: reads the scenario and its specs, runs the generator, writes
+//! `capture.pcap` and `truth.json`.
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use apitap_discovery::openapi::load_spec;
+
+use super::gen::{Generator, LoadedApi};
+use super::scenario;
+
+/// Seed used when neither the command line nor the scenario gives one.
+pub const DEFAULT_SEED: u64 = 1;
+
+/// Arguments of `apitap simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Scenario file (YAML); see fixtures/scenarios/README.md.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// Random seed: the same scenario and seed give the same capture, byte for byte.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Output directory for capture.pcap and truth.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Runs the command.
+pub fn run(args: &SimulateArgs) -> Result<()> {
+    let sc = scenario::load(&args.scenario)?;
+    let seed = args.seed.or(sc.seed).unwrap_or(DEFAULT_SEED);
+    let mut apis = Vec::new();
+    for api in &sc.apis {
+        let text = fs::read_to_string(&api.spec)
+            .with_context(|| format!("{}: api `{}`: cannot read spec {}", args.scenario.display(), api.name, api.spec.display()))?;
+        let spec = load_spec(&api.spec.display().to_string(), &text)?;
+        let base_path = match &api.base_path {
+            Some(b) => b.clone(),
+            None => spec.base_paths.first().cloned().unwrap_or_default(),
+        };
+        if spec.operations.is_empty() {
+            bail!("{}: api `{}`: the spec has no operations", args.scenario.display(), api.name);
+        }
+        apis.push(LoadedApi { name: api.name.clone(), host: api.host.clone(), server: api.server, base_path, spec });
+    }
+    fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let pcap_path = args.out.join("capture.pcap");
+    let file = File::create(&pcap_path).with_context(|| format!("cannot create {}", pcap_path.display()))?;
+    let generator = Generator::new(&sc, &apis, seed, BufWriter::with_capacity(1 << 20, file))?;
+    let (truth, out) = generator.run()?;
+    out.into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot write {}", pcap_path.display()))?;
+    let truth_path = args.out.join("truth.json");
+    let json = serde_json::to_string_pretty(&truth)?;
+    fs::write(&truth_path, format!("{json}\n")).with_context(|| format!("cannot write {}", truth_path.display()))?;
+    eprintln!(
+        "simulated `{}` (seed {seed}): {} requests on {} connections, {} packets -> {}, {}",
+        truth.scenario,
+        truth.requests,
+        truth.connections,
+        truth.packets,
+        pcap_path.display(),
+        truth_path.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! When things happen: seasonality in the bank's local time and session start times drawn
+//! from a Poisson process thinned by it.
+
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc, Weekday};
+use chrono_tz::Tz;
+
+use super::rng::Rng;
+
+/// Relative activity by local hour on a weekday (peak 1.0 at lunchtime and early evening).
+const WEEKDAY_HOURS: [f64; 24] = [
+    0.10, 0.06, 0.04, 0.04, 0.05, 0.10, 0.25, 0.55, 0.80, 0.85, 0.85, 0.90, //
+    1.00, 0.95, 0.85, 0.85, 0.85, 0.90, 0.95, 0.90, 0.75, 0.55, 0.35, 0.20,
+];
+
+/// Weekends are quieter and later.
+const WEEKEND_FACTOR: f64 = 0.55;
+
+/// The last two days of a month see salary and bill runs.
+pub const MONTH_END_FACTOR: f64 = 1.6;
+
+/// The highest value [`activity`] can return, for thinning.
+pub const MAX_ACTIVITY: f64 = MONTH_END_FACTOR;
+
+/// Relative activity at `t` in the bank's time zone: hour-of-day profile (following the local
+/// clock, so a daylight-saving change moves the peaks in UTC), weekend dip, month-end peak.
+pub fn activity(t: DateTime<Utc>, tz: Tz) -> f64 {
+    let local = tz.from_utc_datetime(&t.naive_utc());
+    let hour = WEEKDAY_HOURS.get(local.hour() as usize).copied().unwrap_or(0.5);
+    let weekend = matches!(local.weekday(), Weekday::Sat | Weekday::Sun);
+    let mut a = if weekend { hour * WEEKEND_FACTOR } else { hour };
+    if is_month_end(local.date_naive()) {
+        a *= MONTH_END_FACTOR;
+    }
+    a
+}
+
+/// True on the last two days of the month.
+pub fn is_month_end(d: chrono::NaiveDate) -> bool {
+    let next = d + chrono::Days::new(2);
+    next.month() != d.month()
+}
+
+/// Start times (Unix nanoseconds) of sessions in `[from, to)`: a Poisson process whose rate is
+/// `per_hour` at activity 1.0, shaped by [`activity`] when `seasonal`.
+pub fn session_starts(from: DateTime<Utc>, to: DateTime<Utc>, per_hour: f64, seasonal: bool, tz: Tz, rng: &mut Rng) -> Vec<u64> {
+    let mut out = Vec::new();
+    if per_hour <= 0.0 {
+        return out;
+    }
+    let peak = if seasonal { per_hour * MAX_ACTIVITY } else { per_hour };
+    let mean_gap_secs = 3600.0 / peak;
+    let end = nanos(to);
+    let mut t = nanos(from) as f64;
+    loop {
+        t += rng.exp(mean_gap_secs) * 1e9;
+        if t >= end as f64 {
+            return out;
+        }
+        let at = t as u64;
+        let keep = !seasonal || rng.unit() * MAX_ACTIVITY < activity(from_nanos(at), tz);
+        if keep {
+            out.push(at);
+        }
+    }
+}
+
+/// Unix nanoseconds of a time (0 before 1970).
+pub fn nanos(t: DateTime<Utc>) -> u64 {
+    u64::try_from(t.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0)
+}
+
+/// The time of Unix nanoseconds.
+pub fn from_nanos(n: u64) -> DateTime<Utc> {
+    DateTime::from_timestamp((n / 1_000_000_000) as i64, (n % 1_000_000_000) as u32).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peaks_follow_the_local_clock_across_daylight_saving() {
+        let tz: Tz = "Europe/London".parse().unwrap();
+        // Friday 2026-03-27 is GMT (UTC+0); Monday 2026-03-30 is BST (UTC+1).
+        let before = Utc.with_ymd_and_hms(2026, 3, 27, 12, 0, 0).unwrap();
+        let after = Utc.with_ymd_and_hms(2026, 3, 30, 11, 0, 0).unwrap();
+        assert_eq!(activity(before, tz), 1.0, "12:00 GMT is the local noon peak");
+        assert_eq!(activity(after, tz), 1.0, "11:00 UTC is noon BST after the change");
+        let night = Utc.with_ymd_and_hms(2026, 3, 30, 2, 0, 0).unwrap();
+        assert!(activity(night, tz) < 0.1);
+    }
+
+    #[test]
+    fn month_end_and_weekends_shape_activity() {
+        let tz: Tz = "UTC".parse().unwrap();
+        let month_end = Utc.with_ymd_and_hms(2026, 4, 30, 12, 0, 0).unwrap();
+        let mid = Utc.with_ymd_and_hms(2026, 4, 15, 12, 0, 0).unwrap();
+        let saturday = Utc.with_ymd_and_hms(2026, 4, 18, 12, 0, 0).unwrap();
+        assert!((activity(month_end, tz) - MONTH_END_FACTOR).abs() < 1e-9);
+        assert_eq!(activity(mid, tz), 1.0);
+        assert!((activity(saturday, tz) - WEEKEND_FACTOR).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_flat_process_has_the_requested_rate() {
+        let tz: Tz = "UTC".parse().unwrap();
+        let from = Utc.with_ymd_and_hms(2026, 4, 15, 0, 0, 0).unwrap();
+        let to = from + chrono::Duration::hours(100);
+        let mut rng = Rng::new(3);
+        let n = session_starts(from, to, 60.0, false, tz, &mut rng).len() as f64;
+        assert!((n - 6000.0).abs() < 400.0, "{n}");
+    }
+}
