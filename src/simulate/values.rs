@@ -162,7 +162,7 @@ impl StringSpec<'_> {
 /// A string for the spec, trying in turn: the name and format hints, the pattern, and a plain
 /// alphanumeric string of an acceptable length.
 fn string(spec: &StringSpec<'_>, name: &str, ctx: &ValueCtx<'_>, rng: &mut Rng) -> String {
-    if let Some(s) = hinted(spec, name, ctx, rng).filter(|s| spec.accepts(s)) {
+    if let Some(s) = hinted(spec, name, ctx, rng).into_iter().find(|s| spec.accepts(s)) {
         return s;
     }
     if let Some(p) = spec.pattern {
@@ -183,43 +183,73 @@ fn contains_ci(haystack: &str, needle: &str) -> bool {
     haystack.to_ascii_lowercase().contains(&needle.to_ascii_lowercase())
 }
 
-/// The value the property name or the format calls for, if any.
-fn hinted(spec: &StringSpec<'_>, name: &str, ctx: &ValueCtx<'_>, rng: &mut Rng) -> Option<String> {
+/// User agents of the PSUs behind `x-customer-user-agent`.
+const USER_AGENTS: &[&str] = &[
+    // Shortened to fit MAX_STRING.
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) Chrome/124.0 Mobile",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0",
+    "BankingApp/5.2.1 (iOS 17.4; iPhone15,2)",
+];
+
+/// The values the property name or the format calls for, best first (the caller takes the
+/// first the schema accepts); empty when nothing is hinted.
+fn hinted(spec: &StringSpec<'_>, name: &str, ctx: &ValueCtx<'_>, rng: &mut Rng) -> Vec<String> {
     if is_id_name(name) {
         if let Some(id) = known_id(name, ctx, rng) {
-            return Some(id);
+            return vec![id];
         }
     }
+    let lower = name.to_ascii_lowercase();
     match spec.format {
-        Some("date-time") => return Some(date_time(name, ctx.now_secs, rng)),
-        Some("date") => return Some(date(name, ctx.now_secs, rng)),
-        Some("uuid") => return Some(rng.uuid()),
-        Some("email") => return Some(format!("{}@example.com", rng.pick_chars(8, b"abcdefghijklmnopqrstuvwxyz"))),
-        Some("uri" | "url" | "uri-reference") => return Some(format!("https://tpp.example.com/{}", rng.alnum(10))),
-        Some("byte") => return Some(base64_standard(&rng.bytes(12))),
+        Some("date-time") => return date_time(name, ctx.now_secs, rng),
+        Some("date") => return vec![date(name, ctx.now_secs, rng)],
+        Some("uuid") => return vec![rng.uuid()],
+        Some("email") => return vec![format!("{}@example.com", rng.pick_chars(8, b"abcdefghijklmnopqrstuvwxyz"))],
+        Some("uri" | "url" | "uri-reference") => return vec![format!("https://tpp.example.com/{}", rng.alnum(10))],
+        Some("byte") => return vec![base64_standard(&rng.bytes(12))],
+        Some("ipv4") => return vec![ipv4(rng)],
         _ => {}
     }
     if name.ends_with("DateTime") {
-        return Some(date_time(name, ctx.now_secs, rng));
+        return date_time(name, ctx.now_secs, rng);
     }
-    if contains_ci(name, "iban") {
-        return Some(iban(ctx.country, rng));
+    // Request headers of the FAPI and Open Banking profiles.
+    if lower.contains("ip-address") || lower.ends_with("ipaddress") {
+        return vec![ipv4(rng)];
     }
-    if contains_ci(name, "amount") {
-        return Some(amount(rng));
+    if lower.contains("user-agent") {
+        return rng.pick(USER_AGENTS).map(|ua| vec![ua.to_string()]).unwrap_or_default();
     }
-    if contains_ci(name, "currency") {
-        return Some(ctx.currency.to_string());
+    if lower.contains("auth-date") {
+        return vec![http_date(ctx.now_secs.saturating_sub(rng.range(60, 86_400)))];
     }
-    if name.ends_with("Country") || name.ends_with("CountryCode") || name == "country" {
-        return Some(ctx.country.to_string());
+    if lower.contains("idempotency") || lower.contains("interaction-id") {
+        return vec![rng.uuid()];
+    }
+    if lower.contains("iban") {
+        return vec![iban(ctx.country, rng)];
+    }
+    if lower.contains("amount") {
+        return vec![amount(rng)];
+    }
+    if lower.contains("currency") {
+        return vec![ctx.currency.to_string()];
+    }
+    if name.ends_with("Country") || name.ends_with("CountryCode") || lower == "country" {
+        return vec![ctx.country.to_string()];
     }
     if is_id_name(name) && spec.pattern.is_none() {
         let (min, max) = spec.bounds();
         let len = 12usize.clamp(min.max(1), max.max(1));
-        return Some(rng.alnum(len));
+        return vec![rng.alnum(len)];
     }
-    None
+    Vec::new()
+}
+
+/// A public-looking client IPv4 address.
+fn ipv4(rng: &mut Rng) -> String {
+    format!("{}.{}.{}.{}", rng.range(11, 223), rng.below(256), rng.below(256), rng.range(1, 254))
 }
 
 /// `AccountId`, `ConsentId`, `id`, `ID`: names of object identifiers.
@@ -254,10 +284,25 @@ fn offset_secs(name: &str, now: i64, rng: &mut Rng) -> i64 {
     }
 }
 
-/// RFC 3339 date-time in UTC (`2024-03-01T10:43:07+00:00`, the Open Banking style), within 90
-/// days of the clock.
-fn date_time(name: &str, now: i64, rng: &mut Rng) -> String {
-    format_date_time(offset_secs(name, now, rng))
+/// One instant within 90 days of the clock as RFC 3339 date-times in UTC: the Open Banking UK
+/// style `2024-03-01T10:43:07+00:00` first, then the `Z` style (`2024-03-01T10:43:07Z`) that
+/// Open Finance Brasil patterns require.
+fn date_time(name: &str, now: i64, rng: &mut Rng) -> Vec<String> {
+    let full = format_date_time(offset_secs(name, now, rng));
+    let zulu = full.strip_suffix("+00:00").map(|base| format!("{base}Z"));
+    std::iter::once(full).chain(zulu).collect()
+}
+
+/// An IMF-fixdate (RFC 9110 section 5.6.7), e.g. `Sun, 10 Sep 2017 19:43:31 GMT`.
+pub fn http_date(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]; // 1970-01-01 was a Thursday
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = secs.div_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let s = secs.rem_euclid(86_400);
+    let weekday = DAYS.get(days.rem_euclid(7) as usize).copied().unwrap_or("Thu");
+    let month = MONTHS.get((m as usize).saturating_sub(1)).copied().unwrap_or("Jan");
+    format!("{weekday}, {d:02} {month} {y:04} {:02}:{:02}:{:02} GMT", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// RFC 3339 full-date, within 90 days of the clock.

@@ -189,8 +189,11 @@ fn is_amount(s: &str) -> bool {
     (1..=13).contains(&int.len()) && int.bytes().all(|b| b.is_ascii_digit()) && frac.len() == 2 && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// `YYYY-MM-DDTHH:MM:SS+00:00`, field by field.
+/// `YYYY-MM-DDTHH:MM:SS+00:00` or `YYYY-MM-DDTHH:MM:SSZ`, field by field.
 fn is_date_time(s: &str) -> bool {
+    if let Some(base) = s.strip_suffix('Z') {
+        return is_date_time(&format!("{base}+00:00"));
+    }
     let b = s.as_bytes();
     b.len() == 25
         && b.iter().enumerate().all(|(i, c)| match i {
@@ -404,4 +407,83 @@ fn same_seed_same_values() {
     let b = generate(&ob_read_account(), "r", &c, &mut Rng::new(5));
     assert_eq!(a, b);
     assert_ne!(a, generate(&ob_read_account(), "r", &c, &mut Rng::new(6)));
+}
+
+#[test]
+fn every_fixture_spec_generates_valid_bodies_and_parameters() {
+    let specs = [
+        ("ob-uk/account-info-openapi.yaml", include_str!("../../../fixtures/specs/ob-uk/account-info-openapi.yaml")),
+        ("ob-uk/payment-initiation-openapi.yaml", include_str!("../../../fixtures/specs/ob-uk/payment-initiation-openapi.yaml")),
+        ("ob-uk/v3.1.11/account-info-openapi.yaml", include_str!("../../../fixtures/specs/ob-uk/v3.1.11/account-info-openapi.yaml")),
+        ("obb-br/accounts_2.4.2.yml", include_str!("../../../fixtures/specs/obb-br/accounts_2.4.2.yml")),
+        ("adyen/TransferService-v4.json", include_str!("../../../fixtures/specs/adyen/TransferService-v4.json")),
+    ];
+    let ids = vec![];
+    let c = ctx(&ids);
+    let mut rng = Rng::new(31);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (name, text) in specs {
+        let spec = load_spec(name, text).unwrap();
+        for op in &spec.operations {
+            let mut schemas: Vec<(String, &Schema)> = op.responses.iter().filter(|r| r.status.starts_with('2')).filter_map(|r| r.body.as_ref()).map(|b| ("response".to_string(), &b.schema)).collect();
+            schemas.extend(op.request_body.iter().map(|b| ("body".to_string(), &b.schema)));
+            schemas.extend(op.parameters.iter().map(|p| (p.name.clone(), &p.schema)));
+            for (hint, schema) in schemas {
+                for _ in 0..10 {
+                    let v = generate(schema, &hint, &c, &mut rng);
+                    checked += 1;
+                    let at = format!("{name} {} {} {hint}", op.method, op.path);
+                    if let Err(e) = check(schema, &v, &at, 0) {
+                        failures.push(e);
+                    }
+                }
+            }
+        }
+    }
+    failures.sort();
+    failures.dedup();
+    assert!(checked > 1000, "{checked}");
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn http_dates_are_imf_fixdates() {
+    // The example of RFC 9110 section 5.6.7, and the OB-UK x-fapi-auth-date example.
+    assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    assert_eq!(http_date(1_505_072_611), "Sun, 10 Sep 2017 19:43:31 GMT");
+    assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+}
+
+#[test]
+fn fapi_headers_get_their_shapes() {
+    let ids = vec![];
+    let c = ctx(&ids);
+    let mut rng = Rng::new(14);
+    // OB-UK declares these headers as free strings with the no-blank-at-the-ends pattern.
+    let header = string(Some(r"^(?!\s)(.*)(\S)$"), None, Some(40));
+    for _ in 0..100 {
+        let ip = generate(&string(None, None, None), "x-fapi-customer-ip-address", &c, &mut rng);
+        let octets: Vec<u8> = ip.as_str().unwrap().split('.').map(|o| o.parse().unwrap()).collect();
+        assert_eq!(octets.len(), 4, "{ip}");
+        let key = generate(&header, "x-idempotency-key", &c, &mut rng);
+        assert_eq!(key.as_str().unwrap().len(), 36, "{key}");
+        let date = generate(&string(None, None, None), "x-fapi-auth-date", &c, &mut rng);
+        assert!(date.as_str().unwrap().ends_with(" GMT") && date.as_str().unwrap() < "Wed", "{date}");
+        let ua = generate(&string(None, None, None), "x-customer-user-agent", &c, &mut rng);
+        assert!(USER_AGENTS.contains(&ua.as_str().unwrap()));
+    }
+    // The Brazilian date-time pattern wants the Z form and at most 20 characters.
+    let br = Schema::String {
+        format: Some("date-time".into()),
+        enumeration: vec![],
+        pattern: Some(r"^(\d{4})-(1[0-2]|0?[1-9])-(3[01]|[12][0-9]|0?[1-9])T(?:[01]\d|2[0123]):(?:[012345]\d):(?:[012345]\d)Z$".into()),
+        min_length: None,
+        max_length: Some(20),
+    };
+    for _ in 0..100 {
+        let v = generate(&br, "updateDateTime", &c, &mut rng);
+        let v = v.as_str().unwrap();
+        assert!(v.len() == 20 && v.ends_with('Z') && &v[..10] <= "2023-11-14" && &v[..10] >= "2023-08-16", "{v}");
+    }
 }
