@@ -82,12 +82,13 @@ mod tests {
     #[test]
     fn peaks_follow_the_local_clock_across_daylight_saving() {
         let tz: Tz = "Europe/London".parse().unwrap();
-        // Friday 2026-03-27 is GMT (UTC+0); Monday 2026-03-30 is BST (UTC+1).
-        let before = Utc.with_ymd_and_hms(2026, 3, 27, 12, 0, 0).unwrap();
-        let after = Utc.with_ymd_and_hms(2026, 3, 30, 11, 0, 0).unwrap();
+        // Wednesday 2026-03-25 is GMT (UTC+0); Wednesday 2026-04-01 is BST (UTC+1). Neither is
+        // in the last two days of a month.
+        let before = Utc.with_ymd_and_hms(2026, 3, 25, 12, 0, 0).unwrap();
+        let after = Utc.with_ymd_and_hms(2026, 4, 1, 11, 0, 0).unwrap();
         assert_eq!(activity(before, tz), 1.0, "12:00 GMT is the local noon peak");
         assert_eq!(activity(after, tz), 1.0, "11:00 UTC is noon BST after the change");
-        let night = Utc.with_ymd_and_hms(2026, 3, 30, 2, 0, 0).unwrap();
+        let night = Utc.with_ymd_and_hms(2026, 4, 1, 2, 0, 0).unwrap();
         assert!(activity(night, tz) < 0.1);
     }
 
