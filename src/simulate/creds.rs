@@ -1,11 +1,19 @@
 //! Credentials as a bank's API gateway sees them: OAuth access tokens (JWT and opaque), API
 //! keys, HTTP Basic, FAPI interaction ids. All fake and deterministic from the [`Rng`]: the
 //! JWT signatures are random bytes that verify against no key (a passive sensor never
-//! verifies, it only recognises the shape and reads the claims).
+//! verifies, it only recognises the shape and reads the claims). TPP client certificates for the
+//! RFC 9440 `Client-Cert` header are real X.509 DER with random signatures ([`client_cert_der`]).
 
 use serde_json::json;
 
 use super::rng::Rng;
+
+mod cert;
+mod der;
+
+// Until the generator sends `Client-Cert`, nothing in the binary names these re-exports.
+#[allow(unused_imports)]
+pub use cert::{client_cert_der, client_cert_header, CERT_ISSUER};
 
 /// `iss` of every token: the bank's authorisation server.
 pub const ISSUER: &str = "https://auth.bank.example";
