@@ -10,11 +10,12 @@ use anyhow::{Context, Result};
 use apitap_discovery::openapi::{Operation, ParamIn, Spec};
 
 use super::creds;
+use super::inject::{self, BuildOpts, InjectAcc};
 use super::http::{reason_phrase, Request, Response};
 use super::rng::Rng;
 use super::scenario::{AuthKind, Consumer, InjectionKind, Scenario};
 use super::schedule::{from_nanos, session_starts};
-use super::truth::{ConsumerTruth, EndpointBook, InjectionTruth, Truth, TRUTH_SCHEMA_VERSION};
+use super::truth::{ConsumerTruth, EndpointBook, Truth, TRUTH_SCHEMA_VERSION};
 use super::values::{self, ValueCtx};
 use super::wire::{Frame, PcapWriter, TcpConn};
 
@@ -38,13 +39,13 @@ pub struct LoadedApi {
     pub spec: Spec,
 }
 
-struct ConsumerState {
-    hosts: Vec<Ipv4Addr>,
-    next_port: u16,
-    ids: Vec<(String, String)>,
-    token: Option<(String, u64)>,
-    secret: String,
-    requests: u64,
+pub(super) struct ConsumerState {
+    pub(super) hosts: Vec<Ipv4Addr>,
+    pub(super) next_port: u16,
+    pub(super) ids: Vec<(String, String)>,
+    pub(super) token: Option<(String, u64)>,
+    pub(super) secret: String,
+    pub(super) requests: u64,
 }
 
 /// What a session does.
@@ -56,16 +57,21 @@ enum SessionKind {
 
 /// Generates the capture and returns the truth.
 pub struct Generator<'a, W: Write> {
-    scenario: &'a Scenario,
-    apis: &'a [LoadedApi],
-    rng: Rng,
+    pub(super) scenario: &'a Scenario,
+    pub(super) apis: &'a [LoadedApi],
+    pub(super) rng: Rng,
     seed: u64,
     out: PcapWriter<W>,
     heap: BinaryHeap<Reverse<(u64, u64, Vec<u8>)>>,
     frame_seq: u64,
-    book: EndpointBook,
-    states: Vec<ConsumerState>,
-    injected: Vec<(u64, Vec<String>)>,
+    pub(super) book: EndpointBook,
+    pub(super) states: Vec<ConsumerState>,
+    /// What each injection did so far, for its truth.
+    pub(super) acc: Vec<InjectAcc>,
+    /// Bank-local month-end windows `[from, to)` in nanoseconds, with the requests in them.
+    pub(super) month_end: Vec<(u64, u64, u64)>,
+    /// Send times of the requests of the last connection written.
+    pub(super) last_times: Vec<u64>,
     requests: u64,
     connections: u64,
 }
@@ -73,6 +79,7 @@ pub struct Generator<'a, W: Write> {
 impl<'a, W: Write> Generator<'a, W> {
     /// A generator writing to `out`.
     pub fn new(scenario: &'a Scenario, apis: &'a [LoadedApi], seed: u64, out: W) -> Result<Self> {
+        inject::check(scenario, apis)?;
         let mut rng = Rng::new(seed);
         let mut book = EndpointBook::default();
         for api in apis {
@@ -113,7 +120,9 @@ impl<'a, W: Write> Generator<'a, W> {
             frame_seq: 0,
             book,
             states,
-            injected: vec![(0, Vec::new()); scenario.injections.len()],
+            acc: scenario.injections.iter().map(|_| InjectAcc::default()).collect(),
+            month_end: inject::month_end_windows(scenario),
+            last_times: Vec::new(),
             requests: 0,
             connections: 0,
         })
@@ -133,14 +142,20 @@ impl<'a, W: Write> Generator<'a, W> {
         for (i, inj) in sc.injections.iter().enumerate() {
             let mut r = self.rng.fork(2000 + i as u64);
             let (s, e) = (inj.start.max(from), inj.end.min(to));
-            sessions.extend(session_starts(s, e, inj.requests_per_hour, false, sc.timezone, &mut r).into_iter().map(|t| (t, SessionKind::Injected(i))));
+            let per_hour = inj.requests_per_hour / inj.requests_per_session as f64;
+            sessions.extend(session_starts(s, e, per_hour, false, sc.timezone, &mut r).into_iter().map(|t| (t, SessionKind::Injected(i))));
         }
         sessions.sort_by_key(|s| s.0);
         for (ts, kind) in sessions {
             self.flush_before(ts)?;
             match kind {
                 SessionKind::Normal(c) => self.normal_session(ts, c)?,
-                SessionKind::Injected(i) => self.injected_request(ts, i)?,
+                SessionKind::Injected(i) => match sc.injections.get(i).map(|j| &j.kind) {
+                    Some(InjectionKind::ShadowEndpoint { .. } | InjectionKind::ZombieVersion { .. } | InjectionKind::DeprecatedOperations { .. }) => {
+                        self.injected_request(ts, i)?
+                    }
+                    _ => self.inject_session(ts, i)?,
+                },
             }
         }
         self.flush_before(u64::MAX)?;
@@ -160,23 +175,8 @@ impl<'a, W: Write> Generator<'a, W> {
                 requests: s.requests,
             })
             .collect();
-        let injections = sc
-            .injections
-            .iter()
-            .zip(self.injected)
-            .map(|(inj, (requests, mut endpoints))| {
-                endpoints.sort();
-                endpoints.dedup();
-                InjectionTruth {
-                    kind: inj.kind.name(),
-                    start: inj.start.to_rfc3339(),
-                    end: inj.end.to_rfc3339(),
-                    consumer: inj.consumer.clone(),
-                    requests,
-                    endpoints,
-                }
-            })
-            .collect();
+        let mut injections: Vec<_> = sc.injections.iter().zip(std::mem::take(&mut self.acc)).map(|(inj, acc)| acc.truth(inj, sc)).collect();
+        injections.extend(inject::month_end_truth(&self.month_end));
         let truth = Truth {
             schema_version: TRUTH_SCHEMA_VERSION,
             scenario: sc.name.clone(),
@@ -211,7 +211,7 @@ impl<'a, W: Write> Generator<'a, W> {
         }
     }
 
-    fn client_addr(&mut self, c: usize) -> SocketAddrV4 {
+    pub(super) fn client_addr(&mut self, c: usize) -> SocketAddrV4 {
         let Some(st) = self.states.get_mut(c) else { return SocketAddrV4::new(Ipv4Addr::LOCALHOST, 40_000) };
         let ip = self.rng.pick(&st.hosts).copied().unwrap_or(Ipv4Addr::LOCALHOST);
         let port = st.next_port;
@@ -220,7 +220,7 @@ impl<'a, W: Write> Generator<'a, W> {
     }
 
     /// Authorization headers for consumer `c` at `ts`; fetches an opaque token first if needed.
-    fn auth_headers(&mut self, ts: u64, c: usize) -> Result<(Vec<(String, String)>, u64)> {
+    pub(super) fn auth_headers(&mut self, ts: u64, c: usize) -> Result<(Vec<(String, String)>, u64)> {
         let sc = self.scenario;
         let Some(consumer) = sc.consumers.get(c) else { return Ok((Vec::new(), ts)) };
         let secs = (ts / 1_000_000_000) as i64;
@@ -280,7 +280,7 @@ impl<'a, W: Write> Generator<'a, W> {
     }
 
     /// Writes one keep-alive connection carrying `exchanges`; returns the time it ended.
-    fn exchange_session(
+    pub(super) fn exchange_session(
         &mut self,
         ts: u64,
         client: SocketAddrV4,
@@ -293,8 +293,13 @@ impl<'a, W: Write> Generator<'a, W> {
         let mut conn = TcpConn::new(client, server, &mut self.rng);
         let rtt = 200_000 + self.rng.below(800_000);
         let mut t = conn.open(ts, rtt, &mut frames);
+        self.last_times.clear();
         for (req, resp) in exchanges {
             t = conn.send(t + 50_000, true, &req.to_bytes(host), &mut frames);
+            self.last_times.push(t);
+            for w in self.month_end.iter_mut().filter(|w| (w.0..w.1).contains(&t)) {
+                w.2 += 1;
+            }
             let latency = (self.rng.lognormal(35.0, 0.6) * 1e6) as u64;
             t = conn.send(t + latency, false, &resp.to_bytes(), &mut frames);
             t += (self.rng.exp(150.0) * 1e6) as u64;
@@ -328,7 +333,7 @@ impl<'a, W: Write> Generator<'a, W> {
         for _ in 0..n {
             let weights: Vec<f64> = ops.iter().map(|op| if op.method == "GET" { 6.0 } else { 1.0 }).collect();
             let Some(op) = self.rng.weighted(&weights).and_then(|i| ops.get(i)).copied() else { continue };
-            let (req, resp, target_template) = self.build(api, op, &api.base_path, consumer, c, &auth, attended, start);
+            let (req, resp, target_template) = self.build(api, op, &api.base_path, consumer, c, &auth, attended, start, &BuildOpts::learning());
             let class = if op.deprecated { "zombie" } else { "documented" };
             self.book.hit(&api.host, &op.method, &target_template, class, Some(&api.name));
             exchanges.push((req, resp));
@@ -366,24 +371,26 @@ impl<'a, W: Write> Generator<'a, W> {
                     .collect();
                 let Some(op) = self.rng.pick(&ops).copied() else { return Ok(()) };
                 let base = old.clone().unwrap_or_else(|| loaded.base_path.clone());
-                let (req, resp, template) = self.build(loaded, op, &base, consumer, c, &auth, false, start);
+                let (req, resp, template) = self.build(loaded, op, &base, consumer, c, &auth, false, start, &BuildOpts::learning());
                 (req, resp, loaded.host.clone(), loaded.server, template, "zombie", Some(loaded.name.clone()))
             }
+            // The behavioural kinds write whole connections of their own (inject.rs).
+            _ => return self.inject_session(ts, i),
         };
         self.book.hit(&host, &req.method, &template, class, api_name.as_deref());
-        if let Some(entry) = self.injected.get_mut(i) {
-            entry.0 += 1;
-            entry.1.push(format!("{host} {} {template}", req.method));
+        if let Some(acc) = self.acc.get_mut(i) {
+            acc.endpoints.insert(format!("{host} {} {template}", req.method));
         }
         let client = self.client_addr(c);
         self.exchange_session(start, client, server, &host, vec![(req, resp)], c)?;
+        self.note_requests(i);
         Ok(())
     }
 
     /// Builds one request/response pair for `op` under `base`; returns them and the full path
     /// template.
     #[allow(clippy::too_many_arguments)]
-    fn build(
+    pub(super) fn build(
         &mut self,
         api: &LoadedApi,
         op: &Operation,
@@ -393,9 +400,13 @@ impl<'a, W: Write> Generator<'a, W> {
         auth: &[(String, String)],
         attended: bool,
         ts: u64,
+        opts: &BuildOpts,
     ) -> (Request, Response, String) {
         let now_secs = (ts / 1_000_000_000) as i64;
-        let ids = self.states.get(c).map(|s| s.ids.clone()).unwrap_or_default();
+        let ids = match &opts.ids {
+            Some(ids) => ids.clone(),
+            None => self.states.get(c).map(|s| s.ids.clone()).unwrap_or_default(),
+        };
         let ctx = ValueCtx { now_secs, currency: "GBP", country: "GB", ids: &ids };
         let mut path = op.path.clone();
         let mut query = Vec::new();
@@ -429,7 +440,13 @@ impl<'a, W: Write> Generator<'a, W> {
             body = serde_json::to_vec(&v).unwrap_or_default();
             headers.push(("Content-Type".into(), b.media_type.clone()));
         }
-        let status = pick_status(op, &mut self.rng);
+        let status = match opts.status {
+            Some(s) => s,
+            None => {
+                let normal = pick_status(op, &mut self.rng);
+                self.spike_status(&api.name, ts).unwrap_or(normal)
+            }
+        };
         let resp_schema = op
             .responses
             .iter()
@@ -441,14 +458,15 @@ impl<'a, W: Write> Generator<'a, W> {
             _ if status == 204 => serde_json::Value::Null,
             _ => serde_json::json!({"Code": format!("UK.OBIE.{status}"), "Message": reason_phrase(status), "Id": self.rng.uuid()}),
         };
-        self.learn_ids(c, &resp_body);
+        if opts.learn {
+            self.learn_ids(c, &resp_body);
+        }
         let chunked = self.rng.chance(0.3);
         let resp = if status == 204 {
             Response { status, reason: reason_phrase(status).into(), headers: Vec::new(), body: Vec::new(), chunked: false }
         } else {
             json_response(status, &resp_body, chunked)
         };
-        let _ = api;
         let req = Request { method: op.method.clone(), target, headers, body };
         (req, resp, format!("{base}{}", op.path))
     }
@@ -487,7 +505,7 @@ fn base_path_of(kind: &InjectionKind) -> Option<&str> {
 }
 
 /// True when the consumer's operation filter admits `op` (empty filter: everything).
-fn wanted(c: &Consumer, op: &Operation) -> bool {
+pub(super) fn wanted(c: &Consumer, op: &Operation) -> bool {
     c.operations.is_empty()
         || c.operations.iter().any(|w| {
             op.operation_id.as_deref() == Some(w.as_str()) || *w == format!("{} {}", op.method, op.path)
@@ -495,7 +513,7 @@ fn wanted(c: &Consumer, op: &Operation) -> bool {
 }
 
 /// Headers every request of a consumer carries.
-fn base_headers(c: &Consumer, rng: &mut Rng) -> Vec<(String, String)> {
+pub(super) fn base_headers(c: &Consumer, rng: &mut Rng) -> Vec<(String, String)> {
     vec![
         ("User-Agent".into(), c.user_agent.clone()),
         ("Accept".into(), "application/json".into()),
@@ -505,12 +523,7 @@ fn base_headers(c: &Consumer, rng: &mut Rng) -> Vec<(String, String)> {
 
 /// A documented success status most of the time, errors at realistic rates.
 fn pick_status(op: &Operation, rng: &mut Rng) -> u16 {
-    let ok = op
-        .responses
-        .iter()
-        .filter_map(|r| r.status.parse::<u16>().ok())
-        .find(|s| (200..300).contains(s))
-        .unwrap_or(200);
+    let ok = success_status(op);
     let r = rng.unit();
     if r < 0.005 {
         500
@@ -527,8 +540,13 @@ fn pick_status(op: &Operation, rng: &mut Rng) -> u16 {
     }
 }
 
+/// The operation's documented success status (200 when it documents none).
+pub(super) fn success_status(op: &Operation) -> u16 {
+    op.responses.iter().filter_map(|r| r.status.parse::<u16>().ok()).find(|s| (200..300).contains(s)).unwrap_or(200)
+}
+
 /// A JSON response.
-fn json_response(status: u16, body: &serde_json::Value, chunked: bool) -> Response {
+pub(super) fn json_response(status: u16, body: &serde_json::Value, chunked: bool) -> Response {
     Response {
         status,
         reason: reason_phrase(status).into(),

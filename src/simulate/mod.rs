@@ -13,6 +13,7 @@ pub mod wire;
 // The command itself: scenario model, schedule, generator, truth.
 pub mod command;
 pub mod gen;
+pub mod inject;
 pub mod scenario;
 pub mod schedule;
 pub mod truth;

@@ -106,7 +106,49 @@ struct RawInjection {
     path: Option<String>,
     #[serde(default)]
     base_path: Option<String>,
+    #[serde(default)]
+    requests_per_session: Option<u64>,
+    #[serde(default)]
+    operation: Option<String>,
+    #[serde(default)]
+    operations: Vec<String>,
+    #[serde(default)]
+    first_id: Option<u64>,
+    #[serde(default)]
+    owned_share: Option<f64>,
+    #[serde(default)]
+    source_network: Option<String>,
+    #[serde(default)]
+    sources: Option<u64>,
+    #[serde(default)]
+    success_share: Option<f64>,
+    #[serde(default)]
+    accounts: Option<u64>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    error_share: Option<f64>,
+    #[serde(default)]
+    min_body_bytes: Option<u64>,
+    #[serde(default)]
+    max_body_bytes: Option<u64>,
+    #[serde(default)]
+    unauthorized_share: Option<f64>,
 }
+
+/// Most requests one injected keep-alive connection carries (`requests_per_session`).
+pub const MAX_INJECTION_SESSION: u64 = 500;
+/// Most distinct source addresses a credential-stuffing injection rotates through.
+pub const MAX_STUFFING_SOURCES: u64 = 1_000_000;
+/// Most customer accounts a scraping or aggregator injection reads.
+pub const MAX_INJECTION_ACCOUNTS: u64 = 100_000;
+/// Largest response body an oversized-responses injection writes (64 MiB): a bound on the
+/// generator's memory, far above the 2-20 MB of a realistic exfiltration.
+pub const MAX_OVERSIZED_BODY: u64 = 64 << 20;
+/// Default operation of `object_enumeration` and the account read of scraping and aggregators.
+pub const DEFAULT_OBJECT_OPERATION: &str = "GET /accounts/{AccountId}";
+/// Default operation of `oversized_responses`.
+pub const DEFAULT_OVERSIZED_OPERATION: &str = "GET /accounts/{AccountId}/transactions";
 
 /// How a consumer authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +232,7 @@ pub struct Consumer {
 }
 
 /// What an injection does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum InjectionKind {
     /// Requests to an undocumented path (and possibly a stray host).
     ShadowEndpoint {
@@ -213,6 +255,81 @@ pub enum InjectionKind {
         /// API name.
         api: String,
     },
+    /// One consumer walks sequential numeric ids on an `{...Id}` path; ids it does not own
+    /// are answered 403 or 404.
+    ObjectEnumeration {
+        /// API name.
+        api: String,
+        /// The operation ("METHOD /path" as in the spec, or operationId) with one id parameter.
+        operation: String,
+        /// First id tried (else drawn from the seed).
+        first_id: Option<u64>,
+        /// Share of tried ids the consumer owns (answered 200).
+        owned_share: f64,
+    },
+    /// Password guesses against a login/token endpoint from many rotating source addresses.
+    CredentialStuffing {
+        /// Host header.
+        host: String,
+        /// Login path.
+        path: String,
+        /// Server address.
+        server: SocketAddrV4,
+        /// The wide network the guesses come from.
+        source_network: (Ipv4Addr, u8),
+        /// Distinct source addresses rotated through.
+        sources: u64,
+        /// Share of guesses that succeed (200 with a token); the rest get 401.
+        success_share: f64,
+    },
+    /// Unattended pulls of account data for many customer accounts, far above the norm.
+    Scraping {
+        /// API name.
+        api: String,
+        /// Customer accounts pulled, in turn.
+        accounts: u64,
+        /// Operations of one pull, in order (the first reads the account itself).
+        operations: Vec<String>,
+    },
+    /// The consumer's credentials used at bank-local night from a network it never used.
+    OffHoursToken {
+        /// The new network.
+        source_network: (Ipv4Addr, u8),
+    },
+    /// A window where one API answers mostly `status`.
+    ErrorSpike {
+        /// API name.
+        api: String,
+        /// The error status (4xx or 5xx).
+        status: u16,
+        /// Share of the API's responses in the window that carry it.
+        error_share: f64,
+    },
+    /// Chunked responses many times the normal size.
+    OversizedResponses {
+        /// API name.
+        api: String,
+        /// The operation whose responses swell.
+        operation: String,
+        /// Smallest body.
+        min_body_bytes: u64,
+        /// Largest body.
+        max_body_bytes: u64,
+    },
+    /// Benign: an aggregator reading many of its own accounts, every answer 200.
+    AggregatorAccounts {
+        /// API name.
+        api: String,
+        /// Distinct accounts it reads.
+        accounts: u64,
+    },
+    /// Benign: a password-reset day, many 401s from the consumer's usual network.
+    PasswordReset {
+        /// API name.
+        api: String,
+        /// Share of its requests answered 401.
+        unauthorized_share: f64,
+    },
 }
 
 impl InjectionKind {
@@ -222,6 +339,34 @@ impl InjectionKind {
             InjectionKind::ShadowEndpoint { .. } => "shadow_endpoint",
             InjectionKind::ZombieVersion { .. } => "zombie_version",
             InjectionKind::DeprecatedOperations { .. } => "deprecated_operations",
+            InjectionKind::ObjectEnumeration { .. } => "object_enumeration",
+            InjectionKind::CredentialStuffing { .. } => "credential_stuffing",
+            InjectionKind::Scraping { .. } => "scraping",
+            InjectionKind::OffHoursToken { .. } => "off_hours_token",
+            InjectionKind::ErrorSpike { .. } => "error_spike",
+            InjectionKind::OversizedResponses { .. } => "oversized_responses",
+            InjectionKind::AggregatorAccounts { .. } => "aggregator_accounts",
+            InjectionKind::PasswordReset { .. } => "password_reset",
+        }
+    }
+
+    /// True for the confounders: traffic that looks odd but must not alert.
+    pub fn benign(&self) -> bool {
+        matches!(self, InjectionKind::AggregatorAccounts { .. } | InjectionKind::PasswordReset { .. })
+    }
+
+    /// The API it uses, when it names one.
+    pub fn api(&self) -> Option<&str> {
+        match self {
+            InjectionKind::ZombieVersion { api, .. }
+            | InjectionKind::DeprecatedOperations { api }
+            | InjectionKind::ObjectEnumeration { api, .. }
+            | InjectionKind::Scraping { api, .. }
+            | InjectionKind::ErrorSpike { api, .. }
+            | InjectionKind::OversizedResponses { api, .. }
+            | InjectionKind::AggregatorAccounts { api, .. }
+            | InjectionKind::PasswordReset { api, .. } => Some(api),
+            _ => None,
         }
     }
 }
@@ -237,8 +382,11 @@ pub struct Injection {
     pub end: DateTime<Utc>,
     /// The consumer whose credentials and network it uses.
     pub consumer: String,
-    /// Requests per hour inside the window.
+    /// Sessions (keep-alive connections) per hour inside the window are
+    /// `requests_per_hour / requests_per_session`; for `scraping` one session is one pull.
     pub requests_per_hour: f64,
+    /// Requests per injected connection (1 unless the scenario says otherwise).
+    pub requests_per_session: u64,
 }
 
 /// A validated scenario.
@@ -377,34 +525,30 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario> {
     let mut injections = Vec::new();
     for (i, j) in raw.injections.into_iter().enumerate() {
         let key = format!("injections[{i}]");
-        let need = |v: Option<String>, what: &str| {
-            v.ok_or_else(|| anyhow::anyhow!("{}: {key} ({}) needs `{what}`", path.display(), j.kind))
-        };
-        let kind = match j.kind.as_str() {
-            "shadow_endpoint" => InjectionKind::ShadowEndpoint {
-                host: need(j.host.clone(), "host")?,
-                method: need(j.method.clone(), "method")?.to_ascii_uppercase(),
-                path: need(j.path.clone(), "path")?,
-            },
-            "zombie_version" => InjectionKind::ZombieVersion {
-                api: need(j.api.clone(), "api")?,
-                base_path: need(j.base_path.clone(), "base_path")?,
-            },
-            "deprecated_operations" => InjectionKind::DeprecatedOperations { api: need(j.api.clone(), "api")? },
-            other => bail!(
-                "{}: {key}: `kind: {other}` is not known yet; use shadow_endpoint, zombie_version or deprecated_operations",
-                path.display()
-            ),
-        };
-        if !consumers.iter().any(|c| c.id == j.consumer) {
-            bail!("{}: {key} uses consumer `{}`, which is not under `consumers`", path.display(), j.consumer);
-        }
         let start = time(path, &format!("{key}.start"), &j.start)?;
         let end = time(path, &format!("{key}.end"), &j.end)?;
         if end <= start {
             bail!("{}: {key}: `end` must be after `start`", path.display());
         }
-        injections.push(Injection { kind, start, end, consumer: j.consumer, requests_per_hour: j.requests_per_hour });
+        let Some(consumer) = consumers.iter().find(|c| c.id == j.consumer) else {
+            bail!("{}: {key} uses consumer `{}`, which is not under `consumers`", path.display(), j.consumer);
+        };
+        let kind = injection_kind(path, &key, &j, &apis, auth_server.as_ref(), &consumers, consumer, timezone, (start, end))?;
+        if !j.requests_per_hour.is_finite() || j.requests_per_hour < 0.0 {
+            bail!("{}: {key}: `requests_per_hour` must be a number at least 0", path.display());
+        }
+        let requests_per_session = j.requests_per_session.unwrap_or(1);
+        if !(1..=MAX_INJECTION_SESSION).contains(&requests_per_session) {
+            bail!("{}: {key}: `requests_per_session` must be 1 to {MAX_INJECTION_SESSION}", path.display());
+        }
+        injections.push(Injection {
+            kind,
+            start,
+            end,
+            consumer: j.consumer,
+            requests_per_hour: j.requests_per_hour,
+            requests_per_session,
+        });
     }
     Ok(Scenario {
         name: raw.name,
@@ -417,4 +561,156 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario> {
         consumers,
         injections,
     })
+}
+
+/// The kind-specific keys of `injections[i]`, checked.
+#[allow(clippy::too_many_arguments)]
+fn injection_kind(
+    path: &Path,
+    key: &str,
+    j: &RawInjection,
+    apis: &[Api],
+    auth_server: Option<&AuthServer>,
+    consumers: &[Consumer],
+    consumer: &Consumer,
+    tz: Tz,
+    window: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<InjectionKind> {
+    let file = path.display();
+    let need = |v: Option<String>, what: &str| v.ok_or_else(|| anyhow::anyhow!("{file}: {key} ({}) needs `{what}`", j.kind));
+    let api = || -> Result<String> {
+        let api = need(j.api.clone(), "api")?;
+        if !apis.iter().any(|a| a.name == api) {
+            bail!("{file}: {key}: `api: {api}` is not under `apis`; name one of them");
+        }
+        Ok(api)
+    };
+    let share = |v: Option<f64>, name: &str, default: f64| -> Result<f64> {
+        let v = v.unwrap_or(default);
+        if !(0.0..=1.0).contains(&v) {
+            bail!("{file}: {key}: `{name}: {v}` must be 0 to 1");
+        }
+        Ok(v)
+    };
+    let accounts = || -> Result<u64> {
+        let n = j.accounts.unwrap_or(50);
+        if !(1..=MAX_INJECTION_ACCOUNTS).contains(&n) {
+            bail!("{file}: {key}: `accounts: {n}` must be 1 to {MAX_INJECTION_ACCOUNTS}");
+        }
+        Ok(n)
+    };
+    let network = |what: &str| -> Result<(Ipv4Addr, u8)> {
+        let text = need(j.source_network.clone(), "source_network")?;
+        let net = cidr(path, &format!("{key}.source_network"), &text)?;
+        if let Some(c) = consumers.iter().find(|c| overlaps(c.network, net)) {
+            bail!("{file}: {key}: `source_network: {text}` overlaps consumer `{}`'s network; {what} must come from elsewhere", c.id);
+        }
+        Ok(net)
+    };
+    Ok(match j.kind.as_str() {
+        "shadow_endpoint" => InjectionKind::ShadowEndpoint {
+            host: need(j.host.clone(), "host")?,
+            method: need(j.method.clone(), "method")?.to_ascii_uppercase(),
+            path: need(j.path.clone(), "path")?,
+        },
+        "zombie_version" => InjectionKind::ZombieVersion { api: api()?, base_path: need(j.base_path.clone(), "base_path")? },
+        "deprecated_operations" => InjectionKind::DeprecatedOperations { api: api()? },
+        "object_enumeration" => InjectionKind::ObjectEnumeration {
+            api: api()?,
+            operation: j.operation.clone().unwrap_or_else(|| DEFAULT_OBJECT_OPERATION.to_string()),
+            first_id: j.first_id,
+            owned_share: share(j.owned_share, "owned_share", 0.03)?,
+        },
+        "credential_stuffing" => {
+            let (host, server, login) = match (&j.host, &j.path, auth_server) {
+                (Some(h), Some(p), _) => {
+                    let server = apis.iter().find(|a| &a.host == h).map(|a| a.server).or(auth_server.filter(|a| &a.host == h).map(|a| a.server));
+                    let Some(server) = server else {
+                        bail!("{file}: {key}: `host: {h}` is served by no api and is not the auth_server; use one of their hosts");
+                    };
+                    (h.clone(), server, p.clone())
+                }
+                (None, None, Some(a)) => (a.host.clone(), a.server, a.token_path.clone()),
+                _ => bail!("{file}: {key} (credential_stuffing) needs `host` and `path`, or an `auth_server` whose token endpoint it targets"),
+            };
+            let source_network = network("the guesses")?;
+            let size = 1u64 << (32 - u32::from(source_network.1));
+            let sources = j.sources.unwrap_or(1000);
+            if sources == 0 || sources > MAX_STUFFING_SOURCES || sources > size.saturating_sub(2) {
+                bail!("{file}: {key}: `sources: {sources}` must be 1 to {MAX_STUFFING_SOURCES} and fit in the source network (widen it)");
+            }
+            InjectionKind::CredentialStuffing {
+                host,
+                path: login,
+                server,
+                source_network,
+                sources,
+                success_share: share(j.success_share, "success_share", 0.01)?,
+            }
+        }
+        "scraping" => InjectionKind::Scraping {
+            api: api()?,
+            accounts: accounts()?,
+            operations: if j.operations.is_empty() {
+                vec![
+                    DEFAULT_OBJECT_OPERATION.to_string(),
+                    "GET /accounts/{AccountId}/balances".to_string(),
+                    DEFAULT_OVERSIZED_OPERATION.to_string(),
+                ]
+            } else {
+                j.operations.clone()
+            },
+        },
+        "off_hours_token" => {
+            let (start, end) = window;
+            let night = |t: DateTime<Utc>| {
+                let h = chrono::Timelike::hour(&t.with_timezone(&tz));
+                !(6..22).contains(&h)
+            };
+            let last = end - chrono::Duration::nanoseconds(1);
+            if !night(start) || !night(last) || end - start > chrono::Duration::hours(8) {
+                bail!("{file}: {key}: off_hours_token must lie within one bank-local night (22:00 to 06:00 {}); move `start`/`end`", tz.name());
+            }
+            if consumer.auth == AuthKind::None {
+                bail!("{file}: {key}: consumer `{}` has no credentials to misuse; pick one with auth other than none", consumer.id);
+            }
+            InjectionKind::OffHoursToken { source_network: network("the misused token")? }
+        }
+        "error_spike" => {
+            let status = j.status.unwrap_or(503);
+            if !(400..=599).contains(&status) {
+                bail!("{file}: {key}: `status: {status}` must be a 4xx or 5xx code");
+            }
+            InjectionKind::ErrorSpike { api: api()?, status, error_share: share(j.error_share, "error_share", 0.8)? }
+        }
+        "oversized_responses" => {
+            let min = j.min_body_bytes.unwrap_or(2_000_000);
+            let max = j.max_body_bytes.unwrap_or(20_000_000);
+            if min == 0 || min > max || max > MAX_OVERSIZED_BODY {
+                bail!("{file}: {key}: need 0 < min_body_bytes <= max_body_bytes <= {MAX_OVERSIZED_BODY}");
+            }
+            InjectionKind::OversizedResponses {
+                api: api()?,
+                operation: j.operation.clone().unwrap_or_else(|| DEFAULT_OVERSIZED_OPERATION.to_string()),
+                min_body_bytes: min,
+                max_body_bytes: max,
+            }
+        }
+        "aggregator_accounts" => InjectionKind::AggregatorAccounts { api: api()?, accounts: accounts()? },
+        "password_reset" => {
+            InjectionKind::PasswordReset { api: api()?, unauthorized_share: share(j.unauthorized_share, "unauthorized_share", 0.5)? }
+        }
+        other => bail!(
+            "{file}: {key}: `kind: {other}` is unknown; use shadow_endpoint, zombie_version, deprecated_operations, \
+             object_enumeration, credential_stuffing, scraping, off_hours_token, error_spike, oversized_responses, \
+             aggregator_accounts or password_reset"
+        ),
+    })
+}
+
+/// Whether two IPv4 networks share an address.
+fn overlaps(a: (Ipv4Addr, u8), b: (Ipv4Addr, u8)) -> bool {
+    let len = a.1.min(b.1);
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+    u32::from(a.0) & mask == u32::from(b.0) & mask
 }

@@ -91,6 +91,87 @@ pub struct InjectionTruth {
     pub requests: u64,
     /// Endpoints it touched (host, method, path template).
     pub endpoints: Vec<String>,
+    /// A confounder: odd-looking traffic that must not alert.
+    pub benign: bool,
+    /// What a detector should find, per kind (absent fields do not apply to the kind).
+    #[serde(flatten)]
+    pub facts: InjectionFacts,
+}
+
+/// Kind-specific facts of an injection, counted from what was written to the capture.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InjectionFacts {
+    /// API name (kinds that target one API).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    /// Time of the first and the last request it made (RFC 3339); a connection opened just
+    /// before `end` may finish a few seconds after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_request: Option<String>,
+    /// See `first_request`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_request: Option<String>,
+    /// `object_enumeration`: `fast` (60 or more per hour) or `low_and_slow`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pace: Option<&'static str>,
+    /// `object_enumeration`, `aggregator_accounts`: distinct object ids requested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distinct_ids: Option<u64>,
+    /// `object_enumeration`: lowest and highest id tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_id: Option<u64>,
+    /// See `first_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_id: Option<u64>,
+    /// `credential_stuffing`, `off_hours_token`: the network the requests came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_network: Option<String>,
+    /// `credential_stuffing`, `off_hours_token`: distinct client addresses used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distinct_source_ips: Option<u64>,
+    /// `credential_stuffing`: guesses answered 200 with a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub successful_logins: Option<u64>,
+    /// `scraping`: pulls (one connection reading one account's data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pulls: Option<u64>,
+    /// `scraping`: the customer accounts pulled (their `AccountId`s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_ids: Option<Vec<String>>,
+    /// `scraping`: the most unattended pulls of one account in one bank-local day (PSD2
+    /// allows four).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_unattended_pulls_per_account_per_day: Option<u64>,
+    /// `scraping`: (account, bank-local day) pairs above four unattended pulls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_days_over_psd2_limit: Option<u64>,
+    /// `off_hours_token`: the consumer's usual requests per hour over the same hours, and the
+    /// injection's rate over it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usual_requests_per_hour: Option<f64>,
+    /// See `usual_requests_per_hour`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub times_usual: Option<f64>,
+    /// `error_spike`: the status; `password_reset`: 401.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// `error_spike`: requests to the API on connections opened in the window (every
+    /// consumer's), and how many of them got `status`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_requests: Option<u64>,
+    /// See `api_requests`; for `password_reset` the 401s it caused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_responses: Option<u64>,
+    /// `oversized_responses`: the configured smallest body (every swollen body is at least
+    /// this long), the body bytes written, and the largest body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_body_bytes: Option<u64>,
+    /// See `min_body_bytes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// See `min_body_bytes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<u64>,
 }
 
 /// Counts hits per endpoint while generating.
