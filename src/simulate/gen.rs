@@ -301,7 +301,7 @@ impl<'a, W: Write> Generator<'a, W> {
                 w.2 += 1;
             }
             let latency = (self.rng.lognormal(35.0, 0.6) * 1e6) as u64;
-            t = conn.send(t + latency, false, &resp.to_bytes(), &mut frames);
+            t = conn.send(t + latency, false, &response_bytes(resp, conn.mss()), &mut frames);
             t += (self.rng.exp(150.0) * 1e6) as u64;
             self.requests += 1;
             if let Some(st) = self.states.get_mut(c) {
@@ -538,6 +538,18 @@ fn pick_status(op: &Operation, rng: &mut Rng) -> u16 {
     } else {
         ok
     }
+}
+
+/// The bytes of `resp`. A chunked message whose last segment would hold only the tail of the
+/// final `0` chunk (1 to 4 bytes) gets a `Cache-Control: no-store` header: legal HTTP, but
+/// tshark 4 reports such a split as a malformed packet, and the capture must read cleanly.
+fn response_bytes(mut resp: Response, mss: u16) -> Vec<u8> {
+    let bytes = resp.to_bytes();
+    if resp.chunked && (1..=4).contains(&(bytes.len() % usize::from(mss.max(1)))) {
+        resp.headers.push(("Cache-Control".into(), "no-store".into()));
+        return resp.to_bytes();
+    }
+    bytes
 }
 
 /// The operation's documented success status (200 when it documents none).

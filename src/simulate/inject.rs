@@ -424,7 +424,8 @@ impl<W: Write> Generator<'_, W> {
             let (req, mut resp, template) = self.build(api, op, &api.base_path, consumer, c, &auth, attended, start, &opts);
             if let Some((min, max)) = swell {
                 let target = min + self.rng.below(max - min + 1);
-                resp.body = swollen_body(&resp.body, target);
+                let account = req.target.split('?').next().unwrap_or("").split('/').rev().nth(1).unwrap_or("").to_string();
+                resp.body = swollen_body(&account, target, &mut self.rng);
                 resp.chunked = true;
                 if let Some(acc) = self.acc.get_mut(i) {
                     let len = resp.body.len() as u64;
@@ -510,42 +511,35 @@ impl<W: Write> Generator<'_, W> {
     }
 }
 
-/// A JSON body of at least `target` bytes: the first array of objects in `base` (a
-/// transaction list) repeated, or generic records when it has none.
-fn swollen_body(base: &[u8], target: u64) -> Vec<u8> {
-    let parsed: serde_json::Value = serde_json::from_slice(base).unwrap_or(serde_json::Value::Null);
-    let mut items: Vec<Vec<u8>> = first_object_array(&parsed)
-        .map(|a| a.iter().filter_map(|v| serde_json::to_vec(v).ok()).collect())
-        .unwrap_or_default();
-    if items.is_empty() {
-        items.push(br#"{"TransactionId":"0","Amount":{"Amount":"1.00","Currency":"GBP"}}"#.to_vec());
-    }
+/// A transaction list of at least `target` bytes: `{"Data":{"Transaction":[...]}}` with
+/// numbered items of about a kilobyte (few fields, a long narrative), so a 20 MB body stays
+/// far below the million-item tree a dissector such as tshark's JSON one refuses.
+fn swollen_body(account_id: &str, target: u64, rng: &mut super::rng::Rng) -> Vec<u8> {
     let target = usize::try_from(target).unwrap_or(usize::MAX);
     let mut out = Vec::with_capacity(target.saturating_add(4096));
     out.extend_from_slice(br#"{"Data":{"Transaction":["#);
     let tail = br#"]},"Links":{"Self":"/transactions"},"Meta":{"TotalPages":1}}"#;
-    let mut first = true;
-    for item in items.iter().cycle() {
-        if out.len() + tail.len() >= target {
-            break;
-        }
-        if !first {
+    let narrative = rng.alnum(900);
+    let mut n = 0u64;
+    while out.len() + tail.len() < target {
+        if n > 0 {
             out.push(b',');
         }
-        first = false;
-        out.extend_from_slice(item);
+        let start = n as usize % 600;
+        let info = narrative.get(start..start + 300).unwrap_or("");
+        let item = serde_json::json!({
+            "AccountId": account_id,
+            "TransactionId": format!("T{n:012}"),
+            "Amount": {"Amount": super::values::amount(rng), "Currency": "GBP"},
+            "BookingDateTime": format!("2026-0{}-{:02}T10:00:00+00:00", 1 + n % 3, 1 + n % 28),
+            "TransactionInformation": info,
+            "SupplementaryData": {"Receipt": narrative.get(..600).unwrap_or("")},
+        });
+        out.extend_from_slice(&serde_json::to_vec(&item).unwrap_or_default());
+        n += 1;
     }
     out.extend_from_slice(tail);
     out
-}
-
-fn first_object_array(v: &serde_json::Value) -> Option<&Vec<serde_json::Value>> {
-    match v {
-        serde_json::Value::Array(a) if a.iter().any(|x| x.is_object()) => Some(a),
-        serde_json::Value::Object(m) => m.values().find_map(first_object_array),
-        serde_json::Value::Array(a) => a.iter().find_map(first_object_array),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -569,10 +563,11 @@ mod tests {
 
     #[test]
     fn a_swollen_body_is_valid_json_and_at_least_the_target() {
-        let base = br#"{"Data":{"Transaction":[{"TransactionId":"a1","Amount":{"Amount":"3.10"}}]},"Links":{}}"#;
-        let body = swollen_body(base, 100_000);
-        assert!(body.len() >= 100_000 && body.len() < 100_200, "{}", body.len());
+        let mut rng = super::super::rng::Rng::new(9);
+        let body = swollen_body("acc1", 100_000, &mut rng);
+        assert!(body.len() >= 100_000 && body.len() < 102_000, "{}", body.len());
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v["Data"]["Transaction"][7]["TransactionId"], "a1");
+        assert_eq!(v["Data"]["Transaction"][7]["TransactionId"], "T000000000007");
+        assert_eq!(v["Data"]["Transaction"][7]["AccountId"], "acc1");
     }
 }
