@@ -70,6 +70,25 @@ fn the_small_scenario_is_read_back_by_tshark_and_apitap() {
     let zombie_hits: u64 = endpoints.iter().filter(|e| e["class"] == "zombie").map(|e| e["hits"].as_u64().unwrap()).sum();
     let zombie_seen = recs.iter().filter(|r| r["uri"].as_str().unwrap().starts_with("/open-banking/v3.1/")).count() as u64;
     assert_eq!(zombie_seen, zombie_hits);
+    // The TPP with mutual TLS sends its certificate as the proxy forwards it (RFC 9440), and
+    // the certificate is a real X.509 carrying its PSD2 organisation identifier.
+    let alpha = truth["consumers"].as_array().unwrap().iter().find(|c| c["id"] == "tpp-alpha").unwrap();
+    assert_eq!(alpha["org_id"], "PSDGB-FCA-123456");
+    let lines = tshark(&["-r", pcap, "-Y", "http.request", "-T", "fields", "-e", "http.request.line", "-c", "200"]);
+    let cert = lines
+        .split(|c| c == ',' || c == '\n')
+        .find_map(|l| l.trim().strip_prefix("Client-Cert: :"))
+        .expect("no Client-Cert header in the first requests");
+    let b64 = cert.trim_end_matches("\\r\\n").trim_end_matches(':');
+    let der_path = dir.path().join("cert.der");
+    let b64_file = dir.path().join("cert.b64");
+    std::fs::write(&b64_file, b64).unwrap();
+    let der = Command::new("openssl").args(["base64", "-d", "-A", "-in"]).arg(&b64_file).arg("-out").arg(&der_path).output().unwrap();
+    assert!(der.status.success());
+    let subject = Command::new("openssl").args(["x509", "-inform", "DER", "-noout", "-subject", "-in"]).arg(&der_path).output().unwrap();
+    let subject = String::from_utf8_lossy(&subject.stdout);
+    assert!(subject.contains("organizationIdentifier = PSDGB-FCA-123456"), "{subject}");
+
     // Secrets in the generated traffic never reach apitap's output.
     assert!(!text.contains("eyJ"), "a JWT reached the output");
 }

@@ -11,9 +11,7 @@ use super::rng::Rng;
 mod cert;
 mod der;
 
-// Until the generator sends `Client-Cert`, nothing in the binary names these re-exports.
-#[allow(unused_imports)]
-pub use cert::{client_cert_der, client_cert_header, CERT_ISSUER};
+pub use cert::{client_cert_der, client_cert_header};
 
 /// `iss` of every token: the bank's authorisation server.
 pub const ISSUER: &str = "https://auth.bank.example";

@@ -173,6 +173,7 @@ impl<'a, W: Write> Generator<'a, W> {
                 network: format!("{}/{}", c.network.0, c.network.1),
                 user_agent: c.user_agent.clone(),
                 requests: s.requests,
+                org_id: c.org_id.clone(),
             })
             .collect();
         let mut injections: Vec<_> = sc.injections.iter().zip(std::mem::take(&mut self.acc)).map(|(inj, acc)| acc.truth(inj, sc)).collect();
@@ -259,14 +260,19 @@ impl<'a, W: Write> Generator<'a, W> {
         let client_id = consumer.as_ref().map(|c| c.client_id.clone()).unwrap_or_default();
         let secret = self.states.get(c).map(|s| s.secret.clone()).unwrap_or_default();
         let token = creds::opaque_token(&mut self.rng);
+        let mut headers = vec![
+            ("User-Agent".into(), consumer.as_ref().map(|c| c.user_agent.clone()).unwrap_or_default()),
+            ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
+            ("Accept".into(), "application/json".into()),
+        ];
+        // Mutual TLS applies at the token endpoint too (FAPI).
+        if let Some(cert) = consumer.as_ref().and_then(|c| c.client_cert.clone()) {
+            headers.push(("Client-Cert".into(), cert));
+        }
         let req = Request {
             method: "POST".into(),
             target: auth.token_path.clone(),
-            headers: vec![
-                ("User-Agent".into(), consumer.map(|c| c.user_agent).unwrap_or_default()),
-                ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
-                ("Accept".into(), "application/json".into()),
-            ],
+            headers,
             body: format!("grant_type=client_credentials&scope=accounts&client_id={client_id}&client_secret={secret}").into_bytes(),
         };
         let resp = json_response(200, &serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}), false);
@@ -514,11 +520,15 @@ pub(super) fn wanted(c: &Consumer, op: &Operation) -> bool {
 
 /// Headers every request of a consumer carries.
 pub(super) fn base_headers(c: &Consumer, rng: &mut Rng) -> Vec<(String, String)> {
-    vec![
+    let mut h = vec![
         ("User-Agent".into(), c.user_agent.clone()),
         ("Accept".into(), "application/json".into()),
         ("x-fapi-interaction-id".into(), creds::fapi_interaction_id(rng)),
-    ]
+    ];
+    if let Some(cert) = &c.client_cert {
+        h.push(("Client-Cert".into(), cert.clone()));
+    }
+    h
 }
 
 /// A documented success status most of the time, errors at realistic rates.

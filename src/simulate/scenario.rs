@@ -78,6 +78,24 @@ struct RawConsumer {
     operations: Vec<String>,
     #[serde(default = "default_session")]
     requests_per_session: f64,
+    #[serde(default)]
+    client_cert: Option<RawClientCert>,
+}
+
+/// A TPP's certificate as the TLS-terminating proxy forwards it (RFC 9440 `Client-Cert`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClientCert {
+    organization: String,
+    org_id: String,
+    #[serde(default)]
+    common_name: Option<String>,
+    #[serde(default = "default_country")]
+    country: String,
+}
+
+fn default_country() -> String {
+    "GB".to_string()
 }
 
 fn default_kind() -> String {
@@ -229,6 +247,10 @@ pub struct Consumer {
     pub operations: Vec<String>,
     /// Mean requests per keep-alive connection.
     pub requests_per_session: f64,
+    /// The `Client-Cert` header value (RFC 9440) its requests carry, when it uses mutual TLS.
+    pub client_cert: Option<String>,
+    /// The certificate's PSD2 organisation identifier, for the truth.
+    pub org_id: Option<String>,
 }
 
 /// What an injection does.
@@ -435,6 +457,18 @@ fn cidr(file: &Path, key: &str, value: &str) -> Result<(Ipv4Addr, u8)> {
     Ok((ip, len))
 }
 
+/// The `Client-Cert` value for a consumer's certificate. It depends on the consumer (not the
+/// seed): a TPP keeps its certificate whatever the run. Valid from half a year before the
+/// scenario to two years after it.
+fn cert_header(id: &str, cc: &RawClientCert, start: DateTime<Utc>) -> String {
+    let seed = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let mut rng = super::rng::Rng::new(seed);
+    let cn = cc.common_name.clone().unwrap_or_else(|| format!("{} client", cc.organization));
+    let from = start.timestamp() - 182 * 86_400;
+    let der = super::creds::client_cert_der(&cc.organization, &cc.org_id, &cn, &cc.country, from, from + 912 * 86_400, &mut rng);
+    super::creds::client_cert_header(&der)
+}
+
 /// Reads and validates a scenario file. Relative spec paths are taken from the file's folder.
 pub fn load(path: &Path) -> Result<Scenario> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read scenario {}", path.display()))?;
@@ -508,6 +542,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario> {
                 c.id
             );
         }
+        let id = c.id.clone();
         consumers.push(Consumer {
             network: cidr(path, "consumers[].network", &c.network)?,
             client_id: c.client_id.unwrap_or_else(|| c.id.clone()),
@@ -520,6 +555,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario> {
             apis: c.apis,
             operations: c.operations,
             requests_per_session: c.requests_per_session,
+            org_id: c.client_cert.as_ref().map(|cc| cc.org_id.clone()),
+            client_cert: c.client_cert.as_ref().map(|cc| cert_header(&id, cc, start)),
         });
     }
     let mut injections = Vec::new();

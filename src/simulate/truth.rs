@@ -74,6 +74,9 @@ pub struct ConsumerTruth {
     pub user_agent: String,
     /// Requests it made (normal and injected).
     pub requests: u64,
+    /// PSD2 organisation identifier of its client certificate (sent in `Client-Cert`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
 }
 
 /// One injection.
