@@ -76,7 +76,7 @@ fn the_small_scenario_is_read_back_by_tshark_and_apitap() {
     assert_eq!(alpha["org_id"], "PSDGB-FCA-123456");
     let lines = tshark(&["-r", pcap, "-Y", "http.request", "-T", "fields", "-e", "http.request.line", "-c", "200"]);
     let cert = lines
-        .split(|c| c == ',' || c == '\n')
+        .split([',', '\n'])
         .find_map(|l| l.trim().strip_prefix("Client-Cert: :"))
         .expect("no Client-Cert header in the first requests");
     let b64 = cert.trim_end_matches("\\r\\n").trim_end_matches(':');
