@@ -122,3 +122,44 @@ fn a_bad_scenario_names_the_file_and_the_fix() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("bad.yaml") && err.contains("start: yesterday") && err.contains("RFC 3339"), "{err}");
 }
+
+#[test]
+fn every_shipped_scenario_reads_back_clean_in_tshark_and_apitap() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios");
+    let mut names: Vec<_> = std::fs::read_dir(&scenarios)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 3, "{names:?}");
+    for scenario in names {
+        let out = dir.path().join(scenario.file_stem().unwrap());
+        let o = Command::new(env!("CARGO_BIN_EXE_apitap"))
+            .args(["simulate", "--scenario"])
+            .arg(&scenario)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}: {}", scenario.display(), String::from_utf8_lossy(&o.stderr));
+        let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("truth.json")).unwrap()).unwrap();
+        let requests = truth["requests"].as_u64().unwrap();
+        let pcap = out.join("capture.pcap");
+        let pcap = pcap.to_str().unwrap();
+        // One pass: the request frames' numbers, then the expert summary of errors.
+        let report = tshark(&[
+            "-r", pcap, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
+            "-Y", "http.request", "-T", "fields", "-e", "frame.number", "-z", "expert,error",
+        ]);
+        assert!(!report.contains("Malformed") && !report.contains("Bad checksum"), "{}: {report}", scenario.display());
+        let seen = report.lines().take_while(|l| !l.starts_with('=')).filter(|l| l.trim().parse::<u64>().is_ok()).count() as u64;
+        assert_eq!(seen, requests, "{}: tshark", scenario.display());
+        let read = out.join("read");
+        let o = Command::new(env!("CARGO_BIN_EXE_apitap")).args(["read", pcap, "--no-progress", "--out"]).arg(&read).output().unwrap();
+        assert!(o.status.success());
+        let n = std::fs::read_to_string(read.join("transactions.jsonl")).unwrap().lines().count() as u64;
+        assert_eq!(n, requests, "{}: apitap read", scenario.display());
+    }
+}

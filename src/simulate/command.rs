@@ -44,7 +44,15 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         if spec.operations.is_empty() {
             bail!("{}: api `{}`: the spec has no operations", args.scenario.display(), api.name);
         }
-        apis.push(LoadedApi { name: api.name.clone(), host: api.host.clone(), server: api.server, base_path, spec });
+        apis.push(LoadedApi {
+            name: api.name.clone(),
+            host: api.host.clone(),
+            server: api.server,
+            base_path,
+            currency: api.currency.clone(),
+            country: api.country.clone(),
+            spec,
+        });
     }
     fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let pcap_path = args.out.join("capture.pcap");

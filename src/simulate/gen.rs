@@ -35,6 +35,10 @@ pub struct LoadedApi {
     pub server: SocketAddrV4,
     /// Base path in use.
     pub base_path: String,
+    /// Currency of the amounts in its bodies.
+    pub currency: String,
+    /// Country of its IBANs.
+    pub country: String,
     /// The spec.
     pub spec: Spec,
 }
@@ -413,7 +417,7 @@ impl<'a, W: Write> Generator<'a, W> {
             Some(ids) => ids.clone(),
             None => self.states.get(c).map(|s| s.ids.clone()).unwrap_or_default(),
         };
-        let ctx = ValueCtx { now_secs, currency: "GBP", country: "GB", ids: &ids };
+        let ctx = ValueCtx { now_secs, currency: &api.currency, country: &api.country, ids: &ids };
         let mut path = op.path.clone();
         let mut query = Vec::new();
         let mut headers = base_headers(consumer, &mut self.rng);

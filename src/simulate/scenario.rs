@@ -44,6 +44,14 @@ struct RawApi {
     server: String,
     #[serde(default)]
     base_path: Option<String>,
+    #[serde(default = "default_currency")]
+    currency: String,
+    #[serde(default = "default_country")]
+    country: String,
+}
+
+fn default_currency() -> String {
+    "GBP".to_string()
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +217,10 @@ pub struct Api {
     pub server: SocketAddrV4,
     /// Base path override; else the spec's first server path.
     pub base_path: Option<String>,
+    /// ISO 4217 currency of the amounts in its bodies.
+    pub currency: String,
+    /// ISO 3166 country of its IBANs and addresses.
+    pub country: String,
 }
 
 /// The OAuth token endpoint the capture shows for opaque-token consumers.
@@ -503,6 +515,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario> {
             name: a.name,
             host: a.host,
             base_path: a.base_path,
+            currency: a.currency,
+            country: a.country,
         });
     }
     let auth_server = match raw.auth_server {
