@@ -163,3 +163,37 @@ fn every_shipped_scenario_reads_back_clean_in_tshark_and_apitap() {
         assert_eq!(n, requests, "{}: apitap read", scenario.display());
     }
 }
+
+/// Runs `apitap simulate` on `small.yaml` edited by `edit` and returns (exit code, stderr).
+fn simulate_edited(edit: impl Fn(String) -> String) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/specs");
+    let text = std::fs::read_to_string(scenario()).unwrap().replace("../specs", specs.to_str().unwrap());
+    let file = dir.path().join("edited.yaml");
+    std::fs::write(&file, edit(text)).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["simulate", "--scenario"])
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .output()
+        .unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn an_injection_outside_the_scenario_window_is_refused() {
+    // Regression: such an injection used to be accepted and recorded in the truth with a
+    // window that never happened.
+    let (code, err) = simulate_edited(|t| t.replace("end: \"2026-03-29T11:00:00Z\"", "end: \"2026-03-30T11:00:00Z\""));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("edited.yaml") && err.contains("not inside the scenario") && err.contains("move it inside"), "{err}");
+}
+
+#[test]
+fn an_operation_filter_naming_no_operation_is_refused() {
+    // Regression: a typo silently made a used endpoint an orphan in the truth.
+    let (code, err) = simulate_edited(|t| t.replacen("\"GET /accounts\",", "\"GET /acounts\",", 1));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("`GET /acounts` is in none of its APIs"), "{err}");
+}

@@ -34,8 +34,14 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let seed = args.seed.or(sc.seed).unwrap_or(DEFAULT_SEED);
     let mut apis = Vec::new();
     for api in &sc.apis {
-        let text = fs::read_to_string(&api.spec)
-            .with_context(|| format!("{}: api `{}`: cannot read spec {}", args.scenario.display(), api.name, api.spec.display()))?;
+        let text = fs::read_to_string(&api.spec).with_context(|| {
+            format!(
+                "{}: api `{}`: cannot read spec {}; `spec` is relative to the scenario file's folder",
+                args.scenario.display(),
+                api.name,
+                api.spec.display()
+            )
+        })?;
         let spec = load_spec(&api.spec.display().to_string(), &text)?;
         let base_path = match &api.base_path {
             Some(b) => b.clone(),
@@ -54,6 +60,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             spec,
         });
     }
+    check_operation_filters(&args.scenario, &sc, &apis)?;
     fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let pcap_path = args.out.join("capture.pcap");
     let file = File::create(&pcap_path).with_context(|| format!("cannot create {}", pcap_path.display()))?;
@@ -75,5 +82,28 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         pcap_path.display(),
         truth_path.display()
     );
+    Ok(())
+}
+
+/// Every entry of a consumer's `operations` filter must name an operation of one of its APIs:
+/// a typo would otherwise silently turn a used endpoint into an orphan in the truth.
+fn check_operation_filters(file: &std::path::Path, sc: &scenario::Scenario, apis: &[LoadedApi]) -> Result<()> {
+    for c in &sc.consumers {
+        for wanted in &c.operations {
+            let found = apis.iter().filter(|a| c.apis.contains(&a.name)).any(|a| {
+                a.spec.operations.iter().any(|op| {
+                    op.operation_id.as_deref() == Some(wanted.as_str()) || *wanted == format!("{} {}", op.method, op.path)
+                })
+            });
+            if !found {
+                bail!(
+                    "{}: consumer `{}`: operation `{wanted}` is in none of its APIs ({}); write it as in the spec, e.g. \"GET /accounts/{{AccountId}}\", or use an operationId",
+                    file.display(),
+                    c.id,
+                    c.apis.join(", ")
+                );
+            }
+        }
+    }
     Ok(())
 }

@@ -423,7 +423,9 @@ impl<'a, W: Write> Generator<'a, W> {
         let mut headers = base_headers(consumer, &mut self.rng);
         headers.extend(auth.iter().cloned());
         if attended {
-            headers.push(("x-fapi-customer-ip-address".into(), format!("81.{}.{}.{}", self.rng.below(256), self.rng.below(256), 1 + self.rng.below(254))));
+            // One customer per session: the address follows from the session, not the request.
+            let h = (ts ^ (c as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            headers.push(("x-fapi-customer-ip-address".into(), format!("81.{}.{}.{}", (h >> 8) & 255, (h >> 16) & 255, 1 + (h >> 24) % 254)));
             headers.push(("x-fapi-auth-date".into(), from_nanos(ts.saturating_sub(3_600_000_000_000)).format("%a, %d %b %Y %H:%M:%S GMT").to_string()));
         }
         for p in &op.parameters {
@@ -472,11 +474,15 @@ impl<'a, W: Write> Generator<'a, W> {
             self.learn_ids(c, &resp_body);
         }
         let chunked = self.rng.chance(0.3);
-        let resp = if status == 204 {
+        let mut resp = if status == 204 {
             Response { status, reason: reason_phrase(status).into(), headers: Vec::new(), body: Vec::new(), chunked: false }
         } else {
             json_response(status, &resp_body, chunked)
         };
+        // The ASPSP echoes the interaction id, as the OB-UK specs document.
+        if let Some((_, id)) = headers.iter().find(|(n, _)| n == "x-fapi-interaction-id") {
+            resp.headers.push(("x-fapi-interaction-id".into(), id.clone()));
+        }
         let req = Request { method: op.method.clone(), target, headers, body };
         (req, resp, format!("{base}{}", op.path))
     }

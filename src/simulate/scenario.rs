@@ -495,6 +495,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario> {
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let start = time(path, "start", &raw.start)?;
+    let scenario_start = start;
     if raw.duration_hours == 0 || raw.duration_hours > MAX_DURATION_HOURS {
         bail!("{}: `duration_hours: {}` must be 1 to {MAX_DURATION_HOURS}", path.display(), raw.duration_hours);
     }
@@ -549,12 +550,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario> {
                 bail!("{}: consumer `{}` calls api `{a}`, which is not under `apis`", path.display(), c.id);
             }
         }
-        if !(0.0..=1.0).contains(&c.attended_share) || c.requests_per_hour < 0.0 || c.requests_per_session < 1.0 {
-            bail!(
-                "{}: consumer `{}`: attended_share must be 0 to 1, requests_per_hour at least 0, requests_per_session at least 1",
-                path.display(),
-                c.id
-            );
+        if !(0.0..=1.0).contains(&c.attended_share) {
+            bail!("{}: consumer `{}`: `attended_share: {}` must be 0 to 1 (the share of sessions with the customer present)", path.display(), c.id, c.attended_share);
+        }
+        if !(c.requests_per_hour >= 0.0 && c.requests_per_hour.is_finite()) {
+            bail!("{}: consumer `{}`: `requests_per_hour: {}` must be 0 or more", path.display(), c.id, c.requests_per_hour);
+        }
+        if !(c.requests_per_session >= 1.0 && c.requests_per_session.is_finite()) {
+            bail!("{}: consumer `{}`: `requests_per_session: {}` must be 1 or more", path.display(), c.id, c.requests_per_session);
         }
         let id = c.id.clone();
         consumers.push(Consumer {
@@ -580,6 +583,17 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario> {
         let end = time(path, &format!("{key}.end"), &j.end)?;
         if end <= start {
             bail!("{}: {key}: `end` must be after `start`", path.display());
+        }
+        let scenario_end = scenario_start + chrono::Duration::hours(i64::try_from(raw.duration_hours).unwrap_or(0));
+        if start < scenario_start || end > scenario_end {
+            bail!(
+                "{}: {key}: the window {} to {} is not inside the scenario ({} to {}); move it inside, the truth records windows exactly",
+                path.display(),
+                start.to_rfc3339(),
+                end.to_rfc3339(),
+                scenario_start.to_rfc3339(),
+                scenario_end.to_rfc3339()
+            );
         }
         let Some(consumer) = consumers.iter().find(|c| c.id == j.consumer) else {
             bail!("{}: {key} uses consumer `{}`, which is not under `consumers`", path.display(), j.consumer);

@@ -76,6 +76,13 @@ fn value(schema: &Schema, name: &str, ctx: &ValueCtx<'_>, rng: &mut Rng, depth: 
                     map.insert(prop.clone(), value(sub, prop, ctx, rng, depth + 1));
                 }
             }
+            // An object whose properties are all optional (OB-UK's `Data` wrappers) would often
+            // come out empty, which no real server sends: it gets at least one of them.
+            if map.is_empty() {
+                if let Some((prop, sub)) = rng.pick(properties) {
+                    map.insert(prop.clone(), value(sub, prop, ctx, rng, depth + 1));
+                }
+            }
             bank::fix_account_identification(name, properties, &mut map, ctx, rng);
             Value::Object(map)
         }
