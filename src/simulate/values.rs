@@ -283,6 +283,11 @@ fn is_future(name: &str) -> bool {
 }
 
 fn offset_secs(name: &str, now: i64, rng: &mut Rng) -> i64 {
+    // Stamps of the message itself (Open Finance Brasil's `meta.requestDateTime`) are the
+    // time of the exchange, not some date around it.
+    if name.eq_ignore_ascii_case("requestDateTime") {
+        return now;
+    }
     let delta = rng.range(0, PAST_SECS);
     if is_future(name) {
         now.saturating_add(delta)
@@ -354,3 +359,10 @@ fn percent_encode_segment(s: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[test]
+fn a_message_timestamp_is_the_exchange_time() {
+    let mut rng = Rng::new(1);
+    assert_eq!(offset_secs("requestDateTime", 1_777_000_000, &mut rng), 1_777_000_000);
+}
