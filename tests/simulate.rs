@@ -197,3 +197,28 @@ fn an_operation_filter_naming_no_operation_is_refused() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("`GET /acounts` is in none of its APIs"), "{err}");
 }
+
+#[test]
+fn every_injected_request_falls_inside_its_window() {
+    // Regression: the fast enumeration's parallel sessions ran seconds past the window's end,
+    // so the truth's window was not exact.
+    let dir = tempfile::tempdir().unwrap();
+    let week = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios/week.yaml");
+    let o = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["simulate", "--scenario"])
+        .arg(&week)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap()).unwrap();
+    let time = |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let mut checked = 0;
+    for inj in truth["injections"].as_array().unwrap() {
+        let (Some(first), Some(last)) = (inj.get("first_request"), inj.get("last_request")) else { continue };
+        assert!(time(first) >= time(&inj["start"]) && time(last) < time(&inj["end"]), "{inj}");
+        checked += 1;
+    }
+    assert!(checked >= 12, "only {checked} injections carried their request times");
+}

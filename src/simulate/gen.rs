@@ -76,6 +76,9 @@ pub struct Generator<'a, W: Write> {
     pub(super) month_end: Vec<(u64, u64, u64)>,
     /// Send times of the requests of the last connection written.
     pub(super) last_times: Vec<u64>,
+    /// While an injection's session is written: the end of its window. Server latency and
+    /// client think time are shortened so that every request of the session falls inside it.
+    pub(super) deadline: Option<u64>,
     requests: u64,
     connections: u64,
 }
@@ -127,6 +130,7 @@ impl<'a, W: Write> Generator<'a, W> {
             acc: scenario.injections.iter().map(|_| InjectAcc::default()).collect(),
             month_end: inject::month_end_windows(scenario),
             last_times: Vec::new(),
+            deadline: None,
             requests: 0,
             connections: 0,
         })
@@ -304,15 +308,24 @@ impl<'a, W: Write> Generator<'a, W> {
         let rtt = 200_000 + self.rng.below(800_000);
         let mut t = conn.open(ts, rtt, &mut frames);
         self.last_times.clear();
-        for (req, resp) in exchanges {
+        let total = exchanges.len() as u64;
+        for (k, (req, resp)) in exchanges.into_iter().enumerate() {
             t = conn.send(t + 50_000, true, &req.to_bytes(host), &mut frames);
             self.last_times.push(t);
             for w in self.month_end.iter_mut().filter(|w| (w.0..w.1).contains(&t)) {
                 w.2 += 1;
             }
-            let latency = (self.rng.lognormal(35.0, 0.6) * 1e6) as u64;
+            let mut latency = (self.rng.lognormal(35.0, 0.6) * 1e6) as u64;
+            let mut think = (self.rng.exp(150.0) * 1e6) as u64;
+            if let Some(deadline) = self.deadline {
+                // Share what is left of the window among the requests still to come.
+                let left = total.saturating_sub(k as u64).max(1);
+                let share = deadline.saturating_sub(t) / (4 * left);
+                latency = latency.min(share);
+                think = think.min(share);
+            }
             t = conn.send(t + latency, false, &response_bytes(resp, conn.mss()), &mut frames);
-            t += (self.rng.exp(150.0) * 1e6) as u64;
+            t += think;
             self.requests += 1;
             if let Some(st) = self.states.get_mut(c) {
                 st.requests += 1;

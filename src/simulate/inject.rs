@@ -443,7 +443,10 @@ impl<W: Write> Generator<'_, W> {
         if exchanges.is_empty() {
             return Ok(());
         }
-        self.exchange_session(start, client, api.server, &api.host, exchanges, c)?;
+        self.deadline = Some(nanos(inj.end));
+        let written = self.exchange_session(start, client, api.server, &api.host, exchanges, c);
+        self.deadline = None;
+        written?;
         self.note_requests(i);
         Ok(())
     }
@@ -491,7 +494,10 @@ impl<W: Write> Generator<'_, W> {
         if let Some(acc) = self.acc.get_mut(i) {
             acc.endpoints.insert(format!("{host} POST {path}"));
         }
-        self.exchange_session(ts, client, server, host, exchanges, c)?;
+        self.deadline = self.scenario.injections.get(i).map(|inj| nanos(inj.end));
+        let written = self.exchange_session(ts, client, server, host, exchanges, c);
+        self.deadline = None;
+        written?;
         self.note_requests(i);
         Ok(())
     }
