@@ -603,16 +603,10 @@ pub(super) fn json_response(status: u16, body: &serde_json::Value, chunked: bool
 
 /// A query value as text, percent-encoding what must be.
 fn plain(v: &serde_json::Value) -> String {
-    let s = match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    match v {
+        serde_json::Value::String(s) => values::percent_encode_segment(s),
+        other => values::percent_encode_segment(&other.to_string()),
+    }
 }
 
 /// A server address for a host no API serves (a stray host): stable per host name.

@@ -345,7 +345,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
-fn percent_encode_segment(s: &str) -> String {
+pub fn percent_encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
