@@ -122,12 +122,7 @@ impl FlowTable {
             } else if self.conns.get(idx).is_some_and(|c| c.is_reuse_syn(seg)) {
                 let stats = &mut self.shared.stats;
                 stats.port_reuse = stats.port_reuse.saturating_add(1);
-                let reason = self
-                    .conns
-                    .get(idx)
-                    .and_then(Conn::natural_end)
-                    .unwrap_or(CloseReason::Fin);
-                self.close(idx, now, reason, sink);
+                self.close_naturally(idx, now, sink);
                 found = None;
             }
         }
@@ -284,18 +279,20 @@ impl FlowTable {
         idx
     }
 
+    /// Closes a connection that ended by itself (FIN or RST) before its linger was over, with
+    /// the reason it ended for.
+    fn close_naturally(&mut self, idx: usize, now: Timestamp, sink: &mut impl StreamSink) {
+        let reason = self.conns.get(idx).and_then(Conn::natural_end).unwrap_or(CloseReason::Fin);
+        self.close(idx, now, reason, sink);
+    }
+
     /// Makes room for one connection: a finished one still lingering if there is one (it has
     /// nothing left to lose), else the least recently active. Returns false if the table is empty.
     fn evict_one(&mut self, now: Timestamp, sink: &mut impl StreamSink) -> bool {
         if let Some(idx) = self.conns.tail(CLOSING) {
             let stats = &mut self.shared.stats;
             stats.linger_cut_short = stats.linger_cut_short.saturating_add(1);
-            let reason = self
-                .conns
-                .get(idx)
-                .and_then(Conn::natural_end)
-                .unwrap_or(CloseReason::Fin);
-            self.close(idx, now, reason, sink);
+            self.close_naturally(idx, now, sink);
             return true;
         }
         let last_seen = |idx: usize| self.conns.get(idx).map(|c| c.last_seen);
