@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod http;
+pub mod tls;
 
 pub use http::{
     detect_request, detect_response, Detection, Direction, HttpConfig, HttpEvent, HttpParser, HttpStats,

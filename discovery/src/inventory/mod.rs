@@ -1,0 +1,1 @@
+//! The endpoint inventory: observations in, classified endpoints out.

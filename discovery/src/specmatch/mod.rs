@@ -1,0 +1,1 @@
+//! Matching requests against the operations of loaded OpenAPI specs and operator templates.

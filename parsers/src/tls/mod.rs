@@ -1,0 +1,1 @@
+//! TLS ClientHello metadata (SNI, ALPN, versions) and the JA4 fingerprint.
