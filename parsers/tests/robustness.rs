@@ -36,15 +36,20 @@ fn small_config() -> HttpConfig {
         max_events_per_transaction: 4,
         max_ready_transactions: 8,
         max_header_names: 4,
+        max_body_capture: 16,
         ..HttpConfig::default()
     }
 }
 
 /// The most `HttpParser::buffered_bytes` may report: per direction, a line buffer and a head
 /// buffer of up to `max_header_bytes` each (twice that in capacity, as vectors grow by
-/// doubling) and one inflater state (44 KiB).
+/// doubling), one inflater state (44 KiB) and the capture of the message in progress; and the
+/// two captured bodies of every transaction the parser can hold (pending, held, behind the
+/// held one, ready).
 fn buffered_bound(cfg: &HttpConfig) -> usize {
-    2 * (4 * (cfg.max_header_bytes + 2) + 64 + 44 * 1024)
+    let transactions = cfg.max_pending_requests + 3 + 2 * cfg.max_ready_transactions;
+    2 * (4 * (cfg.max_header_bytes + 2) + 64 + 44 * 1024 + cfg.max_body_capture)
+        + 2 * cfg.max_body_capture * transactions
 }
 
 /// Feeds `ops` and checks the invariants that must hold whatever the input.
@@ -70,6 +75,10 @@ fn drive(cfg: &Arc<HttpConfig>, ops: &[(u8, Direction, Vec<u8>)]) -> Vec<HttpTra
             assert!(t.uri.as_ref().is_none_or(|u| u.len() <= cfg.max_uri_len));
             assert!(t.host.as_ref().is_none_or(|h| h.len() <= cfg.max_field_len));
             assert!(t.request_header_names.len() <= cfg.max_header_names);
+            assert!(t.request_body.len() <= cfg.max_body_capture);
+            assert!(t.response_body.len() <= cfg.max_body_capture);
+            assert!(t.request_body.len() as u64 <= t.request_body_len, "captured more than the body");
+            assert!(t.response_body.len() as u64 <= t.response_body_len, "captured more than the body");
             out.push(t);
         }
     }
@@ -228,8 +237,13 @@ fn exchange(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
     (client, server)
 }
 
-fn run_split(client: &[u8], server: &[u8], cut_client: &[usize], cut_server: &[usize]) -> Vec<HttpTransaction> {
-    let cfg = Arc::new(HttpConfig::default());
+fn run_split(
+    cfg: &Arc<HttpConfig>,
+    client: &[u8],
+    server: &[u8],
+    cut_client: &[usize],
+    cut_server: &[usize],
+) -> Vec<HttpTransaction> {
     let mut ops = Vec::new();
     let pieces = |data: &[u8], cuts: &[usize]| -> Vec<Vec<u8>> {
         let mut out = Vec::new();
@@ -249,7 +263,7 @@ fn run_split(client: &[u8], server: &[u8], cut_client: &[usize], cut_server: &[u
     ops.push((2, Direction::ToClient, Vec::new()));
     ops.push((2, Direction::ToServer, Vec::new()));
     // Timestamps differ with the number of deliveries; compare what the traffic says.
-    drive(&cfg, &ops)
+    drive(cfg, &ops)
         .into_iter()
         .map(|t| HttpTransaction {
             ts: 0,
@@ -265,20 +279,31 @@ fn run_split(client: &[u8], server: &[u8], cut_client: &[usize], cut_server: &[u
 #[test]
 fn every_split_point_gives_the_same_transactions() {
     let mut rng = Rng(7);
+    let plain = Arc::new(HttpConfig::default());
+    // Request bodies have 5 or 7 bytes and are cut; response bodies fill the capture exactly.
+    let capture = Arc::new(HttpConfig { max_body_capture: 4, ..HttpConfig::default() });
+    let (mut kept, mut cut) = (0, 0);
     for _ in 0..40 {
         let (client, server) = exchange(&mut rng);
-        let whole = run_split(&client, &server, &[], &[]);
-        assert!(!whole.is_empty());
-        for k in 0..=client.len() {
-            assert_eq!(run_split(&client, &server, &[k], &[]), whole, "client split at {k}");
+        for cfg in [&plain, &capture] {
+            let whole = run_split(cfg, &client, &server, &[], &[]);
+            assert!(!whole.is_empty());
+            for t in &whole {
+                kept += usize::from(!t.request_body.is_empty()) + usize::from(!t.response_body.is_empty());
+                cut += usize::from(t.request_body_truncated) + usize::from(t.response_body_truncated);
+            }
+            for k in 0..=client.len() {
+                assert_eq!(run_split(cfg, &client, &server, &[k], &[]), whole, "client split at {k}");
+            }
+            for k in 0..=server.len() {
+                assert_eq!(run_split(cfg, &client, &server, &[], &[k]), whole, "server split at {k}");
+            }
+            let mut cuts: Vec<usize> = (0..5).map(|_| rng.below(client.len() as u64) as usize).collect();
+            cuts.sort_unstable();
+            assert_eq!(run_split(cfg, &client, &server, &cuts, &[]), whole);
         }
-        for k in 0..=server.len() {
-            assert_eq!(run_split(&client, &server, &[], &[k]), whole, "server split at {k}");
-        }
-        let mut cuts: Vec<usize> = (0..5).map(|_| rng.below(client.len() as u64) as usize).collect();
-        cuts.sort_unstable();
-        assert_eq!(run_split(&client, &server, &cuts, &[]), whole);
     }
+    assert!(kept > 20 && cut > 10, "the capture was exercised: {kept} kept, {cut} cut");
 }
 
 #[test]

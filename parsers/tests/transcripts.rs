@@ -12,6 +12,8 @@
 //! === transaction                           the next emitted transaction must have...
 //! method: GET                               ...these fields (`-` = unset, `(empty)` = "")
 //! events: bare_lf missing_version           ...exactly these events, in order
+//! response_body: {"a":1}\r\n                 bodies with the same escapes, `(empty)` for none
+//! credential_digest: set                    `set` or `-` (the value is checked in tests/credential.rs)
 //! === stats                                 counters after the connection
 //! gaps: 1
 //! ---                                       a new connection
@@ -159,6 +161,25 @@ fn opt(v: &Option<String>) -> String {
     }
 }
 
+/// Body bytes written with the escapes the `>`/`<` lines use, `(empty)` for none.
+fn body(b: &[u8]) -> String {
+    if b.is_empty() {
+        return "(empty)".to_owned();
+    }
+    let mut out = String::new();
+    for &c in b {
+        match c {
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(char::from(c)),
+            _ => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out
+}
+
 fn opt_num<T: ToString>(v: Option<T>) -> String {
     v.map_or("-".to_owned(), |x| x.to_string())
 }
@@ -180,6 +201,12 @@ fn field(t: &HttpTransaction, key: &str) -> String {
         "info_code" => opt_num(t.info_code),
         "info_msg" => opt(&t.info_msg),
         "request_body_len" => t.request_body_len.to_string(),
+        "request_body" => body(&t.request_body),
+        "response_body" => body(&t.response_body),
+        "request_body_truncated" => t.request_body_truncated.to_string(),
+        "response_body_truncated" => t.response_body_truncated.to_string(),
+        "api_key_header" => opt(&t.api_key_header),
+        "credential_digest" => if t.credential_digest.is_some() { "set" } else { "-" }.to_owned(),
         "response_body_len" => t.response_body_len.to_string(),
         "request_body_wire_len" => t.request_body_wire_len.to_string(),
         "response_body_wire_len" => t.response_body_wire_len.to_string(),
@@ -214,6 +241,7 @@ fn config(c: &BTreeMap<String, String>) -> HttpConfig {
             "max_ready_transactions" => cfg.max_ready_transactions = v.parse().unwrap(),
             "max_decoded_body" => cfg.max_decoded_body = v.parse().unwrap(),
             "max_decode_ratio" => cfg.max_decode_ratio = v.parse().unwrap(),
+            "max_body_capture" => cfg.max_body_capture = v.parse().unwrap(),
             "redact_query_params" => cfg.redact_query_params = v.split_whitespace().map(str::to_owned).collect(),
             other => panic!("unknown config key `{other}`"),
         }

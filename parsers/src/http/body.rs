@@ -1,10 +1,11 @@
-//! Message framing (how long a body is) and body accounting.
+//! Message framing (how long a body is), body accounting and the body capture.
 //!
 //! The framing rules are Zeek's (`HTTP_Entity::SubmitAllHeaders`), so that body lengths match
 //! its http.log: chunked only for HTTP/1.1, Content-Length otherwise, then read-until-close
 //! for compressed bodies or after `Connection: close`, and finally Zeek's line-by-line body
 //! mode for responses with no framing at all.
 
+use super::capture::Capture;
 use super::decode::{Coding, Decoder, Outcome};
 use super::head::{value_token, Field, Version};
 use super::{Direction, HttpConfig, HttpEvent, DECODE_RATIO_FLOOR};
@@ -74,6 +75,9 @@ pub(crate) struct Decision {
     /// `None`: no body.
     pub framing: Option<Framing>,
     pub coding: Option<Coding>,
+    /// A content coding the parser does not decode (`br`, `zstd`, a list of several): the
+    /// body is counted as sent, and not captured.
+    pub undecodable: bool,
     pub events: Vec<HttpEvent>,
 }
 
@@ -111,6 +115,12 @@ fn content_range_len(value: &[u8]) -> Option<i64> {
     last.checked_sub(first)?.checked_add(1)
 }
 
+/// Whether an element of a Content-Encoding list names a coding (`identity` names none).
+fn is_coding(element: &[u8]) -> bool {
+    let c = element.trim_ascii();
+    !c.is_empty() && !eq_ci(c, "identity")
+}
+
 fn is_digits(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(u8::is_ascii_digit)
 }
@@ -140,6 +150,8 @@ pub(crate) fn decide(info: MessageInfo, fields: &[Field<'_>]) -> Decision {
     let mut te_unusual = false;
     let mut multipart = false;
     let mut expect_100 = false;
+    let mut codings = 0usize;
+    let mut unknown_coding = false;
     for f in fields {
         let name = f.name;
         if eq_ci(name, "content-length") {
@@ -217,6 +229,11 @@ pub(crate) fn decide(info: MessageInfo, fields: &[Field<'_>]) -> Decision {
             } else if eq_ci(tok, "deflate") {
                 d.coding = Some(Coding::Deflate);
             }
+            codings = codings.saturating_add(f.value.split(|&c| c == b',').filter(|c| is_coding(c)).count());
+            unknown_coding |= f.value.split(|&c| c == b',').any(|c| {
+                let c = c.trim_ascii();
+                is_coding(c) && !["gzip", "x-gzip", "deflate"].iter().any(|k| eq_ci(c, k))
+            });
         } else if eq_ci(name, "content-type") {
             let tok = value_token(f.value);
             multipart = eq_ci(tok, "multipart") || eq_ci(tok, "message");
@@ -233,6 +250,9 @@ pub(crate) fn decide(info: MessageInfo, fields: &[Field<'_>]) -> Decision {
     if expect_100 && cl_seen == Some(0) {
         d.events.push(HttpEvent::ExpectWithEmptyBody);
     }
+    // Only the first coding is decoded: a body coded twice would reach the capture still
+    // coded once.
+    d.undecodable = unknown_coding || codings > 1;
     if info.expect == ExpectBody::NotExpected {
         return d;
     }
@@ -258,7 +278,7 @@ pub(crate) enum DecodeNote {
     Corrupt,
 }
 
-/// Counts the body of one message.
+/// Counts the body of one message and keeps the bounded prefix of it.
 #[derive(Debug)]
 pub(crate) struct Body {
     pub framing: Framing,
@@ -266,6 +286,8 @@ pub(crate) struct Body {
     pub len: u64,
     /// Entity bytes before decoding.
     pub wire_len: u64,
+    /// The first decoded bytes, up to `max_body_capture`.
+    pub capture: Capture,
     decoder: Option<Decoder>,
     /// Decoding gave up (limit, corruption, gap): later bytes add nothing, as in Zeek.
     decode_stopped: bool,
@@ -273,13 +295,20 @@ pub(crate) struct Body {
 }
 
 impl Body {
-    pub fn new(framing: Framing, coding: Option<Coding>, cfg: &HttpConfig) -> Self {
+    /// A body framed by `framing`, decoded with `coding`; `undecodable` says it has a coding
+    /// that is not decoded, so it is counted but not captured.
+    pub fn new(framing: Framing, coding: Option<Coding>, undecodable: bool, cfg: &HttpConfig) -> Self {
         // Zeek only decodes bodies it delivers as raw bytes.
         let decoder = match framing {
             Framing::LinesUntilClose | Framing::Length { multipart: true, .. } => None,
             _ => coding.map(|c| Decoder::new(c, cfg.max_decoded_body, cfg.max_decode_ratio, DECODE_RATIO_FLOOR)),
         };
-        Body { framing, len: 0, wire_len: 0, decoder, decode_stopped: false, last_byte: None }
+        let mut capture = Capture::new(cfg.max_body_capture);
+        // The capture promises decoded bytes: a coded body that is not decoded is not kept.
+        if undecodable || (coding.is_some() && decoder.is_none()) {
+            capture.refuse();
+        }
+        Body { framing, len: 0, wire_len: 0, capture, decoder, decode_stopped: false, last_byte: None }
     }
 
     /// Entity bytes (after de-chunking).
@@ -293,43 +322,56 @@ impl Body {
         }
         let Some(dec) = self.decoder.as_mut() else {
             self.len = self.len.saturating_add(data.len() as u64);
+            self.capture.push(data);
             return None;
         };
         let before = dec.produced;
-        let outcome = dec.feed(data);
+        let capture = &mut self.capture;
+        let outcome = dec.feed(data, &mut |out: &[u8]| capture.push(out));
         self.len = self.len.saturating_add(dec.produced - before);
-        match outcome {
-            Outcome::Running | Outcome::Finished => None,
-            Outcome::LimitHit => {
-                self.decode_stopped = true;
-                Some(DecodeNote::LimitHit)
-            }
-            Outcome::Corrupt => {
-                self.decode_stopped = true;
-                Some(DecodeNote::Corrupt)
-            }
-        }
+        let note = match outcome {
+            Outcome::Running | Outcome::Finished => return None,
+            Outcome::LimitHit => DecodeNote::LimitHit,
+            Outcome::Corrupt => DecodeNote::Corrupt,
+        };
+        self.decode_stopped = true;
+        self.capture.cut();
+        Some(note)
     }
 
-    /// One line of a line-counted body: its bytes plus two for the terminator.
-    pub fn add_line(&mut self, line_len: u64) {
+    /// One line of a line-counted body: its bytes plus two for the terminator. `kept` is the
+    /// part of the line the splitter held (at most [`Self::line_capture_room`]); the line is
+    /// captured with a CRLF, the terminator its length is counted with.
+    pub fn add_line(&mut self, kept: &[u8], line_len: u64) {
         self.wire_len = self.wire_len.saturating_add(line_len);
         self.len = self.len.saturating_add(line_len).saturating_add(2);
+        self.capture.push(kept);
+        if (kept.len() as u64) < line_len {
+            self.capture.overflow();
+        }
+        self.capture.push(b"\r\n");
+    }
+
+    /// How many bytes of the next line of a line-counted body the splitter should hold for the
+    /// capture (never more than `max_line`, the head-line limit).
+    pub fn line_capture_room(&self, max_line: usize) -> usize {
+        self.capture.room().min(max_line)
     }
 
     /// Bytes lost in a gap inside the body: counted, and decoding cannot go on (its state is
-    /// released).
+    /// released); the capture ends there.
     pub fn add_gap(&mut self, len: u64) {
         self.wire_len = self.wire_len.saturating_add(len);
         self.len = self.len.saturating_add(len);
         if self.decoder.take().is_some() {
             self.decode_stopped = true;
         }
+        self.capture.cut();
     }
 
-    /// Heap bytes held for decoding this body.
+    /// Heap bytes held for this body: the decoder's state and the captured prefix.
     pub fn held_bytes(&self) -> usize {
-        self.decoder.as_ref().map_or(0, Decoder::held_bytes)
+        self.decoder.as_ref().map_or(0, Decoder::held_bytes) + self.capture.held_bytes()
     }
 
     /// Final accounting. Zeek counts a multipart body line by line and closes its last line
@@ -485,11 +527,11 @@ mod tests {
     #[test]
     fn multipart_body_counts_a_missing_final_crlf() {
         let cfg = HttpConfig::default();
-        let mut b = Body::new(Framing::Length { remaining: 0, multipart: true }, None, &cfg);
+        let mut b = Body::new(Framing::Length { remaining: 0, multipart: true }, None, false, &cfg);
         b.add(b"--x\r\ndata");
         b.finish();
         assert_eq!(b.len, 11);
-        let mut b = Body::new(Framing::Length { remaining: 0, multipart: true }, None, &cfg);
+        let mut b = Body::new(Framing::Length { remaining: 0, multipart: true }, None, false, &cfg);
         b.add(b"--x--\r\n");
         b.finish();
         assert_eq!(b.len, 7);

@@ -1,13 +1,18 @@
 //! Limits and counters of the HTTP parser.
 
+use std::fmt;
+
 /// Every limit the HTTP parser enforces on what the network can make it hold, with the
-/// credential-parameter list used for URI redaction.
+/// credential-parameter list used for URI redaction, how much of each body is kept, and the
+/// key of the credential digest.
 ///
 /// Hitting a limit never panics and never grows memory: the parser bumps a counter in
 /// [`HttpStats`](super::HttpStats), attaches an [`HttpEvent`](super::HttpEvent) to the affected
 /// transaction and carries on with a degraded view (truncated value, skipped header, counted but
-/// undecoded body).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// undecoded body, body prefix).
+///
+/// The `Debug` output does not show [`credential_key`](Self::credential_key).
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     /// Bytes of one message head (start line plus header lines, CRLF-normalised) kept for
     /// parsing; also the longest line held while waiting for its end. Header lines past the limit
@@ -48,6 +53,61 @@ pub struct HttpConfig {
     /// Extra parameter names whose values are replaced by `REDACTED`, on top of
     /// [`DEFAULT_REDACTED_PARAMS`] and compared the same way.
     pub redact_query_params: Vec<String>,
+    /// Bytes of each request and response entity kept in the transaction
+    /// ([`HttpTransaction::request_body`](super::HttpTransaction::request_body),
+    /// [`response_body`](super::HttpTransaction::response_body)), after de-chunking and
+    /// gzip/deflate decoding. A longer body is cut there and marked truncated, with
+    /// [`HttpEvent::BodyCaptureLimit`](super::HttpEvent::BodyCaptureLimit) and
+    /// `body_capture_limit_hits`. Default 0: nothing is kept.
+    ///
+    /// Memory: up to this much per direction for a message in progress, and per body of every
+    /// transaction not yet polled (pipelined requests waiting for responses count each), all
+    /// included in [`HttpParser::buffered_bytes`](super::HttpParser::buffered_bytes). The kept
+    /// bytes are personal data; see [`HttpTransaction`](super::HttpTransaction).
+    pub max_body_capture: usize,
+    /// Key of the SipHash-1-3 credential digest
+    /// ([`HttpTransaction::credential_digest`](super::HttpTransaction::credential_digest)).
+    /// Default all zero, which anyone can reproduce: a deployment sets a secret key of its
+    /// own, or the digest of a guessable credential (a short API key, a Basic password) can be
+    /// found by trying candidates. Digests made with different keys cannot be compared.
+    pub credential_key: [u8; 16],
+}
+
+/// Prints every field but the credential key: `Debug` output reaches logs.
+impl fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // No `..`: a new field does not compile until it is decided here whether it may be
+        // printed.
+        let HttpConfig {
+            max_header_bytes,
+            max_headers,
+            max_pending_requests,
+            max_uri_len,
+            max_field_len,
+            max_decoded_body,
+            max_decode_ratio,
+            max_events_per_transaction,
+            max_ready_transactions,
+            max_header_names,
+            redact_query_params,
+            max_body_capture,
+            credential_key: _,
+        } = self;
+        f.debug_struct("HttpConfig")
+            .field("max_header_bytes", max_header_bytes)
+            .field("max_headers", max_headers)
+            .field("max_pending_requests", max_pending_requests)
+            .field("max_uri_len", max_uri_len)
+            .field("max_field_len", max_field_len)
+            .field("max_decoded_body", max_decoded_body)
+            .field("max_decode_ratio", max_decode_ratio)
+            .field("max_events_per_transaction", max_events_per_transaction)
+            .field("max_ready_transactions", max_ready_transactions)
+            .field("max_header_names", max_header_names)
+            .field("redact_query_params", redact_query_params)
+            .field("max_body_capture", max_body_capture)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Bytes a body must have produced before [`HttpConfig::max_decode_ratio`] applies.
@@ -123,6 +183,8 @@ impl Default for HttpConfig {
             max_ready_transactions: 1024,
             max_header_names: 64,
             redact_query_params: Vec::new(),
+            max_body_capture: 0,
+            credential_key: [0; 16],
         }
     }
 }
@@ -162,6 +224,8 @@ pub struct HttpStats {
     pub pending_limit_hits: u64,
     /// Bodies whose decoding stopped at `max_decoded_body` or `max_decode_ratio`.
     pub decode_limit_hits: u64,
+    /// Bodies longer than `max_body_capture` (only their prefix was kept).
+    pub body_capture_limit_hits: u64,
     /// Bodies whose compressed data was corrupt.
     pub decode_errors: u64,
     /// Gaps reported by the stream layer.
@@ -216,6 +280,7 @@ impl HttpStats {
             ("field_truncations", self.field_truncations),
             ("pending_limit_hits", self.pending_limit_hits),
             ("decode_limit_hits", self.decode_limit_hits),
+            ("body_capture_limit_hits", self.body_capture_limit_hits),
             ("decode_errors", self.decode_errors),
             ("gaps", self.gaps),
             ("gap_bytes", self.gap_bytes),
@@ -249,6 +314,14 @@ mod tests {
         for n in names {
             assert!(n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "{n}");
         }
+    }
+
+    #[test]
+    fn debug_hides_the_credential_key() {
+        let cfg = HttpConfig { credential_key: *b"K3yS3cr3tK3yS3cr", max_body_capture: 65536, ..HttpConfig::default() };
+        let s = format!("{cfg:?}");
+        assert!(s.contains("max_body_capture: 65536"), "{s}");
+        assert!(!s.contains("credential_key") && !s.contains("75, 51"), "{s}");
     }
 
     #[test]

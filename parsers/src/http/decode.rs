@@ -1,5 +1,6 @@
-//! Bounded gzip/deflate decoding of bodies, only to count the decoded bytes (the body is never
-//! stored). Output is written to a fixed scratch buffer and discarded.
+//! Bounded gzip/deflate decoding of bodies. Output goes through a fixed scratch buffer to a
+//! caller's sink, which counts it and keeps at most the bounded capture prefix; the decoder
+//! itself stores nothing of the body.
 
 use flate2::{Decompress, FlushDecompress, Status};
 
@@ -158,8 +159,8 @@ impl Decoder {
         }
     }
 
-    /// Feeds compressed bytes.
-    pub fn feed(&mut self, mut data: &[u8]) -> Outcome {
+    /// Feeds compressed bytes; every piece of decoded output is passed to `sink` in order.
+    pub fn feed(&mut self, mut data: &[u8], sink: &mut impl FnMut(&[u8])) -> Outcome {
         self.consumed = self.consumed.saturating_add(data.len() as u64);
         loop {
             match &mut self.stage {
@@ -192,7 +193,7 @@ impl Decoder {
                     self.stage = next;
                     if let Stage::Inflate(_) = self.stage {
                         // The two sniffed bytes belong to the compressed stream.
-                        match self.inflate(&prefix) {
+                        match self.inflate(&prefix, sink) {
                             Outcome::Running => {}
                             other => return other,
                         }
@@ -211,7 +212,7 @@ impl Decoder {
                         self.stage = Stage::Inflate(Box::new(Decompress::new(false)));
                     }
                 },
-                Stage::Inflate(_) => return self.inflate(data),
+                Stage::Inflate(_) => return self.inflate(data, sink),
             }
         }
     }
@@ -225,7 +226,7 @@ impl Decoder {
         next_floor.min(self.max_output)
     }
 
-    fn inflate(&mut self, mut data: &[u8]) -> Outcome {
+    fn inflate(&mut self, mut data: &[u8], sink: &mut impl FnMut(&[u8])) -> Outcome {
         let mut scratch = [0u8; 8192];
         loop {
             let check = self.next_check();
@@ -242,6 +243,9 @@ impl Decoder {
             let made = z.total_out() - out_before;
             let total_in = z.total_in();
             data = data.get(used..).unwrap_or_default();
+            if let Some(piece) = out.get(..usize::try_from(made).unwrap_or(usize::MAX)) {
+                sink(piece);
+            }
             self.produced = self.produced.saturating_add(made);
             match status {
                 Err(_) => {
@@ -279,6 +283,8 @@ mod tests {
     use flate2::Compression;
     use std::io::Write;
 
+    fn skip(_: &[u8]) {}
+
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut e = GzEncoder::new(Vec::new(), Compression::default());
         e.write_all(data).unwrap();
@@ -292,7 +298,7 @@ mod tests {
         let mut d = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
         let mut last = Outcome::Running;
         for b in &z {
-            last = d.feed(std::slice::from_ref(b));
+            last = d.feed(std::slice::from_ref(b), &mut skip);
         }
         assert_eq!(last, Outcome::Finished);
         assert_eq!(d.produced, plain.len() as u64);
@@ -301,14 +307,28 @@ mod tests {
     }
 
     #[test]
+    fn output_reaches_the_sink_in_order_however_the_input_is_split() {
+        let plain: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let z = gzip(&plain);
+        for step in [1, 7, 4096, z.len()] {
+            let mut d = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
+            let mut out = Vec::new();
+            for piece in z.chunks(step) {
+                let _ = d.feed(piece, &mut |b: &[u8]| out.extend_from_slice(b));
+            }
+            assert_eq!(out, plain, "split every {step} bytes");
+        }
+    }
+
+    #[test]
     fn held_bytes_follow_the_stage() {
         let z = gzip(&b"abc".repeat(1000));
         let mut d = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
         assert_eq!(d.held_bytes(), 0);
-        assert_eq!(d.feed(&z[..20]), Outcome::Running);
+        assert_eq!(d.feed(&z[..20], &mut skip), Outcome::Running);
         assert_eq!(d.held_bytes(), INFLATE_STATE_BYTES);
         let mut bad = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
-        assert_eq!(bad.feed(b"not gzip"), Outcome::Corrupt);
+        assert_eq!(bad.feed(b"not gzip", &mut skip), Outcome::Corrupt);
         assert_eq!(bad.held_bytes(), 0);
     }
 
@@ -323,7 +343,7 @@ mod tests {
         with.extend_from_slice(b"file.txt\0");
         with.extend_from_slice(&z[10..]);
         let mut d = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
-        assert_eq!(d.feed(&with), Outcome::Finished);
+        assert_eq!(d.feed(&with, &mut skip), Outcome::Finished);
         assert_eq!(d.produced, plain.len() as u64);
     }
 
@@ -333,13 +353,13 @@ mod tests {
         let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
         e.write_all(&plain).unwrap();
         let mut d = Decoder::new(Coding::Deflate, 1 << 20, 100, 1 << 20);
-        assert_eq!(d.feed(&e.finish().unwrap()), Outcome::Finished);
+        assert_eq!(d.feed(&e.finish().unwrap(), &mut skip), Outcome::Finished);
         assert_eq!(d.produced, plain.len() as u64);
 
         let mut e = DeflateEncoder::new(Vec::new(), Compression::default());
         e.write_all(&plain).unwrap();
         let mut d = Decoder::new(Coding::Deflate, 1 << 20, 100, 1 << 20);
-        assert_eq!(d.feed(&e.finish().unwrap()), Outcome::Finished);
+        assert_eq!(d.feed(&e.finish().unwrap(), &mut skip), Outcome::Finished);
         assert_eq!(d.produced, plain.len() as u64);
     }
 
@@ -348,7 +368,7 @@ mod tests {
         let plain = vec![0u8; 4 << 20];
         let z = gzip(&plain);
         let mut d = Decoder::new(Coding::Gzip, 1 << 20, u64::MAX, u64::MAX);
-        assert_eq!(d.feed(&z), Outcome::LimitHit);
+        assert_eq!(d.feed(&z, &mut skip), Outcome::LimitHit);
         assert_eq!(d.produced, 1 << 20);
     }
 
@@ -357,14 +377,14 @@ mod tests {
         let plain = vec![0u8; 8 << 20];
         let z = gzip(&plain);
         let mut d = Decoder::new(Coding::Gzip, u64::MAX, 100, 1 << 20);
-        assert_eq!(d.feed(&z), Outcome::LimitHit);
+        assert_eq!(d.feed(&z, &mut skip), Outcome::LimitHit);
         // The first check at 1 MiB finds a ratio of about 1000.
         assert_eq!(d.produced, 1 << 20);
         // The same stream fed byte by byte stops at the same place.
         let mut d2 = Decoder::new(Coding::Gzip, u64::MAX, 100, 1 << 20);
         let mut last = Outcome::Running;
         for b in &z {
-            last = d2.feed(std::slice::from_ref(b));
+            last = d2.feed(std::slice::from_ref(b), &mut skip);
             if last != Outcome::Running {
                 break;
             }
@@ -375,8 +395,8 @@ mod tests {
     #[test]
     fn garbage_is_corrupt_not_a_panic() {
         let mut d = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
-        assert_eq!(d.feed(b"this is not gzip"), Outcome::Corrupt);
+        assert_eq!(d.feed(b"this is not gzip", &mut skip), Outcome::Corrupt);
         let mut d = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
-        assert_eq!(d.feed(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff]), Outcome::Corrupt);
+        assert_eq!(d.feed(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff], &mut skip), Outcome::Corrupt);
     }
 }

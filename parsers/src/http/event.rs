@@ -162,6 +162,14 @@ pub enum HttpEvent {
         /// Side of the message.
         dir: Direction,
     },
+    /// The body was longer than `max_body_capture`: the transaction keeps its first bytes,
+    /// marked truncated. Reported once per body.
+    BodyCaptureLimit {
+        /// Side of the message.
+        dir: Direction,
+        /// The limit that was hit.
+        limit: usize,
+    },
     /// The compressed body was corrupt; the body length counts the bytes decoded until then.
     DecodeError {
         /// Side of the message.
@@ -244,6 +252,7 @@ impl HttpEvent {
             HttpEvent::UriTruncated { .. } => "uri_truncated",
             HttpEvent::TooManyPendingRequests { .. } => "too_many_pending_requests",
             HttpEvent::DecodeLimit { .. } => "decode_limit",
+            HttpEvent::BodyCaptureLimit { .. } => "body_capture_limit",
             HttpEvent::DecodeError { .. } => "decode_error",
             HttpEvent::Gap { .. } => "gap",
             HttpEvent::Resync { .. } => "resync",

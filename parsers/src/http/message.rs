@@ -2,6 +2,7 @@
 //! what each line means, applied to one direction of an [`HttpParser`].
 
 use super::body::{decide, zeek_atoi, Body, Chunk, DecodeNote, ExpectBody, Framing, MessageInfo};
+use super::credential;
 use super::head::{parse_fields, parse_request_line, parse_status_line, value_token, Field, LineNotes, RequestLineError, Version};
 use super::lines::Term;
 use super::parser::{Message, Mode};
@@ -243,7 +244,7 @@ impl HttpParser {
                 return;
             }
             msg.head_done = true;
-            msg.body = Some(Body::new(Framing::UntilClose, None, &self.cfg));
+            msg.body = Some(Body::new(Framing::UntilClose, None, false, &self.cfg));
             self.server.msg = Some(msg);
         }
         self.body_bytes(ts, Direction::ToClient, data);
@@ -335,7 +336,7 @@ impl HttpParser {
         match decision.framing {
             Some(framing) if !tunnel => {
                 if let Some(msg) = self.side_mut(dir).msg.as_mut() {
-                    msg.body = Some(Body::new(framing, decision.coding, &cfg));
+                    msg.body = Some(Body::new(framing, decision.coding, decision.undecodable, &cfg));
                 }
             }
             _ => self.message_done(ts, dir, false),
@@ -382,7 +383,7 @@ impl HttpParser {
         let mut event = None;
         let mut done = false;
         match body.framing {
-            Framing::LinesUntilClose => body.add_line(full_len),
+            Framing::LinesUntilClose => body.add_line(line, full_len),
             Framing::Chunked(Chunk::Size) => {
                 body.framing = match zeek_atoi(line, 16) {
                     Some(n) if n > 0 => Framing::Chunked(Chunk::Data(n.unsigned_abs())),
@@ -407,8 +408,19 @@ impl HttpParser {
         if let Some(e) = event {
             self.event(dir, e);
         }
+        self.note_capture_limit(dir);
         if done {
             self.message_done(ts, dir, false);
+        }
+    }
+
+    /// Reports, once per body, that the capture reached `max_body_capture`.
+    fn note_capture_limit(&mut self, dir: Direction) {
+        let body = self.side_mut(dir).msg.as_mut().and_then(|m| m.body.as_mut());
+        let hit = body.is_some_and(|b| b.capture.take_limit_hit());
+        if hit {
+            self.stats.body_capture_limit_hits += 1;
+            self.event(dir, HttpEvent::BodyCaptureLimit { dir, limit: self.cfg.max_body_capture });
         }
     }
 
@@ -442,6 +454,7 @@ impl HttpParser {
             }
             None => {}
         }
+        self.note_capture_limit(dir);
         if done {
             self.message_done(ts, dir, false);
         }
@@ -452,14 +465,18 @@ impl HttpParser {
         let Some(mut msg) = self.side_mut(dir).msg.take() else { return };
         let mut end = MessageEnd::default();
         let mut incomplete = !msg.head_done;
-        if let Some(body) = msg.body.as_mut() {
+        if let Some(mut body) = msg.body.take() {
             incomplete = match body.framing {
                 Framing::Length { remaining, .. } => remaining > 0,
                 Framing::Chunked(Chunk::Trailer) | Framing::UntilClose | Framing::LinesUntilClose => interrupted,
                 Framing::Chunked(_) => true,
             };
             body.finish();
-            end = MessageEnd { body_len: body.len, wire_len: body.wire_len };
+            if incomplete || interrupted {
+                body.capture.cut();
+            }
+            let (captured, truncated) = body.capture.finish();
+            end = MessageEnd { body_len: body.len, wire_len: body.wire_len, body: captured, body_truncated: truncated };
         }
         if incomplete || interrupted {
             self.event(dir, HttpEvent::Interrupted { dir });
@@ -515,7 +532,8 @@ impl HttpParser {
 }
 
 /// Copies what a transaction keeps from a head. Credentials are not kept (userinfo in `Host`
-/// is dropped and noted in `events`). Returns whether header names were dropped at
+/// is dropped and noted in `events`; of a request's credential only its keyed digest and the
+/// name of an API-key header are). Returns whether header names were dropped at
 /// `max_header_names`.
 fn apply_fields(
     t: &mut HttpTransaction,
@@ -526,6 +544,11 @@ fn apply_fields(
     events: &mut Vec<HttpEvent>,
 ) -> bool {
     let mut names_dropped = false;
+    if dir == Direction::ToServer {
+        let found = credential::find(&cfg.credential_key, fields);
+        t.credential_digest = found.digest;
+        t.api_key_header = found.api_key_header.map(str::to_owned);
+    }
     for f in fields {
         let name = f.name;
         let names = match dir {

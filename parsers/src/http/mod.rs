@@ -20,12 +20,20 @@
 //! decoding limits, smuggling indicators, a response that ends before its request) it says so
 //! in [`HttpEvent`]s.
 //!
+//! Bodies are counted, not stored, unless [`HttpConfig::max_body_capture`] asks for the first
+//! bytes of each (decoded) entity; those are personal data and stay in memory (see
+//! [`HttpTransaction`]). A request's credential is never stored: a keyed digest of it
+//! ([`credential_digest`]) lets consumers be counted.
+//!
 //! Not supported: HTTP/2 and HTTP/3 (such streams are "not HTTP"), parsing inside tunnels
 //! (CONNECT, Upgrade), multipart bodies (counted as a whole, not split into parts), trailer
-//! fields (skipped), content codings other than gzip and deflate (counted undecoded).
+//! fields (skipped), content codings other than gzip and deflate (counted undecoded, not
+//! captured).
 
 mod body;
+mod capture;
 mod config;
+mod credential;
 mod decode;
 mod detect;
 mod event;
@@ -38,6 +46,7 @@ mod text;
 mod txn;
 
 pub use config::{HttpConfig, HttpStats, DECODE_RATIO_FLOOR, DEFAULT_REDACTED_PARAMS};
+pub use credential::{credential_digest, CredentialSource, API_KEY_HEADERS};
 pub use detect::{detect_request, detect_response, Detection};
 pub use event::HttpEvent;
 pub use parser::{HttpParser, Progress, StreamState};

@@ -144,7 +144,9 @@ pub(super) struct ConnState {
 /// (`handle_data`, `handle_gap`, `handle_eof`, `handle_close`) and take finished transactions
 /// with [`poll_transaction`](Self::poll_transaction) after each call. It never reads the clock,
 /// never panics on input, and holds at most the buffers bounded by [`HttpConfig`]. Bodies are
-/// counted (and decoded to count them), never stored.
+/// counted (and decoded to count them); of each, only the first
+/// [`HttpConfig::max_body_capture`] decoded bytes are kept, for the transaction (none by
+/// default).
 ///
 /// What it produces matches Zeek's http.log on the same traffic: the same transactions in
 /// the same pairing, the same methods, URIs and body lengths. The exception is a final
@@ -296,17 +298,19 @@ impl HttpParser {
     }
 
     /// Heap bytes this parser holds in buffers the network can grow: the partial line of
-    /// each direction, the head being collected, and the state of a running gzip/deflate
-    /// decoder (the inflater's fixed size). Allocated capacity is counted, since that is the
-    /// memory in use. Constant time, so a caller can sum it over every connection to enforce a
-    /// global budget.
+    /// each direction, the head being collected, the state of a running gzip/deflate decoder
+    /// (the inflater's fixed size), and captured body bytes
+    /// ([`HttpConfig::max_body_capture`]), both of the messages in progress and of every
+    /// transaction not yet polled (waiting for a response, for the end of its request, or for
+    /// [`poll_transaction`](Self::poll_transaction)). Allocated capacity is counted, since that
+    /// is the memory in use. Constant time, so a caller can sum it over every connection to
+    /// enforce a global budget; it falls when transactions are polled.
     ///
-    /// Not counted: transactions waiting for their response, for the end of their request
-    /// (after an early response) or for [`poll_transaction`](Self::poll_transaction), which are
-    /// bounded by [`HttpConfig::max_pending_requests`], [`HttpConfig::max_ready_transactions`]
-    /// and the per-string limits, and the parser's own fixed-size state.
+    /// Not counted: the strings of waiting transactions, which are bounded by
+    /// [`HttpConfig::max_pending_requests`], [`HttpConfig::max_ready_transactions`] and the
+    /// per-string limits, and the parser's own fixed-size state.
     pub fn buffered_bytes(&self) -> usize {
-        self.client.held_bytes() + self.server.held_bytes()
+        self.client.held_bytes() + self.server.held_bytes() + self.tracker.body_bytes()
     }
 
     pub(super) fn side(&self, dir: Direction) -> &Side {
@@ -377,7 +381,11 @@ impl HttpParser {
                 data = rest;
                 continue;
             }
-            let keep = if self.counting_lines(dir) { 0 } else { self.cfg.max_header_bytes };
+            let keep = match self.counting_lines(dir) {
+                // Lines of an unframed body are held only as far as the capture wants them.
+                Some(body) => body.line_capture_room(self.cfg.max_header_bytes),
+                None => self.cfg.max_header_bytes,
+            };
             let scan = self.side_mut(dir).lines.scan(data, keep);
             data = data.get(scan.consumed..).unwrap_or_default();
             if scan.bare_cr {
@@ -390,14 +398,13 @@ impl HttpParser {
         0
     }
 
-    /// Whether the direction is in a body whose lines are only counted.
-    fn counting_lines(&self, dir: Direction) -> bool {
+    /// The body of the direction when it is one read line by line (counted, and captured).
+    fn counting_lines(&self, dir: Direction) -> Option<&Body> {
         let side = self.side(dir);
-        side.mode == Mode::Message
-            && matches!(
-                side.msg.as_ref().and_then(|m| m.body.as_ref()).map(|b| b.framing),
-                Some(Framing::LinesUntilClose)
-            )
+        if side.mode != Mode::Message {
+            return None;
+        }
+        side.msg.as_ref().and_then(|m| m.body.as_ref()).filter(|b| b.framing == Framing::LinesUntilClose)
     }
 
     /// A complete line (its content is in the direction's splitter).

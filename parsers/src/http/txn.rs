@@ -12,6 +12,7 @@
 //! requests, which only end at the client's close, keep Zeek's two rows.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
 
 use super::{Direction, HttpConfig, HttpEvent, HttpStats};
 
@@ -26,8 +27,16 @@ use super::{Direction, HttpConfig, HttpEvent, HttpStats};
 /// (query, fragment, path parameters, after a raw blank or `+`, nested encoded URLs) and
 /// userinfo (absolute, scheme-relative and authority-form targets) read `REDACTED` (see
 /// [`DEFAULT_REDACTED_PARAMS`](super::DEFAULT_REDACTED_PARAMS)), and userinfo in `Host` is
-/// dropped.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// dropped. What stands for a credential is its keyed digest (`credential_digest`) and the name
+/// of an API-key header (`api_key_header`), never a part of its value.
+///
+/// **Bodies are personal data.** With [`HttpConfig::max_body_capture`] above 0,
+/// `request_body` and `response_body` hold the first bytes of each entity as sent: account
+/// numbers, names, addresses, and secrets a client put in a body (a password, a client secret
+/// in a token request). They exist so that field names, value types and sensitive-data tags
+/// can be derived from them in memory; they must never be written out as they are (logs,
+/// records, exports). The `Debug` output of a transaction shows their length only.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct HttpTransaction {
     /// Position of the pair in its connection, from 1.
     pub trans_depth: u32,
@@ -54,8 +63,27 @@ pub struct HttpTransaction {
     pub origin: Option<String>,
     /// Request entity bytes: after de-chunking, after gzip/deflate decoding (as Zeek counts).
     pub request_body_len: u64,
+    /// The first [`HttpConfig::max_body_capture`] bytes of the request entity, after
+    /// de-chunking and gzip/deflate decoding: the bytes `request_body_len` counts, from the
+    /// start. Empty when capture is off, for a request without a body, and for a body whose
+    /// content coding is not decoded (`br`, `zstd`, several codings, a multipart body with a
+    /// coding), which is then `request_body_truncated`. An unframed body read line by line (a
+    /// response without length) is kept with each line ended by CRLF, as it is counted.
+    /// Personal data: see the type's documentation.
+    pub request_body: Vec<u8>,
+    /// Bytes of the request entity are missing from `request_body`: it was longer than the
+    /// limit, decoding stopped (decode limit, corrupt data), a gap fell in it, or the message
+    /// was cut short. Always `false` when capture is off.
+    pub request_body_truncated: bool,
     /// Response entity bytes, counted like `request_body_len`.
     pub response_body_len: u64,
+    /// The first bytes of the final response's entity, kept like `request_body`. Always empty
+    /// for 1xx, 204 and 304 responses and responses to HEAD, which have no body. Personal
+    /// data: see the type's documentation.
+    pub response_body: Vec<u8>,
+    /// Bytes of the response entity are missing from `response_body`, as for
+    /// `request_body_truncated`.
+    pub response_body_truncated: bool,
     /// Request entity bytes before content decoding.
     pub request_body_wire_len: u64,
     /// Response entity bytes before content decoding.
@@ -89,6 +117,17 @@ pub struct HttpTransaction {
     /// canonical spelling (`Basic`, `Bearer`, `AWS4-HMAC-SHA256`, ...); `"other"` for any other
     /// value, so no part of a credential is ever stored here.
     pub auth_scheme: Option<String>,
+    /// Keyed digest of the request's credential, to count and tell apart consumers: see
+    /// [`credential_digest`](super::credential_digest) for the canonical form. Taken from
+    /// `Authorization`, else the first [`API_KEY_HEADERS`](super::API_KEY_HEADERS) header with
+    /// a value, else `Proxy-Authorization`; `None` when the request had none of them (or only
+    /// blank ones). Keyed with [`HttpConfig::credential_key`], so digests from two deployments
+    /// (or two keys) cannot be compared.
+    pub credential_digest: Option<u64>,
+    /// Lower-case name of the first API-key header present in the request (from
+    /// [`API_KEY_HEADERS`](super::API_KEY_HEADERS)), whether or not its value was the one
+    /// digested. Never its value.
+    pub api_key_header: Option<String>,
     /// Client bytes of this pair were missing.
     pub request_gap: bool,
     /// Server bytes of this pair were missing.
@@ -123,13 +162,126 @@ pub(crate) struct Tracker {
     /// Transactions finished while one is held, in order; emitted after it so that emission
     /// stays in `trans_depth` order. Bounded by `max_ready_transactions`.
     behind: VecDeque<HttpTransaction>,
+    /// Heap bytes of the captured bodies of every transaction held here (pending, held, behind
+    /// and ready), kept up to date so that it can be read in constant time.
+    body_bytes: usize,
+}
+
+/// Prints every field but the body bytes, which are replaced by their length: `Debug` output
+/// reaches logs, and bodies are personal data.
+impl fmt::Debug for HttpTransaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // No `..`: a new field does not compile until it is decided here whether it may be
+        // printed.
+        let HttpTransaction {
+            trans_depth,
+            ts,
+            method,
+            uri,
+            version,
+            host,
+            user_agent,
+            referrer,
+            origin,
+            request_body_len,
+            request_body,
+            request_body_truncated,
+            response_body_len,
+            response_body,
+            response_body_truncated,
+            request_body_wire_len,
+            response_body_wire_len,
+            status_code,
+            status_msg,
+            response_version,
+            info_code,
+            info_msg,
+            request_content_type,
+            response_content_type,
+            response_content_encoding,
+            request_start,
+            request_end,
+            response_start,
+            response_end,
+            auth_scheme,
+            credential_digest,
+            api_key_header,
+            request_gap,
+            response_gap,
+            tunnel,
+            uri_redacted,
+            request_header_names,
+            response_header_names,
+            events,
+        } = self;
+        f.debug_struct("HttpTransaction")
+            .field("trans_depth", trans_depth)
+            .field("ts", ts)
+            .field("method", method)
+            .field("uri", uri)
+            .field("version", version)
+            .field("host", host)
+            .field("user_agent", user_agent)
+            .field("referrer", referrer)
+            .field("origin", origin)
+            .field("request_body_len", request_body_len)
+            .field("request_body", &BodyLen(request_body.len()))
+            .field("request_body_truncated", request_body_truncated)
+            .field("response_body_len", response_body_len)
+            .field("response_body", &BodyLen(response_body.len()))
+            .field("response_body_truncated", response_body_truncated)
+            .field("request_body_wire_len", request_body_wire_len)
+            .field("response_body_wire_len", response_body_wire_len)
+            .field("status_code", status_code)
+            .field("status_msg", status_msg)
+            .field("response_version", response_version)
+            .field("info_code", info_code)
+            .field("info_msg", info_msg)
+            .field("request_content_type", request_content_type)
+            .field("response_content_type", response_content_type)
+            .field("response_content_encoding", response_content_encoding)
+            .field("request_start", request_start)
+            .field("request_end", request_end)
+            .field("response_start", response_start)
+            .field("response_end", response_end)
+            .field("auth_scheme", auth_scheme)
+            .field("credential_digest", credential_digest)
+            .field("api_key_header", api_key_header)
+            .field("request_gap", request_gap)
+            .field("response_gap", response_gap)
+            .field("tunnel", tunnel)
+            .field("uri_redacted", uri_redacted)
+            .field("request_header_names", request_header_names)
+            .field("response_header_names", response_header_names)
+            .field("events", events)
+            .finish()
+    }
+}
+
+/// A body in `Debug` output: its length only.
+struct BodyLen(usize);
+
+impl fmt::Debug for BodyLen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes>", self.0)
+    }
+}
+
+impl HttpTransaction {
+    /// Heap bytes of the captured bodies.
+    fn body_bytes(&self) -> usize {
+        self.request_body.capacity() + self.response_body.capacity()
+    }
 }
 
 /// What a finished message contributes.
-#[derive(Copy, Clone, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct MessageEnd {
     pub body_len: u64,
     pub wire_len: u64,
+    /// The captured prefix of the entity.
+    pub body: Vec<u8>,
+    pub body_truncated: bool,
 }
 
 fn is_informational(code: Option<u16>) -> bool {
@@ -233,6 +385,20 @@ impl Tracker {
         stats: &mut HttpStats,
     ) {
         let t = self.session(ts, dir);
+        let before = t.body_bytes();
+        match dir {
+            Direction::ToServer => {
+                t.request_body = end.body;
+                t.request_body_truncated = end.body_truncated;
+            }
+            Direction::ToClient => {
+                t.response_body = end.body;
+                t.response_body_truncated = end.body_truncated;
+            }
+        }
+        let after = t.body_bytes();
+        self.body_bytes = self.body_bytes.saturating_sub(before).saturating_add(after);
+        let t = self.session(ts, dir);
         match dir {
             Direction::ToServer => {
                 t.request_body_len = end.body_len;
@@ -309,6 +475,8 @@ impl Tracker {
             // Zeek never logs slot 0: it only holds state from before the first message.
             if idx != 0 {
                 self.emit(t, cfg, stats);
+            } else {
+                self.body_bytes = self.body_bytes.saturating_sub(t.body_bytes());
             }
         }
         self.orphans.clear();
@@ -335,7 +503,9 @@ impl Tracker {
     /// Queues a transaction for `poll`, dropping the oldest at `max_ready_transactions`.
     fn push_ready(&mut self, t: HttpTransaction, cfg: &HttpConfig, stats: &mut HttpStats) {
         if self.ready.len() >= cfg.max_ready_transactions.max(1) {
-            self.ready.pop_front();
+            if let Some(dropped) = self.ready.pop_front() {
+                self.body_bytes = self.body_bytes.saturating_sub(dropped.body_bytes());
+            }
             stats.transactions_dropped += 1;
         }
         stats.transactions += 1;
@@ -343,7 +513,14 @@ impl Tracker {
     }
 
     pub fn poll(&mut self) -> Option<HttpTransaction> {
-        self.ready.pop_front()
+        let t = self.ready.pop_front()?;
+        self.body_bytes = self.body_bytes.saturating_sub(t.body_bytes());
+        Some(t)
+    }
+
+    /// Heap bytes of the captured bodies of the transactions held here.
+    pub fn body_bytes(&self) -> usize {
+        self.body_bytes
     }
 
     pub fn ready_len(&self) -> usize {
@@ -469,15 +646,48 @@ mod tests {
         tr.on_reply(4).status_code = Some(200);
         tr.on_message_done(5, Direction::ToClient, MessageEnd::default(), true, &cfg, &mut st);
         assert_eq!(tr.ready_len(), 0);
-        let body = MessageEnd { body_len: 7, wire_len: 7 };
+        let body = MessageEnd { body_len: 7, wire_len: 7, body: b"{\"a\":1}".to_vec(), body_truncated: false };
         tr.on_message_done(6, Direction::ToServer, body, false, &cfg, &mut st);
         let a = tr.poll().unwrap();
         let b = tr.poll().unwrap();
         assert_eq!((a.trans_depth, a.status_code, a.request_body_len, a.request_end), (1, Some(413), 7, Some(6)));
+        assert_eq!(a.request_body, b"{\"a\":1}");
+        assert_eq!(tr.body_bytes(), 0);
         assert_eq!(a.events, vec![HttpEvent::EarlyResponse]);
         assert_eq!((b.trans_depth, b.method.as_deref(), b.status_code), (2, None, Some(200)));
         assert!(tr.poll().is_none());
         assert_eq!((st.early_responses, st.transactions), (1, 2));
+    }
+
+    fn end_with(body: &[u8]) -> MessageEnd {
+        let n = body.len() as u64;
+        MessageEnd { body_len: n, wire_len: n, body: body.to_vec(), body_truncated: false }
+    }
+
+    #[test]
+    fn body_bytes_follow_bodies_from_pending_to_polled_or_dropped() {
+        let cfg = HttpConfig { max_ready_transactions: 1, ..HttpConfig::default() };
+        let mut st = HttpStats::default();
+        let mut tr = Tracker::default();
+        tr.on_request(1, &cfg, &mut st);
+        tr.on_message_done(1, Direction::ToServer, end_with(&[1; 100]), false, &cfg, &mut st);
+        assert_eq!(tr.body_bytes(), 100, "a pending request's body");
+        tr.on_request(2, &cfg, &mut st);
+        tr.on_message_done(2, Direction::ToServer, end_with(&[2; 30]), false, &cfg, &mut st);
+        assert_eq!(tr.body_bytes(), 130);
+        tr.on_reply(3).status_code = Some(100);
+        tr.on_message_done(3, Direction::ToClient, end_with(&[]), false, &cfg, &mut st);
+        tr.on_reply(3).status_code = Some(200);
+        tr.on_message_done(3, Direction::ToClient, end_with(&[3; 50]), false, &cfg, &mut st);
+        assert_eq!(tr.body_bytes(), 180, "the 1xx added nothing, the final response its body");
+        tr.on_reply(4).status_code = Some(200);
+        tr.on_message_done(4, Direction::ToClient, end_with(&[4; 7]), false, &cfg, &mut st);
+        // The ready queue holds one: the first transaction was dropped with its bodies.
+        assert_eq!(st.transactions_dropped, 1);
+        assert_eq!(tr.body_bytes(), 37);
+        let t = tr.poll().unwrap();
+        assert_eq!((t.request_body.len(), t.response_body.len()), (30, 7));
+        assert_eq!(tr.body_bytes(), 0);
     }
 
     #[test]
