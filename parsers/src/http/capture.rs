@@ -8,8 +8,8 @@ use std::fmt;
 
 /// The first `limit` bytes of one message's entity, after transfer and content decoding.
 ///
-/// Capacity never exceeds `limit`: the buffer grows by doubling but is capped there, so the
-/// memory a body can pin is exactly bounded (and counted by
+/// The buffer grows by doubling but never asks for more than `limit`, so the memory a body can
+/// pin is bounded by the limit (and counted by
 /// [`HttpParser::buffered_bytes`](super::HttpParser::buffered_bytes)).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct Capture {

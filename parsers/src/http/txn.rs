@@ -67,9 +67,10 @@ pub struct HttpTransaction {
     /// de-chunking and gzip/deflate decoding: the bytes `request_body_len` counts, from the
     /// start. Empty when capture is off, for a request without a body, and for a body whose
     /// content coding is not decoded (`br`, `zstd`, several codings, a multipart body with a
-    /// coding), which is then `request_body_truncated`. An unframed body read line by line (a
-    /// response without length) is kept with each line ended by CRLF, as it is counted.
-    /// Personal data: see the type's documentation.
+    /// coding), which is then `request_body_truncated`. Kept as counted: an unframed body read
+    /// line by line (a response without length) has each line ended by CRLF, and a `chunked`
+    /// body in an HTTP/1.0 message keeps its chunk framing
+    /// ([`HttpEvent::ChunkedInHttp10`]). Personal data: see the type's documentation.
     pub request_body: Vec<u8>,
     /// Bytes of the request entity are missing from `request_body`: it was longer than the
     /// limit, decoding stopped (decode limit, corrupt data), a gap fell in it, or the message
