@@ -1,0 +1,30 @@
+use super::*;
+use crate::content::{analyze_body, BodyFacts, ContentLimits};
+
+fn facts(body: &str) -> BodyFacts {
+    analyze_body(Some("application/json"), body.as_bytes(), &ContentLimits::default())
+}
+
+#[test]
+fn escapes_are_decoded_for_keys_and_values() {
+    let f = facts(r#"{"na\u006De":"jane\u0040example.com","tab\tkey":1}"#);
+    assert_eq!(f.shape[1], ("name".to_string(), JsonType::String));
+    assert_eq!(f.sensitive, vec![(crate::content::SensitiveKind::Email, 1)]);
+    assert_eq!(f.shape[2], ("tab\tkey".to_string(), JsonType::Integer));
+    assert!(f.events.is_empty() && !f.truncated);
+}
+
+#[test]
+fn surrogate_pairs_and_lone_surrogates() {
+    let mut buf = Vec::new();
+    assert!(!decode(br"\uD83D\uDE00 \uD800x \u00e9", &mut buf, 100));
+    assert_eq!(String::from_utf8(buf).unwrap(), "\u{1F600} \u{FFFD}x \u{e9}");
+}
+
+#[test]
+fn data_keys_become_stars() {
+    let f = facts(r#"{"123":1,"3fa85f64-5717-4562-b3fc-2c963f66afa6":2,"jane@example.com":3,"v2":4}"#);
+    let paths: Vec<&str> = f.shape.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, ["", "*", "v2"]);
+    assert_eq!(f.sensitive, vec![(crate::content::SensitiveKind::Email, 1)]);
+}
