@@ -70,6 +70,7 @@ fn heise_server_hello_matches_tshark() {
     assert_eq!(s.extensions, hexes("ff01,0000,000b,0023,0010,0017"));
     assert_eq!(s.alpn.as_deref(), Some("http/1.1"));
     assert!(!s.hello_retry_request);
+    assert!(s.anomalies.is_empty(), "the messages after the hello are not part of it: {:?}", s.anomalies);
     assert_eq!(ja4s(&s, Transport::Tcp), "t1206h1_c030_17136cd5846b");
     assert_eq!(ja4s_r(&s, Transport::Tcp), "t1206h1_c030_ff01,0000,000b,0023,0010,0017");
 }
@@ -109,10 +110,7 @@ fn curl_with_sni_and_two_alpn_values() {
     assert_eq!(h.cipher_suites.len(), 31);
     assert_eq!(h.extensions, hexes("0000,000b,000a,0010,0016,0017,0031,000d,002b,002d,0033,0015"));
     assert_eq!(h.supported_versions, [0x0304, 0x0303, 0x0302, 0x0301]);
-    assert_eq!(
-        h.signature_algorithms,
-        hexes(&format!("{OPENSSL_TLS13_SIGS},0303,0301,0302,0402,0502,0602"))
-    );
+    assert_eq!(h.signature_algorithms, hexes(&format!("{OPENSSL_TLS13_SIGS},0303,0301,0302,0402,0502,0602")));
     assert_eq!(ja4(&h, Transport::Tcp), "t13d3112h2_e8f1e7e78f70_b26ce05bbdd6");
     assert_eq!(ja4s(&server("curl-sni", 0), Transport::Tcp), "t130200_1302_a56c5b993250");
 }
@@ -132,6 +130,7 @@ fn tls12_only_client_and_server() {
     assert_eq!(s.cipher_suite, 0xc02c);
     assert_eq!(s.extensions, hexes("ff01,000b,0023,0010,0017"));
     assert_eq!(s.alpn.as_deref(), Some("http/1.1"));
+    assert!(s.anomalies.is_empty(), "{:?}", s.anomalies);
     assert_eq!(ja4s(&s, Transport::Tcp), "t1205h1_c02c_1ece00aee4e9");
 }
 

@@ -5,7 +5,9 @@
 
 mod tls_common;
 
-use apitap_parsers::tls::{ja4, ja4_r, ja4s, ja4s_r, ClientHello, HelloParser, HelloStatus, ServerHello, Side, Transport};
+use apitap_parsers::tls::{
+    ja4, ja4_r, ja4s, ja4s_r, ClientHello, HelloParser, HelloStatus, ServerHello, Side, Transport,
+};
 use tls_common::{
     alpn_ext, client_hello, plain_ext, record, server_hello, sni_ext, u16_list_ext, versions_ext, ClientSpec, Rng,
 };
@@ -163,10 +165,7 @@ fn ja4_does_not_depend_on_the_order_of_ciphers_and_extensions() {
 
 #[test]
 fn non_alphanumeric_alpn_uses_the_hex_rule_from_the_wire() {
-    let spec = ClientSpec {
-        extensions: Some(vec![alpn_ext(&[&[0xab, 0xcd], b"h2"])]),
-        ..ClientSpec::default()
-    };
+    let spec = ClientSpec { extensions: Some(vec![alpn_ext(&[&[0xab, 0xcd], b"h2"])]), ..ClientSpec::default() };
     let HelloStatus::ClientHello(h) = HelloParser::new(Side::Client).feed(&record(&client_hello(&spec))) else {
         panic!("no hello");
     };

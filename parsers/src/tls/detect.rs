@@ -1,8 +1,7 @@
 //! Recognising a TLS hello by content, whatever the port.
 
 use super::parser::{
-    record_len_ok, record_version_ok, CONTENT_HANDSHAKE, HANDSHAKE_CLIENT_HELLO, HANDSHAKE_SERVER_HELLO,
-    MIN_HELLO_BODY,
+    record_len_ok, record_version_ok, CONTENT_HANDSHAKE, HANDSHAKE_CLIENT_HELLO, HANDSHAKE_SERVER_HELLO, MIN_HELLO_BODY,
 };
 use super::Side;
 
@@ -108,7 +107,7 @@ mod tests {
     #[test]
     fn each_field_can_say_no() {
         let cases: [(usize, u8); 8] =
-        [(0, 0x17), (1, 0x02), (2, 0x05), (3, 0x41), (5, 0x0b), (7, 0x00), (9, 0x02), (10, 0x05)];
+            [(0, 0x17), (1, 0x02), (2, 0x05), (3, 0x41), (5, 0x0b), (7, 0x00), (9, 0x02), (10, 0x05)];
         for (at, value) in cases {
             let mut b = START;
             b[at] = value;

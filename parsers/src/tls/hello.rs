@@ -196,7 +196,8 @@ fn malformed(field: HelloField, at: usize) -> Malformed {
 fn version_and_random(r: &mut Reader<'_>) -> Result<(u16, [u8; 32]), Malformed> {
     let version = r.u16().ok_or_else(|| malformed(HelloField::LegacyVersion, r.offset()))?;
     let at = r.offset();
-    let random = r.take(32).and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| malformed(HelloField::Random, at))?;
+    let random =
+        r.take(32).and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| malformed(HelloField::Random, at))?;
     Ok((version, random))
 }
 
@@ -268,8 +269,7 @@ pub(crate) fn parse_client_hello(body: &[u8]) -> Result<(ClientHello, u64), Malf
     let (legacy_version, random) = version_and_random(&mut r)?;
     let session_id = session_id(&mut r, &mut anomalies)?;
     let at = r.offset();
-    let cipher_suites =
-        r.vec16().and_then(u16_list).ok_or_else(|| malformed(HelloField::CipherSuites, at))?;
+    let cipher_suites = r.vec16().and_then(u16_list).ok_or_else(|| malformed(HelloField::CipherSuites, at))?;
     if cipher_suites.is_empty() {
         anomalies.push(HelloAnomaly::NoCipherSuites);
     }

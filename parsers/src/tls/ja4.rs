@@ -116,7 +116,8 @@ fn ja4_parts(hello: &ClientHello, transport: Transport) -> Ja4Parts {
     let mut ciphers = without_grease(&hello.cipher_suites);
     let mut exts = without_grease(&hello.extensions);
     let sigs = without_grease(&hello.signature_algorithms);
-    let version = if hello.has_extension(ext_type::SUPPORTED_VERSIONS) { hello.max_version() } else { hello.legacy_version };
+    let version =
+        if hello.has_extension(ext_type::SUPPORTED_VERSIONS) { hello.max_version() } else { hello.legacy_version };
     let sni = if hello.has_extension(ext_type::SERVER_NAME) { 'd' } else { 'i' };
     let a = format!(
         "{}{}{sni}{}{}{}",

@@ -290,11 +290,8 @@ impl HelloParser {
             let (chunk, rest) = input.split_at(self.record_left.min(input.len()));
             input = rest;
             self.record_left = self.record_left.saturating_sub(chunk.len());
-            let status = if self.record_type == CONTENT_ALERT {
-                self.alert_bytes(chunk)
-            } else {
-                self.handshake_bytes(chunk)
-            };
+            let status =
+                if self.record_type == CONTENT_ALERT { self.alert_bytes(chunk) } else { self.handshake_bytes(chunk) };
             if let Some(status) = status {
                 return self.finish(status);
             }
