@@ -8,8 +8,8 @@ use super::lines::Term;
 use super::parser::{Message, Mode};
 use super::redact::{auth_scheme, host_without_userinfo, redact_target, Form, OTHER_AUTH_SCHEME};
 use super::text::wire_string;
-use super::txn::{HttpTransaction, MessageEnd};
-use super::{Direction, HttpConfig, HttpEvent, HttpParser, HttpStats};
+use super::txn::MessageEnd;
+use super::{Direction, HttpConfig, HttpEvent, HttpParser, HttpStats, HttpTransaction};
 
 /// Methods Zeek (and RFC 9110, 5789, WebDAV) know; others get [`HttpEvent::NonStandardMethod`].
 const KNOWN_METHODS: &[&str] = &[

@@ -43,6 +43,7 @@ mod message;
 mod parser;
 mod redact;
 mod text;
+mod transaction;
 mod txn;
 
 pub use config::{HttpConfig, HttpStats, DECODE_RATIO_FLOOR, DEFAULT_REDACTED_PARAMS};
@@ -51,7 +52,7 @@ pub use detect::{detect_request, detect_response, Detection};
 pub use event::HttpEvent;
 pub use parser::{HttpParser, Progress, StreamState};
 pub use text::REDACTED;
-pub use txn::HttpTransaction;
+pub use transaction::HttpTransaction;
 
 /// Which way bytes travel.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
