@@ -395,7 +395,11 @@ pub(crate) fn push_segment(path: &mut String, key: &[u8], room: usize, tally: &m
         detect::scan_value(key, false, FieldContext::default, tally);
         data = tally.total() != before;
     }
-    let text = if data { "*".into() } else { String::from_utf8_lossy(key) };
+    let text = match std::str::from_utf8(key) {
+        _ if data => "*".into(),
+        Ok(name) => std::borrow::Cow::Borrowed(name),
+        Err(_) => String::from_utf8_lossy(key),
+    };
     if text.len() > room {
         return false;
     }

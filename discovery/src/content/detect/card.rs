@@ -1,7 +1,7 @@
 //! Payment card numbers: digit runs in card grouping, Luhn, and the prefix and length ranges of
 //! the major networks.
 
-use super::{ends_cleanly, Scan};
+use super::{ends_cleanly, CardHint, Scan};
 
 /// One network's prefix range: `digits` leading digits read as a number in `lo..=hi`, and the
 /// card lengths it issues (bit `n` set for length `n`).
@@ -70,13 +70,40 @@ const NETWORKS: &[Range] = &[
     Range { digits: 4, lo: 3841, hi: 3841, lengths: 1 << 13 | 1 << 16 | 1 << 19 },
 ];
 
-/// Whether `digits` (values 0..=9) is a plausible card number: 13 to 19 digits, Luhn, a network
-/// prefix issuing that length. Without `strong` evidence (card grouping or a card field), only
-/// the common 15- and 16-digit lengths count: 13- and 14-digit runs are too often epoch
-/// milliseconds and UK sort code plus account, 17 to 19 too often random identifiers.
-pub(crate) fn plausible(digits: &[u8], strong: bool) -> bool {
+/// How much besides the digits says "card".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Evidence {
+    /// Card grouping (`4111 1111 1111 1111`) or a field named for cards: any card length.
+    Strong,
+    /// Bare digits in a field that names nothing in particular: only the common 15- and
+    /// 16-digit lengths (13 and 14 digits are too often epoch milliseconds or a UK sort code
+    /// and account number, 17 to 19 too often random identifiers).
+    Weak,
+    /// Bare digits in a field named for something else (an id, a reference, an account).
+    Against,
+}
+
+impl From<CardHint> for Evidence {
+    /// The evidence of a bare digit run in a field with this hint.
+    fn from(hint: CardHint) -> Self {
+        match hint {
+            CardHint::Card => Evidence::Strong,
+            CardHint::Neutral => Evidence::Weak,
+            CardHint::Other => Evidence::Against,
+        }
+    }
+}
+
+/// Whether `digits` (values 0..=9) is a plausible card number given the `evidence`: 13 to 19
+/// digits, Luhn, a network prefix issuing that length.
+pub(crate) fn plausible(digits: &[u8], evidence: Evidence) -> bool {
     let n = digits.len();
-    if !(13..=19).contains(&n) || !(strong || n == 15 || n == 16) {
+    let length_ok = match evidence {
+        Evidence::Strong => (13..=19).contains(&n),
+        Evidence::Weak => n == 15 || n == 16,
+        Evidence::Against => false,
+    };
+    if !length_ok {
         return false;
     }
     let prefix = |k: u8| digits.iter().take(usize::from(k)).fold(0u32, |acc, d| acc * 10 + u32::from(*d));
@@ -166,15 +193,15 @@ pub(crate) fn at(s: &[u8], start: usize, scan: Scan) -> (bool, usize) {
     let groups = groups.get(..g).unwrap_or(&[]);
     let digits = digits.get(..n).unwrap_or(&[]);
     let found = if g == 1 {
-        ends_cleanly(s, i, scan) && plausible(digits, scan.card_field)
+        ends_cleanly(s, i, scan) && plausible(digits, Evidence::from(scan.card))
     } else {
-        let whole = grouped(groups) && ends_cleanly(s, i, scan) && plausible(digits, true);
+        let whole = grouped(groups) && ends_cleanly(s, i, scan) && plausible(digits, Evidence::Strong);
         whole || {
             // Without the last group.
             let last = usize::from(groups.last().copied().unwrap_or(0));
             let head = groups.get(..g - 1).unwrap_or(&[]);
             let end = ends.get(g.saturating_sub(2)).copied().unwrap_or(start);
-            grouped(head) && ends_cleanly(s, end, scan) && plausible(digits.get(..n - last).unwrap_or(&[]), true)
+            grouped(head) && ends_cleanly(s, end, scan) && plausible(digits.get(..n - last).unwrap_or(&[]), Evidence::Strong)
         }
     };
     (found, i)
@@ -202,23 +229,24 @@ mod tests {
             "5066991111111118",    // Elo
             "6062826786276634",    // Hipercard
         ] {
-            assert!(plausible(&values(pan), false), "{pan}");
+            assert!(plausible(&values(pan), Evidence::Weak), "{pan}");
+            assert!(!plausible(&values(pan), Evidence::Against), "{pan}");
         }
         // Diners 14 digits and Visa 13 need strong evidence.
-        assert!(!plausible(&values("30569309025904"), false));
-        assert!(plausible(&values("30569309025904"), true));
-        assert!(plausible(&values("4222222222222"), true));
+        assert!(!plausible(&values("30569309025904"), Evidence::Weak));
+        assert!(plausible(&values("30569309025904"), Evidence::Strong));
+        assert!(plausible(&values("4222222222222"), Evidence::Strong));
     }
 
     #[test]
     fn luhn_valid_numbers_with_other_prefixes_or_lengths_are_not() {
         // Passes Luhn, prefix 9 belongs to no network.
         assert!(luhn(&values("9111111111111110")));
-        assert!(!plausible(&values("9111111111111110"), true));
+        assert!(!plausible(&values("9111111111111110"), Evidence::Strong));
         // Amex prefix at 16 digits.
         assert!(luhn(&values("3411111111111110")));
-        assert!(!plausible(&values("3411111111111110"), true));
+        assert!(!plausible(&values("3411111111111110"), Evidence::Strong));
         // Visa with a broken check digit.
-        assert!(!plausible(&values("4111111111111112"), true));
+        assert!(!plausible(&values("4111111111111112"), Evidence::Strong));
     }
 }

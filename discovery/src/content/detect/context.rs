@@ -6,6 +6,9 @@
 pub(crate) struct FieldContext {
     /// A card number field: any card length and no grouping needed.
     pub card: bool,
+    /// A field named for something that is not a card (an id, a reference, an order, an
+    /// account, a time): bare digits there are not read as card numbers.
+    pub not_card: bool,
     /// A phone field: national forms and bare digits.
     pub phone: bool,
     /// A CPF field: bare 11 digits.
@@ -90,7 +93,25 @@ fn has_word(name: &str, list: &[&str]) -> bool {
     words(name).any(|w| list.iter().any(|l| w.eq_ignore_ascii_case(l)))
 }
 
+/// Words of field names that say the value is something other than a card number.
+const NOT_CARD: &[&str] = &[
+    "id", "ids", "uuid", "guid", "key", "order", "invoice", "reference", "ref", "transaction", "tracking", "account",
+    "conta", "agency", "agencia", "branch", "contract", "consent", "timestamp", "time", "epoch", "date", "sequence",
+    "seq", "serial", "nonce", "version", "count", "total", "amount", "balance", "phone", "mobile", "tel", "document",
+];
+
 impl FieldContext {
+    /// What the names say about bare card-like digits.
+    pub(crate) fn card_hint(&self) -> super::CardHint {
+        if self.card {
+            super::CardHint::Card
+        } else if self.not_card || self.phone || self.cpf || self.cnpj || self.document {
+            super::CardHint::Other
+        } else {
+            super::CardHint::Neutral
+        }
+    }
+
     /// The context of a value under `key`, inside an object or array under `parent`.
     pub(crate) fn from_names(key: Option<&str>, parent: Option<&str>) -> Self {
         let mut ctx = FieldContext::default();
@@ -98,7 +119,13 @@ impl FieldContext {
             let Some(name) = name else { continue };
             let c = Compact::new(name);
             ctx.card |= has_word(name, &["card", "cards", "pan"])
-                || [b"cardnumber".as_slice(), b"cardno", b"cartao", b"creditcard", b"debitcard"].iter().any(|k| c.contains(k));
+                || [b"cardnumber".as_slice(), b"cardno", b"primaryaccountnumber", b"cartao", b"creditcard", b"debitcard"].iter().any(|k| c.contains(k));
+            if is_key {
+                // `partieNumber`, `serialNo`: the number of something named, not a card's
+                // (unless the something is a card, which `card` catches first).
+                let qualified_number = words(name).count() > 1 && has_word(name, &["number", "no", "num", "nr"]);
+                ctx.not_card = has_word(name, NOT_CARD) || qualified_number;
+            }
             ctx.phone |= has_word(name, &["tel", "cell", "fone"])
                 || [b"phone".as_slice(), b"mobile", b"telefon", b"celular", b"msisdn"].iter().any(|k| c.contains(k));
             ctx.cpf |= c.contains(b"cpf");

@@ -76,8 +76,9 @@ fn domain(s: &[u8], start: usize, scan: Scan) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::detect::CardHint;
 
-    const PLAIN: Scan = Scan { cut: false, card_field: false };
+    const PLAIN: Scan = Scan { cut: false, card: CardHint::Neutral };
 
     fn end(s: &str) -> Option<usize> {
         at(s.as_bytes(), 0, PLAIN)

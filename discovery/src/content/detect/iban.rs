@@ -27,6 +27,9 @@ const MAX_LEN: usize = 34;
 /// four joined by single spaces: `GB82 WEST 1234 5698 7654 32`). Returns where it ends.
 pub(crate) fn at(s: &[u8], start: usize, scan: Scan) -> Option<usize> {
     let country = [*s.get(start)?, *s.get(start + 1)?];
+    if !(s.get(start + 2)?.is_ascii_digit() && s.get(start + 3)?.is_ascii_digit()) {
+        return None;
+    }
     let len = usize::from(LENGTHS.iter().find(|(c, _)| *c == country)?.1);
     let mut chars = [0u8; MAX_LEN];
     let mut i = start;
@@ -74,8 +77,9 @@ fn mod97(iban: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::detect::CardHint;
 
-    const PLAIN: Scan = Scan { cut: false, card_field: false };
+    const PLAIN: Scan = Scan { cut: false, card: CardHint::Neutral };
 
     #[test]
     fn published_ibans_in_both_forms() {

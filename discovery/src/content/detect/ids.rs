@@ -133,8 +133,9 @@ fn padded<const N: usize>(v: &[u8]) -> Option<[u8; N]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::detect::CardHint;
 
-    const PLAIN: Scan = Scan { cut: false, card_field: false };
+    const PLAIN: Scan = Scan { cut: false, card: CardHint::Neutral };
 
     fn values<const N: usize>(s: &str) -> [u8; N] {
         let v: Vec<u8> = s.bytes().map(|b| b - b'0').collect();

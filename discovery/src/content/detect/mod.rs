@@ -41,8 +41,21 @@ pub(crate) struct Scan {
     /// The text was cut (a limit, not its real end): a token touching the end is not counted,
     /// because the real one may go on (`4111111111111111` could be the start of 20 digits).
     pub cut: bool,
-    /// The field is named for cards: card numbers of any length and grouping count.
-    pub card_field: bool,
+    /// What the field's name says about bare card-like digits in it.
+    pub card: CardHint,
+}
+
+/// What a field's name says about a bare run of digits that could be a card number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum CardHint {
+    /// Nothing (free text, a neutral name): common card lengths fire.
+    #[default]
+    Neutral,
+    /// Named for cards (`cardNumber`, `pan`): any card length fires.
+    Card,
+    /// Named for something else (`transactionId`, `orderNumber`, `accountNumber`): bare digits
+    /// do not fire (grouped ones still do).
+    Other,
 }
 
 /// Whether a token ending at `end` ends there: no letter or digit follows, and no number goes
@@ -71,7 +84,7 @@ fn starts_cleanly(s: &[u8], i: usize) -> bool {
 
 /// Scans free text, counting every match.
 pub(crate) fn scan_text(s: &[u8], cut: bool, tally: &mut Tally) {
-    scan_with(s, Scan { cut, card_field: false }, tally);
+    scan_with(s, Scan { cut, card: CardHint::Neutral }, tally);
 }
 
 fn scan_with(s: &[u8], scan: Scan, tally: &mut Tally) {
@@ -171,12 +184,16 @@ const MAX_WHOLE: usize = 32;
 /// scanned as free text.
 pub(crate) fn scan_value(value: &[u8], cut: bool, context: impl FnOnce() -> FieldContext, tally: &mut Tally) {
     let trimmed = value.trim_ascii();
+    // Everything the field names can change has 8 to 19 digits (phones, CPF, CNPJ, cards);
+    // amounts, dates and words are read the same in any field and skip the names.
+    let digits = trimmed.iter().filter(|b| b.is_ascii_digit()).count();
     let ambiguous = !cut
         && trimmed.len() <= MAX_WHOLE
+        && (8..=19).contains(&digits)
         && (trimmed.iter().all(|b| b.is_ascii_digit() || b" -().+".contains(b))
             || (trimmed.len() == 14 && trimmed.iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())));
     if !ambiguous {
-        scan_with(value, Scan { cut, card_field: false }, tally);
+        scan_with(value, Scan { cut, card: CardHint::Neutral }, tally);
         return;
     }
     let ctx = context();
@@ -190,7 +207,7 @@ pub(crate) fn scan_value(value: &[u8], cut: bool, context: impl FnOnce() -> Fiel
         tally.add(SensitiveKind::Phone);
         return;
     }
-    scan_with(value, Scan { cut, card_field: ctx.card }, tally);
+    scan_with(value, Scan { cut, card: ctx.card_hint() }, tally);
 }
 
 /// Scans the digits of a JSON integer (no sign, no fraction): a card number, or with the
@@ -200,7 +217,7 @@ pub(crate) fn scan_integer(digits: &[u8], context: impl FnOnce() -> FieldContext
         return;
     }
     let ctx = context();
-    let card = || values::<19>(digits).is_some_and(|v| v.get(..digits.len()).is_some_and(|v| card::plausible(v, ctx.card)));
+    let card = || values::<19>(digits).is_some_and(|v| v.get(..digits.len()).is_some_and(|v| card::plausible(v, card::Evidence::from(ctx.card_hint()))));
     let kind = whole_id(digits, ctx, true)
         .or_else(|| card().then_some(SensitiveKind::CardNumber))
         .or_else(|| (ctx.phone && digits.len() <= 15).then_some(SensitiveKind::Phone));

@@ -60,8 +60,9 @@ pub(crate) fn national(value: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::detect::CardHint;
 
-    const PLAIN: Scan = Scan { cut: false, card_field: false };
+    const PLAIN: Scan = Scan { cut: false, card: CardHint::Neutral };
 
     #[test]
     fn international_forms() {

@@ -98,7 +98,8 @@ fn cards_of_rare_lengths_need_a_card_field_or_grouping() {
 
 #[test]
 fn integers_with_and_without_context() {
-    assert_eq!(integer("4111111111111111", "id"), vec![(CardNumber, 1)]);
+    assert_eq!(integer("4111111111111111", "value"), vec![(CardNumber, 1)]);
+    assert_eq!(integer("4111111111111111", "id"), vec![]);
     assert_eq!(integer("1700000000000", "timestamp"), vec![]);
     assert_eq!(integer("1700000000000000", "createdMicros"), vec![]);
     assert_eq!(integer("11144477735", "cpf"), vec![(BrCpf, 1)]);
@@ -108,4 +109,17 @@ fn integers_with_and_without_context() {
     assert_eq!(integer("5511987654321", "phone"), vec![(Phone, 1)]);
     assert_eq!(integer("5511987654321", "amountMinor"), vec![]);
     assert_eq!(integer("1234567", "phone"), vec![]);
+}
+
+#[test]
+fn bare_digits_in_fields_named_for_something_else_are_not_cards() {
+    for field in ["TransactionId", "orderNumber", "partieNumber", "serialNo", "pspReference", "accountNumber", "Data.Balance[].Amount"] {
+        assert_eq!(value("4111111111111111", field), vec![], "{field}");
+    }
+    // Grouping still says card, and so does a card word next to the other one.
+    assert_eq!(value("4111 1111 1111 1111", "orderNumber"), vec![(CardNumber, 1)]);
+    assert_eq!(value("4111111111111111", "cardAccountNumber"), vec![(CardNumber, 1)]);
+    assert_eq!(value("4111111111111111", "PrimaryAccountNumber"), vec![(CardNumber, 1)]);
+    assert_eq!(value("4111111111111111", "paymentMethod.number"), vec![(CardNumber, 1)]);
+    assert_eq!(value("4111111111111111", "Data.Account[].Account[].Identification"), vec![(CardNumber, 1)]);
 }
