@@ -15,10 +15,6 @@ fn json(body: &[u8]) -> BodyFacts {
     json_with(body, &ContentLimits::default())
 }
 
-fn count(f: &BodyFacts, kind: SensitiveKind) -> u32 {
-    f.sensitive.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
-}
-
 /// xorshift64*: a fixed-seed generator so failures reproduce.
 struct Rng(u64);
 
@@ -54,7 +50,7 @@ fn every_prefix_gives_a_prefix_of_the_full_shape() {
             let f = json(cut);
             assert!(full.shape.starts_with(&f.shape), "{sample} cut at {k}: {:?} not a prefix of {:?}", f.shape, full.shape);
             for (kind, n) in &f.sensitive {
-                assert!(*n <= count(&full, *kind), "{sample} cut at {k}: {kind:?} {n}");
+                assert!(*n <= full.count(*kind), "{sample} cut at {k}: {kind:?} {n}");
             }
             let started = cut.iter().any(|b| !b.is_ascii_whitespace());
             assert_eq!(f.json, started, "{sample} cut at {k}");
@@ -109,7 +105,7 @@ fn malformed_json_stops_the_scan_and_keeps_what_was_found() {
     }
     // Values before the error are scanned.
     let f = json(br#"{"e":"jane@example.com","x":nope}"#);
-    assert_eq!(count(&f, SensitiveKind::Email), 1);
+    assert_eq!(f.count(SensitiveKind::Email), 1);
 }
 
 #[test]
@@ -271,6 +267,36 @@ fn a_full_64_kib_body() {
     assert!(f.truncated);
     assert_eq!(f.events, vec![ContentEvent::BytesLimit { body_len: longer.len() }, ContentEvent::CutOff]);
     assert_eq!(f.shape, one.shape[..33]);
-    let cards = count(&f, SensitiveKind::CardNumber) as usize;
+    let cards = f.count(SensitiveKind::CardNumber) as usize;
     assert!((n..=n + 1).contains(&cards), "{cards} of {n}");
+}
+
+#[test]
+fn pathological_texts_take_linear_time() {
+    // Half a megabyte, so quadratic work would show as minutes, linear as a fraction of a second.
+    let n = 512 * 1024;
+    let limits = ContentLimits { max_bytes: n, ..ContentLimits::default() };
+    let bodies: Vec<Vec<u8>> = vec![
+        b"1 ".repeat(n / 2),
+        b"1-".repeat(n / 2),
+        b"+1 ".repeat(n / 3),
+        b"a.".repeat(n / 2 - 40).into_iter().chain(b"@".iter().copied()).chain(b"b".repeat(80)).collect(),
+        b"a@".repeat(n / 2),
+        b"AB12 ".repeat(n / 5),
+        b"GB82 ".repeat(n / 5),
+        b"9".repeat(n),
+    ];
+    let started = std::time::Instant::now();
+    for body in &bodies {
+        for ct in [Some("text/plain"), JSON] {
+            let f = analyze_body(ct, body, &limits);
+            assert_eq!(f.sensitive, vec![], "{:?}", &body[..12]);
+        }
+        // The same text as one JSON string value and as form values.
+        let quoted = [b"\"".as_slice(), body, b"\""].concat();
+        let limits = ContentLimits { max_string_bytes: n, ..limits };
+        assert_eq!(analyze_body(JSON, &quoted, &limits).sensitive, vec![]);
+        analyze_body(Some("application/x-www-form-urlencoded"), body, &limits);
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
 }

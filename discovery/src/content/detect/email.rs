@@ -48,7 +48,7 @@ fn domain(s: &[u8], start: usize, scan: Scan) -> Option<usize> {
     let mut end = start;
     let mut tld = (start, start);
     loop {
-        while s.get(i).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'-') {
+        while i - start <= MAX_DOMAIN && s.get(i).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'-') {
             i += 1;
         }
         let label = s.get(label_start..i)?;

@@ -157,10 +157,7 @@ fn digits_at(s: &[u8], i: usize, scan: Scan) -> Option<(SensitiveKind, usize)> {
     if let Some(end) = ids::ssn_at(s, i, scan) {
         return Some((SensitiveKind::UsSsn, end));
     }
-    match card::at(s, i, scan) {
-        (true, end) => Some((SensitiveKind::CardNumber, end)),
-        (false, _) => None,
-    }
+    card::at(s, i, scan).map(|end| (SensitiveKind::CardNumber, end))
 }
 
 /// Past the number at `i`: digits and the punctuation that joins digit groups. Spaces do not

@@ -123,3 +123,12 @@ fn bare_digits_in_fields_named_for_something_else_are_not_cards() {
     assert_eq!(value("4111111111111111", "paymentMethod.number"), vec![(CardNumber, 1)]);
     assert_eq!(value("4111111111111111", "Data.Account[].Account[].Identification"), vec![(CardNumber, 1)]);
 }
+
+#[test]
+fn runs_past_nineteen_digits() {
+    // Bare: one 20-digit number, not a card followed by more.
+    assert_eq!(text("41111111111111111234"), vec![]);
+    // Grouped: the card, then another number.
+    assert_eq!(text("4111 1111 1111 1111 2222"), vec![(CardNumber, 1)]);
+    assert_eq!(text("4111-1111-1111-1111-2222-3333-4444"), vec![]);
+}
