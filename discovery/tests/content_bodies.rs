@@ -9,7 +9,11 @@ use JsonType::*;
 use SensitiveKind::*;
 
 fn json(body: &str) -> BodyFacts {
-    analyze_body(Some("application/json; charset=utf-8"), body.as_bytes(), &ContentLimits::default())
+    analyze_body(
+        Some("application/json; charset=utf-8"),
+        body.as_bytes(),
+        &ContentLimits::default(),
+    )
 }
 
 fn shape(facts: &BodyFacts) -> Vec<(&str, JsonType)> {
@@ -115,7 +119,10 @@ fn uk_balances_amounts_are_strings_and_never_tags() {
     assert!(s.contains(&("Data.Balance[].CreditLine[].Included", Bool)));
     assert!(s.contains(&("Data.Balance[].CreditLine[].Amount.Currency", String)));
     // Each pair once although the second balance repeats every field.
-    let amounts = s.iter().filter(|(p, _)| *p == "Data.Balance[].Amount.Amount").count();
+    let amounts = s
+        .iter()
+        .filter(|(p, _)| *p == "Data.Balance[].Amount.Amount")
+        .count();
     assert_eq!(amounts, 1);
     assert_eq!(s.len(), 22);
 }
@@ -172,12 +179,18 @@ fn brazil_customer_identification() {
         "meta":{"totalRecords":1,"totalPages":1,"requestDateTime":"2021-05-21T08:30:00Z"}}"#;
     let f = json(body);
     // The second CNPJ has a wrong check digit; the passport number is not detected.
-    assert_eq!(f.sensitive, vec![(Email, 1), (Phone, 1), (BrCpf, 1), (BrCnpj, 1)]);
+    assert_eq!(
+        f.sensitive,
+        vec![(Email, 1), (Phone, 1), (BrCpf, 1), (BrCnpj, 1)]
+    );
     let s = shape(&f);
     assert!(s.contains(&("data[].companiesCnpj[]", String)));
     assert!(s.contains(&("data[].contacts.phones[].isMain", Bool)));
     assert!(s.contains(&("meta.totalRecords", Integer)));
-    assert_eq!(s.get(..3), Some(&[("", Object), ("data", Array), ("data[]", Object)][..]));
+    assert_eq!(
+        s.get(..3),
+        Some(&[("", Object), ("data", Array), ("data[]", Object)][..])
+    );
 }
 
 #[test]
@@ -185,7 +198,15 @@ fn brazil_ids_sent_as_numbers() {
     // A CPF with a leading zero loses it as a JSON number.
     let f = json(r#"{"cpf":1234567890,"cnpj":11222333000181,"count":11144477735}"#);
     assert_eq!(f.sensitive, vec![(BrCpf, 1), (BrCnpj, 1)]);
-    assert_eq!(shape(&f), vec![("", Object), ("cpf", Integer), ("cnpj", Integer), ("count", Integer)]);
+    assert_eq!(
+        shape(&f),
+        vec![
+            ("", Object),
+            ("cpf", Integer),
+            ("cnpj", Integer),
+            ("count", Integer)
+        ]
+    );
 }
 
 #[test]
@@ -208,11 +229,19 @@ fn adyen_payment_request() {
 #[test]
 fn problem_json_is_json_and_jose_json_is_not() {
     let body = br#"{"type":"about:blank","title":"Not Found","status":404,"detail":"No account for jane@example.com"}"#;
-    let f = analyze_body(Some("application/problem+json"), body, &ContentLimits::default());
+    let f = analyze_body(
+        Some("application/problem+json"),
+        body,
+        &ContentLimits::default(),
+    );
     assert!(f.json);
     assert_eq!(f.sensitive, vec![(Email, 1)]);
     assert_eq!(shape(&f).get(3), Some(&("status", Integer)));
-    let f = analyze_body(Some("application/jose+json"), body, &ContentLimits::default());
+    let f = analyze_body(
+        Some("application/jose+json"),
+        body,
+        &ContentLimits::default(),
+    );
     assert!(!f.json);
     assert!(f.shape.is_empty());
     assert_eq!(f.sensitive, vec![(Email, 1)]);
@@ -220,15 +249,26 @@ fn problem_json_is_json_and_jose_json_is_not() {
 
 #[test]
 fn json_without_a_content_type_is_sniffed() {
-    let f = analyze_body(None, b"  \r\n[{\"iban\":\"DE89370400440532013000\"}]", &ContentLimits::default());
+    let f = analyze_body(
+        None,
+        b"  \r\n[{\"iban\":\"DE89370400440532013000\"}]",
+        &ContentLimits::default(),
+    );
     assert!(f.json);
-    assert_eq!(shape(&f), vec![("", Array), ("[]", Object), ("[].iban", String)]);
+    assert_eq!(
+        shape(&f),
+        vec![("", Array), ("[]", Object), ("[].iban", String)]
+    );
     assert_eq!(f.sensitive, vec![(Iban, 1)]);
 }
 
 #[test]
 fn a_json_label_on_something_else_scans_text() {
-    let f = analyze_body(Some("application/json"), b"<html>mail jane@example.com</html>", &ContentLimits::default());
+    let f = analyze_body(
+        Some("application/json"),
+        b"<html>mail jane@example.com</html>",
+        &ContentLimits::default(),
+    );
     assert!(!f.json);
     assert!(!f.truncated);
     assert!(f.shape.is_empty());
@@ -238,11 +278,21 @@ fn a_json_label_on_something_else_scans_text() {
 #[test]
 fn oauth_token_form() {
     let body = b"grant_type=password&username=jane.doe%40example.com&password=s3cr3t%2B&client_id=bank-app&scope=openid+accounts";
-    let f = analyze_body(Some("application/x-www-form-urlencoded"), body, &ContentLimits::default());
+    let f = analyze_body(
+        Some("application/x-www-form-urlencoded"),
+        body,
+        &ContentLimits::default(),
+    );
     assert!(!f.json);
     assert_eq!(
         shape(&f),
-        vec![("grant_type", String), ("username", String), ("password", String), ("client_id", String), ("scope", String)]
+        vec![
+            ("grant_type", String),
+            ("username", String),
+            ("password", String),
+            ("client_id", String),
+            ("scope", String)
+        ]
     );
     assert_eq!(f.sensitive, vec![(Email, 1)]);
 }
@@ -250,8 +300,20 @@ fn oauth_token_form() {
 #[test]
 fn form_field_names_give_context_and_repeat_once() {
     let body = b"phone=07700+900123&cpf=111.444.777-35&cpf=11144477735&tag=a&tag=b&=orphan&flag";
-    let f = analyze_body(Some("application/x-www-form-urlencoded; charset=utf-8"), body, &ContentLimits::default());
-    assert_eq!(shape(&f), vec![("phone", String), ("cpf", String), ("tag", String), ("flag", String)]);
+    let f = analyze_body(
+        Some("application/x-www-form-urlencoded; charset=utf-8"),
+        body,
+        &ContentLimits::default(),
+    );
+    assert_eq!(
+        shape(&f),
+        vec![
+            ("phone", String),
+            ("cpf", String),
+            ("tag", String),
+            ("flag", String)
+        ]
+    );
     assert_eq!(f.sensitive, vec![(Phone, 1), (BrCpf, 2)]);
 }
 
@@ -272,7 +334,12 @@ fn text_and_xml_are_scanned_without_shape() {
 #[test]
 fn html_and_binary_bodies_are_not_scanned() {
     let body = b"<p>jane@example.com 4111111111111111</p>";
-    for ct in ["text/html", "image/png", "application/octet-stream", "application/pdf"] {
+    for ct in [
+        "text/html",
+        "image/png",
+        "application/octet-stream",
+        "application/pdf",
+    ] {
         let f = analyze_body(Some(ct), body, &ContentLimits::default());
         assert_eq!(f, BodyFacts::default(), "{ct}");
     }

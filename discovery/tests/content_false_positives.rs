@@ -22,11 +22,15 @@ impl Rng {
     }
 
     fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + self.below(10) as u8)).collect()
+        (0..n)
+            .map(|_| char::from(b'0' + self.below(10) as u8))
+            .collect()
     }
 
     fn pick(&mut self, n: usize, alphabet: &[u8]) -> String {
-        (0..n).map(|_| char::from(alphabet[self.below(alphabet.len() as u64) as usize])).collect()
+        (0..n)
+            .map(|_| char::from(alphabet[self.below(alphabet.len() as u64) as usize]))
+            .collect()
     }
 }
 
@@ -38,7 +42,11 @@ fn json_string(s: &str) -> String {
 fn assert_untagged(values: &[String]) {
     let limits = ContentLimits::default();
     for v in values {
-        let body = format!(r#"{{"value":{},"note":{}}}"#, json_string(v), json_string(&format!("see {v} here")));
+        let body = format!(
+            r#"{{"value":{},"note":{}}}"#,
+            json_string(v),
+            json_string(&format!("see {v} here"))
+        );
         let f = analyze_body(Some("application/json"), body.as_bytes(), &limits);
         assert_eq!(f.sensitive, vec![], "{v}");
         assert!(f.json && !f.truncated, "{v}");
@@ -50,7 +58,11 @@ fn assert_untagged(values: &[String]) {
 fn assert_untagged_numbers(values: &[String]) {
     for v in values {
         let body = format!(r#"{{"value":{v}}}"#);
-        let f: BodyFacts = analyze_body(Some("application/json"), body.as_bytes(), &ContentLimits::default());
+        let f: BodyFacts = analyze_body(
+            Some("application/json"),
+            body.as_bytes(),
+            &ContentLimits::default(),
+        );
         assert_eq!(f.sensitive, vec![], "{v}");
     }
 }
@@ -66,7 +78,11 @@ fn luhn_complete(prefix: &str) -> String {
                 .map(|(i, c)| {
                     let d = u32::from(c - b'0');
                     if i % 2 == 1 {
-                        if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+                        if d * 2 > 9 {
+                            d * 2 - 9
+                        } else {
+                            d * 2
+                        }
                     } else {
                         d
                     }
@@ -83,11 +99,28 @@ fn uuids() {
     let hex = b"0123456789abcdef";
     let mut values: Vec<String> = (0..2000)
         .map(|_| {
-            format!("{}-{}-4{}-{}{}-{}", rng.pick(8, hex), rng.pick(4, hex), rng.pick(3, hex), rng.pick(1, b"89ab"), rng.pick(3, hex), rng.pick(12, hex))
+            format!(
+                "{}-{}-4{}-{}{}-{}",
+                rng.pick(8, hex),
+                rng.pick(4, hex),
+                rng.pick(3, hex),
+                rng.pick(1, b"89ab"),
+                rng.pick(3, hex),
+                rng.pick(12, hex)
+            )
         })
         .collect();
     // All-digit UUIDs, upper case too.
-    values.extend((0..500).map(|_| format!("{}-{}-{}-{}-{}", rng.digits(8), rng.digits(4), rng.digits(4), rng.digits(4), rng.digits(12))));
+    values.extend((0..500).map(|_| {
+        format!(
+            "{}-{}-{}-{}-{}",
+            rng.digits(8),
+            rng.digits(4),
+            rng.digits(4),
+            rng.digits(4),
+            rng.digits(12)
+        )
+    }));
     values.extend((0..500).map(|_| rng.pick(32, b"0123456789ABCDEF")));
     assert_untagged(&values);
 }
@@ -95,7 +128,12 @@ fn uuids() {
 #[test]
 fn amounts() {
     let mut rng = Rng(2);
-    let mut values = vec!["1234567890123.45".to_string(), "9999999999999.99999".into(), "-4111111111111111.00".into(), "1,234,567.89".into()];
+    let mut values = vec![
+        "1234567890123.45".to_string(),
+        "9999999999999.99999".into(),
+        "-4111111111111111.00".into(),
+        "1,234,567.89".into(),
+    ];
     for _ in 0..3000 {
         let int_digits = 1 + rng.below(13) as usize;
         let int = rng.digits(int_digits).trim_start_matches('0').to_string();
@@ -106,7 +144,13 @@ fn amounts() {
     // A 16-digit integer part with a fraction is an amount, not a card.
     values.push("4111111111111111.25".into());
     assert_untagged(&values);
-    assert_untagged_numbers(&values.iter().filter(|v| !v.contains(',')).cloned().collect::<Vec<_>>());
+    assert_untagged_numbers(
+        &values
+            .iter()
+            .filter(|v| !v.contains(','))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
 }
 
 #[test]
@@ -114,9 +158,19 @@ fn timestamps_and_dates() {
     let mut rng = Rng(3);
     let mut values = Vec::new();
     for _ in 0..1000 {
-        let (y, mo, d, h, mi, s) = (1970 + rng.below(80), 1 + rng.below(12), 1 + rng.below(28), rng.below(24), rng.below(60), rng.below(60));
+        let (y, mo, d, h, mi, s) = (
+            1970 + rng.below(80),
+            1 + rng.below(12),
+            1 + rng.below(28),
+            rng.below(24),
+            rng.below(60),
+            rng.below(60),
+        );
         values.push(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+00:00"));
-        values.push(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{}Z", rng.digits(3)));
+        values.push(format!(
+            "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{}Z",
+            rng.digits(3)
+        ));
         values.push(format!("{y:04}-{mo:02}-{d:02}"));
         values.push(format!("{d:02}/{mo:02}/{y:04} {h:02}:{mi:02}"));
         values.push(format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}"));
@@ -166,7 +220,11 @@ fn references_and_order_numbers() {
     }
     for _ in 0..1000 {
         values.push(format!("ORD-{}", rng.digits(10)));
-        values.push(format!("{}-{}", rng.pick(3, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"), rng.digits(8)));
+        values.push(format!(
+            "{}-{}",
+            rng.pick(3, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+            rng.digits(8)
+        ));
     }
     assert_untagged(&values);
 }
@@ -188,7 +246,13 @@ fn luhn_valid_numbers_that_cannot_be_cards() {
         values.push(luhn_complete(&format!("37{}", rng.digits(13))));
     }
     assert_untagged(&values);
-    assert_untagged_numbers(&values.iter().filter(|v| !v.starts_with('0')).cloned().collect::<Vec<_>>());
+    assert_untagged_numbers(
+        &values
+            .iter()
+            .filter(|v| !v.starts_with('0'))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
 }
 
 #[test]
@@ -198,18 +262,44 @@ fn valid_brazilian_ids_need_a_field_that_names_them() {
     for _ in 0..500 {
         let body = rng.digits(9);
         let v: Vec<u32> = body.bytes().map(|b| u32::from(b - b'0')).collect();
-        let d1 = v.iter().zip((2..=10).rev()).map(|(d, w)| d * w).sum::<u32>() * 10 % 11 % 10;
-        let d2 = v.iter().chain([d1].iter()).zip((2..=11).rev()).map(|(d, w)| d * w).sum::<u32>() * 10 % 11 % 10;
+        let d1 = v
+            .iter()
+            .zip((2..=10).rev())
+            .map(|(d, w)| d * w)
+            .sum::<u32>()
+            * 10
+            % 11
+            % 10;
+        let d2 = v
+            .iter()
+            .chain([d1].iter())
+            .zip((2..=11).rev())
+            .map(|(d, w)| d * w)
+            .sum::<u32>()
+            * 10
+            % 11
+            % 10;
         values.push(format!("{body}{d1}{d2}"));
     }
     assert_untagged(&values);
-    assert_untagged_numbers(&values.iter().filter(|v| !v.starts_with('0')).cloned().collect::<Vec<_>>());
+    assert_untagged_numbers(
+        &values
+            .iter()
+            .filter(|v| !v.starts_with('0'))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
 }
 
 #[test]
 fn phone_like_numbers_outside_phone_fields() {
     let mut rng = Rng(7);
-    let mut values = vec!["07700900123".to_string(), "(11) 98765-4321".into(), "020 7946 0958".into(), "+1234567".into()];
+    let mut values = vec![
+        "07700900123".to_string(),
+        "(11) 98765-4321".into(),
+        "020 7946 0958".into(),
+        "+1234567".into(),
+    ];
     for _ in 0..1000 {
         values.push(format!("0{}", rng.digits(10)));
         values.push(format!("{} {}", rng.digits(4), rng.digits(6)));
@@ -245,7 +335,13 @@ fn network_banking_and_token_values() {
     for _ in 0..1000 {
         values.push(rng.pick(64, b"0123456789abcdef"));
         values.push(format!("{}==", rng.pick(42, b64)));
-        values.push(format!("{}.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256), rng.below(256)));
+        values.push(format!(
+            "{}.{}.{}.{}",
+            rng.below(256),
+            rng.below(256),
+            rng.below(256),
+            rng.below(256)
+        ));
     }
     assert_untagged(&values);
 }

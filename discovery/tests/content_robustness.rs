@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use apitap_discovery::content::{analyze_body, BodyFacts, ContentEvent, ContentLimits, JsonType, SensitiveKind};
+use apitap_discovery::content::{
+    analyze_body, BodyFacts, ContentEvent, ContentLimits, JsonType, SensitiveKind,
+};
 
 const JSON: Option<&str> = Some("application/json");
 
@@ -43,12 +45,20 @@ fn every_prefix_gives_a_prefix_of_the_full_shape() {
     for sample in SAMPLES {
         let full = json(sample.as_bytes());
         assert!(full.json && !full.truncated, "{sample}: {:?}", full.events);
-        assert!(!full.sensitive.is_empty() || sample.contains("nested"), "{sample}");
+        assert!(
+            !full.sensitive.is_empty() || sample.contains("nested"),
+            "{sample}"
+        );
         let end = sample.trim_end().len();
         for k in 0..=sample.len() {
             let cut = sample.as_bytes().get(..k).unwrap();
             let f = json(cut);
-            assert!(full.shape.starts_with(&f.shape), "{sample} cut at {k}: {:?} not a prefix of {:?}", f.shape, full.shape);
+            assert!(
+                full.shape.starts_with(&f.shape),
+                "{sample} cut at {k}: {:?} not a prefix of {:?}",
+                f.shape,
+                full.shape
+            );
             for (kind, n) in &f.sensitive {
                 assert!(*n <= full.count(*kind), "{sample} cut at {k}: {kind:?} {n}");
             }
@@ -69,12 +79,20 @@ fn every_prefix_gives_a_prefix_of_the_full_shape() {
 fn the_byte_limit_cuts_like_a_shorter_body() {
     let body = SAMPLES[0].as_bytes();
     for max_bytes in [0, 1, 17, 100, body.len() - 1] {
-        let limits = ContentLimits { max_bytes, ..ContentLimits::default() };
+        let limits = ContentLimits {
+            max_bytes,
+            ..ContentLimits::default()
+        };
         let f = json_with(body, &limits);
         let shorter = json(&body[..max_bytes]);
         assert_eq!(f.shape, shorter.shape, "{max_bytes}");
         assert!(f.truncated);
-        assert_eq!(f.events.first(), Some(&ContentEvent::BytesLimit { body_len: body.len() }));
+        assert_eq!(
+            f.events.first(),
+            Some(&ContentEvent::BytesLimit {
+                body_len: body.len()
+            })
+        );
     }
 }
 
@@ -99,7 +117,11 @@ fn malformed_json_stops_the_scan_and_keeps_what_was_found() {
         let f = json(body.as_bytes());
         assert!(f.json, "{body}");
         assert!(f.truncated, "{body}");
-        assert_eq!(f.events, vec![ContentEvent::Malformed { offset: *offset }], "{body}");
+        assert_eq!(
+            f.events,
+            vec![ContentEvent::Malformed { offset: *offset }],
+            "{body}"
+        );
         let got: Vec<&str> = f.shape.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(&got, paths, "{body}");
     }
@@ -112,16 +134,37 @@ fn malformed_json_stops_the_scan_and_keeps_what_was_found() {
 fn random_bytes_never_panic_and_stay_bounded() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let alphabet = b"{}[]:,\"\\ \n0123456789-+.eEtrufalsn@abcAB/u%=&";
-    let limits = ContentLimits { max_fields: 16, max_path_bytes: 24, max_depth: 6, ..ContentLimits::default() };
+    let limits = ContentLimits {
+        max_fields: 16,
+        max_path_bytes: 24,
+        max_depth: 6,
+        ..ContentLimits::default()
+    };
     for round in 0..4000 {
         let len = rng.below(200);
         let body: Vec<u8> = (0..len)
-            .map(|_| if rng.below(4) == 0 { rng.next() as u8 } else { alphabet[rng.below(alphabet.len())] })
+            .map(|_| {
+                if rng.below(4) == 0 {
+                    rng.next() as u8
+                } else {
+                    alphabet[rng.below(alphabet.len())]
+                }
+            })
             .collect();
-        for ct in [JSON, Some("application/x-www-form-urlencoded"), Some("text/plain"), None] {
+        for ct in [
+            JSON,
+            Some("application/x-www-form-urlencoded"),
+            Some("text/plain"),
+            None,
+        ] {
             let f = analyze_body(ct, &body, &limits);
             assert!(f.shape.len() <= limits.max_fields, "round {round}");
-            assert!(f.shape.iter().all(|(p, _)| p.len() <= limits.max_path_bytes), "round {round}");
+            assert!(
+                f.shape
+                    .iter()
+                    .all(|(p, _)| p.len() <= limits.max_path_bytes),
+                "round {round}"
+            );
             assert!(f.events.len() <= 7, "round {round}");
         }
     }
@@ -144,8 +187,15 @@ fn mutated_documents_never_panic() {
         }
         let f = json(&body);
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
-        assert_eq!(f.json, first.is_some_and(|b| b"{[\"-0123456789tfn".contains(b)), "round {round}");
-        if f.events.iter().any(|e| matches!(e, ContentEvent::Malformed { .. })) {
+        assert_eq!(
+            f.json,
+            first.is_some_and(|b| b"{[\"-0123456789tfn".contains(b)),
+            "round {round}"
+        );
+        if f.events
+            .iter()
+            .any(|e| matches!(e, ContentEvent::Malformed { .. }))
+        {
             assert!(f.truncated);
         }
     }
@@ -154,7 +204,10 @@ fn mutated_documents_never_panic() {
 #[test]
 fn nesting_beyond_the_limit_is_skipped_and_the_rest_read() {
     let body = br#"{"a":{"b":{"c":{"d":{"e":"x@example.com"}},"c2":"jane@example.com"}},"z":true}"#;
-    let limits = ContentLimits { max_depth: 3, ..ContentLimits::default() };
+    let limits = ContentLimits {
+        max_depth: 3,
+        ..ContentLimits::default()
+    };
     let f = json_with(body, &limits);
     let paths: Vec<(&str, JsonType)> = f.shape.iter().map(|(p, t)| (p.as_str(), *t)).collect();
     assert_eq!(
@@ -177,10 +230,16 @@ fn nesting_beyond_the_limit_is_skipped_and_the_rest_read() {
 #[test]
 fn a_hundred_thousand_open_brackets() {
     let body = vec![b'['; 100_000];
-    let limits = ContentLimits { max_bytes: body.len(), ..ContentLimits::default() };
+    let limits = ContentLimits {
+        max_bytes: body.len(),
+        ..ContentLimits::default()
+    };
     let f = json_with(&body, &limits);
     assert_eq!(f.shape.len(), 33);
-    assert_eq!(f.events, vec![ContentEvent::TooDeep { skipped: 1 }, ContentEvent::CutOff]);
+    assert_eq!(
+        f.events,
+        vec![ContentEvent::TooDeep { skipped: 1 }, ContentEvent::CutOff]
+    );
     let closed: Vec<u8> = [vec![b'['; 50_000], vec![b']'; 50_000]].concat();
     let f = json_with(&closed, &limits);
     assert_eq!(f.events, vec![ContentEvent::TooDeep { skipped: 1 }]);
@@ -188,11 +247,18 @@ fn a_hundred_thousand_open_brackets() {
 
 #[test]
 fn the_field_limit_drops_pairs_but_not_tags() {
-    let body = br#"{"a":1,"b":2,"c":"jane@example.com","d":"GB29NWBK60161331926819","a":"now a string"}"#;
-    let limits = ContentLimits { max_fields: 3, ..ContentLimits::default() };
+    let body =
+        br#"{"a":1,"b":2,"c":"jane@example.com","d":"GB29NWBK60161331926819","a":"now a string"}"#;
+    let limits = ContentLimits {
+        max_fields: 3,
+        ..ContentLimits::default()
+    };
     let f = json_with(body, &limits);
     assert_eq!(f.shape.len(), 3);
-    assert_eq!(f.sensitive, vec![(SensitiveKind::Iban, 1), (SensitiveKind::Email, 1)]);
+    assert_eq!(
+        f.sensitive,
+        vec![(SensitiveKind::Iban, 1), (SensitiveKind::Email, 1)]
+    );
     assert!(f.truncated);
     assert_eq!(f.events, vec![ContentEvent::FieldsDropped { values: 3 }]);
 }
@@ -200,7 +266,10 @@ fn the_field_limit_drops_pairs_but_not_tags() {
 #[test]
 fn long_paths_are_not_recorded_nor_their_children() {
     let body = br#"{"short":{"averyveryverylongkey":{"x":1,"y":[2]},"k":"4111111111111111"}}"#;
-    let limits = ContentLimits { max_path_bytes: 12, ..ContentLimits::default() };
+    let limits = ContentLimits {
+        max_path_bytes: 12,
+        ..ContentLimits::default()
+    };
     let f = json_with(body, &limits);
     let paths: Vec<&str> = f.shape.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(paths, ["", "short", "short.k"]);
@@ -211,14 +280,20 @@ fn long_paths_are_not_recorded_nor_their_children() {
 
 #[test]
 fn long_strings_are_examined_up_to_the_limit() {
-    let limits = ContentLimits { max_string_bytes: 32, ..ContentLimits::default() };
+    let limits = ContentLimits {
+        max_string_bytes: 32,
+        ..ContentLimits::default()
+    };
     let early = format!(r#"{{"note":"mail jane@example.com {}"}}"#, "x ".repeat(100));
     let f = json_with(early.as_bytes(), &limits);
     assert_eq!(f.sensitive, vec![(SensitiveKind::Email, 1)]);
     assert_eq!(f.events, vec![ContentEvent::LongStrings { strings: 1 }]);
     assert!(!f.truncated);
     // An address across the 32-byte mark, and one after it: neither counts.
-    let across = format!(r#"{{"note":"{}jane@example.com x@example.com"}}"#, "x ".repeat(12));
+    let across = format!(
+        r#"{{"note":"{}jane@example.com x@example.com"}}"#,
+        "x ".repeat(12)
+    );
     let f = json_with(across.as_bytes(), &limits);
     assert_eq!(f.sensitive, vec![]);
     // Escaped strings are decoded up to the limit too.
@@ -242,7 +317,10 @@ fn transaction(i: usize) -> String {
 
 fn transactions(n: usize) -> String {
     let list: Vec<String> = (0..n).map(transaction).collect();
-    format!(r#"{{"Data":{{"Transaction":[{}]}},"Links":{{"Self":"/transactions"}},"Meta":{{"TotalPages":1}}}}"#, list.join(","))
+    format!(
+        r#"{{"Data":{{"Transaction":[{}]}},"Links":{{"Self":"/transactions"}},"Meta":{{"TotalPages":1}}}}"#,
+        list.join(",")
+    )
 }
 
 #[test]
@@ -253,19 +331,37 @@ fn a_full_64_kib_body() {
         n += 1;
     }
     let body = transactions(n);
-    assert!(body.len() > 60 * 1024 && body.len() <= 64 * 1024, "{}", body.len());
+    assert!(
+        body.len() > 60 * 1024 && body.len() <= 64 * 1024,
+        "{}",
+        body.len()
+    );
     let f = json(body.as_bytes());
     assert!(f.json && !f.truncated, "{:?}", f.events);
     assert_eq!(f.shape, one.shape);
     assert_eq!(f.shape.len(), 37);
-    assert_eq!(f.sensitive, vec![(SensitiveKind::CardNumber, n as u32), (SensitiveKind::Iban, n as u32)]);
+    assert_eq!(
+        f.sensitive,
+        vec![
+            (SensitiveKind::CardNumber, n as u32),
+            (SensitiveKind::Iban, n as u32)
+        ]
+    );
 
     // A longer body is cut at the default limit: the shape stops before `Links`, the counts
     // cover the transactions within the first 64 KiB.
     let longer = transactions(n + 40);
     let f = json(longer.as_bytes());
     assert!(f.truncated);
-    assert_eq!(f.events, vec![ContentEvent::BytesLimit { body_len: longer.len() }, ContentEvent::CutOff]);
+    assert_eq!(
+        f.events,
+        vec![
+            ContentEvent::BytesLimit {
+                body_len: longer.len()
+            },
+            ContentEvent::CutOff
+        ]
+    );
     assert_eq!(f.shape, one.shape[..33]);
     let cards = f.count(SensitiveKind::CardNumber) as usize;
     assert!((n..=n + 1).contains(&cards), "{cards} of {n}");
@@ -275,12 +371,20 @@ fn a_full_64_kib_body() {
 fn pathological_texts_take_linear_time() {
     // Half a megabyte, so quadratic work would show as minutes, linear as a fraction of a second.
     let n = 512 * 1024;
-    let limits = ContentLimits { max_bytes: n, ..ContentLimits::default() };
+    let limits = ContentLimits {
+        max_bytes: n,
+        ..ContentLimits::default()
+    };
     let bodies: Vec<Vec<u8>> = vec![
         b"1 ".repeat(n / 2),
         b"1-".repeat(n / 2),
         b"+1 ".repeat(n / 3),
-        b"a.".repeat(n / 2 - 40).into_iter().chain(b"@".iter().copied()).chain(b"b".repeat(80)).collect(),
+        b"a."
+            .repeat(n / 2 - 40)
+            .into_iter()
+            .chain(b"@".iter().copied())
+            .chain(b"b".repeat(80))
+            .collect(),
         b"a@".repeat(n / 2),
         b"AB12 ".repeat(n / 5),
         b"GB82 ".repeat(n / 5),
@@ -294,9 +398,16 @@ fn pathological_texts_take_linear_time() {
         }
         // The same text as one JSON string value and as form values.
         let quoted = [b"\"".as_slice(), body, b"\""].concat();
-        let limits = ContentLimits { max_string_bytes: n, ..limits };
+        let limits = ContentLimits {
+            max_string_bytes: n,
+            ..limits
+        };
         assert_eq!(analyze_body(JSON, &quoted, &limits).sensitive, vec![]);
         analyze_body(Some("application/x-www-form-urlencoded"), body, &limits);
     }
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -14,7 +14,10 @@ pub(crate) fn analyze(src: &[u8], cut: bool, limits: &ContentLimits, out: &mut O
     while let Some(pair) = pairs.next() {
         let last = pairs.peek().is_none();
         let (raw_name, raw_value) = match pair.iter().position(|b| *b == b'=') {
-            Some(eq) => (pair.get(..eq).unwrap_or(&[]), Some(pair.get(eq + 1..).unwrap_or(&[]))),
+            Some(eq) => (
+                pair.get(..eq).unwrap_or(&[]),
+                Some(pair.get(eq + 1..).unwrap_or(&[])),
+            ),
             None => (pair, None),
         };
         if raw_name.is_empty() || (last && cut && raw_value.is_none()) {
@@ -35,7 +38,12 @@ pub(crate) fn analyze(src: &[u8], cut: bool, limits: &ContentLimits, out: &mut O
             out.long_strings = out.long_strings.saturating_add(1);
         }
         let key = named.then_some(path.as_str());
-        detect::scan_value(&value, long || (last && cut), || FieldContext::from_names(key, None), &mut out.tally);
+        detect::scan_value(
+            &value,
+            long || (last && cut),
+            || FieldContext::from_names(key, None),
+            &mut out.tally,
+        );
     }
 }
 

@@ -55,15 +55,34 @@ struct Scanner<'a, 'o> {
 /// Scans `src` as JSON into `out`. Returns false, recording nothing, when the first non-blank
 /// byte cannot start a JSON value (the caller then scans the body as text).
 pub(crate) fn analyze(src: &[u8], limits: &ContentLimits, out: &mut Outcome) -> bool {
-    let src = src.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(src);
-    let first = src.iter().find(|b| !b.is_ascii_whitespace());
-    if !matches!(first, Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')) {
+    // A UTF-8 byte order mark is not JSON but some servers send one; offsets stay the body's.
+    let bom = if src.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let first = src.iter().skip(bom).find(|b| !is_blank(**b));
+    if !matches!(
+        first,
+        Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
+    ) {
         return false;
     }
-    let mut s = Scanner { src, pos: 0, limits, out, path: String::new(), stack: Vec::new(), buf: Vec::new(), too_deep: 0 };
+    let mut s = Scanner {
+        src,
+        pos: bom,
+        limits,
+        out,
+        path: String::new(),
+        stack: Vec::new(),
+        buf: Vec::new(),
+        too_deep: 0,
+    };
     let stop = s.run();
     if s.too_deep > 0 {
-        s.out.event(ContentEvent::TooDeep { skipped: s.too_deep });
+        s.out.event(ContentEvent::TooDeep {
+            skipped: s.too_deep,
+        });
     }
     match stop {
         Ok(()) => {}
@@ -71,6 +90,11 @@ pub(crate) fn analyze(src: &[u8], limits: &ContentLimits, out: &mut Outcome) -> 
         Err(Stop::Malformed(offset)) => s.out.event(ContentEvent::Malformed { offset }),
     }
     true
+}
+
+/// JSON whitespace (RFC 8259: space, tab, line feed, carriage return).
+fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// A JSON string as found in the source: its raw bytes between the quotes and whether they
@@ -87,12 +111,22 @@ impl<'a> Scanner<'a, '_> {
         loop {
             self.skip_blanks();
             let Some(&b) = self.src.get(self.pos) else {
-                return if expect == Expect::End { Ok(()) } else { Err(Stop::Cut) };
+                return if expect == Expect::End {
+                    Ok(())
+                } else {
+                    Err(Stop::Cut)
+                };
             };
             expect = match (expect, b) {
                 (Expect::End, _) => return Err(Stop::Malformed(self.pos)),
-                (Expect::ValueOrClose, b']') | (Expect::CommaOrClose, b']') if self.top_is(false) => self.close(),
-                (Expect::KeyOrClose, b'}') | (Expect::CommaOrClose, b'}') if self.top_is(true) => self.close(),
+                (Expect::ValueOrClose, b']') | (Expect::CommaOrClose, b']')
+                    if self.top_is(false) =>
+                {
+                    self.close()
+                }
+                (Expect::KeyOrClose, b'}') | (Expect::CommaOrClose, b'}') if self.top_is(true) => {
+                    self.close()
+                }
                 (Expect::Value | Expect::ValueOrClose, _) => self.value(b)?,
                 (Expect::KeyOrClose | Expect::Key, b'"') => {
                     self.key()?;
@@ -116,7 +150,7 @@ impl<'a> Scanner<'a, '_> {
     }
 
     fn skip_blanks(&mut self) {
-        while self.src.get(self.pos).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        while self.src.get(self.pos).is_some_and(|b| is_blank(*b)) {
             self.pos += 1;
         }
     }
@@ -149,7 +183,9 @@ impl<'a> Scanner<'a, '_> {
 
     fn record(&mut self, ty: JsonType) {
         if self.recording() {
-            self.out.shape.insert(&self.path, ty, self.limits.max_fields);
+            self.out
+                .shape
+                .insert(&self.path, ty, self.limits.max_fields);
         } else {
             self.out.shape.path_too_long();
         }
@@ -160,7 +196,11 @@ impl<'a> Scanner<'a, '_> {
         match b {
             b'{' | b'[' => {
                 let object = b == b'{';
-                self.record(if object { JsonType::Object } else { JsonType::Array });
+                self.record(if object {
+                    JsonType::Object
+                } else {
+                    JsonType::Array
+                });
                 self.pos += 1;
                 if self.stack.len() >= self.limits.max_depth {
                     self.too_deep = self.too_deep.saturating_add(1);
@@ -168,7 +208,11 @@ impl<'a> Scanner<'a, '_> {
                     return Ok(self.after_value());
                 }
                 self.open(object);
-                Ok(if object { Expect::KeyOrClose } else { Expect::ValueOrClose })
+                Ok(if object {
+                    Expect::KeyOrClose
+                } else {
+                    Expect::ValueOrClose
+                })
             }
             b'"' => {
                 let raw = self.string();
@@ -184,7 +228,13 @@ impl<'a> Scanner<'a, '_> {
                 if let Some(digits) = integer.and_then(|(start, end)| self.src.get(start..end)) {
                     let recording = self.recording();
                     let path = &self.path;
-                    let ctx = || if recording { FieldContext::from_path(path) } else { FieldContext::default() };
+                    let ctx = || {
+                        if recording {
+                            FieldContext::from_path(path)
+                        } else {
+                            FieldContext::default()
+                        }
+                    };
                     detect::scan_integer(digits, ctx, &mut self.out.tally);
                 }
                 Ok(self.after_value())
@@ -222,7 +272,12 @@ impl<'a> Scanner<'a, '_> {
                 ok = false;
             }
         }
-        self.stack.push(Frame { object, outer_len, base_ok, ok });
+        self.stack.push(Frame {
+            object,
+            outer_len,
+            base_ok,
+            ok,
+        });
     }
 
     /// Skips a container nested too deep, from just after its opening bracket to just after
@@ -230,7 +285,9 @@ impl<'a> Scanner<'a, '_> {
     fn skip_container(&mut self) -> Result<(), Stop> {
         let mut depth = 1usize;
         while depth > 0 {
-            let Some(&b) = self.src.get(self.pos) else { return Err(Stop::Cut) };
+            let Some(&b) = self.src.get(self.pos) else {
+                return Err(Stop::Cut);
+            };
             match b {
                 b'"' => {
                     self.string()?;
@@ -248,17 +305,26 @@ impl<'a> Scanner<'a, '_> {
     /// Reads a member's key and points the path at it.
     fn key(&mut self) -> Result<(), Stop> {
         let raw = self.string()?;
-        let Some(frame) = self.stack.last() else { return Err(Stop::Malformed(raw.start)) };
+        let Some(frame) = self.stack.last() else {
+            return Err(Stop::Malformed(raw.start));
+        };
         let (outer_len, base_ok) = (frame.outer_len, frame.base_ok);
         self.path.truncate(outer_len);
         let mut ok = base_ok;
         if base_ok {
-            let room = self.limits.max_path_bytes.saturating_sub(outer_len + usize::from(outer_len > 0));
+            let room = self
+                .limits
+                .max_path_bytes
+                .saturating_sub(outer_len + usize::from(outer_len > 0));
             // One byte more than fits is enough to know it does not.
             let key = match raw.escaped {
                 false => self.src.get(raw.start..raw.end).unwrap_or(&[]),
                 true => {
-                    decode(self.src.get(raw.start..raw.end).unwrap_or(&[]), &mut self.buf, room.saturating_add(1));
+                    decode(
+                        self.src.get(raw.start..raw.end).unwrap_or(&[]),
+                        &mut self.buf,
+                        room.saturating_add(1),
+                    );
                     &self.buf
                 }
             };
@@ -285,7 +351,13 @@ impl<'a> Scanner<'a, '_> {
         }
         let recording = self.recording();
         let path = &self.path;
-        let ctx = || if recording { FieldContext::from_path(path) } else { FieldContext::default() };
+        let ctx = || {
+            if recording {
+                FieldContext::from_path(path)
+            } else {
+                FieldContext::default()
+            }
+        };
         detect::scan_value(text, cut, ctx, &mut self.out.tally);
     }
 
@@ -296,11 +368,17 @@ impl<'a> Scanner<'a, '_> {
         let mut i = start;
         let mut escaped = false;
         loop {
-            let Some(&b) = self.src.get(i) else { return Err(Stop::Cut) };
+            let Some(&b) = self.src.get(i) else {
+                return Err(Stop::Cut);
+            };
             match b {
                 b'"' => {
                     self.pos = i + 1;
-                    return Ok(RawString { start, end: i, escaped });
+                    return Ok(RawString {
+                        start,
+                        end: i,
+                        escaped,
+                    });
                 }
                 b'\\' => {
                     escaped = true;
@@ -373,11 +451,16 @@ impl<'a> Scanner<'a, '_> {
         }
         match src.get(i) {
             None if !self.stack.is_empty() => return Err(Stop::Cut),
-            None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}') => {}
+            None | Some(b',' | b']' | b'}') => {}
+            Some(b) if is_blank(*b) => {}
             Some(_) => return Err(Stop::Malformed(i)),
         }
         self.pos = i;
-        let ty = if integer { JsonType::Integer } else { JsonType::Number };
+        let ty = if integer {
+            JsonType::Integer
+        } else {
+            JsonType::Number
+        };
         Ok((ty, (integer && !negative).then_some((int_start, int_end))))
     }
 }
@@ -385,7 +468,12 @@ impl<'a> Scanner<'a, '_> {
 /// Appends a key to `path` as a segment (after a `.` unless the path is empty), if it fits in
 /// `room` bytes. A key that is data (digits, a UUID, a sensitive value) becomes `*`; a key in
 /// which a detector fires is counted. Returns whether it fitted.
-pub(crate) fn push_segment(path: &mut String, key: &[u8], room: usize, tally: &mut detect::Tally) -> bool {
+pub(crate) fn push_segment(
+    path: &mut String,
+    key: &[u8],
+    room: usize,
+    tally: &mut detect::Tally,
+) -> bool {
     if key.len() > room {
         return false;
     }
@@ -414,7 +502,13 @@ pub(crate) fn push_segment(path: &mut String, key: &[u8], room: usize, tally: &m
 fn is_data_key(key: &[u8]) -> bool {
     let all_digits = !key.is_empty() && key.iter().all(u8::is_ascii_digit);
     let uuid = key.len() == 36
-        && key.iter().enumerate().all(|(i, b)| if matches!(i, 8 | 13 | 18 | 23) { *b == b'-' } else { b.is_ascii_hexdigit() });
+        && key.iter().enumerate().all(|(i, b)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        });
     all_digits || uuid
 }
 
@@ -461,14 +555,20 @@ fn decode(raw: &[u8], buf: &mut Vec<u8>, max: usize) -> bool {
             None => None,
         };
         let mut utf8 = [0u8; 4];
-        buf.extend_from_slice(c.unwrap_or(char::REPLACEMENT_CHARACTER).encode_utf8(&mut utf8).as_bytes());
+        buf.extend_from_slice(
+            c.unwrap_or(char::REPLACEMENT_CHARACTER)
+                .encode_utf8(&mut utf8)
+                .as_bytes(),
+        );
     }
     false
 }
 
 fn hex4(raw: &[u8], at: usize) -> Option<u32> {
     let digits = raw.get(at..at + 4)?;
-    digits.iter().try_fold(0u32, |acc, h| Some(acc * 16 + char::from(*h).to_digit(16)?))
+    digits
+        .iter()
+        .try_fold(0u32, |acc, h| Some(acc * 16 + char::from(*h).to_digit(16)?))
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ const BINARY_APPLICATION: &[&str] = &[
 
 pub(crate) fn classify(content_type: Option<&str>, body: &[u8]) -> Treatment {
     let Some(ct) = content_type.map(essence).filter(|ct| !ct.is_empty()) else {
+        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
         return match body.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{' | b'[') => Treatment::Json,
             _ => Treatment::Text,
@@ -49,7 +50,10 @@ pub(crate) fn classify(content_type: Option<&str>, body: &[u8]) -> Treatment {
         if is(sub, "x-www-form-urlencoded") {
             return Treatment::Form;
         }
-        if is(sub, "xhtml+xml") || BINARY_APPLICATION.iter().any(|b| is(sub, b)) || starts_with_ci(sub, "grpc") {
+        if is(sub, "xhtml+xml")
+            || BINARY_APPLICATION.iter().any(|b| is(sub, b))
+            || starts_with_ci(sub, "grpc")
+        {
             return Treatment::Skip;
         }
         return Treatment::Text;
@@ -63,7 +67,10 @@ pub(crate) fn classify(content_type: Option<&str>, body: &[u8]) -> Treatment {
             Treatment::Text
         };
     }
-    if ["image", "audio", "video", "font"].iter().any(|t| is(top, t)) {
+    if ["image", "audio", "video", "font"]
+        .iter()
+        .any(|t| is(top, t))
+    {
         return Treatment::Skip;
     }
     Treatment::Text
@@ -76,11 +83,14 @@ fn essence(ct: &str) -> &str {
 }
 
 fn ends_with_ci(s: &str, suffix: &str) -> bool {
-    s.len() >= suffix.len() && s.get(s.len() - suffix.len()..).is_some_and(|end| end.eq_ignore_ascii_case(suffix))
+    s.len() >= suffix.len()
+        && s.get(s.len() - suffix.len()..)
+            .is_some_and(|end| end.eq_ignore_ascii_case(suffix))
 }
 
 fn starts_with_ci(s: &str, prefix: &str) -> bool {
-    s.get(..prefix.len()).is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+    s.get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
 }
 
 #[cfg(test)]
@@ -112,6 +122,7 @@ mod tests {
     fn without_a_content_type_the_first_byte_decides() {
         assert_eq!(classify(None, b" \n {\"a\":1}"), Treatment::Json);
         assert_eq!(classify(None, b"[1]"), Treatment::Json);
+        assert_eq!(classify(None, b"\xEF\xBB\xBF{}"), Treatment::Json);
         assert_eq!(classify(None, b"a=1&b=2"), Treatment::Text);
         assert_eq!(classify(Some("  "), b"[1]"), Treatment::Json);
         assert_eq!(classify(None, b""), Treatment::Text);

@@ -221,7 +221,13 @@ impl SensitiveKind {
 
     /// Whether this is a national identifier (UK NINO, CPF, CNPJ, SSN).
     pub fn is_national_id(self) -> bool {
-        matches!(self, SensitiveKind::UkNino | SensitiveKind::BrCpf | SensitiveKind::BrCnpj | SensitiveKind::UsSsn)
+        matches!(
+            self,
+            SensitiveKind::UkNino
+                | SensitiveKind::BrCpf
+                | SensitiveKind::BrCnpj
+                | SensitiveKind::UsSsn
+        )
     }
 }
 
@@ -286,7 +292,10 @@ pub struct BodyFacts {
 impl BodyFacts {
     /// How many values of `kind` matched (0 when none).
     pub fn count(&self, kind: SensitiveKind) -> u32 {
-        self.sensitive.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
+        self.sensitive
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
     }
 }
 
@@ -298,7 +307,9 @@ pub fn analyze_body(content_type: Option<&str>, body: &[u8], limits: &ContentLim
     let mut out = Outcome::default();
     let scanned = match body.get(..limits.max_bytes) {
         Some(prefix) if body.len() > limits.max_bytes => {
-            out.event(ContentEvent::BytesLimit { body_len: body.len() });
+            out.event(ContentEvent::BytesLimit {
+                body_len: body.len(),
+            });
             prefix
         }
         _ => body,
@@ -331,7 +342,11 @@ struct Outcome {
 impl Outcome {
     /// Records an event unless one of its kind is already there.
     fn event(&mut self, e: ContentEvent) {
-        if !self.events.iter().any(|have| std::mem::discriminant(have) == std::mem::discriminant(&e)) {
+        if !self
+            .events
+            .iter()
+            .any(|have| std::mem::discriminant(have) == std::mem::discriminant(&e))
+        {
             self.events.push(e);
         }
     }
@@ -339,15 +354,24 @@ impl Outcome {
     fn finish(mut self, json: bool) -> BodyFacts {
         let counts = self.shape.counts();
         if counts.dropped > 0 {
-            self.event(ContentEvent::FieldsDropped { values: counts.dropped });
+            self.event(ContentEvent::FieldsDropped {
+                values: counts.dropped,
+            });
         }
         if counts.too_long > 0 {
-            self.event(ContentEvent::PathTooLong { values: counts.too_long });
+            self.event(ContentEvent::PathTooLong {
+                values: counts.too_long,
+            });
         }
         if self.long_strings > 0 {
-            self.event(ContentEvent::LongStrings { strings: self.long_strings });
+            self.event(ContentEvent::LongStrings {
+                strings: self.long_strings,
+            });
         }
-        let truncated = self.events.iter().any(|e| !matches!(e, ContentEvent::LongStrings { .. }));
+        let truncated = self
+            .events
+            .iter()
+            .any(|e| !matches!(e, ContentEvent::LongStrings { .. }));
         BodyFacts {
             shape: self.shape.into_entries(),
             sensitive: self.tally.into_counts(),

@@ -26,9 +26,13 @@ fn hash(path: &str, ty: JsonType) -> u64 {
     let step = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(K);
     let bytes = path.as_bytes();
     let mut chunks = bytes.chunks_exact(8);
-    let mut h = (&mut chunks).fold(0u64, |h, c| step(h, <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes)));
+    let mut h = (&mut chunks).fold(0u64, |h, c| {
+        step(h, <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes))
+    });
     let mut tail = [0u8; 8];
-    tail.iter_mut().zip(chunks.remainder()).for_each(|(t, b)| *t = *b);
+    tail.iter_mut()
+        .zip(chunks.remainder())
+        .for_each(|(t, b)| *t = *b);
     h = step(h, u64::from_le_bytes(tail));
     h = step(h, (bytes.len() as u64) << 8 | ty as u64);
     // Fold the high bits down: the table uses the low ones.
@@ -53,7 +57,11 @@ impl Shape {
             if slot == EMPTY {
                 break;
             }
-            if self.entries.get(slot as usize).is_some_and(|(p, t)| *t == ty && p == path) {
+            if self
+                .entries
+                .get(slot as usize)
+                .is_some_and(|(p, t)| *t == ty && p == path)
+            {
                 return;
             }
             at = (at + 1) & mask;
@@ -92,7 +100,10 @@ impl Shape {
     }
 
     pub fn counts(&self) -> Counts {
-        Counts { dropped: self.dropped, too_long: self.too_long }
+        Counts {
+            dropped: self.dropped,
+            too_long: self.too_long,
+        }
     }
 
     pub fn into_entries(self) -> Vec<(String, JsonType)> {
@@ -117,7 +128,11 @@ mod tests {
         assert_eq!(s.counts().dropped, 2);
         assert_eq!(
             s.into_entries(),
-            vec![("a".to_string(), JsonType::String), ("b".to_string(), JsonType::Integer), ("a".to_string(), JsonType::Null)]
+            vec![
+                ("a".to_string(), JsonType::String),
+                ("b".to_string(), JsonType::Integer),
+                ("a".to_string(), JsonType::Null)
+            ]
         );
     }
 }

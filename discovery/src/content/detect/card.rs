@@ -29,45 +29,190 @@ const L16_19: u32 = lens(16, 19);
 /// ranges as collected in ISO/IEC 7812 listings; overlaps are harmless (any match suffices).
 const NETWORKS: &[Range] = &[
     // Visa (Elo's 4xxxxx ranges are Visa-shaped too).
-    Range { digits: 1, lo: 4, hi: 4, lengths: 1 << 13 | 1 << 16 | 1 << 19 },
+    Range {
+        digits: 1,
+        lo: 4,
+        hi: 4,
+        lengths: 1 << 13 | 1 << 16 | 1 << 19,
+    },
     // Mastercard.
-    Range { digits: 2, lo: 51, hi: 55, lengths: L16 },
-    Range { digits: 4, lo: 2221, hi: 2720, lengths: L16 },
+    Range {
+        digits: 2,
+        lo: 51,
+        hi: 55,
+        lengths: L16,
+    },
+    Range {
+        digits: 4,
+        lo: 2221,
+        hi: 2720,
+        lengths: L16,
+    },
     // American Express.
-    Range { digits: 2, lo: 34, hi: 34, lengths: 1 << 15 },
-    Range { digits: 2, lo: 37, hi: 37, lengths: 1 << 15 },
+    Range {
+        digits: 2,
+        lo: 34,
+        hi: 34,
+        lengths: 1 << 15,
+    },
+    Range {
+        digits: 2,
+        lo: 37,
+        hi: 37,
+        lengths: 1 << 15,
+    },
     // Discover (and Elo's 65xxxx).
-    Range { digits: 4, lo: 6011, hi: 6011, lengths: L16_19 },
-    Range { digits: 3, lo: 644, hi: 649, lengths: L16_19 },
-    Range { digits: 2, lo: 65, hi: 65, lengths: L16_19 },
+    Range {
+        digits: 4,
+        lo: 6011,
+        hi: 6011,
+        lengths: L16_19,
+    },
+    Range {
+        digits: 3,
+        lo: 644,
+        hi: 649,
+        lengths: L16_19,
+    },
+    Range {
+        digits: 2,
+        lo: 65,
+        hi: 65,
+        lengths: L16_19,
+    },
     // Diners Club.
-    Range { digits: 3, lo: 300, hi: 305, lengths: lens(14, 19) },
-    Range { digits: 4, lo: 3095, hi: 3095, lengths: lens(14, 19) },
-    Range { digits: 2, lo: 36, hi: 36, lengths: lens(14, 19) },
-    Range { digits: 2, lo: 38, hi: 39, lengths: lens(16, 19) },
+    Range {
+        digits: 3,
+        lo: 300,
+        hi: 305,
+        lengths: lens(14, 19),
+    },
+    Range {
+        digits: 4,
+        lo: 3095,
+        hi: 3095,
+        lengths: lens(14, 19),
+    },
+    Range {
+        digits: 2,
+        lo: 36,
+        hi: 36,
+        lengths: lens(14, 19),
+    },
+    Range {
+        digits: 2,
+        lo: 38,
+        hi: 39,
+        lengths: lens(16, 19),
+    },
     // JCB.
-    Range { digits: 4, lo: 3528, hi: 3589, lengths: L16_19 },
+    Range {
+        digits: 4,
+        lo: 3528,
+        hi: 3589,
+        lengths: L16_19,
+    },
     // UnionPay (and Elo's 627780).
-    Range { digits: 2, lo: 62, hi: 62, lengths: L16_19 },
+    Range {
+        digits: 2,
+        lo: 62,
+        hi: 62,
+        lengths: L16_19,
+    },
     // Maestro.
-    Range { digits: 4, lo: 5018, hi: 5018, lengths: lens(13, 19) },
-    Range { digits: 4, lo: 5020, hi: 5020, lengths: lens(13, 19) },
-    Range { digits: 4, lo: 5038, hi: 5038, lengths: lens(13, 19) },
-    Range { digits: 4, lo: 5893, hi: 5893, lengths: lens(13, 19) },
-    Range { digits: 4, lo: 6304, hi: 6304, lengths: lens(13, 19) },
-    Range { digits: 4, lo: 6759, hi: 6759, lengths: lens(13, 19) },
-    Range { digits: 4, lo: 6761, hi: 6763, lengths: lens(13, 19) },
+    Range {
+        digits: 4,
+        lo: 5018,
+        hi: 5018,
+        lengths: lens(13, 19),
+    },
+    Range {
+        digits: 4,
+        lo: 5020,
+        hi: 5020,
+        lengths: lens(13, 19),
+    },
+    Range {
+        digits: 4,
+        lo: 5038,
+        hi: 5038,
+        lengths: lens(13, 19),
+    },
+    Range {
+        digits: 4,
+        lo: 5893,
+        hi: 5893,
+        lengths: lens(13, 19),
+    },
+    Range {
+        digits: 4,
+        lo: 6304,
+        hi: 6304,
+        lengths: lens(13, 19),
+    },
+    Range {
+        digits: 4,
+        lo: 6759,
+        hi: 6759,
+        lengths: lens(13, 19),
+    },
+    Range {
+        digits: 4,
+        lo: 6761,
+        hi: 6763,
+        lengths: lens(13, 19),
+    },
     // Mir.
-    Range { digits: 4, lo: 2200, hi: 2204, lengths: L16_19 },
+    Range {
+        digits: 4,
+        lo: 2200,
+        hi: 2204,
+        lengths: L16_19,
+    },
     // Elo outside the Visa, Discover and UnionPay ranges.
-    Range { digits: 6, lo: 504_175, hi: 504_175, lengths: L16 },
-    Range { digits: 6, lo: 506_699, hi: 506_778, lengths: L16 },
-    Range { digits: 6, lo: 509_000, hi: 509_999, lengths: L16 },
-    Range { digits: 6, lo: 636_297, hi: 636_297, lengths: L16 },
-    Range { digits: 6, lo: 636_368, hi: 636_368, lengths: L16 },
+    Range {
+        digits: 6,
+        lo: 504_175,
+        hi: 504_175,
+        lengths: L16,
+    },
+    Range {
+        digits: 6,
+        lo: 506_699,
+        hi: 506_778,
+        lengths: L16,
+    },
+    Range {
+        digits: 6,
+        lo: 509_000,
+        hi: 509_999,
+        lengths: L16,
+    },
+    Range {
+        digits: 6,
+        lo: 636_297,
+        hi: 636_297,
+        lengths: L16,
+    },
+    Range {
+        digits: 6,
+        lo: 636_368,
+        hi: 636_368,
+        lengths: L16,
+    },
     // Hipercard.
-    Range { digits: 6, lo: 606_282, hi: 606_282, lengths: L16_19 },
-    Range { digits: 4, lo: 3841, hi: 3841, lengths: 1 << 13 | 1 << 16 | 1 << 19 },
+    Range {
+        digits: 6,
+        lo: 606_282,
+        hi: 606_282,
+        lengths: L16_19,
+    },
+    Range {
+        digits: 4,
+        lo: 3841,
+        hi: 3841,
+        lengths: 1 << 13 | 1 << 16 | 1 << 19,
+    },
 ];
 
 /// How much besides the digits says "card".
@@ -106,7 +251,12 @@ pub(crate) fn plausible(digits: &[u8], evidence: Evidence) -> bool {
     if !length_ok {
         return false;
     }
-    let prefix = |k: u8| digits.iter().take(usize::from(k)).fold(0u32, |acc, d| acc * 10 + u32::from(*d));
+    let prefix = |k: u8| {
+        digits
+            .iter()
+            .take(usize::from(k))
+            .fold(0u32, |acc, d| acc * 10 + u32::from(*d))
+    };
     let issued = NETWORKS.iter().any(|r| {
         let p = prefix(r.digits);
         (r.lo..=r.hi).contains(&p) && r.lengths & (1 << n) != 0
@@ -139,7 +289,10 @@ pub(crate) fn luhn(digits: &[u8]) -> bool {
 
 /// Group patterns of formatted card numbers (one separator kind between groups).
 fn grouped(groups: &[u8]) -> bool {
-    matches!(groups, [4, 4, 4, 4] | [4, 4, 4, 4, 1..=3] | [4, 6, 5] | [4, 6, 4])
+    matches!(
+        groups,
+        [4, 4, 4, 4] | [4, 4, 4, 4, 1..=3] | [4, 6, 5] | [4, 6, 4]
+    )
 }
 
 /// The most digits collected from one run; longer runs are not cards.
@@ -179,7 +332,8 @@ pub(crate) fn at(s: &[u8], start: usize, scan: Scan) -> Option<usize> {
         *end = i;
         g += 1;
         let next = s.get(i).copied();
-        let joins = matches!(next, Some(b' ' | b'-')) && s.get(i + 1).is_some_and(u8::is_ascii_digit);
+        let joins =
+            matches!(next, Some(b' ' | b'-')) && s.get(i + 1).is_some_and(u8::is_ascii_digit);
         if joins && sep.is_none_or(|k| Some(k) == next) {
             sep = next;
             i += 1;
@@ -192,7 +346,11 @@ pub(crate) fn at(s: &[u8], start: usize, scan: Scan) -> Option<usize> {
     // The whole run; then, when a group follows (or the run went on too long), the run
     // without it: "4111 1111 1111 1111 2 items".
     if !overflow {
-        let evidence = if g == 1 { Evidence::from(scan.card) } else { Evidence::Strong };
+        let evidence = if g == 1 {
+            Evidence::from(scan.card)
+        } else {
+            Evidence::Strong
+        };
         let shaped = g == 1 || grouped(groups);
         if shaped && ends_cleanly(s, i, scan) && plausible(digits.get(..n)?, evidence) {
             return Some(i);
@@ -202,8 +360,11 @@ pub(crate) fn at(s: &[u8], start: usize, scan: Scan) -> Option<usize> {
     let head = groups.get(..k)?;
     let head_digits: usize = head.iter().map(|l| usize::from(*l)).sum();
     let end = end_of(k)?;
-    (k > 1 && grouped(head) && ends_cleanly(s, end, scan) && plausible(digits.get(..head_digits)?, Evidence::Strong))
-        .then_some(end)
+    (k > 1
+        && grouped(head)
+        && ends_cleanly(s, end, scan)
+        && plausible(digits.get(..head_digits)?, Evidence::Strong))
+    .then_some(end)
 }
 
 #[cfg(test)]
@@ -217,16 +378,16 @@ mod tests {
     #[test]
     fn published_test_cards_are_plausible() {
         for pan in [
-            "4111111111111111",    // Visa
-            "4012888888881881",    // Visa
-            "5555555555554444",    // Mastercard
-            "2223003122003222",    // Mastercard 2-series
-            "378282246310005",     // American Express
-            "6011111111111117",    // Discover
-            "3530111333300000",    // JCB
-            "6200000000000005",    // UnionPay
-            "5066991111111118",    // Elo
-            "6062826786276634",    // Hipercard
+            "4111111111111111", // Visa
+            "4012888888881881", // Visa
+            "5555555555554444", // Mastercard
+            "2223003122003222", // Mastercard 2-series
+            "378282246310005",  // American Express
+            "6011111111111117", // Discover
+            "3530111333300000", // JCB
+            "6200000000000005", // UnionPay
+            "5066991111111118", // Elo
+            "6062826786276634", // Hipercard
         ] {
             assert!(plausible(&values(pan), Evidence::Weak), "{pan}");
             assert!(!plausible(&values(pan), Evidence::Against), "{pan}");

@@ -72,13 +72,17 @@ impl<'a> Iterator for Words<'a> {
 
     fn next(&mut self) -> Option<&'a str> {
         let b = self.name.as_bytes();
-        let start = self.pos + b.get(self.pos..)?.iter().position(u8::is_ascii_alphanumeric)?;
+        let start = self.pos
+            + b.get(self.pos..)?
+                .iter()
+                .position(u8::is_ascii_alphanumeric)?;
         let mut i = start + 1;
         while let Some(c) = b.get(i).filter(|c| c.is_ascii_alphanumeric()) {
             let prev = b.get(i - 1);
             let hump = c.is_ascii_uppercase()
                 && (prev.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit())
-                    || (prev.is_some_and(u8::is_ascii_uppercase) && b.get(i + 1).is_some_and(u8::is_ascii_lowercase)));
+                    || (prev.is_some_and(u8::is_ascii_uppercase)
+                        && b.get(i + 1).is_some_and(u8::is_ascii_lowercase)));
             if hump {
                 break;
             }
@@ -95,9 +99,41 @@ fn has_word(name: &str, list: &[&str]) -> bool {
 
 /// Words of field names that say the value is something other than a card number.
 const NOT_CARD: &[&str] = &[
-    "id", "ids", "uuid", "guid", "key", "order", "invoice", "reference", "ref", "transaction", "tracking", "account",
-    "conta", "agency", "agencia", "branch", "contract", "consent", "timestamp", "time", "epoch", "date", "sequence",
-    "seq", "serial", "nonce", "version", "count", "total", "amount", "balance", "phone", "mobile", "tel", "document",
+    "id",
+    "ids",
+    "uuid",
+    "guid",
+    "key",
+    "order",
+    "invoice",
+    "reference",
+    "ref",
+    "transaction",
+    "tracking",
+    "account",
+    "conta",
+    "agency",
+    "agencia",
+    "branch",
+    "contract",
+    "consent",
+    "timestamp",
+    "time",
+    "epoch",
+    "date",
+    "sequence",
+    "seq",
+    "serial",
+    "nonce",
+    "version",
+    "count",
+    "total",
+    "amount",
+    "balance",
+    "phone",
+    "mobile",
+    "tel",
+    "document",
 ];
 
 impl FieldContext {
@@ -119,20 +155,48 @@ impl FieldContext {
             let Some(name) = name else { continue };
             let c = Compact::new(name);
             ctx.card |= has_word(name, &["card", "cards", "pan"])
-                || [b"cardnumber".as_slice(), b"cardno", b"primaryaccountnumber", b"cartao", b"creditcard", b"debitcard"].iter().any(|k| c.contains(k));
+                || [
+                    b"cardnumber".as_slice(),
+                    b"cardno",
+                    b"primaryaccountnumber",
+                    b"cartao",
+                    b"creditcard",
+                    b"debitcard",
+                ]
+                .iter()
+                .any(|k| c.contains(k));
             if is_key {
                 // `partieNumber`, `serialNo`: the number of something named, not a card's
                 // (unless the something is a card, which `card` catches first).
-                let qualified_number = words(name).count() > 1 && has_word(name, &["number", "no", "num", "nr"]);
+                let qualified_number =
+                    words(name).count() > 1 && has_word(name, &["number", "no", "num", "nr"]);
                 ctx.not_card = has_word(name, NOT_CARD) || qualified_number;
             }
             ctx.phone |= has_word(name, &["tel", "cell", "fone"])
-                || [b"phone".as_slice(), b"mobile", b"telefon", b"celular", b"msisdn"].iter().any(|k| c.contains(k));
+                || [
+                    b"phone".as_slice(),
+                    b"mobile",
+                    b"telefon",
+                    b"celular",
+                    b"msisdn",
+                ]
+                .iter()
+                .any(|k| c.contains(k));
             ctx.cpf |= c.contains(b"cpf");
             ctx.cnpj |= c.contains(b"cnpj");
-            ctx.document |= [b"taxid".as_slice(), b"taxnumber", b"nationalid", b"documentnumber"].iter().any(|k| c.contains(k))
+            ctx.document |= [
+                b"taxid".as_slice(),
+                b"taxnumber",
+                b"nationalid",
+                b"documentnumber",
+            ]
+            .iter()
+            .any(|k| c.contains(k))
                 || (is_key && (c.bytes() == b"document" || c.bytes() == b"documento"))
-                || (!is_key && [b"document".as_slice(), b"documents", b"documento"].iter().any(|k| c.ends_with(k)));
+                || (!is_key
+                    && [b"document".as_slice(), b"documents", b"documento"]
+                        .iter()
+                        .any(|k| c.ends_with(k)));
         }
         ctx
     }
@@ -140,7 +204,10 @@ impl FieldContext {
     /// The context from a shape path like `Data.Party.document.identification` or
     /// `phones[]`: its last segment is the key, the one before the parent, `[]` ignored.
     pub(crate) fn from_path(path: &str) -> Self {
-        let mut segments = path.rsplit('.').map(|s| s.trim_end_matches("[]")).filter(|s| !s.is_empty());
+        let mut segments = path
+            .rsplit('.')
+            .map(|s| s.trim_end_matches("[]"))
+            .filter(|s| !s.is_empty());
         let key = segments.next();
         let parent = segments.next();
         Self::from_names(key, parent)

@@ -9,8 +9,9 @@ const MAX_DOMAIN: usize = 253;
 
 /// Top-level "domains" that are file extensions: `logo@2x.png`, `icon@3x.webp`.
 const FILE_EXTENSIONS: &[&[u8]] = &[
-    b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"bmp", b"ico", b"css", b"js", b"json", b"html", b"htm",
-    b"xml", b"pdf", b"txt", b"csv", b"yaml", b"yml", b"map", b"woff", b"woff2", b"ttf",
+    b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"bmp", b"ico", b"css", b"js", b"json",
+    b"html", b"htm", b"xml", b"pdf", b"txt", b"csv", b"yaml", b"yml", b"map", b"woff", b"woff2",
+    b"ttf",
 ];
 
 fn atext(b: u8) -> bool {
@@ -48,11 +49,18 @@ fn domain(s: &[u8], start: usize, scan: Scan) -> Option<usize> {
     let mut end = start;
     let mut tld = (start, start);
     loop {
-        while i - start <= MAX_DOMAIN && s.get(i).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'-') {
+        while i - start <= MAX_DOMAIN
+            && s.get(i)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        {
             i += 1;
         }
         let label = s.get(label_start..i)?;
-        if label.is_empty() || label.len() > 63 || label.first() == Some(&b'-') || label.last() == Some(&b'-') {
+        if label.is_empty()
+            || label.len() > 63
+            || label.first() == Some(&b'-')
+            || label.last() == Some(&b'-')
+        {
             break;
         }
         labels += 1;
@@ -68,9 +76,12 @@ fn domain(s: &[u8], start: usize, scan: Scan) -> Option<usize> {
     let tld = s.get(tld.0..tld.1)?;
     let tld_ok = (2..=63).contains(&tld.len())
         && tld.iter().all(u8::is_ascii_alphabetic)
-        && !FILE_EXTENSIONS.iter().any(|ext| ext.eq_ignore_ascii_case(tld));
+        && !FILE_EXTENSIONS
+            .iter()
+            .any(|ext| ext.eq_ignore_ascii_case(tld));
     let next_ok = !matches!(s.get(end), Some(b'-' | b'_' | b'@'));
-    (labels >= 2 && end - start <= MAX_DOMAIN && tld_ok && next_ok && ends_cleanly(s, end, scan)).then_some(end)
+    (labels >= 2 && end - start <= MAX_DOMAIN && tld_ok && next_ok && ends_cleanly(s, end, scan))
+        .then_some(end)
 }
 
 #[cfg(test)]
@@ -78,7 +89,10 @@ mod tests {
     use super::*;
     use crate::content::detect::CardHint;
 
-    const PLAIN: Scan = Scan { cut: false, card: CardHint::Neutral };
+    const PLAIN: Scan = Scan {
+        cut: false,
+        card: CardHint::Neutral,
+    };
 
     fn end(s: &str) -> Option<usize> {
         at(s.as_bytes(), 0, PLAIN)

@@ -5,19 +5,95 @@ use super::{ends_cleanly, Scan};
 
 /// IBAN lengths by country (SWIFT IBAN registry, release 99, 2025).
 const LENGTHS: &[([u8; 2], u8)] = &[
-    (*b"AD", 24), (*b"AE", 23), (*b"AL", 28), (*b"AT", 20), (*b"AZ", 28), (*b"BA", 20), (*b"BE", 16),
-    (*b"BG", 22), (*b"BH", 22), (*b"BI", 27), (*b"BR", 29), (*b"BY", 28), (*b"CH", 21), (*b"CR", 22),
-    (*b"CY", 28), (*b"CZ", 24), (*b"DE", 22), (*b"DJ", 27), (*b"DK", 18), (*b"DO", 28), (*b"EE", 20),
-    (*b"EG", 29), (*b"ES", 24), (*b"FI", 18), (*b"FK", 18), (*b"FO", 18), (*b"FR", 27), (*b"GB", 22),
-    (*b"GE", 22), (*b"GI", 23), (*b"GL", 18), (*b"GR", 27), (*b"GT", 28), (*b"HN", 28), (*b"HR", 21),
-    (*b"HU", 28), (*b"IE", 22), (*b"IL", 23), (*b"IQ", 23), (*b"IS", 26), (*b"IT", 27), (*b"JO", 30),
-    (*b"KW", 30), (*b"KZ", 20), (*b"LB", 28), (*b"LC", 32), (*b"LI", 21), (*b"LT", 20), (*b"LU", 20),
-    (*b"LV", 21), (*b"LY", 25), (*b"MC", 27), (*b"MD", 24), (*b"ME", 22), (*b"MK", 19), (*b"MN", 20),
-    (*b"MR", 27), (*b"MT", 31), (*b"MU", 30), (*b"NI", 28), (*b"NL", 18), (*b"NO", 15), (*b"OM", 23),
-    (*b"PK", 24), (*b"PL", 28), (*b"PS", 29), (*b"PT", 25), (*b"QA", 29), (*b"RO", 24), (*b"RS", 22),
-    (*b"RU", 33), (*b"SA", 24), (*b"SC", 31), (*b"SD", 18), (*b"SE", 24), (*b"SI", 19), (*b"SK", 24),
-    (*b"SM", 27), (*b"SO", 23), (*b"ST", 25), (*b"SV", 28), (*b"TL", 23), (*b"TN", 24), (*b"TR", 26),
-    (*b"UA", 29), (*b"VA", 22), (*b"VG", 24), (*b"XK", 20), (*b"YE", 30),
+    (*b"AD", 24),
+    (*b"AE", 23),
+    (*b"AL", 28),
+    (*b"AT", 20),
+    (*b"AZ", 28),
+    (*b"BA", 20),
+    (*b"BE", 16),
+    (*b"BG", 22),
+    (*b"BH", 22),
+    (*b"BI", 27),
+    (*b"BR", 29),
+    (*b"BY", 28),
+    (*b"CH", 21),
+    (*b"CR", 22),
+    (*b"CY", 28),
+    (*b"CZ", 24),
+    (*b"DE", 22),
+    (*b"DJ", 27),
+    (*b"DK", 18),
+    (*b"DO", 28),
+    (*b"EE", 20),
+    (*b"EG", 29),
+    (*b"ES", 24),
+    (*b"FI", 18),
+    (*b"FK", 18),
+    (*b"FO", 18),
+    (*b"FR", 27),
+    (*b"GB", 22),
+    (*b"GE", 22),
+    (*b"GI", 23),
+    (*b"GL", 18),
+    (*b"GR", 27),
+    (*b"GT", 28),
+    (*b"HN", 28),
+    (*b"HR", 21),
+    (*b"HU", 28),
+    (*b"IE", 22),
+    (*b"IL", 23),
+    (*b"IQ", 23),
+    (*b"IS", 26),
+    (*b"IT", 27),
+    (*b"JO", 30),
+    (*b"KW", 30),
+    (*b"KZ", 20),
+    (*b"LB", 28),
+    (*b"LC", 32),
+    (*b"LI", 21),
+    (*b"LT", 20),
+    (*b"LU", 20),
+    (*b"LV", 21),
+    (*b"LY", 25),
+    (*b"MC", 27),
+    (*b"MD", 24),
+    (*b"ME", 22),
+    (*b"MK", 19),
+    (*b"MN", 20),
+    (*b"MR", 27),
+    (*b"MT", 31),
+    (*b"MU", 30),
+    (*b"NI", 28),
+    (*b"NL", 18),
+    (*b"NO", 15),
+    (*b"OM", 23),
+    (*b"PK", 24),
+    (*b"PL", 28),
+    (*b"PS", 29),
+    (*b"PT", 25),
+    (*b"QA", 29),
+    (*b"RO", 24),
+    (*b"RS", 22),
+    (*b"RU", 33),
+    (*b"SA", 24),
+    (*b"SC", 31),
+    (*b"SD", 18),
+    (*b"SE", 24),
+    (*b"SI", 19),
+    (*b"SK", 24),
+    (*b"SM", 27),
+    (*b"SO", 23),
+    (*b"ST", 25),
+    (*b"SV", 28),
+    (*b"TL", 23),
+    (*b"TN", 24),
+    (*b"TR", 26),
+    (*b"UA", 29),
+    (*b"VA", 22),
+    (*b"VG", 24),
+    (*b"XK", 20),
+    (*b"YE", 30),
 ];
 
 /// The longest IBAN in the registry.
@@ -79,7 +155,10 @@ mod tests {
     use super::*;
     use crate::content::detect::CardHint;
 
-    const PLAIN: Scan = Scan { cut: false, card: CardHint::Neutral };
+    const PLAIN: Scan = Scan {
+        cut: false,
+        card: CardHint::Neutral,
+    };
 
     #[test]
     fn published_ibans_in_both_forms() {
@@ -100,12 +179,12 @@ mod tests {
     #[test]
     fn wrong_check_length_case_or_spacing_is_refused() {
         for bad in [
-            "GB83WEST12345698765432",     // check digits
-            "GB82WEST1234569876543",      // one short
-            "GB82WEST123456987654321",    // one long: the token goes on
-            "gb82west12345698765432",     // lower case
-            "GB82 WEST12345698765432",    // mixed spacing
-            "XX82WEST12345698765432",     // no such country
+            "GB83WEST12345698765432",       // check digits
+            "GB82WEST1234569876543",        // one short
+            "GB82WEST123456987654321",      // one long: the token goes on
+            "gb82west12345698765432",       // lower case
+            "GB82 WEST12345698765432",      // mixed spacing
+            "XX82WEST12345698765432",       // no such country
             "GB82  WEST 1234 5698 7654 32", // double space
         ] {
             assert_eq!(at(bad.as_bytes(), 0, PLAIN), None, "{bad}");

@@ -71,18 +71,33 @@ pub(crate) fn cpf_formatted_at(s: &[u8], start: usize, scan: Scan) -> Option<usi
 
 /// A formatted CNPJ (`12.345.678/0001-95`, alphanumeric allowed in the first twelve) at `start`.
 pub(crate) fn cnpj_formatted_at(s: &[u8], start: usize, scan: Scan) -> Option<usize> {
-    fixed::<14>(s, start, b"xx.xxx.xxx/xxxx-dd").filter(|(v, end)| cnpj_ok(v) && ends_cleanly(s, *end, scan)).map(|(_, end)| end)
+    fixed::<14>(s, start, b"xx.xxx.xxx/xxxx-dd")
+        .filter(|(v, end)| cnpj_ok(v) && ends_cleanly(s, *end, scan))
+        .map(|(_, end)| end)
 }
 
 /// Social Security numbers published in advertising or as examples: never anyone's.
-const SSN_EXAMPLES: [[u8; 9]; 3] = [[0, 7, 8, 0, 5, 1, 1, 2, 0], [2, 1, 9, 0, 9, 9, 9, 9, 9], [1, 2, 3, 4, 5, 6, 7, 8, 9]];
+const SSN_EXAMPLES: [[u8; 9]; 3] = [
+    [0, 7, 8, 0, 5, 1, 1, 2, 0],
+    [2, 1, 9, 0, 9, 9, 9, 9, 9],
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+];
 
 /// A US SSN `AAA-GG-SSSS` at `start` with the SSA's area, group and serial rules.
 pub(crate) fn ssn_at(s: &[u8], start: usize, scan: Scan) -> Option<usize> {
     let (v, end) = fixed::<9>(s, start, b"ddd-dd-dddd")?;
-    let num = |r: std::ops::Range<usize>| v.get(r).unwrap_or(&[]).iter().fold(0u32, |a, d| a * 10 + u32::from(*d));
+    let num = |r: std::ops::Range<usize>| {
+        v.get(r)
+            .unwrap_or(&[])
+            .iter()
+            .fold(0u32, |a, d| a * 10 + u32::from(*d))
+    };
     let area = num(0..3);
-    let ok = (1..=899).contains(&area) && area != 666 && num(3..5) != 0 && num(5..9) != 0 && !SSN_EXAMPLES.contains(&v);
+    let ok = (1..=899).contains(&area)
+        && area != 666
+        && num(3..5) != 0
+        && num(5..9) != 0
+        && !SSN_EXAMPLES.contains(&v);
     (ok && ends_cleanly(s, end, scan)).then_some(end)
 }
 
@@ -91,7 +106,10 @@ pub(crate) fn nino_at(s: &[u8], start: usize, scan: Scan) -> Option<usize> {
     let (a, b) = (*s.get(start)?, *s.get(start + 1)?);
     let first_ok = a.is_ascii_uppercase() && !b"DFIQUV".contains(&a);
     let second_ok = b.is_ascii_uppercase() && !b"DFIOQUV".contains(&b);
-    if !first_ok || !second_ok || [b"BG", b"GB", b"KN", b"NK", b"NT", b"TN", b"ZZ"].contains(&&[a, b]) {
+    if !first_ok
+        || !second_ok
+        || [b"BG", b"GB", b"KN", b"NK", b"NT", b"TN", b"ZZ"].contains(&&[a, b])
+    {
         return None;
     }
     let mut i = start + 2;
@@ -135,7 +153,10 @@ mod tests {
     use super::*;
     use crate::content::detect::CardHint;
 
-    const PLAIN: Scan = Scan { cut: false, card: CardHint::Neutral };
+    const PLAIN: Scan = Scan {
+        cut: false,
+        card: CardHint::Neutral,
+    };
 
     fn values<const N: usize>(s: &str) -> [u8; N] {
         let v: Vec<u8> = s.bytes().map(|b| b - b'0').collect();
@@ -172,7 +193,15 @@ mod tests {
     #[test]
     fn ssn_rules() {
         assert_eq!(ssn_at(b"536-22-1234", 0, PLAIN), Some(11));
-        for bad in ["000-12-3456", "666-12-3456", "900-12-3456", "536-00-1234", "536-22-0000", "078-05-1120", "123-45-6789"] {
+        for bad in [
+            "000-12-3456",
+            "666-12-3456",
+            "900-12-3456",
+            "536-00-1234",
+            "536-22-0000",
+            "078-05-1120",
+            "123-45-6789",
+        ] {
             assert_eq!(ssn_at(bad.as_bytes(), 0, PLAIN), None, "{bad}");
         }
         assert_eq!(ssn_at(b"536-22-12345", 0, PLAIN), None);
@@ -183,7 +212,16 @@ mod tests {
         assert_eq!(nino_at(b"AB123456C", 0, PLAIN), Some(9));
         assert_eq!(nino_at(b"AB 12 34 56 C", 0, PLAIN), Some(13));
         assert_eq!(nino_at(b"JG103759A", 0, PLAIN), Some(9));
-        for bad in ["DA123456C", "AO123456C", "GB123456C", "TN123456C", "AB123456E", "AB12345C", "AB123456CD", "ab123456c"] {
+        for bad in [
+            "DA123456C",
+            "AO123456C",
+            "GB123456C",
+            "TN123456C",
+            "AB123456E",
+            "AB12345C",
+            "AB123456CD",
+            "ab123456c",
+        ] {
             assert_eq!(nino_at(bad.as_bytes(), 0, PLAIN), None, "{bad}");
         }
     }

@@ -5,8 +5,8 @@
 mod card;
 mod context;
 mod email;
-mod ids;
 mod iban;
+mod ids;
 mod phone;
 
 pub(crate) use context::FieldContext;
@@ -31,7 +31,11 @@ impl Tally {
 
     /// Kinds with at least one match, in [`SensitiveKind::ALL`] order.
     pub fn into_counts(self) -> Vec<(SensitiveKind, u32)> {
-        SensitiveKind::ALL.into_iter().zip(self.0).filter(|(_, n)| *n > 0).collect()
+        SensitiveKind::ALL
+            .into_iter()
+            .zip(self.0)
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 }
 
@@ -72,11 +76,16 @@ fn ends_cleanly(s: &[u8], end: usize, scan: Scan) -> bool {
 /// Whether a token may start at `i`: nothing alphanumeric before it, and no number running
 /// into it through `.`, `-`, `/`, `:` or `+`.
 fn starts_cleanly(s: &[u8], i: usize) -> bool {
-    let Some(prev_i) = i.checked_sub(1) else { return true };
+    let Some(prev_i) = i.checked_sub(1) else {
+        return true;
+    };
     match s.get(prev_i) {
         None => true,
         Some(b) if b.is_ascii_alphanumeric() => false,
-        Some(b'.' | b'-' | b'/' | b':') => !prev_i.checked_sub(1).and_then(|p| s.get(p)).is_some_and(u8::is_ascii_digit),
+        Some(b'.' | b'-' | b'/' | b':') => !prev_i
+            .checked_sub(1)
+            .and_then(|p| s.get(p))
+            .is_some_and(u8::is_ascii_digit),
         Some(b'+') => false,
         Some(_) => true,
     }
@@ -84,7 +93,14 @@ fn starts_cleanly(s: &[u8], i: usize) -> bool {
 
 /// Scans free text, counting every match.
 pub(crate) fn scan_text(s: &[u8], cut: bool, tally: &mut Tally) {
-    scan_with(s, Scan { cut, card: CardHint::Neutral }, tally);
+    scan_with(
+        s,
+        Scan {
+            cut,
+            card: CardHint::Neutral,
+        },
+        tally,
+    );
 }
 
 fn scan_with(s: &[u8], scan: Scan, tally: &mut Tally) {
@@ -93,7 +109,10 @@ fn scan_with(s: &[u8], scan: Scan, tally: &mut Tally) {
     let mut next_at = 0usize;
     while let Some(&b) = s.get(i) {
         if b == b'+' {
-            let prev_alnum = i.checked_sub(1).and_then(|p| s.get(p)).is_some_and(u8::is_ascii_alphanumeric);
+            let prev_alnum = i
+                .checked_sub(1)
+                .and_then(|p| s.get(p))
+                .is_some_and(u8::is_ascii_alphanumeric);
             match phone::international_at(s, i, scan).filter(|_| !prev_alnum) {
                 Some(end) => {
                     tally.add(SensitiveKind::Phone);
@@ -103,13 +122,19 @@ fn scan_with(s: &[u8], scan: Scan, tally: &mut Tally) {
             }
             continue;
         }
-        let word_start = b.is_ascii_alphanumeric() && i.checked_sub(1).and_then(|p| s.get(p)).is_none_or(|p| !p.is_ascii_alphanumeric());
+        let word_start = b.is_ascii_alphanumeric()
+            && i.checked_sub(1)
+                .and_then(|p| s.get(p))
+                .is_none_or(|p| !p.is_ascii_alphanumeric());
         if !word_start {
             i += 1;
             continue;
         }
         if next_at < i {
-            next_at = s.get(i..).and_then(|rest| rest.iter().position(|c| *c == b'@')).map_or(usize::MAX, |p| p + i);
+            next_at = s
+                .get(i..)
+                .and_then(|rest| rest.iter().position(|c| *c == b'@'))
+                .map_or(usize::MAX, |p| p + i);
         }
         if next_at - i <= email::MAX_LOCAL {
             if let Some(end) = email::at(s, i, scan) {
@@ -135,7 +160,9 @@ fn scan_with(s: &[u8], scan: Scan, tally: &mut Tally) {
             let found = iban::at(s, i, scan)
                 .map(|end| (SensitiveKind::Iban, end))
                 .or_else(|| ids::nino_at(s, i, scan).map(|end| (SensitiveKind::UkNino, end)))
-                .or_else(|| ids::cnpj_formatted_at(s, i, scan).map(|end| (SensitiveKind::BrCnpj, end)));
+                .or_else(|| {
+                    ids::cnpj_formatted_at(s, i, scan).map(|end| (SensitiveKind::BrCnpj, end))
+                });
             if let Some((kind, end)) = found {
                 tally.add(kind);
                 i = end;
@@ -164,7 +191,8 @@ fn digits_at(s: &[u8], i: usize, scan: Scan) -> Option<(SensitiveKind, usize)> {
 /// join: in `qty 12 4111 1111 1111 1111` the card after the `12` is still looked at.
 fn skip_number(s: &[u8], mut i: usize) -> usize {
     while let Some(b) = s.get(i) {
-        let joins = matches!(b, b'.' | b',' | b'-' | b'/' | b':') && s.get(i + 1).is_some_and(u8::is_ascii_digit);
+        let joins = matches!(b, b'.' | b',' | b'-' | b'/' | b':')
+            && s.get(i + 1).is_some_and(u8::is_ascii_digit);
         if !(b.is_ascii_digit() || joins) {
             break;
         }
@@ -179,7 +207,12 @@ const MAX_WHOLE: usize = 32;
 /// Scans one value (a JSON string, a form value). When it could be read several ways (bare
 /// digits, a national phone form), `context` is asked for the field's names; otherwise it is
 /// scanned as free text.
-pub(crate) fn scan_value(value: &[u8], cut: bool, context: impl FnOnce() -> FieldContext, tally: &mut Tally) {
+pub(crate) fn scan_value(
+    value: &[u8],
+    cut: bool,
+    context: impl FnOnce() -> FieldContext,
+    tally: &mut Tally,
+) {
     let trimmed = value.trim_ascii();
     // Everything the field names can change has 8 to 19 digits (phones, CPF, CNPJ, cards);
     // amounts, dates and words are read the same in any field and skip the names.
@@ -187,10 +220,22 @@ pub(crate) fn scan_value(value: &[u8], cut: bool, context: impl FnOnce() -> Fiel
     let ambiguous = !cut
         && trimmed.len() <= MAX_WHOLE
         && (8..=19).contains(&digits)
-        && (trimmed.iter().all(|b| b.is_ascii_digit() || b" -().+".contains(b))
-            || (trimmed.len() == 14 && trimmed.iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())));
+        && (trimmed
+            .iter()
+            .all(|b| b.is_ascii_digit() || b" -().+".contains(b))
+            || (trimmed.len() == 14
+                && trimmed
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())));
     if !ambiguous {
-        scan_with(value, Scan { cut, card: CardHint::Neutral }, tally);
+        scan_with(
+            value,
+            Scan {
+                cut,
+                card: CardHint::Neutral,
+            },
+            tally,
+        );
         return;
     }
     let ctx = context();
@@ -204,17 +249,33 @@ pub(crate) fn scan_value(value: &[u8], cut: bool, context: impl FnOnce() -> Fiel
         tally.add(SensitiveKind::Phone);
         return;
     }
-    scan_with(value, Scan { cut, card: ctx.card_hint() }, tally);
+    scan_with(
+        value,
+        Scan {
+            cut,
+            card: ctx.card_hint(),
+        },
+        tally,
+    );
 }
 
 /// Scans the digits of a JSON integer (no sign, no fraction): a card number, or with the
 /// field's context a CPF, CNPJ or phone number.
-pub(crate) fn scan_integer(digits: &[u8], context: impl FnOnce() -> FieldContext, tally: &mut Tally) {
+pub(crate) fn scan_integer(
+    digits: &[u8],
+    context: impl FnOnce() -> FieldContext,
+    tally: &mut Tally,
+) {
     if !(8..=19).contains(&digits.len()) {
         return;
     }
     let ctx = context();
-    let card = || values::<19>(digits).is_some_and(|v| v.get(..digits.len()).is_some_and(|v| card::plausible(v, card::Evidence::from(ctx.card_hint()))));
+    let card = || {
+        values::<19>(digits).is_some_and(|v| {
+            v.get(..digits.len())
+                .is_some_and(|v| card::plausible(v, card::Evidence::from(ctx.card_hint())))
+        })
+    };
     let kind = whole_id(digits, ctx, true)
         .or_else(|| card().then_some(SensitiveKind::CardNumber))
         .or_else(|| (ctx.phone && digits.len() <= 15).then_some(SensitiveKind::Phone));
@@ -234,7 +295,10 @@ fn whole_id(v: &[u8], ctx: FieldContext, pad: bool) -> Option<SensitiveKind> {
     let cpf = || digits && fits(11) && ids::cpf_bare(chars);
     let cnpj = || {
         let (head, tail) = v.split_at(v.len().saturating_sub(2));
-        let alnum = head.iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) && tail.iter().all(u8::is_ascii_digit);
+        let alnum = head
+            .iter()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+            && tail.iter().all(u8::is_ascii_digit);
         alnum && fits(14) && ids::cnpj_bare(chars)
     };
     if (ctx.cpf || ctx.document) && cpf() {

@@ -62,7 +62,10 @@ mod tests {
     use super::*;
     use crate::content::detect::CardHint;
 
-    const PLAIN: Scan = Scan { cut: false, card: CardHint::Neutral };
+    const PLAIN: Scan = Scan {
+        cut: false,
+        card: CardHint::Neutral,
+    };
 
     #[test]
     fn international_forms() {
@@ -73,13 +76,25 @@ mod tests {
             ("+1 555-123-4567 ext", 15),
             ("+5511987654321.", 14),
         ] {
-            assert_eq!(international_at(text.as_bytes(), 0, PLAIN), Some(end), "{text}");
+            assert_eq!(
+                international_at(text.as_bytes(), 0, PLAIN),
+                Some(end),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn offsets_amounts_and_short_codes_are_not_phones() {
-        for bad in ["+01:00", "+0044 7700 900123", "+1234567", "+1234567890123456", "+12345678.90", "+123456789a", "+ 447700900123"] {
+        for bad in [
+            "+01:00",
+            "+0044 7700 900123",
+            "+1234567",
+            "+1234567890123456",
+            "+12345678.90",
+            "+123456789a",
+            "+ 447700900123",
+        ] {
             assert_eq!(international_at(bad.as_bytes(), 0, PLAIN), None, "{bad}");
         }
     }

@@ -8,7 +8,12 @@ fn text(s: &str) -> Vec<(SensitiveKind, u32)> {
 
 fn value(s: &str, path: &str) -> Vec<(SensitiveKind, u32)> {
     let mut t = Tally::default();
-    scan_value(s.as_bytes(), false, || FieldContext::from_path(path), &mut t);
+    scan_value(
+        s.as_bytes(),
+        false,
+        || FieldContext::from_path(path),
+        &mut t,
+    );
     t.into_counts()
 }
 
@@ -28,14 +33,29 @@ fn prose_with_one_of_each() {
     );
     assert_eq!(
         found,
-        vec![(CardNumber, 1), (Iban, 1), (Email, 1), (Phone, 1), (UkNino, 1), (BrCpf, 1), (BrCnpj, 1), (UsSsn, 1)]
+        vec![
+            (CardNumber, 1),
+            (Iban, 1),
+            (Email, 1),
+            (Phone, 1),
+            (UkNino, 1),
+            (BrCpf, 1),
+            (BrCnpj, 1),
+            (UsSsn, 1)
+        ]
     );
 }
 
 #[test]
 fn every_match_counts() {
-    assert_eq!(text("a@example.com;b@example.org c@example.net"), vec![(Email, 3)]);
-    assert_eq!(text("4111111111111111\n5555555555554444"), vec![(CardNumber, 2)]);
+    assert_eq!(
+        text("a@example.com;b@example.org c@example.net"),
+        vec![(Email, 3)]
+    );
+    assert_eq!(
+        text("4111111111111111\n5555555555554444"),
+        vec![(CardNumber, 2)]
+    );
 }
 
 #[test]
@@ -67,10 +87,19 @@ fn a_cut_text_does_not_count_the_token_at_the_cut() {
 
 #[test]
 fn bare_ids_need_their_field() {
-    assert_eq!(value("11144477735", "loggedUser.document.identification"), vec![(BrCpf, 1)]);
+    assert_eq!(
+        value("11144477735", "loggedUser.document.identification"),
+        vec![(BrCpf, 1)]
+    );
     assert_eq!(value("11144477735", "cpfNumber"), vec![(BrCpf, 1)]);
-    assert_eq!(value("11144477735", "Data.Account[].Account[].Identification"), vec![]);
-    assert_eq!(value("11222333000181", "businessEntity.document.identification"), vec![(BrCnpj, 1)]);
+    assert_eq!(
+        value("11144477735", "Data.Account[].Account[].Identification"),
+        vec![]
+    );
+    assert_eq!(
+        value("11222333000181", "businessEntity.document.identification"),
+        vec![(BrCnpj, 1)]
+    );
     assert_eq!(value("11222333000181", "cnpjInitiator"), vec![(BrCnpj, 1)]);
     assert_eq!(value("11222333000181", "Identification"), vec![]);
     assert_eq!(value("12ABC34501DE35", "companyCnpj"), vec![(BrCnpj, 1)]);
@@ -81,7 +110,10 @@ fn bare_ids_need_their_field() {
 
 #[test]
 fn national_phone_forms_need_a_phone_field() {
-    assert_eq!(value("(11) 98765-4321", "phones[].number"), vec![(Phone, 1)]);
+    assert_eq!(
+        value("(11) 98765-4321", "phones[].number"),
+        vec![(Phone, 1)]
+    );
     assert_eq!(value("07700900123", "MobileNumber"), vec![(Phone, 1)]);
     assert_eq!(value("(11) 98765-4321", "Reference"), vec![]);
     assert_eq!(value("07700900123", "Reference"), vec![]);
@@ -93,7 +125,10 @@ fn cards_of_rare_lengths_need_a_card_field_or_grouping() {
     // Diners, 14 digits.
     assert_eq!(value("30569309025904", "Reference"), vec![]);
     assert_eq!(value("30569309025904", "cardNumber"), vec![(CardNumber, 1)]);
-    assert_eq!(value("3056 930902 5904", "Reference"), vec![(CardNumber, 1)]);
+    assert_eq!(
+        value("3056 930902 5904", "Reference"),
+        vec![(CardNumber, 1)]
+    );
 }
 
 #[test]
@@ -113,15 +148,41 @@ fn integers_with_and_without_context() {
 
 #[test]
 fn bare_digits_in_fields_named_for_something_else_are_not_cards() {
-    for field in ["TransactionId", "orderNumber", "partieNumber", "serialNo", "pspReference", "accountNumber", "Data.Balance[].Amount"] {
+    for field in [
+        "TransactionId",
+        "orderNumber",
+        "partieNumber",
+        "serialNo",
+        "pspReference",
+        "accountNumber",
+        "Data.Balance[].Amount",
+    ] {
         assert_eq!(value("4111111111111111", field), vec![], "{field}");
     }
     // Grouping still says card, and so does a card word next to the other one.
-    assert_eq!(value("4111 1111 1111 1111", "orderNumber"), vec![(CardNumber, 1)]);
-    assert_eq!(value("4111111111111111", "cardAccountNumber"), vec![(CardNumber, 1)]);
-    assert_eq!(value("4111111111111111", "PrimaryAccountNumber"), vec![(CardNumber, 1)]);
-    assert_eq!(value("4111111111111111", "paymentMethod.number"), vec![(CardNumber, 1)]);
-    assert_eq!(value("4111111111111111", "Data.Account[].Account[].Identification"), vec![(CardNumber, 1)]);
+    assert_eq!(
+        value("4111 1111 1111 1111", "orderNumber"),
+        vec![(CardNumber, 1)]
+    );
+    assert_eq!(
+        value("4111111111111111", "cardAccountNumber"),
+        vec![(CardNumber, 1)]
+    );
+    assert_eq!(
+        value("4111111111111111", "PrimaryAccountNumber"),
+        vec![(CardNumber, 1)]
+    );
+    assert_eq!(
+        value("4111111111111111", "paymentMethod.number"),
+        vec![(CardNumber, 1)]
+    );
+    assert_eq!(
+        value(
+            "4111111111111111",
+            "Data.Account[].Account[].Identification"
+        ),
+        vec![(CardNumber, 1)]
+    );
 }
 
 #[test]

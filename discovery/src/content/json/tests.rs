@@ -2,7 +2,11 @@ use super::*;
 use crate::content::{analyze_body, BodyFacts, ContentLimits};
 
 fn facts(body: &str) -> BodyFacts {
-    analyze_body(Some("application/json"), body.as_bytes(), &ContentLimits::default())
+    analyze_body(
+        Some("application/json"),
+        body.as_bytes(),
+        &ContentLimits::default(),
+    )
 }
 
 #[test]
@@ -18,13 +22,38 @@ fn escapes_are_decoded_for_keys_and_values() {
 fn surrogate_pairs_and_lone_surrogates() {
     let mut buf = Vec::new();
     assert!(!decode(br"\uD83D\uDE00 \uD800x \u00e9", &mut buf, 100));
-    assert_eq!(String::from_utf8(buf).unwrap(), "\u{1F600} \u{FFFD}x \u{e9}");
+    assert_eq!(
+        String::from_utf8(buf).unwrap(),
+        "\u{1F600} \u{FFFD}x \u{e9}"
+    );
 }
 
 #[test]
 fn data_keys_become_stars() {
-    let f = facts(r#"{"123":1,"3fa85f64-5717-4562-b3fc-2c963f66afa6":2,"jane@example.com":3,"v2":4}"#);
+    let f =
+        facts(r#"{"123":1,"3fa85f64-5717-4562-b3fc-2c963f66afa6":2,"jane@example.com":3,"v2":4}"#);
     let paths: Vec<&str> = f.shape.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(paths, ["", "*", "v2"]);
     assert_eq!(f.sensitive, vec![(crate::content::SensitiveKind::Email, 1)]);
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped_and_offsets_stay_the_bodys() {
+    let f = facts("\u{FEFF}{\"a\":1,}");
+    assert!(f.json);
+    assert_eq!(
+        f.shape,
+        vec![
+            (String::new(), JsonType::Object),
+            ("a".to_string(), JsonType::Integer)
+        ]
+    );
+    assert_eq!(f.events, vec![ContentEvent::Malformed { offset: 10 }]);
+}
+
+#[test]
+fn form_feed_is_not_json_whitespace() {
+    let f = facts("\u{c}{\"a\":1}");
+    assert!(!f.json);
+    assert!(f.shape.is_empty());
 }
