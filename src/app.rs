@@ -9,6 +9,9 @@ use apitap_parsers::http::{detect_request, detect_response, Detection, Direction
 use apitap_sensor::stream::{CloseReason, ConnId, ConnInfo, Dir, StreamSink, TcpEvent};
 use apitap_sensor::Timestamp;
 
+use apitap_discovery::inventory::Inventory;
+
+use crate::app_tls::TlsConn;
 use crate::record::{conn_uid, TransactionRecord};
 
 /// Bytes buffered per direction while deciding whether a connection is HTTP. A side that has
@@ -29,6 +32,8 @@ pub struct AppStats {
     pub http_connections_reversed: u64,
     /// Connections decided not to be HTTP.
     pub other_connections: u64,
+    /// Of those, connections whose hellos were parsed as TLS (only with the inventory on).
+    pub tls_connections: u64,
     /// Connections that closed before enough bytes arrived to decide.
     pub undecided_connections: u64,
     /// Transactions produced.
@@ -49,6 +54,7 @@ pub struct AppStats {
 enum State {
     Detecting(Detect),
     Http { parser: Box<HttpParser>, swapped: bool },
+    Tls(Box<TlsConn>),
     NotHttp,
 }
 
@@ -92,6 +98,7 @@ impl Conn {
         match &self.state {
             State::Detecting(d) => d.orig.buf.len() + d.resp.buf.len(),
             State::Http { parser, .. } => parser.buffered_bytes(),
+            State::Tls(t) => t.buffered(),
             State::NotHttp => 0,
         }
     }
@@ -106,6 +113,8 @@ pub struct AppLayer {
     records: Vec<TransactionRecord>,
     stats: AppStats,
     http_counters: BTreeMap<&'static str, u64>,
+    /// The endpoint inventory, when one is built.
+    inventory: Option<Box<Inventory>>,
 }
 
 impl AppLayer {
@@ -122,7 +131,18 @@ impl AppLayer {
             records: Vec::new(),
             stats: AppStats::default(),
             http_counters: BTreeMap::new(),
+            inventory: None,
         }
+    }
+
+    /// Feeds every transaction from now on to `inventory` as well.
+    pub fn set_inventory(&mut self, inventory: Inventory) {
+        self.inventory = Some(Box::new(inventory));
+    }
+
+    /// The inventory, if one is built.
+    pub fn inventory_mut(&mut self) -> Option<&mut Inventory> {
+        self.inventory.as_deref_mut()
     }
 
     /// Takes the records finished so far.
@@ -189,6 +209,11 @@ impl AppLayer {
                 side.overflow = side.overflow.saturating_add(rest.len() as u64);
                 self.stats.detect_overflow_bytes += rest.len() as u64;
             }
+            State::Tls(tls) => {
+                let from_client = (dir == Dir::FromOrig) != tls.swapped;
+                tls.feed(ts, from_client, rest);
+                self.settle_tls(id);
+            }
             State::NotHttp => {}
         }
     }
@@ -206,11 +231,42 @@ impl AppLayer {
         let Some(conn) = self.conns.get_mut(&id) else { return };
         let State::Http { parser, swapped } = &mut conn.state else { return };
         while let Some(tx) = parser.poll_transaction() {
+            if let Some(inv) = self.inventory.as_deref_mut() {
+                let (client, server) =
+                    if *swapped { (conn.info.resp, conn.info.orig) } else { (conn.info.orig, conn.info.resp) };
+                crate::inventory::observe(inv, client, server, &tx, crate::record::latency(&tx));
+            }
             let events = std::mem::take(&mut conn.tcp_events);
             let rec = TransactionRecord::new(&conn.info, *swapped, &conn.uid, tx, events);
             self.records.push(rec);
             self.stats.transactions += 1;
         }
+    }
+
+    /// Reports what a TLS connection's hellos showed (the server's may be missing) and stops
+    /// looking at it.
+    fn close_tls(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let State::Tls(tls) = &mut conn.state else { return };
+        if let Some(inv) = self.inventory.as_deref_mut() {
+            let (client, server) = if tls.swapped { (conn.info.resp, conn.info.orig) } else { (conn.info.orig, conn.info.resp) };
+            tls.report(inv, client, server);
+        }
+        conn.state = State::NotHttp;
+    }
+
+    /// Reports a TLS connection's hellos once both are in, and stops looking at it.
+    fn settle_tls(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let State::Tls(tls) = &mut conn.state else { return };
+        if !tls.finished() {
+            return;
+        }
+        if let Some(inv) = self.inventory.as_deref_mut() {
+            let (client, server) = if tls.swapped { (conn.info.resp, conn.info.orig) } else { (conn.info.orig, conn.info.resp) };
+            tls.report(inv, client, server);
+        }
+        conn.state = State::NotHttp;
     }
 
     /// Decides HTTP or not for a detecting connection, and replays what was buffered.
@@ -236,6 +292,29 @@ impl AppLayer {
         } else {
             let undecided = [forward.0, forward.1, reverse.0, reverse.1].contains(&Detection::NeedMore);
             let any_data = !det.orig.buf.is_empty() || !det.resp.buf.is_empty();
+            if self.inventory.is_some() {
+                match tls_orientation(det) {
+                    TlsGuess::Tls(swapped) => {
+                        let det = std::mem::take(det);
+                        let mut tls = Box::new(TlsConn::new(swapped));
+                        let mut sides = [(Dir::FromOrig, det.orig), (Dir::FromResp, det.resp)];
+                        sides.sort_by_key(|(_, s)| s.first_ts.unwrap_or(Timestamp(u64::MAX)));
+                        for (dir, side) in sides {
+                            let from_client = (dir == Dir::FromOrig) != swapped;
+                            if side.lost == 0 && !side.buf.is_empty() {
+                                tls.feed(side.first_ts.unwrap_or(conn.info.first_ts), from_client, &side.buf);
+                            }
+                        }
+                        self.stats.other_connections += 1;
+                        self.stats.tls_connections += 1;
+                        conn.state = State::Tls(tls);
+                        self.settle_tls(id);
+                        return;
+                    }
+                    TlsGuess::NeedMore => return,
+                    TlsGuess::No => {}
+                }
+            }
             if !undecided && any_data {
                 conn.state = State::NotHttp;
                 self.stats.other_connections += 1;
@@ -279,6 +358,40 @@ impl AppLayer {
     }
 }
 
+/// What the buffered bytes say about TLS.
+enum TlsGuess {
+    /// TLS, with the client being the TCP responder when `true`.
+    Tls(bool),
+    NeedMore,
+    No,
+}
+
+fn tls_orientation(det: &Detect) -> TlsGuess {
+    use apitap_parsers::tls::{detect_tls_side, Detection as T, Side as S};
+    let looks = |side: &Side, as_: S| -> T {
+        if side.buf.is_empty() {
+            return if side.eof { T::No } else { T::NeedMore };
+        }
+        match detect_tls_side(as_, &side.buf) {
+            T::NeedMore if side.exhausted() => T::No,
+            other => other,
+        }
+    };
+    let (oc, rs) = (looks(&det.orig, S::Client), looks(&det.resp, S::Server));
+    if oc == T::Yes || rs == T::Yes {
+        return TlsGuess::Tls(false);
+    }
+    let (rc, os) = (looks(&det.resp, S::Client), looks(&det.orig, S::Server));
+    if rc == T::Yes || os == T::Yes {
+        return TlsGuess::Tls(true);
+    }
+    if [oc, rs, rc, os].contains(&T::NeedMore) {
+        TlsGuess::NeedMore
+    } else {
+        TlsGuess::No
+    }
+}
+
 fn to_direction(dir: Dir, swapped: bool) -> Direction {
     match (dir, swapped) {
         (Dir::FromOrig, false) | (Dir::FromResp, true) => Direction::ToServer,
@@ -305,6 +418,11 @@ impl StreamSink for AppLayer {
         let Some(c) = self.conns.get_mut(&conn.id) else { return };
         match &mut c.state {
             State::NotHttp => {}
+            State::Tls(tls) => {
+                let from_client = (dir == Dir::FromOrig) != tls.swapped;
+                tls.feed(ts, from_client, data);
+                self.settle_tls(conn.id);
+            }
             State::Http { parser, swapped } => {
                 let _ = parser.handle_data(ts.0, to_direction(dir, *swapped), data);
                 self.collect(conn.id);
@@ -328,6 +446,10 @@ impl StreamSink for AppLayer {
         let Some(c) = self.conns.get_mut(&conn.id) else { return };
         match &mut c.state {
             State::NotHttp => {}
+            State::Tls(_) => {
+                // A hello with a hole cannot be parsed: report what is complete and stop.
+                self.close_tls(conn.id);
+            }
             State::Http { parser, swapped } => {
                 parser.handle_gap(ts.0, to_direction(dir, *swapped), len);
                 self.collect(conn.id);
@@ -347,6 +469,7 @@ impl StreamSink for AppLayer {
         let Some(c) = self.conns.get_mut(&conn.id) else { return };
         match &mut c.state {
             State::NotHttp => {}
+            State::Tls(_) => self.close_tls(conn.id),
             State::Http { parser, swapped } => {
                 parser.handle_eof(ts.0, to_direction(dir, *swapped));
                 self.collect(conn.id);
@@ -382,8 +505,12 @@ impl StreamSink for AppLayer {
             match &mut c.state {
                 State::Http { parser, .. } => parser.handle_close(ts.0),
                 State::Detecting(_) => self.stats.undecided_connections += 1,
+                State::Tls(_) => {}
                 State::NotHttp => {}
             }
+        }
+        if matches!(self.conns.get(&conn.id).map(|c| &c.state), Some(State::Tls(_))) {
+            self.close_tls(conn.id);
         }
         self.collect(conn.id);
         if let Some(c) = self.conns.remove(&conn.id) {

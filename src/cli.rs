@@ -20,6 +20,38 @@ pub enum Command {
     Capture(CaptureArgs),
     /// Generate a labelled capture of open-banking traffic from OpenAPI specs and a scenario.
     Simulate(crate::simulate::command::SimulateArgs),
+    /// Manage the endpoint inventory's configuration.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Accept a known shadow endpoint (appends an [[accept]] entry with who and why to the
+    /// configuration file): it stays listed but is no longer reported as new.
+    Accept(AcceptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    /// Configuration file to update (created if missing).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Host (service) as inventory.json names it.
+    #[arg(long)]
+    pub host: String,
+    /// Method, or * for any.
+    #[arg(long)]
+    pub method: String,
+    /// Path template as inventory.json names it.
+    #[arg(long)]
+    pub path: String,
+    /// Who accepts it.
+    #[arg(long)]
+    pub by: String,
+    /// Why.
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +122,17 @@ pub struct CommonArgs {
     /// Print the run summary as JSON on standard error instead of text.
     #[arg(long)]
     pub summary_json: bool,
+    /// OpenAPI spec (YAML or JSON, 3.0 or 3.1) to match traffic against; repeat for several.
+    /// The endpoint inventory (inventory.json, openapi.yaml) is written to --out.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Vec<PathBuf>,
+    /// Configuration file (TOML): spec bindings, inventory scope and limits, templates,
+    /// accepted shadow endpoints. See docs/inventory.md.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Do not build the endpoint inventory (with --out it is built by default).
+    #[arg(long, conflicts_with_all = ["spec", "config"])]
+    pub no_inventory: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

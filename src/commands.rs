@@ -23,6 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Read(args) => read(args),
         Command::Capture(args) => capture(args),
         Command::Simulate(args) => crate::simulate::command::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Inventory(crate::cli::InventoryCommand::Accept(args)) => crate::accept::run(&args).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -38,6 +39,23 @@ fn open_writer(out: Option<&Path>, common: &CommonArgs) -> Result<Box<dyn Record
         None => Box::new(BufWriter::new(io::stdout())),
     };
     Ok(output::writer(common.format, sink))
+}
+
+/// Builds the pipeline, with the endpoint inventory when the settings ask for one (its body
+/// capture size goes into the HTTP settings first).
+fn start_pipeline(settings: &mut Settings, common: &CommonArgs) -> Result<Pipeline> {
+    let setup = if settings.inventory { Some(crate::inventory::setup(&common.spec, common.config.as_deref())?) } else { None };
+    if let Some(s) = &setup {
+        let mut http = (*settings.http).clone();
+        http.max_body_capture = s.body_capture;
+        http.credential_key = crate::inventory::credential_key();
+        settings.http = Arc::new(http);
+    }
+    let mut pipeline = Pipeline::new(settings);
+    if let Some(s) = setup {
+        pipeline.set_inventory(s.inventory);
+    }
+    Ok(pipeline)
 }
 
 /// Moves finished records from the pipeline to the writer, counting them.
@@ -64,6 +82,10 @@ fn finish(
     stages.append(&mut summary.stages);
     summary.stages = stages;
     let json = serde_json::to_string_pretty(&summary)?;
+    if let (Some(dir), Some(inv)) = (out, pipeline.inventory_mut()) {
+        let report = inv.report();
+        crate::inventory::write(dir, &report)?;
+    }
     if let Some(dir) = out {
         let path = dir.join("summary.json");
         fs::write(&path, format!("{json}\n")).with_context(|| format!("cannot write {}", path.display()))?;
@@ -92,8 +114,8 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 fn read(args: ReadArgs) -> Result<ExitCode> {
-    let settings = Settings::from_args(&args.common)?;
-    let mut pipeline = Pipeline::new(&settings);
+    let mut settings = Settings::from_args(&args.common, args.out.as_deref())?;
+    let mut pipeline = start_pipeline(&mut settings, &args.common)?;
     let mut writer = open_writer(args.out.as_deref(), &args.common)?;
     let mut summary = Summary::default();
     let progress = !args.no_progress && io::stderr().is_terminal();
@@ -163,8 +185,8 @@ fn read(args: ReadArgs) -> Result<ExitCode> {
 }
 
 fn capture(args: CaptureArgs) -> Result<ExitCode> {
-    let settings = Settings::from_args(&args.common)?;
-    let mut pipeline = Pipeline::new(&settings);
+    let mut settings = Settings::from_args(&args.common, args.out.as_deref())?;
+    let mut pipeline = start_pipeline(&mut settings, &args.common)?;
     let mut writer = open_writer(args.out.as_deref(), &args.common)?;
     let mut summary = Summary::default();
     let stop = Arc::new(AtomicBool::new(false));

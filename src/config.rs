@@ -20,11 +20,16 @@ pub struct Settings {
     pub http: Arc<HttpConfig>,
     /// Bytes HTTP parsing may hold across all connections (`--http-buffer-mib`).
     pub max_http_buffered_total: usize,
+    /// Build the endpoint inventory (with `--out`, unless `--no-inventory`).
+    pub inventory: bool,
 }
 
 impl Settings {
     /// Builds the settings from the command line, rejecting what cannot work.
-    pub fn from_args(args: &CommonArgs) -> Result<Self> {
+    pub fn from_args(args: &CommonArgs, out: Option<&std::path::Path>) -> Result<Self> {
+        if out.is_none() && (!args.spec.is_empty() || args.config.is_some()) {
+            bail!("--spec and --config build the endpoint inventory, which is written to --out DIR: add --out");
+        }
         let flow = FlowConfig { split_by_vlan: args.split_vlans, ..FlowConfig::default() };
         let mut http = HttpConfig::default();
         for name in &args.redact_param {
@@ -39,6 +44,7 @@ impl Settings {
             flow,
             http: Arc::new(http),
             max_http_buffered_total: (args.http_buffer_mib as usize) << 20,
+            inventory: out.is_some() && !args.no_inventory,
         })
     }
 }

@@ -1,10 +1,14 @@
 //! `apitap`: a passive API-traffic sensor. `main` parses the arguments, runs the command and
 //! maps failure to an exit code; everything else lives in the modules below.
 
+mod accept;
 mod app;
+mod app_tls;
 mod cli;
 mod commands;
 mod config;
+mod config_file;
+mod inventory;
 mod output;
 mod pipeline;
 mod record;

@@ -57,6 +57,16 @@ impl Pipeline {
         }
     }
 
+    /// Feeds every transaction to `inventory` as well.
+    pub fn set_inventory(&mut self, inventory: apitap_discovery::inventory::Inventory) {
+        self.app.set_inventory(inventory);
+    }
+
+    /// The inventory, if one is built.
+    pub fn inventory_mut(&mut self) -> Option<&mut apitap_discovery::inventory::Inventory> {
+        self.app.inventory_mut()
+    }
+
     /// Processes one captured packet.
     pub fn handle_packet(&mut self, rec: &PacketRecord<'_>) {
         self.packets += 1;
@@ -147,6 +157,7 @@ impl Pipeline {
                 ("http_connections", a.http_connections),
                 ("http_connections_reversed", a.http_connections_reversed),
                 ("other_connections", a.other_connections),
+                ("tls_connections", a.tls_connections),
                 ("undecided_connections", a.undecided_connections),
                 ("transactions", a.transactions),
                 ("tcp_events", a.tcp_events),

@@ -112,7 +112,7 @@ fn millis(from: Option<u64>, to: Option<u64>) -> Option<f64> {
 /// Time from the end of the request to the first response byte; when the server answered
 /// before the request was finished (an early 413, an immediate 100-continue answer), from the
 /// start of the request instead.
-fn latency(tx: &HttpTransaction) -> Option<f64> {
+pub fn latency(tx: &HttpTransaction) -> Option<f64> {
     match (tx.request_end, tx.response_start) {
         (Some(end), Some(start)) if end <= start => millis(Some(end), Some(start)),
         _ => millis(tx.request_start, tx.response_start),
@@ -124,7 +124,9 @@ impl TransactionRecord {
     /// layer's originator to be the server.
     pub fn new(conn: &ConnInfo, swapped: bool, uid: &str, tx: HttpTransaction, tcp_events: Vec<String>) -> Self {
         let (client, server) = if swapped { (conn.resp, conn.orig) } else { (conn.orig, conn.resp) };
-        let mut events: Vec<String> = tx.events.iter().map(|e| e.name().to_string()).collect();
+        // The body-capture bound is the inventory's sampling limit, not a protocol anomaly.
+        let mut events: Vec<String> =
+            tx.events.iter().map(|e| e.name()).filter(|n| *n != "body_capture_limit").map(str::to_string).collect();
         events.extend(tcp_events);
         TransactionRecord {
             ts: tx.ts as f64 / 1e9,

@@ -1,1 +1,357 @@
 //! The endpoint inventory: observations in, classified endpoints out.
+//!
+//! Every HTTP transaction becomes an [`Observation`]. Its service is the `Host` header (else
+//! the server address; TLS sessions use the SNI). Its path is matched against the loaded
+//! specs and the operator's templates ([`crate::specmatch`]); a match names the endpoint by the
+//! documented template. Traffic no spec covers is sorted by [`scope`]: static assets, HTML
+//! pages, health checks and OCSP are counted apart, API calls are templated by the service's
+//! [`PathTemplater`](crate::template::PathTemplater) and become inferred endpoints. A 404 on a
+//! path that belongs to no known endpoint is counted as scanner noise, not as an endpoint.
+//!
+//! Endpoint statistics (hits, consumers, status mix, latency, content types, auth kinds,
+//! query parameter names, JSON shapes, sensitive-data tags) are bounded per endpoint; services
+//! and inferred endpoints per service are bounded too, with the overflow counted.
+//! [`Inventory::report`] classifies: `documented`, `shadow`, `zombie`, `orphan`.
+//!
+//! Not supported: endpoints in HTTP/2 or gRPC (no parser yet); consumers beyond a credential
+//! or address digest (the behavioural layer names them); removal of endpoints that stop
+//! being used (the report lists first and last seen instead).
+
+mod config;
+mod distinct;
+mod observe;
+mod openapi_out;
+mod report;
+mod scope;
+mod service;
+mod stats;
+mod time;
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+pub use config::{host_matches, Accepted, InventoryConfig, ScopeConfig, DEFAULT_HEALTH_PATHS, DEFAULT_STATIC_EXTENSIONS};
+pub use distinct::Distinct;
+pub use observe::{media_type, query_names, segments, service_name, split_target, AuthKind, Observation, TlsObservation};
+pub use report::*;
+pub use scope::Category;
+pub use stats::{BoundedCounts, EndpointStats, MergeLimits, Shape};
+pub use openapi_out::reconstruct;
+pub use time::rfc3339;
+
+use crate::content::analyze_body;
+use crate::specmatch::{MatchTarget, SpecMatch, SpecSet};
+use service::{Documented, Inferred, Service};
+
+/// Inventory-wide counters.
+#[derive(Clone, Debug, Default)]
+pub struct InventoryStats {
+    /// Transactions observed.
+    pub transactions: u64,
+    /// Transactions without a request (a response alone): not attributable to an endpoint.
+    pub without_request: u64,
+    /// Requests for hosts or ports outside the configured scope.
+    pub out_of_scope: u64,
+    /// Requests and TLS sessions not tracked because `max_services` was reached.
+    pub services_overflow: u64,
+    /// TLS sessions observed.
+    pub tls_sessions: u64,
+    /// Methods that were not a plausible token (counted as `OTHER`).
+    pub odd_methods: u64,
+}
+
+/// Per-spec use of its base path, to tell whether the base path ever appears in traffic.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SpecUse {
+    /// Requests that matched with the base path.
+    pub with_base_path: u64,
+    /// Requests that matched only with the base path left out.
+    pub without_base_path: u64,
+}
+
+/// The endpoint inventory of one sensor.
+pub struct Inventory {
+    cfg: InventoryConfig,
+    specs: SpecSet,
+    services: HashMap<String, Service>,
+    spec_use: HashMap<usize, SpecUse>,
+    stats: InventoryStats,
+}
+
+/// Longest method kept as sent; longer or odd ones count as `OTHER`.
+const MAX_METHOD_LEN: usize = 16;
+
+fn normalize_method(m: &str) -> Option<String> {
+    (!m.is_empty() && m.len() <= MAX_METHOD_LEN && m.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_'))
+        .then(|| m.to_ascii_uppercase())
+}
+
+/// A request under the base path of a spec the operator declared superseded, for an
+/// operation that only another spec documents (an old major version called with a newer
+/// version's operation): matched against every spec with that base path removed. Returns the
+/// match, named under the superseded base path, and the superseded spec's index.
+fn superseded_fallback(specs: &SpecSet, host: &str, method: &str, path: &str) -> Option<(SpecMatch, usize)> {
+    for (i, bound) in specs.specs().iter().enumerate() {
+        let binding = &bound.binding;
+        if !binding.superseded || !(binding.hosts.is_empty() || binding.hosts.iter().any(|h| host_matches(h, host))) {
+            continue;
+        }
+        for base in bound.base_paths.iter().filter(|b| !b.is_empty() && b.as_str() != "/") {
+            let Some(rest) = path.strip_prefix(base.as_str()).filter(|r| r.starts_with('/')) else { continue };
+            if let Some(m) = specs.match_request(host, method, rest).filter(|m| m.without_base_path) {
+                let template = format!("{base}{}", m.template);
+                return Some((SpecMatch { template, base_path: base.clone(), without_base_path: false, ..m }, i));
+            }
+        }
+    }
+    None
+}
+
+/// The service named `name`, created if `max_services` allows.
+fn service<'a>(
+    services: &'a mut HashMap<String, Service>,
+    cfg: &InventoryConfig,
+    stats: &mut InventoryStats,
+    name: &str,
+    ts: u64,
+) -> Option<&'a mut Service> {
+    if !services.contains_key(name) {
+        if services.len() >= cfg.max_services {
+            stats.services_overflow += 1;
+            return None;
+        }
+        services.insert(name.to_string(), Service::new(ts, cfg.templates.clone()));
+    }
+    services.get_mut(name)
+}
+
+fn digest<T: Hash>(v: T) -> u64 {
+    let mut h = DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+impl Inventory {
+    /// An empty inventory matching against `specs`.
+    pub fn new(cfg: InventoryConfig, specs: SpecSet) -> Self {
+        Inventory { cfg, specs, services: HashMap::new(), spec_use: HashMap::new(), stats: InventoryStats::default() }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &InventoryConfig {
+        &self.cfg
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &InventoryStats {
+        &self.stats
+    }
+
+    fn merge_limits(&self) -> MergeLimits {
+        MergeLimits {
+            content_types: self.cfg.max_content_types,
+            query_params: self.cfg.max_query_params,
+            shape_fields: self.cfg.max_shape_fields,
+        }
+    }
+
+    /// Adds one transaction.
+    pub fn observe(&mut self, obs: &Observation<'_>) {
+        self.stats.transactions += 1;
+        let Some(raw_method) = obs.method else {
+            self.stats.without_request += 1;
+            return;
+        };
+        let method = normalize_method(raw_method).unwrap_or_else(|| {
+            self.stats.odd_methods += 1;
+            "OTHER".to_string()
+        });
+        let name = service_name(obs.host, obs.server);
+        if !scope::in_scope(&self.cfg.scope, &name, obs.server.port()) {
+            self.stats.out_of_scope += 1;
+            return;
+        }
+        let (path, query) = split_target(obs.uri.unwrap_or("/"));
+        let host_for_match = name.clone();
+        let direct = self.specs.match_request(&host_for_match, &method, path);
+        let (matched, superseded_by_path) = match direct {
+            Some(m) => (Some(m), None),
+            None => match superseded_fallback(&self.specs, &host_for_match, &method, path) {
+                Some((m, spec)) => (Some(m), Some(spec)),
+                None => (None, None),
+            },
+        };
+        let limits = self.merge_limits();
+        let max_path_segments = self.cfg.max_path_segments;
+        let max_endpoints = self.cfg.max_endpoints_per_service;
+        let max_other = self.cfg.max_other_endpoints_per_service;
+        let max_not_found = self.cfg.max_not_found_paths;
+        if let Some(m) = matched.as_ref().filter(|_| superseded_by_path.is_none()) {
+            if let MatchTarget::Operation { spec, .. } = m.target {
+                let u = self.spec_use.entry(spec).or_default();
+                if m.without_base_path {
+                    u.without_base_path += 1;
+                } else {
+                    u.with_base_path += 1;
+                }
+            }
+        }
+        let server = obs.server.to_string();
+        let cfg = &self.cfg;
+        let Some(svc) = service(&mut self.services, cfg, &mut self.stats, &name, obs.ts) else { return };
+        svc.requests += 1;
+        svc.touch(obs.ts);
+        svc.servers.add(&server, 1, 8);
+        let stats: &mut EndpointStats = if let Some(m) = matched {
+            let key = (method, m.template.clone());
+            &mut svc
+                .documented
+                .entry(key)
+                .or_insert_with(|| Documented {
+                    target: m.target,
+                    under_superseded: superseded_by_path,
+                    without_base_path: m.without_base_path,
+                    stats: EndpointStats::new(obs.ts),
+                })
+                .stats
+        } else {
+            let (segs, deep) = segments(path, max_path_segments);
+            if deep {
+                svc.deep_paths += 1;
+            }
+            let category = scope::categorize(&cfg.scope, &segs, obs.request_content_type, obs.response_content_type);
+            if category != Category::Api {
+                *svc.other_requests.entry(category).or_default() += 1;
+                let key = (method, format!("/{}", segs.join("/")), category);
+                if !svc.other.contains_key(&key) && svc.other.len() >= max_other {
+                    return;
+                }
+                let st = svc.other.entry(key).or_insert_with(|| EndpointStats::new(obs.ts));
+                st.hit(obs.ts);
+                if let Some(code) = obs.status {
+                    *st.status.entry(code).or_default() += 1;
+                }
+                return;
+            }
+            if obs.status == Some(404) {
+                let t = svc.templater.template_of(&segs);
+                let key = (method, t.to_string());
+                match svc.inferred.get_mut(&key) {
+                    Some(ep) => &mut ep.stats,
+                    None => {
+                        let nf = &mut svc.not_found;
+                        nf.requests += 1;
+                        let d = digest(path);
+                        if nf.paths.len() < max_not_found {
+                            nf.paths.insert(d);
+                        } else if !nf.paths.contains(&d) {
+                            nf.paths_dropped += 1;
+                        }
+                        return;
+                    }
+                }
+            } else {
+                let t = svc.templater.observe(&segs);
+                svc.refine(&limits);
+                let t = svc.templater.refine(&t);
+                let key = (method, t.to_string());
+                if !svc.inferred.contains_key(&key) && svc.inferred.len() >= max_endpoints {
+                    svc.overflow_requests += 1;
+                    svc.overflow_paths += 1;
+                    return;
+                }
+                &mut svc.inferred.entry(key).or_insert_with(|| Inferred { template: t, stats: EndpointStats::new(obs.ts) }).stats
+            }
+        };
+        account(stats, obs, query, cfg, &limits);
+    }
+
+    /// Adds one TLS session's hello facts: the service (SNI, else server address) appears in
+    /// the inventory as not inspectable.
+    pub fn observe_tls(&mut self, tls: &TlsObservation<'_>) {
+        self.stats.tls_sessions += 1;
+        let name = service_name(tls.sni, tls.server);
+        let max_values = self.cfg.max_tls_values;
+        let server = tls.server.to_string();
+        let Some(svc) = service(&mut self.services, &self.cfg, &mut self.stats, &name, tls.ts) else { return };
+        svc.touch(tls.ts);
+        svc.servers.add(&server, 1, 8);
+        svc.tls_hello(tls, max_values);
+    }
+
+    /// Builds the report of everything seen so far.
+    pub fn report(&mut self) -> InventoryReport {
+        let limits = self.merge_limits();
+        for svc in self.services.values_mut() {
+            svc.refine(&limits);
+        }
+        report::build(&self.cfg, &self.specs, &self.services, &self.spec_use, &self.stats)
+    }
+}
+
+/// Counts one transaction on an endpoint.
+fn account(stats: &mut EndpointStats, obs: &Observation<'_>, query: &str, cfg: &InventoryConfig, limits: &MergeLimits) {
+    stats.hit(obs.ts);
+    stats.consumers.insert(obs.consumer);
+    stats.clients.insert(digest(obs.client));
+    *stats.status.entry(obs.status.unwrap_or(0)).or_default() += 1;
+    if let Some(ms) = obs.latency_ms {
+        stats.latency_ms(ms);
+    }
+    if let Some(ct) = obs.request_content_type {
+        stats.request_types.add(&media_type(ct), 1, limits.content_types);
+    }
+    if let Some(ct) = obs.response_content_type {
+        stats.response_types.add(&media_type(ct), 1, limits.content_types);
+    }
+    *stats.auth.entry(obs.auth.name()).or_default() += 1;
+    let mut seen = 0usize;
+    for name in query_names(query) {
+        seen += 1;
+        if seen > limits.query_params * 4 {
+            break;
+        }
+        if name.len() <= cfg.max_param_name_len {
+            stats.query_params.add(name, 1, limits.query_params);
+        } else {
+            stats.query_params.dropped += 1;
+        }
+    }
+    if !obs.request_body.is_empty() {
+        let facts = analyze_body(obs.request_content_type, obs.request_body, &cfg.content);
+        if facts.json {
+            stats.request_shape.json_bodies += 1;
+        }
+        if facts.truncated {
+            stats.request_shape.truncated_bodies += 1;
+        }
+        for (path, ty) in &facts.shape {
+            stats.request_shape.add(path, *ty, limits.shape_fields);
+        }
+        for (kind, n) in &facts.sensitive {
+            *stats.request_sensitive.entry(*kind).or_default() += u64::from(*n);
+        }
+    }
+    if !obs.response_body.is_empty() {
+        let facts = analyze_body(obs.response_content_type, obs.response_body, &cfg.content);
+        if facts.json {
+            stats.response_shape.json_bodies += 1;
+        }
+        if facts.truncated {
+            stats.response_shape.truncated_bodies += 1;
+        }
+        for (path, ty) in &facts.shape {
+            stats.response_shape.add(path, *ty, limits.shape_fields);
+        }
+        for (kind, n) in &facts.sensitive {
+            *stats.response_sensitive.entry(*kind).or_default() += u64::from(*n);
+        }
+        let success = obs.status.is_some_and(|s| (200..300).contains(&s));
+        if success && obs.auth == AuthKind::None && !facts.sensitive.is_empty() {
+            stats.sensitive_unauthenticated += 1;
+        }
+    }
+    if obs.deprecation_signalled {
+        stats.deprecation_signals += 1;
+    }
+}

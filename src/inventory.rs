@@ -1,0 +1,164 @@
+//! The binary's side of the endpoint inventory: loads the specs and the configuration file,
+//! turns transactions into observations, and writes `inventory.json` and `openapi.yaml`.
+
+use std::fs;
+use std::hash::Hasher;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use apitap_discovery::inventory::{
+    reconstruct, Accepted, AuthKind, Inventory, InventoryConfig, InventoryReport, Observation, ScopeConfig,
+};
+use apitap_discovery::openapi::{load_spec, MAX_SPEC_BYTES};
+use apitap_discovery::specmatch::{Route, SpecBinding, SpecSet};
+use apitap_parsers::http::HttpTransaction;
+use siphasher::sip::SipHasher13;
+
+use crate::config_file::{self, ConfigFile};
+
+/// Bytes of each body kept for shape and sensitive-data analysis unless the configuration
+/// says otherwise.
+pub const DEFAULT_BODY_CAPTURE: usize = 64 * 1024;
+
+/// What the inventory needs from the command line.
+pub struct InventorySetup {
+    /// The inventory, ready to observe.
+    pub inventory: Inventory,
+    /// Bytes of each body the HTTP parser should keep for it.
+    pub body_capture: usize,
+}
+
+fn read_spec(path: &Path) -> Result<apitap_discovery::openapi::Spec> {
+    let meta = fs::metadata(path).with_context(|| format!("{}: cannot read the spec", path.display()))?;
+    if meta.len() > MAX_SPEC_BYTES as u64 {
+        return Err(anyhow!(
+            "{}: {} bytes is larger than the {} bytes a spec may have; split the document",
+            path.display(),
+            meta.len(),
+            MAX_SPEC_BYTES
+        ));
+    }
+    let text = fs::read_to_string(path).with_context(|| format!("{}: cannot read the spec", path.display()))?;
+    load_spec(&path.display().to_string(), &text).map_err(|e| anyhow!("{e}"))
+}
+
+/// Loads the configuration file (if any) and the specs it and `--spec` name.
+pub fn setup(spec_files: &[PathBuf], config: Option<&Path>) -> Result<InventorySetup> {
+    let file = match config {
+        Some(path) => config_file::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let mut specs = Vec::new();
+    for entry in &file.spec {
+        let spec = read_spec(&entry.file)?;
+        let binding = SpecBinding {
+            hosts: entry.hosts.clone(),
+            base_path: entry.base_path.clone(),
+            environment: entry.environment.clone(),
+            superseded: entry.superseded,
+        };
+        specs.push((spec, binding));
+    }
+    for path in spec_files {
+        specs.push((read_spec(path)?, SpecBinding::default()));
+    }
+    let routes = file
+        .template
+        .iter()
+        .map(|t| Route { method: t.method.as_ref().map(|m| m.to_ascii_uppercase()), template: t.path.clone(), hosts: t.hosts.clone() })
+        .collect();
+    let set = SpecSet::new(specs, routes).map_err(|e| anyhow!("{}: {e}", file.path.display()))?;
+    let inv = &file.inventory;
+    let defaults = ScopeConfig::default();
+    let mut cfg = InventoryConfig {
+        scope: ScopeConfig {
+            api_hosts: inv.api_hosts.clone(),
+            exclude_hosts: inv.exclude_hosts.clone(),
+            api_ports: inv.api_ports.clone(),
+            api_content_types: inv.api_content_types.clone(),
+            health_paths: inv.health_paths.clone().unwrap_or(defaults.health_paths),
+            static_extensions: inv.static_extensions.clone().unwrap_or(defaults.static_extensions),
+        },
+        accepted: file
+            .accept
+            .iter()
+            .map(|a| Accepted {
+                host: a.host.to_ascii_lowercase(),
+                method: a.method.to_ascii_uppercase(),
+                path: a.path.clone(),
+                by: a.by.clone(),
+                reason: a.reason.clone(),
+            })
+            .collect(),
+        ..InventoryConfig::default()
+    };
+    if let Some(n) = inv.max_services {
+        cfg.max_services = n;
+    }
+    if let Some(n) = inv.max_endpoints_per_service {
+        cfg.max_endpoints_per_service = n;
+    }
+    Ok(InventorySetup { inventory: Inventory::new(cfg, set), body_capture: inv.body_capture_bytes.unwrap_or(DEFAULT_BODY_CAPTURE) })
+}
+
+/// A digest of the client address, for counting consumers that send no credential.
+fn address_digest(ip: std::net::IpAddr) -> u64 {
+    let mut h = SipHasher13::new_with_keys(0x636c_6965_6e74, 0x6164_6472);
+    h.write(ip.to_string().as_bytes());
+    h.finish()
+}
+
+/// Feeds one transaction to the inventory.
+pub fn observe(
+    inventory: &mut Inventory,
+    client: std::net::SocketAddr,
+    server: std::net::SocketAddr,
+    tx: &HttpTransaction,
+    latency_ms: Option<f64>,
+) {
+    let has = |names: &[String], want: &[&str]| names.iter().any(|n| want.iter().any(|w| n.eq_ignore_ascii_case(w)));
+    let obs = Observation {
+        ts: tx.ts,
+        client: client.ip(),
+        server,
+        host: tx.host.as_deref(),
+        method: tx.method.as_deref(),
+        uri: tx.uri.as_deref(),
+        status: tx.status_code,
+        latency_ms,
+        request_content_type: tx.request_content_type.as_deref(),
+        response_content_type: tx.response_content_type.as_deref(),
+        auth: AuthKind::from_parts(tx.auth_scheme.as_deref(), tx.api_key_header.is_some()),
+        consumer: tx.credential_digest.unwrap_or_else(|| address_digest(client.ip())),
+        request_body: tx.request_body.as_slice(),
+        response_body: tx.response_body.as_slice(),
+        deprecation_signalled: has(&tx.response_header_names, &["deprecation", "sunset"]),
+    };
+    inventory.observe(&obs);
+}
+
+/// Writes `inventory.json` and `openapi.yaml` into `dir`.
+pub fn write(dir: &Path, report: &InventoryReport) -> Result<()> {
+    let path = dir.join("inventory.json");
+    let json = serde_json::to_string_pretty(report)?;
+    fs::write(&path, format!("{json}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+    let path = dir.join("openapi.yaml");
+    let doc = reconstruct(report);
+    let yaml = serde_norway::to_string(&doc)?;
+    fs::write(&path, yaml).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The key of the credential digests: random per run, since the inventory keeps only counts
+/// of distinct consumers (a stable per-deployment key comes with consumer identities).
+pub fn credential_key() -> [u8; 16] {
+    use std::hash::BuildHasher;
+    let state = std::collections::hash_map::RandomState::new();
+    let a = state.hash_one(0x6b65_79u64).to_le_bytes();
+    let b = state.hash_one(0x6b65_7a75u64).to_le_bytes();
+    let mut key = [0u8; 16];
+    for (k, v) in key.iter_mut().zip(a.iter().chain(b.iter())) {
+        *k = *v;
+    }
+    key
+}
