@@ -534,6 +534,10 @@ pub(super) fn build(
         }
         let Some(bound) = specs.specs().get(op.spec) else { continue };
         let (sp, binding) = (&bound.spec, &bound.binding);
+        if binding.superseded {
+            // A superseded version's unused operations are retired, as intended: not orphans.
+            continue;
+        }
         let host = binding.hosts.first().cloned().unwrap_or_else(|| "*".to_string());
         let mut e = endpoint_report(&host, &op.method, &op.template, Classification::Orphan, &EndpointStats::new(0));
         let operation = sp.operations.get(op.operation);
