@@ -231,10 +231,8 @@ fn holdout_families_and_seeds() {
     }
 }
 
-/// The week (674k requests): minutes in a debug build; `scripts/accuracy.sh` runs it in
-/// release.
+/// The week the templating was tuned on (UK Open Banking, Adyen Transfers).
 #[test]
-#[ignore]
 fn week_scenario() {
     let f = evaluate("week", None);
     check("week (seed 2026)", &f, 0.01);

@@ -233,13 +233,20 @@ impl Inventory {
                 }
                 return;
             }
-            if obs.status == Some(404) {
+            if matches!(obs.status, None | Some(0) | Some(404)) {
+                // Neither a 404 nor a request without a status line (none, or HTTP/0.9) shows
+                // that an endpoint exists:
+                // they count on an endpoint already known from answered traffic, else as
+                // scanner noise.
                 let t = svc.templater.template_of(&segs);
                 let key = (method, t.to_string());
                 match svc.inferred.get_mut(&key) {
                     Some(ep) => &mut ep.stats,
                     None => {
                         let nf = &mut svc.not_found;
+                        if matches!(obs.status, None | Some(0)) {
+                            nf.unanswered += 1;
+                        }
                         nf.requests += 1;
                         let d = digest(path);
                         if nf.paths.len() < max_not_found {

@@ -130,11 +130,13 @@ pub struct ServiceReport {
     pub endpoints: u64,
     /// Requests not counted on an endpoint because the per-service endpoint bound was hit.
     pub overflow_requests: u64,
-    /// 404 answers on paths that belong to no endpoint (scanner noise), and their distinct
-    /// paths.
+    /// 404 answers and unanswered requests on paths that belong to no endpoint (scanner
+    /// noise), and their distinct paths.
     pub not_found_requests: u64,
     /// See `not_found_requests`.
     pub not_found_paths: u64,
+    /// Requests on such paths that got no answer at all (included in `not_found_requests`).
+    pub unanswered_requests: u64,
     /// Requests by non-API category.
     pub other_requests: BTreeMap<&'static str, u64>,
     /// Requests whose path had more segments than considered.
@@ -513,6 +515,7 @@ pub(super) fn build(
             overflow_requests: svc.overflow_requests,
             not_found_requests: svc.not_found.requests,
             not_found_paths: svc.not_found.paths.len() as u64 + svc.not_found.paths_dropped,
+            unanswered_requests: svc.not_found.unanswered,
             other_requests: svc.other_requests.iter().map(|(c, n)| (c.name(), *n)).collect(),
             deep_paths: svc.deep_paths,
             tls: svc.tls.as_ref().map(|t| TlsReport {

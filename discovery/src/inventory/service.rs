@@ -32,11 +32,14 @@ pub struct Inferred {
     pub stats: EndpointStats,
 }
 
-/// 404 answers on paths that belong to no known endpoint (scanners, typos, dead links).
+/// 404 answers, and requests never answered, on paths that belong to no known endpoint
+/// (scanners, typos, dead links).
 #[derive(Clone, Debug, Default)]
 pub struct NotFound {
-    /// Such requests.
+    /// Such requests (404s and requests without an answer).
     pub requests: u64,
+    /// Of those, requests without an answer.
+    pub unanswered: u64,
     /// Digests of their distinct paths (bounded).
     pub paths: HashSet<u64>,
     /// Distinct paths not remembered because the bound was reached (an undercount of
