@@ -190,6 +190,7 @@ pub fn load(path: &Path) -> Result<ConfigFile> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

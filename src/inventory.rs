@@ -154,7 +154,7 @@ pub fn write(dir: &Path, report: &InventoryReport) -> Result<()> {
 pub fn credential_key() -> [u8; 16] {
     use std::hash::BuildHasher;
     let state = std::collections::hash_map::RandomState::new();
-    let a = state.hash_one(0x6b65_79u64).to_le_bytes();
+    let a = state.hash_one(0x006b_6579_u64).to_le_bytes();
     let b = state.hash_one(0x6b65_7a75u64).to_le_bytes();
     let mut key = [0u8; 16];
     for (k, v) in key.iter_mut().zip(a.iter().chain(b.iter())) {
