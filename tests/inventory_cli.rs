@@ -239,3 +239,54 @@ fn scope_keeps_other_hosts_out() {
     assert_eq!(inv["summary"]["endpoints"], 0);
     assert_eq!(inv["counters"]["out_of_scope"], traffic().len());
 }
+
+#[test]
+fn operator_templates_and_base_path_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("t.pcap");
+    let mut ex = traffic();
+    // A gateway that strips the spec's base path: `/accounts/...` instead of
+    // `/open-banking/v4.0/aisp/accounts/...`.
+    for id in ["acc-1", "acc-2", "acc-3"] {
+        ex.push((get(&format!("/accounts/{id}/balances"), &format!("Authorization: Bearer {BEARER}\r\n")), json_response(r#"{"Data":{}}"#)));
+    }
+    capture(&pcap, &ex);
+    let config = dir.path().join("apitap.toml");
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/specs/ob-uk/account-info-openapi.yaml");
+    std::fs::write(
+        &config,
+        format!("[[spec]]\nfile = \"{}\"\n\n[[template]]\npath = \"/v2/customers/{{customer}}/profile\"\nmethod = \"GET\"\n", spec.display()),
+    )
+    .unwrap();
+    let (inv, o) = read_inventory(&pcap, &dir.path().join("out"), &["--config", config.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pinned = endpoint(&inv, "GET", "/v2/customers/{customer}/profile").expect("the operator's template names it");
+    assert_eq!(pinned["hits"], 40);
+    assert_eq!(pinned["operator_template"], "/v2/customers/{customer}/profile");
+    assert!(endpoint(&inv, "GET", "/v2/customers/{int}/profile").is_none());
+    let balances = endpoint(&inv, "GET", "/accounts/{AccountId}/balances").expect("matched without the base path");
+    assert_eq!(balances["classification"], "documented");
+    assert_eq!(balances["hits"], 3);
+    assert_eq!(balances["spec"]["operation_path"], "/accounts/{AccountId}/balances");
+    let spec_report = &inv["specs"][0];
+    assert_eq!(spec_report["requests_without_base_path"], 3);
+    assert!(spec_report["notes"][0].as_str().unwrap().contains("never appeared"), "{spec_report}");
+}
+
+#[test]
+fn endpoint_bound_counts_the_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("t.pcap");
+    let ex: Vec<(Vec<u8>, Vec<u8>)> = ["alpha", "bravo", "charlie", "delta", "echo"]
+        .iter()
+        .map(|w| (get(&format!("/api/{w}-report"), ""), json_response("{}")))
+        .collect();
+    capture(&pcap, &ex);
+    let config = dir.path().join("apitap.toml");
+    std::fs::write(&config, "[inventory]\nmax_endpoints_per_service = 3\n").unwrap();
+    let (inv, o) = read_inventory(&pcap, &dir.path().join("out"), &["--config", config.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert_eq!(inv["summary"]["endpoints"], 3);
+    assert_eq!(inv["services"][0]["overflow_requests"], 2);
+    assert!(inv["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "endpoint_overflow" && f["count"] == 2));
+}

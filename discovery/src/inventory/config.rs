@@ -20,6 +20,11 @@ pub struct InventoryConfig {
     /// service's `overflow_requests`. Documented endpoints are bounded by the specs and do not
     /// count. Default 2,000.
     pub max_endpoints_per_service: usize,
+    /// API endpoints (documented and inferred) over all services; past it requests for new
+    /// endpoints are counted in their service's `overflow_requests`. Each endpoint holds up to
+    /// about 16 KiB (latency histogram, shapes, counters), so the default bounds the
+    /// inventory near 320 MiB under a scanner that gets answers. Default 20,000.
+    pub max_endpoints_total: usize,
     /// Unmatched non-API endpoints (static assets, pages, health checks, OCSP) per service;
     /// past it only their category counters grow. Default 200.
     pub max_other_endpoints_per_service: usize,
@@ -51,6 +56,7 @@ impl Default for InventoryConfig {
             content: ContentLimits::default(),
             max_services: 2_000,
             max_endpoints_per_service: 2_000,
+            max_endpoints_total: 20_000,
             max_other_endpoints_per_service: 200,
             max_not_found_paths: 10_000,
             max_query_params: 64,

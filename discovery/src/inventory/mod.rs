@@ -76,6 +76,8 @@ pub struct Inventory {
     services: HashMap<String, Service>,
     spec_use: HashMap<usize, SpecUse>,
     stats: InventoryStats,
+    /// API endpoints held over all services (for `max_endpoints_total`).
+    endpoints_total: usize,
 }
 
 /// Longest method kept as sent; longer or odd ones count as `OTHER`.
@@ -134,7 +136,7 @@ fn digest<T: Hash>(v: T) -> u64 {
 impl Inventory {
     /// An empty inventory matching against `specs`.
     pub fn new(cfg: InventoryConfig, specs: SpecSet) -> Self {
-        Inventory { cfg, specs, services: HashMap::new(), spec_use: HashMap::new(), stats: InventoryStats::default() }
+        Inventory { cfg, specs, services: HashMap::new(), spec_use: HashMap::new(), stats: InventoryStats::default(), endpoints_total: 0 }
     }
 
     /// The configuration in use.
@@ -202,8 +204,16 @@ impl Inventory {
         svc.requests += 1;
         svc.touch(obs.ts);
         svc.servers.add(&server, 1, 8);
+        let total_cap = cfg.max_endpoints_total;
         let stats: &mut EndpointStats = if let Some(m) = matched {
             let key = (method, m.template.clone());
+            if !svc.documented.contains_key(&key) && self.endpoints_total >= total_cap {
+                svc.overflow_requests += 1;
+                return;
+            }
+            if !svc.documented.contains_key(&key) {
+                self.endpoints_total += 1;
+            }
             &mut svc
                 .documented
                 .entry(key)
@@ -259,13 +269,18 @@ impl Inventory {
                 }
             } else {
                 let t = svc.templater.observe(&segs);
+                let before = svc.inferred.len();
                 svc.refine(&limits);
+                self.endpoints_total = self.endpoints_total.saturating_sub(before - svc.inferred.len());
                 let t = svc.templater.refine(&t);
                 let key = (method, t.to_string());
-                if !svc.inferred.contains_key(&key) && svc.inferred.len() >= max_endpoints {
-                    svc.overflow_requests += 1;
-                    svc.overflow_paths += 1;
-                    return;
+                if !svc.inferred.contains_key(&key) {
+                    if svc.inferred.len() >= max_endpoints || self.endpoints_total >= total_cap {
+                        svc.overflow_requests += 1;
+                        svc.overflow_paths += 1;
+                        return;
+                    }
+                    self.endpoints_total += 1;
                 }
                 &mut svc.inferred.entry(key).or_insert_with(|| Inferred { template: t, stats: EndpointStats::new(obs.ts) }).stats
             }

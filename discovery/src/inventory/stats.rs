@@ -8,8 +8,11 @@ use hdrhistogram::Histogram;
 use super::distinct::Distinct;
 use crate::content::{JsonType, SensitiveKind};
 
-/// Latency histogram range: 1 µs to one hour, two significant digits.
-const LATENCY_MAX_MICROS: u64 = 3_600_000_000;
+/// Latency histogram range: 10 µs to ten minutes, two significant digits, 32-bit counts:
+/// about 10.5 KiB per endpoint, allocated at its first latency.
+const LATENCY_MIN_MICROS: u64 = 10;
+/// See [`LATENCY_MIN_MICROS`].
+const LATENCY_MAX_MICROS: u64 = 600_000_000;
 
 /// Counts by key with a bound on distinct keys; what does not fit is counted in `dropped`.
 #[derive(Clone, Debug, Default)]
@@ -96,7 +99,7 @@ pub struct EndpointStats {
     /// Final status codes; `0` counts transactions without a response.
     pub status: BTreeMap<u16, u64>,
     /// Latency in microseconds.
-    pub latency: Option<Histogram<u64>>,
+    pub latency: Option<Histogram<u32>>,
     /// Request media types.
     pub request_types: BoundedCounts,
     /// Response media types.
@@ -155,9 +158,9 @@ impl EndpointStats {
         if !ms.is_finite() || ms < 0.0 {
             return;
         }
-        let micros = ((ms * 1000.0) as u64).clamp(1, LATENCY_MAX_MICROS);
+        let micros = ((ms * 1000.0) as u64).clamp(LATENCY_MIN_MICROS, LATENCY_MAX_MICROS);
         if self.latency.is_none() {
-            self.latency = Histogram::new_with_bounds(1, LATENCY_MAX_MICROS, 2).ok();
+            self.latency = Histogram::new_with_bounds(LATENCY_MIN_MICROS, LATENCY_MAX_MICROS, 2).ok();
         }
         if let Some(h) = self.latency.as_mut() {
             let _ = h.record(micros);
