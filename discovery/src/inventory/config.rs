@@ -128,9 +128,11 @@ pub struct Accepted {
     pub reason: String,
 }
 
-/// Whether `host` matches `pattern`: exact (case-insensitive) or `*.suffix` for any
-/// subdomain of `suffix`.
-pub fn host_matches(pattern: &str, host: &str) -> bool {
+/// Whether an accepted entry's `host` names the service `host`: exact service names
+/// (case-insensitive, a non-default port is part of the name) or `*.suffix` for any
+/// subdomain. Stricter than spec bindings' [`crate::specmatch::host_matches`] on purpose: an
+/// acceptance covers the service it was given for, not the same name on other ports.
+pub fn service_matches(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix("*.") {
         Some(suffix) => {
             host.len() > suffix.len() + 1
@@ -147,10 +149,10 @@ mod tests {
 
     #[test]
     fn host_patterns() {
-        assert!(host_matches("api.bank.example", "API.bank.example"));
-        assert!(host_matches("*.bank.example", "api.bank.example"));
-        assert!(!host_matches("*.bank.example", "bank.example"));
-        assert!(!host_matches("*.bank.example", "evilbank.example"));
-        assert!(!host_matches("api.bank.example", "api.bank.example.evil"));
+        assert!(service_matches("api.bank.example", "API.bank.example"));
+        assert!(service_matches("*.bank.example", "api.bank.example"));
+        assert!(!service_matches("*.bank.example", "bank.example"));
+        assert!(!service_matches("*.bank.example", "evilbank.example"));
+        assert!(!service_matches("api.bank.example", "api.bank.example.evil"));
     }
 }

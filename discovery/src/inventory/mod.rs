@@ -30,7 +30,7 @@ mod time;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-pub use config::{host_matches, Accepted, InventoryConfig, ScopeConfig, DEFAULT_HEALTH_PATHS, DEFAULT_STATIC_EXTENSIONS};
+pub use config::{service_matches, Accepted, InventoryConfig, ScopeConfig, DEFAULT_HEALTH_PATHS, DEFAULT_STATIC_EXTENSIONS};
 pub use distinct::Distinct;
 pub use observe::{media_type, query_names, segments, service_name, split_target, AuthKind, Observation, TlsObservation};
 pub use report::*;
@@ -40,7 +40,7 @@ pub use openapi_out::reconstruct;
 pub use time::rfc3339;
 
 use crate::content::analyze_body;
-use crate::specmatch::{MatchTarget, SpecMatch, SpecSet};
+use crate::specmatch::{MatchTarget, SpecSet};
 use service::{Documented, Inferred, Service};
 
 /// Inventory-wide counters.
@@ -86,27 +86,6 @@ const MAX_METHOD_LEN: usize = 16;
 fn normalize_method(m: &str) -> Option<String> {
     (!m.is_empty() && m.len() <= MAX_METHOD_LEN && m.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_'))
         .then(|| m.to_ascii_uppercase())
-}
-
-/// A request under the base path of a spec the operator declared superseded, for an
-/// operation that only another spec documents (an old major version called with a newer
-/// version's operation): matched against every spec with that base path removed. Returns the
-/// match, named under the superseded base path, and the superseded spec's index.
-fn superseded_fallback(specs: &SpecSet, host: &str, method: &str, path: &str) -> Option<(SpecMatch, usize)> {
-    for (i, bound) in specs.specs().iter().enumerate() {
-        let binding = &bound.binding;
-        if !binding.superseded || !(binding.hosts.is_empty() || binding.hosts.iter().any(|h| host_matches(h, host))) {
-            continue;
-        }
-        for base in bound.base_paths.iter().filter(|b| !b.is_empty() && b.as_str() != "/") {
-            let Some(rest) = path.strip_prefix(base.as_str()).filter(|r| r.starts_with('/')) else { continue };
-            if let Some(m) = specs.match_request(host, method, rest).filter(|m| m.without_base_path) {
-                let template = format!("{base}{}", m.template);
-                return Some((SpecMatch { template, base_path: base.clone(), without_base_path: false, ..m }, i));
-            }
-        }
-    }
-    None
 }
 
 /// The service named `name`, created if `max_services` allows.
@@ -174,11 +153,9 @@ impl Inventory {
             return;
         }
         let (path, query) = split_target(obs.uri.unwrap_or("/"));
-        let host_for_match = name.clone();
-        let direct = self.specs.match_request(&host_for_match, &method, path);
-        let (matched, superseded_by_path) = match direct {
+        let (matched, superseded_by_path) = match self.specs.match_request(&name, &method, path) {
             Some(m) => (Some(m), None),
-            None => match superseded_fallback(&self.specs, &host_for_match, &method, path) {
+            None => match self.specs.match_under_superseded(&name, &method, path) {
                 Some((m, spec)) => (Some(m), Some(spec)),
                 None => (None, None),
             },

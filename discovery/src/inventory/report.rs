@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::config::{host_matches, InventoryConfig};
+use super::config::{service_matches, InventoryConfig};
 use super::service::Service;
 use super::stats::{EndpointStats, Shape};
 use super::time::rfc3339;
@@ -369,7 +369,7 @@ fn accepted_for(cfg: &InventoryConfig, host: &str, method: &str, path: &str) -> 
     cfg.accepted
         .iter()
         .find(|a| {
-            host_matches(&a.host, host) && (a.method == "*" || a.method.eq_ignore_ascii_case(method)) && a.path == path
+            service_matches(&a.host, host) && (a.method == "*" || a.method.eq_ignore_ascii_case(method)) && a.path == path
         })
         .map(|a| AcceptedReport { by: a.by.clone(), reason: a.reason.clone() })
 }

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use super::config::{host_matches, ScopeConfig};
+use super::config::ScopeConfig;
+use crate::specmatch::host_matches;
 use super::observe::media_type;
 
 /// What a request that matched no spec is.
@@ -38,13 +39,13 @@ impl Category {
     }
 }
 
-/// Whether traffic for `host` on `port` is in the configured API scope.
+/// Whether traffic for `host` on `port` is in the configured API scope. Host patterns follow
+/// the spec bindings' rules ([`host_matches`]).
 pub fn in_scope(cfg: &ScopeConfig, host: &str, port: u16) -> bool {
-    let bare = host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
-    if cfg.exclude_hosts.iter().any(|p| host_matches(p, bare)) {
+    if cfg.exclude_hosts.iter().any(|p| host_matches(p, host)) {
         return false;
     }
-    if !cfg.api_hosts.is_empty() && !cfg.api_hosts.iter().any(|p| host_matches(p, bare)) {
+    if !cfg.api_hosts.is_empty() && !cfg.api_hosts.iter().any(|p| host_matches(p, host)) {
         return false;
     }
     cfg.api_ports.is_empty() || cfg.api_ports.contains(&port)

@@ -90,6 +90,13 @@ use std::fmt;
 
 use crate::openapi::{Operation, ParamIn, Spec};
 use host::{HostPattern, RequestHost};
+
+/// Whether a `Host` value (port included if sent) is one that `pattern` names, by the rules
+/// of spec bindings: exact name (case-insensitive, trailing dot ignored) or `*.suffix`, any
+/// port unless the pattern gives one. A malformed pattern names nothing.
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    HostPattern::parse(pattern).is_ok_and(|p| p.matches(&RequestHost::parse(host)))
+}
 use index::{segment_hash, Best, Candidate, MethodFit, Trie};
 use pattern::{parse_segment, parse_template, split_path, Constraint, Segment};
 
@@ -301,6 +308,8 @@ pub struct SpecSet {
     operations: Vec<DocumentedOperation>,
     candidates: Vec<Candidate>,
     host_filters: Vec<Vec<HostPattern>>,
+    /// Index into `host_filters` of each spec's binding hosts.
+    spec_hosts: Vec<usize>,
     primary: Index,
     fallback: Index,
 }
@@ -318,12 +327,14 @@ impl SpecSet {
             operations: Vec::new(),
             candidates: Vec::new(),
             host_filters: Vec::new(),
+            spec_hosts: Vec::new(),
             primary: Index::default(),
             fallback: Index::default(),
         };
         for (spec_index, (spec, binding)) in specs.into_iter().enumerate() {
             let owner = format!("spec {spec_index} ({})", spec.source);
             let hosts = set.add_hosts(&owner, &binding.hosts)?;
+            set.spec_hosts.push(hosts);
             let base_paths = effective_base_paths(&spec, &binding);
             let fallback_needed = !base_paths.iter().any(String::is_empty);
             for (op_index, operation) in spec.operations.iter().enumerate() {
@@ -468,6 +479,30 @@ impl SpecSet {
                     base_path: winner.base_path.clone(),
                     without_base_path,
                 });
+            }
+        }
+        None
+    }
+
+    /// A request under the base path of a spec the operator declared superseded, for an
+    /// operation that only another spec documents (an old major version called with a newer
+    /// version's operation): the path with that base path removed is matched like
+    /// [`SpecSet::match_request`] does without base paths. Returns the match, named under
+    /// the superseded base path, and the superseded spec's index. Call it when
+    /// `match_request` found nothing.
+    pub fn match_under_superseded(&self, host: &str, method: &str, path: &str) -> Option<(SpecMatch, usize)> {
+        let request_host = RequestHost::parse(host);
+        for (i, bound) in self.specs.iter().enumerate() {
+            let hosts = self.spec_hosts.get(i).and_then(|h| self.host_filters.get(*h));
+            if !bound.binding.superseded || !hosts.is_some_and(|h| host::any_matches(h, &request_host)) {
+                continue;
+            }
+            for base in bound.base_paths.iter().filter(|b| !b.is_empty() && b.as_str() != "/") {
+                let Some(rest) = path.strip_prefix(base.as_str()).filter(|r| r.starts_with('/')) else { continue };
+                if let Some(m) = self.match_request(host, method, rest).filter(|m| m.without_base_path) {
+                    let template = format!("{base}{}", m.template);
+                    return Some((SpecMatch { template, base_path: base.clone(), without_base_path: false, ..m }, i));
+                }
             }
         }
         None
