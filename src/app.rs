@@ -210,8 +210,7 @@ impl AppLayer {
                 self.stats.detect_overflow_bytes += rest.len() as u64;
             }
             State::Tls(tls) => {
-                let from_client = (dir == Dir::FromOrig) != tls.swapped;
-                tls.feed(ts, from_client, rest);
+                tls.feed(ts, dir, rest);
                 self.settle_tls(id);
             }
             State::NotHttp => {}
@@ -232,8 +231,7 @@ impl AppLayer {
         let State::Http { parser, swapped } = &mut conn.state else { return };
         while let Some(tx) = parser.poll_transaction() {
             if let Some(inv) = self.inventory.as_deref_mut() {
-                let (client, server) =
-                    if *swapped { (conn.info.resp, conn.info.orig) } else { (conn.info.orig, conn.info.resp) };
+                let (client, server) = conn.info.client_server(*swapped);
                 crate::inventory::observe(inv, client, server, &tx, crate::record::latency(&tx));
             }
             let events = std::mem::take(&mut conn.tcp_events);
@@ -249,7 +247,7 @@ impl AppLayer {
         let Some(conn) = self.conns.get_mut(&id) else { return };
         let State::Tls(tls) = &mut conn.state else { return };
         if let Some(inv) = self.inventory.as_deref_mut() {
-            let (client, server) = if tls.swapped { (conn.info.resp, conn.info.orig) } else { (conn.info.orig, conn.info.resp) };
+            let (client, server) = conn.info.client_server(tls.swapped);
             tls.report(inv, client, server);
         }
         conn.state = State::NotHttp;
@@ -257,16 +255,10 @@ impl AppLayer {
 
     /// Reports a TLS connection's hellos once both are in, and stops looking at it.
     fn settle_tls(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
-        let State::Tls(tls) = &mut conn.state else { return };
-        if !tls.finished() {
-            return;
+        let finished = self.conns.get(&id).is_some_and(|c| matches!(&c.state, State::Tls(t) if t.finished()));
+        if finished {
+            self.close_tls(id);
         }
-        if let Some(inv) = self.inventory.as_deref_mut() {
-            let (client, server) = if tls.swapped { (conn.info.resp, conn.info.orig) } else { (conn.info.orig, conn.info.resp) };
-            tls.report(inv, client, server);
-        }
-        conn.state = State::NotHttp;
     }
 
     /// Decides HTTP or not for a detecting connection, and replays what was buffered.
@@ -300,9 +292,8 @@ impl AppLayer {
                         let mut sides = [(Dir::FromOrig, det.orig), (Dir::FromResp, det.resp)];
                         sides.sort_by_key(|(_, s)| s.first_ts.unwrap_or(Timestamp(u64::MAX)));
                         for (dir, side) in sides {
-                            let from_client = (dir == Dir::FromOrig) != swapped;
                             if side.lost == 0 && !side.buf.is_empty() {
-                                tls.feed(side.first_ts.unwrap_or(conn.info.first_ts), from_client, &side.buf);
+                                tls.feed(side.first_ts.unwrap_or(conn.info.first_ts), dir, &side.buf);
                             }
                         }
                         self.stats.other_connections += 1;
@@ -419,8 +410,7 @@ impl StreamSink for AppLayer {
         match &mut c.state {
             State::NotHttp => {}
             State::Tls(tls) => {
-                let from_client = (dir == Dir::FromOrig) != tls.swapped;
-                tls.feed(ts, from_client, data);
+                tls.feed(ts, dir, data);
                 self.settle_tls(conn.id);
             }
             State::Http { parser, swapped } => {

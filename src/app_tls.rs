@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use apitap_discovery::inventory::{Inventory, TlsObservation};
 use apitap_parsers::tls::{ja4, ja4s, version_name, ClientHello, HelloParser, HelloStatus, ServerHello, Side, Transport};
+use apitap_sensor::stream::Dir;
 use apitap_sensor::Timestamp;
 
 /// The hello exchange of one TLS connection.
@@ -39,8 +40,9 @@ impl TlsConn {
         self.client.buffered_bytes() + self.server.buffered_bytes()
     }
 
-    /// Feeds bytes from the client (`from_client`) or the server.
-    pub fn feed(&mut self, ts: Timestamp, from_client: bool, bytes: &[u8]) {
+    /// Feeds bytes that travelled in TCP direction `dir`.
+    pub fn feed(&mut self, ts: Timestamp, dir: Dir, bytes: &[u8]) {
+        let from_client = (dir == Dir::FromOrig) != self.swapped;
         let parser = if from_client { &mut self.client } else { &mut self.server };
         if parser.is_done() {
             return;

@@ -123,7 +123,7 @@ impl TransactionRecord {
     /// Builds the record of one transaction. `swapped` says the HTTP content showed the TCP
     /// layer's originator to be the server.
     pub fn new(conn: &ConnInfo, swapped: bool, uid: &str, tx: HttpTransaction, tcp_events: Vec<String>) -> Self {
-        let (client, server) = if swapped { (conn.resp, conn.orig) } else { (conn.orig, conn.resp) };
+        let (client, server) = conn.client_server(swapped);
         // The body-capture bound is the inventory's sampling limit, not a protocol anomaly.
         let mut events: Vec<String> =
             tx.events.iter().map(|e| e.name()).filter(|n| *n != "body_capture_limit").map(str::to_string).collect();

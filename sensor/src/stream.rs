@@ -60,6 +60,19 @@ pub struct ConnInfo {
     pub vlans: [Option<u16>; crate::packet::MAX_VLAN_TAGS],
 }
 
+impl ConnInfo {
+    /// Client and server addresses: `orig` and `resp`, or the other way round when the
+    /// application layer found from the content (`swapped`) that the TCP layer's guess was
+    /// reversed.
+    pub fn client_server(&self, swapped: bool) -> (SocketAddr, SocketAddr) {
+        if swapped {
+            (self.resp, self.orig)
+        } else {
+            (self.orig, self.resp)
+        }
+    }
+}
+
 /// Why a connection left the flow table.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum CloseReason {

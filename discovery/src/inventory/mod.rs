@@ -27,7 +27,7 @@ mod service;
 mod stats;
 mod time;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 pub use config::{service_matches, Accepted, InventoryConfig, ScopeConfig, DEFAULT_HEALTH_PATHS, DEFAULT_STATIC_EXTENSIONS};
@@ -39,7 +39,7 @@ pub use stats::{BoundedCounts, EndpointStats, MergeLimits, Shape};
 pub use openapi_out::reconstruct;
 pub use time::rfc3339;
 
-use crate::content::analyze_body;
+use crate::content::{analyze_body, BodyFacts, SensitiveKind};
 use crate::specmatch::{MatchTarget, SpecSet};
 use service::{Documented, Inferred, Service};
 
@@ -288,6 +288,18 @@ impl Inventory {
     }
 }
 
+/// Adds one body's facts to a direction's shape and sensitive-data counts.
+fn absorb(shape: &mut Shape, sensitive: &mut BTreeMap<SensitiveKind, u64>, facts: &BodyFacts, max_fields: usize) {
+    shape.json_bodies += u64::from(facts.json);
+    shape.truncated_bodies += u64::from(facts.truncated);
+    for (path, ty) in &facts.shape {
+        shape.add(path, *ty, max_fields);
+    }
+    for (kind, n) in &facts.sensitive {
+        *sensitive.entry(*kind).or_default() += u64::from(*n);
+    }
+}
+
 /// Counts one transaction on an endpoint.
 fn account(stats: &mut EndpointStats, obs: &Observation<'_>, query: &str, cfg: &InventoryConfig, limits: &MergeLimits) {
     stats.hit(obs.ts);
@@ -318,33 +330,11 @@ fn account(stats: &mut EndpointStats, obs: &Observation<'_>, query: &str, cfg: &
     }
     if !obs.request_body.is_empty() {
         let facts = analyze_body(obs.request_content_type, obs.request_body, &cfg.content);
-        if facts.json {
-            stats.request_shape.json_bodies += 1;
-        }
-        if facts.truncated {
-            stats.request_shape.truncated_bodies += 1;
-        }
-        for (path, ty) in &facts.shape {
-            stats.request_shape.add(path, *ty, limits.shape_fields);
-        }
-        for (kind, n) in &facts.sensitive {
-            *stats.request_sensitive.entry(*kind).or_default() += u64::from(*n);
-        }
+        absorb(&mut stats.request_shape, &mut stats.request_sensitive, &facts, limits.shape_fields);
     }
     if !obs.response_body.is_empty() {
         let facts = analyze_body(obs.response_content_type, obs.response_body, &cfg.content);
-        if facts.json {
-            stats.response_shape.json_bodies += 1;
-        }
-        if facts.truncated {
-            stats.response_shape.truncated_bodies += 1;
-        }
-        for (path, ty) in &facts.shape {
-            stats.response_shape.add(path, *ty, limits.shape_fields);
-        }
-        for (kind, n) in &facts.sensitive {
-            *stats.response_sensitive.entry(*kind).or_default() += u64::from(*n);
-        }
+        absorb(&mut stats.response_shape, &mut stats.response_sensitive, &facts, limits.shape_fields);
         let success = obs.status.is_some_and(|s| (200..300).contains(&s));
         if success && obs.auth == AuthKind::None && !facts.sensitive.is_empty() {
             stats.sensitive_unauthenticated += 1;

@@ -11,7 +11,7 @@ use super::stats::{EndpointStats, Shape};
 use super::time::rfc3339;
 use super::{InventoryStats, SpecUse};
 use crate::content::{JsonType, SensitiveKind};
-use crate::specmatch::{MatchTarget, SpecSet};
+use crate::specmatch::{BoundSpec, MatchTarget, SpecSet};
 
 /// Version of the `inventory.json` layout.
 pub const INVENTORY_SCHEMA_VERSION: u32 = 1;
@@ -365,6 +365,19 @@ fn endpoint_report(host: &str, method: &str, path: &str, class: Classification, 
     }
 }
 
+/// The reference to operation `operation` of a bound spec.
+fn spec_ref(bound: &BoundSpec, operation: usize) -> Option<SpecRef> {
+    let op = bound.spec.operations.get(operation)?;
+    Some(SpecRef {
+        file: bound.spec.source.clone(),
+        title: bound.spec.title.clone(),
+        version: bound.spec.version.clone(),
+        operation_path: op.path.clone(),
+        operation_id: op.operation_id.clone(),
+        environment: bound.binding.environment.clone(),
+    })
+}
+
 fn accepted_for(cfg: &InventoryConfig, host: &str, method: &str, path: &str) -> Option<AcceptedReport> {
     cfg.accepted
         .iter()
@@ -404,20 +417,11 @@ pub(super) fn build(
             match d.target {
                 MatchTarget::Operation { spec, operation } => {
                     if let Some(bound) = specs.specs().get(spec) {
-                        let (sp, binding) = (&bound.spec, &bound.binding);
-                        let op = sp.operations.get(operation);
-                        e.spec = op.map(|op| SpecRef {
-                            file: sp.source.clone(),
-                            title: sp.title.clone(),
-                            version: sp.version.clone(),
-                            operation_path: op.path.clone(),
-                            operation_id: op.operation_id.clone(),
-                            environment: binding.environment.clone(),
-                        });
-                        if op.is_some_and(|o| o.deprecated) {
+                        e.spec = spec_ref(bound, operation);
+                        if bound.spec.operations.get(operation).is_some_and(|o| o.deprecated) {
                             e.zombie_reasons.push("deprecated_in_spec");
                         }
-                        if binding.superseded {
+                        if bound.binding.superseded {
                             e.zombie_reasons.push("superseded_spec");
                         }
                     }
@@ -536,22 +540,13 @@ pub(super) fn build(
             continue;
         }
         let Some(bound) = specs.specs().get(op.spec) else { continue };
-        let (sp, binding) = (&bound.spec, &bound.binding);
-        if binding.superseded {
+        if bound.binding.superseded {
             // A superseded version's unused operations are retired, as intended: not orphans.
             continue;
         }
-        let host = binding.hosts.first().cloned().unwrap_or_else(|| "*".to_string());
+        let host = bound.binding.hosts.first().cloned().unwrap_or_else(|| "*".to_string());
         let mut e = endpoint_report(&host, &op.method, &op.template, Classification::Orphan, &EndpointStats::new(0));
-        let operation = sp.operations.get(op.operation);
-        e.spec = operation.map(|o| SpecRef {
-            file: sp.source.clone(),
-            title: sp.title.clone(),
-            version: sp.version.clone(),
-            operation_path: o.path.clone(),
-            operation_id: o.operation_id.clone(),
-            environment: binding.environment.clone(),
-        });
+        e.spec = spec_ref(bound, op.operation);
         endpoints.push(e);
     }
     for e in &mut endpoints {
