@@ -2,7 +2,6 @@
 //! turns transactions into observations, and writes `inventory.json` and `openapi.yaml`.
 
 use std::fs;
-use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
@@ -12,7 +11,6 @@ use apitap_discovery::inventory::{
 use apitap_discovery::openapi::{load_spec, MAX_SPEC_BYTES};
 use apitap_discovery::specmatch::{Route, SpecBinding, SpecSet};
 use apitap_parsers::http::HttpTransaction;
-use siphasher::sip::SipHasher13;
 
 use crate::config_file::{self, ConfigFile};
 
@@ -101,13 +99,6 @@ pub fn setup(spec_files: &[PathBuf], config: Option<&Path>) -> Result<InventoryS
     Ok(InventorySetup { inventory: Inventory::new(cfg, set), body_capture: inv.body_capture_bytes.unwrap_or(DEFAULT_BODY_CAPTURE) })
 }
 
-/// A digest of the client address, for counting consumers that send no credential.
-fn address_digest(ip: std::net::IpAddr) -> u64 {
-    let mut h = SipHasher13::new_with_keys(0x636c_6965_6e74, 0x6164_6472);
-    h.write(ip.to_string().as_bytes());
-    h.finish()
-}
-
 /// Feeds one transaction to the inventory.
 pub fn observe(
     inventory: &mut Inventory,
@@ -129,7 +120,7 @@ pub fn observe(
         request_content_type: tx.request_content_type.as_deref(),
         response_content_type: tx.response_content_type.as_deref(),
         auth: AuthKind::from_parts(tx.auth_scheme.as_deref(), tx.api_key_header.is_some()),
-        consumer: tx.credential_digest.unwrap_or_else(|| address_digest(client.ip())),
+        consumer: tx.credential_digest,
         request_body: tx.request_body.as_slice(),
         response_body: tx.response_body.as_slice(),
         deprecation_signalled: has(&tx.response_header_names, &["deprecation", "sunset"]),

@@ -175,12 +175,11 @@ impl Inventory {
                 }
             }
         }
-        let server = obs.server.to_string();
         let cfg = &self.cfg;
         let Some(svc) = service(&mut self.services, cfg, &mut self.stats, &name, obs.ts) else { return };
         svc.requests += 1;
         svc.touch(obs.ts);
-        svc.servers.add(&server, 1, 8);
+        svc.add_server(obs.server);
         let total_cap = cfg.max_endpoints_total;
         let stats: &mut EndpointStats = if let Some(m) = matched {
             let key = (method, m.template.clone());
@@ -271,10 +270,9 @@ impl Inventory {
         self.stats.tls_sessions += 1;
         let name = service_name(tls.sni, tls.server);
         let max_values = self.cfg.max_tls_values;
-        let server = tls.server.to_string();
         let Some(svc) = service(&mut self.services, &self.cfg, &mut self.stats, &name, tls.ts) else { return };
         svc.touch(tls.ts);
-        svc.servers.add(&server, 1, 8);
+        svc.add_server(tls.server);
         svc.tls_hello(tls, max_values);
     }
 
@@ -303,8 +301,9 @@ fn absorb(shape: &mut Shape, sensitive: &mut BTreeMap<SensitiveKind, u64>, facts
 /// Counts one transaction on an endpoint.
 fn account(stats: &mut EndpointStats, obs: &Observation<'_>, query: &str, cfg: &InventoryConfig, limits: &MergeLimits) {
     stats.hit(obs.ts);
-    stats.consumers.insert(obs.consumer);
-    stats.clients.insert(digest(obs.client));
+    let client = digest(obs.client);
+    stats.clients.insert(client);
+    stats.consumers.insert(obs.consumer.unwrap_or(client));
     *stats.status.entry(obs.status.unwrap_or(0)).or_default() += 1;
     if let Some(ms) = obs.latency_ms {
         stats.latency_ms(ms);

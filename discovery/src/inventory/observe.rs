@@ -67,9 +67,9 @@ pub struct Observation<'a> {
     pub response_content_type: Option<&'a str>,
     /// How the request authenticated.
     pub auth: AuthKind,
-    /// Who sent it, as a keyed digest (credential digest, else a digest of the client
-    /// address); only distinct counts are kept.
-    pub consumer: u64,
+    /// Who sent it: a keyed digest of its credential; `None` when it sent none, and then its
+    /// client address stands for it. Only distinct counts are kept.
+    pub consumer: Option<u64>,
     /// The first bytes of the decoded request body (may be cut).
     pub request_body: &'a [u8],
     /// The first bytes of the decoded response body (may be cut).

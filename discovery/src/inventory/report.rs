@@ -510,7 +510,11 @@ pub(super) fn build(
         }
         service_reports.push(ServiceReport {
             host: host.clone(),
-            servers: svc.servers.counts.keys().cloned().collect(),
+            servers: {
+                let mut servers: Vec<String> = svc.servers.iter().map(ToString::to_string).collect();
+                servers.sort();
+                servers
+            },
             inspectable,
             requests: svc.requests,
             first_seen: rfc3339(svc.first_seen),

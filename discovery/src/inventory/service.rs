@@ -2,12 +2,16 @@
 //! templater for its undocumented paths, and its counters.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
 
 use super::observe::TlsObservation;
 use super::scope::Category;
 use super::stats::{BoundedCounts, EndpointStats, MergeLimits};
 use crate::specmatch::MatchTarget;
 use crate::template::{PathTemplater, Template, TemplateConfig};
+
+/// Server addresses listed per service.
+pub const MAX_SERVERS_PER_SERVICE: usize = 8;
 
 /// A documented (spec-matched or operator-templated) endpoint.
 #[derive(Clone, Debug)]
@@ -73,8 +77,8 @@ pub struct Service {
     pub first_seen: u64,
     /// See `first_seen`.
     pub last_seen: u64,
-    /// Server addresses that answered for it.
-    pub servers: BoundedCounts,
+    /// Server addresses that answered for it, at most [`MAX_SERVERS_PER_SERVICE`].
+    pub servers: Vec<SocketAddr>,
     /// Templater for undocumented paths.
     pub templater: PathTemplater,
     /// Templater generation the inferred keys were last refined at.
@@ -107,7 +111,7 @@ impl Service {
             requests: 0,
             first_seen: ts,
             last_seen: ts,
-            servers: BoundedCounts::default(),
+            servers: Vec::new(),
             templater: PathTemplater::new(templates),
             generation: 0,
             documented: HashMap::new(),
@@ -119,6 +123,13 @@ impl Service {
             not_found: NotFound::default(),
             deep_paths: 0,
             tls: None,
+        }
+    }
+
+    /// Remembers a server address, up to [`MAX_SERVERS_PER_SERVICE`].
+    pub fn add_server(&mut self, server: SocketAddr) {
+        if self.servers.len() < MAX_SERVERS_PER_SERVICE && !self.servers.contains(&server) {
+            self.servers.push(server);
         }
     }
 
