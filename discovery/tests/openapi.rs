@@ -8,47 +8,12 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::path::{Path, PathBuf};
+mod spec_files;
+
 use std::time::{Duration, Instant};
 
-use apitap_discovery::openapi::{load_spec, Operation, ParamIn, Schema, Spec};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn shared_specs_dir() -> PathBuf {
-    workspace().join("../shared/specs")
-}
-
-fn fixture(relative: &str) -> Spec {
-    load_file(&workspace().join("fixtures/specs").join(relative))
-}
-
-fn load_file(path: &Path) -> Spec {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    load_spec(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn spec_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml" | "json")
-            ) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use apitap_discovery::openapi::{Operation, ParamIn, Schema, Spec};
+use spec_files::{fixture, load_file, shared_specs_dir, spec_files};
 
 fn op<'s>(spec: &'s Spec, method: &str, path: &str) -> &'s Operation {
     spec.operations
