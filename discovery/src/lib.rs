@@ -7,11 +7,17 @@
 //! - [`template`]: path templates for traffic no spec covers.
 //! - [`content`]: JSON body shapes and sensitive-data tags.
 //! - [`inventory`]: the endpoint inventory and its classification.
+//! - [`identity`]: who sent a request (consumer and customer), as keyed hashes and labels.
+//! - [`sketch`]: bounded approximate structures the baselines are made of.
+//! - [`behaviour`]: per-consumer baselines, detectors and alerts.
 // Tests may unwrap and index: a panic there is a failed test, not a crash on input.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
+pub mod behaviour;
 pub mod content;
+pub mod identity;
 pub mod inventory;
 pub mod openapi;
+pub mod sketch;
 pub mod specmatch;
 pub mod template;

@@ -1,0 +1,1 @@
+//! Per-consumer behavioural baselines and anomaly detection on packet time.

@@ -1,0 +1,1 @@
+//! Bounded, approximate structures for per-consumer baselines.
