@@ -236,6 +236,9 @@ impl<'a> Scanner<'a, '_> {
                         }
                     };
                     detect::scan_integer(digits, ctx, &mut self.out.tally);
+                    if self.limits.max_ids > 0 && recording && super::is_id_key(&self.path) {
+                        super::collect_id(&mut self.out.object_ids, self.limits.max_ids, digits);
+                    }
                 }
                 Ok(self.after_value())
             }
@@ -359,6 +362,9 @@ impl<'a> Scanner<'a, '_> {
             }
         };
         detect::scan_value(text, cut, ctx, &mut self.out.tally);
+        if self.limits.max_ids > 0 && !cut && recording && super::is_id_key(&self.path) {
+            super::collect_id(&mut self.out.object_ids, self.limits.max_ids, text);
+        }
     }
 
     /// The string whose opening quote is at `pos`; on success `pos` is past its closing quote.

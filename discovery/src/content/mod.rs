@@ -117,6 +117,38 @@ pub struct ContentLimits {
     /// value (a free-text note, a base64 blob) is examined up to this length; a match touching
     /// the cut is not counted. Text bodies are examined whole, up to `max_bytes`.
     pub max_string_bytes: usize,
+    /// Object identifiers collected per JSON body into [`BodyFacts::object_ids`] (default 0:
+    /// none). An identifier is a string or integer value of at most
+    /// [`MAX_OBJECT_ID_BYTES`] bytes, without blanks, under a key named `id` or ending in
+    /// `Id`, `ID`, `_id` or `-id` (`AccountId`, `accountId`, `consent_id`). The behavioural
+    /// baselines use them to know which objects a consumer was given.
+    pub max_ids: usize,
+}
+
+/// Longest value collected as an object identifier.
+pub const MAX_OBJECT_ID_BYTES: usize = 128;
+
+/// Whether the last key of a recorded JSON path names an object identifier (see
+/// [`ContentLimits::max_ids`]).
+pub(crate) fn is_id_key(path: &str) -> bool {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let last = last.trim_end_matches("[]");
+    last.eq_ignore_ascii_case("id")
+        || (last.len() > 2 && (last.ends_with("Id") || last.ends_with("ID") || last.ends_with("_id") || last.ends_with("-id")))
+}
+
+/// Adds an identifier value found under an id key, when collection is on and it qualifies.
+pub(crate) fn collect_id(ids: &mut Vec<String>, max: usize, value: &[u8]) {
+    if ids.len() >= max || value.is_empty() || value.len() > MAX_OBJECT_ID_BYTES {
+        return;
+    }
+    if value.iter().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return;
+    }
+    let Ok(text) = std::str::from_utf8(value) else { return };
+    if !ids.iter().any(|v| v == text) {
+        ids.push(text.to_string());
+    }
 }
 
 impl Default for ContentLimits {
@@ -127,6 +159,7 @@ impl Default for ContentLimits {
             max_fields: 256,
             max_path_bytes: 256,
             max_string_bytes: 1024,
+            max_ids: 0,
         }
     }
 }
@@ -287,6 +320,11 @@ pub struct BodyFacts {
     pub truncated: bool,
     /// Why the facts are incomplete, each kind at most once, in the order first hit.
     pub events: Vec<ContentEvent>,
+    /// Object identifiers found in a JSON body (see [`ContentLimits::max_ids`]), in order,
+    /// without duplicates. They are values from the traffic: never serialised, only used
+    /// inside the sensor.
+    #[serde(skip)]
+    pub object_ids: Vec<String>,
 }
 
 impl BodyFacts {
@@ -337,6 +375,7 @@ struct Outcome {
     tally: detect::Tally,
     events: Vec<ContentEvent>,
     long_strings: u32,
+    object_ids: Vec<String>,
 }
 
 impl Outcome {
@@ -378,6 +417,7 @@ impl Outcome {
             json,
             truncated,
             events: self.events,
+            object_ids: self.object_ids,
         }
     }
 }

@@ -71,6 +71,21 @@ pub struct HttpConfig {
     /// own, or the digest of a guessable credential (a short API key, a Basic password) can be
     /// found by trying candidates. Digests made with different keys cannot be compared.
     pub credential_key: [u8; 16],
+    /// Request header names whose raw values are kept in
+    /// [`HttpTransaction::retained`](super::HttpTransaction::retained) for consumer
+    /// identification (e.g. `authorization`, `cookie`, `client-cert`, `x-forwarded-for`),
+    /// compared case-insensitively. Default empty: nothing is kept. The values are secrets;
+    /// see [`RetainedHeaders`](super::RetainedHeaders).
+    pub retain_headers: Vec<String>,
+    /// Longest header value retained; a longer one is dropped whole (a cut token is useless),
+    /// with [`HttpEvent::RetainLimit`](super::HttpEvent::RetainLimit) and
+    /// `retain_limit_hits`. Default 8 KiB.
+    pub max_retained_header_bytes: usize,
+    /// Bytes of retained values per request; a value that would go past it is dropped whole,
+    /// as for `max_retained_header_bytes`. Default 32 KiB. Memory: up to this much per
+    /// transaction not yet polled, included in
+    /// [`HttpParser::buffered_bytes`](super::HttpParser::buffered_bytes).
+    pub max_retained_bytes_total: usize,
 }
 
 /// Prints every field but the credential key: `Debug` output reaches logs.
@@ -92,6 +107,9 @@ impl fmt::Debug for HttpConfig {
             redact_query_params,
             max_body_capture,
             credential_key: _,
+            retain_headers,
+            max_retained_header_bytes,
+            max_retained_bytes_total,
         } = self;
         f.debug_struct("HttpConfig")
             .field("max_header_bytes", max_header_bytes)
@@ -106,6 +124,9 @@ impl fmt::Debug for HttpConfig {
             .field("max_header_names", max_header_names)
             .field("redact_query_params", redact_query_params)
             .field("max_body_capture", max_body_capture)
+            .field("retain_headers", retain_headers)
+            .field("max_retained_header_bytes", max_retained_header_bytes)
+            .field("max_retained_bytes_total", max_retained_bytes_total)
             .finish_non_exhaustive()
     }
 }
@@ -185,6 +206,9 @@ impl Default for HttpConfig {
             redact_query_params: Vec::new(),
             max_body_capture: 0,
             credential_key: [0; 16],
+            retain_headers: Vec::new(),
+            max_retained_header_bytes: 8 * 1024,
+            max_retained_bytes_total: 32 * 1024,
         }
     }
 }
@@ -258,6 +282,9 @@ pub struct HttpStats {
     /// Content-Length, odd or repeated Transfer-Encoding, whitespace before a colon, bad chunk
     /// size; see [`HttpEvent::is_smuggling_indicator`](super::HttpEvent::is_smuggling_indicator)).
     pub smuggling_indicators: u64,
+    /// Request header values not retained because they were over
+    /// `max_retained_header_bytes` or `max_retained_bytes_total`.
+    pub retain_limit_hits: u64,
 }
 
 impl HttpStats {
@@ -295,6 +322,7 @@ impl HttpStats {
             ("early_responses", self.early_responses),
             ("held_limit_hits", self.held_limit_hits),
             ("smuggling_indicators", self.smuggling_indicators),
+            ("retain_limit_hits", self.retain_limit_hits),
         ]
     }
 }

@@ -170,6 +170,16 @@ pub enum HttpEvent {
         /// The limit that was hit.
         limit: usize,
     },
+    /// A request header listed in `retain_headers` had a value over `max_retained_header_bytes`,
+    /// or one that would take the request past `max_retained_bytes_total`: the value was not
+    /// retained (it is dropped whole, never cut). Says nothing about the value but its length.
+    /// A fact about the sensor's limits rather than the traffic, like `BodyCaptureLimit`.
+    RetainLimit {
+        /// Position of the header's name in `retain_headers`.
+        index: usize,
+        /// Length of the value that was dropped.
+        len: usize,
+    },
     /// The compressed body was corrupt; the body length counts the bytes decoded until then.
     DecodeError {
         /// Side of the message.
@@ -253,6 +263,7 @@ impl HttpEvent {
             HttpEvent::TooManyPendingRequests { .. } => "too_many_pending_requests",
             HttpEvent::DecodeLimit { .. } => "decode_limit",
             HttpEvent::BodyCaptureLimit { .. } => "body_capture_limit",
+            HttpEvent::RetainLimit { .. } => "retain_limit",
             HttpEvent::DecodeError { .. } => "decode_error",
             HttpEvent::Gap { .. } => "gap",
             HttpEvent::Resync { .. } => "resync",

@@ -7,6 +7,7 @@ use super::head::{parse_fields, parse_request_line, parse_status_line, value_tok
 use super::lines::Term;
 use super::parser::{Message, Mode};
 use super::redact::{auth_scheme, host_without_userinfo, redact_target, Form, OTHER_AUTH_SCHEME};
+use super::retain;
 use super::text::wire_string;
 use super::txn::MessageEnd;
 use super::{Direction, HttpConfig, HttpEvent, HttpParser, HttpStats, HttpTransaction};
@@ -320,6 +321,10 @@ impl HttpParser {
             connection_close: self.conn.connection_close,
         };
         let decision = decide(info, &fields.list);
+        if dir == Direction::ToServer && !cfg.retain_headers.is_empty() {
+            let kept = retain::collect(&fields.list, &cfg, &mut self.stats, &mut events);
+            self.tracker.set_retained(ts, kept);
+        }
         let t = self.tracker.session(ts, dir);
         if apply_fields(t, dir, &fields.list, &cfg, &mut self.stats, &mut events) {
             self.stats.header_name_limit_hits += 1;

@@ -23,7 +23,9 @@
 //! Bodies are counted, not stored, unless [`HttpConfig::max_body_capture`] asks for the first
 //! bytes of each (decoded) entity; those are personal data and stay in memory (see
 //! [`HttpTransaction`]). A request's credential is never stored: a keyed digest of it
-//! ([`credential_digest`]) lets consumers be counted.
+//! ([`credential_digest`]) lets consumers be counted. A deployment that identifies consumers lists
+//! the few request headers whose raw values it needs in [`HttpConfig::retain_headers`]; those
+//! are kept, bounded, in [`HttpTransaction::retained`] and never printed.
 //!
 //! Not supported: HTTP/2 and HTTP/3 (such streams are "not HTTP"), parsing inside tunnels
 //! (CONNECT, Upgrade), multipart bodies (counted as a whole, not split into parts), trailer
@@ -42,6 +44,7 @@ mod lines;
 mod message;
 mod parser;
 mod redact;
+mod retain;
 mod text;
 mod transaction;
 mod txn;
@@ -51,6 +54,7 @@ pub use credential::{credential_digest, CredentialSource, API_KEY_HEADERS};
 pub use detect::{detect_request, detect_response, Detection};
 pub use event::HttpEvent;
 pub use parser::{HttpParser, Progress, StreamState};
+pub use retain::RetainedHeaders;
 pub use text::REDACTED;
 pub use transaction::HttpTransaction;
 

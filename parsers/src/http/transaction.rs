@@ -2,21 +2,25 @@
 
 use std::fmt;
 
-use super::HttpEvent;
+use super::{HttpEvent, RetainedHeaders};
 
 /// One request/response pair (or half of one), as [`HttpParser`](super::HttpParser) emits it.
 ///
 /// Every string comes from the wire, bounded by [`HttpConfig::max_uri_len`] or
 /// [`HttpConfig::max_field_len`]. Bytes that are not valid UTF-8 are written as `\xHH` (the
 /// form Zeek's log uses); valid UTF-8, control characters included, is kept as is, so the
-/// output layer escapes what its format needs. Credentials never reach this struct:
-/// `Authorization`, `Proxy-Authorization` and `Cookie` values are dropped (only a known auth
-/// scheme name is kept), in `uri` and `referrer` the values of credential parameters
-/// (query, fragment, path parameters, after a raw blank or `+`, nested encoded URLs) and
-/// userinfo (absolute, scheme-relative and authority-form targets) read `REDACTED` (see
+/// output layer escapes what its format needs. Credentials never reach this struct unless a
+/// deployment asks for them (`retained`, below): `Authorization`, `Proxy-Authorization` and
+/// `Cookie` values are dropped (only a known auth scheme name is kept), in `uri` and
+/// `referrer` the values of credential parameters (query, fragment, path parameters, after a
+/// raw blank or `+`, nested encoded URLs) and userinfo (absolute, scheme-relative and
+/// authority-form targets) read `REDACTED` (see
 /// [`DEFAULT_REDACTED_PARAMS`](super::DEFAULT_REDACTED_PARAMS)), and userinfo in `Host` is
 /// dropped. What stands for a credential is its keyed digest (`credential_digest`) and the name
-/// of an API-key header (`api_key_header`), never a part of its value.
+/// of an API-key header (`api_key_header`), never a part of its value; the one exception is
+/// `retained`, which holds the raw values of the headers a deployment lists in
+/// [`HttpConfig::retain_headers`](super::HttpConfig::retain_headers) (none by default) and is
+/// never serialised or printed.
 ///
 /// **Bodies are personal data.** With [`HttpConfig::max_body_capture`] above 0,
 /// `request_body` and `response_body` hold the first decoded bytes of each entity: account
@@ -125,6 +129,12 @@ pub struct HttpTransaction {
     /// [`API_KEY_HEADERS`](super::API_KEY_HEADERS)), whether or not its value was the one
     /// digested. Never its value.
     pub api_key_header: Option<String>,
+    /// Raw values of the request headers named in [`HttpConfig::retain_headers`], in header
+    /// order (empty by default). **Secrets**: bearer tokens, keys, passwords and cookies, kept
+    /// only so that the consumer can be identified in memory; `Debug` shows names and lengths.
+    ///
+    /// [`HttpConfig::retain_headers`]: super::HttpConfig::retain_headers
+    pub retained: RetainedHeaders,
     /// Client bytes of this pair were missing.
     pub request_gap: bool,
     /// Server bytes of this pair were missing.
@@ -186,6 +196,7 @@ impl fmt::Debug for HttpTransaction {
             auth_scheme,
             credential_digest,
             api_key_header,
+            retained,
             request_gap,
             response_gap,
             tunnel,
@@ -227,6 +238,7 @@ impl fmt::Debug for HttpTransaction {
             .field("auth_scheme", auth_scheme)
             .field("credential_digest", credential_digest)
             .field("api_key_header", api_key_header)
+            .field("retained", retained)
             .field("request_gap", request_gap)
             .field("response_gap", response_gap)
             .field("tunnel", tunnel)
@@ -248,8 +260,8 @@ impl fmt::Debug for BodyLen {
 }
 
 impl HttpTransaction {
-    /// Heap bytes of the captured bodies.
+    /// Heap bytes of the captured bodies and retained header values.
     pub(crate) fn body_bytes(&self) -> usize {
-        self.request_body.capacity() + self.response_body.capacity()
+        self.request_body.capacity() + self.response_body.capacity() + self.retained.heap_bytes()
     }
 }

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::{Direction, HttpConfig, HttpEvent, HttpStats, HttpTransaction};
+use super::{Direction, HttpConfig, HttpEvent, HttpStats, HttpTransaction, RetainedHeaders};
 
 /// Pending and finished transactions of one connection.
 #[derive(Debug, Default)]
@@ -31,8 +31,9 @@ pub(crate) struct Tracker {
     /// Transactions finished while one is held, in order; emitted after it so that emission
     /// stays in `trans_depth` order. Bounded by `max_ready_transactions`.
     behind: VecDeque<HttpTransaction>,
-    /// Heap bytes of the captured bodies of every transaction held here (pending, held, behind
-    /// and ready), kept up to date so that it can be read in constant time.
+    /// Heap bytes of the captured bodies and retained header values of every transaction held
+    /// here (pending, held, behind and ready), kept up to date so that it can be read in
+    /// constant time.
     body_bytes: usize,
 }
 
@@ -77,6 +78,16 @@ impl Tracker {
             *depth = depth.saturating_add(1);
             HttpTransaction { trans_depth: *depth, ts, events: std::mem::take(orphans), ..Default::default() }
         })
+    }
+
+    /// Stores the retained request headers of the request side's transaction, keeping
+    /// `body_bytes` in step (they are held, and released, with the transaction).
+    pub fn set_retained(&mut self, ts: u64, kept: RetainedHeaders) {
+        let t = self.session(ts, Direction::ToServer);
+        let before = t.body_bytes();
+        t.retained = kept;
+        let after = t.body_bytes();
+        self.body_bytes = self.body_bytes.saturating_sub(before).saturating_add(after);
     }
 
     /// The open transaction of `dir`, if any, without creating one.

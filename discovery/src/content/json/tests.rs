@@ -57,3 +57,28 @@ fn form_feed_is_not_json_whitespace() {
     assert!(!f.json);
     assert!(f.shape.is_empty());
 }
+
+fn ids_of(body: &str, max_ids: usize) -> Vec<String> {
+    let limits = ContentLimits { max_ids, ..ContentLimits::default() };
+    crate::content::analyze_body(Some("application/json"), body.as_bytes(), &limits).object_ids
+}
+
+#[test]
+fn object_ids_come_from_id_keys_only() {
+    let body = r#"{"Data":{"Account":[{"AccountId":"acc-1","Nickname":"Bills","Status":"Enabled"},
+        {"AccountId":"acc-2","accountId":"acc-3","consent_id":"c 9","id":42,"paid":"yes","ID":"x"}]},
+        "Links":{"Self":"https://h/accounts"},"Meta":{"TotalPages":1}}"#;
+    // `consent_id` holds a blank: not an identifier; `paid` is no id key.
+    assert_eq!(ids_of(body, 16), ["acc-1", "acc-2", "acc-3", "42", "x"]);
+    assert!(ids_of(body, 0).is_empty(), "collection is off by default");
+    assert_eq!(ids_of(body, 2), ["acc-1", "acc-2"], "bounded by max_ids");
+}
+
+#[test]
+fn object_ids_skip_cut_and_overlong_values() {
+    let long = "9".repeat(crate::content::MAX_OBJECT_ID_BYTES + 1);
+    let body = format!(r#"{{"AccountId":"{long}","OtherId":"ok","LastId":"cut-her"#);
+    assert_eq!(ids_of(&body, 16), ["ok"]);
+    let dup = r#"[{"AccountId":"a"},{"AccountId":"a"},{"AccountId":"b\u0031"}]"#;
+    assert_eq!(ids_of(dup, 16), ["a", "b1"], "escapes decoded, duplicates once");
+}
