@@ -28,6 +28,10 @@ pub struct InventoryConfig {
     /// Unmatched non-API endpoints (static assets, pages, health checks, OCSP) per service;
     /// past it only their category counters grow. Default 200.
     pub max_other_endpoints_per_service: usize,
+    /// Object identifiers taken from each response body for [`Observed::response_ids`]
+    /// (`crate::inventory::Observed`): 0, the default, takes none. The behavioural layer sets
+    /// it to learn which objects each consumer was given.
+    pub max_object_ids: usize,
     /// Distinct 404-only paths remembered per service for the scanner count (hashes only).
     /// Default 10,000.
     pub max_not_found_paths: usize,
@@ -54,6 +58,7 @@ impl Default for InventoryConfig {
             scope: ScopeConfig::default(),
             templates: TemplateConfig::default(),
             content: ContentLimits::default(),
+            max_object_ids: 0,
             max_services: 2_000,
             max_endpoints_per_service: 2_000,
             max_endpoints_total: 20_000,

@@ -20,6 +20,7 @@
 mod config;
 mod distinct;
 mod observe;
+mod observed;
 mod openapi_out;
 mod report;
 mod scope;
@@ -36,6 +37,7 @@ pub use observe::{media_type, query_names, segments, service_name, split_target,
 pub use report::*;
 pub use scope::Category;
 pub use stats::{BoundedCounts, EndpointStats, MergeLimits, Shape};
+pub use observed::{Landing, Observed};
 pub use openapi_out::reconstruct;
 pub use time::rfc3339;
 
@@ -136,12 +138,12 @@ impl Inventory {
         }
     }
 
-    /// Adds one transaction.
-    pub fn observe(&mut self, obs: &Observation<'_>) {
+    /// Adds one transaction and says where it landed.
+    pub fn observe(&mut self, obs: &Observation<'_>) -> Observed {
         self.stats.transactions += 1;
         let Some(raw_method) = obs.method else {
             self.stats.without_request += 1;
-            return;
+            return Observed::new(String::new(), String::new(), Landing::NoRequest);
         };
         let method = normalize_method(raw_method).unwrap_or_else(|| {
             self.stats.odd_methods += 1;
@@ -150,7 +152,7 @@ impl Inventory {
         let name = service_name(obs.host, obs.server);
         if !scope::in_scope(&self.cfg.scope, &name, obs.server.port()) {
             self.stats.out_of_scope += 1;
-            return;
+            return Observed::new(name, method, Landing::OutOfScope);
         }
         let (path, query) = split_target(obs.uri.unwrap_or("/"));
         let (matched, superseded_by_path) = match self.specs.match_request(&name, &method, path) {
@@ -176,7 +178,8 @@ impl Inventory {
             }
         }
         let cfg = &self.cfg;
-        let Some(svc) = service(&mut self.services, cfg, &mut self.stats, &name, obs.ts) else { return };
+        let mut out = Observed::new(name, method.clone(), Landing::Overflow);
+        let Some(svc) = service(&mut self.services, cfg, &mut self.stats, &out.service, obs.ts) else { return out };
         svc.requests += 1;
         svc.touch(obs.ts);
         svc.add_server(obs.server);
@@ -185,21 +188,23 @@ impl Inventory {
             let key = (method, m.template.clone());
             if !svc.documented.contains_key(&key) && self.endpoints_total >= total_cap {
                 svc.overflow_requests += 1;
-                return;
+                return out;
             }
             if !svc.documented.contains_key(&key) {
                 self.endpoints_total += 1;
             }
-            &mut svc
-                .documented
-                .entry(key)
-                .or_insert_with(|| Documented {
-                    target: m.target,
-                    under_superseded: superseded_by_path,
-                    without_base_path: m.without_base_path,
-                    stats: EndpointStats::new(obs.ts),
-                })
-                .stats
+            let d = svc.documented.entry(key).or_insert_with(|| Documented {
+                target: m.target,
+                under_superseded: superseded_by_path,
+                without_base_path: m.without_base_path,
+                stats: EndpointStats::new(obs.ts),
+            });
+            let seen = |spec: usize| self.spec_use.get(&spec).is_some_and(|u| u.with_base_path > 0);
+            let class = report::documented_class(&self.specs, d, seen).class;
+            let class = if obs.deprecation_signalled { Classification::Zombie } else { class };
+            out.landing = Landing::Endpoint { class, accepted: false };
+            out.template = Some(m.template);
+            &mut d.stats
         } else {
             let (segs, deep) = segments(path, max_path_segments);
             if deep {
@@ -207,17 +212,18 @@ impl Inventory {
             }
             let category = scope::categorize(&cfg.scope, &segs, obs.request_content_type, obs.response_content_type);
             if category != Category::Api {
+                out.landing = Landing::Other(category);
                 *svc.other_requests.entry(category).or_default() += 1;
                 let key = (method, format!("/{}", segs.join("/")), category);
                 if !svc.other.contains_key(&key) && svc.other.len() >= max_other {
-                    return;
+                    return out;
                 }
                 let st = svc.other.entry(key).or_insert_with(|| EndpointStats::new(obs.ts));
                 st.hit(obs.ts);
                 if let Some(code) = obs.status {
                     *st.status.entry(code).or_default() += 1;
                 }
-                return;
+                return out;
             }
             if matches!(obs.status, None | Some(0) | Some(404)) {
                 // Neither a 404 nor a request without a status line (none, or HTTP/0.9) shows
@@ -227,8 +233,13 @@ impl Inventory {
                 let t = svc.templater.template_of(&segs);
                 let key = (method, t.to_string());
                 match svc.inferred.get_mut(&key) {
-                    Some(ep) => &mut ep.stats,
+                    Some(ep) => {
+                        out.landing = inferred_landing(cfg, &out.service, &key.0, &key.1, &ep.stats, obs);
+                        out.template = Some(key.1);
+                        &mut ep.stats
+                    }
                     None => {
+                        out.landing = Landing::NotFound;
                         let nf = &mut svc.not_found;
                         if matches!(obs.status, None | Some(0)) {
                             nf.unanswered += 1;
@@ -240,7 +251,7 @@ impl Inventory {
                         } else if !nf.paths.contains(&d) {
                             nf.paths_dropped += 1;
                         }
-                        return;
+                        return out;
                     }
                 }
             } else {
@@ -254,14 +265,22 @@ impl Inventory {
                     if svc.inferred.len() >= max_endpoints || self.endpoints_total >= total_cap {
                         svc.overflow_requests += 1;
                         svc.overflow_paths += 1;
-                        return;
+                        return out;
                     }
                     self.endpoints_total += 1;
                 }
-                &mut svc.inferred.entry(key).or_insert_with(|| Inferred { template: t, stats: EndpointStats::new(obs.ts) }).stats
+                let ep = svc.inferred.entry(key.clone()).or_insert_with(|| Inferred { template: t, stats: EndpointStats::new(obs.ts) });
+                out.landing = inferred_landing(cfg, &out.service, &key.0, &key.1, &ep.stats, obs);
+                out.template = Some(key.1);
+                &mut ep.stats
             }
         };
-        account(stats, obs, query, cfg, &limits);
+        let facts = account(stats, obs, query, cfg, &limits);
+        if let Some(f) = facts {
+            out.response_sensitive = f.sensitive.iter().map(|(_, n)| *n).sum();
+            out.response_ids = f.object_ids;
+        }
+        out
     }
 
     /// Adds one TLS session's hello facts: the service (SNI, else server address) appears in
@@ -298,8 +317,17 @@ fn absorb(shape: &mut Shape, sensitive: &mut BTreeMap<SensitiveKind, u64>, facts
     }
 }
 
-/// Counts one transaction on an endpoint.
-fn account(stats: &mut EndpointStats, obs: &Observation<'_>, query: &str, cfg: &InventoryConfig, limits: &MergeLimits) {
+/// The landing of a request counted on an inferred endpoint: shadow (accepted or not), or
+/// zombie when the server signals deprecation.
+fn inferred_landing(cfg: &InventoryConfig, service: &str, method: &str, template: &str, stats: &EndpointStats, obs: &Observation<'_>) -> Landing {
+    if obs.deprecation_signalled || stats.deprecation_signals > 0 {
+        return Landing::Endpoint { class: Classification::Zombie, accepted: false };
+    }
+    Landing::Endpoint { class: Classification::Shadow, accepted: report::accepted_for(cfg, service, method, template).is_some() }
+}
+
+/// Counts one transaction on an endpoint; returns the response body's facts when it had one.
+fn account(stats: &mut EndpointStats, obs: &Observation<'_>, query: &str, cfg: &InventoryConfig, limits: &MergeLimits) -> Option<BodyFacts> {
     stats.hit(obs.ts);
     let client = digest(obs.client);
     stats.clients.insert(client);
@@ -331,15 +359,19 @@ fn account(stats: &mut EndpointStats, obs: &Observation<'_>, query: &str, cfg: &
         let facts = analyze_body(obs.request_content_type, obs.request_body, &cfg.content);
         absorb(&mut stats.request_shape, &mut stats.request_sensitive, &facts, limits.shape_fields);
     }
+    let mut response = None;
     if !obs.response_body.is_empty() {
-        let facts = analyze_body(obs.response_content_type, obs.response_body, &cfg.content);
+        let content = crate::content::ContentLimits { max_ids: cfg.max_object_ids, ..cfg.content };
+        let facts = analyze_body(obs.response_content_type, obs.response_body, &content);
         absorb(&mut stats.response_shape, &mut stats.response_sensitive, &facts, limits.shape_fields);
         let success = obs.status.is_some_and(|s| (200..300).contains(&s));
         if success && obs.auth == AuthKind::None && !facts.sensitive.is_empty() {
             stats.sensitive_unauthenticated += 1;
         }
+        response = Some(facts);
     }
     if obs.deprecation_signalled {
         stats.deprecation_signals += 1;
     }
+    response
 }

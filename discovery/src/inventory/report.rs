@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::config::{service_matches, InventoryConfig};
-use super::service::Service;
+use super::service::{Documented, Service};
 use super::stats::{EndpointStats, Shape};
 use super::time::rfc3339;
 use super::{InventoryStats, SpecUse};
@@ -378,7 +378,7 @@ fn spec_ref(bound: &BoundSpec, operation: usize) -> Option<SpecRef> {
     })
 }
 
-fn accepted_for(cfg: &InventoryConfig, host: &str, method: &str, path: &str) -> Option<AcceptedReport> {
+pub(super) fn accepted_for(cfg: &InventoryConfig, host: &str, method: &str, path: &str) -> Option<AcceptedReport> {
     cfg.accepted
         .iter()
         .find(|a| {
@@ -389,6 +389,53 @@ fn accepted_for(cfg: &InventoryConfig, host: &str, method: &str, path: &str) -> 
 
 fn sensitive_total(s: &EndpointStats) -> u64 {
     s.response_sensitive.values().sum()
+}
+
+/// The class of a documented (matched) endpoint and why.
+pub(super) struct DocumentedClass {
+    /// Documented, shadow (an operator route, or a match that only resembles an operation)
+    /// or zombie.
+    pub class: Classification,
+    /// Why it is a zombie (empty otherwise): `deprecated_in_spec`, `superseded_spec`,
+    /// `deprecation_header`.
+    pub zombie_reasons: Vec<&'static str>,
+    /// It matched only without its spec's base path, while that base path does appear in
+    /// traffic: it resembles the operation and is undocumented.
+    pub resembles_only: bool,
+}
+
+/// Classifies a documented endpoint; `base_path_seen(spec)` says whether the spec's base path
+/// appears in traffic. Used by the report and, with the traffic seen so far, per request.
+pub(super) fn documented_class(specs: &SpecSet, d: &Documented, base_path_seen: impl Fn(usize) -> bool) -> DocumentedClass {
+    let mut class = Classification::Documented;
+    let mut zombie_reasons = Vec::new();
+    let mut resembles_only = false;
+    match d.target {
+        MatchTarget::Operation { spec, operation } => {
+            if d.without_base_path && base_path_seen(spec) {
+                class = Classification::Shadow;
+                resembles_only = true;
+            } else if let Some(bound) = specs.specs().get(spec) {
+                if bound.spec.operations.get(operation).is_some_and(|o| o.deprecated) {
+                    zombie_reasons.push("deprecated_in_spec");
+                }
+                if bound.binding.superseded {
+                    zombie_reasons.push("superseded_spec");
+                }
+            }
+        }
+        MatchTarget::Route(_) => class = Classification::Shadow,
+    }
+    if d.under_superseded.is_some() && !zombie_reasons.contains(&"superseded_spec") {
+        zombie_reasons.push("superseded_spec");
+    }
+    if d.stats.deprecation_signals > 0 {
+        zombie_reasons.push("deprecation_header");
+    }
+    if !zombie_reasons.is_empty() {
+        class = Classification::Zombie;
+    }
+    DocumentedClass { class, zombie_reasons, resembles_only }
 }
 
 /// Builds the report.
@@ -412,27 +459,15 @@ pub(super) fn build(
         last = last.max(svc.last_seen);
         let mut api_endpoints = 0u64;
         for ((method, template), d) in &svc.documented {
-            let mut class = Classification::Documented;
-            let mut e = endpoint_report(host, method, template, class, &d.stats);
+            let dc = documented_class(specs, d, base_path_seen);
+            let mut e = endpoint_report(host, method, template, dc.class, &d.stats);
+            e.zombie_reasons = dc.zombie_reasons;
             match d.target {
                 MatchTarget::Operation { spec, operation } => {
-                    if let Some(bound) = specs.specs().get(spec) {
-                        e.spec = spec_ref(bound, operation);
-                        if bound.spec.operations.get(operation).is_some_and(|o| o.deprecated) {
-                            e.zombie_reasons.push("deprecated_in_spec");
-                        }
-                        if bound.binding.superseded {
-                            e.zombie_reasons.push("superseded_spec");
-                        }
-                    }
-                    if d.without_base_path && base_path_seen(spec) {
-                        // The spec's base path does appear in traffic, so this request only
-                        // resembles one of its operations: undocumented.
-                        class = Classification::Shadow;
+                    if dc.resembles_only {
                         e.notes.push("matches a documented operation only without the spec's base path".into());
-                        e.spec = None;
-                        e.zombie_reasons.clear();
                     } else {
+                        e.spec = specs.specs().get(spec).and_then(|bound| spec_ref(bound, operation));
                         *used.entry((spec, operation)).or_default() += d.stats.hits;
                         if d.without_base_path {
                             e.notes.push("matched without the spec's base path (it never appears in traffic)".into());
@@ -440,26 +475,15 @@ pub(super) fn build(
                     }
                 }
                 MatchTarget::Route(i) => {
-                    class = Classification::Shadow;
                     e.operator_template = specs.routes().get(i).map(|r| r.template.clone());
                 }
             }
             if let Some(old) = d.under_superseded.and_then(|i| specs.specs().get(i)) {
-                if !e.zombie_reasons.contains(&"superseded_spec") {
-                    e.zombie_reasons.push("superseded_spec");
-                }
                 e.notes.push(format!(
                     "called under the base path of superseded {} {} ({}); the operation is documented only in the spec named in `spec`",
                     old.spec.title, old.spec.version, old.spec.source
                 ));
             }
-            if d.stats.deprecation_signals > 0 {
-                e.zombie_reasons.push("deprecation_header");
-            }
-            if !e.zombie_reasons.is_empty() {
-                class = Classification::Zombie;
-            }
-            e.classification = class;
             endpoints.push(e);
             api_endpoints += 1;
         }
