@@ -129,3 +129,29 @@ fn text_and_json_forms() {
         })
     );
 }
+
+#[test]
+fn request_facts_debug_shows_no_secret() {
+    let secret = "Qx7KpWm4Zt";
+    let headers: Vec<(&str, &[u8])> =
+        vec![("authorization", format!("Bearer {secret}").leak().as_bytes()), ("cookie", b"SESSION=Qx7KpWm4Zt")];
+    let body = format!("password={secret}");
+    let facts = apitap_discovery::identity::RequestFacts {
+        ts: 1,
+        peer: "192.0.2.1".parse().unwrap(),
+        method: Some("POST"),
+        path: Some("/login"),
+        status: Some(200),
+        headers: &headers,
+        request_content_type: None,
+        request_body: body.as_bytes(),
+        response_content_type: None,
+        response_body: secret.as_bytes(),
+        tls_client_cert: None,
+    };
+    let debug = format!("{facts:?}");
+    assert!(!debug.contains("Qx7K"), "{debug}");
+    assert!(debug.contains("authorization: <17 bytes>") && debug.contains("request_body: <19 bytes>"), "{debug}");
+    let got = identifier().identify(&facts);
+    assert!(!format!("{got:?}").contains("Qx7K"));
+}

@@ -119,6 +119,7 @@ mod stats;
 mod text;
 mod token;
 
+use std::fmt;
 use std::net::IpAddr;
 
 pub use config::{
@@ -137,7 +138,10 @@ use sources::{CertCache, Ctx, Found, Seen};
 use token::{Churn, Issue, TokenLinks};
 
 /// Everything identity reads from one transaction. Header names are lower case.
-#[derive(Copy, Clone, Debug)]
+///
+/// The header values and bodies are secrets and personal data: `Debug` shows header names and
+/// the lengths of values and bodies only.
+#[derive(Copy, Clone)]
 pub struct RequestFacts<'a> {
     /// Packet time (ns) of the request.
     pub ts: u64,
@@ -161,6 +165,40 @@ pub struct RequestFacts<'a> {
     pub response_body: &'a [u8],
     /// The leaf client certificate (DER) of a TLS 1.2 handshake, when the binary has it.
     pub tls_client_cert: Option<&'a [u8]>,
+}
+
+impl fmt::Debug for RequestFacts<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // No `..`: a new field does not compile until it is decided here whether it may be
+        // printed.
+        let RequestFacts {
+            ts,
+            peer,
+            method,
+            path,
+            status,
+            headers,
+            request_content_type,
+            request_body,
+            response_content_type,
+            response_body,
+            tls_client_cert,
+        } = self;
+        let headers: Vec<String> = headers.iter().map(|(n, v)| format!("{n}: <{} bytes>", v.len())).collect();
+        f.debug_struct("RequestFacts")
+            .field("ts", ts)
+            .field("peer", peer)
+            .field("method", method)
+            .field("path", path)
+            .field("status", status)
+            .field("headers", &headers)
+            .field("request_content_type", request_content_type)
+            .field("request_body", &format_args!("<{} bytes>", request_body.len()))
+            .field("response_content_type", response_content_type)
+            .field("response_body", &format_args!("<{} bytes>", response_body.len()))
+            .field("tls_client_cert", &tls_client_cert.map(<[u8]>::len))
+            .finish()
+    }
 }
 
 /// Identifies consumers, learning token links at the token endpoint as it goes. One per
@@ -360,8 +398,21 @@ fn customer(key: &[u8; 16], cfg: &IdentityConfig, seen: &Seen<'_, '_>) -> Option
     seen.linked.as_ref().and_then(|(_, c)| *c)
 }
 
+/// The customer of an access token's claims: a customer claim that is not the value naming
+/// the client (a client-credentials token's `sub` is often the client itself), else a consent
+/// claim.
 fn claims_customer(key: &[u8; 16], cfg: &IdentityConfig, claims: &jwt::Claims) -> Option<u64> {
     let client = claims.first(&cfg.jwt_client_claims).map(|(_, v)| v);
+    customer_of(key, cfg, claims, client)
+}
+
+/// The customer of an OpenID Connect `id_token`: its `sub` is always the end user (the client
+/// is its `aud`/`azp`), so no claim is set aside as the client's.
+fn id_token_customer(key: &[u8; 16], cfg: &IdentityConfig, claims: &jwt::Claims) -> Option<u64> {
+    customer_of(key, cfg, claims, None)
+}
+
+fn customer_of(key: &[u8; 16], cfg: &IdentityConfig, claims: &jwt::Claims, client: Option<&str>) -> Option<u64> {
     let customer = cfg.jwt_customer_claims.iter().filter_map(|c| claims.string(c)).find(|v| Some(*v) != client);
     if let Some(v) = customer {
         return Some(keyed(key, Domain::Customer, &[v.as_bytes()]));
@@ -390,7 +441,7 @@ fn learn(ctx: &mut Ctx<'_>, req: &RequestFacts<'_>, found: &Found, bearer_linked
         .id_token
         .as_ref()
         .and_then(|t| ctx.decode_jwt(t.as_bytes()))
-        .and_then(|c| claims_customer(ctx.key, ctx.cfg, &c));
+        .and_then(|c| id_token_customer(ctx.key, ctx.cfg, &c));
     let cap = ctx.cfg.max_token_lifetime_secs;
     // `expires_in` is the access token's; a refresh token lives longer, up to the cap.
     let access = resp.access_token.as_ref().map(|t| (t, resp.expires_in.unwrap_or(cap).min(cap)));
