@@ -8,20 +8,22 @@
 //!
 //! | structure | what it answers | worst case with defaults |
 //! |---|---|---|
-//! | [`clock::BankClock`] | hour of week, day, weekend in the bank's time zone | a few bytes |
-//! | [`season::SeasonalRate`] | expected requests per hour for this hour of the week | about 1.9 KiB |
-//! | [`bloom::IdFilter`] | has this consumer received this object id? | 16 KiB + 200 B |
-//! | [`counts::BoundedCounts`] | the heavy hitters of a stream and whether a value is new | 40 B per key + 330 B |
-//! | [`window::RateWindow`] | events in the last `width` | 80 B + 90 B |
-//! | [`window::DistinctWindow`] | distinct keys in the last `width` | about 40 KiB at 4,096 keys |
-//! | [`pulls::AccessLog`] | PSD2 accesses per account in a rolling 24 h | about 45 KiB at 1,024 keys |
-//! | [`hist::LogHistogram`] | quantiles and tail share of sizes and latencies | 304 B |
-//! | [`stats::Ewma`] | exponentially weighted mean and deviation | 32 B |
-//! | [`hll::Hll`] | approximate distinct count | 256 B + 32 B |
+//! | [`clock::BankClock`] | hour of week, day, weekend in the bank's time zone | 16 B, no heap |
+//! | [`season::SeasonalRate`] | expected requests per hour for this hour of the week | 1,864 B, fixed |
+//! | [`bloom::IdFilter`] | has this consumer received this object id? | 16,144 B |
+//! | [`counts::BoundedCounts`] | the heavy hitters of a stream and whether a value is new | 40 B per slot + 360 B (2,920 B at 64 slots) |
+//! | [`window::RateWindow`] | events in the last `width` | 152 B at 10 buckets |
+//! | [`window::DistinctWindow`] | distinct keys in the last `width` | 10 B per key + 4 B per bucket + 144 B (41,144 B at 4,096 keys) |
+//! | [`pulls::AccessLog`] | PSD2 accesses per account in a rolling 24 h | 45 B per account + 136 B (46,216 B at 1,024) |
+//! | [`hist::LogHistogram`] | quantiles and tail share of sizes and latencies | 304 B, fixed |
+//! | [`stats::Ewma`] | exponentially weighted mean and deviation | 32 B, no heap |
+//! | [`hll::Hll`] | approximate distinct count | 288 B |
 //!
 //! The worst cases are reached only by consumers that fill the structure (an aggregator that
 //! touches thousands of accounts); a [`Vec`] here grows with its content and never past its
-//! limit.
+//! limit. A [`window::DistinctWindow`] and an [`pulls::AccessLog`] at their default limits
+//! together exceed a 64 KiB per-consumer budget on their own: a profile that must stay within it
+//! sizes them down (for example 1,024 keys, 10 KiB, and 512 accounts, 22.6 KiB).
 
 pub mod bloom;
 pub mod clock;
