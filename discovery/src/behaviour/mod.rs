@@ -1,1 +1,326 @@
-//! Per-consumer behavioural baselines and anomaly detection on packet time.
+//! Per-consumer behavioural baselines and anomaly detection, on packet time.
+//!
+//! [`Behaviour::observe`] takes one [`Transaction`] (a request with its consumer
+//! [`Identity`](crate::identity::Identity) and its place in the inventory) and:
+//! 1. runs the detectors against the consumer's baseline as it was before the request
+//!    ([`detect`]): `http_smuggling`, `credential_stuffing`, `bola_enumeration`,
+//!    `bulk_export`, `response_size`, `off_hours`, `new_origin`, `new_fingerprint`,
+//!    `rate_surge`, `error_spike`, `shadow_endpoint_use`, `zombie_endpoint_use`,
+//!    `unauthenticated_sensitive`;
+//! 2. adds the request to the baseline ([`profile::Profile`]: seasonal rate by bank-local hour
+//!    of week, endpoint mix, networks, agents, fingerprints, object ids received, PSD2
+//!    accesses, error share, latency, customers);
+//! 3. turns detections into findings ([`alerts::AlertBook`]): one per incident with a stable
+//!    id, `new`, `updated` at most every 15 minutes, `closed` after an hour of quiet.
+//!
+//! Everything runs on the packets' timestamps: a recorded week replayed in seconds raises the
+//! same findings, with the same ids, as the live week (given the same hashing key).
+//!
+//! Bounds: `max_consumers` profiles of at most about 64 KiB each (the least recently seen is
+//! forgotten first), `max_endpoints` endpoint and service baselines, `alerts.max_open`
+//! findings.
+//!
+//! Not supported: persistence of baselines across runs (the structures serialise; the daemon
+//! stores them); ASN or country of networks (no GeoIP database is read yet: networks are
+//! address prefixes); per-customer baselines (customers are counted per consumer, and named in
+//! findings, but not profiled on their own).
+
+pub mod alerts;
+pub mod anomaly;
+pub mod config;
+mod detect;
+pub mod input;
+pub mod profile;
+
+use std::collections::HashMap;
+
+use alerts::{AlertBook, AlertStats, Context};
+pub use anomaly::{Anomaly, AnomalyKind, ConsumerRef, EndpointRef, Lifecycle, Producer, Severity, ANOMALY_SCHEMA_VERSION};
+pub use config::BehaviourConfig;
+use detect::errors::{ErrorWindow, Level};
+use detect::Step;
+pub use input::Transaction;
+use input::stable_key;
+use profile::Profile;
+
+use crate::sketch::{BankClock, LogHistogram};
+
+/// Counters of the behavioural layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BehaviourStats {
+    /// Transactions observed.
+    pub transactions: u64,
+    /// Profiles created.
+    pub consumers_created: u64,
+    /// Profiles forgotten because `max_consumers` was reached.
+    pub consumers_evicted: u64,
+    /// Endpoint and service baselines not created because `max_endpoints` was reached.
+    pub endpoints_overflow: u64,
+    /// Transactions older than the latest seen by more than a minute (counted in their
+    /// windows as far as those allow).
+    pub late: u64,
+}
+
+#[derive(Clone, Debug)]
+struct EndpointState {
+    sizes: LogHistogram,
+    errors: ErrorWindow,
+}
+
+/// Responses an endpoint's size histogram holds before it is halved (old sizes fade).
+const SIZE_DECAY_AT: u64 = 100_000;
+
+/// The behavioural layer of one sensor.
+pub struct Behaviour {
+    cfg: BehaviourConfig,
+    clock: BankClock,
+    specs_loaded: bool,
+    profiles: HashMap<u64, Profile>,
+    endpoints: HashMap<u64, EndpointState>,
+    services: HashMap<u64, ErrorWindow>,
+    /// Completed hourly request counts of warm consumers, per identity source: the peer
+    /// baseline of consumers still warming up.
+    peers: HashMap<String, LogHistogram>,
+    alerts: AlertBook,
+    stats: BehaviourStats,
+    latest: u64,
+    last_advance: u64,
+}
+
+impl Behaviour {
+    /// A behavioural layer; `key` keys the finding ids (the deployment's secret).
+    /// `specs_loaded`: whether any spec is loaded (without specs, undocumented says nothing).
+    pub fn new(cfg: BehaviourConfig, key: [u8; 16], specs_loaded: bool) -> Result<Self, String> {
+        let tz = cfg.validate()?;
+        Ok(Behaviour {
+            alerts: AlertBook::new(cfg.alerts.clone(), key),
+            cfg,
+            clock: BankClock::new(tz),
+            specs_loaded,
+            profiles: HashMap::new(),
+            endpoints: HashMap::new(),
+            services: HashMap::new(),
+            peers: HashMap::new(),
+            stats: BehaviourStats::default(),
+            latest: 0,
+            last_advance: 0,
+        })
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &BehaviourStats {
+        &self.stats
+    }
+
+    /// Counters of the findings.
+    pub fn alert_stats(&self) -> &AlertStats {
+        self.alerts.stats()
+    }
+
+    /// Profiles held.
+    pub fn consumers(&self) -> usize {
+        self.profiles.len()
+    }
+
+    /// The profile of a consumer, by its id.
+    pub fn profile(&self, id: u64) -> Option<&Profile> {
+        self.profiles.get(&id)
+    }
+
+    /// Bytes held by the largest profile, and by all of them.
+    pub fn profile_memory(&self) -> (usize, usize) {
+        self.profiles.values().fold((0, 0), |(max, sum), p| {
+            let m = p.memory_bytes();
+            (max.max(m), sum + m)
+        })
+    }
+
+    /// Closes quiet findings at packet time `now` (also done by `observe` as time passes).
+    pub fn advance(&mut self, now: u64) {
+        self.latest = self.latest.max(now);
+        self.last_advance = now;
+        self.alerts.advance(now);
+    }
+
+    /// Takes the finding events emitted so far, in order.
+    pub fn drain(&mut self) -> Vec<Anomaly> {
+        self.alerts.drain()
+    }
+
+    fn evict_profiles(&mut self) {
+        // Forget the least recently seen hundredth at once, so that a flood of new consumers
+        // costs one scan per hundred, not one per request.
+        let n = (self.cfg.max_consumers / 100).max(1);
+        let mut seen: Vec<(u64, u64)> = self.profiles.iter().map(|(k, p)| (p.last_seen, *k)).collect();
+        seen.sort_unstable();
+        for (_, k) in seen.into_iter().take(n) {
+            self.profiles.remove(&k);
+            self.stats.consumers_evicted += 1;
+        }
+    }
+
+    /// Observes one transaction: detectors first, then the baseline.
+    pub fn observe(&mut self, tx: &Transaction<'_>) {
+        self.stats.transactions += 1;
+        let ts = tx.ts;
+        if ts.saturating_add(60_000_000_000) < self.latest {
+            self.stats.late += 1;
+        }
+        self.latest = self.latest.max(ts);
+        if ts >= self.last_advance.saturating_add(60_000_000_000) {
+            self.advance(ts);
+        }
+        let id = tx.identity;
+        let consumer_key = id.id.0;
+        if !self.profiles.contains_key(&consumer_key) {
+            if self.profiles.len() >= self.cfg.max_consumers {
+                self.evict_profiles();
+            }
+            self.profiles.insert(consumer_key, Profile::new(id, ts, &self.cfg));
+            self.stats.consumers_created += 1;
+        }
+        let obs = tx.observed;
+        let endpoint = obs.template.as_ref().map(|t| EndpointRef {
+            service: obs.service.clone(),
+            method: obs.method.clone(),
+            path_template: t.clone(),
+            classification: obs.class().map(|c| match c {
+                crate::inventory::Classification::Documented => "documented",
+                crate::inventory::Classification::Shadow => "shadow",
+                crate::inventory::Classification::Zombie => "zombie",
+                crate::inventory::Classification::Orphan => "orphan",
+            }),
+        });
+        let endpoint_key = endpoint.as_ref().map_or(0, |e| stable_key(&[e.service.as_bytes(), e.method.as_bytes(), e.path_template.as_bytes()]));
+        let network = id.network.to_string();
+        let ctx = Context {
+            consumer_key,
+            consumer: Some(ConsumerRef { id: id.id.to_string(), label: id.label.clone(), source: id.source.name(), org_id: id.org_id.clone() }),
+            customer: id.customer.map(|c| c.to_string()),
+            network: Some(network.clone()),
+            client_ip: Some(id.client_ip.to_string()),
+        };
+        let step = Step {
+            cfg: &self.cfg,
+            clock: &self.clock,
+            tx,
+            local: self.clock.local(ts),
+            ctx,
+            endpoint,
+            endpoint_key,
+            service_key: stable_key(&[obs.service.as_bytes()]),
+            network_key: stable_key(&[network.as_bytes()]),
+            success: tx.status.is_some_and(|s| (200..300).contains(&s)),
+        };
+        let Some(p) = self.profiles.get_mut(&consumer_key) else { return };
+        let alerts = &mut self.alerts;
+        let network_new = p.networks.get(step.network_key).is_none();
+        let network_new_since_warm = detect::novelty::is_new(p, &p.networks, step.network_key, ts).is_some();
+        let diverse = p.networks.len() > self.cfg.novelty.max_networks;
+
+        detect::surface::smuggling(&step, alerts);
+        detect::login::stuffing(&step, p, alerts, network_new && p.requests > 0);
+        detect::access::bola(&step, p, alerts);
+        detect::access::psd2(&step, p, alerts);
+        let mut oversized = false;
+        if endpoint_key != 0 && step.success {
+            if !self.endpoints.contains_key(&endpoint_key) && self.endpoints.len() + self.services.len() >= self.cfg.max_endpoints {
+                self.stats.endpoints_overflow += 1;
+            } else {
+                let st = self.endpoints.entry(endpoint_key).or_insert_with(|| EndpointState { sizes: LogHistogram::new(), errors: ErrorWindow::new(&self.cfg) });
+                oversized = detect::volume::response_size(&step, &st.sizes, alerts);
+                if !oversized {
+                    st.sizes.record(tx.response_bytes);
+                    if st.sizes.count() >= SIZE_DECAY_AT {
+                        st.sizes.decay();
+                    }
+                }
+            }
+        }
+        detect::volume::off_hours(&step, p, alerts, network_new_since_warm && !diverse);
+
+        // The baseline takes the request now (the rate detectors compare the last hour,
+        // this request included, with the expectation).
+        p.last_seen = p.last_seen.max(ts);
+        p.requests += 1;
+        p.season.record(&self.clock, ts, 1);
+        p.last_hour.add(ts, 1);
+        let hour = BankClock::hour_index(ts);
+        if p.hour.0 != hour {
+            if p.is_warm() && p.hour.1 > 0 {
+                self.peers.entry(p.source.clone()).or_insert_with(LogHistogram::new).record(u64::from(p.hour.1));
+            }
+            p.hour = (hour, 0);
+        }
+        p.hour.1 = p.hour.1.saturating_add(1);
+
+        detect::novelty::origin(&step, p, alerts);
+        if let Some(ua) = tx.user_agent {
+            let k = stable_key(&[b"ua", ua.as_bytes()]);
+            detect::novelty::fingerprint(&step, p, &p.agents, k, "user_agent", ua, alerts);
+        }
+        if let Some(fp) = tx.fingerprint {
+            let k = stable_key(&[b"ja4", fp.as_bytes()]);
+            detect::novelty::fingerprint(&step, p, &p.fingerprints, k, "ja4", fp, alerts);
+        }
+        detect::volume::surge(&step, p, self.peers.get(&p.source), alerts);
+
+        // Error spikes: service-wide, per endpoint, then per consumer unless the service or
+        // endpoint already explains it.
+        let mut explained = false;
+        if !obs.service.is_empty() {
+            if self.services.contains_key(&step.service_key) || self.endpoints.len() + self.services.len() < self.cfg.max_endpoints {
+                let w = self.services.entry(step.service_key).or_insert_with(|| ErrorWindow::new(&self.cfg));
+                explained |= detect::errors::spike(&step, w, Level::Service(&obs.service), alerts);
+            } else {
+                self.stats.endpoints_overflow += 1;
+            }
+        }
+        if let Some(st) = self.endpoints.get_mut(&endpoint_key) {
+            explained |= detect::errors::spike(&step, &mut st.errors, Level::Endpoint, alerts);
+        }
+        if !explained {
+            let w = p.consumer_errors.get_or_insert_with(|| Box::new(ErrorWindow::new(&self.cfg)));
+            detect::errors::spike(&step, w, Level::Consumer, alerts);
+        }
+
+        detect::surface::endpoint_use(&step, self.specs_loaded, alerts);
+        detect::surface::unauthenticated(&step, alerts);
+
+        // The rest of the baseline.
+        if endpoint_key != 0 {
+            p.endpoints.observe(endpoint_key, ts);
+        }
+        p.networks.observe(step.network_key, ts);
+        if let Some(ua) = tx.user_agent {
+            p.agents.observe(stable_key(&[b"ua", ua.as_bytes()]), ts);
+        }
+        if let Some(fp) = tx.fingerprint {
+            p.fingerprints.observe(stable_key(&[b"ja4", fp.as_bytes()]), ts);
+        }
+        if step.success {
+            for v in &obs.response_ids {
+                p.received.insert(v.as_bytes());
+            }
+            if let Some(t) = obs.template.as_deref() {
+                for (_, v) in input::requested_ids(t, tx.path) {
+                    p.received.insert(v.as_bytes());
+                }
+            }
+        }
+        if id.attended {
+            p.attended += 1;
+        } else {
+            p.unattended += 1;
+        }
+        p.errors.add(hour, detect::errors::is_error(&self.cfg, tx.status));
+        if let Some(ms) = tx.latency_ms {
+            p.latency.record(ms.max(0.0) as u64);
+        }
+        if let Some(c) = id.customer {
+            p.customers.insert(c.0);
+        }
+        let _ = oversized;
+        p.check_warm(ts, &self.cfg);
+    }
+}

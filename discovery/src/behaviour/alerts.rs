@@ -1,0 +1,363 @@
+//! Findings: detections become one finding per incident, with a stable id and a lifecycle
+//! (new, updated, closed), de-duplicated and rate-limited per consumer and kind, all on packet
+//! time.
+
+use std::collections::HashMap;
+use std::hash::Hasher;
+
+use serde_json::{Map, Value};
+use siphasher::sip128::{Hasher128, SipHasher13};
+
+use super::anomaly::{Anomaly, AnomalyKind, ConsumerRef, EndpointRef, Lifecycle, Severity};
+use super::config::{hours, minutes, AlertSettings};
+
+/// What a detector reports when its rule fires.
+#[derive(Clone, Debug)]
+pub struct Detection {
+    /// The kind.
+    pub kind: AnomalyKind,
+    /// Severity.
+    pub severity: Severity,
+    /// 0 to 100.
+    pub score: u8,
+    /// What the finding is about within the consumer: an endpoint key for per-endpoint kinds,
+    /// 0 otherwise. Detections with the same kind, consumer and subject are one incident.
+    pub subject: u64,
+    /// The endpoint, for per-endpoint kinds.
+    pub endpoint: Option<EndpointRef>,
+    /// Packet time the evidence starts at (the window's first request).
+    pub first_seen: u64,
+    /// Observed versus baseline values.
+    pub evidence: Map<String, Value>,
+    /// One line for the analyst.
+    pub message: String,
+}
+
+/// Who and from where, for the finding.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// Consumer key (0 for findings about an endpoint alone).
+    pub consumer_key: u64,
+    /// The consumer.
+    pub consumer: Option<ConsumerRef>,
+    /// Customer hash.
+    pub customer: Option<String>,
+    /// Client network.
+    pub network: Option<String>,
+    /// Client address.
+    pub client_ip: Option<String>,
+}
+
+/// Counters of the finding book.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertStats {
+    /// Findings opened.
+    pub opened: u64,
+    /// `updated` events emitted.
+    pub updates: u64,
+    /// Findings closed when quiet.
+    pub closed: u64,
+    /// Detections folded into an open finding without an event (within the update interval).
+    pub folded: u64,
+    /// Detections folded because the consumer reached `max_new_per_hour` for the kind.
+    pub rate_limited: u64,
+    /// Findings closed early because `max_open` was reached.
+    pub evicted: u64,
+}
+
+struct Finding {
+    id: String,
+    kind: AnomalyKind,
+    severity: Severity,
+    score: u8,
+    first_seen: u64,
+    detected: u64,
+    last_seen: u64,
+    last_emit: u64,
+    count: u64,
+    count_at_emit: u64,
+    ctx: Context,
+    endpoint: Option<EndpointRef>,
+    evidence: Map<String, Value>,
+    message: String,
+}
+
+impl Finding {
+    fn anomaly(&self, lifecycle: Lifecycle, time: u64) -> Anomaly {
+        Anomaly {
+            finding_id: self.id.clone(),
+            lifecycle,
+            kind: self.kind,
+            severity: self.severity,
+            score: self.score,
+            time,
+            first_seen: self.first_seen,
+            detected: self.detected,
+            last_seen: self.last_seen,
+            count: self.count,
+            consumer: self.ctx.consumer.clone(),
+            customer: self.ctx.customer.clone(),
+            network: self.ctx.network.clone(),
+            client_ip: self.ctx.client_ip.clone(),
+            endpoint: self.endpoint.clone(),
+            evidence: self.evidence.clone(),
+            message: self.message.clone(),
+        }
+    }
+}
+
+type Key = (AnomalyKind, u64, u64);
+
+/// The open findings.
+pub struct AlertBook {
+    cfg: AlertSettings,
+    key: [u8; 16],
+    open: HashMap<Key, Finding>,
+    /// Per (kind, consumer): opening times of findings within the last hour.
+    recent: HashMap<(AnomalyKind, u64), Vec<u64>>,
+    out: Vec<Anomaly>,
+    stats: AlertStats,
+}
+
+impl AlertBook {
+    /// An empty book; `key` keys the finding ids.
+    pub fn new(cfg: AlertSettings, key: [u8; 16]) -> Self {
+        AlertBook { cfg, key, open: HashMap::new(), recent: HashMap::new(), out: Vec::new(), stats: AlertStats::default() }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &AlertStats {
+        &self.stats
+    }
+
+    /// Open findings.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Whether a finding of `kind` is open for the consumer (any subject).
+    pub fn is_open(&self, kind: AnomalyKind, consumer_key: u64) -> bool {
+        self.open.keys().any(|k| k.0 == kind && k.1 == consumer_key)
+    }
+
+    /// Whether any finding of the given kinds is open for the consumer.
+    pub fn any_open(&self, kinds: &[AnomalyKind], consumer_key: u64) -> bool {
+        self.open.keys().any(|k| k.1 == consumer_key && kinds.contains(&k.0))
+    }
+
+    fn finding_id(&self, kind: AnomalyKind, consumer: u64, subject: u64, detected: u64) -> String {
+        let mut h = SipHasher13::new_with_key(&self.key);
+        h.write(b"apitap-finding\0");
+        h.write(kind.code().as_bytes());
+        h.write_u64(consumer);
+        h.write_u64(subject);
+        h.write_u64(detected);
+        format!("{:032x}", h.finish128().as_u128())
+    }
+
+    /// A request that belongs to an open incident (the detector's rule holds or the same
+    /// activity goes on) without a new detection: extends it so it does not close.
+    pub fn touch(&mut self, kind: AnomalyKind, consumer_key: u64, subject: u64, now: u64) -> bool {
+        match self.open.get_mut(&(kind, consumer_key, subject)) {
+            Some(f) => {
+                f.last_seen = f.last_seen.max(now);
+                f.count += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records a detection at packet time `now`: opens a finding (event `new`), or updates
+    /// the open one (event `updated` when the update interval has passed and the score,
+    /// severity or request count grew; otherwise folded).
+    pub fn raise(&mut self, now: u64, ctx: &Context, det: Detection) {
+        let key = (det.kind, ctx.consumer_key, det.subject);
+        let update_gap = minutes(self.cfg.update_minutes);
+        if let Some(f) = self.open.get_mut(&key) {
+            f.last_seen = f.last_seen.max(now);
+            f.count += 1;
+            let grew = det.score > f.score || det.severity > f.severity || f.count >= f.count_at_emit.saturating_mul(2);
+            f.score = f.score.max(det.score);
+            f.severity = f.severity.max(det.severity);
+            f.evidence = det.evidence;
+            f.message = det.message;
+            if now.saturating_sub(f.last_emit) >= update_gap && grew {
+                f.last_emit = now;
+                f.count_at_emit = f.count;
+                let a = f.anomaly(Lifecycle::Updated, now);
+                self.out.push(a);
+                self.stats.updates += 1;
+            } else {
+                self.stats.folded += 1;
+            }
+            return;
+        }
+        let hour = hours(1);
+        let recent = self.recent.entry((det.kind, ctx.consumer_key)).or_default();
+        recent.retain(|t| now.saturating_sub(*t) < hour);
+        if recent.len() >= self.cfg.max_new_per_hour as usize {
+            // Fold into the latest open finding of this consumer and kind, if any.
+            self.stats.rate_limited += 1;
+            if let Some(f) = self.open.iter_mut().filter(|(k, _)| k.0 == det.kind && k.1 == ctx.consumer_key).map(|(_, f)| f).max_by_key(|f| f.detected) {
+                f.last_seen = f.last_seen.max(now);
+                f.count += 1;
+            }
+            return;
+        }
+        recent.push(now);
+        if self.open.len() >= self.cfg.max_open {
+            self.evict_one(now);
+        }
+        let id = self.finding_id(det.kind, ctx.consumer_key, det.subject, now);
+        let f = Finding {
+            id,
+            kind: det.kind,
+            severity: det.severity,
+            score: det.score,
+            first_seen: det.first_seen.min(now),
+            detected: now,
+            last_seen: now,
+            last_emit: now,
+            count: 1,
+            count_at_emit: 1,
+            ctx: ctx.clone(),
+            endpoint: det.endpoint,
+            evidence: det.evidence,
+            message: det.message,
+        };
+        self.out.push(f.anomaly(Lifecycle::New, now));
+        self.stats.opened += 1;
+        self.open.insert(key, f);
+    }
+
+    fn evict_one(&mut self, now: u64) {
+        let Some(key) = self.open.iter().min_by_key(|(_, f)| (f.last_seen, f.detected)).map(|(k, _)| *k) else { return };
+        if let Some(f) = self.open.remove(&key) {
+            self.out.push(f.anomaly(Lifecycle::Closed, now));
+            self.stats.evicted += 1;
+        }
+    }
+
+    /// Closes the findings quiet for the close time at packet time `now`, in the order they
+    /// went quiet (ties by id, so replays give the same order).
+    pub fn advance(&mut self, now: u64) {
+        let quiet = minutes(self.cfg.close_minutes);
+        let mut done: Vec<Key> = self.open.iter().filter(|(_, f)| now.saturating_sub(f.last_seen) >= quiet).map(|(k, _)| *k).collect();
+        if done.is_empty() {
+            return;
+        }
+        done.sort_by(|a, b| {
+            let fa = self.open.get(a).map(|f| (f.last_seen, f.id.clone()));
+            let fb = self.open.get(b).map(|f| (f.last_seen, f.id.clone()));
+            fa.cmp(&fb)
+        });
+        for k in done {
+            if let Some(f) = self.open.remove(&k) {
+                let at = f.last_seen.saturating_add(quiet);
+                self.out.push(f.anomaly(Lifecycle::Closed, at));
+                self.stats.closed += 1;
+            }
+        }
+        self.recent.retain(|_, v| v.iter().any(|t| now.saturating_sub(*t) < hours(1)));
+    }
+
+    /// Takes the events emitted so far, in order.
+    pub fn drain(&mut self) -> Vec<Anomaly> {
+        std::mem::take(&mut self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: u64 = 60_000_000_000;
+
+    fn det(kind: AnomalyKind, score: u8) -> Detection {
+        Detection {
+            kind,
+            severity: Severity::High,
+            score,
+            subject: 0,
+            endpoint: None,
+            first_seen: 0,
+            evidence: Map::new(),
+            message: "m".into(),
+        }
+    }
+
+    fn ctx(consumer: u64) -> Context {
+        Context { consumer_key: consumer, ..Context::default() }
+    }
+
+    #[test]
+    fn one_incident_is_one_finding_with_updates_and_a_close() {
+        let mut b = AlertBook::new(AlertSettings::default(), [7; 16]);
+        b.raise(MIN, &ctx(1), det(AnomalyKind::RateSurge, 50));
+        for i in 2..10 {
+            b.raise(i * MIN, &ctx(1), det(AnomalyKind::RateSurge, 50));
+        }
+        // Within the 15-minute update interval: folded.
+        let ev = b.drain();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].lifecycle, Lifecycle::New);
+        b.raise(20 * MIN, &ctx(1), det(AnomalyKind::RateSurge, 80));
+        let up = b.drain();
+        assert_eq!(up.len(), 1);
+        assert_eq!(up[0].lifecycle, Lifecycle::Updated);
+        assert_eq!(up[0].finding_id, ev[0].finding_id);
+        assert_eq!(up[0].count, 10);
+        b.advance(79 * MIN);
+        assert!(b.drain().is_empty(), "not quiet for an hour yet");
+        b.advance(81 * MIN);
+        let closed = b.drain();
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].lifecycle, Lifecycle::Closed);
+        assert_eq!(closed[0].finding_id, ev[0].finding_id);
+        assert_eq!(closed[0].time, 80 * MIN);
+        assert_eq!(b.open_count(), 0);
+    }
+
+    #[test]
+    fn ids_are_stable_for_the_same_key_and_input_and_differ_otherwise() {
+        let run = |key: [u8; 16], consumer: u64| {
+            let mut b = AlertBook::new(AlertSettings::default(), key);
+            b.raise(5 * MIN, &ctx(consumer), det(AnomalyKind::BolaEnumeration, 90));
+            b.drain()[0].finding_id.clone()
+        };
+        assert_eq!(run([1; 16], 9), run([1; 16], 9));
+        assert_ne!(run([1; 16], 9), run([2; 16], 9));
+        assert_ne!(run([1; 16], 9), run([1; 16], 8));
+        assert_eq!(run([1; 16], 9).len(), 32);
+    }
+
+    #[test]
+    fn new_findings_are_rate_limited_per_consumer_and_kind() {
+        let mut b = AlertBook::new(AlertSettings { max_new_per_hour: 2, ..AlertSettings::default() }, [0; 16]);
+        for subject in 0..5u64 {
+            let mut d = det(AnomalyKind::ShadowEndpointUse, 60);
+            d.subject = subject;
+            b.raise(MIN + subject, &ctx(3), d);
+        }
+        assert_eq!(b.drain().len(), 2);
+        assert_eq!(b.stats().rate_limited, 3);
+        // Another consumer is not limited by the first.
+        b.raise(2 * MIN, &ctx(4), det(AnomalyKind::ShadowEndpointUse, 60));
+        assert_eq!(b.drain().len(), 1);
+    }
+
+    #[test]
+    fn the_open_bound_closes_the_quietest_first() {
+        let mut b = AlertBook::new(AlertSettings { max_open: 2, ..AlertSettings::default() }, [0; 16]);
+        b.raise(MIN, &ctx(1), det(AnomalyKind::NewOrigin, 60));
+        b.raise(2 * MIN, &ctx(2), det(AnomalyKind::NewOrigin, 60));
+        b.raise(3 * MIN, &ctx(3), det(AnomalyKind::NewOrigin, 60));
+        let ev = b.drain();
+        assert_eq!(ev.len(), 4);
+        assert_eq!(ev[2].lifecycle, Lifecycle::Closed);
+        assert_eq!(ev[2].consumer, None);
+        assert_eq!(b.stats().evicted, 1);
+        assert_eq!(b.open_count(), 2);
+    }
+}

@@ -1,0 +1,104 @@
+//! `new_origin` and `new_fingerprint`: a consumer with a narrow baseline (a TPP's servers, a
+//! partner's batch client) seen from a network or with client software it never used.
+//! Consumers with diverse networks or agents (retail apps) are not alerted one value at a
+//! time: their mass changes are the volume and login detectors' business.
+
+use serde_json::json;
+
+use super::{evidence, Step};
+use crate::behaviour::alerts::{AlertBook, Detection};
+use crate::behaviour::anomaly::{AnomalyKind, Severity};
+use crate::behaviour::config::hours;
+use crate::behaviour::profile::Profile;
+use crate::sketch::BoundedCounts;
+
+/// How long a network or agent counts as new after its first request.
+const NEW_FOR_HOURS: u32 = 24;
+
+/// Whether `key` is new for a warm consumer at `ts`: first seen after the warm-up ended and
+/// within the last day. `pending` counts this request, which is not yet in `counts`.
+pub(in crate::behaviour) fn is_new(p: &Profile, counts: &BoundedCounts, key: u64, ts: u64) -> Option<u64> {
+    if !p.is_warm() {
+        return None;
+    }
+    match counts.get(key) {
+        None => Some(1),
+        Some(e) if e.first_seen >= p.warm_since && ts.saturating_sub(e.first_seen) < hours(NEW_FOR_HOURS) => Some(e.count + 1),
+        Some(_) => None,
+    }
+}
+
+/// Kinds whose open finding already covers a new network.
+const EXPLAINS_ORIGIN: [AnomalyKind; 2] = [AnomalyKind::OffHours, AnomalyKind::CredentialStuffing];
+
+/// `new_origin`.
+pub(in crate::behaviour) fn origin(step: &Step<'_, '_>, p: &Profile, alerts: &mut AlertBook) {
+    let cfg = &step.cfg.novelty;
+    if p.networks.len() > cfg.max_networks {
+        return;
+    }
+    let Some(n) = is_new(p, &p.networks, step.network_key, step.tx.ts) else { return };
+    let key = step.consumer_key();
+    if n < u64::from(cfg.min_requests) || alerts.any_open(&EXPLAINS_ORIGIN, key) {
+        return;
+    }
+    let ev = evidence(&[
+        ("network", json!(step.ctx.network)),
+        ("requests_from_network", json!(n)),
+        ("known_networks", json!(p.networks.len())),
+        ("baseline_since", json!(crate::inventory::rfc3339(p.first_seen))),
+    ]);
+    let msg = format!(
+        "{} used from {} for the first time",
+        step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()),
+        step.ctx.network.as_deref().unwrap_or("a new network")
+    );
+    alerts.raise(
+        step.tx.ts,
+        &step.ctx,
+        Detection {
+            kind: AnomalyKind::NewOrigin,
+            severity: Severity::Medium,
+            score: 60,
+            subject: step.network_key,
+            endpoint: None,
+            first_seen: step.tx.ts,
+            evidence: ev,
+            message: msg,
+        },
+    );
+}
+
+/// `new_fingerprint`: `what` is `user_agent` or `ja4`, `value` its (non-secret) text.
+pub(in crate::behaviour) fn fingerprint(step: &Step<'_, '_>, p: &Profile, counts: &BoundedCounts, key: u64, what: &str, value: &str, alerts: &mut AlertBook) {
+    let cfg = &step.cfg.novelty;
+    if counts.len() > cfg.max_fingerprints {
+        return;
+    }
+    let Some(n) = is_new(p, counts, key, step.tx.ts) else { return };
+    if n < u64::from(cfg.min_requests) || alerts.any_open(&EXPLAINS_ORIGIN, step.consumer_key()) {
+        return;
+    }
+    let shown: String = value.chars().take(200).collect();
+    let ev = evidence(&[
+        ("field", json!(what)),
+        ("value", json!(shown)),
+        ("requests_with_value", json!(n)),
+        ("known_values", json!(counts.len())),
+    ]);
+    let msg = format!("{} sent {} `{}` for the first time", step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()), what, shown);
+    alerts.raise(
+        step.tx.ts,
+        &step.ctx,
+        Detection {
+            kind: AnomalyKind::NewFingerprint,
+            severity: Severity::Low,
+            score: 60,
+            subject: key,
+            endpoint: None,
+            first_seen: step.tx.ts,
+            evidence: ev,
+            message: msg,
+        },
+    );
+}

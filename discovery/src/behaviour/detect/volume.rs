@@ -1,0 +1,169 @@
+//! `rate_surge`, `off_hours` and `response_size`: volume against the consumer's seasonal
+//! baseline and the endpoint's sizes.
+
+use serde_json::json;
+
+use super::{evidence, round2, score, Step};
+use crate::behaviour::alerts::{AlertBook, Detection};
+use crate::behaviour::anomaly::{AnomalyKind, Severity};
+use crate::behaviour::config::hours;
+use crate::behaviour::profile::Profile;
+use crate::sketch::LogHistogram;
+
+/// Kinds whose open finding explains a surge of requests (the surge is not a second alert).
+const EXPLAINS_VOLUME: [AnomalyKind; 5] = [
+    AnomalyKind::BolaEnumeration,
+    AnomalyKind::CredentialStuffing,
+    AnomalyKind::BulkExport,
+    AnomalyKind::OffHours,
+    AnomalyKind::ResponseSize,
+];
+
+/// The request threshold of the last hour for an expected hourly rate.
+fn threshold(step: &Step<'_, '_>, expected: f64) -> f64 {
+    let r = &step.cfg.rate;
+    (r.factor * expected).max(expected + r.sigmas * expected.sqrt()).max(r.min_requests as f64)
+}
+
+/// `rate_surge`: requests in the last hour far above the seasonal expectation (own baseline
+/// when warm, else the peer group's hourly 99th percentile). Call after the request is added
+/// to the last-hour window.
+pub(in crate::behaviour) fn surge(step: &Step<'_, '_>, p: &Profile, peer: Option<&LogHistogram>, alerts: &mut AlertBook) {
+    let ts = step.tx.ts;
+    let key = step.consumer_key();
+    let count = p.last_hour.count(ts);
+    let (expected, basis) = if p.is_warm() {
+        (p.season.expected(step.clock, ts).rate, "own seasonal baseline")
+    } else {
+        match peer.filter(|h| h.count() >= 100) {
+            Some(h) => (h.quantile(0.99) as f64, "peer group hourly p99"),
+            None => return,
+        }
+    };
+    let thr = threshold(step, expected);
+    if (count as f64) < thr {
+        alerts.touch(AnomalyKind::RateSurge, key, 0, ts);
+        return;
+    }
+    if alerts.any_open(&EXPLAINS_VOLUME, key) {
+        return;
+    }
+    let ev = evidence(&[
+        ("window", json!("1 hour")),
+        ("requests_last_hour", json!(count)),
+        ("expected_per_hour", json!(round2(expected))),
+        ("baseline", json!(basis)),
+        ("local_hour_of_week", json!(step.local.hour_of_week)),
+        ("threshold", json!(round2(thr))),
+    ]);
+    let msg = format!(
+        "{} made {} requests in the last hour; {:.1} expected at this hour of the week",
+        step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()),
+        count,
+        expected
+    );
+    alerts.raise(
+        ts,
+        &step.ctx,
+        Detection {
+            kind: AnomalyKind::RateSurge,
+            severity: Severity::Medium,
+            score: score(count as f64, thr),
+            subject: 0,
+            endpoint: None,
+            first_seen: ts.saturating_sub(hours(1)),
+            evidence: ev,
+            message: msg,
+        },
+    );
+}
+
+/// `off_hours`: a warm consumer active in the bank's off-hours window from a network it never
+/// used (`new_network`), or far above its rate for the hour.
+pub(in crate::behaviour) fn off_hours(step: &Step<'_, '_>, p: &Profile, alerts: &mut AlertBook, new_network: bool) {
+    if !p.is_warm() || !step.cfg.is_off_hour(step.local.hour) {
+        return;
+    }
+    let ts = step.tx.ts;
+    let key = step.consumer_key();
+    let expected = p.season.expected(step.clock, ts).rate;
+    let count = p.last_hour.count(ts);
+    let r = &step.cfg.rate;
+    let busy_thr = (r.factor * expected).max(r.off_hours_min_requests as f64);
+    let busy = count as f64 >= busy_thr;
+    if !(new_network || busy) {
+        alerts.touch(AnomalyKind::OffHours, key, 0, ts);
+        return;
+    }
+    let ev = evidence(&[
+        ("local_hour", json!(step.local.hour)),
+        ("off_hours", json!(format!("{:02}:00-{:02}:00", step.cfg.off_hours_start, step.cfg.off_hours_end))),
+        ("new_network", json!(new_network)),
+        ("network", json!(step.ctx.network)),
+        ("requests_last_hour", json!(count)),
+        ("expected_per_hour", json!(round2(expected))),
+        ("known_networks", json!(p.networks.len())),
+    ]);
+    let msg = format!(
+        "{} active at {:02}:{:02} bank time{}",
+        step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()),
+        step.local.hour,
+        step.local.minute_of_day % 60,
+        if new_network { " from a network it never used" } else { " far above its usual rate" }
+    );
+    alerts.raise(
+        ts,
+        &step.ctx,
+        Detection {
+            kind: AnomalyKind::OffHours,
+            severity: if new_network { Severity::High } else { Severity::Medium },
+            score: if new_network { 80 } else { score(count as f64, busy_thr) },
+            subject: 0,
+            endpoint: None,
+            first_seen: ts,
+            evidence: ev,
+            message: msg,
+        },
+    );
+}
+
+/// `response_size`: a response far above the endpoint's 99th percentile. Returns whether it
+/// fired (the caller then keeps the size out of the baseline).
+pub(in crate::behaviour) fn response_size(step: &Step<'_, '_>, sizes: &LogHistogram, alerts: &mut AlertBook) -> bool {
+    let bytes = step.tx.response_bytes;
+    let cfg = &step.cfg.size;
+    let n = sizes.count();
+    let p99 = sizes.quantile(0.99);
+    let thr = if n >= cfg.min_samples { (cfg.factor * p99 as f64).max(cfg.min_bytes as f64) } else { cfg.absolute_bytes as f64 };
+    if (bytes as f64) < thr {
+        return false;
+    }
+    let ts = step.tx.ts;
+    let ev = evidence(&[
+        ("response_bytes", json!(bytes)),
+        ("endpoint_p99_bytes", json!(p99)),
+        ("endpoint_samples", json!(n)),
+        ("threshold_bytes", json!(thr as u64)),
+    ]);
+    let msg = format!(
+        "{} received a {} byte response; the endpoint's 99th percentile is {} bytes",
+        step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()),
+        bytes,
+        p99
+    );
+    alerts.raise(
+        ts,
+        &step.ctx,
+        Detection {
+            kind: AnomalyKind::ResponseSize,
+            severity: Severity::High,
+            score: score(bytes as f64, thr),
+            subject: step.endpoint_key,
+            endpoint: step.endpoint.clone(),
+            first_seen: ts,
+            evidence: ev,
+            message: msg,
+        },
+    );
+    true
+}

@@ -1,0 +1,234 @@
+//! One consumer's baseline: bounded structures from [`crate::sketch`], about 64 KiB at most
+//! (the worst case is measured in the tests and listed in `docs/behaviour.md`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::Identity;
+use crate::sketch::{AccessConfig, AccessLog, BloomConfig, BoundedCounts, DistinctWindow, Hll, IdFilter, LogHistogram, RateWindow, SeasonConfig, SeasonalRate};
+
+use super::config::{hours, minutes, BehaviourConfig};
+use super::detect::errors::ErrorWindow;
+
+/// Endpoints kept in a consumer's endpoint mix.
+pub const MAX_ENDPOINTS_PER_CONSUMER: usize = 64;
+/// Networks kept per consumer.
+pub const MAX_NETWORKS_PER_CONSUMER: usize = 32;
+/// User agents and TLS fingerprints kept per consumer (each).
+pub const MAX_AGENTS_PER_CONSUMER: usize = 16;
+/// Distinct keys held by each short detection window (foreign ids, users, networks).
+pub const MAX_WINDOW_KEYS: u32 = 256;
+/// Accounts whose unattended accesses are counted per consumer (PSD2).
+pub const MAX_ACCOUNTS_PER_CONSUMER: u32 = 512;
+/// Bytes of the received-ids filter per consumer.
+pub const MAX_ID_FILTER_BYTES: u32 = 16 * 1024;
+
+/// A ratio with exponential decay on packet time (half-life one day), for baseline error
+/// shares.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct DecayedRatio {
+    num: f64,
+    den: f64,
+    hour: u64,
+}
+
+impl DecayedRatio {
+    const HOURLY: f64 = 0.971_531_941_153_605_1; // 0.5^(1/24)
+
+    /// Adds one observation at packet hour `hour`.
+    pub fn add(&mut self, hour: u64, hit: bool) {
+        if hour > self.hour {
+            let gap = (hour - self.hour).min(24 * 30) as i32;
+            let f = Self::HOURLY.powi(gap);
+            self.num *= f;
+            self.den *= f;
+            self.hour = hour;
+        }
+        self.den += 1.0;
+        if hit {
+            self.num += 1.0;
+        }
+    }
+
+    /// The ratio, and the (decayed) number of observations behind it.
+    pub fn value(&self) -> (f64, f64) {
+        if self.den <= 0.0 {
+            (0.0, 0.0)
+        } else {
+            (self.num / self.den, self.den)
+        }
+    }
+}
+
+/// Short windows of the detectors: allocated only when a consumer does what they count.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Windows {
+    /// Distinct foreign ids requested (fast enumeration rule).
+    pub foreign_ids: DistinctWindow,
+    /// Foreign-id requests and those refused (403/404).
+    pub foreign_requests: RateWindow,
+    /// See `foreign_requests`.
+    pub foreign_refused: RateWindow,
+    /// Distinct refused foreign ids in the slow rule's day.
+    pub slow_refused_ids: DistinctWindow,
+    /// Foreign-id requests in the slow window.
+    pub slow_foreign: RateWindow,
+    /// Login attempts and failures.
+    pub logins: RateWindow,
+    /// See `logins`.
+    pub login_failures: RateWindow,
+    /// Distinct users with a failed login.
+    pub login_users: DistinctWindow,
+    /// Distinct networks new to the consumer with a failed login.
+    pub login_new_networks: DistinctWindow,
+}
+
+impl Windows {
+    fn new(cfg: &BehaviourConfig) -> Self {
+        let fast = minutes(cfg.bola.window_minutes);
+        let slow = hours(cfg.bola.slow_window_hours);
+        let login = minutes(cfg.stuffing.window_minutes);
+        Windows {
+            foreign_ids: DistinctWindow::with_limits(fast, 10, MAX_WINDOW_KEYS),
+            foreign_requests: RateWindow::with_buckets(fast, 10),
+            foreign_refused: RateWindow::with_buckets(fast, 10),
+            slow_refused_ids: DistinctWindow::with_limits(slow, 24, MAX_WINDOW_KEYS),
+            slow_foreign: RateWindow::with_buckets(slow, 24),
+            logins: RateWindow::with_buckets(login, 10),
+            login_failures: RateWindow::with_buckets(login, 10),
+            login_users: DistinctWindow::with_limits(login, 10, MAX_WINDOW_KEYS),
+            login_new_networks: DistinctWindow::with_limits(login, 10, MAX_WINDOW_KEYS),
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.foreign_ids.memory_bytes()
+            + self.foreign_requests.memory_bytes()
+            + self.foreign_refused.memory_bytes()
+            + self.slow_refused_ids.memory_bytes()
+            + self.slow_foreign.memory_bytes()
+            + self.logins.memory_bytes()
+            + self.login_failures.memory_bytes()
+            + self.login_users.memory_bytes()
+            + self.login_new_networks.memory_bytes()
+    }
+}
+
+/// What the sensor knows about one consumer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Profile {
+    /// Non-secret label.
+    pub label: String,
+    /// Identity source code.
+    pub source: String,
+    /// PSD2 organisation identifier, when known.
+    pub org_id: Option<String>,
+    /// First and last request (packet time).
+    pub first_seen: u64,
+    /// See `first_seen`.
+    pub last_seen: u64,
+    /// Requests.
+    pub requests: u64,
+    /// Packet time the consumer's own baseline became trusted (warm-up over); 0 while warming.
+    pub warm_since: u64,
+    /// Requests per hour by bank-local hour of week.
+    pub season: SeasonalRate,
+    /// Requests in the last hour.
+    pub last_hour: RateWindow,
+    /// UTC hour index and count of the hour in progress (for the peer baseline).
+    pub hour: (u64, u32),
+    /// Endpoint mix (key: endpoint key).
+    pub endpoints: BoundedCounts,
+    /// Client networks (key: network key).
+    pub networks: BoundedCounts,
+    /// User agents (key: hash of the value).
+    pub agents: BoundedCounts,
+    /// TLS fingerprints (JA4).
+    pub fingerprints: BoundedCounts,
+    /// Object ids the consumer was given in its own responses.
+    pub received: IdFilter,
+    /// Unattended accesses per account (PSD2).
+    pub accesses: AccessLog,
+    /// Attended and unattended requests.
+    pub attended: u64,
+    /// See `attended`.
+    pub unattended: u64,
+    /// Error share (server errors) of its requests.
+    pub errors: DecayedRatio,
+    /// Latency (ms) of its requests.
+    pub latency: LogHistogram,
+    /// Distinct customers behind it.
+    pub customers: Hll,
+    /// Short windows, once needed.
+    pub windows: Option<Box<Windows>>,
+    /// The consumer's own error window, once needed.
+    pub(crate) consumer_errors: Option<Box<ErrorWindow>>,
+}
+
+impl Profile {
+    /// A new profile from the first request's identity.
+    pub fn new(id: &Identity, ts: u64, cfg: &BehaviourConfig) -> Self {
+        let _ = cfg;
+        Profile {
+            label: id.label.clone(),
+            source: id.source.name().to_string(),
+            org_id: id.org_id.clone(),
+            first_seen: ts,
+            last_seen: ts,
+            requests: 0,
+            warm_since: 0,
+            season: SeasonalRate::new(SeasonConfig::default()),
+            last_hour: RateWindow::with_buckets(hours(1), 12),
+            hour: (0, 0),
+            endpoints: BoundedCounts::new(MAX_ENDPOINTS_PER_CONSUMER),
+            networks: BoundedCounts::new(MAX_NETWORKS_PER_CONSUMER),
+            agents: BoundedCounts::new(MAX_AGENTS_PER_CONSUMER),
+            fingerprints: BoundedCounts::new(MAX_AGENTS_PER_CONSUMER),
+            received: IdFilter::new(BloomConfig { max_bytes: MAX_ID_FILTER_BYTES, ..BloomConfig::default() }),
+            accesses: AccessLog::new(AccessConfig { max_keys: MAX_ACCOUNTS_PER_CONSUMER, ..AccessConfig::default() }),
+            consumer_errors: None,
+            attended: 0,
+            unattended: 0,
+            errors: DecayedRatio::default(),
+            latency: LogHistogram::new(),
+            customers: Hll::new(8),
+            windows: None,
+        }
+    }
+
+    /// The detection windows, created on first use.
+    pub fn windows(&mut self, cfg: &BehaviourConfig) -> &mut Windows {
+        self.windows.get_or_insert_with(|| Box::new(Windows::new(cfg)))
+    }
+
+    /// Whether the consumer's own baseline is trusted at `ts`.
+    pub fn is_warm(&self) -> bool {
+        self.warm_since > 0
+    }
+
+    /// Ends the warm-up when both the time and the request count are reached.
+    pub fn check_warm(&mut self, ts: u64, cfg: &BehaviourConfig) {
+        if self.warm_since == 0 && self.requests >= cfg.warmup_requests && ts.saturating_sub(self.first_seen) >= hours(cfg.warmup_hours) {
+            self.warm_since = ts;
+        }
+    }
+
+    /// Approximate bytes held (inline and heap).
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.label.capacity()
+            + self.source.capacity()
+            + self.org_id.as_ref().map_or(0, String::capacity)
+            + self.season.memory_bytes()
+            + self.last_hour.memory_bytes()
+            + self.endpoints.memory_bytes()
+            + self.networks.memory_bytes()
+            + self.agents.memory_bytes()
+            + self.fingerprints.memory_bytes()
+            + self.received.memory_bytes()
+            + self.accesses.memory_bytes()
+            + self.latency.memory_bytes()
+            + self.customers.memory_bytes()
+            + self.windows.as_ref().map_or(0, |w| std::mem::size_of::<Windows>() + w.memory_bytes())
+            + self.consumer_errors.as_ref().map_or(0, |w| w.memory_bytes())
+    }
+}
