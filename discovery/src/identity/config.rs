@@ -143,7 +143,9 @@ pub const DEFAULT_LOGIN_USER_FIELDS: &[&str] = &["username", "user", "email", "l
 ///
 /// Deserialisable with every key optional (missing keys take the defaults below, unknown keys
 /// are rejected); call [`validate`](Self::validate) before use. Header names are lower case.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// Serialises back to the same form, for showing the configuration in effect (it holds no
+/// secret: the hashing key is passed to [`Identifier::new`](super::Identifier::new) apart).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IdentityConfig {
     /// Sources tried in this order; the first that yields an identity wins. Default: client
@@ -352,6 +354,8 @@ mod tests {
         assert_eq!(c.trusted_proxies[0].to_string(), "10.0.0.0/8");
         assert_eq!(c.network_prefix_v4, 24);
         assert!(serde_json::from_str::<IdentityConfig>(r#"{"orders":[]}"#).is_err());
+        let back: IdentityConfig = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
         let e = serde_json::from_str::<IdentityConfig>(r#"{"order":["nope"]}"#).unwrap_err();
         assert!(e.to_string().contains("\"nope\" is not one of"), "{e}");
     }

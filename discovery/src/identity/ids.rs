@@ -96,7 +96,8 @@ pub struct Identity {
 /// An authentication attempt and how it ended.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LoginAttempt {
-    /// Where it happened.
+    /// Where it happened (serialised inline: `"kind": "token_endpoint", "grant": "password"`).
+    #[serde(flatten)]
     pub kind: LoginKind,
     /// Keyed hash of the user name (ASCII-lower-cased), never the name: the `username` of a
     /// password grant, the user field of a login form, the Basic user of a rejected request.
