@@ -9,7 +9,7 @@ use apitap_parsers::http::{detect_request, detect_response, Detection, Direction
 use apitap_sensor::stream::{CloseReason, ConnId, ConnInfo, Dir, StreamSink, TcpEvent};
 use apitap_sensor::Timestamp;
 
-use apitap_discovery::inventory::Inventory;
+use crate::analysis::Analysis;
 
 use crate::app_tls::TlsConn;
 use crate::record::{conn_uid, TransactionRecord};
@@ -113,8 +113,8 @@ pub struct AppLayer {
     records: Vec<TransactionRecord>,
     stats: AppStats,
     http_counters: BTreeMap<&'static str, u64>,
-    /// The endpoint inventory, when one is built.
-    inventory: Option<Box<Inventory>>,
+    /// Inventory, identities and detectors, when they run.
+    analysis: Option<Box<Analysis>>,
 }
 
 impl AppLayer {
@@ -131,18 +131,23 @@ impl AppLayer {
             records: Vec::new(),
             stats: AppStats::default(),
             http_counters: BTreeMap::new(),
-            inventory: None,
+            analysis: None,
         }
     }
 
-    /// Feeds every transaction from now on to `inventory` as well.
-    pub fn set_inventory(&mut self, inventory: Inventory) {
-        self.inventory = Some(Box::new(inventory));
+    /// Feeds every transaction from now on to `analysis` as well.
+    pub fn set_analysis(&mut self, analysis: Analysis) {
+        self.analysis = Some(Box::new(analysis));
     }
 
-    /// The inventory, if one is built.
-    pub fn inventory_mut(&mut self) -> Option<&mut Inventory> {
-        self.inventory.as_deref_mut()
+    /// The analysis, if it runs.
+    pub fn analysis_mut(&mut self) -> Option<&mut Analysis> {
+        self.analysis.as_deref_mut()
+    }
+
+    /// The analysis, if it runs.
+    pub fn analysis_ref(&self) -> Option<&Analysis> {
+        self.analysis.as_deref()
     }
 
     /// Takes the records finished so far.
@@ -230,9 +235,9 @@ impl AppLayer {
         let Some(conn) = self.conns.get_mut(&id) else { return };
         let State::Http { parser, swapped } = &mut conn.state else { return };
         while let Some(tx) = parser.poll_transaction() {
-            if let Some(inv) = self.inventory.as_deref_mut() {
+            if let Some(a) = self.analysis.as_deref_mut() {
                 let (client, server) = conn.info.client_server(*swapped);
-                crate::inventory::observe(inv, client, server, &tx, crate::record::latency(&tx));
+                a.observe(client, server, &tx, crate::record::latency(&tx));
             }
             let events = std::mem::take(&mut conn.tcp_events);
             let rec = TransactionRecord::new(&conn.info, *swapped, &conn.uid, tx, events);
@@ -246,9 +251,9 @@ impl AppLayer {
     fn close_tls(&mut self, id: ConnId) {
         let Some(conn) = self.conns.get_mut(&id) else { return };
         let State::Tls(tls) = &mut conn.state else { return };
-        if let Some(inv) = self.inventory.as_deref_mut() {
+        if let Some(a) = self.analysis.as_deref_mut() {
             let (client, server) = conn.info.client_server(tls.swapped);
-            tls.report(inv, client, server);
+            tls.report(&mut a.inventory, client, server);
         }
         conn.state = State::NotHttp;
     }
@@ -284,7 +289,7 @@ impl AppLayer {
         } else {
             let undecided = [forward.0, forward.1, reverse.0, reverse.1].contains(&Detection::NeedMore);
             let any_data = !det.orig.buf.is_empty() || !det.resp.buf.is_empty();
-            if self.inventory.is_some() {
+            if self.analysis.is_some() {
                 match tls_orientation(det) {
                     TlsGuess::Tls(swapped) => {
                         let det = std::mem::take(det);

@@ -133,6 +133,13 @@ pub struct CommonArgs {
     /// Do not build the endpoint inventory (with --out it is built by default).
     #[arg(long, conflicts_with_all = ["spec", "config"])]
     pub no_inventory: bool,
+    /// File holding the deployment's hashing secret (at least 16 bytes): consumer, customer and
+    /// finding ids are keyed hashes under it. Else APITAP_HASH_KEY, else a random key per run.
+    #[arg(long, value_name = "FILE")]
+    pub hash_key_file: Option<PathBuf>,
+    /// Do not run the behavioural detectors (no anomalies.jsonl); the inventory is still built.
+    #[arg(long)]
+    pub no_detect: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,7 +12,8 @@ use anyhow::{Context, Result};
 
 use crate::cli::{CaptureArgs, Cli, Command, CommonArgs, ReadArgs};
 use crate::config::Settings;
-use crate::output::{self, RecordWriter};
+use crate::output::{self, AnomalyWriter, RecordWriter};
+use apitap_discovery::behaviour::Producer;
 use crate::pipeline::Pipeline;
 use crate::source::{file, live};
 use crate::summary::Summary;
@@ -25,6 +26,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Simulate(args) => crate::simulate::command::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Inventory(crate::cli::InventoryCommand::Accept(args)) => crate::accept::run(&args).map(|()| ExitCode::SUCCESS),
     }
+}
+
+/// Where results go: transaction records, and finding events when the detectors run.
+struct Outputs {
+    records: Box<dyn RecordWriter>,
+    anomalies: Option<AnomalyWriter>,
+}
+
+/// Opens the writers: records to a file in `out` or standard output; anomalies to `out` when
+/// the pipeline runs the detectors.
+fn open_outputs(out: Option<&Path>, common: &CommonArgs, pipeline: &mut Pipeline) -> Result<Outputs> {
+    let records = open_writer(out, common)?;
+    let detecting = pipeline.analysis_mut().is_some_and(|a| a.behaviour().is_some());
+    let anomalies = match out {
+        Some(dir) if detecting => {
+            let producer = Producer { sensor_id: output::sensor_id(), version: env!("CARGO_PKG_VERSION").to_string() };
+            Some(AnomalyWriter::create(dir, producer).with_context(|| format!("cannot create {}", dir.join(output::ANOMALIES_FILE).display()))?)
+        }
+        _ => None,
+    };
+    Ok(Outputs { records, anomalies })
 }
 
 /// Opens the record writer: a file in `out` or standard output.
@@ -44,46 +66,62 @@ fn open_writer(out: Option<&Path>, common: &CommonArgs) -> Result<Box<dyn Record
 /// Builds the pipeline, with the endpoint inventory when the settings ask for one (its body
 /// capture size goes into the HTTP settings first).
 fn start_pipeline(settings: &mut Settings, common: &CommonArgs) -> Result<Pipeline> {
-    let setup = if settings.inventory { Some(crate::inventory::setup(&common.spec, common.config.as_deref())?) } else { None };
+    let setup = if settings.inventory { Some(crate::analysis::setup(common, !common.no_detect)?) } else { None };
     if let Some(s) = &setup {
         let mut http = (*settings.http).clone();
         http.max_body_capture = s.body_capture;
-        http.credential_key = crate::inventory::credential_key();
+        http.credential_key = s.key;
+        http.retain_headers = s.retain_headers.clone();
         settings.http = Arc::new(http);
+        if s.key_origin == crate::secret::KeyOrigin::Random && !common.no_detect {
+            eprintln!(
+                "note: no hashing key ({} or --hash-key-file): consumer and finding ids are valid for this run only",
+                crate::secret::KEY_ENV
+            );
+        }
     }
     let mut pipeline = Pipeline::new(settings);
     if let Some(s) = setup {
-        pipeline.set_inventory(s.inventory);
+        pipeline.set_analysis(s.analysis);
     }
     Ok(pipeline)
 }
 
-/// Moves finished records from the pipeline to the writer, counting them.
-fn drain(pipeline: &mut Pipeline, writer: &mut dyn RecordWriter, summary: &mut Summary) -> Result<()> {
+/// Moves finished records and finding events from the pipeline to the writers, counting them.
+fn drain(pipeline: &mut Pipeline, outputs: &mut Outputs, summary: &mut Summary) -> Result<()> {
     for rec in pipeline.drain_records() {
         summary.transactions += 1;
         summary.events += rec.events.len() as u64;
-        writer.write(&rec).context("cannot write transaction record")?;
+        outputs.records.write(&rec).context("cannot write transaction record")?;
+    }
+    for a in pipeline.drain_anomalies() {
+        summary.anomalies += 1;
+        if let Some(w) = outputs.anomalies.as_mut() {
+            w.write(&a).context("cannot write anomalies.jsonl")?;
+        }
     }
     Ok(())
 }
 
 fn finish(
     mut pipeline: Pipeline,
-    mut writer: Box<dyn RecordWriter>,
+    mut writer: Outputs,
     mut summary: Summary,
     out: Option<&Path>,
     common: &CommonArgs,
 ) -> Result<Summary> {
     pipeline.finish();
-    drain(&mut pipeline, writer.as_mut(), &mut summary)?;
-    writer.finish().context("cannot write transaction records")?;
+    drain(&mut pipeline, &mut writer, &mut summary)?;
+    writer.records.finish().context("cannot write transaction records")?;
+    if let Some(w) = writer.anomalies.as_mut() {
+        w.flush().context("cannot write anomalies.jsonl")?;
+    }
     let mut stages = pipeline.counters();
     stages.append(&mut summary.stages);
     summary.stages = stages;
     let json = serde_json::to_string_pretty(&summary)?;
-    if let (Some(dir), Some(inv)) = (out, pipeline.inventory_mut()) {
-        let report = inv.report();
+    if let (Some(dir), Some(a)) = (out, pipeline.analysis_mut()) {
+        let report = a.inventory.report();
         crate::inventory::write(dir, &report)?;
     }
     if let Some(dir) = out {
@@ -116,7 +154,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 fn read(args: ReadArgs) -> Result<ExitCode> {
     let mut settings = Settings::from_args(&args.common, args.out.as_deref())?;
     let mut pipeline = start_pipeline(&mut settings, &args.common)?;
-    let mut writer = open_writer(args.out.as_deref(), &args.common)?;
+    let mut writer = open_outputs(args.out.as_deref(), &args.common, &mut pipeline)?;
     let mut summary = Summary::default();
     let progress = !args.no_progress && io::stderr().is_terminal();
     // Files that cannot be opened or read are reported as they fail; the rest go on.
@@ -131,7 +169,7 @@ fn read(args: ReadArgs) -> Result<ExitCode> {
     let mut packets = 0u64;
     while let Some(rec) = merge.current(&mut on_error) {
         pipeline.handle_packet(&rec);
-        if let Err(err) = drain(&mut pipeline, writer.as_mut(), &mut summary) {
+        if let Err(err) = drain(&mut pipeline, &mut writer, &mut summary) {
             if is_broken_pipe(&err) {
                 return Ok(ExitCode::SUCCESS);
             }
@@ -187,7 +225,7 @@ fn read(args: ReadArgs) -> Result<ExitCode> {
 fn capture(args: CaptureArgs) -> Result<ExitCode> {
     let mut settings = Settings::from_args(&args.common, args.out.as_deref())?;
     let mut pipeline = start_pipeline(&mut settings, &args.common)?;
-    let mut writer = open_writer(args.out.as_deref(), &args.common)?;
+    let mut writer = open_outputs(args.out.as_deref(), &args.common, &mut pipeline)?;
     let mut summary = Summary::default();
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -213,8 +251,9 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
         }
         if err.is_none() {
             // Live records are wanted as they happen, not when a buffer fills.
-            *err = drain(p, w.as_mut(), s)
-                .and_then(|()| w.finish().context("cannot write transaction records"))
+            *err = drain(p, w, s)
+                .and_then(|()| w.records.finish().context("cannot write transaction records"))
+                .and_then(|()| w.anomalies.as_mut().map_or(Ok(()), |a| a.flush().context("cannot write anomalies.jsonl")))
                 .err();
             if err.is_some() {
                 // Output is gone (a closed pipe, a full disk): stop capturing.

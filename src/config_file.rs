@@ -24,6 +24,12 @@ pub struct ConfigFile {
     /// Shadow endpoints the operator accepts.
     #[serde(default)]
     pub accept: Vec<AcceptEntry>,
+    /// How consumers are identified.
+    #[serde(default)]
+    pub identity: apitap_discovery::identity::IdentityConfig,
+    /// Baselines and detectors (every key optional; defaults in docs/behaviour.md).
+    #[serde(default)]
+    pub behaviour: apitap_discovery::behaviour::BehaviourConfig,
     /// Where this file was read from (not a key).
     #[serde(skip)]
     pub path: PathBuf,
@@ -73,6 +79,12 @@ pub struct InventorySection {
     pub max_endpoints_per_service: Option<usize>,
     /// Bytes of each body kept for shape and sensitive-data analysis (0 turns it off).
     pub body_capture_bytes: Option<usize>,
+}
+
+/// The line (from 1) of a `[table]` header, 0 when absent.
+pub fn table_line(text: &str, table: &str) -> usize {
+    let header = format!("[{table}]");
+    text.lines().position(|l| l.trim_start().starts_with(&header)).map_or(0, |i| i + 1)
 }
 
 /// `[[template]]`: an operator rule for undocumented paths.
@@ -140,6 +152,12 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
         anyhow!("{}:{line}:{col}: {msg}; {fix}", path.display())
     })?;
     cfg.path = path.to_path_buf();
+    if let Err(e) = cfg.behaviour.validate() {
+        bail!("{}:{}: {e}", path.display(), table_line(text, "behaviour"));
+    }
+    if let Err(e) = cfg.identity.validate() {
+        bail!("{}:{}: {e}", path.display(), table_line(text, "identity"));
+    }
     let dir = path.parent().unwrap_or(Path::new("."));
     for (i, s) in cfg.spec.iter_mut().enumerate() {
         if s.file.as_os_str().is_empty() {

@@ -5,12 +5,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
-use apitap_discovery::inventory::{
-    reconstruct, Accepted, AuthKind, Inventory, InventoryConfig, InventoryReport, Observation, ScopeConfig,
-};
+use apitap_discovery::inventory::{reconstruct, Accepted, Inventory, InventoryConfig, InventoryReport, ScopeConfig};
 use apitap_discovery::openapi::{load_spec, MAX_SPEC_BYTES};
 use apitap_discovery::specmatch::{Route, SpecBinding, SpecSet};
-use apitap_parsers::http::HttpTransaction;
 
 use crate::config_file::{self, ConfigFile};
 
@@ -18,12 +15,17 @@ use crate::config_file::{self, ConfigFile};
 /// says otherwise.
 pub const DEFAULT_BODY_CAPTURE: usize = 64 * 1024;
 
+/// Object ids taken from each response body for the consumers' received-id baselines.
+pub const OBJECT_IDS_PER_RESPONSE: usize = 256;
+
 /// What the inventory needs from the command line.
 pub struct InventorySetup {
     /// The inventory, ready to observe.
     pub inventory: Inventory,
     /// Bytes of each body the HTTP parser should keep for it.
     pub body_capture: usize,
+    /// Whether any spec is loaded.
+    pub specs_loaded: bool,
 }
 
 fn read_spec(path: &Path) -> Result<apitap_discovery::openapi::Spec> {
@@ -40,12 +42,16 @@ fn read_spec(path: &Path) -> Result<apitap_discovery::openapi::Spec> {
     load_spec(&path.display().to_string(), &text).map_err(|e| anyhow!("{e}"))
 }
 
-/// Loads the configuration file (if any) and the specs it and `--spec` name.
-pub fn setup(spec_files: &[PathBuf], config: Option<&Path>) -> Result<InventorySetup> {
-    let file = match config {
-        Some(path) => config_file::load(path)?,
-        None => ConfigFile::default(),
-    };
+/// Loads the configuration file, or the defaults without one.
+pub fn load_config(config: Option<&Path>) -> Result<ConfigFile> {
+    match config {
+        Some(path) => config_file::load(path),
+        None => Ok(ConfigFile::default()),
+    }
+}
+
+/// Loads the specs the configuration file and `--spec` name, and builds the inventory.
+pub fn setup(spec_files: &[PathBuf], file: &ConfigFile) -> Result<InventorySetup> {
     let mut specs = Vec::new();
     for entry in &file.spec {
         let spec = read_spec(&entry.file)?;
@@ -65,6 +71,7 @@ pub fn setup(spec_files: &[PathBuf], config: Option<&Path>) -> Result<InventoryS
         .iter()
         .map(|t| Route { method: t.method.as_ref().map(|m| m.to_ascii_uppercase()), template: t.path.clone(), hosts: t.hosts.clone() })
         .collect();
+    let specs_loaded = !specs.is_empty();
     let set = SpecSet::new(specs, routes).map_err(|e| anyhow!("{}: {e}", file.path.display()))?;
     let inv = &file.inventory;
     let defaults = ScopeConfig::default();
@@ -96,36 +103,8 @@ pub fn setup(spec_files: &[PathBuf], config: Option<&Path>) -> Result<InventoryS
     if let Some(n) = inv.max_endpoints_per_service {
         cfg.max_endpoints_per_service = n;
     }
-    Ok(InventorySetup { inventory: Inventory::new(cfg, set), body_capture: inv.body_capture_bytes.unwrap_or(DEFAULT_BODY_CAPTURE) })
-}
-
-/// Feeds one transaction to the inventory.
-pub fn observe(
-    inventory: &mut Inventory,
-    client: std::net::SocketAddr,
-    server: std::net::SocketAddr,
-    tx: &HttpTransaction,
-    latency_ms: Option<f64>,
-) {
-    let has = |names: &[String], want: &[&str]| names.iter().any(|n| want.iter().any(|w| n.eq_ignore_ascii_case(w)));
-    let obs = Observation {
-        ts: tx.ts,
-        client: client.ip(),
-        server,
-        host: tx.host.as_deref(),
-        method: tx.method.as_deref(),
-        uri: tx.uri.as_deref(),
-        status: tx.status_code,
-        latency_ms,
-        request_content_type: tx.request_content_type.as_deref(),
-        response_content_type: tx.response_content_type.as_deref(),
-        auth: AuthKind::from_parts(tx.auth_scheme.as_deref(), tx.api_key_header.is_some()),
-        consumer: tx.credential_digest,
-        request_body: tx.request_body.as_slice(),
-        response_body: tx.response_body.as_slice(),
-        deprecation_signalled: has(&tx.response_header_names, &["deprecation", "sunset"]),
-    };
-    inventory.observe(&obs);
+    cfg.max_object_ids = OBJECT_IDS_PER_RESPONSE;
+    Ok(InventorySetup { inventory: Inventory::new(cfg, set), body_capture: inv.body_capture_bytes.unwrap_or(DEFAULT_BODY_CAPTURE), specs_loaded })
 }
 
 /// Writes `inventory.json` and `openapi.yaml` into `dir`.
@@ -138,18 +117,4 @@ pub fn write(dir: &Path, report: &InventoryReport) -> Result<()> {
     let yaml = serde_norway::to_string(&doc)?;
     fs::write(&path, yaml).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
-}
-
-/// The key of the credential digests: random per run, since the inventory keeps only counts
-/// of distinct consumers (a stable per-deployment key comes with consumer identities).
-pub fn credential_key() -> [u8; 16] {
-    use std::hash::BuildHasher;
-    let state = std::collections::hash_map::RandomState::new();
-    let a = state.hash_one(0x006b_6579_u64).to_le_bytes();
-    let b = state.hash_one(0x6b65_7a75u64).to_le_bytes();
-    let mut key = [0u8; 16];
-    for (k, v) in key.iter_mut().zip(a.iter().chain(b.iter())) {
-        *k = *v;
-    }
-    key
 }

@@ -2,6 +2,7 @@
 //! maps failure to an exit code; everything else lives in the modules below.
 
 mod accept;
+mod analysis;
 mod app;
 mod app_tls;
 mod cli;
@@ -12,6 +13,7 @@ mod inventory;
 mod output;
 mod pipeline;
 mod record;
+mod secret;
 mod simulate;
 mod source;
 mod summary;

@@ -57,14 +57,19 @@ impl Pipeline {
         }
     }
 
-    /// Feeds every transaction to `inventory` as well.
-    pub fn set_inventory(&mut self, inventory: apitap_discovery::inventory::Inventory) {
-        self.app.set_inventory(inventory);
+    /// Feeds every transaction to `analysis` as well.
+    pub fn set_analysis(&mut self, analysis: crate::analysis::Analysis) {
+        self.app.set_analysis(analysis);
     }
 
-    /// The inventory, if one is built.
-    pub fn inventory_mut(&mut self) -> Option<&mut apitap_discovery::inventory::Inventory> {
-        self.app.inventory_mut()
+    /// The analysis (inventory, identities, detectors), if it runs.
+    pub fn analysis_mut(&mut self) -> Option<&mut crate::analysis::Analysis> {
+        self.app.analysis_mut()
+    }
+
+    /// Anomalies raised since the last call.
+    pub fn drain_anomalies(&mut self) -> Vec<apitap_discovery::behaviour::Anomaly> {
+        self.app.analysis_mut().map(|a| a.drain_anomalies()).unwrap_or_default()
     }
 
     /// Processes one captured packet.
@@ -115,6 +120,9 @@ impl Pipeline {
     fn expire(&mut self) {
         self.decoder.expire(self.now);
         self.flows.handle_timeout(self.now, &mut self.app);
+        if let Some(a) = self.app.analysis_mut() {
+            a.advance(self.now.0);
+        }
         self.next_timeout = self.now.plus_nanos(TIMEOUT_INTERVAL_NANOS);
     }
 
@@ -168,6 +176,37 @@ impl Pipeline {
             ]),
         );
         all.insert("http", self.app.http_counters());
+        if let Some(a) = self.app.analysis_ref() {
+            if let Some(b) = a.behaviour() {
+                let st = b.stats();
+                let al = b.alert_stats();
+                let (largest, total) = b.profile_memory();
+                all.insert(
+                    "behaviour",
+                    BTreeMap::from([
+                        ("transactions", st.transactions),
+                        ("consumers", b.consumers() as u64),
+                        ("consumers_created", st.consumers_created),
+                        ("consumers_evicted", st.consumers_evicted),
+                        ("endpoints_overflow", st.endpoints_overflow),
+                        ("late", st.late),
+                        ("profile_bytes_largest", largest as u64),
+                        ("profile_bytes_total", total as u64),
+                        ("findings_opened", al.opened),
+                        ("finding_updates", al.updates),
+                        ("findings_closed", al.closed),
+                        ("detections_folded", al.folded),
+                        ("findings_rate_limited", al.rate_limited),
+                        ("findings_evicted", al.evicted),
+                    ]),
+                );
+            }
+            // The identity counters are named at run time (one per source); the summary is
+            // built once per run, so their names are leaked once.
+            let id = a.identifier().stats();
+            let named = id.counters().into_iter().map(|(k, v)| (&*Box::leak(k.into_boxed_str()), v)).collect();
+            all.insert("identity", named);
+        }
         all
     }
 }

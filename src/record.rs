@@ -126,7 +126,7 @@ impl TransactionRecord {
         let (client, server) = conn.client_server(swapped);
         // The body-capture bound is the inventory's sampling limit, not a protocol anomaly.
         let mut events: Vec<String> =
-            tx.events.iter().map(|e| e.name()).filter(|n| *n != "body_capture_limit").map(str::to_string).collect();
+            tx.events.iter().map(|e| e.name()).filter(|n| !matches!(*n, "body_capture_limit" | "retain_limit")).map(str::to_string).collect();
         events.extend(tcp_events);
         TransactionRecord {
             ts: tx.ts as f64 / 1e9,

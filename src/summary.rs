@@ -20,6 +20,8 @@ pub struct Summary {
     pub transactions: u64,
     /// Protocol anomaly events attached to the written records.
     pub events: u64,
+    /// Finding events (new, updated, closed) raised by the behavioural detectors.
+    pub anomalies: u64,
     /// Counters by stage (input, decode, tcp, app, http, capture).
     pub stages: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
 }
@@ -59,6 +61,14 @@ impl Summary {
             gap_bytes,
             self.stage("tcp", "evicted"),
         ));
+        if self.anomalies > 0 || self.stages.contains_key("behaviour") {
+            s.push_str(&format!(
+                "behaviour: {} consumers, {} findings opened, {} finding events\n",
+                self.stage("behaviour", "consumers"),
+                self.stage("behaviour", "findings_opened"),
+                self.anomalies
+            ));
+        }
         if self.files_with_errors > 0 || self.files_truncated > 0 || self.bad_records > 0 {
             s.push_str(&format!(
                 "input: {} files, {} could not be read to the end, {} truncated, {} unusable records skipped\n",

@@ -1,5 +1,6 @@
 //! Writers for transaction records.
 
+mod anomalies;
 mod jsonl;
 mod zeek;
 
@@ -8,6 +9,7 @@ use std::io::{self, Write};
 use crate::cli::OutputFormat;
 use crate::record::TransactionRecord;
 
+pub use anomalies::{sensor_id, AnomalyWriter, ANOMALIES_FILE};
 pub use jsonl::JsonlWriter;
 pub use zeek::ZeekWriter;
 
