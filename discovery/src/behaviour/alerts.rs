@@ -31,6 +31,9 @@ pub struct Detection {
     pub evidence: Map<String, Value>,
     /// One line for the analyst.
     pub message: String,
+    /// Quiet time after which the finding closes, when longer than the configured one (a
+    /// detector whose evidence spans a day keeps its incident open for that day).
+    pub close_after: Option<u64>,
 }
 
 /// Who and from where, for the finding.
@@ -80,6 +83,7 @@ struct Finding {
     endpoint: Option<EndpointRef>,
     evidence: Map<String, Value>,
     message: String,
+    quiet: u64,
 }
 
 impl Finding {
@@ -182,6 +186,7 @@ impl AlertBook {
             f.severity = f.severity.max(det.severity);
             f.evidence = det.evidence;
             f.message = det.message;
+            f.quiet = f.quiet.max(det.close_after.unwrap_or(0));
             if now.saturating_sub(f.last_emit) >= update_gap && grew {
                 f.last_emit = now;
                 f.count_at_emit = f.count;
@@ -225,6 +230,7 @@ impl AlertBook {
             endpoint: det.endpoint,
             evidence: det.evidence,
             message: det.message,
+            quiet: det.close_after.unwrap_or(0).max(minutes(self.cfg.close_minutes)),
         };
         self.out.push(f.anomaly(Lifecycle::New, now));
         self.stats.opened += 1;
@@ -242,8 +248,7 @@ impl AlertBook {
     /// Closes the findings quiet for the close time at packet time `now`, in the order they
     /// went quiet (ties by id, so replays give the same order).
     pub fn advance(&mut self, now: u64) {
-        let quiet = minutes(self.cfg.close_minutes);
-        let mut done: Vec<Key> = self.open.iter().filter(|(_, f)| now.saturating_sub(f.last_seen) >= quiet).map(|(k, _)| *k).collect();
+        let mut done: Vec<Key> = self.open.iter().filter(|(_, f)| now.saturating_sub(f.last_seen) >= f.quiet).map(|(k, _)| *k).collect();
         if done.is_empty() {
             return;
         }
@@ -254,7 +259,7 @@ impl AlertBook {
         });
         for k in done {
             if let Some(f) = self.open.remove(&k) {
-                let at = f.last_seen.saturating_add(quiet);
+                let at = f.last_seen.saturating_add(f.quiet);
                 self.out.push(f.anomaly(Lifecycle::Closed, at));
                 self.stats.closed += 1;
             }
@@ -284,6 +289,7 @@ mod tests {
             first_seen: 0,
             evidence: Map::new(),
             message: "m".into(),
+            close_after: None,
         }
     }
 

@@ -136,16 +136,11 @@ pub struct RateSettings {
     pub sigmas: f64,
     /// ... and at least this many requests. Default 60.
     pub min_requests: u64,
-    /// Off hours: expected hourly rate below which an hour counts as quiet for the consumer
-    /// even inside the off-hours window. Default 2.
-    pub quiet_rate: f64,
-    /// Off hours without a new network: requests in the last hour needed. Default 20.
-    pub off_hours_min_requests: u64,
 }
 
 impl Default for RateSettings {
     fn default() -> Self {
-        RateSettings { factor: 4.0, sigmas: 6.0, min_requests: 60, quiet_rate: 2.0, off_hours_min_requests: 20 }
+        RateSettings { factor: 4.0, sigmas: 6.0, min_requests: 60 }
     }
 }
 

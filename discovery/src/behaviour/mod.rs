@@ -244,7 +244,18 @@ impl Behaviour {
         p.last_seen = p.last_seen.max(ts);
         p.requests += 1;
         p.season.record(&self.clock, ts, 1);
-        p.last_hour.add(ts, 1);
+        if !matches!(tx.status, Some(401 | 403)) {
+            p.last_hour.add(ts, 1);
+        }
+        if let Some(t) = obs.template.as_deref() {
+            let ids = input::requested_ids(t, tx.path);
+            if !ids.is_empty() {
+                let w = p.windows(&self.cfg);
+                for (_, v) in ids {
+                    w.hour_ids.insert(stable_key(&[v.as_bytes()]), ts);
+                }
+            }
+        }
         let hour = BankClock::hour_index(ts);
         if p.hour.0 != hour {
             if p.is_warm() && p.hour.1 > 0 {

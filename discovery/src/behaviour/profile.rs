@@ -80,6 +80,9 @@ pub struct Windows {
     pub login_users: DistinctWindow,
     /// Distinct networks new to the consumer with a failed login.
     pub login_new_networks: DistinctWindow,
+    /// Distinct object ids requested in the last hour (a surge that reads many distinct
+    /// objects is a synchronisation, judged by the PSD2 and enumeration rules).
+    pub hour_ids: DistinctWindow,
 }
 
 impl Windows {
@@ -97,6 +100,7 @@ impl Windows {
             login_failures: RateWindow::with_buckets(login, 10),
             login_users: DistinctWindow::with_limits(login, 10, MAX_WINDOW_KEYS),
             login_new_networks: DistinctWindow::with_limits(login, 10, MAX_WINDOW_KEYS),
+            hour_ids: DistinctWindow::with_limits(hours(1), 12, MAX_WINDOW_KEYS),
         }
     }
 
@@ -110,6 +114,7 @@ impl Windows {
             + self.login_failures.memory_bytes()
             + self.login_users.memory_bytes()
             + self.login_new_networks.memory_bytes()
+            + self.hour_ids.memory_bytes()
     }
 }
 
@@ -132,7 +137,8 @@ pub struct Profile {
     pub warm_since: u64,
     /// Requests per hour by bank-local hour of week.
     pub season: SeasonalRate,
-    /// Requests in the last hour.
+    /// Requests in the last hour, without those refused as unauthenticated or forbidden
+    /// (401, 403: a password-reset day is not a surge; logins are judged apart).
     pub last_hour: RateWindow,
     /// UTC hour index and count of the hour in progress (for the peer baseline).
     pub hour: (u64, u32),

@@ -86,6 +86,7 @@ pub(in crate::behaviour) fn bola(step: &Step<'_, '_>, p: &mut Profile, alerts: &
             first_seen: ts.saturating_sub(crate::behaviour::config::minutes(cfg.window_minutes)),
             evidence: ev,
             message: msg,
+            close_after: (!fast).then(|| crate::behaviour::config::hours(cfg.slow_window_hours)),
         },
     );
 }
@@ -140,6 +141,7 @@ pub(in crate::behaviour) fn psd2(step: &Step<'_, '_>, p: &mut Profile, alerts: &
             first_seen: ts.saturating_sub(crate::behaviour::config::hours(24)),
             evidence: ev,
             message: msg,
+            close_after: Some(crate::behaviour::config::hours(24)),
         },
     );
 }

@@ -109,6 +109,7 @@ pub(in crate::behaviour) fn spike(step: &Step<'_, '_>, w: &mut ErrorWindow, leve
             first_seen: ts.saturating_sub(minutes(cfg.window_minutes)),
             evidence: ev,
             message: msg,
+            close_after: None,
         },
     );
     true

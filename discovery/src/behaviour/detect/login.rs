@@ -79,6 +79,7 @@ pub(in crate::behaviour) fn stuffing(step: &Step<'_, '_>, p: &mut Profile, alert
             first_seen: ts.saturating_sub(minutes(cfg.window_minutes)),
             evidence: ev,
             message: msg,
+            close_after: None,
         },
     );
 }

@@ -65,6 +65,7 @@ pub(in crate::behaviour) fn origin(step: &Step<'_, '_>, p: &Profile, alerts: &mu
             first_seen: step.tx.ts,
             evidence: ev,
             message: msg,
+            close_after: None,
         },
     );
 }
@@ -99,6 +100,7 @@ pub(in crate::behaviour) fn fingerprint(step: &Step<'_, '_>, p: &Profile, counts
             first_seen: step.tx.ts,
             evidence: ev,
             message: msg,
+            close_after: None,
         },
     );
 }

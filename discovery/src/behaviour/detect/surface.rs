@@ -58,6 +58,7 @@ pub(in crate::behaviour) fn endpoint_use(step: &Step<'_, '_>, specs_loaded: bool
             first_seen: step.tx.ts,
             evidence: ev,
             message: msg,
+            close_after: None,
         },
     );
 }
@@ -87,6 +88,7 @@ pub(in crate::behaviour) fn unauthenticated(step: &Step<'_, '_>, alerts: &mut Al
             first_seen: step.tx.ts,
             evidence: ev,
             message: msg,
+            close_after: None,
         },
     );
 }
@@ -111,6 +113,7 @@ pub(in crate::behaviour) fn smuggling(step: &Step<'_, '_>, alerts: &mut AlertBoo
             first_seen: step.tx.ts,
             evidence: ev,
             message: msg,
+            close_after: None,
         },
     );
 }

@@ -48,9 +48,16 @@ pub(in crate::behaviour) fn surge(step: &Step<'_, '_>, p: &Profile, peer: Option
     if alerts.any_open(&EXPLAINS_VOLUME, key) {
         return;
     }
+    // Reading many distinct objects (an aggregator synchronising its customers' accounts) is
+    // not a surge of the consumer's usual calls; PSD2 limits and enumeration judge it.
+    let objects = p.windows.as_ref().map_or(0, |w| w.hour_ids.count(ts));
+    if objects.saturating_mul(4) >= count {
+        return;
+    }
     let ev = evidence(&[
         ("window", json!("1 hour")),
         ("requests_last_hour", json!(count)),
+        ("distinct_objects_last_hour", json!(objects)),
         ("expected_per_hour", json!(round2(expected))),
         ("baseline", json!(basis)),
         ("local_hour_of_week", json!(step.local.hour_of_week)),
@@ -74,6 +81,7 @@ pub(in crate::behaviour) fn surge(step: &Step<'_, '_>, p: &Profile, peer: Option
             first_seen: ts.saturating_sub(hours(1)),
             evidence: ev,
             message: msg,
+            close_after: None,
         },
     );
 }
@@ -88,9 +96,9 @@ pub(in crate::behaviour) fn off_hours(step: &Step<'_, '_>, p: &Profile, alerts: 
     let key = step.consumer_key();
     let expected = p.season.expected(step.clock, ts).rate;
     let count = p.last_hour.count(ts);
-    let r = &step.cfg.rate;
-    let busy_thr = (r.factor * expected).max(r.off_hours_min_requests as f64);
-    let busy = count as f64 >= busy_thr;
+    let busy_thr = threshold(step, expected);
+    let objects = p.windows.as_ref().map_or(0, |w| w.hour_ids.count(ts));
+    let busy = count as f64 >= busy_thr && objects.saturating_mul(4) < count;
     if !(new_network || busy) {
         alerts.touch(AnomalyKind::OffHours, key, 0, ts);
         return;
@@ -123,6 +131,7 @@ pub(in crate::behaviour) fn off_hours(step: &Step<'_, '_>, p: &Profile, alerts: 
             first_seen: ts,
             evidence: ev,
             message: msg,
+            close_after: None,
         },
     );
 }
@@ -163,6 +172,7 @@ pub(in crate::behaviour) fn response_size(step: &Step<'_, '_>, sizes: &LogHistog
             first_seen: ts,
             evidence: ev,
             message: msg,
+            close_after: None,
         },
     );
     true
