@@ -11,9 +11,6 @@ use apitap_discovery::openapi::load_spec;
 use super::gen::{Generator, LoadedApi};
 use super::scenario;
 
-/// Seed used when neither the command line nor the scenario gives one.
-pub const DEFAULT_SEED: u64 = 1;
-
 /// Arguments of `apitap simulate`.
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
@@ -26,12 +23,21 @@ pub struct SimulateArgs {
     /// Output directory for capture.pcap and truth.json.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Simulate only the first N hours of the scenario (injections ending later are left
+    /// out); the population is drawn as for the whole scenario.
+    #[arg(long, value_name = "N")]
+    pub hours: Option<u64>,
 }
 
 /// Runs the command.
 pub fn run(args: &SimulateArgs) -> Result<()> {
-    let sc = scenario::load(&args.scenario)?;
-    let seed = args.seed.or(sc.seed).unwrap_or(DEFAULT_SEED);
+    let mut sc = scenario::load(&args.scenario, args.seed)?;
+    let seed = sc.seed;
+    if let Some(hours) = args.hours {
+        for left_out in sc.truncate(hours) {
+            eprintln!("--hours {hours}: injection {left_out} ends later and is left out");
+        }
+    }
     let mut apis = Vec::new();
     for api in &sc.apis {
         let text = fs::read_to_string(&api.spec).with_context(|| {
@@ -96,10 +102,13 @@ fn check_operation_filters(file: &std::path::Path, sc: &scenario::Scenario, apis
                 })
             });
             if !found {
+                let who = match &c.group {
+                    Some(g) => format!("population group `{g}`"),
+                    None => format!("consumer `{}`", c.id),
+                };
                 bail!(
-                    "{}: consumer `{}`: operation `{wanted}` is in none of its APIs ({}); write it as in the spec, e.g. \"GET /accounts/{{AccountId}}\", or use an operationId",
+                    "{}: {who}: operation `{wanted}` is in none of its APIs ({}); write it as in the spec, e.g. \"GET /accounts/{{AccountId}}\", or use an operationId",
                     file.display(),
-                    c.id,
                     c.apis.join(", ")
                 );
             }

@@ -27,6 +27,12 @@ const SIGNATURE_BYTES: usize = 256;
 /// `client_id`, `azp` (= client id), `sub` (when given), `scope`, `iat`, `exp` and a random
 /// `jti`. The signature is 256 random bytes.
 pub fn jwt(client_id: &str, subject: Option<&str>, scope: &str, iat: i64, exp: i64, rng: &mut Rng) -> String {
+    jwt_with(client_id, subject, scope, iat, exp, &[], rng)
+}
+
+/// [`jwt`] with `extra` string claims after the others (such as `openbanking_intent_id`, the
+/// consent an Open Banking UK token was granted under). Draws from `rng` exactly as [`jwt`].
+pub fn jwt_with(client_id: &str, subject: Option<&str>, scope: &str, iat: i64, exp: i64, extra: &[(&str, &str)], rng: &mut Rng) -> String {
     let header = json!({ "alg": "PS256", "kid": KEY_ID, "typ": "JWT" });
     let mut payload = json!({
         "iss": ISSUER,
@@ -38,8 +44,13 @@ pub fn jwt(client_id: &str, subject: Option<&str>, scope: &str, iat: i64, exp: i
         "exp": exp,
         "jti": rng.uuid(),
     });
-    if let (Some(sub), Some(map)) = (subject, payload.as_object_mut()) {
-        map.insert("sub".into(), sub.into());
+    if let Some(map) = payload.as_object_mut() {
+        if let Some(sub) = subject {
+            map.insert("sub".into(), sub.into());
+        }
+        for (name, value) in extra {
+            map.insert((*name).into(), (*value).into());
+        }
     }
     let signature = rng.bytes(SIGNATURE_BYTES);
     format!(
@@ -180,6 +191,13 @@ mod tests {
         let claims: serde_json::Value = serde_json::from_slice(&decode64(parts[1])).unwrap();
         assert!(claims.get("sub").is_none());
         assert_ne!(token, anonymous);
+
+        let consented = jwt_with("tpp-1", Some("psu-tpp-1-4"), "accounts", 1, 2, &[("openbanking_intent_id", "urn:x:1")], &mut rng);
+        let parts: Vec<&str> = consented.split('.').collect();
+        let claims: serde_json::Value = serde_json::from_slice(&decode64(parts[1])).unwrap();
+        assert_eq!(claims["sub"], "psu-tpp-1-4");
+        assert_eq!(claims["openbanking_intent_id"], "urn:x:1");
+        assert_eq!(claims["client_id"], "tpp-1");
     }
 
     #[test]

@@ -34,6 +34,32 @@ pub fn activity(t: DateTime<Utc>, tz: Tz) -> f64 {
     a
 }
 
+/// Hours of peak-rate traffic in the busiest day (a weekday at month end): the hour profile's
+/// sum times the month-end factor. A consumer's sessions on that day are at most its hourly
+/// peak session rate times this.
+pub fn busiest_day_hours() -> f64 {
+    WEEKDAY_HOURS.iter().sum::<f64>() * MONTH_END_FACTOR
+}
+
+/// Mean [`activity`] over `[from, to)`, sampled every 5 minutes (0 for an empty window): a
+/// consumer's expected requests per hour there are its `requests_per_hour` times this.
+pub fn mean_activity(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> f64 {
+    let (from, to) = (nanos(from), nanos(to));
+    let step = 300 * 1_000_000_000;
+    let (mut sum, mut n) = (0.0, 0u32);
+    let mut t = from;
+    while t < to {
+        sum += activity(from_nanos(t), tz);
+        n += 1;
+        t += step;
+    }
+    if n == 0 {
+        0.0
+    } else {
+        sum / f64::from(n)
+    }
+}
+
 /// True on the last two days of the month.
 pub fn is_month_end(d: chrono::NaiveDate) -> bool {
     let next = d + chrono::Days::new(2);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 /// Version of the truth layout.
-pub const TRUTH_SCHEMA_VERSION: u32 = 1;
+pub const TRUTH_SCHEMA_VERSION: u32 = 2;
 
 /// The whole ground truth of one run.
 #[derive(Debug, Serialize)]
@@ -77,6 +77,17 @@ pub struct ConsumerTruth {
     /// PSD2 organisation identifier of its client certificate (sent in `Client-Cert`), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub org_id: Option<String>,
+    /// The `population:` group it was drawn from (absent for a configured consumer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Mean requests per hour at the weekday peak (drawn, for a generated consumer).
+    pub requests_per_hour: f64,
+    /// Share of its sessions with the customer present.
+    pub attended_share: f64,
+    /// Customers (PSUs) behind it; the JWT `sub` of customer n is `psu-<id>-<n>`.
+    pub customers: u64,
+    /// Customers that had at least one session.
+    pub customers_seen: u64,
 }
 
 /// One injection.
@@ -114,6 +125,10 @@ pub struct InjectionFacts {
     /// See `first_request`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_request: Option<String>,
+    /// Times of its first 100 requests in time order (RFC 3339 with nanoseconds), for
+    /// time-to-detect in requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_request_times: Option<Vec<String>>,
     /// `object_enumeration`: `fast` (60 or more per hour) or `low_and_slow`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pace: Option<&'static str>,
@@ -148,13 +163,29 @@ pub struct InjectionFacts {
     /// `scraping`: (account, bank-local day) pairs above four unattended pulls.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_days_over_psd2_limit: Option<u64>,
-    /// `off_hours_token`: the consumer's usual requests per hour over the same hours, and the
-    /// injection's rate over it.
+    /// `off_hours_token`, `rate_surge`: the consumer's usual requests per hour over the same
+    /// hours, and the injection's rate (rate surge: the consumer's whole rate) over it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usual_requests_per_hour: Option<f64>,
     /// See `usual_requests_per_hour`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub times_usual: Option<f64>,
+    /// `rate_surge`: every request of the consumer from its own network inside the window
+    /// (normal and injected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer_requests: Option<u64>,
+    /// `new_user_agent`, `unauthenticated_access`: the User-Agent its requests carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// `request_smuggling`: `cl_te`, `duplicate_cl` or `te_obfuscated`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub technique: Option<&'static str>,
+    /// `request_smuggling`: requests with an ambiguous head (one per connection, its last).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smuggling_requests: Option<u64>,
+    /// `request_smuggling`: those answered 400 (the others 200 or the operation's success).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_requests: Option<u64>,
     /// `error_spike`: the status; `password_reset`: 401.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,

@@ -260,7 +260,7 @@ fn ipv4(rng: &mut Rng) -> String {
 }
 
 /// `AccountId`, `ConsentId`, `id`, `ID`: names of object identifiers.
-fn is_id_name(name: &str) -> bool {
+pub fn is_id_name(name: &str) -> bool {
     name.ends_with("Id") || name.ends_with("ID") || name.eq_ignore_ascii_case("id")
 }
 
