@@ -192,6 +192,19 @@ impl SeasonalRate {
         self.hours_observed
     }
 
+    /// The mean of the day-type profile's learned hours (weekday and weekend hours of day with
+    /// at least one sample): the consumer's typical hourly rate. It moves by at most `alpha` of
+    /// a change per slot and day, so one unusual day barely shifts it, unlike
+    /// [`Self::overall`], which follows every hour.
+    pub fn typical_rate(&self) -> f64 {
+        let (sum, n) = self.day.iter().filter(|s| s.samples > 0).fold((0.0, 0u32), |(sum, n), s| (sum + f64::from(s.mean), n + 1));
+        if n == 0 {
+            0.0
+        } else {
+            sum / f64::from(n)
+        }
+    }
+
     /// The overall hourly mean and its sample count (all hours, all days).
     pub fn overall(&self) -> (f64, u32) {
         (f64::from(self.all.mean), self.all.samples)

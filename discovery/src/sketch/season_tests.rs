@@ -217,3 +217,24 @@ fn memory_is_fixed_and_round_trips() {
         assert_eq!(back.expected(&clock, t + h * H), s.expected(&clock, t + h * H));
     }
 }
+
+#[test]
+fn the_typical_rate_barely_moves_on_one_unusual_day() {
+    let clock = BankClock::utc();
+    let mut s = SeasonalRate::new(SeasonConfig::default());
+    let hour = 3_600_000_000_000u64;
+    let start = 1_772_409_600_000_000_000u64; // a Monday, 00:00 UTC
+    for h in 0..24 * 14u64 {
+        s.record(&clock, start + h * hour, 10);
+    }
+    assert!((s.typical_rate() - 10.0).abs() < 1e-6);
+    for h in 24 * 14..24 * 15u64 {
+        s.record(&clock, start + h * hour, 80);
+    }
+    s.record(&clock, start + 24 * 15 * hour, 0);
+    // The day was a Monday: the 24 weekday slots took one sample of 80 with alpha 0.25
+    // (10 + 0.25 * 70 = 27.5), the 24 weekend slots kept 10: (27.5 + 10) / 2.
+    assert!((s.typical_rate() - 18.75).abs() < 1e-3, "{}", s.typical_rate());
+    assert!(s.overall().0 > 60.0, "the overall mean follows every hour: {}", s.overall().0);
+    assert_eq!(SeasonalRate::new(SeasonConfig::default()).typical_rate(), 0.0);
+}

@@ -19,6 +19,10 @@ const EXPLAINS_VOLUME: [AnomalyKind; 5] = [
     AnomalyKind::ResponseSize,
 ];
 
+/// An hour whose expected rate is below this share of the consumer's typical hourly rate is
+/// one of its quiet hours.
+const QUIET_SHARE: f64 = 0.25;
+
 /// The request threshold of the last hour for an expected hourly rate.
 fn threshold(step: &Step<'_, '_>, expected: f64) -> f64 {
     let r = &step.cfg.rate;
@@ -98,7 +102,10 @@ pub(in crate::behaviour) fn off_hours(step: &Step<'_, '_>, p: &Profile, alerts: 
     let count = p.last_hour.count(ts);
     let busy_thr = threshold(step, expected);
     let objects = p.windows.as_ref().map_or(0, |w| w.hour_ids.count(ts));
-    let busy = count as f64 >= busy_thr && objects.saturating_mul(4) < count;
+    // A surge counts as off-hours activity only in an hour the consumer is normally quiet in
+    // (below a quarter of its overall hourly mean); otherwise it is a plain rate surge.
+    let quiet_hour = expected < QUIET_SHARE * p.season.typical_rate();
+    let busy = quiet_hour && count as f64 >= busy_thr && objects.saturating_mul(4) < count;
     if !(new_network || busy) {
         alerts.touch(AnomalyKind::OffHours, key, 0, ts);
         return;
