@@ -33,6 +33,11 @@ pub struct BehaviourConfig {
     /// Path parameter names that hold a customer account id (PSD2 access counting).
     /// Default `AccountId`, `accountId`, `account_id`, `accountNumber`.
     pub account_params: Vec<String>,
+    /// Last path segments that name the collection of a customer's accounts (`GET
+    /// .../accounts`): with `account_params`, what counts as account information for PSD2
+    /// (unattended account information is judged per account, not as volume). Default
+    /// `accounts`.
+    pub account_collections: Vec<String>,
     /// Unattended accesses of one account a consumer may make in a rolling 24 hours before
     /// `bulk_export` (PSD2 RTS article 36: four). Default 4.
     pub psd2_max_unattended_per_day: u32,
@@ -66,6 +71,7 @@ impl Default for BehaviourConfig {
             off_hours_start: 22,
             off_hours_end: 6,
             account_params: ["AccountId", "accountId", "account_id", "accountNumber"].map(String::from).to_vec(),
+            account_collections: vec!["accounts".into()],
             psd2_max_unattended_per_day: 4,
             count_401_as_failed_login: true,
             bola: BolaSettings::default(),

@@ -70,6 +70,14 @@ struct EndpointState {
 /// Responses an endpoint's size histogram holds before it is halved (old sizes fade).
 const SIZE_DECAY_AT: u64 = 100_000;
 
+/// Whether a request reads a customer's account information: a path parameter named in
+/// `account_params`, or a last segment named in `account_collections`.
+fn is_account_information(cfg: &BehaviourConfig, template: &str, path: &str) -> bool {
+    let last = template.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
+    cfg.account_collections.iter().any(|c| c == last)
+        || input::requested_ids(template, path).iter().any(|(name, _)| cfg.account_params.iter().any(|a| a == name))
+}
+
 /// The behavioural layer of one sensor.
 pub struct Behaviour {
     cfg: BehaviourConfig,
@@ -243,27 +251,43 @@ impl Behaviour {
         // this request included, with the expectation).
         p.last_seen = p.last_seen.max(ts);
         p.requests += 1;
-        p.season.record(&self.clock, ts, 1);
-        if !matches!(tx.status, Some(401 | 403)) {
-            p.last_hour.add(ts, 1);
-        }
-        if let Some(t) = obs.template.as_deref() {
-            let ids = input::requested_ids(t, tx.path);
-            if !ids.is_empty() {
-                let w = p.windows(&self.cfg);
-                for (_, v) in ids {
-                    w.hour_ids.insert(stable_key(&[v.as_bytes()]), ts);
-                }
+        let account_info = obs.template.as_deref().is_some_and(|t| is_account_information(&self.cfg, t, tx.path));
+        let account_access = !id.attended && account_info;
+        if account_info {
+            if let Some(acc) = obs.template.as_deref().and_then(|t| {
+                input::requested_ids(t, tx.path).into_iter().find(|(name, _)| self.cfg.account_params.iter().any(|a| a == name))
+            }) {
+                let k = stable_key(&[acc.1.as_bytes()]);
+                p.windows(&self.cfg).hour_accounts.insert(k, ts);
             }
         }
+        let volume = profile::counts_as_volume(tx.status, account_access);
         let hour = BankClock::hour_index(ts);
         if p.hour.0 != hour {
+            // The hour just finished, against what the baseline expected of it (before the
+            // season takes it in).
+            if p.is_warm() && p.hour_requests > 0 {
+                let end = p.hour.0.saturating_add(1).saturating_mul(3_600_000_000_000).saturating_sub(1);
+                // A synchronising hour does not become the usual breadth.
+                if !p.is_synchronising(end) {
+                    let breadth = p.accounts_last_hour(end) as f64;
+                    p.account_breadth.update(breadth);
+                }
+            }
             if p.is_warm() && p.hour.1 > 0 {
+                let expected = p.season.expected(&self.clock, p.hour.0.saturating_mul(3_600_000_000_000)).rate;
+                p.hour_ratio.update(((f64::from(p.hour.1) + 1.0) / (expected + 1.0)).ln());
                 self.peers.entry(p.source.clone()).or_insert_with(LogHistogram::new).record(u64::from(p.hour.1));
             }
             p.hour = (hour, 0);
+            p.hour_requests = 0;
         }
-        p.hour.1 = p.hour.1.saturating_add(1);
+        p.hour_requests = p.hour_requests.saturating_add(1);
+        p.season.record(&self.clock, ts, 1);
+        if volume {
+            p.last_hour.add(ts, 1);
+            p.hour.1 = p.hour.1.saturating_add(1);
+        }
 
         detect::novelty::origin(&step, p, alerts);
         if let Some(ua) = tx.user_agent {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::identity::Identity;
-use crate::sketch::{AccessConfig, AccessLog, BloomConfig, BoundedCounts, DistinctWindow, Hll, IdFilter, LogHistogram, RateWindow, SeasonConfig, SeasonalRate};
+use crate::sketch::{AccessConfig, AccessLog, BloomConfig, BoundedCounts, DistinctWindow, Ewma, Hll, IdFilter, LogHistogram, RateWindow, SeasonConfig, SeasonalRate};
 
 use super::config::{hours, minutes, BehaviourConfig};
 use super::detect::errors::ErrorWindow;
@@ -21,6 +21,23 @@ pub const MAX_WINDOW_KEYS: u32 = 256;
 pub const MAX_ACCOUNTS_PER_CONSUMER: u32 = 512;
 /// Bytes of the received-ids filter per consumer.
 pub const MAX_ID_FILTER_BYTES: u32 = 16 * 1024;
+
+/// A synchronisation reads this many times the usual distinct accounts of an hour ...
+pub const SYNC_BREADTH_FACTOR: f64 = 4.0;
+/// ... plus this many.
+pub const SYNC_BREADTH_MIN: f64 = 10.0;
+
+/// Weight of one completed hour in [`Profile::hour_ratio`] (about the last 20 active hours).
+pub const HOUR_RATIO_ALPHA: f64 = 0.05;
+
+/// Whether a request counts as volume for `rate_surge` and off-hours surges: not when it was
+/// refused as unauthenticated or forbidden (401, 403: a password-reset day is not a surge;
+/// logins are judged apart), and not when it is an unattended access to an account's data
+/// (`account_access`): those are judged per account by the PSD2 rule, which tells an
+/// aggregator synchronising many accounts from one pulling the same accounts again and again.
+pub fn counts_as_volume(status: Option<u16>, account_access: bool) -> bool {
+    !matches!(status, Some(401 | 403)) && !account_access
+}
 
 /// A ratio with exponential decay on packet time (half-life one day), for baseline error
 /// shares.
@@ -80,9 +97,8 @@ pub struct Windows {
     pub login_users: DistinctWindow,
     /// Distinct networks new to the consumer with a failed login.
     pub login_new_networks: DistinctWindow,
-    /// Distinct object ids requested in the last hour (a surge that reads many distinct
-    /// objects is a synchronisation, judged by the PSD2 and enumeration rules).
-    pub hour_ids: DistinctWindow,
+    /// Distinct customer accounts read in the last hour.
+    pub hour_accounts: DistinctWindow,
 }
 
 impl Windows {
@@ -100,7 +116,7 @@ impl Windows {
             login_failures: RateWindow::with_buckets(login, 10),
             login_users: DistinctWindow::with_limits(login, 10, MAX_WINDOW_KEYS),
             login_new_networks: DistinctWindow::with_limits(login, 10, MAX_WINDOW_KEYS),
-            hour_ids: DistinctWindow::with_limits(hours(1), 12, MAX_WINDOW_KEYS),
+            hour_accounts: DistinctWindow::with_limits(hours(1), 12, MAX_WINDOW_KEYS),
         }
     }
 
@@ -114,7 +130,7 @@ impl Windows {
             + self.login_failures.memory_bytes()
             + self.login_users.memory_bytes()
             + self.login_new_networks.memory_bytes()
-            + self.hour_ids.memory_bytes()
+            + self.hour_accounts.memory_bytes()
     }
 }
 
@@ -137,11 +153,20 @@ pub struct Profile {
     pub warm_since: u64,
     /// Requests per hour by bank-local hour of week.
     pub season: SeasonalRate,
-    /// Requests in the last hour, without those refused as unauthenticated or forbidden
-    /// (401, 403: a password-reset day is not a surge; logins are judged apart).
+    /// Requests in the last hour that count as volume (see [`counts_as_volume`]).
     pub last_hour: RateWindow,
-    /// UTC hour index and count of the hour in progress (for the peer baseline).
+    /// How far completed hours strayed from the seasonal expectation: an exponentially
+    /// weighted mean and deviation of `ln((count + 1) / (expected + 1))` over warm hours with
+    /// traffic. A bursty consumer needs a larger surge to alert than a steady one.
+    pub hour_ratio: Ewma,
+    /// Distinct accounts read per active hour (exponentially weighted), the breadth an
+    /// aggregator's synchronisation surges in.
+    pub account_breadth: Ewma,
+    /// UTC hour index and volume count of the hour in progress (for the peer baseline and the
+    /// dispersion of hourly counts).
     pub hour: (u64, u32),
+    /// All requests of the hour in progress (for the account breadth).
+    pub hour_requests: u32,
     /// Endpoint mix (key: endpoint key).
     pub endpoints: BoundedCounts,
     /// Client networks (key: network key).
@@ -184,7 +209,10 @@ impl Profile {
             warm_since: 0,
             season: SeasonalRate::new(SeasonConfig::default()),
             last_hour: RateWindow::with_buckets(hours(1), 12),
+            hour_ratio: Ewma::new(HOUR_RATIO_ALPHA),
+            account_breadth: Ewma::new(HOUR_RATIO_ALPHA),
             hour: (0, 0),
+            hour_requests: 0,
             endpoints: BoundedCounts::new(MAX_ENDPOINTS_PER_CONSUMER),
             networks: BoundedCounts::new(MAX_NETWORKS_PER_CONSUMER),
             agents: BoundedCounts::new(MAX_AGENTS_PER_CONSUMER),
@@ -204,6 +232,19 @@ impl Profile {
     /// The detection windows, created on first use.
     pub fn windows(&mut self, cfg: &BehaviourConfig) -> &mut Windows {
         self.windows.get_or_insert_with(|| Box::new(Windows::new(cfg)))
+    }
+
+    /// Distinct accounts read in the last hour at `ts`.
+    pub fn accounts_last_hour(&self, ts: u64) -> u64 {
+        self.windows.as_ref().map_or(0, |w| w.hour_accounts.count(ts))
+    }
+
+    /// Whether the last hour read far more distinct accounts than the consumer's hours do: a
+    /// synchronisation of many customers (an aggregator), judged per account by the PSD2 rule
+    /// rather than as a surge of volume.
+    pub fn is_synchronising(&self, ts: u64) -> bool {
+        let usual = if self.account_breadth.n() > 0 { self.account_breadth.mean() } else { 0.0 };
+        self.accounts_last_hour(ts) as f64 >= SYNC_BREADTH_FACTOR * usual.max(1.0) + SYNC_BREADTH_MIN
     }
 
     /// Whether the consumer's own baseline is trusted at `ts`.
@@ -226,6 +267,8 @@ impl Profile {
             + self.org_id.as_ref().map_or(0, String::capacity)
             + self.season.memory_bytes()
             + self.last_hour.memory_bytes()
+            + self.hour_ratio.memory_bytes()
+            + self.account_breadth.memory_bytes()
             + self.endpoints.memory_bytes()
             + self.networks.memory_bytes()
             + self.agents.memory_bytes()

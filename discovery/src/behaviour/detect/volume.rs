@@ -29,6 +29,24 @@ fn threshold(step: &Step<'_, '_>, expected: f64) -> f64 {
     (r.factor * expected).max(expected + r.sigmas * expected.sqrt()).max(r.min_requests as f64)
 }
 
+/// Completed hours a consumer needs before its own dispersion raises the threshold.
+const MIN_DISPERSION_HOURS: u32 = 24;
+/// Deviations of the hourly log-ratio above its mean a surge must reach.
+const DISPERSION_SIGMAS: f64 = 4.0;
+/// However bursty the consumer, this many times the expected rate is a surge.
+const MAX_DISPERSION_FACTOR: f64 = 6.0;
+
+/// The request count at which the last hour strays `DISPERSION_SIGMAS` deviations further
+/// from the expectation than the consumer's hours usually do (0 while too few hours are
+/// known).
+fn dispersion_threshold(p: &Profile, expected: f64) -> f64 {
+    if p.hour_ratio.n() < MIN_DISPERSION_HOURS {
+        return 0.0;
+    }
+    let r = p.hour_ratio.mean() + DISPERSION_SIGMAS * p.hour_ratio.std();
+    (r.exp() * (expected + 1.0) - 1.0).min(MAX_DISPERSION_FACTOR * expected)
+}
+
 /// `rate_surge`: requests in the last hour far above the seasonal expectation (own baseline
 /// when warm, else the peer group's hourly 99th percentile). Call after the request is added
 /// to the last-hour window.
@@ -44,24 +62,20 @@ pub(in crate::behaviour) fn surge(step: &Step<'_, '_>, p: &Profile, peer: Option
             None => return,
         }
     };
-    let thr = threshold(step, expected);
+    let thr = threshold(step, expected).max(dispersion_threshold(p, expected));
     if (count as f64) < thr {
         alerts.touch(AnomalyKind::RateSurge, key, 0, ts);
         return;
     }
-    if alerts.any_open(&EXPLAINS_VOLUME, key) {
-        return;
-    }
-    // Reading many distinct objects (an aggregator synchronising its customers' accounts) is
-    // not a surge of the consumer's usual calls; PSD2 limits and enumeration judge it.
-    let objects = p.windows.as_ref().map_or(0, |w| w.hour_ids.count(ts));
-    if objects.saturating_mul(4) >= count {
+    if alerts.any_open(&EXPLAINS_VOLUME, key) || p.is_synchronising(ts) {
         return;
     }
     let ev = evidence(&[
         ("window", json!("1 hour")),
         ("requests_last_hour", json!(count)),
-        ("distinct_objects_last_hour", json!(objects)),
+        ("usual_hour_ratio", json!(round2(p.hour_ratio.mean().exp()))),
+        ("accounts_last_hour", json!(p.accounts_last_hour(ts))),
+        ("usual_accounts_per_hour", json!(round2(p.account_breadth.mean()))),
         ("expected_per_hour", json!(round2(expected))),
         ("baseline", json!(basis)),
         ("local_hour_of_week", json!(step.local.hour_of_week)),
@@ -100,12 +114,11 @@ pub(in crate::behaviour) fn off_hours(step: &Step<'_, '_>, p: &Profile, alerts: 
     let key = step.consumer_key();
     let expected = p.season.expected(step.clock, ts).rate;
     let count = p.last_hour.count(ts);
-    let busy_thr = threshold(step, expected);
-    let objects = p.windows.as_ref().map_or(0, |w| w.hour_ids.count(ts));
+    let busy_thr = threshold(step, expected).max(dispersion_threshold(p, expected));
     // A surge counts as off-hours activity only in an hour the consumer is normally quiet in
     // (below a quarter of its overall hourly mean); otherwise it is a plain rate surge.
     let quiet_hour = expected < QUIET_SHARE * p.season.typical_rate();
-    let busy = quiet_hour && count as f64 >= busy_thr && objects.saturating_mul(4) < count;
+    let busy = quiet_hour && count as f64 >= busy_thr && !p.is_synchronising(ts);
     if !(new_network || busy) {
         alerts.touch(AnomalyKind::OffHours, key, 0, ts);
         return;
