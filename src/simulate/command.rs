@@ -91,25 +91,22 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     Ok(())
 }
 
-/// Every entry of a consumer's `operations` filter must name an operation of one of its APIs:
-/// a typo would otherwise silently turn a used endpoint into an orphan in the truth.
+/// Every entry of a consumer's `operations` filter (and of a population group's pool) must
+/// name an operation of one of its APIs: a typo would otherwise silently turn a used endpoint
+/// into an orphan in the truth.
 fn check_operation_filters(file: &std::path::Path, sc: &scenario::Scenario, apis: &[LoadedApi]) -> Result<()> {
-    for c in &sc.consumers {
-        for wanted in &c.operations {
-            let found = apis.iter().filter(|a| c.apis.contains(&a.name)).any(|a| {
-                a.spec.operations.iter().any(|op| {
-                    op.operation_id.as_deref() == Some(wanted.as_str()) || *wanted == format!("{} {}", op.method, op.path)
-                })
+    let configured = sc.consumers.iter().filter(|c| c.group.is_none()).map(|c| (format!("consumer `{}`", c.id), &c.apis, &c.operations));
+    let groups = sc.group_operations.iter().map(|(g, a, o)| (format!("population group `{g}`"), a, o));
+    for (who, names, operations) in configured.chain(groups) {
+        for wanted in operations {
+            let found = apis.iter().filter(|a| names.contains(&a.name)).any(|a| {
+                a.spec.operations.iter().any(|op| op.operation_id.as_deref() == Some(wanted.as_str()) || *wanted == format!("{} {}", op.method, op.path))
             });
             if !found {
-                let who = match &c.group {
-                    Some(g) => format!("population group `{g}`"),
-                    None => format!("consumer `{}`", c.id),
-                };
                 bail!(
                     "{}: {who}: operation `{wanted}` is in none of its APIs ({}); write it as in the spec, e.g. \"GET /accounts/{{AccountId}}\", or use an operationId",
                     file.display(),
-                    c.apis.join(", ")
+                    names.join(", ")
                 );
             }
         }

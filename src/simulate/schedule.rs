@@ -90,6 +90,26 @@ pub fn session_starts(from: DateTime<Utc>, to: DateTime<Utc>, per_hour: f64, sea
     }
 }
 
+/// Start times (Unix nanoseconds) of sessions in `[from, to)` at a steady `per_hour`: the
+/// window cut into equal slots, one session at a random point of each, so the count is the
+/// expected one (its fraction drawn) rather than a Poisson draw around it. For injections whose
+/// volume a test or a detector measures against an expected rate.
+pub fn even_starts(from: DateTime<Utc>, to: DateTime<Utc>, per_hour: f64, rng: &mut Rng) -> Vec<u64> {
+    let (a, b) = (nanos(from), nanos(to));
+    let hours = b.saturating_sub(a) as f64 / 3.6e12;
+    let expected = per_hour * hours;
+    if !(expected > 0.0 && expected.is_finite()) {
+        return Vec::new();
+    }
+    let whole = expected.floor();
+    let n = whole as u64 + u64::from(rng.chance(expected - whole));
+    if n == 0 {
+        return Vec::new();
+    }
+    let slot = b.saturating_sub(a) as f64 / n as f64;
+    (0..n).map(|k| a + ((k as f64 + rng.unit()) * slot) as u64).filter(|t| *t < b).collect()
+}
+
 /// Unix nanoseconds of a time (0 before 1970).
 pub fn nanos(t: DateTime<Utc>) -> u64 {
     u64::try_from(t.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0)
@@ -127,6 +147,21 @@ mod tests {
         assert!((activity(month_end, tz) - MONTH_END_FACTOR).abs() < 1e-9);
         assert_eq!(activity(mid, tz), 1.0);
         assert!((activity(saturday, tz) - WEEKEND_FACTOR).abs() < 1e-9);
+    }
+
+    #[test]
+    fn even_starts_give_the_expected_count_inside_the_window() {
+        let from = Utc.with_ymd_and_hms(2026, 4, 15, 0, 0, 0).unwrap();
+        let to = from + chrono::Duration::minutes(90);
+        let mut rng = Rng::new(8);
+        for _ in 0..50 {
+            let starts = even_starts(from, to, 10.0, &mut rng);
+            assert_eq!(starts.len(), 15);
+            assert!(starts.windows(2).all(|w| w[0] < w[1]), "in order");
+            assert!(starts.iter().all(|t| (nanos(from)..nanos(to)).contains(t)));
+        }
+        let n: usize = (0..1000).map(|_| even_starts(from, to, 3.0, &mut rng).len()).sum();
+        assert!((4400..4600).contains(&n), "4.5 a window on average: {n}");
     }
 
     #[test]

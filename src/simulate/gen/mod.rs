@@ -19,7 +19,7 @@ use super::http::Response;
 use super::inject::{self, InjectAcc};
 use super::rng::Rng;
 use super::scenario::{InjectionKind, Scenario};
-use super::schedule::session_starts;
+use super::schedule::{even_starts, session_starts};
 use super::truth::{ConsumerTruth, EndpointBook, Truth, TRUTH_SCHEMA_VERSION};
 use super::wire::{Frame, PcapWriter, TcpConn};
 
@@ -184,7 +184,14 @@ impl<'a, W: Write> Generator<'a, W> {
             let mut r = self.rng.fork(2000 + i as u64);
             let (s, e) = (inj.start.max(from), inj.end.min(to));
             let per_hour = inj.requests_per_hour / self.requests_per_connection(i);
-            sessions.extend(session_starts(s, e, per_hour, false, sc.timezone, &mut r).into_iter().map(|t| (t, SessionKind::Injected(i))));
+            // The kinds judged by their volume come at a steady pace; the others as a Poisson
+            // process, as they always have.
+            let starts = if inj.kind.steady() {
+                even_starts(s, e, per_hour, &mut r)
+            } else {
+                session_starts(s, e, per_hour, false, sc.timezone, &mut r)
+            };
+            sessions.extend(starts.into_iter().map(|t| (t, SessionKind::Injected(i))));
         }
         sessions.sort_by_key(|s| s.0);
         for (ts, kind) in sessions {

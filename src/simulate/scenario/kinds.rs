@@ -193,6 +193,9 @@ pub(super) fn injection_kind(
             return Ok((InjectionKind::RateSurge { times_usual: times }, (times - 1.0) * usual));
         }
         "new_user_agent" => {
+            if j.requests_per_session.is_some() {
+                bail!("{file}: {key}: a new_user_agent makes the consumer's usual sessions; remove `requests_per_session`");
+            }
             let ua = j.user_agent.clone().unwrap_or_else(|| DEFAULT_NEW_USER_AGENT.to_string());
             let c = who()?;
             if ua == c.user_agent || ua.trim().is_empty() {

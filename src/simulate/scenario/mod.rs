@@ -322,6 +322,19 @@ impl InjectionKind {
         }
     }
 
+    /// True for the kinds whose sessions come at a steady pace (their count is the expected
+    /// one) rather than as a Poisson process: rate surges, new user agents, unauthenticated
+    /// access and request smuggling.
+    pub fn steady(&self) -> bool {
+        matches!(
+            self,
+            InjectionKind::RateSurge { .. }
+                | InjectionKind::NewUserAgent { .. }
+                | InjectionKind::UnauthenticatedAccess { .. }
+                | InjectionKind::RequestSmuggling { .. }
+        )
+    }
+
     /// True for the confounders: traffic that looks odd but must not alert.
     pub fn benign(&self) -> bool {
         matches!(self, InjectionKind::AggregatorAccounts { .. } | InjectionKind::PasswordReset { .. })
@@ -385,6 +398,9 @@ pub struct Scenario {
     pub consumers: Vec<Consumer>,
     /// Injections.
     pub injections: Vec<Injection>,
+    /// Each `population:` group's name, APIs and `operations` pool (the consumers hold only
+    /// the part they drew), for checking the pool against the specs.
+    pub group_operations: Vec<(String, Vec<String>, Vec<String>)>,
 }
 
 /// The PSU id of customer `k` (from 0) of consumer `consumer`: `psu-<consumer>-<k+1>`, the

@@ -65,6 +65,7 @@ pub fn parse(path: &Path, text: &str, seed: Option<u64>) -> Result<Scenario> {
         }
         consumers.push(consumer(path, c, &apis, auth_server.as_ref(), start)?);
     }
+    let group_operations = raw.population.iter().map(|g| (g.group.clone(), g.apis.clone(), g.operations.clone())).collect();
     let generated = population::expand(path, raw.population, &apis, auth_server.as_ref(), &consumers, start, seed)?;
     consumers.extend(generated);
     if consumers.is_empty() {
@@ -114,7 +115,18 @@ pub fn parse(path: &Path, text: &str, seed: Option<u64>) -> Result<Scenario> {
             requests_per_session,
         });
     }
-    Ok(Scenario { name: raw.name, start, duration_hours: raw.duration_hours, timezone, seed, apis, auth_server, consumers, injections })
+    Ok(Scenario {
+        name: raw.name,
+        start,
+        duration_hours: raw.duration_hours,
+        timezone,
+        seed,
+        apis,
+        auth_server,
+        consumers,
+        injections,
+        group_operations,
+    })
 }
 
 /// Parses an `auth` name.
