@@ -6,8 +6,8 @@
 mod tls_common;
 
 use apitap_parsers::tls::{
-    detect_tls, detect_tls_side, ja4, ja4_r, ja4s, ja4s_r, version_name, ClientHello, Detection, HelloParser,
-    HelloStatus, ServerHello, Side, Transport,
+    detect_tls, detect_tls_side, ja4, ja4_r, ja4s, ja4s_r, version_name, ClientHello, Detection, HandshakeEnd,
+    HelloParser, HelloStatus, ServerHello, Side, Transport,
 };
 use tls_common::{feed_pieces, segment, unhex};
 
@@ -151,12 +151,20 @@ fn hello_retry_request_is_flagged_and_the_real_server_hello_parses_on_its_own() 
     assert_eq!(real.key_share_group, Some(0x0018));
 
     // One parser per direction reports the first hello only; the second ClientHello (after
-    // a ChangeCipherSpec record) is not looked at.
+    // a ChangeCipherSpec record) is not looked at: reading ends at that record's header.
     let mut p = HelloParser::new(Side::Client);
     assert!(matches!(p.feed(&segment("hrr", Side::Client, 0)), HelloStatus::ClientHello(_)));
     let second = segment("hrr", Side::Client, 1);
+    assert_eq!(second[..6], [20, 3, 3, 0, 1, 1], "the segment starts with a ChangeCipherSpec");
     assert_eq!(p.feed(&second), HelloStatus::Done);
-    assert_eq!(p.stats().ignored_bytes, second.len() as u64);
+    assert_eq!(p.handshake_end(), Some(&HandshakeEnd::ChangeCipherSpec));
+    assert_eq!(p.stats().ignored_bytes, second.len() as u64 - 5, "all but the record header");
+    assert!(p.certificates().is_none());
+    // The server side stops at its HelloRetryRequest: TLS 1.3 encrypts the rest.
+    let mut p = HelloParser::new(Side::Server);
+    assert!(matches!(p.feed(&segment("hrr", Side::Server, 0)), HelloStatus::ServerHello(_)));
+    assert_eq!(p.handshake_end(), Some(&HandshakeEnd::Encrypted { version: 0x0304 }));
+    assert!(p.is_done());
 }
 
 #[test]

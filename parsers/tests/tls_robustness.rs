@@ -6,8 +6,8 @@
 mod tls_common;
 
 use apitap_parsers::tls::{
-    detect_tls, ja4, ClientHello, Detection, HelloAnomaly, HelloField, HelloParser, HelloStatus, Malformed,
-    NotTlsReason, Side, TlsConfig, TlsStats, Transport, MAX_HELLO_ANOMALIES, MAX_HELLO_BYTES,
+    detect_tls, ja4, ClientHello, Detection, HandshakeEnd, HelloAnomaly, HelloField, HelloParser, HelloStatus,
+    Malformed, NotTlsReason, Side, TlsConfig, TlsStats, Transport, MAX_HELLO_ANOMALIES, MAX_HELLO_BYTES,
 };
 use tls_common::{
     client_hello, feed_pieces, parse_one, plain_ext, record, records, segment, server_hello, sni_ext, ClientSpec, Ext,
@@ -195,7 +195,7 @@ fn handshake_split_over_three_records_and_many_segments() {
 #[test]
 fn hellos_over_the_limit_are_refused_without_buffering() {
     let (rec, _) = heise();
-    let small = TlsConfig { max_hello_bytes: 100 };
+    let small = TlsConfig { max_hello_bytes: 100, ..TlsConfig::default() };
     let mut p = HelloParser::with_config(Side::Client, &small);
     assert_eq!(p.feed(&rec), HelloStatus::TooLarge { declared: 508, limit: 100 });
     assert_eq!((p.stats().hello_limit_hits, p.buffered_bytes()), (1, 0));
@@ -230,19 +230,21 @@ fn hellos_over_the_limit_are_refused_without_buffering() {
 }
 
 #[test]
-fn messages_after_the_hello_in_its_record_are_not_buffered() {
+fn without_certificates_messages_after_the_hello_in_its_record_are_not_buffered() {
     let hello = server_hello(0x0303, [5; 32], 0xc02f, &[(0xff01, vec![0])]);
     let mut msg = hello.clone();
     msg.extend_from_slice(&[11, 0, 0x27, 0x00]); // a 9.9 KB Certificate message follows
     msg.extend(vec![0x30; 0x2700]);
     let wire = record(&msg);
-    let mut p = HelloParser::new(Side::Server);
+    let hello_only = TlsConfig { read_certificates: false, ..TlsConfig::default() };
+    let mut p = HelloParser::with_config(Side::Server, &hello_only);
     for chunk in wire.chunks(100) {
         let status = p.feed(chunk);
         assert!(p.buffered_bytes() <= hello.len(), "{}", p.buffered_bytes());
         if let HelloStatus::ServerHello(s) = status {
             assert!(s.anomalies.is_empty(), "{:?}", s.anomalies);
             assert_eq!(s.extensions, [0xff01]);
+            assert!(p.is_done() && p.handshake_end().is_none() && p.certificates().is_none());
             return;
         }
     }
@@ -252,7 +254,7 @@ fn messages_after_the_hello_in_its_record_are_not_buffered() {
 #[test]
 fn random_bytes_never_panic_and_stay_bounded() {
     let mut rng = Rng(0xdead_beef);
-    let cfg = TlsConfig { max_hello_bytes: 2048 };
+    let cfg = TlsConfig { max_hello_bytes: 2048, max_certificate_bytes: 1024, ..TlsConfig::default() };
     let mut total = TlsStats::default();
     for _ in 0..5000 {
         let n = rng.below(600);
@@ -266,7 +268,7 @@ fn random_bytes_never_panic_and_stay_bounded() {
         let mut p = HelloParser::with_config(side, &cfg);
         let sizes = rng.pieces(bytes.len(), 64);
         let status = feed_pieces(&mut p, &bytes, &sizes);
-        assert!(p.buffered_bytes() <= cfg.max_hello_bytes + 4);
+        assert!(p.buffered_bytes() <= cfg.max_hello_bytes + 4 + cfg.max_certificate_bytes);
         if let HelloStatus::ClientHello(h) = &status {
             let _ = ja4(h, Transport::Tcp);
         }
@@ -393,12 +395,27 @@ fn a_hello_without_extensions_and_trailing_bytes() {
 #[test]
 fn after_the_outcome_bytes_are_ignored_and_counted() {
     let (rec, _) = heise();
-    let mut p = HelloParser::new(Side::Client);
+    let hello_only = TlsConfig { read_certificates: false, ..TlsConfig::default() };
+    let mut p = HelloParser::with_config(Side::Client, &hello_only);
     let mut twice = rec.clone();
     twice.extend_from_slice(&rec);
     assert!(matches!(p.feed(&twice), HelloStatus::ClientHello(_)));
     assert!(p.is_done());
     assert_eq!(p.feed(b"more"), HelloStatus::Done);
     let s = p.stats();
-    assert_eq!((s.bytes, s.ignored_bytes, s.records, s.client_hellos), (twice.len() as u64 + 4, 4, 1, 1));
+    // The second record (in the same call) and the later call are both ignored.
+    let ignored = rec.len() as u64 + 4;
+    assert_eq!((s.bytes, s.ignored_bytes, s.records, s.client_hellos), (twice.len() as u64 + 4, ignored, 1, 1));
+
+    // Reading on after the hello, the second record is a handshake message that is skipped,
+    // and bytes that are no TLS record end reading.
+    let mut p = HelloParser::new(Side::Client);
+    assert!(matches!(p.feed(&twice), HelloStatus::ClientHello(_)));
+    assert!(!p.is_done());
+    assert_eq!(p.feed(b"more"), HelloStatus::Done);
+    assert_eq!(p.handshake_end(), Some(&HandshakeEnd::Malformed(Malformed::Interleaved(b'm'))));
+    let s = p.stats();
+    assert_eq!((s.records, s.handshake_messages, s.stopped_malformed, s.ignored_bytes), (2, 1, 1, 0));
+    assert_eq!(p.feed(b"x"), HelloStatus::Done);
+    assert_eq!(p.stats().ignored_bytes, 1);
 }

@@ -1,10 +1,12 @@
-//! TLS ClientHello and ServerHello metadata (SNI, ALPN, versions, cipher suites, extensions)
-//! and the JA4 / JA4S fingerprints, sans-IO.
+//! TLS ClientHello and ServerHello metadata (SNI, ALPN, versions, cipher suites, extensions),
+//! the JA4 / JA4S fingerprints, and the certificates of TLS 1.2 handshakes, sans-IO.
 //!
 //! A service behind TLS cannot be inspected, but its hellos still travel in the clear: the
 //! server name the client asked for, the protocols it offered, the versions and cipher suites
 //! both sides chose. That is enough to list the service in the endpoint inventory (by SNI,
-//! else by server address) and to fingerprint the client.
+//! else by server address) and to fingerprint the client. Up to TLS 1.2 the certificates are
+//! in the clear too: the server's chain, and with mutual TLS the client's certificate, which
+//! names the consumer (a PSD2 third party, say).
 //!
 //! ```
 //! use apitap_parsers::tls::{detect_tls, ja4, Detection, HelloParser, HelloStatus, Side, Transport};
@@ -43,31 +45,48 @@
 //!   suites, compression, extension types in wire order, SNI, ALPN, signature algorithms,
 //!   supported groups, EC point formats, key-share groups, PSK modes;
 //! - a server alert sent instead of a ServerHello;
+//! - after a TLS 1.2 (or 1.1, 1.0, SSL 3.0) hello, the handshake messages still in the clear,
+//!   reassembled across records (several messages per record, or one message over many):
+//!   the first Certificate message of each side as DER bytes ([`CertificateChain`], bounded
+//!   by [`TlsConfig::max_certificate_bytes`] and [`TlsConfig::max_chain_len`]), whether the
+//!   server sent a CertificateRequest, and why reading ended ([`HandshakeEnd`]: the server's
+//!   ServerHelloDone, a ChangeCipherSpec, TLS 1.3, an alert ...), with [`HandshakeEvent`]s
+//!   for malformed Certificate messages and limits hit;
 //! - JA4, JA4S and their raw forms ([`ja4`], [`ja4_r`], [`ja4s`], [`ja4s_r`]) per the FoxIO
 //!   specification (JA4 is BSD-3-Clause);
 //! - protocol anomalies inside a hello as typed [`HelloAnomaly`] values, framing errors as
 //!   typed [`Malformed`] reasons, input that is not TLS as a typed [`NotTlsReason`].
 //!
 //! NOT covered:
-//! - decryption, and anything after the hellos (certificates, key exchange, session
-//!   resumption outcome, alerts after the hello);
+//! - decryption, and anything encrypted: every certificate of a TLS 1.3 handshake, anything
+//!   after a ChangeCipherSpec (TLS 1.2 renegotiation included);
+//! - the contents of the certificates: they are bytes here, neither parsed (X.509 is the
+//!   discovery crate's business) nor verified;
+//! - the key exchange, CertificateStatus (OCSP stapling) and NewSessionTicket messages, and
+//!   the session resumption outcome (they are skipped);
 //! - the second ClientHello sent after a HelloRetryRequest (JA4 is defined on the first);
 //! - SSL 2.0 and SSL 2.0-compatible ClientHellos (reported as not TLS, with their version);
 //! - QUIC: no parsing of QUIC packets or CRYPTO frames; [`Transport::Quic`] only sets the
 //!   `q` flag of a fingerprint computed from a ClientHello the caller extracted;
 //! - DTLS.
 
+mod cert;
+mod config;
 mod detect;
 mod ext;
+mod flight;
 mod hello;
 mod ja4;
 mod parser;
 mod reader;
 
+pub use cert::{CertificateChain, CertificateMalformed};
+pub use config::{TlsConfig, TlsStats, MAX_CERTIFICATE_BYTES, MAX_CHAIN_LEN, MAX_HELLO_BYTES};
 pub use detect::{detect_tls, detect_tls_side, Detection};
+pub use flight::{HandshakeEnd, HandshakeEvent, MAX_HANDSHAKE_EVENTS};
 pub use hello::{ClientHello, HelloAnomaly, HelloField, ServerHello, HELLO_RETRY_REQUEST_RANDOM, MAX_HELLO_ANOMALIES};
 pub use ja4::{ja4, ja4_r, ja4s, ja4s_r, Transport};
-pub use parser::{HelloParser, HelloStatus, Malformed, NotTlsReason, TlsConfig, TlsStats, MAX_HELLO_BYTES};
+pub use parser::{HelloParser, HelloStatus, Malformed, NotTlsReason};
 
 /// Which side of the connection the bytes come from.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

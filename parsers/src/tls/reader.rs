@@ -42,6 +42,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A 24-bit big-endian length (handshake message and certificate lengths).
+    pub(crate) fn u24(&mut self) -> Option<usize> {
+        match self.take(3)? {
+            &[a, b, c] => Some(usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c)),
+            _ => None,
+        }
+    }
+
     /// A `<0..2^8-1>` vector: a one-byte length, then that many bytes.
     pub(crate) fn vec8(&mut self) -> Option<&'a [u8]> {
         let start = self.pos;
@@ -88,6 +96,10 @@ mod tests {
         assert_eq!(r.u8(), Some(1));
         assert!(r.is_empty());
         assert_eq!(r.take(usize::MAX), None);
+        let mut r = Reader::new(&[0x01, 0x02, 0x03, 0x04, 0x05]);
+        assert_eq!(r.u24(), Some(0x01_0203));
+        assert_eq!(r.u24(), None, "two bytes left");
+        assert_eq!(r.offset(), 3);
     }
 
     #[test]
