@@ -234,9 +234,11 @@ fn brand(rng: &mut Rng) -> String {
     }
 }
 
-/// `k` entries of `pool` (all when `k` is larger), in pool order. When every entry drawn has
-/// a path parameter (`{...}`) and the pool has one without, one of those joins: a consumer
-/// must be able to learn ids from an answer before it asks for one by id.
+/// `k` entries of `pool` (all when `k` is larger), in pool order, plus the entries that hand
+/// out the ids the drawn ones read: for a `{X}` in a drawn `METHOD /a/{X}/b`, `GET /a` or
+/// `POST /a` when the pool has it (a listing or a creation answers with `X`). When every entry
+/// is still one with a path parameter and the pool has one without, one of those joins. A
+/// consumer must be able to learn ids from an answer before it asks for one by id.
 fn subset(pool: &[String], k: u64, rng: &mut Rng) -> Vec<String> {
     let mut idx: Vec<usize> = (0..pool.len()).collect();
     // Partial Fisher-Yates.
@@ -246,6 +248,17 @@ fn subset(pool: &[String], k: u64, rng: &mut Rng) -> Vec<String> {
         idx.swap(i, j);
     }
     let mut chosen: Vec<usize> = idx.get(..k).map(<[usize]>::to_vec).unwrap_or_default();
+    let mut i = 0;
+    while let Some(entry) = chosen.get(i).and_then(|&c| pool.get(c)) {
+        for candidates in providers(entry) {
+            if let Some(p) = candidates.iter().find_map(|c| pool.iter().position(|x| x == c)) {
+                if !chosen.contains(&p) {
+                    chosen.push(p);
+                }
+            }
+        }
+        i += 1;
+    }
     let has_param = |i: &usize| pool.get(*i).is_some_and(|s| s.contains('{'));
     if chosen.iter().all(has_param) {
         let free: Vec<usize> = (0..pool.len()).filter(|i| !has_param(i)).collect();
@@ -255,6 +268,21 @@ fn subset(pool: &[String], k: u64, rng: &mut Rng) -> Vec<String> {
     }
     chosen.sort_unstable();
     chosen.into_iter().filter_map(|i| pool.get(i).cloned()).collect()
+}
+
+/// The entries that could hand out the ids `entry` (`METHOD /path`) reads: for each path
+/// parameter in turn, `GET` then `POST` of the path before it.
+fn providers(entry: &str) -> Vec<[String; 2]> {
+    let Some((_, path)) = entry.split_once(' ') else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(open) = path.get(from..).and_then(|p| p.find("/{")).map(|o| o + from) {
+        if let Some(prefix) = path.get(..open).filter(|p| !p.is_empty()) {
+            out.push([format!("GET {prefix}"), format!("POST {prefix}")]);
+        }
+        from = open + 2;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -278,6 +306,37 @@ mod tests {
             sorted.dedup();
             assert_eq!(sorted.len(), s.len(), "no duplicates: {s:?}");
         }
+    }
+
+    #[test]
+    fn a_subset_brings_the_operations_that_hand_out_its_ids() {
+        let pool: Vec<String> = [
+            "GET /accounts",
+            "GET /accounts/{AccountId}/balances",
+            "GET /accounts/{AccountId}/statements",
+            "GET /accounts/{AccountId}/statements/{StatementId}",
+            "POST /account-access-consents",
+            "GET /account-access-consents/{ConsentId}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for seed in 0..300 {
+            let s = subset(&pool, 1 + seed % 3, &mut Rng::new(seed));
+            let has = |e: &str| s.iter().any(|x| x == e);
+            if has("GET /accounts/{AccountId}/statements/{StatementId}") {
+                assert!(has("GET /accounts/{AccountId}/statements") && has("GET /accounts"), "{s:?}");
+            }
+            if has("GET /accounts/{AccountId}/balances") {
+                assert!(has("GET /accounts"), "{s:?}");
+            }
+            if has("GET /account-access-consents/{ConsentId}") {
+                assert!(has("POST /account-access-consents"), "{s:?}");
+            }
+        }
+        let p = providers("GET /a/{X}/b/{Y}");
+        assert_eq!(p, [["GET /a", "POST /a"], ["GET /a/{X}/b", "POST /a/{X}/b"]]);
+        assert!(providers("GET /a").is_empty());
     }
 
     #[test]
