@@ -142,11 +142,18 @@ pub struct RateSettings {
     pub sigmas: f64,
     /// ... and at least this many requests. Default 60.
     pub min_requests: u64,
+    /// The window the requests are counted in, hours. Default 2: a surge is sustained, while
+    /// a few long sessions bunched into one hour are not.
+    pub window_hours: u32,
+    /// Share of the window's requests refused as unauthenticated or forbidden (401, 403) from
+    /// which the volume is an authentication event (a password-reset day, stuffing), judged by
+    /// the login detector, not a surge. Default 0.3.
+    pub max_refused_share: f64,
 }
 
 impl Default for RateSettings {
     fn default() -> Self {
-        RateSettings { factor: 4.0, sigmas: 6.0, min_requests: 60 }
+        RateSettings { factor: 4.0, sigmas: 6.0, min_requests: 60, window_hours: 2, max_refused_share: 0.3 }
     }
 }
 
@@ -250,6 +257,7 @@ impl BehaviourConfig {
             ("behaviour.bola.min_refused_share", self.bola.min_refused_share),
             ("behaviour.stuffing.min_failure_share", self.stuffing.min_failure_share),
             ("behaviour.errors.min_error_share", self.errors.min_error_share),
+            ("behaviour.rate.max_refused_share", self.rate.max_refused_share),
         ];
         for (key, v) in shares {
             if !(0.0..=1.0).contains(&v) {
@@ -258,6 +266,9 @@ impl BehaviourConfig {
         }
         if self.max_consumers == 0 || self.alerts.max_open == 0 {
             return Err("behaviour.max_consumers and behaviour.alerts.max_open must be at least 1".into());
+        }
+        if self.rate.window_hours == 0 || self.rate.window_hours > 24 {
+            return Err(format!("behaviour.rate.window_hours = {} must be 1 to 24", self.rate.window_hours));
         }
         if self.bola.window_minutes == 0 || self.stuffing.window_minutes == 0 || self.errors.window_minutes == 0 {
             return Err("detector windows (window_minutes) must be at least 1 minute".into());

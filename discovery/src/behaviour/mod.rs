@@ -258,7 +258,7 @@ impl Behaviour {
                 input::requested_ids(t, tx.path).into_iter().find(|(name, _)| self.cfg.account_params.iter().any(|a| a == name))
             }) {
                 let k = stable_key(&[acc.1.as_bytes()]);
-                p.windows(&self.cfg).hour_accounts.insert(k, ts);
+                p.windows(&self.cfg).recent_accounts.insert(k, ts);
             }
         }
         let volume = profile::counts_as_volume(tx.status, account_access);
@@ -270,7 +270,7 @@ impl Behaviour {
                 let end = p.hour.0.saturating_add(1).saturating_mul(3_600_000_000_000).saturating_sub(1);
                 // A synchronising hour does not become the usual breadth.
                 if !p.is_synchronising(end) {
-                    let breadth = p.accounts_last_hour(end) as f64;
+                    let breadth = p.accounts_in_window(end) as f64;
                     p.account_breadth.update(breadth);
                 }
             }
@@ -284,8 +284,11 @@ impl Behaviour {
         }
         p.hour_requests = p.hour_requests.saturating_add(1);
         p.season.record(&self.clock, ts, 1);
+        if matches!(tx.status, Some(401 | 403)) {
+            p.recent_refused.add(ts, 1);
+        }
         if volume {
-            p.last_hour.add(ts, 1);
+            p.recent.add(ts, 1);
             p.hour.1 = p.hour.1.saturating_add(1);
         }
 

@@ -22,6 +22,10 @@ pub const MAX_ACCOUNTS_PER_CONSUMER: u32 = 512;
 /// Bytes of the received-ids filter per consumer.
 pub const MAX_ID_FILTER_BYTES: u32 = 16 * 1024;
 
+/// Pseudo-count of the weekday/weekend hour-of-day profile against the hour-of-week slot:
+/// with one or two weeks of history a slot holds one or two hours, too few to trust alone.
+pub const DAY_TYPE_WEIGHT: f64 = 6.0;
+
 /// A synchronisation reads this many times the usual distinct accounts of an hour ...
 pub const SYNC_BREADTH_FACTOR: f64 = 4.0;
 /// ... plus this many.
@@ -97,8 +101,8 @@ pub struct Windows {
     pub login_users: DistinctWindow,
     /// Distinct networks new to the consumer with a failed login.
     pub login_new_networks: DistinctWindow,
-    /// Distinct customer accounts read in the last hour.
-    pub hour_accounts: DistinctWindow,
+    /// Distinct customer accounts read in the rate window.
+    pub recent_accounts: DistinctWindow,
 }
 
 impl Windows {
@@ -116,7 +120,7 @@ impl Windows {
             login_failures: RateWindow::with_buckets(login, 10),
             login_users: DistinctWindow::with_limits(login, 10, MAX_WINDOW_KEYS),
             login_new_networks: DistinctWindow::with_limits(login, 10, MAX_WINDOW_KEYS),
-            hour_accounts: DistinctWindow::with_limits(hours(1), 12, MAX_WINDOW_KEYS),
+            recent_accounts: DistinctWindow::with_limits(hours(cfg.rate.window_hours), 12, MAX_WINDOW_KEYS),
         }
     }
 
@@ -130,7 +134,7 @@ impl Windows {
             + self.login_failures.memory_bytes()
             + self.login_users.memory_bytes()
             + self.login_new_networks.memory_bytes()
-            + self.hour_accounts.memory_bytes()
+            + self.recent_accounts.memory_bytes()
     }
 }
 
@@ -153,14 +157,17 @@ pub struct Profile {
     pub warm_since: u64,
     /// Requests per hour by bank-local hour of week.
     pub season: SeasonalRate,
-    /// Requests in the last hour that count as volume (see [`counts_as_volume`]).
-    pub last_hour: RateWindow,
+    /// Requests in the rate window (`rate.window_hours`) that count as volume (see
+    /// [`counts_as_volume`]).
+    pub recent: RateWindow,
+    /// Requests in the rate window refused as unauthenticated or forbidden (401, 403).
+    pub recent_refused: RateWindow,
     /// How far completed hours strayed from the seasonal expectation: an exponentially
     /// weighted mean and deviation of `ln((count + 1) / (expected + 1))` over warm hours with
     /// traffic. A bursty consumer needs a larger surge to alert than a steady one.
     pub hour_ratio: Ewma,
-    /// Distinct accounts read per active hour (exponentially weighted), the breadth an
-    /// aggregator's synchronisation surges in.
+    /// Distinct accounts read in the rate window, sampled at the end of each active hour
+    /// (exponentially weighted): the breadth an aggregator's synchronisation surges in.
     pub account_breadth: Ewma,
     /// UTC hour index and volume count of the hour in progress (for the peer baseline and the
     /// dispersion of hourly counts).
@@ -198,7 +205,6 @@ pub struct Profile {
 impl Profile {
     /// A new profile from the first request's identity.
     pub fn new(id: &Identity, ts: u64, cfg: &BehaviourConfig) -> Self {
-        let _ = cfg;
         Profile {
             label: id.label.clone(),
             source: id.source.name().to_string(),
@@ -207,8 +213,9 @@ impl Profile {
             last_seen: ts,
             requests: 0,
             warm_since: 0,
-            season: SeasonalRate::new(SeasonConfig::default()),
-            last_hour: RateWindow::with_buckets(hours(1), 12),
+            season: SeasonalRate::new(SeasonConfig { day_type_weight: DAY_TYPE_WEIGHT, ..SeasonConfig::default() }),
+            recent: RateWindow::with_buckets(hours(cfg.rate.window_hours), 12),
+            recent_refused: RateWindow::with_buckets(hours(cfg.rate.window_hours), 12),
             hour_ratio: Ewma::new(HOUR_RATIO_ALPHA),
             account_breadth: Ewma::new(HOUR_RATIO_ALPHA),
             hour: (0, 0),
@@ -234,17 +241,17 @@ impl Profile {
         self.windows.get_or_insert_with(|| Box::new(Windows::new(cfg)))
     }
 
-    /// Distinct accounts read in the last hour at `ts`.
-    pub fn accounts_last_hour(&self, ts: u64) -> u64 {
-        self.windows.as_ref().map_or(0, |w| w.hour_accounts.count(ts))
+    /// Distinct accounts read in the rate window ending at `ts`.
+    pub fn accounts_in_window(&self, ts: u64) -> u64 {
+        self.windows.as_ref().map_or(0, |w| w.recent_accounts.count(ts))
     }
 
-    /// Whether the last hour read far more distinct accounts than the consumer's hours do: a
+    /// Whether the rate window read far more distinct accounts than the consumer's windows do: a
     /// synchronisation of many customers (an aggregator), judged per account by the PSD2 rule
     /// rather than as a surge of volume.
     pub fn is_synchronising(&self, ts: u64) -> bool {
         let usual = if self.account_breadth.n() > 0 { self.account_breadth.mean() } else { 0.0 };
-        self.accounts_last_hour(ts) as f64 >= SYNC_BREADTH_FACTOR * usual.max(1.0) + SYNC_BREADTH_MIN
+        self.accounts_in_window(ts) as f64 >= SYNC_BREADTH_FACTOR * usual.max(1.0) + SYNC_BREADTH_MIN
     }
 
     /// Whether the consumer's own baseline is trusted at `ts`.
@@ -266,7 +273,8 @@ impl Profile {
             + self.source.capacity()
             + self.org_id.as_ref().map_or(0, String::capacity)
             + self.season.memory_bytes()
-            + self.last_hour.memory_bytes()
+            + self.recent.memory_bytes()
+            + self.recent_refused.memory_bytes()
             + self.hour_ratio.memory_bytes()
             + self.account_breadth.memory_bytes()
             + self.endpoints.memory_bytes()

@@ -23,7 +23,20 @@ const EXPLAINS_VOLUME: [AnomalyKind; 5] = [
 /// one of its quiet hours.
 const QUIET_SHARE: f64 = 0.25;
 
-/// The request threshold of the last hour for an expected hourly rate.
+/// Requests expected in the rate window ending at `ts`: the seasonal rate of each of its hours.
+fn expected_in_window(step: &Step<'_, '_>, p: &Profile, ts: u64) -> f64 {
+    (0..step.cfg.rate.window_hours.max(1))
+        .map(|h| p.season.expected(step.clock, ts.saturating_sub(hours(h))).rate)
+        .sum()
+}
+
+/// Whether the window's volume is an authentication event: many requests refused (401, 403).
+fn mostly_refused(step: &Step<'_, '_>, p: &Profile, count: u64) -> bool {
+    let refused = p.recent_refused.count(step.tx.ts);
+    refused as f64 >= step.cfg.rate.max_refused_share * (refused + count) as f64 && refused > 0
+}
+
+/// The request threshold of the window for an expected count.
 fn threshold(step: &Step<'_, '_>, expected: f64) -> f64 {
     let r = &step.cfg.rate;
     (r.factor * expected).max(expected + r.sigmas * expected.sqrt()).max(r.min_requests as f64)
@@ -53,12 +66,12 @@ fn dispersion_threshold(p: &Profile, expected: f64) -> f64 {
 pub(in crate::behaviour) fn surge(step: &Step<'_, '_>, p: &Profile, peer: Option<&LogHistogram>, alerts: &mut AlertBook) {
     let ts = step.tx.ts;
     let key = step.consumer_key();
-    let count = p.last_hour.count(ts);
+    let count = p.recent.count(ts);
     let (expected, basis) = if p.is_warm() {
-        (p.season.expected(step.clock, ts).rate, "own seasonal baseline")
+        (expected_in_window(step, p, ts), "own seasonal baseline")
     } else {
         match peer.filter(|h| h.count() >= 100) {
-            Some(h) => (h.quantile(0.99) as f64, "peer group hourly p99"),
+            Some(h) => (h.quantile(0.99) as f64 * f64::from(step.cfg.rate.window_hours), "peer group hourly p99"),
             None => return,
         }
     };
@@ -67,24 +80,25 @@ pub(in crate::behaviour) fn surge(step: &Step<'_, '_>, p: &Profile, peer: Option
         alerts.touch(AnomalyKind::RateSurge, key, 0, ts);
         return;
     }
-    if alerts.any_open(&EXPLAINS_VOLUME, key) || p.is_synchronising(ts) {
+    if alerts.any_open(&EXPLAINS_VOLUME, key) || p.is_synchronising(ts) || mostly_refused(step, p, count) {
         return;
     }
     let ev = evidence(&[
-        ("window", json!("1 hour")),
-        ("requests_last_hour", json!(count)),
+        ("window", json!(format!("{} hours", step.cfg.rate.window_hours))),
+        ("requests_in_window", json!(count)),
         ("usual_hour_ratio", json!(round2(p.hour_ratio.mean().exp()))),
-        ("accounts_last_hour", json!(p.accounts_last_hour(ts))),
+        ("accounts_in_window", json!(p.accounts_in_window(ts))),
         ("usual_accounts_per_hour", json!(round2(p.account_breadth.mean()))),
-        ("expected_per_hour", json!(round2(expected))),
+        ("expected_in_window", json!(round2(expected))),
         ("baseline", json!(basis)),
         ("local_hour_of_week", json!(step.local.hour_of_week)),
         ("threshold", json!(round2(thr))),
     ]);
     let msg = format!(
-        "{} made {} requests in the last hour; {:.1} expected at this hour of the week",
+        "{} made {} requests in {} hours; {:.1} expected at this time of the week",
         step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()),
         count,
+        step.cfg.rate.window_hours,
         expected
     );
     alerts.raise(
@@ -96,7 +110,7 @@ pub(in crate::behaviour) fn surge(step: &Step<'_, '_>, p: &Profile, peer: Option
             score: score(count as f64, thr),
             subject: 0,
             endpoint: None,
-            first_seen: ts.saturating_sub(hours(1)),
+            first_seen: ts.saturating_sub(hours(step.cfg.rate.window_hours)),
             evidence: ev,
             message: msg,
             close_after: None,
@@ -112,13 +126,14 @@ pub(in crate::behaviour) fn off_hours(step: &Step<'_, '_>, p: &Profile, alerts: 
     }
     let ts = step.tx.ts;
     let key = step.consumer_key();
-    let expected = p.season.expected(step.clock, ts).rate;
-    let count = p.last_hour.count(ts);
+    let hourly = p.season.expected(step.clock, ts).rate;
+    let expected = expected_in_window(step, p, ts);
+    let count = p.recent.count(ts);
     let busy_thr = threshold(step, expected).max(dispersion_threshold(p, expected));
     // A surge counts as off-hours activity only in an hour the consumer is normally quiet in
     // (below a quarter of its overall hourly mean); otherwise it is a plain rate surge.
-    let quiet_hour = expected < QUIET_SHARE * p.season.typical_rate();
-    let busy = quiet_hour && count as f64 >= busy_thr && !p.is_synchronising(ts);
+    let quiet_hour = hourly < QUIET_SHARE * p.season.typical_rate();
+    let busy = quiet_hour && count as f64 >= busy_thr && !p.is_synchronising(ts) && !mostly_refused(step, p, count);
     if !(new_network || busy) {
         alerts.touch(AnomalyKind::OffHours, key, 0, ts);
         return;
@@ -128,8 +143,8 @@ pub(in crate::behaviour) fn off_hours(step: &Step<'_, '_>, p: &Profile, alerts: 
         ("off_hours", json!(format!("{:02}:00-{:02}:00", step.cfg.off_hours_start, step.cfg.off_hours_end))),
         ("new_network", json!(new_network)),
         ("network", json!(step.ctx.network)),
-        ("requests_last_hour", json!(count)),
-        ("expected_per_hour", json!(round2(expected))),
+        ("requests_in_window", json!(count)),
+        ("expected_in_window", json!(round2(expected))),
         ("known_networks", json!(p.networks.len())),
     ]);
     let msg = format!(
