@@ -136,7 +136,7 @@ fn every_shipped_scenario_reads_back_clean_in_tshark_and_apitap() {
     assert!(names.len() >= 3, "{names:?}");
     for scenario in names {
         let out = dir.path().join(scenario.file_stem().unwrap());
-        // The multi-week scenarios (up to a gigabyte and more) are cut to their first day here;
+        // The multi-week scenarios (up to a gigabyte and more) are cut to their first 12 hours here;
         // tests/simulate_behaviour.rs reads the behavioural injections back.
         let text = std::fs::read_to_string(&scenario).unwrap();
         let long = text.lines().any(|l| l.strip_prefix("duration_hours:").is_some_and(|h| h.trim().parse::<u64>().unwrap() > 168));
@@ -145,7 +145,7 @@ fn every_shipped_scenario_reads_back_clean_in_tshark_and_apitap() {
             .arg(&scenario)
             .arg("--out")
             .arg(&out)
-            .args(if long { &["--hours", "24"][..] } else { &[][..] })
+            .args(if long { &["--hours", "12"][..] } else { &[][..] })
             .output()
             .unwrap();
         assert!(o.status.success(), "{}: {}", scenario.display(), String::from_utf8_lossy(&o.stderr));

@@ -51,7 +51,14 @@ fn scenario(name: &str) -> PathBuf {
 }
 
 fn simulate(scenario: &Path, out: &Path, extra: &[&str]) -> Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_apitap")).args(["simulate", "--scenario"]).arg(scenario).arg("--out").arg(out).args(extra).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["simulate", "--scenario"])
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_str(&std::fs::read_to_string(out.join("truth.json")).unwrap()).unwrap()
 }
@@ -72,8 +79,11 @@ fn run() -> &'static Run {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let recs: Vec<Value> =
-            std::fs::read_to_string(read.join("transactions.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let recs: Vec<Value> = std::fs::read_to_string(read.join("transactions.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(recs.len() as u64, truth["requests"].as_u64().unwrap(), "apitap read recovers every request");
         Run { truth, recs, pcap: out.join("capture.pcap"), dir }
     })
@@ -123,10 +133,22 @@ fn tshark_on(net: &str, args: &[&str]) -> String {
     let r = run();
     let cut = r.dir.path().join(format!("cut-{}.pcap", net.replace(['/', '.'], "_")));
     if !cut.exists() {
-        let o = Command::new("tcpdump").arg("-r").arg(&r.pcap).arg("-w").arg(&cut).args(["net", net]).output().expect("tcpdump is not installed");
+        let o = Command::new("tcpdump")
+            .arg("-r")
+            .arg(&r.pcap)
+            .arg("-w")
+            .arg(&cut)
+            .args(["net", net])
+            .output()
+            .expect("tcpdump is not installed");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let o = Command::new("tshark").arg("-r").arg(&cut).args(args).output().expect("tshark is not installed: run scripts/install-deps.sh");
+    let o = Command::new("tshark")
+        .arg("-r")
+        .arg(&cut)
+        .args(args)
+        .output()
+        .expect("tshark is not installed: run scripts/install-deps.sh");
     assert!(o.status.success(), "tshark {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -153,20 +175,27 @@ fn every_kind_is_injected_in_the_second_week_of_a_clean_fortnight() {
         assert!(kinds.contains(*kind), "behaviour.yaml has no {kind}");
     }
     assert!(injections(truth, "shadow_endpoint").len() >= 2);
-    let techniques: BTreeSet<&str> = injections(truth, "request_smuggling").iter().map(|i| i["technique"].as_str().unwrap()).collect();
+    let techniques: BTreeSet<&str> =
+        injections(truth, "request_smuggling").iter().map(|i| i["technique"].as_str().unwrap()).collect();
     assert_eq!(techniques, BTreeSet::from(["cl_te", "duplicate_cl", "te_obfuscated"]));
     let paces: BTreeSet<&str> = injections(truth, "object_enumeration").iter().map(|i| i["pace"].as_str().unwrap()).collect();
     assert_eq!(paces, BTreeSet::from(["fast", "low_and_slow"]));
     // The October month end in London (GMT by then): Friday 30 and Saturday 31.
     let m = injections(truth, "month_end_peak");
-    assert_eq!((m.len(), m[0]["start"].as_str(), m[0]["end"].as_str()), (1, Some("2026-10-30T00:00:00+00:00"), Some("2026-11-01T00:00:00+00:00")));
+    assert_eq!(
+        (m.len(), m[0]["start"].as_str(), m[0]["end"].as_str()),
+        (1, Some("2026-10-30T00:00:00+00:00"), Some("2026-11-01T00:00:00+00:00"))
+    );
     // A population of about 40 beside week.yaml's five consumers, with every kind of credential.
     let consumers = truth["consumers"].as_array().unwrap();
     let generated = consumers.iter().filter(|c| c.get("group").is_some()).count();
     assert!((35..=50).contains(&generated), "{generated} generated consumers");
     let auths: BTreeSet<&str> = consumers.iter().map(|c| c["auth"].as_str().unwrap()).collect();
     assert_eq!(auths, BTreeSet::from(["api_key", "basic", "jwt", "opaque"]));
-    assert!(consumers.iter().filter(|c| c.get("group").is_some() && c.get("org_id").is_some()).count() >= 10, "generated TPPs with certificates");
+    assert!(
+        consumers.iter().filter(|c| c.get("group").is_some() && c.get("org_id").is_some()).count() >= 10,
+        "generated TPPs with certificates"
+    );
     // Small enough to simulate and read in about a minute.
     assert!(truth["requests"].as_u64().unwrap() <= 300_000);
     assert!(std::fs::metadata(&run().pcap).unwrap().len() <= 1 << 30);
@@ -191,7 +220,14 @@ fn every_injection_lists_its_first_request_times() {
     let (lo, hi) = (fast["first_id"].as_u64().unwrap(), fast["last_id"].as_u64().unwrap());
     let mut seen: Vec<f64> = in_window(fast, net, recs)
         .into_iter()
-        .filter(|r| r["uri"].as_str().unwrap().strip_prefix(&format!("{AISP}/accounts/")).and_then(|id| id.parse::<u64>().ok()).is_some_and(|id| (lo..=hi).contains(&id)))
+        .filter(|r| {
+            r["uri"]
+                .as_str()
+                .unwrap()
+                .strip_prefix(&format!("{AISP}/accounts/"))
+                .and_then(|id| id.parse::<u64>().ok())
+                .is_some_and(|id| (lo..=hi).contains(&id))
+        })
         .map(ts)
         .collect();
     seen.sort_by(f64::total_cmp);
@@ -208,7 +244,11 @@ fn a_rate_surge_multiplies_the_consumers_usual_rate() {
         let c = consumer(truth, inj["consumer"].as_str().unwrap());
         let net = c["network"].as_str().unwrap();
         let window = in_window(inj, net, recs);
-        assert_eq!(window.len() as u64, inj["consumer_requests"].as_u64().unwrap(), "every request of the consumer in the window");
+        assert_eq!(
+            window.len() as u64,
+            inj["consumer_requests"].as_u64().unwrap(),
+            "every request of the consumer in the window"
+        );
         assert!(inj["requests"].as_u64().unwrap() < window.len() as u64, "normal traffic goes on beside the surge");
         assert!(window.iter().all(|r| r["user_agent"] == c["user_agent"]), "its own client");
         let hours = (secs(&inj["end"]) - secs(&inj["start"])) / 3600.0;
@@ -219,11 +259,17 @@ fn a_rate_surge_multiplies_the_consumers_usual_rate() {
         // The usual rate is what the consumer really does at those hours: the same hours of the
         // first week's working days.
         let (a, b) = (secs(&inj["start"]), secs(&inj["end"]));
-        let days: Vec<f64> = (2..=8).map(|d| d as f64 * 86_400.0).filter(|d| {
-            let t = DateTime::from_timestamp((a - d) as i64, 0).unwrap();
-            !matches!(chrono::Datelike::weekday(&t), chrono::Weekday::Sat | chrono::Weekday::Sun)
-        }).collect();
-        let before: usize = days.iter().map(|d| recs.iter().filter(|r| in_net(&r["orig_h"], net) && (a - d..b - d).contains(&ts(r))).count()).sum();
+        let days: Vec<f64> = (2..=8)
+            .map(|d| d as f64 * 86_400.0)
+            .filter(|d| {
+                let t = DateTime::from_timestamp((a - d) as i64, 0).unwrap();
+                !matches!(chrono::Datelike::weekday(&t), chrono::Weekday::Sat | chrono::Weekday::Sun)
+            })
+            .collect();
+        let before: usize = days
+            .iter()
+            .map(|d| recs.iter().filter(|r| in_net(&r["orig_h"], net) && (a - d..b - d).contains(&ts(r))).count())
+            .sum();
         let measured = before as f64 / days.len() as f64 / hours;
         assert!(measured > 0.4 * usual && measured < 2.0 * usual, "usual {usual} an hour, measured {measured}");
     }
@@ -243,8 +289,11 @@ fn a_new_user_agent_appears_only_in_its_window() {
         let net = c["network"].as_str().unwrap();
         assert!(with_ua.iter().all(|r| in_net(&r["orig_h"], net)), "from the consumer's own network");
         // Its usual credentials (the scheme, at least, is what a record shows).
-        let usual_scheme: BTreeSet<Option<&str>> =
-            recs.iter().filter(|r| in_net(&r["orig_h"], net) && r["user_agent"] == c["user_agent"] && r["host"] == "api.bank.example").map(|r| r["auth_scheme"].as_str()).collect();
+        let usual_scheme: BTreeSet<Option<&str>> = recs
+            .iter()
+            .filter(|r| in_net(&r["orig_h"], net) && r["user_agent"] == c["user_agent"] && r["host"] == "api.bank.example")
+            .map(|r| r["auth_scheme"].as_str())
+            .collect();
         let scheme: BTreeSet<Option<&str>> = with_ua.iter().map(|r| r["auth_scheme"].as_str()).collect();
         assert!(scheme.is_subset(&usual_scheme), "{scheme:?} against {usual_scheme:?}");
         assert_ne!(ua, c["user_agent"].as_str().unwrap());
@@ -260,12 +309,16 @@ fn unauthenticated_requests_read_customer_data_without_any_credential() {
         assert_eq!(from.len() as u64, inj["requests"].as_u64().unwrap());
         let (a, b) = (secs(&inj["start"]), secs(&inj["end"]));
         assert!(from.iter().all(|r| (a..b).contains(&ts(r))));
-        assert!(from.iter().all(|r| status(r) == 200 && r["response_body_len"].as_u64().unwrap() > 100), "every answer carries data");
+        assert!(
+            from.iter().all(|r| status(r) == 200 && r["response_body_len"].as_u64().unwrap() > 100),
+            "every answer carries data"
+        );
         assert!(from.iter().all(|r| r.get("auth_scheme").is_none() && r["user_agent"] == inj["user_agent"]));
         let ips: BTreeSet<&str> = from.iter().map(|r| r["orig_h"].as_str().unwrap()).collect();
         assert_eq!(ips.len() as u64, inj["distinct_source_ips"].as_u64().unwrap());
         // Reads of single accounts, each of an id a listing gave the same connection first.
-        let reads: Vec<&&Value> = from.iter().filter(|r| r["uri"].as_str().unwrap().starts_with(&format!("{AISP}/accounts/"))).collect();
+        let reads: Vec<&&Value> =
+            from.iter().filter(|r| r["uri"].as_str().unwrap().starts_with(&format!("{AISP}/accounts/"))).collect();
         assert!(reads.len() * 2 > from.len(), "{} reads of {}", reads.len(), from.len());
         // No credential of any kind in the requests, and an IBAN in every answer.
         let headers = tshark_on(net, &["-Y", "http.request", "-T", "fields", "-e", "http.request.line"]);
@@ -273,7 +326,10 @@ fn unauthenticated_requests_read_customer_data_without_any_credential() {
         for name in ["authorization:", "x-api-key:", "client-cert:", "cookie:"] {
             assert!(!headers.to_ascii_lowercase().contains(name), "{name} in {headers}");
         }
-        let with_iban = tshark_on(net, &["-Y", "http.response and http.file_data contains \"UK.OBIE.IBAN\"", "-T", "fields", "-e", "frame.number"]);
+        let with_iban = tshark_on(
+            net,
+            &["-Y", "http.response and http.file_data contains \"UK.OBIE.IBAN\"", "-T", "fields", "-e", "frame.number"],
+        );
         assert_eq!(with_iban.lines().count(), from.len(), "every answer names an account by IBAN");
     }
 }
@@ -291,7 +347,8 @@ fn smuggling_heads_are_what_apitap_read_flags() {
         let net = consumer(truth, inj["consumer"].as_str().unwrap())["network"].as_str().unwrap();
         let event = event_of(inj["technique"].as_str().unwrap());
         let window = in_window(inj, net, recs);
-        let flagged: Vec<&&Value> = window.iter().filter(|r| r["events"].as_array().is_some_and(|e| e.iter().any(|e| e == event))).collect();
+        let flagged: Vec<&&Value> =
+            window.iter().filter(|r| r["events"].as_array().is_some_and(|e| e.iter().any(|e| e == event))).collect();
         assert_eq!(flagged.len() as u64, inj["smuggling_requests"].as_u64().unwrap(), "{inj}");
         assert!(!flagged.is_empty());
         // Each ambiguous request ends its connection, after the connection's usual calls.
@@ -313,7 +370,10 @@ fn smuggling_heads_are_what_apitap_read_flags() {
     }
     // Normal traffic never has an ambiguous head.
     let smuggling = ["content_length_and_chunked", "duplicate_content_length", "unusual_transfer_encoding"];
-    let everywhere = recs.iter().filter(|r| r["events"].as_array().is_some_and(|e| e.iter().any(|e| smuggling.contains(&e.as_str().unwrap())))).count();
+    let everywhere = recs
+        .iter()
+        .filter(|r| r["events"].as_array().is_some_and(|e| e.iter().any(|e| smuggling.contains(&e.as_str().unwrap()))))
+        .count();
     assert_eq!(everywhere, flagged_total);
 }
 
@@ -337,7 +397,10 @@ fn confounders_stay_benign_and_the_attacks_do_not() {
     // consumer's normal traffic has at most eight).
     let accounts = |rs: &Vec<&&Value>| -> usize {
         let prefix = format!("{AISP}/accounts/");
-        rs.iter().filter_map(|r| r["uri"].as_str().unwrap().strip_prefix(&prefix).map(|rest| rest.split('/').next().unwrap())).collect::<BTreeSet<_>>().len()
+        rs.iter()
+            .filter_map(|r| r["uri"].as_str().unwrap().strip_prefix(&prefix).map(|rest| rest.split('/').next().unwrap()))
+            .collect::<BTreeSet<_>>()
+            .len()
     };
     let aggregating: Vec<&Vec<&&Value>> = by_conn.values().filter(|rs| accounts(rs) >= 9).collect();
     assert!(aggregating.len() >= 50, "{} connections", aggregating.len());
@@ -361,9 +424,15 @@ fn the_held_out_scenario_has_the_same_shape_and_a_seed_of_its_own() {
         assert!(kinds.contains(*kind), "the held-out scenario has no {kind}");
     }
     // Other consumers than the tuning scenario's, on the Open Finance Brasil specs.
-    let ids = |t: &Value| -> BTreeSet<String> { t["consumers"].as_array().unwrap().iter().map(|c| c["label"].as_str().unwrap().to_string()).collect() };
+    let ids = |t: &Value| -> BTreeSet<String> {
+        t["consumers"].as_array().unwrap().iter().map(|c| c["label"].as_str().unwrap().to_string()).collect()
+    };
     assert!(ids(&truth).is_disjoint(&ids(&run().truth)));
-    assert!(truth["endpoints"].as_array().unwrap().iter().any(|e| e["path_template"].as_str().unwrap().starts_with("/open-banking/accounts/v2/")));
+    assert!(truth["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["path_template"].as_str().unwrap().starts_with("/open-banking/accounts/v2/")));
     // Nothing else is run with its seed.
     for entry in std::fs::read_dir(scenario("")).unwrap() {
         let path = entry.unwrap().path();

@@ -20,7 +20,14 @@ fn scenario(name: &str) -> PathBuf {
 }
 
 fn apitap(args: &[&str], scenario: &Path, out: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_apitap")).args(["simulate", "--scenario"]).arg(scenario).arg("--out").arg(out).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["simulate", "--scenario"])
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn simulate(scenario: &Path, out: &Path, args: &[&str]) -> Value {
@@ -49,8 +56,12 @@ fn a_population_is_drawn_from_the_seed() {
     let read = |d: &str, f: &str| std::fs::read(dir.path().join(d).join(f)).unwrap();
     assert_eq!(read("a", "capture.pcap"), read("b", "capture.pcap"));
     assert_eq!(read("a", "truth.json"), read("b", "truth.json"));
-    let labels = |t: &Value| -> Vec<String> { t["consumers"].as_array().unwrap().iter().map(|c| c["label"].as_str().unwrap().to_string()).collect() };
-    let ids = |t: &Value| -> Vec<String> { t["consumers"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect() };
+    let labels = |t: &Value| -> Vec<String> {
+        t["consumers"].as_array().unwrap().iter().map(|c| c["label"].as_str().unwrap().to_string()).collect()
+    };
+    let ids = |t: &Value| -> Vec<String> {
+        t["consumers"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    };
     assert_eq!(ids(&a), ids(&c), "ids do not depend on the seed");
     assert!(labels(&a).iter().zip(labels(&c)).all(|(x, y)| *x != y), "everything else does");
     // --hours cuts the scenario, with the injections that end later.
@@ -134,14 +145,29 @@ fn population_mistakes_are_named_with_the_file_key_and_fix() {
     let pop = with_absolute_specs("population.yaml");
     let cases = [
         (pop.replace("network_prefix: 20", "network_prefix: 10"), "population[2]: `network_prefix: 10` must be 12"),
-        (pop.replace("    count: 50\n", "    count: 5000\n"), "holds 256 networks of /20, fewer than `count: 5000`; widen `network_pool`"),
+        (
+            pop.replace("    count: 50\n", "    count: 5000\n"),
+            "holds 256 networks of /20, fewer than `count: 5000`; widen `network_pool`",
+        ),
         (pop.replace("network_pool: 172.20.0.0/16", "network_pool: 198.19.128.0/17"), "overlaps group `ais`'s pool"),
         (pop.replace("auth: {api_key: 1}", "auth: {apikey: 1}"), "population[2]: `auth: {apikey: ...}` is unknown"),
-        (pop.replace("attended_share: [0.9, 1.0]", "attended_share: [1.0, 0.9]"), "population[1]: `attended_share` must be 0 to 1, a range low first"),
+        (
+            pop.replace("attended_share: [0.9, 1.0]", "attended_share: [1.0, 0.9]"),
+            "population[1]: `attended_share` must be 0 to 1, a range low first",
+        ),
         (pop.replace("{median: 4, sigma: 0.7, max: 60}", "{median: 4, sigma: 0.7, max: 2}"), "`max` at least the median"),
-        (pop.replace("    operations_per_consumer: 3\n", "    operations_per_consumer: 0\n"), "`operations_per_consumer: 0` needs a non-empty `operations`"),
-        (pop.replace("\"GET /accounts/{AccountId}/standing-orders\"]", "\"GET /accounts/{AccountId}/standing-order\"]"), "population group `app`: operation `GET /accounts/{AccountId}/standing-order` is in none of its APIs"),
-        (pop.replace("consumer: app-3", "consumer: app-51"), "uses consumer `app-51`, which is not under `consumers` nor drawn by a `population` group"),
+        (
+            pop.replace("    operations_per_consumer: 3\n", "    operations_per_consumer: 0\n"),
+            "`operations_per_consumer: 0` needs a non-empty `operations`",
+        ),
+        (
+            pop.replace("\"GET /accounts/{AccountId}/standing-orders\"]", "\"GET /accounts/{AccountId}/standing-order\"]"),
+            "population group `app`: operation `GET /accounts/{AccountId}/standing-order` is in none of its APIs",
+        ),
+        (
+            pop.replace("consumer: app-3", "consumer: app-51"),
+            "uses consumer `app-51`, which is not under `consumers` nor drawn by a `population` group",
+        ),
         (pop.replace("  - group: pis\n", "  - group: ais\n"), "`group: ais` is used twice"),
     ];
     for (i, (text, want)) in cases.iter().enumerate() {
@@ -157,13 +183,31 @@ fn new_injection_keys_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let beh = with_absolute_specs("behaviour.yaml");
     let cases = [
-        (beh.replace("    times_usual: 8\n", "    times_usual: 8\n    requests_per_hour: 50\n"), "a rate_surge takes its rate from `times_usual`"),
+        (
+            beh.replace("    times_usual: 8\n", "    times_usual: 8\n    requests_per_hour: 50\n"),
+            "a rate_surge takes its rate from `times_usual`",
+        ),
         (beh.replace("    times_usual: 8\n", "    times_usual: 1\n"), "`times_usual: 1` must be more than 1"),
-        (beh.replace("    user_agent: python-requests/2.31.0\n", "    user_agent: delta-aggregator/7.0\n"), "must be new to consumer `tpp-delta`"),
+        (
+            beh.replace("    user_agent: python-requests/2.31.0\n", "    user_agent: delta-aggregator/7.0\n"),
+            "must be new to consumer `tpp-delta`",
+        ),
         (beh.replace("source_network: 185.220.101.0/24", "source_network: 198.19.0.0/20"), "overlaps consumer `tpp-"),
-        (beh.replace("technique: cl_te", "technique: te_cl"), "`technique: te_cl` is unknown; use cl_te, duplicate_cl or te_obfuscated"),
-        (beh.replace("    consumer: platform-1\n    api: transfers\n", "    api: transfers\n"), "(deprecated_operations) needs `consumer`"),
-        (beh.replace("operation: \"GET /accounts/{AccountId}\"\n    source_network", "operation: \"POST /account-access-consents\"\n    source_network"), "(unauthenticated_access): operation `POST /account-access-consents` is not a GET"),
+        (
+            beh.replace("technique: cl_te", "technique: te_cl"),
+            "`technique: te_cl` is unknown; use cl_te, duplicate_cl or te_obfuscated",
+        ),
+        (
+            beh.replace("    consumer: platform-1\n    api: transfers\n", "    api: transfers\n"),
+            "(deprecated_operations) needs `consumer`",
+        ),
+        (
+            beh.replace(
+                "operation: \"GET /accounts/{AccountId}\"\n    source_network",
+                "operation: \"POST /account-access-consents\"\n    source_network",
+            ),
+            "(unauthenticated_access): operation `POST /account-access-consents` is not a GET",
+        ),
     ];
     for (i, (text, want)) in cases.iter().enumerate() {
         assert_ne!(text, &beh, "case {i} changed nothing");
@@ -191,7 +235,18 @@ fn exchanges(pcap: &Path) -> Vec<Exchange> {
         .arg("-r")
         .arg(pcap)
         .args(["-Y", "http", "-T", "fields", "-E", "separator=/t", "-E", "aggregator=\u{1f}", "-E", "occurrence=a"])
-        .args(["-e", "tcp.stream", "-e", "ip.src", "-e", "frame.time_epoch", "-e", "http.request.uri", "-e", "http.authorization"])
+        .args([
+            "-e",
+            "tcp.stream",
+            "-e",
+            "ip.src",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "http.request.uri",
+            "-e",
+            "http.authorization",
+        ])
         .args(["-e", "http.request.line", "-e", "http.response.code", "-e", "http.file_data"])
         .output()
         .expect("tshark is not installed: run scripts/install-deps.sh");
@@ -275,7 +330,12 @@ fn customers_get_their_own_tokens_ids_and_psd2_budget() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["path_template"].as_str().unwrap().split('/').map(str::to_string).collect(), e["host"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["path_template"].as_str().unwrap().split('/').map(str::to_string).collect(),
+                e["host"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let id_segments = |uri: &str| -> Vec<String> {
         let segs: Vec<&str> = uri.split('?').next().unwrap().split('/').collect();
@@ -285,11 +345,16 @@ fn customers_get_their_own_tokens_ids_and_psd2_budget() {
             .filter(|(t, _)| t.len() == segs.len() && t.iter().zip(&segs).all(|(t, s)| t.starts_with('{') || t == s))
             .min_by_key(|(t, _)| t.iter().filter(|s| s.starts_with('{')).count());
         best.map(|(t, _)| {
-            t.iter().zip(&segs).filter(|(t, _)| {
-                let name = t.trim_matches(|c| c == '{' || c == '}');
-                t.starts_with('{') && (name.ends_with("Id") || name.ends_with("ID") || name == "id")
-            }).map(|(_, s)| s.to_string()).collect()
-        }).unwrap_or_default()
+            t.iter()
+                .zip(&segs)
+                .filter(|(t, _)| {
+                    let name = t.trim_matches(|c| c == '{' || c == '}');
+                    t.starts_with('{') && (name.ends_with("Id") || name.ends_with("ID") || name == "id")
+                })
+                .map(|(_, s)| s.to_string())
+                .collect()
+        })
+        .unwrap_or_default()
     };
     let mut given: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     let mut subs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

@@ -121,7 +121,7 @@ pub fn from_nanos(n: u64) -> DateTime<Utc> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

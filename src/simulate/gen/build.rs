@@ -60,7 +60,10 @@ impl<W: Write> Generator<'_, W> {
                 }
             };
             headers.push(("x-fapi-customer-ip-address".into(), ip.to_string()));
-            headers.push(("x-fapi-auth-date".into(), from_nanos(ts.saturating_sub(3_600_000_000_000)).format("%a, %d %b %Y %H:%M:%S GMT").to_string()));
+            headers.push((
+                "x-fapi-auth-date".into(),
+                from_nanos(ts.saturating_sub(3_600_000_000_000)).format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+            ));
         }
         for p in &op.parameters {
             match p.location {
@@ -104,7 +107,9 @@ impl<W: Write> Generator<'_, W> {
         let mut resp_body = match resp_schema {
             Some(b) if status < 400 => values::generate(&b.schema, "response", &ctx, &mut self.rng),
             _ if status == 204 => Value::Null,
-            _ => serde_json::json!({"Code": format!("UK.OBIE.{status}"), "Message": reason_phrase(status), "Id": self.rng.uuid()}),
+            _ => {
+                serde_json::json!({"Code": format!("UK.OBIE.{status}"), "Message": reason_phrase(status), "Id": self.rng.uuid()})
+            }
         };
         if status < 400 {
             if let Some((name, list)) = &opts.list_ids {
@@ -216,7 +221,10 @@ fn list_exactly(body: &mut Value, name: &str, ids: &[String]) {
     while let Some(v) = stack.pop() {
         match v {
             Value::Array(items) => {
-                let key = items.first().and_then(Value::as_object).and_then(|o| o.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned());
+                let key = items
+                    .first()
+                    .and_then(Value::as_object)
+                    .and_then(|o| o.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned());
                 if let (Some(key), Some(first)) = (key, items.first().cloned()) {
                     *items = ids
                         .iter()
@@ -264,7 +272,9 @@ fn identify_accounts(body: &mut Value, country: &str, rng: &mut Rng) {
 /// True when the consumer's operation filter admits `op` (empty filter: everything).
 pub(crate) fn wanted(c: &Consumer, op: &Operation) -> bool {
     c.operations.is_empty()
-        || c.operations.iter().any(|w| op.operation_id.as_deref() == Some(w.as_str()) || *w == format!("{} {}", op.method, op.path))
+        || c.operations
+            .iter()
+            .any(|w| op.operation_id.as_deref() == Some(w.as_str()) || *w == format!("{} {}", op.method, op.path))
 }
 
 /// Headers every request of a consumer carries.
@@ -348,7 +358,8 @@ mod tests {
 
     #[test]
     fn a_listing_is_made_to_hold_exactly_the_given_ids() {
-        let mut body = serde_json::json!({"Data": {"Account": [{"AccountId": "x", "Currency": "GBP"}, {"AccountId": "y"}]}, "Links": {}});
+        let mut body =
+            serde_json::json!({"Data": {"Account": [{"AccountId": "x", "Currency": "GBP"}, {"AccountId": "y"}]}, "Links": {}});
         list_exactly(&mut body, "AccountId", &["a1".to_string(), "a2".to_string(), "a3".to_string()]);
         let items = body["Data"]["Account"].as_array().unwrap();
         let ids: Vec<&str> = items.iter().map(|i| i["AccountId"].as_str().unwrap()).collect();

@@ -178,7 +178,9 @@ impl<'a, W: Write> Generator<'a, W> {
         for (i, c) in sc.consumers.iter().enumerate() {
             let mut r = self.rng.fork(1000 + i as u64);
             let per_hour = c.requests_per_hour / c.requests_per_session;
-            sessions.extend(session_starts(from, to, per_hour, true, sc.timezone, &mut r).into_iter().map(|t| (t, SessionKind::Normal(i))));
+            sessions.extend(
+                session_starts(from, to, per_hour, true, sc.timezone, &mut r).into_iter().map(|t| (t, SessionKind::Normal(i))),
+            );
         }
         for (i, inj) in sc.injections.iter().enumerate() {
             let mut r = self.rng.fork(2000 + i as u64);
@@ -224,7 +226,8 @@ impl<'a, W: Write> Generator<'a, W> {
                 customers_seen: s.customers.len() as u64,
             })
             .collect();
-        let mut injections: Vec<_> = sc.injections.iter().zip(std::mem::take(&mut self.acc)).map(|(inj, acc)| acc.truth(inj, sc)).collect();
+        let mut injections: Vec<_> =
+            sc.injections.iter().zip(std::mem::take(&mut self.acc)).map(|(inj, acc)| acc.truth(inj, sc)).collect();
         injections.extend(inject::month_end_truth(&self.month_end));
         let truth = Truth {
             schema_version: TRUTH_SCHEMA_VERSION,
@@ -322,7 +325,11 @@ impl<'a, W: Write> Generator<'a, W> {
     fn count_surge_window(&mut self, c: usize, t: u64) {
         let Some(st) = self.states.get(c) else { return };
         for &i in &st.surges {
-            let inside = self.scenario.injections.get(i).is_some_and(|j| (inject::nanos_of(j.start)..inject::nanos_of(j.end)).contains(&t));
+            let inside = self
+                .scenario
+                .injections
+                .get(i)
+                .is_some_and(|j| (inject::nanos_of(j.start)..inject::nanos_of(j.end)).contains(&t));
             if let (true, Some(acc)) = (inside, self.acc.get_mut(i)) {
                 acc.window_requests += 1;
             }

@@ -86,7 +86,8 @@ fn id_params(op: &Operation) -> impl Iterator<Item = &str> {
 /// tokens were granted under, stable over the run.
 fn intent_id(consumer: &str, k: u64) -> String {
     let h = |salt: u64| {
-        let mut h = consumer.bytes().fold(0xcbf2_9ce4_8422_2325u64 ^ salt, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let mut h =
+            consumer.bytes().fold(0xcbf2_9ce4_8422_2325u64 ^ salt, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
         h ^= k.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         h ^= h >> 33;
         h.wrapping_mul(0xff51_afd7_ed55_8ccd)
@@ -116,7 +117,8 @@ impl<W: Write> Generator<'_, W> {
         }
         let free = |st: &super::ConsumerState, k: u64| {
             st.customers.get(&k).is_none_or(|cs| {
-                cs.unattended.len() < PSD2_UNATTENDED_PER_DAY || cs.unattended.front().is_some_and(|t| ts.saturating_sub(*t) >= DAY_NANOS)
+                cs.unattended.len() < PSD2_UNATTENDED_PER_DAY
+                    || cs.unattended.front().is_some_and(|t| ts.saturating_sub(*t) >= DAY_NANOS)
             })
         };
         let mut pick = None;
@@ -147,7 +149,13 @@ impl<W: Write> Generator<'_, W> {
     /// fetches an opaque token first if needed (the returned time is when the session may
     /// start). JWTs name the customer (`sub`) and, on an Open Banking UK account-information
     /// API, its consent (`openbanking_intent_id`).
-    pub(crate) fn auth_headers(&mut self, ts: u64, c: usize, k: u64, api: Option<&LoadedApi>) -> Result<(Vec<(String, String)>, u64)> {
+    pub(crate) fn auth_headers(
+        &mut self,
+        ts: u64,
+        c: usize,
+        k: u64,
+        api: Option<&LoadedApi>,
+    ) -> Result<(Vec<(String, String)>, u64)> {
         let sc = self.scenario;
         let Some(consumer) = sc.consumers.get(c) else { return Ok((Vec::new(), ts)) };
         let secs = (ts / 1_000_000_000) as i64;
@@ -158,7 +166,18 @@ impl<W: Write> Generator<'_, W> {
                 let sub = psu_id(&consumer.id, k);
                 let intent = api.filter(|a| a.base_path.contains("/aisp")).map(|_| intent_id(&consumer.id, k));
                 let extra: Vec<(&str, &str)> = intent.as_deref().map(|i| ("openbanking_intent_id", i)).into_iter().collect();
-                format!("Bearer {}", creds::jwt_with(&consumer.client_id, Some(&sub), "accounts payments", secs, secs + 3600, &extra, &mut self.rng))
+                format!(
+                    "Bearer {}",
+                    creds::jwt_with(
+                        &consumer.client_id,
+                        Some(&sub),
+                        "accounts payments",
+                        secs,
+                        secs + 3600,
+                        &extra,
+                        &mut self.rng
+                    )
+                )
             }
             AuthKind::ApiKey => {
                 let key = format!("{}-{}", consumer.client_id, self.states.get(c).map(|s| s.secret.as_str()).unwrap_or(""));
@@ -204,9 +223,11 @@ impl<W: Write> Generator<'_, W> {
             method: "POST".into(),
             target: auth.token_path.clone(),
             headers,
-            body: format!("grant_type=client_credentials&scope=accounts&client_id={client_id}&client_secret={secret}").into_bytes(),
+            body: format!("grant_type=client_credentials&scope=accounts&client_id={client_id}&client_secret={secret}")
+                .into_bytes(),
         };
-        let resp = json_response(200, &serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}), false);
+        let resp =
+            json_response(200, &serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}), false);
         let client = self.client_addr(c);
         let end = self.exchange_session(ts, client, auth.server, vec![(req.to_bytes(&auth.host), resp)], c)?;
         self.book.hit(&auth.host, "POST", &auth.token_path, "documented", None);
@@ -247,7 +268,14 @@ impl<W: Write> Generator<'_, W> {
                 Some((_, ops)) => (ai, ops.clone()),
                 None => {
                     let Some(api) = self.apis.get(ai) else { return Ok(()) };
-                    let ops = api.spec.operations.iter().enumerate().filter(|(_, op)| wanted(consumer, op) && !op.deprecated).map(|(i, _)| i).collect();
+                    let ops = api
+                        .spec
+                        .operations
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, op)| wanted(consumer, op) && !op.deprecated)
+                        .map(|(i, _)| i)
+                        .collect();
                     (ai, ops)
                 }
             },
@@ -332,7 +360,8 @@ impl<W: Write> Generator<'_, W> {
             InjectionKind::ZombieVersion { api, base_path } => {
                 // An old version replays current GETs under its base path.
                 let Some(loaded) = self.apis.iter().find(|a| &a.name == api) else { return Ok(()) };
-                let ops: Vec<usize> = loaded.spec.operations.iter().enumerate().filter(|(_, op)| op.method == "GET").map(|(i, _)| i).collect();
+                let ops: Vec<usize> =
+                    loaded.spec.operations.iter().enumerate().filter(|(_, op)| op.method == "GET").map(|(i, _)| i).collect();
                 let Some(op) = self.usual_op(loaded, &ops, c, k) else { return Ok(()) };
                 let opts = BuildOpts { customer: Some(k), learn: true, ..BuildOpts::default() };
                 let (req, resp, template) = self.build(loaded, op, base_path, consumer, c, &auth, attended, start, &opts);
@@ -341,7 +370,8 @@ impl<W: Write> Generator<'_, W> {
             InjectionKind::DeprecatedOperations { api } => {
                 // Deprecated operations are called as documented.
                 let Some(loaded) = self.apis.iter().find(|a| &a.name == api) else { return Ok(()) };
-                let ops: Vec<usize> = loaded.spec.operations.iter().enumerate().filter(|(_, op)| op.deprecated).map(|(i, _)| i).collect();
+                let ops: Vec<usize> =
+                    loaded.spec.operations.iter().enumerate().filter(|(_, op)| op.deprecated).map(|(i, _)| i).collect();
                 let Some(op) = self.usual_op(loaded, &ops, c, k) else { return Ok(()) };
                 let opts = BuildOpts { customer: Some(k), learn: true, ..BuildOpts::default() };
                 let (req, resp, template) = self.build(loaded, op, &loaded.base_path, consumer, c, &auth, attended, start, &opts);

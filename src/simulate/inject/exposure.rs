@@ -68,7 +68,9 @@ impl<W: Write> Generator<'_, W> {
     pub(crate) fn unauthenticated_session(&mut self, ts: u64, i: usize) -> Result<()> {
         let sc = self.scenario;
         let Some(inj) = sc.injections.get(i) else { return Ok(()) };
-        let InjectionKind::UnauthenticatedAccess { api, operation, source_network, user_agent } = &inj.kind else { return Ok(()) };
+        let InjectionKind::UnauthenticatedAccess { api, operation, source_network, user_agent } = &inj.kind else {
+            return Ok(());
+        };
         let Some(api) = self.apis.iter().find(|a| &a.name == api) else { return Ok(()) };
         let Some(op) = find_op(api, operation) else { return Ok(()) };
         let Some(acc) = self.acc.get_mut(i) else { return Ok(()) };
@@ -101,20 +103,46 @@ impl<W: Write> Generator<'_, W> {
             Some((list, param)) => {
                 let ids: Vec<String> = (0..n).map(|_| self.rng.alnum(12)).collect();
                 let pairs = ids.iter().map(|id| (param.clone(), id.clone())).collect();
-                steps.push((list, BuildOpts { status: Some(success_status(list)), ids: Some(pairs), list_ids: Some((param.clone(), ids.clone())), identification: true, ..BuildOpts::default() }));
+                steps.push((
+                    list,
+                    BuildOpts {
+                        status: Some(success_status(list)),
+                        ids: Some(pairs),
+                        list_ids: Some((param.clone(), ids.clone())),
+                        identification: true,
+                        ..BuildOpts::default()
+                    },
+                ));
                 for id in ids {
-                    steps.push((op, BuildOpts { status: Some(success_status(op)), ids: Some(vec![(param.clone(), id)]), identification: true, ..BuildOpts::default() }));
+                    steps.push((
+                        op,
+                        BuildOpts {
+                            status: Some(success_status(op)),
+                            ids: Some(vec![(param.clone(), id)]),
+                            identification: true,
+                            ..BuildOpts::default()
+                        },
+                    ));
                 }
             }
             None => {
                 for _ in 0..n {
-                    steps.push((op, BuildOpts { status: Some(success_status(op)), ids: Some(Vec::new()), identification: true, ..BuildOpts::default() }));
+                    steps.push((
+                        op,
+                        BuildOpts {
+                            status: Some(success_status(op)),
+                            ids: Some(Vec::new()),
+                            identification: true,
+                            ..BuildOpts::default()
+                        },
+                    ));
                 }
             }
         }
         let mut exchanges = Vec::new();
         for (op, opts) in steps {
-            let (mut req, mut resp, template) = self.build(api, op, &api.base_path, &anonymous, usize::MAX, &[], false, ts, &opts);
+            let (mut req, mut resp, template) =
+                self.build(api, op, &api.base_path, &anonymous, usize::MAX, &[], false, ts, &opts);
             // A scripted client sends no FAPI headers either.
             req.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("x-fapi-interaction-id"));
             resp.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("x-fapi-interaction-id"));
@@ -139,9 +167,11 @@ impl<W: Write> Generator<'_, W> {
         let Some(consumer) = sc.consumers.get(c) else { return Ok(()) };
         let Some(ai) = self.apis.iter().position(|a| &a.name == api) else { return Ok(()) };
         let Some(api) = self.apis.get(ai) else { return Ok(()) };
-        let mine: Vec<usize> = self.states.get(c).and_then(|s| s.ops.iter().find(|(a, _)| *a == ai)).map(|(_, o)| o.clone()).unwrap_or_default();
+        let mine: Vec<usize> =
+            self.states.get(c).and_then(|s| s.ops.iter().find(|(a, _)| *a == ai)).map(|(_, o)| o.clone()).unwrap_or_default();
         let usual: Vec<usize> = if mine.is_empty() { (0..api.spec.operations.len()).collect() } else { mine };
-        let usual: Vec<usize> = usual.into_iter().filter(|&o| api.spec.operations.get(o).is_some_and(|op| !op.deprecated)).collect();
+        let usual: Vec<usize> =
+            usual.into_iter().filter(|&o| api.spec.operations.get(o).is_some_and(|op| !op.deprecated)).collect();
         let write = usual
             .iter()
             .filter_map(|&o| api.spec.operations.get(o))
@@ -171,7 +201,11 @@ impl<W: Write> Generator<'_, W> {
         let opts = BuildOpts { status: Some(status), customer: Some(k), ..BuildOpts::default() };
         let (req, mut resp, template) = self.build(api, write, &api.base_path, consumer, c, &auth, attended, start, &opts);
         if rejected {
-            resp = json_response(400, &serde_json::json!({"Code": "UK.OBIE.Header.Invalid", "Message": "Ambiguous message framing"}), false);
+            resp = json_response(
+                400,
+                &serde_json::json!({"Code": "UK.OBIE.Header.Invalid", "Message": "Ambiguous message framing"}),
+                false,
+            );
             resp.headers.push(("Connection".into(), "close".into()));
         }
         hit(self, write, &template);

@@ -120,7 +120,8 @@ impl InjectAcc {
                 let max = self.pulls.values().copied().max().unwrap_or(0);
                 f.pulls = Some(self.pulls.values().sum());
                 f.max_unattended_pulls_per_account_per_day = Some(max);
-                f.account_days_over_psd2_limit = Some(self.pulls.values().filter(|n| **n > PSD2_UNATTENDED_PULLS_PER_DAY).count() as u64);
+                f.account_days_over_psd2_limit =
+                    Some(self.pulls.values().filter(|n| **n > PSD2_UNATTENDED_PULLS_PER_DAY).count() as u64);
                 f.account_ids = Some(self.accounts);
             }
             InjectionKind::OffHoursToken { source_network } => {
@@ -164,7 +165,9 @@ impl InjectAcc {
                 f.status = Some(401);
                 f.error_responses = Some(self.errors);
             }
-            InjectionKind::ShadowEndpoint { .. } | InjectionKind::ZombieVersion { .. } | InjectionKind::DeprecatedOperations { .. } => {}
+            InjectionKind::ShadowEndpoint { .. }
+            | InjectionKind::ZombieVersion { .. }
+            | InjectionKind::DeprecatedOperations { .. } => {}
         }
         InjectionTruth {
             kind: inj.kind.name(),
@@ -346,7 +349,8 @@ impl<W: Write> Generator<'_, W> {
     pub(crate) fn spike_status(&mut self, api: &str, ts: u64) -> Option<u16> {
         let sc = self.scenario;
         let i = sc.injections.iter().position(|j| {
-            matches!(&j.kind, InjectionKind::ErrorSpike { api: a, .. } if a == api) && (nanos(j.start)..nanos(j.end)).contains(&ts)
+            matches!(&j.kind, InjectionKind::ErrorSpike { api: a, .. } if a == api)
+                && (nanos(j.start)..nanos(j.end)).contains(&ts)
         })?;
         let InjectionKind::ErrorSpike { status, error_share, .. } = sc.injections.get(i)?.kind else { return None };
         let hit = self.rng.chance(error_share);
@@ -367,7 +371,9 @@ impl<W: Write> Generator<'_, W> {
         let consumer = sc.consumers.iter().find(|c| c.id == inj.consumer);
         match &inj.kind {
             // Usual sessions, as the consumer makes them.
-            InjectionKind::RateSurge { .. } | InjectionKind::NewUserAgent { .. } => consumer.map_or(1.0, |c| c.requests_per_session.max(1.0)),
+            InjectionKind::RateSurge { .. } | InjectionKind::NewUserAgent { .. } => {
+                consumer.map_or(1.0, |c| c.requests_per_session.max(1.0))
+            }
             InjectionKind::UnauthenticatedAccess { api, operation, .. } => {
                 let listing = self
                     .apis
@@ -389,9 +395,12 @@ impl<W: Write> Generator<'_, W> {
         let api = inj.kind.api().and_then(|name| self.apis.iter().position(|a| a.name == name));
         let n = Some(inj.requests_per_session);
         match (&inj.kind, c) {
-            (InjectionKind::ShadowEndpoint { .. } | InjectionKind::ZombieVersion { .. } | InjectionKind::DeprecatedOperations { .. }, _) => {
-                self.injected_request(ts, i)
-            }
+            (
+                InjectionKind::ShadowEndpoint { .. }
+                | InjectionKind::ZombieVersion { .. }
+                | InjectionKind::DeprecatedOperations { .. },
+                _,
+            ) => self.injected_request(ts, i),
             (InjectionKind::UnauthenticatedAccess { .. }, _) => self.unauthenticated_session(ts, i),
             (InjectionKind::RequestSmuggling { .. }, Some(c)) => self.smuggling_session(ts, i, c),
             (InjectionKind::RateSurge { .. }, Some(c)) => self.normal_session(ts, c, &Usual { inj: Some(i), ..Usual::default() }),
@@ -409,7 +418,9 @@ impl<W: Write> Generator<'_, W> {
                 }
                 self.normal_session(ts, c, &Usual { inj: Some(i), n, source: ip, ..Usual::default() })
             }
-            (InjectionKind::ErrorSpike { .. }, Some(c)) => self.normal_session(ts, c, &Usual { inj: Some(i), n, api, ..Usual::default() }),
+            (InjectionKind::ErrorSpike { .. }, Some(c)) => {
+                self.normal_session(ts, c, &Usual { inj: Some(i), n, api, ..Usual::default() })
+            }
             (InjectionKind::PasswordReset { unauthorized_share, .. }, Some(c)) => self.normal_session(
                 ts,
                 c,

@@ -48,7 +48,8 @@ impl<W: Write> Generator<'_, W> {
         match &inj.kind {
             InjectionKind::ObjectEnumeration { operation, first_id, owned_share, .. } => {
                 let Some(op) = find_op(api, operation) else { return Ok(()) };
-                let param = op.parameters.iter().rev().find(|p| p.location == ParamIn::Path).map(|p| p.name.clone()).unwrap_or_default();
+                let param =
+                    op.parameters.iter().rev().find(|p| p.location == ParamIn::Path).map(|p| p.name.clone()).unwrap_or_default();
                 for _ in 0..n {
                     let first = *first_id;
                     let rng = &mut self.rng;
@@ -57,8 +58,19 @@ impl<W: Write> Generator<'_, W> {
                     acc.next_id = Some(id + 1);
                     acc.ids.insert(id.to_string());
                     acc.id_range = Some(acc.id_range.map_or((id, id), |(a, b)| (a.min(id), b.max(id))));
-                    let status = if self.rng.chance(*owned_share) { success_status(op) } else if self.rng.chance(0.6) { 403 } else { 404 };
-                    steps.push(Step { op, ids: Some(vec![(param.clone(), id.to_string())]), status: Some(status), listing: false });
+                    let status = if self.rng.chance(*owned_share) {
+                        success_status(op)
+                    } else if self.rng.chance(0.6) {
+                        403
+                    } else {
+                        404
+                    };
+                    steps.push(Step {
+                        op,
+                        ids: Some(vec![(param.clone(), id.to_string())]),
+                        status: Some(status),
+                        listing: false,
+                    });
                 }
             }
             InjectionKind::Scraping { operations, accounts, .. } => {
@@ -100,7 +112,10 @@ impl<W: Write> Generator<'_, W> {
                 }
             }
             InjectionKind::AggregatorAccounts { accounts, .. } => {
-                let reads: Vec<&Operation> = [DEFAULT_OBJECT_OPERATION, "GET /accounts/{AccountId}/balances"].iter().filter_map(|w| find_op(api, w)).collect();
+                let reads: Vec<&Operation> = [DEFAULT_OBJECT_OPERATION, "GET /accounts/{AccountId}/balances"]
+                    .iter()
+                    .filter_map(|w| find_op(api, w))
+                    .collect();
                 let mut planned = Vec::new();
                 for _ in 0..n {
                     let Some(op) = self.rng.pick(&reads).copied() else { break };
@@ -123,10 +138,20 @@ impl<W: Write> Generator<'_, W> {
                     }
                 }
                 if let Some((list, param)) = planned.first().and_then(|(op, _)| listing_of(api, op)) {
-                    steps.push(Step { op: list, ids: Some(listed.iter().map(|id| (param.clone(), id.clone())).collect()), status: None, listing: true });
+                    steps.push(Step {
+                        op: list,
+                        ids: Some(listed.iter().map(|id| (param.clone(), id.clone())).collect()),
+                        status: None,
+                        listing: true,
+                    });
                 }
                 for (op, id) in planned {
-                    steps.push(Step { op, ids: Some(vec![(id_param(op), id)]), status: Some(success_status(op)), listing: false });
+                    steps.push(Step {
+                        op,
+                        ids: Some(vec![(id_param(op), id)]),
+                        status: Some(success_status(op)),
+                        listing: false,
+                    });
                 }
             }
             _ => return Ok(()),
@@ -143,7 +168,13 @@ impl<W: Write> Generator<'_, W> {
                 let ids = step.ids.clone().unwrap_or_default();
                 let name = ids.first().map(|(n, _)| n.clone()).unwrap_or_default();
                 let list = ids.into_iter().map(|(_, v)| v).collect();
-                BuildOpts { status: Some(success_status(op)), ids: step.ids, customer: Some(k), list_ids: Some((name, list)), ..BuildOpts::default() }
+                BuildOpts {
+                    status: Some(success_status(op)),
+                    ids: step.ids,
+                    customer: Some(k),
+                    list_ids: Some((name, list)),
+                    ..BuildOpts::default()
+                }
             } else {
                 BuildOpts { status: step.status, ids: step.ids, customer: Some(k), ..BuildOpts::default() }
             };
@@ -173,13 +204,25 @@ impl<W: Write> Generator<'_, W> {
     /// A customer of consumer `c` (picked at random) that was given an id named `param`.
     fn customer_knowing(&mut self, c: usize, param: &str) -> Option<u64> {
         let st = self.states.get(c)?;
-        let knowing: Vec<u64> =
-            st.customers.iter().filter(|(_, cs)| cs.ids.iter().any(|(n, _)| n.eq_ignore_ascii_case(param))).map(|(k, _)| *k).collect();
+        let knowing: Vec<u64> = st
+            .customers
+            .iter()
+            .filter(|(_, cs)| cs.ids.iter().any(|(n, _)| n.eq_ignore_ascii_case(param)))
+            .map(|(k, _)| *k)
+            .collect();
         self.crng.pick(&knowing).copied()
     }
 
     /// Writes an injected connection inside injection `i`'s window and counts its requests.
-    pub(crate) fn send_injected(&mut self, start: u64, i: usize, c: usize, client: SocketAddrV4, api: &LoadedApi, exchanges: Vec<(Vec<u8>, Response)>) -> Result<()> {
+    pub(crate) fn send_injected(
+        &mut self,
+        start: u64,
+        i: usize,
+        c: usize,
+        client: SocketAddrV4,
+        api: &LoadedApi,
+        exchanges: Vec<(Vec<u8>, Response)>,
+    ) -> Result<()> {
         if exchanges.is_empty() {
             return Ok(());
         }
@@ -214,10 +257,20 @@ impl<W: Write> Generator<'_, W> {
         let (class, api_name) = self.login_class(host, path);
         let mut exchanges = Vec::new();
         for _ in 0..inj.requests_per_session {
-            let user = format!("{}{}@{}", self.rng.alnum(6).to_lowercase(), self.rng.below(1000), self.rng.pick(MAIL_DOMAINS).copied().unwrap_or("mail.example"));
+            let user = format!(
+                "{}{}@{}",
+                self.rng.alnum(6).to_lowercase(),
+                self.rng.below(1000),
+                self.rng.pick(MAIL_DOMAINS).copied().unwrap_or("mail.example")
+            );
             let mut headers = base_headers(consumer, &mut self.rng);
             headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
-            let body = format!("grant_type=password&username={}&password={}&client_id={}", user.replace('@', "%40"), self.rng.alnum(10), consumer.client_id);
+            let body = format!(
+                "grant_type=password&username={}&password={}&client_id={}",
+                user.replace('@', "%40"),
+                self.rng.alnum(10),
+                consumer.client_id
+            );
             let req = Request { method: "POST".into(), target: path.to_string(), headers, body: body.into_bytes() };
             let resp = if self.rng.chance(success_share) {
                 if let Some(acc) = self.acc.get_mut(i) {
@@ -226,7 +279,11 @@ impl<W: Write> Generator<'_, W> {
                 let token = crate::simulate::creds::opaque_token(&mut self.rng);
                 json_response(200, &serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}), false)
             } else {
-                json_response(401, &serde_json::json!({"error": "invalid_grant", "error_description": "Bad credentials"}), self.rng.chance(0.3))
+                json_response(
+                    401,
+                    &serde_json::json!({"error": "invalid_grant", "error_description": "Bad credentials"}),
+                    self.rng.chance(0.3),
+                )
             };
             self.book.hit(host, "POST", path, class, api_name.as_deref());
             exchanges.push((req.to_bytes(host), resp));

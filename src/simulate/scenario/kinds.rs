@@ -10,8 +10,8 @@ use chrono_tz::Tz;
 
 use super::raw::RawInjection;
 use super::{
-    cidr, overlaps, Api, AuthKind, AuthServer, Consumer, InjectionKind, Smuggling, DEFAULT_OBJECT_OPERATION, DEFAULT_OVERSIZED_OPERATION,
-    MAX_INJECTION_ACCOUNTS, MAX_OVERSIZED_BODY, MAX_STUFFING_SOURCES,
+    cidr, overlaps, Api, AuthKind, AuthServer, Consumer, InjectionKind, Smuggling, DEFAULT_OBJECT_OPERATION,
+    DEFAULT_OVERSIZED_OPERATION, MAX_INJECTION_ACCOUNTS, MAX_OVERSIZED_BODY, MAX_STUFFING_SOURCES,
 };
 use crate::simulate::schedule::mean_activity;
 
@@ -67,7 +67,10 @@ pub(super) fn injection_kind(
         let text = need(j.source_network.clone(), "source_network")?;
         let net = cidr(path, &format!("{key}.source_network"), &text)?;
         if let Some(c) = consumers.iter().find(|c| overlaps(c.network, net)) {
-            bail!("{file}: {key}: `source_network: {text}` overlaps consumer `{}`'s network; {what} must come from elsewhere", c.id);
+            bail!(
+                "{file}: {key}: `source_network: {text}` overlaps consumer `{}`'s network; {what} must come from elsewhere",
+                c.id
+            );
         }
         Ok(net)
     };
@@ -142,7 +145,10 @@ pub(super) fn injection_kind(
             };
             let last = end - chrono::Duration::nanoseconds(1);
             if !night(start) || !night(last) || end - start > chrono::Duration::hours(8) {
-                bail!("{file}: {key}: off_hours_token must lie within one bank-local night (22:00 to 06:00 {}); move `start`/`end`", tz.name());
+                bail!(
+                    "{file}: {key}: off_hours_token must lie within one bank-local night (22:00 to 06:00 {}); move `start`/`end`",
+                    tz.name()
+                );
             }
             let c = who()?;
             if c.auth == AuthKind::None {
@@ -171,9 +177,10 @@ pub(super) fn injection_kind(
             }
         }
         "aggregator_accounts" => InjectionKind::AggregatorAccounts { api: api()?, accounts: accounts()? },
-        "password_reset" => {
-            InjectionKind::PasswordReset { api: api()?, unauthorized_share: share(j.unauthorized_share, "unauthorized_share", 0.5)? }
-        }
+        "password_reset" => InjectionKind::PasswordReset {
+            api: api()?,
+            unauthorized_share: share(j.unauthorized_share, "unauthorized_share", 0.5)?,
+        },
         "rate_surge" => {
             let times = j.times_usual.unwrap_or(DEFAULT_TIMES_USUAL);
             if !(times > 1.0 && times <= MAX_TIMES_USUAL) {
@@ -225,7 +232,11 @@ pub(super) fn injection_kind(
                     None => bail!("{file}: {key}: consumer `{}` calls no api; name one with `api`", c.id),
                 },
             };
-            InjectionKind::RequestSmuggling { api, technique, rejected_share: share(j.rejected_share, "rejected_share", DEFAULT_REJECTED_SHARE)? }
+            InjectionKind::RequestSmuggling {
+                api,
+                technique,
+                rejected_share: share(j.rejected_share, "rejected_share", DEFAULT_REJECTED_SHARE)?,
+            }
         }
         other => bail!(
             "{file}: {key}: `kind: {other}` is unknown; use shadow_endpoint, zombie_version, deprecated_operations, \

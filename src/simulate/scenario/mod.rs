@@ -455,7 +455,14 @@ pub(super) fn overlaps(a: (Ipv4Addr, u8), b: (Ipv4Addr, u8)) -> bool {
 /// The `Client-Cert` value for a consumer's certificate. It depends on the consumer id and
 /// the certificate's names (not the seed): a TPP keeps its certificate whatever the run. Valid
 /// from half a year before the scenario to two years after it.
-pub(super) fn cert_header(id: &str, organization: &str, org_id: &str, common_name: &str, country: &str, start: DateTime<Utc>) -> String {
+pub(super) fn cert_header(
+    id: &str,
+    organization: &str,
+    org_id: &str,
+    common_name: &str,
+    country: &str,
+    start: DateTime<Utc>,
+) -> String {
     let seed = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     let mut rng = super::rng::Rng::new(seed);
     let from = start.timestamp() - 182 * 86_400;

@@ -55,7 +55,9 @@ pub fn parse(path: &Path, text: &str, seed: Option<u64>) -> Result<Scenario> {
         });
     }
     let auth_server = match raw.auth_server {
-        Some(a) => Some(AuthServer { server: addr(path, "auth_server.server", &a.server)?, host: a.host, token_path: a.token_path }),
+        Some(a) => {
+            Some(AuthServer { server: addr(path, "auth_server.server", &a.server)?, host: a.host, token_path: a.token_path })
+        }
         None => None,
     };
     let mut consumers = Vec::new();
@@ -72,7 +74,11 @@ pub fn parse(path: &Path, text: &str, seed: Option<u64>) -> Result<Scenario> {
         bail!("{}: there are no consumers; add `consumers` or a `population` group", path.display());
     }
     if consumers.len() as u64 > MAX_CONSUMERS {
-        bail!("{}: {} consumers is more than the {MAX_CONSUMERS} a scenario may hold; lower the groups' `count`", path.display(), consumers.len());
+        bail!(
+            "{}: {} consumers is more than the {MAX_CONSUMERS} a scenario may hold; lower the groups' `count`",
+            path.display(),
+            consumers.len()
+        );
     }
     let mut injections = Vec::new();
     for (i, j) in raw.injections.into_iter().enumerate() {
@@ -95,7 +101,10 @@ pub fn parse(path: &Path, text: &str, seed: Option<u64>) -> Result<Scenario> {
         let consumer = match &j.consumer {
             Some(id) => match consumers.iter().find(|c| &c.id == id) {
                 Some(c) => Some(c),
-                None => bail!("{}: {key} uses consumer `{id}`, which is not under `consumers` nor drawn by a `population` group", path.display()),
+                None => bail!(
+                    "{}: {key} uses consumer `{id}`, which is not under `consumers` nor drawn by a `population` group",
+                    path.display()
+                ),
             },
             None if j.kind == "unauthenticated_access" => None,
             None => bail!("{}: {key} ({}) needs `consumer`: whose identity it uses", path.display(), j.kind),
@@ -142,7 +151,13 @@ pub(super) fn auth_kind(name: &str) -> Option<AuthKind> {
 }
 
 /// One configured consumer, checked.
-fn consumer(path: &Path, c: RawConsumer, apis: &[Api], auth_server: Option<&AuthServer>, start: chrono::DateTime<chrono::Utc>) -> Result<Consumer> {
+fn consumer(
+    path: &Path,
+    c: RawConsumer,
+    apis: &[Api],
+    auth_server: Option<&AuthServer>,
+    start: chrono::DateTime<chrono::Utc>,
+) -> Result<Consumer> {
     let file = path.display();
     let Some(auth) = auth_kind(&c.auth) else {
         bail!("{file}: consumer `{}`: `auth: {}` is unknown; use jwt, opaque, api_key, basic or none", c.id, c.auth);
@@ -156,7 +171,11 @@ fn consumer(path: &Path, c: RawConsumer, apis: &[Api], auth_server: Option<&Auth
         }
     }
     if !(0.0..=1.0).contains(&c.attended_share) {
-        bail!("{file}: consumer `{}`: `attended_share: {}` must be 0 to 1 (the share of sessions with the customer present)", c.id, c.attended_share);
+        bail!(
+            "{file}: consumer `{}`: `attended_share: {}` must be 0 to 1 (the share of sessions with the customer present)",
+            c.id,
+            c.attended_share
+        );
     }
     if !(c.requests_per_hour >= 0.0 && c.requests_per_hour.is_finite()) {
         bail!("{file}: consumer `{}`: `requests_per_hour: {}` must be 0 or more", c.id, c.requests_per_hour);
@@ -202,7 +221,8 @@ impl Scenario {
         }
         self.duration_hours = hours;
         let end = self.start + chrono::Duration::hours(i64::try_from(hours).unwrap_or(0));
-        let (kept, dropped): (Vec<Injection>, Vec<Injection>) = std::mem::take(&mut self.injections).into_iter().partition(|j| j.end <= end);
+        let (kept, dropped): (Vec<Injection>, Vec<Injection>) =
+            std::mem::take(&mut self.injections).into_iter().partition(|j| j.end <= end);
         self.injections = kept;
         dropped.iter().map(|j| format!("{} ({})", j.kind.name(), j.start.to_rfc3339())).collect()
     }

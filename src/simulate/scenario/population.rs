@@ -65,9 +65,15 @@ pub(super) fn expand(
             bail!("{file}: {key}: `count: {}` must be 1 or more, and all consumers together at most {MAX_CONSUMERS}", g.count);
         }
         if let Some(c) = configured.iter().find(|c| {
-            c.id.strip_prefix(&g.group).and_then(|r| r.strip_prefix('-')).is_some_and(|n| n.parse::<u64>().is_ok_and(|n| (1..=g.count).contains(&n)))
+            c.id.strip_prefix(&g.group)
+                .and_then(|r| r.strip_prefix('-'))
+                .is_some_and(|n| n.parse::<u64>().is_ok_and(|n| (1..=g.count).contains(&n)))
         }) {
-            bail!("{file}: {key}: group `{}` would generate the id `{}` of a configured consumer; rename the group", g.group, c.id);
+            bail!(
+                "{file}: {key}: group `{}` would generate the id `{}` of a configured consumer; rename the group",
+                g.group,
+                c.id
+            );
         }
         // Authentication mix.
         let mut auths: Vec<(AuthKind, f64)> = Vec::new();
@@ -101,16 +107,28 @@ pub(super) fn expand(
             );
         }
         if let Some(c) = configured.iter().find(|c| overlaps(c.network, pool)) {
-            bail!("{file}: {key}: `network_pool: {}` overlaps consumer `{}`'s network; give the group a pool of its own", g.network_pool, c.id);
+            bail!(
+                "{file}: {key}: `network_pool: {}` overlaps consumer `{}`'s network; give the group a pool of its own",
+                g.network_pool,
+                c.id
+            );
         }
         if let Some((other, _)) = pools.iter().find(|(_, p)| overlaps(*p, pool)) {
-            bail!("{file}: {key}: `network_pool: {}` overlaps group `{other}`'s pool; pools must not share addresses", g.network_pool);
+            bail!(
+                "{file}: {key}: `network_pool: {}` overlaps group `{other}`'s pool; pools must not share addresses",
+                g.network_pool
+            );
         }
         pools.push((g.group.clone(), pool));
         // Rates, shares, operations.
         let rate = &g.requests_per_hour;
         let cap = rate.max.unwrap_or(rate.median * DEFAULT_CAP_TIMES_MEDIAN);
-        if !(rate.median > 0.0 && rate.median.is_finite() && (0.0..=MAX_SIGMA).contains(&rate.sigma) && cap >= rate.median && cap.is_finite()) {
+        if !(rate.median > 0.0
+            && rate.median.is_finite()
+            && (0.0..=MAX_SIGMA).contains(&rate.sigma)
+            && cap >= rate.median
+            && cap.is_finite())
+        {
             bail!(
                 "{file}: {key}: `requests_per_hour` needs `median` above 0, `sigma` 0 to {MAX_SIGMA} and `max` at least the median, like {{median: 3, sigma: 1, max: 60}}"
             );
@@ -192,7 +210,8 @@ pub(super) fn expand(
             } else {
                 (None, None)
             };
-            let customers = g.customers.unwrap_or_else(|| auto_customers(requests_per_hour, g.requests_per_session, attended_share));
+            let customers =
+                g.customers.unwrap_or_else(|| auto_customers(requests_per_hour, g.requests_per_session, attended_share));
             out.push(Consumer {
                 id,
                 kind: g.kind.clone(),
@@ -292,11 +311,15 @@ mod tests {
 
     #[test]
     fn a_subset_always_has_an_operation_without_a_path_parameter() {
-        let pool: Vec<String> =
-            ["GET /accounts", "GET /accounts/{AccountId}", "GET /accounts/{AccountId}/balances", "GET /accounts/{AccountId}/transactions"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+        let pool: Vec<String> = [
+            "GET /accounts",
+            "GET /accounts/{AccountId}",
+            "GET /accounts/{AccountId}/balances",
+            "GET /accounts/{AccountId}/transactions",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         for seed in 0..200 {
             let mut rng = Rng::new(seed);
             let s = subset(&pool, 1 + seed % 3, &mut rng);
@@ -344,7 +367,10 @@ mod tests {
         let mut rng = Rng::new(4);
         for _ in 0..50 {
             let b = brand(&mut rng);
-            assert!(b.len() >= 3 && b.chars().next().unwrap().is_ascii_uppercase() && b.chars().all(|c| c.is_ascii_alphabetic()), "{b}");
+            assert!(
+                b.len() >= 3 && b.chars().next().unwrap().is_ascii_uppercase() && b.chars().all(|c| c.is_ascii_alphabetic()),
+                "{b}"
+            );
         }
     }
 }
