@@ -34,6 +34,9 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let mut sc = scenario::load(&args.scenario, args.seed)?;
     let seed = sc.seed;
     if let Some(hours) = args.hours {
+        if hours == 0 {
+            bail!("--hours 0: give the number of hours to simulate, 1 or more");
+        }
         for left_out in sc.truncate(hours) {
             eprintln!("--hours {hours}: injection {left_out} ends later and is left out");
         }
