@@ -163,8 +163,12 @@ impl Default for RateSettings {
 pub struct ErrorSettings {
     /// Window, minutes. Default 2.
     pub window_minutes: u32,
-    /// Requests in the window needed. Default 8.
+    /// Requests in the window that make a spike without a significance test. Default 8.
     pub min_requests: u64,
+    /// With fewer requests, the errors must be this unlikely at the baseline share (binomial
+    /// tail), and at least four. Default 1e-6: four errors in four requests at a 2% baseline
+    /// fire, four in eight do not.
+    pub max_p_value: f64,
     /// Share of errors in the window. Default 0.5.
     pub min_error_share: f64,
     /// ... and this many times the baseline error share. Default 5.
@@ -176,7 +180,7 @@ pub struct ErrorSettings {
 
 impl Default for ErrorSettings {
     fn default() -> Self {
-        ErrorSettings { window_minutes: 2, min_requests: 8, min_error_share: 0.5, factor: 5.0, extra_statuses: vec![400, 429] }
+        ErrorSettings { window_minutes: 2, min_requests: 8, max_p_value: 1e-6, min_error_share: 0.5, factor: 5.0, extra_statuses: vec![400, 429] }
     }
 }
 

@@ -317,13 +317,18 @@ impl Behaviour {
         if let Some(st) = self.endpoints.get_mut(&endpoint_key) {
             explained |= detect::errors::spike(&step, &mut st.errors, Level::Endpoint, alerts);
         }
-        if !explained {
-            let w = p.consumer_errors.get_or_insert_with(|| Box::new(ErrorWindow::new(&self.cfg)));
+        // A consumer's own spike only when its errors are its own: not while the service's
+        // window is erroring for everyone.
+        let service_erroring = self.services.get(&step.service_key).is_some_and(|w| w.error_share(ts) >= self.cfg.errors.min_error_share / 2.0);
+        let w = p.consumer_errors.get_or_insert_with(|| Box::new(ErrorWindow::new(&self.cfg)));
+        if explained || service_erroring {
+            w.count_only(&step);
+        } else {
             detect::errors::spike(&step, w, Level::Consumer, alerts);
         }
 
         detect::surface::endpoint_use(&step, self.specs_loaded, alerts);
-        detect::surface::unauthenticated(&step, alerts);
+        detect::surface::unauthenticated(&step, account_info, alerts);
 
         // The rest of the baseline.
         if endpoint_key != 0 {

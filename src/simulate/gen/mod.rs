@@ -25,6 +25,7 @@ use super::wire::{Frame, PcapWriter, TcpConn};
 
 mod build;
 mod session;
+pub(crate) use session::{DAY_NANOS, PSD2_UNATTENDED_PER_DAY};
 
 pub(super) use build::{base_headers, json_response, success_status};
 pub(super) use session::Usual;

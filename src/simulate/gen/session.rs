@@ -22,8 +22,8 @@ use crate::simulate::values::is_id_name;
 const MAX_REQUESTS_PER_SESSION: u64 = 20;
 /// Unattended sessions PSD2 allows per customer (account) in a rolling 24 hours (RTS
 /// article 36(5)).
-const PSD2_UNATTENDED_PER_DAY: usize = 4;
-const DAY_NANOS: u64 = 86_400 * 1_000_000_000;
+pub(crate) const PSD2_UNATTENDED_PER_DAY: usize = 4;
+pub(crate) const DAY_NANOS: u64 = 86_400 * 1_000_000_000;
 /// Random customers tried before the budget check walks them all.
 const CUSTOMER_TRIES: u32 = 12;
 

@@ -99,7 +99,16 @@ impl<W: Write> Generator<'_, W> {
                 // A customer's own account when one has one; else one a listing hands out.
                 let mut ids = None;
                 if let Some((list, param)) = listing_of(api, op) {
-                    if let Some(owner) = self.customer_knowing(c, &param) {
+                    // An unattended read spends the owner's PSD2 budget like any other
+                    // access, so that the oversized answers raise no second, accidental
+                    // finding (more than four unattended accesses a day).
+                    let mut owner = self.customer_knowing(c, &param, (!attended).then_some(ts));
+                    if owner.is_none() && !attended {
+                        // No owner has budget left: the customer is present for this one.
+                        owner = self.customer_knowing(c, &param, None);
+                        attended = owner.is_some();
+                    }
+                    if let Some(owner) = owner {
                         k = owner;
                     } else {
                         let id = self.rng.alnum(12);
@@ -202,15 +211,31 @@ impl<W: Write> Generator<'_, W> {
     }
 
     /// A customer of consumer `c` (picked at random) that was given an id named `param`.
-    fn customer_knowing(&mut self, c: usize, param: &str) -> Option<u64> {
+    /// A customer of consumer `c` who was given an id named `param`. With `unattended_at`, only
+    /// one with PSD2 budget left at that time (fewer than four unattended accesses in the last
+    /// 24 hours), and the access is spent.
+    fn customer_knowing(&mut self, c: usize, param: &str, unattended_at: Option<u64>) -> Option<u64> {
         let st = self.states.get(c)?;
         let knowing: Vec<u64> = st
             .customers
             .iter()
             .filter(|(_, cs)| cs.ids.iter().any(|(n, _)| n.eq_ignore_ascii_case(param)))
+            .filter(|(_, cs)| {
+                unattended_at.is_none_or(|ts| {
+                    cs.unattended.iter().filter(|t| ts.saturating_sub(**t) < crate::simulate::gen::DAY_NANOS).count()
+                        < crate::simulate::gen::PSD2_UNATTENDED_PER_DAY
+                })
+            })
             .map(|(k, _)| *k)
             .collect();
-        self.crng.pick(&knowing).copied()
+        let k = self.crng.pick(&knowing).copied()?;
+        if let (Some(ts), Some(cs)) = (unattended_at, self.states.get_mut(c).and_then(|st| st.customers.get_mut(&k))) {
+            if cs.unattended.len() >= crate::simulate::gen::PSD2_UNATTENDED_PER_DAY {
+                cs.unattended.pop_front();
+            }
+            cs.unattended.push_back(ts);
+        }
+        Some(k)
     }
 
     /// Writes an injected connection inside injection `i`'s window and counts its requests.

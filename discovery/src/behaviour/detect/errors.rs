@@ -14,6 +14,35 @@ use crate::sketch::{BankClock, RateWindow};
 /// Baseline error share used until 100 requests stand behind the learned one.
 const PRIOR_ERROR_SHARE: f64 = 0.02;
 
+/// Errors a window needs before any spike (a handful of failures is never an incident).
+const MIN_ERRORS: u64 = 4;
+
+/// `P(X >= k)` for `X ~ Binomial(n, p)`: how unlikely `k` errors in `n` requests are at the
+/// baseline share `p`. Summed term by term from `k` (n is a window's request count, small).
+pub(in crate::behaviour) fn binomial_tail(n: u64, k: u64, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n || !(0.0..1.0).contains(&p) {
+        return 0.0;
+    }
+    let q = 1.0 - p;
+    // ln C(n, k) + k ln p + (n - k) ln q, then each next term by the ratio.
+    let ln_choose: f64 = (0..k).map(|i| ((n - i) as f64).ln() - ((i + 1) as f64).ln()).sum();
+    let mut term = (ln_choose + k as f64 * p.ln() + (n - k) as f64 * q.ln()).exp();
+    let mut sum = 0.0;
+    for j in k..=n {
+        sum += term;
+        if j < n {
+            term *= ((n - j) as f64 / (j + 1) as f64) * (p / q);
+        }
+        if term < sum * 1e-16 {
+            break;
+        }
+    }
+    sum.min(1.0)
+}
+
 /// Whether a status counts as an error.
 pub(in crate::behaviour) fn is_error(cfg: &BehaviourConfig, status: Option<u16>) -> bool {
     status.is_some_and(|s| s >= 500 || cfg.errors.extra_statuses.contains(&s))
@@ -32,6 +61,20 @@ impl ErrorWindow {
     pub fn new(cfg: &BehaviourConfig) -> Self {
         let w = minutes(cfg.errors.window_minutes);
         ErrorWindow { requests: RateWindow::with_buckets(w, 8), errors: RateWindow::with_buckets(w, 8), baseline: DecayedRatio::default() }
+    }
+
+    /// The error share of the window at `ts`.
+    pub fn error_share(&self, ts: u64) -> f64 {
+        share(self.errors.count(ts), self.requests.count(ts))
+    }
+
+    /// Counts a transaction without judging it (the spike is explained elsewhere).
+    pub(in crate::behaviour) fn count_only(&mut self, step: &Step<'_, '_>) {
+        let ts = step.tx.ts;
+        self.requests.add(ts, 1);
+        if is_error(step.cfg, step.tx.status) {
+            self.errors.add(ts, 1);
+        }
     }
 
     /// Approximate bytes held.
@@ -75,7 +118,8 @@ pub(in crate::behaviour) fn spike(step: &Step<'_, '_>, w: &mut ErrorWindow, leve
         Level::Endpoint => (Context::default(), step.endpoint_key, step.endpoint.clone()),
         Level::Consumer => (step.ctx.clone(), 0, None),
     };
-    let spiking = err && requests >= cfg.min_requests && err_share >= thr;
+    let significant = binomial_tail(requests, errors, base.max(PRIOR_ERROR_SHARE)) <= cfg.max_p_value;
+    let spiking = err && errors >= MIN_ERRORS && err_share >= thr && (requests >= cfg.min_requests || significant);
     // Only a quiet window feeds the baseline, so a long outage does not become normal.
     if !spiking {
         w.baseline.add(BankClock::hour_index(ts), err);
@@ -113,4 +157,26 @@ pub(in crate::behaviour) fn spike(step: &Step<'_, '_>, w: &mut ErrorWindow, leve
         },
     );
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::binomial_tail;
+
+    #[test]
+    fn binomial_tails_match_hand_computed_values() {
+        // P(X >= 4 | n = 4, p = 0.02) = 0.02^4.
+        assert!((binomial_tail(4, 4, 0.02) - 1.6e-7).abs() < 1e-12);
+        // P(X >= 4 | n = 8, p = 0.02) = sum_{j=4..8} C(8,j) 0.02^j 0.98^(8-j), about 1.07e-5.
+        let want: f64 = (4..=8u32)
+            .map(|j| {
+                let c = [1.0, 8.0, 28.0, 56.0, 70.0, 56.0, 28.0, 8.0, 1.0][j as usize];
+                c * 0.02f64.powi(j as i32) * 0.98f64.powi(8 - j as i32)
+            })
+            .sum();
+        assert!((binomial_tail(8, 4, 0.02) - want).abs() < 1e-12, "{} {want}", binomial_tail(8, 4, 0.02));
+        assert_eq!(binomial_tail(5, 0, 0.3), 1.0);
+        assert_eq!(binomial_tail(3, 4, 0.3), 0.0);
+        assert!((binomial_tail(10, 1, 0.5) - (1.0 - 0.5f64.powi(10))).abs() < 1e-12);
+    }
 }

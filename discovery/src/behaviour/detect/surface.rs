@@ -63,17 +63,22 @@ pub(in crate::behaviour) fn endpoint_use(step: &Step<'_, '_>, specs_loaded: bool
     );
 }
 
-/// Sensitive data (card numbers, IBANs, national ids, ...) in a successful answer to a request
+/// Sensitive data (card numbers, IBANs, national ids, ...) or a customer's account information
+/// (an `account_params` or `account_collections` endpoint) in a successful answer to a request
 /// that carried no credential at all.
-pub(in crate::behaviour) fn unauthenticated(step: &Step<'_, '_>, alerts: &mut AlertBook) {
+pub(in crate::behaviour) fn unauthenticated(step: &Step<'_, '_>, account_information: bool, alerts: &mut AlertBook) {
     let sensitive = step.tx.observed.response_sensitive;
-    if step.tx.authenticated || !step.success || sensitive == 0 || !matches!(step.tx.observed.landing, Landing::Endpoint { .. }) {
+    if step.tx.authenticated || !step.success || (sensitive == 0 && !account_information) || !matches!(step.tx.observed.landing, Landing::Endpoint { .. }) {
         return;
     }
-    let ev = evidence(&[("sensitive_values_in_response", json!(sensitive)), ("status", json!(step.tx.status))]);
+    let ev = evidence(&[
+        ("sensitive_values_in_response", json!(sensitive)),
+        ("account_information", json!(account_information)),
+        ("status", json!(step.tx.status)),
+    ]);
     let msg = format!(
-        "{} sensitive values served without any credential to {}",
-        sensitive,
+        "{} served without any credential to {}",
+        if sensitive > 0 { format!("{sensitive} sensitive values") } else { "account information".to_string() },
         step.ctx.network.as_deref().unwrap_or("an unknown network")
     );
     alerts.raise(
