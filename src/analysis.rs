@@ -26,6 +26,11 @@ fn framing_events(tx: &HttpTransaction) -> Vec<&'static str> {
         .collect()
 }
 
+/// A 64-bit key of a connection's uid (FNV-1a: stable, the uid is no secret).
+fn connection_key(uid: &str) -> u64 {
+    uid.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// Inventory, identity and behaviour for one run.
 pub struct Analysis {
     /// The endpoint inventory.
@@ -42,7 +47,7 @@ impl Analysis {
     }
 
     /// Feeds one transaction.
-    pub fn observe(&mut self, client: SocketAddr, server: SocketAddr, tx: &HttpTransaction, latency_ms: Option<f64>) {
+    pub fn observe(&mut self, client: SocketAddr, server: SocketAddr, conn_uid: &str, tx: &HttpTransaction, latency_ms: Option<f64>) {
         let has = |names: &[String], want: &[&str]| names.iter().any(|n| want.iter().any(|w| n.eq_ignore_ascii_case(w)));
         let auth = AuthKind::from_parts(tx.auth_scheme.as_deref(), tx.api_key_header.is_some());
         let (path, _) = split_target(tx.uri.as_deref().unwrap_or("/"));
@@ -94,6 +99,7 @@ impl Analysis {
             latency_ms,
             user_agent: tx.user_agent.as_deref(),
             fingerprint: None,
+            connection: connection_key(conn_uid),
             authenticated: auth != AuthKind::None || identity.source != IdSource::Network,
             framing_events: &events,
         };

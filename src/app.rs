@@ -237,7 +237,7 @@ impl AppLayer {
         while let Some(tx) = parser.poll_transaction() {
             if let Some(a) = self.analysis.as_deref_mut() {
                 let (client, server) = conn.info.client_server(*swapped);
-                a.observe(client, server, &tx, crate::record::latency(&tx));
+                a.observe(client, server, &conn.uid, &tx, crate::record::latency(&tx));
             }
             let events = std::mem::take(&mut conn.tcp_events);
             let rec = TransactionRecord::new(&conn.info, *swapped, &conn.uid, tx, events);

@@ -63,12 +63,18 @@ fn run(cmd: &mut Command) {
 
 /// Simulates `scenario` and reads it back; returns the truth and the `new` findings.
 fn simulate_and_read(scenario: &str, dir: &Path) -> (Value, Vec<Value>) {
+    simulate_and_read_seed(scenario, None, dir)
+}
+
+/// As [`simulate_and_read`], with a seed other than the scenario's.
+fn simulate_and_read_seed(scenario: &str, seed: Option<u64>, dir: &Path) -> (Value, Vec<Value>) {
     let sim = dir.join("sim");
-    run(Command::new(env!("CARGO_BIN_EXE_apitap"))
-        .args(["simulate", "--scenario"])
-        .arg(format!("{ROOT}/fixtures/scenarios/{scenario}.yaml"))
-        .arg("--out")
-        .arg(&sim));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_apitap"));
+    cmd.args(["simulate", "--scenario"]).arg(format!("{ROOT}/fixtures/scenarios/{scenario}.yaml")).arg("--out").arg(&sim);
+    if let Some(seed) = seed {
+        cmd.arg("--seed").arg(seed.to_string());
+    }
+    run(&mut cmd);
     let cfg = dir.join("apitap.toml");
     std::fs::write(&cfg, config_for(scenario)).unwrap();
     let out = dir.join("out");
@@ -289,6 +295,18 @@ fn held_out_open_finance_brasil_every_attack_found_with_its_kind() {
     let (truth, alerts) = simulate_and_read("behaviour-holdout", dir.path());
     let s = score(&truth, &alerts);
     print("behaviour-holdout.yaml (held out, seed 4242)", &s);
+    check(&s);
+}
+
+/// The held-out scenario with a seed first run after the settings were frozen (4242 was run
+/// before two general changes were made, see docs/accuracy.md).
+#[test]
+#[ignore = "acceptance measurement (docs/accuracy.md): run with --include-ignored"]
+fn held_out_open_finance_brasil_with_a_fresh_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (truth, alerts) = simulate_and_read_seed("behaviour-holdout", Some(60_606), dir.path());
+    let s = score(&truth, &alerts);
+    print("behaviour-holdout.yaml (held out, seed 60606)", &s);
     check(&s);
 }
 

@@ -35,6 +35,7 @@ fn observed(template: &str, class: Classification) -> Observed {
         service: "api.bank.example".into(),
         method: "GET".into(),
         template: Some(template.into()),
+        api: Some("Account and Transaction API Specification 4.0.0".into()),
         landing: Landing::Endpoint { class, accepted: false },
         response_sensitive: 0,
         response_ids: Vec::new(),
@@ -81,6 +82,8 @@ fn feed(b: &mut Behaviour, r: &Req) -> Vec<Anomaly> {
         latency_ms: Some(30.0),
         user_agent: r.ua.as_deref(),
         fingerprint: None,
+        // One connection per consumer and ten minutes.
+        connection: r.id.id.0.wrapping_mul(1_000_003) ^ (r.ts / (10 * MIN)),
         authenticated: r.authenticated,
         framing_events: &r.events,
     };

@@ -142,18 +142,22 @@ pub struct RateSettings {
     pub sigmas: f64,
     /// ... and at least this many requests. Default 60.
     pub min_requests: u64,
+    /// ... or at least this many sessions (connections) in the window, judged the same way
+    /// against the seasonal session rate. Default 15.
+    pub min_sessions: u64,
     /// The window the requests are counted in, hours. Default 2: a surge is sustained, while
     /// a few long sessions bunched into one hour are not.
     pub window_hours: u32,
     /// Share of the window's requests refused as unauthenticated or forbidden (401, 403) from
     /// which the volume is an authentication event (a password-reset day, stuffing), judged by
-    /// the login detector, not a surge. Default 0.3.
+    /// the login detector, not a surge. Default 0.15 (a surge of a stolen token's calls is
+    /// answered, about 1% refused as usual).
     pub max_refused_share: f64,
 }
 
 impl Default for RateSettings {
     fn default() -> Self {
-        RateSettings { factor: 4.0, sigmas: 6.0, min_requests: 60, window_hours: 2, max_refused_share: 0.3 }
+        RateSettings { factor: 4.0, sigmas: 6.0, min_requests: 60, min_sessions: 15, window_hours: 2, max_refused_share: 0.15 }
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Transaction<'a> {
     pub user_agent: Option<&'a str>,
     /// JA4 of the connection's ClientHello, when it was seen (TLS).
     pub fingerprint: Option<&'a str>,
+    /// A key of the TCP connection (one key per connection of the run): sessions are counted
+    /// by it.
+    pub connection: u64,
     /// The request carried a credential (Authorization, API key, client certificate,
     /// session cookie).
     pub authenticated: bool,

@@ -86,6 +86,8 @@ pub struct Behaviour {
     profiles: HashMap<u64, Profile>,
     endpoints: HashMap<u64, EndpointState>,
     services: HashMap<u64, ErrorWindow>,
+    /// Error windows per API (the spec a request matched) of a service.
+    apis: HashMap<u64, ErrorWindow>,
     /// Completed hourly request counts of warm consumers, per identity source: the peer
     /// baseline of consumers still warming up.
     peers: HashMap<String, LogHistogram>,
@@ -108,6 +110,7 @@ impl Behaviour {
             profiles: HashMap::new(),
             endpoints: HashMap::new(),
             services: HashMap::new(),
+            apis: HashMap::new(),
             peers: HashMap::new(),
             stats: BehaviourStats::default(),
             latest: 0,
@@ -275,12 +278,16 @@ impl Behaviour {
                 }
             }
             if p.is_warm() && p.hour.1 > 0 {
-                let expected = p.season.expected(&self.clock, p.hour.0.saturating_mul(3_600_000_000_000)).rate;
+                let start = p.hour.0.saturating_mul(3_600_000_000_000);
+                let expected = p.season.expected(&self.clock, start).rate;
                 p.hour_ratio.update(((f64::from(p.hour.1) + 1.0) / (expected + 1.0)).ln());
+                let expected = p.sessions.expected(&self.clock, start).rate;
+                p.session_ratio.update(((f64::from(p.hour_sessions) + 1.0) / (expected + 1.0)).ln());
                 self.peers.entry(p.source.clone()).or_insert_with(LogHistogram::new).record(u64::from(p.hour.1));
             }
             p.hour = (hour, 0);
             p.hour_requests = 0;
+            p.hour_sessions = 0;
         }
         p.hour_requests = p.hour_requests.saturating_add(1);
         p.season.record(&self.clock, ts, 1);
@@ -290,6 +297,14 @@ impl Behaviour {
         if volume {
             p.recent.add(ts, 1);
             p.hour.1 = p.hour.1.saturating_add(1);
+            if p.recent_sessions.insert(tx.connection, ts) {
+                p.sessions.record(&self.clock, ts, 1);
+                p.hour_sessions = p.hour_sessions.saturating_add(1);
+            } else {
+                p.sessions.record(&self.clock, ts, 0);
+            }
+        } else {
+            p.sessions.record(&self.clock, ts, 0);
         }
 
         detect::novelty::origin(&step, p, alerts);
@@ -314,12 +329,23 @@ impl Behaviour {
                 self.stats.endpoints_overflow += 1;
             }
         }
+        let api_key = obs.api.as_deref().map(|a| stable_key(&[obs.service.as_bytes(), a.as_bytes()]));
+        if let (Some(api), Some(k)) = (obs.api.as_deref(), api_key) {
+            if self.apis.contains_key(&k) || self.endpoints.len() + self.services.len() + self.apis.len() < self.cfg.max_endpoints {
+                let w = self.apis.entry(k).or_insert_with(|| ErrorWindow::new(&self.cfg));
+                explained |= detect::errors::spike(&step, w, Level::Api(api, k), alerts);
+            } else {
+                self.stats.endpoints_overflow += 1;
+            }
+        }
         if let Some(st) = self.endpoints.get_mut(&endpoint_key) {
             explained |= detect::errors::spike(&step, &mut st.errors, Level::Endpoint, alerts);
         }
         // A consumer's own spike only when its errors are its own: not while the service's
         // window is erroring for everyone.
-        let service_erroring = self.services.get(&step.service_key).is_some_and(|w| w.error_share(ts) >= self.cfg.errors.min_error_share / 2.0);
+        let half = self.cfg.errors.min_error_share / 2.0;
+        let service_erroring = self.services.get(&step.service_key).is_some_and(|w| w.error_share(ts) >= half)
+            || api_key.and_then(|k| self.apis.get(&k)).is_some_and(|w| w.error_share(ts) >= half);
         let w = p.consumer_errors.get_or_insert_with(|| Box::new(ErrorWindow::new(&self.cfg)));
         if explained || service_erroring {
             w.count_only(&step);

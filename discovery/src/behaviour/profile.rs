@@ -162,6 +162,16 @@ pub struct Profile {
     pub recent: RateWindow,
     /// Requests in the rate window refused as unauthenticated or forbidden (401, 403).
     pub recent_refused: RateWindow,
+    /// Connections (sessions) with volume in the rate window.
+    pub recent_sessions: DistinctWindow,
+    /// Sessions per hour by bank-local hour of week: the rate a surge of sessions is judged
+    /// against (session lengths vary far more than how often sessions start).
+    pub sessions: SeasonalRate,
+    /// How far completed hours' session counts stray from their expectation (as
+    /// `hour_ratio`).
+    pub session_ratio: Ewma,
+    /// Sessions started in the hour in progress.
+    pub hour_sessions: u32,
     /// How far completed hours strayed from the seasonal expectation: an exponentially
     /// weighted mean and deviation of `ln((count + 1) / (expected + 1))` over warm hours with
     /// traffic. A bursty consumer needs a larger surge to alert than a steady one.
@@ -216,6 +226,10 @@ impl Profile {
             season: SeasonalRate::new(SeasonConfig { day_type_weight: DAY_TYPE_WEIGHT, ..SeasonConfig::default() }),
             recent: RateWindow::with_buckets(hours(cfg.rate.window_hours), 12),
             recent_refused: RateWindow::with_buckets(hours(cfg.rate.window_hours), 12),
+            recent_sessions: DistinctWindow::with_limits(hours(cfg.rate.window_hours), 12, MAX_WINDOW_KEYS),
+            sessions: SeasonalRate::new(SeasonConfig { day_type_weight: DAY_TYPE_WEIGHT, ..SeasonConfig::default() }),
+            session_ratio: Ewma::new(HOUR_RATIO_ALPHA),
+            hour_sessions: 0,
             hour_ratio: Ewma::new(HOUR_RATIO_ALPHA),
             account_breadth: Ewma::new(HOUR_RATIO_ALPHA),
             hour: (0, 0),
@@ -275,6 +289,9 @@ impl Profile {
             + self.season.memory_bytes()
             + self.recent.memory_bytes()
             + self.recent_refused.memory_bytes()
+            + self.recent_sessions.memory_bytes()
+            + self.sessions.memory_bytes()
+            + self.session_ratio.memory_bytes()
             + self.hour_ratio.memory_bytes()
             + self.account_breadth.memory_bytes()
             + self.endpoints.memory_bytes()

@@ -203,6 +203,9 @@ impl Inventory {
             let class = report::documented_class(&self.specs, d, seen).class;
             let class = if obs.deprecation_signalled { Classification::Zombie } else { class };
             out.landing = Landing::Endpoint { class, accepted: false };
+            if let MatchTarget::Operation { spec, .. } = m.target {
+                out.api = self.specs.specs().get(spec).map(|b| format!("{} {}", b.spec.title, b.spec.version));
+            }
             out.template = Some(m.template);
             &mut d.stats
         } else {

@@ -39,6 +39,8 @@ pub struct Observed {
     /// The endpoint's path template (documented template with its base path, operator route
     /// or inferred template), when it was counted on one.
     pub template: Option<String>,
+    /// The API (`title version` of the spec) of a documented endpoint.
+    pub api: Option<String>,
     /// Where it landed.
     pub landing: Landing,
     /// Sensitive values in the response body (all kinds together).
@@ -51,7 +53,7 @@ pub struct Observed {
 
 impl Observed {
     pub(super) fn new(service: String, method: String, landing: Landing) -> Self {
-        Observed { service, method, template: None, landing, response_sensitive: 0, response_ids: Vec::new() }
+        Observed { service, method, template: None, api: None, landing, response_sensitive: 0, response_ids: Vec::new() }
     }
 
     /// The endpoint's class when the transaction was counted on an API endpoint.

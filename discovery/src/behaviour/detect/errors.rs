@@ -87,6 +87,8 @@ impl ErrorWindow {
 pub(in crate::behaviour) enum Level<'a> {
     /// A whole service.
     Service(&'a str),
+    /// One API (spec) of a service: its name and key.
+    Api(&'a str, u64),
     /// One endpoint.
     Endpoint,
     /// One consumer.
@@ -115,10 +117,19 @@ pub(in crate::behaviour) fn spike(step: &Step<'_, '_>, w: &mut ErrorWindow, leve
             step.service_key,
             Some(EndpointRef { service: name.to_string(), method: "*".into(), path_template: "*".into(), classification: None }),
         ),
+        Level::Api(_, key) => (
+            Context::default(),
+            key,
+            Some(EndpointRef { service: step.tx.observed.service.clone(), method: "*".into(), path_template: "*".into(), classification: None }),
+        ),
         Level::Endpoint => (Context::default(), step.endpoint_key, step.endpoint.clone()),
         Level::Consumer => (step.ctx.clone(), 0, None),
     };
-    let significant = binomial_tail(requests, errors, base.max(PRIOR_ERROR_SHARE)) <= cfg.max_p_value;
+    // The significance shortcut serves the service, API and endpoint windows, which many
+    // consumers fill; a consumer's own spike needs the full request count (its first errors
+    // in an outage that hits everyone come before the shared windows show it).
+    let shortcut = !matches!(level, Level::Consumer);
+    let significant = shortcut && binomial_tail(requests, errors, base.max(PRIOR_ERROR_SHARE)) <= cfg.max_p_value;
     let spiking = err && errors >= MIN_ERRORS && err_share >= thr && (requests >= cfg.min_requests || significant);
     // Only a quiet window feeds the baseline, so a long outage does not become normal.
     if !spiking {
@@ -127,7 +138,7 @@ pub(in crate::behaviour) fn spike(step: &Step<'_, '_>, w: &mut ErrorWindow, leve
     if !spiking {
         return err && alerts.touch(AnomalyKind::ErrorSpike, ctx.consumer_key, subject, ts);
     }
-    let ev = evidence(&[
+    let mut ev = evidence(&[
         ("window", json!(format!("{} minutes", cfg.window_minutes))),
         ("requests", json!(requests)),
         ("errors", json!(errors)),
@@ -135,8 +146,12 @@ pub(in crate::behaviour) fn spike(step: &Step<'_, '_>, w: &mut ErrorWindow, leve
         ("baseline_error_share", json!(round2(base * 100.0) / 100.0)),
         ("status", json!(step.tx.status)),
     ]);
+    if let Level::Api(name, _) = &level {
+        ev.insert("api".into(), json!(name));
+    }
     let what = match &level {
         Level::Service(name) => format!("service {name}"),
+        Level::Api(name, _) => format!("API {name} on {}", step.tx.observed.service),
         Level::Endpoint => step.endpoint.as_ref().map_or("an endpoint".into(), |e| format!("{} {}{}", e.method, e.service, e.path_template)),
         Level::Consumer => step.ctx.consumer.as_ref().map_or("a consumer".into(), |c| format!("consumer {}", c.label)),
     };

@@ -60,9 +60,27 @@ fn dispersion_threshold(p: &Profile, expected: f64) -> f64 {
     (r.exp() * (expected + 1.0) - 1.0).min(MAX_DISPERSION_FACTOR * expected)
 }
 
-/// `rate_surge`: requests in the last hour far above the seasonal expectation (own baseline
-/// when warm, else the peer group's hourly 99th percentile). Call after the request is added
-/// to the last-hour window.
+/// Sessions expected in the rate window ending at `ts`.
+fn expected_sessions_in_window(step: &Step<'_, '_>, p: &Profile, ts: u64) -> f64 {
+    (0..step.cfg.rate.window_hours.max(1))
+        .map(|h| p.sessions.expected(step.clock, ts.saturating_sub(hours(h))).rate)
+        .sum()
+}
+
+/// The session count that makes a surge: `rate.factor` times the expectation, `rate.sigmas`
+/// Poisson deviations above it, and `rate.min_sessions`. Session starts are close to a Poisson
+/// process (unlike requests, which come in sessions of any length), so no dispersion term.
+fn session_threshold(step: &Step<'_, '_>, expected: f64) -> f64 {
+    if !expected.is_finite() {
+        return f64::INFINITY;
+    }
+    let r = &step.cfg.rate;
+    (r.factor * expected).max(expected + r.sigmas * expected.sqrt()).max(r.min_sessions as f64)
+}
+
+/// `rate_surge`: requests, or sessions (connections), in the rate window far above the
+/// seasonal expectation (own baseline when warm, else the peer group's hourly 99th percentile
+/// of requests). Call after the request is added to the windows.
 pub(in crate::behaviour) fn surge(step: &Step<'_, '_>, p: &Profile, peer: Option<&LogHistogram>, alerts: &mut AlertBook) {
     let ts = step.tx.ts;
     let key = step.consumer_key();
@@ -76,7 +94,16 @@ pub(in crate::behaviour) fn surge(step: &Step<'_, '_>, p: &Profile, peer: Option
         }
     };
     let thr = threshold(step, expected).max(dispersion_threshold(p, expected));
-    if (count as f64) < thr {
+    // Sessions: how often the consumer connects varies far less than how long it stays, so a
+    // surge of sessions stands out of a bursty baseline that a count of requests hides in.
+    let sessions = p.recent_sessions.count(ts);
+    let expected_sessions = if p.is_warm() { expected_sessions_in_window(step, p, ts) } else { f64::INFINITY };
+    let session_thr = session_threshold(step, expected_sessions);
+    // A surge of sessions is a surge when the requests rose with it (at least half the
+    // request bars): many short sessions alone are a client's reconnection habit.
+    let half_bar = (step.cfg.rate.min_requests as f64 / 2.0).max(step.cfg.rate.factor / 2.0 * expected);
+    let session_surge = sessions as f64 >= session_thr && count as f64 >= half_bar;
+    if (count as f64) < thr && !session_surge {
         alerts.touch(AnomalyKind::RateSurge, key, 0, ts);
         return;
     }
@@ -93,6 +120,9 @@ pub(in crate::behaviour) fn surge(step: &Step<'_, '_>, p: &Profile, peer: Option
         ("baseline", json!(basis)),
         ("local_hour_of_week", json!(step.local.hour_of_week)),
         ("threshold", json!(round2(thr))),
+        ("sessions_in_window", json!(sessions)),
+        ("expected_sessions_in_window", json!(if expected_sessions.is_finite() { round2(expected_sessions) } else { 0.0 })),
+        ("session_threshold", json!(if session_thr.is_finite() { round2(session_thr) } else { 0.0 })),
     ]);
     let msg = format!(
         "{} made {} requests in {} hours; {:.1} expected at this time of the week",
