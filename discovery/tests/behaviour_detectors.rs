@@ -1,6 +1,8 @@
 //! The detectors on hand-made transactions: each rule fires on the pattern it is for, and
 //! stays quiet on the benign look-alike next to it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::net::IpAddr;
 
 use apitap_discovery::behaviour::{Anomaly, AnomalyKind, Behaviour, BehaviourConfig, Lifecycle, Transaction};

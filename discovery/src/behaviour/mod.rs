@@ -283,7 +283,7 @@ impl Behaviour {
                 p.hour_ratio.update(((f64::from(p.hour.1) + 1.0) / (expected + 1.0)).ln());
                 let expected = p.sessions.expected(&self.clock, start).rate;
                 p.session_ratio.update(((f64::from(p.hour_sessions) + 1.0) / (expected + 1.0)).ln());
-                self.peers.entry(p.source.clone()).or_insert_with(LogHistogram::new).record(u64::from(p.hour.1));
+                self.peers.entry(p.source.clone()).or_default().record(u64::from(p.hour.1));
             }
             p.hour = (hour, 0);
             p.hour_requests = 0;
