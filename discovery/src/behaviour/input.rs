@@ -54,9 +54,7 @@ pub(crate) fn stable_key(parts: &[&[u8]]) -> u64 {
 /// Whether a path parameter name holds an object id: a documented `{AccountId}` style name or
 /// one of the template's typed placeholders for ids.
 pub(crate) fn is_object_param(name: &str) -> bool {
-    matches!(name, "int" | "uuid" | "hex" | "account" | "token")
-        || name.eq_ignore_ascii_case("id")
-        || (name.len() > 2 && (name.ends_with("Id") || name.ends_with("ID") || name.ends_with("_id") || name.ends_with("-id")))
+    matches!(name, "int" | "uuid" | "hex" | "account" | "token") || crate::content::is_id_name(name)
 }
 
 /// The object ids a request names: `(parameter, value)` for every template placeholder that

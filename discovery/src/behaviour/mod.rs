@@ -43,7 +43,7 @@ pub use input::Transaction;
 use input::stable_key;
 use profile::Profile;
 
-use crate::sketch::{BankClock, LogHistogram};
+use crate::sketch::{BankClock, LogHistogram, NS_PER_HOUR, NS_PER_MINUTE};
 
 /// Counters of the behavioural layer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -70,12 +70,11 @@ struct EndpointState {
 /// Responses an endpoint's size histogram holds before it is halved (old sizes fade).
 const SIZE_DECAY_AT: u64 = 100_000;
 
-/// Whether a request reads a customer's account information: a path parameter named in
-/// `account_params`, or a last segment named in `account_collections`.
-fn is_account_information(cfg: &BehaviourConfig, template: &str, path: &str) -> bool {
+/// Whether a template's last segment names the collection of a customer's accounts
+/// (`account_collections`).
+fn is_account_collection(cfg: &BehaviourConfig, template: &str) -> bool {
     let last = template.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
     cfg.account_collections.iter().any(|c| c == last)
-        || input::requested_ids(template, path).iter().any(|(name, _)| cfg.account_params.iter().any(|a| a == name))
 }
 
 /// The behavioural layer of one sensor.
@@ -174,11 +173,11 @@ impl Behaviour {
     pub fn observe(&mut self, tx: &Transaction<'_>) {
         self.stats.transactions += 1;
         let ts = tx.ts;
-        if ts.saturating_add(60_000_000_000) < self.latest {
+        if ts.saturating_add(NS_PER_MINUTE) < self.latest {
             self.stats.late += 1;
         }
         self.latest = self.latest.max(ts);
-        if ts >= self.last_advance.saturating_add(60_000_000_000) {
+        if ts >= self.last_advance.saturating_add(NS_PER_MINUTE) {
             self.advance(ts);
         }
         let id = tx.identity;
@@ -195,12 +194,7 @@ impl Behaviour {
             service: obs.service.clone(),
             method: obs.method.clone(),
             path_template: t.clone(),
-            classification: obs.class().map(|c| match c {
-                crate::inventory::Classification::Documented => "documented",
-                crate::inventory::Classification::Shadow => "shadow",
-                crate::inventory::Classification::Zombie => "zombie",
-                crate::inventory::Classification::Orphan => "orphan",
-            }),
+            classification: obs.class().map(crate::inventory::Classification::name),
         });
         let endpoint_key = endpoint.as_ref().map_or(0, |e| stable_key(&[e.service.as_bytes(), e.method.as_bytes(), e.path_template.as_bytes()]));
         let network = id.network.to_string();
@@ -211,6 +205,9 @@ impl Behaviour {
             network: Some(network.clone()),
             client_ip: Some(id.client_ip.to_string()),
         };
+        let ids = obs.template.as_deref().map(|t| input::requested_ids(t, tx.path)).unwrap_or_default();
+        let account = ids.iter().find(|(name, _)| self.cfg.account_params.iter().any(|a| a == name)).map(|(_, v)| *v);
+        let account_information = account.is_some() || obs.template.as_deref().is_some_and(|t| is_account_collection(&self.cfg, t));
         let step = Step {
             cfg: &self.cfg,
             clock: &self.clock,
@@ -222,6 +219,9 @@ impl Behaviour {
             service_key: stable_key(&[obs.service.as_bytes()]),
             network_key: stable_key(&[network.as_bytes()]),
             success: tx.status.is_some_and(|s| (200..300).contains(&s)),
+            ids,
+            account,
+            account_information,
         };
         let Some(p) = self.profiles.get_mut(&consumer_key) else { return };
         let alerts = &mut self.alerts;
@@ -254,15 +254,9 @@ impl Behaviour {
         // this request included, with the expectation).
         p.last_seen = p.last_seen.max(ts);
         p.requests += 1;
-        let account_info = obs.template.as_deref().is_some_and(|t| is_account_information(&self.cfg, t, tx.path));
-        let account_access = !id.attended && account_info;
-        if account_info {
-            if let Some(acc) = obs.template.as_deref().and_then(|t| {
-                input::requested_ids(t, tx.path).into_iter().find(|(name, _)| self.cfg.account_params.iter().any(|a| a == name))
-            }) {
-                let k = stable_key(&[acc.1.as_bytes()]);
-                p.windows(&self.cfg).recent_accounts.insert(k, ts);
-            }
+        let account_access = !id.attended && step.account_information;
+        if let Some(acc) = step.account {
+            p.windows(&self.cfg).recent_accounts.insert(stable_key(&[acc.as_bytes()]), ts);
         }
         let volume = profile::counts_as_volume(tx.status, account_access);
         let hour = BankClock::hour_index(ts);
@@ -270,7 +264,7 @@ impl Behaviour {
             // The hour just finished, against what the baseline expected of it (before the
             // season takes it in).
             if p.is_warm() && p.hour_requests > 0 {
-                let end = p.hour.0.saturating_add(1).saturating_mul(3_600_000_000_000).saturating_sub(1);
+                let end = p.hour.0.saturating_add(1).saturating_mul(NS_PER_HOUR).saturating_sub(1);
                 // A synchronising hour does not become the usual breadth.
                 if !p.is_synchronising(end) {
                     let breadth = p.accounts_in_window(end) as f64;
@@ -278,7 +272,7 @@ impl Behaviour {
                 }
             }
             if p.is_warm() && p.hour.1 > 0 {
-                let start = p.hour.0.saturating_mul(3_600_000_000_000);
+                let start = p.hour.0.saturating_mul(NS_PER_HOUR);
                 let expected = p.season.expected(&self.clock, start).rate;
                 p.hour_ratio.update(((f64::from(p.hour.1) + 1.0) / (expected + 1.0)).ln());
                 let expected = p.sessions.expected(&self.clock, start).rate;
@@ -354,7 +348,7 @@ impl Behaviour {
         }
 
         detect::surface::endpoint_use(&step, self.specs_loaded, alerts);
-        detect::surface::unauthenticated(&step, account_info, alerts);
+        detect::surface::unauthenticated(&step, alerts);
 
         // The rest of the baseline.
         if endpoint_key != 0 {
@@ -371,10 +365,8 @@ impl Behaviour {
             for v in &obs.response_ids {
                 p.received.insert(v.as_bytes());
             }
-            if let Some(t) = obs.template.as_deref() {
-                for (_, v) in input::requested_ids(t, tx.path) {
-                    p.received.insert(v.as_bytes());
-                }
+            for (_, v) in &step.ids {
+                p.received.insert(v.as_bytes());
             }
         }
         if id.attended {

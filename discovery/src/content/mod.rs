@@ -132,9 +132,14 @@ pub const MAX_OBJECT_ID_BYTES: usize = 128;
 /// [`ContentLimits::max_ids`]).
 pub(crate) fn is_id_key(path: &str) -> bool {
     let last = path.rsplit('.').next().unwrap_or(path);
-    let last = last.trim_end_matches("[]");
-    last.eq_ignore_ascii_case("id")
-        || (last.len() > 2 && (last.ends_with("Id") || last.ends_with("ID") || last.ends_with("_id") || last.ends_with("-id")))
+    is_id_name(last.trim_end_matches("[]"))
+}
+
+/// Whether a name (a JSON key, a path parameter) names an object identifier: `id`, or ending
+/// in `Id`, `ID`, `_id` or `-id`.
+pub(crate) fn is_id_name(name: &str) -> bool {
+    name.eq_ignore_ascii_case("id")
+        || (name.len() > 2 && (name.ends_with("Id") || name.ends_with("ID") || name.ends_with("_id") || name.ends_with("-id")))
 }
 
 /// Adds an identifier value found under an id key, when collection is on and it qualifies.

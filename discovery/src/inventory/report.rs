@@ -30,6 +30,18 @@ pub enum Classification {
     Orphan,
 }
 
+impl Classification {
+    /// The stable name, as serialised (`documented`, `shadow`, `zombie`, `orphan`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Classification::Documented => "documented",
+            Classification::Shadow => "shadow",
+            Classification::Zombie => "zombie",
+            Classification::Orphan => "orphan",
+        }
+    }
+}
+
 /// The whole inventory.
 #[derive(Clone, Debug, Serialize)]
 pub struct InventoryReport {

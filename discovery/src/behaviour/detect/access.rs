@@ -6,18 +6,17 @@ use serde_json::json;
 use super::{evidence, score, share, Step};
 use crate::behaviour::alerts::{AlertBook, Detection};
 use crate::behaviour::anomaly::{AnomalyKind, Severity};
-use crate::behaviour::input::{requested_ids, stable_key};
+use crate::behaviour::input::stable_key;
 use crate::behaviour::profile::Profile;
 
 /// Checks the request's object ids against the ids the consumer received (the caller adds the
 /// ids of successful answers to the received set afterwards).
 pub(in crate::behaviour) fn bola(step: &Step<'_, '_>, p: &mut Profile, alerts: &mut AlertBook) {
     let Some(template) = step.tx.observed.template.as_deref() else { return };
-    let ids = requested_ids(template, step.tx.path);
-    if ids.is_empty() {
+    if step.ids.is_empty() {
         return;
     }
-    let foreign: Vec<&str> = ids.iter().map(|(_, v)| *v).filter(|v| !p.received.contains(v.as_bytes())).collect();
+    let foreign: Vec<&str> = step.ids.iter().map(|(_, v)| *v).filter(|v| !p.received.contains(v.as_bytes())).collect();
     if foreign.is_empty() {
         return;
     }
@@ -69,7 +68,7 @@ pub(in crate::behaviour) fn bola(step: &Step<'_, '_>, p: &mut Profile, alerts: &
     ]);
     let msg = format!(
         "{} requested {} object ids it was never given ({:.0}% refused) on {}",
-        step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()),
+        step.consumer_label(),
         observed,
         (if fast { refused_share } else { slow_share }) * 100.0,
         template
@@ -96,14 +95,7 @@ pub(in crate::behaviour) fn psd2(step: &Step<'_, '_>, p: &mut Profile, alerts: &
     if step.tx.identity.attended || !step.success {
         return;
     }
-    let Some(template) = step.tx.observed.template.as_deref() else { return };
-    let Some(account) = requested_ids(template, step.tx.path)
-        .into_iter()
-        .find(|(name, _)| step.cfg.account_params.iter().any(|a| a == name))
-        .map(|(_, v)| v)
-    else {
-        return;
-    };
+    let Some(account) = step.account else { return };
     let ts = step.tx.ts;
     let access = p.accesses.record(stable_key(&[account.as_bytes()]), ts);
     let limit = step.cfg.psd2_max_unattended_per_day;
@@ -125,7 +117,7 @@ pub(in crate::behaviour) fn psd2(step: &Step<'_, '_>, p: &mut Profile, alerts: &
     ]);
     let msg = format!(
         "{} made {} unattended accesses to one account in 24 hours (PSD2 allows {})",
-        step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()),
+        step.consumer_label(),
         access.accesses_in_window,
         limit
     );

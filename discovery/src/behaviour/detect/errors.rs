@@ -70,9 +70,12 @@ impl ErrorWindow {
 
     /// Counts a transaction without judging it (the spike is explained elsewhere).
     pub(in crate::behaviour) fn count_only(&mut self, step: &Step<'_, '_>) {
-        let ts = step.tx.ts;
+        self.add(step.tx.ts, is_error(step.cfg, step.tx.status));
+    }
+
+    fn add(&mut self, ts: u64, err: bool) {
         self.requests.add(ts, 1);
-        if is_error(step.cfg, step.tx.status) {
+        if err {
             self.errors.add(ts, 1);
         }
     }
@@ -102,10 +105,7 @@ pub(in crate::behaviour) fn spike(step: &Step<'_, '_>, w: &mut ErrorWindow, leve
     let err = is_error(step.cfg, step.tx.status);
     let (base, weight) = w.baseline.value();
     let base = if weight >= 100.0 { base } else { PRIOR_ERROR_SHARE };
-    w.requests.add(ts, 1);
-    if err {
-        w.errors.add(ts, 1);
-    }
+    w.add(ts, err);
     let cfg = &step.cfg.errors;
     let requests = w.requests.count(ts);
     let errors = w.errors.count(ts);

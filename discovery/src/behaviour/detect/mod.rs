@@ -35,12 +35,24 @@ pub(super) struct Step<'s, 'a> {
     pub network_key: u64,
     /// A 2xx answer.
     pub success: bool,
+    /// The object ids the request names (`(parameter, value)`, see `input::requested_ids`).
+    pub ids: Vec<(&'a str, &'a str)>,
+    /// The customer account it names (a parameter in `account_params`).
+    pub account: Option<&'a str>,
+    /// It reads a customer's account information: an account parameter, or an
+    /// `account_collections` endpoint.
+    pub account_information: bool,
 }
 
 impl Step<'_, '_> {
     /// The consumer key of the findings about this consumer.
     pub fn consumer_key(&self) -> u64 {
         self.ctx.consumer_key
+    }
+
+    /// The consumer's label for messages (`a consumer` when there is none).
+    pub fn consumer_label(&self) -> &str {
+        self.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str())
     }
 }
 

@@ -50,7 +50,7 @@ pub(in crate::behaviour) fn origin(step: &Step<'_, '_>, p: &Profile, alerts: &mu
     ]);
     let msg = format!(
         "{} used from {} for the first time",
-        step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()),
+        step.consumer_label(),
         step.ctx.network.as_deref().unwrap_or("a new network")
     );
     alerts.raise(
@@ -87,7 +87,7 @@ pub(in crate::behaviour) fn fingerprint(step: &Step<'_, '_>, p: &Profile, counts
         ("requests_with_value", json!(n)),
         ("known_values", json!(counts.len())),
     ]);
-    let msg = format!("{} sent {} `{}` for the first time", step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()), what, shown);
+    let msg = format!("{} sent {} `{}` for the first time", step.consumer_label(), what, shown);
     alerts.raise(
         step.tx.ts,
         &step.ctx,

@@ -18,10 +18,6 @@ pub const SMUGGLING_EVENTS: &[&str] = &[
     "whitespace_before_colon",
 ];
 
-fn consumer_label(step: &Step<'_, '_>) -> String {
-    step.ctx.consumer.as_ref().map_or_else(|| "a consumer".into(), |c| c.label.clone())
-}
-
 /// Shadow and zombie endpoint use: one finding per consumer and endpoint. `specs_loaded`:
 /// without any spec every endpoint is undocumented, which says nothing.
 pub(in crate::behaviour) fn endpoint_use(step: &Step<'_, '_>, specs_loaded: bool, alerts: &mut AlertBook) {
@@ -33,14 +29,14 @@ pub(in crate::behaviour) fn endpoint_use(step: &Step<'_, '_>, specs_loaded: bool
     };
     let Some(ep) = step.endpoint.as_ref() else { return };
     let ev = evidence(&[
-        ("classification", json!(if kind == AnomalyKind::ShadowEndpointUse { "shadow" } else { "zombie" })),
+        ("classification", json!(class.name())),
         ("status", json!(step.tx.status)),
         ("service", json!(ep.service)),
         ("path_template", json!(ep.path_template)),
     ]);
     let msg = format!(
         "{} called {} endpoint {} {}{}",
-        consumer_label(step),
+        step.consumer_label(),
         if kind == AnomalyKind::ShadowEndpointUse { "undocumented" } else { "deprecated" },
         ep.method,
         ep.service,
@@ -66,7 +62,8 @@ pub(in crate::behaviour) fn endpoint_use(step: &Step<'_, '_>, specs_loaded: bool
 /// Sensitive data (card numbers, IBANs, national ids, ...) or a customer's account information
 /// (an `account_params` or `account_collections` endpoint) in a successful answer to a request
 /// that carried no credential at all.
-pub(in crate::behaviour) fn unauthenticated(step: &Step<'_, '_>, account_information: bool, alerts: &mut AlertBook) {
+pub(in crate::behaviour) fn unauthenticated(step: &Step<'_, '_>, alerts: &mut AlertBook) {
+    let account_information = step.account_information;
     let sensitive = step.tx.observed.response_sensitive;
     if step.tx.authenticated || !step.success || (sensitive == 0 && !account_information) || !matches!(step.tx.observed.landing, Landing::Endpoint { .. }) {
         return;
@@ -105,7 +102,7 @@ pub(in crate::behaviour) fn smuggling(step: &Step<'_, '_>, alerts: &mut AlertBoo
         return;
     }
     let ev = evidence(&[("framing_events", json!(found)), ("status", json!(step.tx.status))]);
-    let msg = format!("{} sent a request with ambiguous framing ({})", consumer_label(step), found.join(", "));
+    let msg = format!("{} sent a request with ambiguous framing ({})", step.consumer_label(), found.join(", "));
     alerts.raise(
         step.tx.ts,
         &step.ctx,

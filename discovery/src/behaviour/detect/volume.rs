@@ -38,8 +38,14 @@ fn mostly_refused(step: &Step<'_, '_>, p: &Profile, count: u64) -> bool {
 
 /// The request threshold of the window for an expected count.
 fn threshold(step: &Step<'_, '_>, expected: f64) -> f64 {
+    poisson_bar(step, expected, step.cfg.rate.min_requests)
+}
+
+/// `rate.factor` times the expectation, `rate.sigmas` Poisson deviations above it, and at
+/// least `min`: the bar of a surge of requests or of sessions.
+fn poisson_bar(step: &Step<'_, '_>, expected: f64, min: u64) -> f64 {
     let r = &step.cfg.rate;
-    (r.factor * expected).max(expected + r.sigmas * expected.sqrt()).max(r.min_requests as f64)
+    (r.factor * expected).max(expected + r.sigmas * expected.sqrt()).max(min as f64)
 }
 
 /// Completed hours a consumer needs before its own dispersion raises the threshold.
@@ -74,8 +80,7 @@ fn session_threshold(step: &Step<'_, '_>, expected: f64) -> f64 {
     if !expected.is_finite() {
         return f64::INFINITY;
     }
-    let r = &step.cfg.rate;
-    (r.factor * expected).max(expected + r.sigmas * expected.sqrt()).max(r.min_sessions as f64)
+    poisson_bar(step, expected, step.cfg.rate.min_sessions)
 }
 
 /// `rate_surge`: requests, or sessions (connections), in the rate window far above the
@@ -126,7 +131,7 @@ pub(in crate::behaviour) fn surge(step: &Step<'_, '_>, p: &Profile, peer: Option
     ]);
     let msg = format!(
         "{} made {} requests in {} hours; {:.1} expected at this time of the week",
-        step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()),
+        step.consumer_label(),
         count,
         step.cfg.rate.window_hours,
         expected
@@ -179,7 +184,7 @@ pub(in crate::behaviour) fn off_hours(step: &Step<'_, '_>, p: &Profile, alerts: 
     ]);
     let msg = format!(
         "{} active at {:02}:{:02} bank time{}",
-        step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()),
+        step.consumer_label(),
         step.local.hour,
         step.local.minute_of_day % 60,
         if new_network { " from a network it never used" } else { " far above its usual rate" }
@@ -221,7 +226,7 @@ pub(in crate::behaviour) fn response_size(step: &Step<'_, '_>, sizes: &LogHistog
     ]);
     let msg = format!(
         "{} received a {} byte response; the endpoint's 99th percentile is {} bytes",
-        step.ctx.consumer.as_ref().map_or("a consumer", |c| c.label.as_str()),
+        step.consumer_label(),
         bytes,
         p99
     );
