@@ -2,9 +2,10 @@
 //! given its consumer identity, and feeds the behavioural detectors; anomalies come out.
 
 use std::net::SocketAddr;
+use std::path::Path;
 
 use apitap_discovery::behaviour::{Anomaly, Behaviour, Transaction};
-use apitap_discovery::identity::{IdSource, Identifier, Identity, RequestFacts};
+use apitap_discovery::identity::{GeoDb, IdSource, Identifier, Identity, RequestFacts};
 use apitap_discovery::inventory::{split_target, AuthKind, Inventory, Observation};
 use apitap_parsers::http::{Direction, HttpEvent, HttpTransaction};
 
@@ -164,7 +165,10 @@ pub fn setup(common: &crate::cli::CommonArgs, detect: bool) -> anyhow::Result<An
     let file = crate::inventory::load_config(common.config.as_deref())?;
     let inv = crate::inventory::setup(&common.spec, &file)?;
     let (key, key_origin) = crate::secret::hash_key(common.hash_key_file.as_deref())?;
-    let identifier = Identifier::new(file.identity.clone(), key);
+    let mut identifier = Identifier::new(file.identity.clone(), key);
+    if let Some(geo) = load_geo(&file)? {
+        identifier = identifier.with_geo(geo);
+    }
     let behaviour = if detect {
         let b = Behaviour::new(file.behaviour.clone(), key, inv.specs_loaded)
             .map_err(|e| anyhow::anyhow!("{}: {e}", if file.path.as_os_str().is_empty() { "configuration".into() } else { file.path.display().to_string() }))?;
@@ -179,4 +183,28 @@ pub fn setup(common: &crate::cli::CommonArgs, detect: bool) -> anyhow::Result<An
         key,
         key_origin,
     })
+}
+
+/// Reads the `[identity] geoip` files (a relative path from the configuration file's folder)
+/// into the AS and country databases; `None` when none is configured. An error names the
+/// configuration, the file, what is wrong with it and what to do.
+fn load_geo(file: &crate::config_file::ConfigFile) -> anyhow::Result<Option<GeoDb>> {
+    let cfg = &file.identity;
+    if cfg.geoip.is_empty() {
+        return Ok(None);
+    }
+    let config = if file.path.as_os_str().is_empty() { "configuration".into() } else { file.path.display().to_string() };
+    let dir = file.path.parent().unwrap_or(Path::new(""));
+    let mut db = GeoDb::new(cfg.max_geo_cache);
+    for listed in &cfg.geoip {
+        let path = if listed.is_relative() { dir.join(listed) } else { listed.clone() };
+        let bytes = std::fs::read(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "{config}: [identity] geoip: {}: cannot read it ({e}); check the path (a relative path is read from the configuration file's folder) or take it out of geoip",
+                path.display()
+            )
+        })?;
+        db.add(&path.display().to_string(), bytes).map_err(|e| anyhow::anyhow!("{config}: [identity] {e}"))?;
+    }
+    Ok(Some(db))
 }

@@ -1,6 +1,7 @@
 //! What identity reads, in which order, and the limits on what it holds.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -208,6 +209,18 @@ pub struct IdentityConfig {
     /// Largest token-endpoint or login body (request or response) read; a larger one is not
     /// parsed (counted in `bodies_too_long`). Default 64 KiB.
     pub max_body_bytes: usize,
+    /// MaxMind DB files (`.mmdb`) giving each client address its autonomous system (number
+    /// and organisation) and country: GeoLite2 or GeoIP2 ASN, ISP, Country, City or
+    /// Enterprise, in any mix; for each field the first file that knows it wins. The binary
+    /// reads them at start (a relative path is read from the configuration file's folder)
+    /// and holds them in memory whole. Default empty: no enrichment. See
+    /// [`GeoDb`](super::GeoDb).
+    pub geoip: Vec<PathBuf>,
+    /// Client networks whose enrichment is remembered, so a request from a known network does
+    /// not walk the databases; when full, one not asked about lately is dropped (counted in
+    /// `geo_cache_evictions`). About 200 bytes a network, its AS organisation's name
+    /// included. Default 16 384 (under 4 MB). Unused without `geoip`.
+    pub max_geo_cache: usize,
 }
 
 impl Default for IdentityConfig {
@@ -233,6 +246,8 @@ impl Default for IdentityConfig {
             max_cert_bytes: 16 * 1024,
             max_cert_cache: 1024,
             max_body_bytes: 64 * 1024,
+            geoip: Vec::new(),
+            max_geo_cache: 16 * 1024,
         }
     }
 }
@@ -256,7 +271,8 @@ impl std::error::Error for IdentityConfigError {}
 
 impl IdentityConfig {
     /// Checks what deserialisation cannot: prefix lengths in range, no source listed twice,
-    /// lower-case header names, paths that start with `/`, non-zero limits.
+    /// lower-case header names, paths that start with `/`, non-zero limits, no empty or
+    /// repeated `geoip` file (whether the files exist is the binary's to check).
     pub fn validate(&self) -> Result<(), IdentityConfigError> {
         let err = |key: &'static str, reason: String| Err(IdentityConfigError { key, reason });
         for (i, s) in self.order.iter().enumerate() {
@@ -287,6 +303,7 @@ impl IdentityConfig {
             ("max_cert_bytes", self.max_cert_bytes),
             ("max_cert_cache", self.max_cert_cache),
             ("max_body_bytes", self.max_body_bytes),
+            ("max_geo_cache", self.max_geo_cache),
         ];
         for (key, v) in limits {
             if v == 0 {
@@ -295,6 +312,14 @@ impl IdentityConfig {
         }
         if self.max_token_lifetime_secs == 0 {
             return err("max_token_lifetime_secs", "must be above 0".to_owned());
+        }
+        for (i, path) in self.geoip.iter().enumerate() {
+            if path.as_os_str().is_empty() {
+                return err("geoip", "an empty path; give each .mmdb file's path".to_owned());
+            }
+            if self.geoip.iter().take(i).any(|p| p == path) {
+                return err("geoip", format!("{} is listed twice; list each file once", path.display()));
+            }
         }
         Ok(())
     }
@@ -344,6 +369,13 @@ mod tests {
         assert_eq!(c.validate().unwrap_err().key, "token_paths");
         let c = IdentityConfig { max_linked_tokens: 0, ..Default::default() };
         assert_eq!(c.validate().unwrap_err().key, "max_linked_tokens");
+        let c = IdentityConfig { max_geo_cache: 0, ..Default::default() };
+        assert_eq!(c.validate().unwrap_err().key, "max_geo_cache");
+        let c = IdentityConfig { geoip: vec!["a.mmdb".into(), "b.mmdb".into(), "a.mmdb".into()], ..Default::default() };
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.to_string(), "identity: geoip: a.mmdb is listed twice; list each file once");
+        let c = IdentityConfig { geoip: vec!["".into()], ..Default::default() };
+        assert_eq!(c.validate().unwrap_err().key, "geoip");
     }
 
     #[test]
@@ -356,6 +388,10 @@ mod tests {
         assert!(serde_json::from_str::<IdentityConfig>(r#"{"orders":[]}"#).is_err());
         let back: IdentityConfig = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
         assert_eq!(back, c);
+        assert!(c.geoip.is_empty(), "no enrichment unless asked");
+        let g: IdentityConfig = serde_json::from_str(r#"{"geoip":["GeoLite2-ASN.mmdb","/var/lib/GeoLite2-Country.mmdb"]}"#).unwrap();
+        assert_eq!(g.geoip, vec![std::path::PathBuf::from("GeoLite2-ASN.mmdb"), "/var/lib/GeoLite2-Country.mmdb".into()]);
+        g.validate().unwrap();
         let e = serde_json::from_str::<IdentityConfig>(r#"{"order":["nope"]}"#).unwrap_err();
         assert!(e.to_string().contains("\"nope\" is not one of"), "{e}");
     }

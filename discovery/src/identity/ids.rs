@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::geo::Geo;
 use super::network::Prefix;
 use super::IdSource;
 
@@ -85,6 +86,11 @@ pub struct Identity {
     pub client_ip: IpAddr,
     /// `client_ip` cut to the configured network prefix length.
     pub network: Prefix,
+    /// The client address's autonomous system and country, from the configured MaxMind
+    /// databases ([`Identifier::with_geo`](super::Identifier::with_geo)); empty without them
+    /// and for private or reserved addresses. Cloning shares the AS organisation's name.
+    #[serde(skip_serializing_if = "Geo::is_empty")]
+    pub geo: Geo,
     /// The request carries `x-fapi-customer-ip-address`: under FAPI, the customer is present
     /// (attended access); absent, the access is unattended.
     pub attended: bool,

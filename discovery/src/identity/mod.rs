@@ -72,6 +72,14 @@
 //! when the TCP peer is one of [`IdentityConfig::trusted_proxies`]. A request carrying
 //! `x-fapi-customer-ip-address` is attended (FAPI: the customer is present).
 //!
+//! # Autonomous system and country
+//!
+//! With a [`GeoDb`] ([`Identifier::with_geo`]: MaxMind GeoLite2/GeoIP2 ASN, ISP, Country,
+//! City or Enterprise databases, from [`IdentityConfig::geoip`]), [`Identity::geo`] carries
+//! the client address's AS number and organisation and its country. Answers are cached per
+//! client network ([`IdentityConfig::max_geo_cache`]); private and reserved addresses are not
+//! looked up. See the [`GeoDb`] documentation for the databases, memory and the cache.
+//!
 //! # Token endpoint and logins
 //!
 //! A POST to a [`IdentityConfig::token_paths`] endpoint answered 2xx with a JSON body links its
@@ -109,6 +117,7 @@ mod body;
 mod cert;
 mod config;
 mod creds;
+mod geo;
 mod hash;
 mod ids;
 mod jwt;
@@ -126,6 +135,7 @@ pub use config::{
     IdSource, IdentityConfig, IdentityConfigError, UnknownSource, DEFAULT_API_KEY_HEADERS, DEFAULT_LOGIN_PATHS,
     DEFAULT_LOGIN_USER_FIELDS, DEFAULT_SESSION_COOKIES, DEFAULT_TOKEN_PATHS,
 };
+pub use geo::{Country, CountryError, Geo, GeoDb, GeoDbInfo, GeoError, GeoErrorReason, GeoKind, GeoStats};
 pub use ids::{ConsumerId, CustomerId, Grant, Identity, LoginAttempt, LoginKind, LoginOutcome};
 pub use network::{Prefix, PrefixError};
 pub use stats::IdentityStats;
@@ -203,13 +213,15 @@ impl fmt::Debug for RequestFacts<'_> {
 
 /// Identifies consumers, learning token links at the token endpoint as it goes. One per
 /// sensor (links learnt on one connection serve the others); memory is bounded by
-/// [`IdentityConfig::max_linked_tokens`] and [`IdentityConfig::max_cert_cache`].
+/// [`IdentityConfig::max_linked_tokens`] and [`IdentityConfig::max_cert_cache`], plus the
+/// optional [`GeoDb`]'s databases and cache.
 #[derive(Debug)]
 pub struct Identifier {
     cfg: IdentityConfig,
     key: [u8; 16],
     links: TokenLinks,
     certs: CertCache,
+    geo: Option<GeoDb>,
     stats: IdentityStats,
 }
 
@@ -234,8 +246,22 @@ impl Identifier {
             key,
             links: TokenLinks::default(),
             certs: CertCache::default(),
+            geo: None,
             stats: IdentityStats::default(),
         }
+    }
+
+    /// The same identifier, enriching every identity with what `geo` says about its client
+    /// address ([`Identity::geo`]). A `geo` without databases enriches nothing.
+    #[must_use]
+    pub fn with_geo(mut self, geo: GeoDb) -> Self {
+        self.geo = (!geo.is_empty()).then_some(geo);
+        self
+    }
+
+    /// The enrichment databases, when given.
+    pub fn geo(&self) -> Option<&GeoDb> {
+        self.geo.as_ref()
     }
 
     /// The configuration in use.
@@ -339,6 +365,15 @@ impl Identifier {
         if endpoint == Endpoint::Token && req.status.is_some_and(|s| (200..300).contains(&s)) {
             learn(&mut ctx, req, &found, seen.linked.is_some());
         }
+        let attended = creds::header(req.headers, "x-fapi-customer-ip-address").is_some();
+        let geo = match self.geo.as_mut() {
+            Some(db) => {
+                let geo = db.lookup(network, client_ip);
+                self.stats.geo = db.stats();
+                geo
+            }
+            None => Geo::default(),
+        };
 
         Identity {
             id: ConsumerId(found.id),
@@ -349,7 +384,8 @@ impl Identifier {
             customer: customer.map(CustomerId),
             client_ip,
             network,
-            attended: creds::header(req.headers, "x-fapi-customer-ip-address").is_some(),
+            geo,
+            attended,
             login,
         }
     }
@@ -365,7 +401,7 @@ impl Identifier {
     }
 
     /// Approximate heap and inline bytes held: the token links and their clients, the
-    /// certificate cache and the configuration.
+    /// certificate cache, the enrichment databases and cache, and the configuration.
     pub fn memory_bytes(&self) -> usize {
         let cfg = &self.cfg;
         let strings = |l: &[String]| l.iter().map(|s| s.capacity() + std::mem::size_of::<String>()).sum::<usize>();
@@ -379,8 +415,10 @@ impl Identifier {
             + strings(&cfg.login_paths)
             + strings(&cfg.login_user_fields)
             + cfg.trusted_proxies.capacity() * std::mem::size_of::<Prefix>()
-            + cfg.order.capacity();
-        std::mem::size_of::<Self>() + cfg_bytes + self.links.memory_bytes() + self.certs.memory_bytes()
+            + cfg.order.capacity()
+            + cfg.geoip.iter().map(|p| p.as_os_str().len() + std::mem::size_of::<std::path::PathBuf>()).sum::<usize>();
+        let geo = self.geo.as_ref().map_or(0, GeoDb::memory_bytes);
+        std::mem::size_of::<Self>() + cfg_bytes + self.links.memory_bytes() + self.certs.memory_bytes() + geo
     }
 }
 

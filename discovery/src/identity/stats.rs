@@ -1,6 +1,6 @@
 //! Identity counters.
 
-use super::IdSource;
+use super::{GeoStats, IdSource};
 
 /// What [`Identifier`](super::Identifier) did, for the binary's metrics. Names are stable
 /// snake_case ([`counters`](Self::counters)).
@@ -42,6 +42,8 @@ pub struct IdentityStats {
     pub xff_invalid: u64,
     /// Authentication attempts seen (token endpoint, login form, rejected credentials).
     pub login_attempts: u64,
+    /// The AS and country enrichment, when databases are loaded (named `geo_<name>`).
+    pub geo: GeoStats,
 }
 
 impl IdentityStats {
@@ -51,7 +53,7 @@ impl IdentityStats {
     }
 
     /// Every counter with its stable name, in a fixed order; per-source counts are
-    /// `source_<name>`.
+    /// `source_<name>`, enrichment counts `geo_<name>`.
     pub fn counters(&self) -> Vec<(String, u64)> {
         let mut out = vec![("identified".to_owned(), self.identified)];
         for s in IdSource::ALL {
@@ -75,6 +77,7 @@ impl IdentityStats {
             ("login_attempts", self.login_attempts),
         ];
         out.extend(rest.iter().map(|(n, v)| ((*n).to_owned(), *v)));
+        out.extend(self.geo.counters().iter().map(|(n, v)| (format!("geo_{n}"), *v)));
         out
     }
 }
@@ -85,12 +88,15 @@ mod tests {
 
     #[test]
     fn counter_names_are_unique_snake_case() {
-        let c = IdentityStats { jwt_too_long: 3, by_source: [0, 5, 0, 0, 0, 0, 0, 0], ..Default::default() };
+        let geo = GeoStats { cache_evictions: 7, ..Default::default() };
+        let c = IdentityStats { jwt_too_long: 3, by_source: [0, 5, 0, 0, 0, 0, 0, 0], geo, ..Default::default() };
         let list = c.counters();
         let mut names: Vec<&str> = list.iter().map(|(n, _)| n.as_str()).collect();
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
         assert!(list.contains(&("jwt_too_long".to_owned(), 3)));
         assert!(list.contains(&("source_jwt".to_owned(), 5)));
+        assert!(list.contains(&("geo_cache_evictions".to_owned(), 7)));
+        assert!(list.contains(&("geo_cache_hits".to_owned(), 0)));
         let n = names.len();
         names.sort_unstable();
         names.dedup();
