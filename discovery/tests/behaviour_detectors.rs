@@ -27,6 +27,7 @@ fn identity(id: u64, ip: &str) -> Identity {
         customer: None,
         client_ip: ip,
         network: Prefix::of(ip, 24, 48),
+        geo: Default::default(),
         attended: false,
         login: None,
     }
