@@ -379,3 +379,91 @@ fn the_documentation_names_every_field_and_kind_of_the_schema() {
     let missing: Vec<&String> = names.iter().filter(|n| !doc.contains(&format!("`{n}`"))).collect();
     assert!(missing.is_empty(), "docs/anomalies.md does not explain {missing:?}");
 }
+
+/// A `new_origin` finding of a consumer whose addresses a network database places (AS and
+/// country), made by the detectors themselves, validates; the placed fields reject bad values.
+#[test]
+fn a_finding_placed_by_a_network_database_validates_and_its_fields_are_checked() {
+    use apitap_discovery::behaviour::{AnomalyKind, Behaviour, BehaviourConfig, Lifecycle, Producer, Transaction};
+    use apitap_discovery::identity::{ConsumerId, Country, Geo, IdSource, Identity, Prefix};
+    use apitap_discovery::inventory::{Classification, Landing, Observed};
+    const MIN: u64 = 60_000_000_000;
+    const HOUR: u64 = 60 * MIN;
+    // Monday 2026-03-02 00:00 UTC.
+    const MONDAY: u64 = 1_772_409_600_000_000_000;
+    let who = |ip: &str, asn: u32, cc: &str| {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        Identity {
+            id: ConsumerId(77),
+            source: IdSource::Jwt,
+            label: "client-77".into(),
+            org_id: None,
+            cert_subject: None,
+            customer: None,
+            client_ip: ip,
+            network: Prefix::of(ip, 24, 48),
+            geo: Geo { asn: Some(asn), as_org: Some("Example Transit".into()), country: Country::new(cc) },
+            attended: true,
+            login: None,
+        }
+    };
+    let obs = Observed {
+        service: "api.bank.example".into(),
+        method: "GET".into(),
+        template: Some("/aisp/accounts".into()),
+        api: None,
+        landing: Landing::Endpoint { class: Classification::Documented, accepted: false },
+        response_sensitive: 0,
+        response_ids: Vec::new(),
+    };
+    let cfg = BehaviourConfig { timezone: "UTC".into(), ..BehaviourConfig::default() };
+    let mut b = Behaviour::new(cfg, [3; 16], true).unwrap();
+    let mut feed = |ts: u64, id: &Identity| {
+        b.observe(&Transaction {
+            ts,
+            identity: id,
+            observed: &obs,
+            path: "/aisp/accounts",
+            status: Some(200),
+            response_bytes: 900,
+            latency_ms: Some(20.0),
+            user_agent: Some("tpp/1.0"),
+            fingerprint: None,
+            connection: ts / (10 * MIN),
+            authenticated: true,
+            framing_events: &[],
+        });
+        b.drain()
+    };
+    let home = who("198.51.100.20", 64_500, "GB");
+    for i in 0..4 * 24 * 4u64 {
+        feed(MONDAY + i * 15 * MIN + 1, &home);
+    }
+    let away = who("203.0.113.9", 64_511, "RU");
+    let t = MONDAY + 4 * 24 * HOUR + 10 * HOUR;
+    let found: Vec<_> = (0..5u64).flat_map(|i| feed(t + i * MIN, &away)).filter(|a| a.kind == AnomalyKind::NewOrigin && a.lifecycle == Lifecycle::New).collect();
+    assert_eq!(found.len(), 1, "one new_origin finding");
+    let msg = found[0].to_json(&Producer { sensor_id: "sensor-1".into(), version: "0.1.0".into() });
+    let v = validator();
+    assert_eq!(errors(&v, &msg), Vec::<String>::new(), "{msg}");
+    assert_eq!(msg["src_endpoint"]["location"]["country"], json!("RU"));
+    assert_eq!(msg["unmapped"]["evidence"]["new_country"], json!(true));
+    let cases: Vec<(&str, Change)> = vec![
+        ("a lower-case country", Box::new(|m| m["src_endpoint"]["location"]["country"] = json!("ru"))),
+        ("an AS number out of range", Box::new(|m| m["src_endpoint"]["autonomous_system"]["number"] = json!(-1))),
+        ("an unknown location key", Box::new(|m| m["src_endpoint"]["location"]["city"] = json!("Moscow"))),
+        ("an AS name without its number", Box::new(|m| {
+            let ev = m["unmapped"]["evidence"].as_object_mut().unwrap();
+            ev.remove("asn");
+            ev.remove("new_asn");
+        })),
+        ("a country without saying whether it is new", Box::new(|m| {
+            m["unmapped"]["evidence"].as_object_mut().unwrap().remove("new_country");
+        })),
+    ];
+    for (what, change) in cases {
+        let mut m = msg.clone();
+        change(&mut m);
+        assert!(!v.is_valid(&m), "the schema accepts {what}: {m}");
+    }
+}

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use apitap_discovery::behaviour::{Anomaly, AnomalyKind, Behaviour, BehaviourConfig, Lifecycle, Transaction};
-use apitap_discovery::identity::{ConsumerId, CustomerId, IdSource, Identity, LoginAttempt, LoginKind, LoginOutcome, Grant, Prefix};
+use apitap_discovery::identity::{ConsumerId, Country, CustomerId, Geo, IdSource, Identity, LoginAttempt, LoginKind, LoginOutcome, Grant, Prefix};
 use apitap_discovery::inventory::{Classification, Landing, Observed};
 
 const SEC: u64 = 1_000_000_000;
@@ -300,6 +300,62 @@ fn a_new_network_in_working_hours_is_new_origin_after_three_requests() {
     assert_eq!(fp, 1);
 }
 
+/// An identity whose address a network database placed in `asn` and `country`.
+fn placed(id: u64, ip: &str, asn: u32, country: &str) -> Identity {
+    let mut i = identity(id, ip);
+    i.geo = Geo { asn: Some(asn), as_org: Some(format!("AS {asn} Ltd").into()), country: Country::new(country) };
+    i
+}
+
+#[test]
+fn a_new_network_is_graded_by_its_provider_and_country_when_a_database_names_them() {
+    let mut b = engine("UTC");
+    // Four days from one network of AS 64500 in Great Britain.
+    for h in 0..4 * 24 {
+        for i in 0..4u64 {
+            let ts = MONDAY + h * HOUR + i * 15 * MIN + 1;
+            let mut r = Req::new(ts, placed(9, "198.51.100.20", 64_500, "GB"), "/aisp/accounts", "/aisp/accounts", 200);
+            r.id.attended = true;
+            feed(&mut b, &r);
+        }
+    }
+    let first_of = |b: &mut Behaviour, t: u64, id: Identity| {
+        let mut found = None;
+        for i in 0..5u64 {
+            let ev = feed(b, &Req::new(t + i * MIN, id.clone(), "/aisp/accounts", "/aisp/accounts", 200));
+            if let Some(a) = ev.into_iter().find(|a| a.kind == AnomalyKind::NewOrigin && a.lifecycle == Lifecycle::New) {
+                found.get_or_insert(a);
+            }
+        }
+        found.expect("a new network is new_origin")
+    };
+    // Another network of the same provider, in the same country: reported, but low.
+    let t = MONDAY + 4 * DAY + 10 * HOUR;
+    let same = first_of(&mut b, t, placed(9, "198.51.101.7", 64_500, "GB"));
+    assert_eq!(same.severity, apitap_discovery::behaviour::Severity::Low);
+    assert_eq!(same.evidence["new_asn"], serde_json::json!(false));
+    assert_eq!(same.evidence["new_country"], serde_json::json!(false));
+    // A new provider in a country never used: high, and both say so.
+    let far = first_of(&mut b, t + 2 * HOUR, placed(9, "203.0.113.9", 64_511, "RU"));
+    assert_eq!(far.severity, apitap_discovery::behaviour::Severity::High);
+    assert_eq!(far.evidence["asn"], serde_json::json!(64_511));
+    assert_eq!(far.evidence["country"], serde_json::json!("RU"));
+    assert_eq!(far.evidence["new_asn"], serde_json::json!(true));
+    assert_eq!(far.evidence["new_country"], serde_json::json!(true));
+    assert!(far.message.contains("AS64511"), "{}", far.message);
+    // The OCSF message places the address.
+    let producer = apitap_discovery::behaviour::Producer { sensor_id: "s".into(), version: "0".into() };
+    let json = far.to_json(&producer);
+    assert_eq!(json["src_endpoint"]["autonomous_system"]["number"], serde_json::json!(64_511));
+    assert_eq!(json["src_endpoint"]["autonomous_system"]["name"], serde_json::json!("AS 64511 Ltd"));
+    assert_eq!(json["src_endpoint"]["location"]["country"], serde_json::json!("RU"));
+    // Without a database nothing of it appears.
+    let plain = first_of(&mut b, t + 4 * HOUR, identity(9, "192.0.2.40"));
+    assert_eq!(plain.severity, apitap_discovery::behaviour::Severity::Medium, "{:?}", plain);
+    assert!(plain.evidence.get("asn").is_none() && plain.evidence.get("country").is_none());
+    assert!(plain.to_json(&producer)["src_endpoint"].get("autonomous_system").is_none());
+}
+
 #[test]
 fn an_error_spike_on_a_service_fires_within_two_minutes() {
     let mut b = engine("UTC");
@@ -387,7 +443,7 @@ fn a_profile_filled_to_every_bound_stays_within_64_kib() {
     for i in 0..20_000u64 {
         ts += 30 * SEC;
         let ip = format!("10.{}.{}.1", i % 200, (i / 200) % 200);
-        let mut r = Req::new(ts, identity(60, &ip), "/aisp/accounts/{AccountId}/x", &format!("/aisp/accounts/a{i}/x"), if i % 2 == 0 { 200 } else { 404 });
+        let mut r = Req::new(ts, placed(60, &ip, (i % 500) as u32, ["GB", "DE", "FR", "NL", "BR", "US", "JP", "IN"][(i % 8) as usize]), "/aisp/accounts/{AccountId}/x", &format!("/aisp/accounts/a{i}/x"), if i % 2 == 0 { 200 } else { 404 });
         r.obs.template = Some(format!("/aisp/accounts/{{AccountId}}/x{}", i % 300));
         r.path = format!("/aisp/accounts/a{i}/x{}", i % 300);
         r.obs.response_ids = (0..20).map(|k| format!("id-{i}-{k}")).collect();

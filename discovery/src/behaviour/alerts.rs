@@ -10,6 +10,7 @@ use siphasher::sip128::{Hasher128, SipHasher13};
 
 use super::anomaly::{Anomaly, AnomalyKind, ConsumerRef, EndpointRef, Lifecycle, Severity};
 use super::config::{hours, minutes, AlertSettings};
+use crate::identity::Geo;
 
 /// What a detector reports when its rule fires.
 #[derive(Clone, Debug)]
@@ -49,6 +50,8 @@ pub struct Context {
     pub network: Option<String>,
     /// Client address.
     pub client_ip: Option<String>,
+    /// Autonomous system and country of the client address (empty without a database).
+    pub geo: Geo,
 }
 
 /// Counters of the finding book.
@@ -103,6 +106,7 @@ impl Finding {
             customer: self.ctx.customer.clone(),
             network: self.ctx.network.clone(),
             client_ip: self.ctx.client_ip.clone(),
+            geo: self.ctx.geo.clone(),
             endpoint: self.endpoint.clone(),
             evidence: self.evidence.clone(),
             message: self.message.clone(),

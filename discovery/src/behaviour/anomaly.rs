@@ -244,6 +244,8 @@ pub struct Anomaly {
     pub network: Option<String>,
     /// Client address of the detecting request.
     pub client_ip: Option<String>,
+    /// Autonomous system and country of that address, from the configured databases.
+    pub geo: crate::identity::Geo,
     /// Where.
     pub endpoint: Option<EndpointRef>,
     /// Observed versus baseline values (detector-specific keys, documented per kind).
@@ -323,7 +325,20 @@ impl Anomaly {
         });
         let Some(top) = msg.as_object_mut() else { return msg };
         if let Some(ip) = &self.client_ip {
-            top.insert("src_endpoint".into(), serde_json::json!({ "ip": ip }));
+            let mut src = serde_json::json!({ "ip": ip });
+            if let Some(s) = src.as_object_mut() {
+                if let Some(asn) = self.geo.asn {
+                    let mut a = serde_json::json!({ "number": asn });
+                    if let (Some(o), Some(name)) = (a.as_object_mut(), self.geo.as_org.as_deref()) {
+                        o.insert("name".into(), Value::String(name.to_string()));
+                    }
+                    s.insert("autonomous_system".into(), a);
+                }
+                if let Some(c) = self.geo.country {
+                    s.insert("location".into(), serde_json::json!({ "country": c.as_str() }));
+                }
+            }
+            top.insert("src_endpoint".into(), src);
         }
         if let Some(c) = &self.consumer {
             top.insert("actor".into(), serde_json::json!({ "user": { "uid": c.id, "name": c.label, "type": c.source } }));

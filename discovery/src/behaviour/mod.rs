@@ -204,6 +204,7 @@ impl Behaviour {
             customer: id.customer.map(|c| c.to_string()),
             network: Some(network.clone()),
             client_ip: Some(id.client_ip.to_string()),
+            geo: id.geo.clone(),
         };
         let ids = obs.template.as_deref().map(|t| input::requested_ids(t, tx.path)).unwrap_or_default();
         let account = ids.iter().find(|(name, _)| self.cfg.account_params.iter().any(|a| a == name)).map(|(_, v)| *v);
@@ -355,6 +356,12 @@ impl Behaviour {
             p.endpoints.observe(endpoint_key, ts);
         }
         p.networks.observe(step.network_key, ts);
+        if let Some(asn) = id.geo.asn {
+            p.origins.observe(profile::asn_key(asn), ts);
+        }
+        if let Some(c) = id.geo.country {
+            p.origins.observe(profile::country_key(c), ts);
+        }
         if let Some(ua) = tx.user_agent {
             p.agents.observe(stable_key(&[b"ua", ua.as_bytes()]), ts);
         }

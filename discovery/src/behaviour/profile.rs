@@ -13,6 +13,8 @@ use super::detect::errors::ErrorWindow;
 pub const MAX_ENDPOINTS_PER_CONSUMER: usize = 64;
 /// Networks kept per consumer.
 pub const MAX_NETWORKS_PER_CONSUMER: usize = 32;
+/// Autonomous systems and countries tracked per consumer (together).
+pub const MAX_ORIGINS_PER_CONSUMER: usize = 16;
 /// User agents and TLS fingerprints kept per consumer (each).
 pub const MAX_AGENTS_PER_CONSUMER: usize = 16;
 /// Distinct keys held by each short detection window (foreign ids, users, networks).
@@ -188,6 +190,9 @@ pub struct Profile {
     pub endpoints: BoundedCounts,
     /// Client networks (key: network key).
     pub networks: BoundedCounts,
+    /// Autonomous systems and countries of those networks, when a database names them (keys:
+    /// [`asn_key`] and [`country_key`]).
+    pub origins: BoundedCounts,
     /// User agents (key: hash of the value).
     pub agents: BoundedCounts,
     /// TLS fingerprints (JA4).
@@ -236,6 +241,7 @@ impl Profile {
             hour_requests: 0,
             endpoints: BoundedCounts::new(MAX_ENDPOINTS_PER_CONSUMER),
             networks: BoundedCounts::new(MAX_NETWORKS_PER_CONSUMER),
+            origins: BoundedCounts::new(MAX_ORIGINS_PER_CONSUMER),
             agents: BoundedCounts::new(MAX_AGENTS_PER_CONSUMER),
             fingerprints: BoundedCounts::new(MAX_AGENTS_PER_CONSUMER),
             received: IdFilter::new(BloomConfig { max_bytes: MAX_ID_FILTER_BYTES, ..BloomConfig::default() }),
@@ -296,6 +302,7 @@ impl Profile {
             + self.account_breadth.memory_bytes()
             + self.endpoints.memory_bytes()
             + self.networks.memory_bytes()
+            + self.origins.memory_bytes()
             + self.agents.memory_bytes()
             + self.fingerprints.memory_bytes()
             + self.received.memory_bytes()
@@ -305,4 +312,14 @@ impl Profile {
             + self.windows.as_ref().map_or(0, |w| std::mem::size_of::<Windows>() + w.memory_bytes())
             + self.consumer_errors.as_ref().map_or(0, |w| w.memory_bytes())
     }
+}
+
+/// The [`Profile::origins`] key of an autonomous system.
+pub fn asn_key(asn: u32) -> u64 {
+    crate::behaviour::input::stable_key(&[b"asn", &asn.to_be_bytes()])
+}
+
+/// The [`Profile::origins`] key of a country.
+pub fn country_key(country: crate::identity::Country) -> u64 {
+    crate::behaviour::input::stable_key(&[b"country", &country.bytes()])
 }

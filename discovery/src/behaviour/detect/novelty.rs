@@ -9,7 +9,7 @@ use super::{evidence, Step};
 use crate::behaviour::alerts::{AlertBook, Detection};
 use crate::behaviour::anomaly::{AnomalyKind, Severity};
 use crate::behaviour::config::hours;
-use crate::behaviour::profile::Profile;
+use crate::behaviour::profile::{self, Profile};
 use crate::sketch::BoundedCounts;
 
 /// How long a network or agent counts as new after its first request.
@@ -42,24 +42,56 @@ pub(in crate::behaviour) fn origin(step: &Step<'_, '_>, p: &Profile, alerts: &mu
     if n < u64::from(cfg.min_requests) || alerts.any_open(&EXPLAINS_ORIGIN, key) {
         return;
     }
-    let ev = evidence(&[
+    let mut ev = evidence(&[
         ("network", json!(step.ctx.network)),
         ("requests_from_network", json!(n)),
         ("known_networks", json!(p.networks.len())),
         ("baseline_since", json!(crate::inventory::rfc3339(p.first_seen))),
     ]);
+    // With a network database: a new network of a known provider (a TPP's cloud moving its
+    // servers) matters less than a new provider, and a new country most.
+    // An origin is new with the network when the baseline had not seen it before the
+    // network's first request (the network's first requests are already in it).
+    let geo = &step.ctx.geo;
+    let network_since = p.networks.get(step.network_key).map_or(step.tx.ts, |e| e.first_seen);
+    let new_with_network = |k: u64| p.origins.get(k).is_none_or(|e| e.first_seen >= network_since);
+    let new_asn = geo.asn.map(|a| new_with_network(profile::asn_key(a)));
+    let new_country = geo.country.map(|c| new_with_network(profile::country_key(c)));
+    if let Some(a) = geo.asn {
+        ev.insert("asn".into(), json!(a));
+        ev.insert("new_asn".into(), json!(new_asn == Some(true)));
+        if let Some(org) = geo.as_org.as_deref() {
+            ev.insert("as_org".into(), json!(org));
+        }
+    }
+    if let Some(c) = geo.country {
+        ev.insert("country".into(), json!(c.as_str()));
+        ev.insert("new_country".into(), json!(new_country == Some(true)));
+    }
+    let (severity, score) = match (new_asn, new_country) {
+        (_, Some(true)) => (Severity::High, 80),
+        (Some(false), _) => (Severity::Low, 40),
+        _ => (Severity::Medium, 60),
+    };
+    let place = match (geo.asn, geo.country) {
+        (Some(a), Some(c)) => format!(" (AS{a}, {})", c.as_str()),
+        (Some(a), None) => format!(" (AS{a})"),
+        (None, Some(c)) => format!(" ({})", c.as_str()),
+        (None, None) => String::new(),
+    };
     let msg = format!(
-        "{} used from {} for the first time",
+        "{} used from {}{place} for the first time{}",
         step.consumer_label(),
-        step.ctx.network.as_deref().unwrap_or("a new network")
+        step.ctx.network.as_deref().unwrap_or("a new network"),
+        if new_country == Some(true) { ", from a country it never used" } else { "" }
     );
     alerts.raise(
         step.tx.ts,
         &step.ctx,
         Detection {
             kind: AnomalyKind::NewOrigin,
-            severity: Severity::Medium,
-            score: 60,
+            severity,
+            score,
             subject: step.network_key,
             endpoint: None,
             first_seen: step.tx.ts,
