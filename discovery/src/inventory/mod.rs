@@ -17,6 +17,7 @@
 //! or address digest (the behavioural layer names them); removal of endpoints that stop
 //! being used (the report lists first and last seen instead).
 
+mod changes;
 mod config;
 mod distinct;
 mod observe;
@@ -31,6 +32,7 @@ mod time;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+pub use changes::{endpoint_key, parse_rfc3339, ChangeConfig, ChangeKind, ChangeStats, ChangeTracker, EndpointChange, UPDATE_REASONS};
 pub use config::{service_matches, Accepted, InventoryConfig, ScopeConfig, DEFAULT_HEALTH_PATHS, DEFAULT_STATIC_EXTENSIONS};
 pub use distinct::Distinct;
 pub use observe::{media_type, query_names, segments, service_name, split_target, AuthKind, Observation, TlsObservation};
