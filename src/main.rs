@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod config_file;
 mod inventory;
+mod kafka;
 mod output;
 mod pipeline;
 mod record;

@@ -1,0 +1,363 @@
+//! The Kafka publisher against librdkafka's mock cluster: brokers going down and coming back,
+//! librdkafka's queue filling, messages timing out, the spool's bounds and a restart on the
+//! same spool. Messages are read back with an rdkafka consumer and checked one by one: each
+//! arrives once, and per key in publish order.
+//!
+//! The mock cluster is for fault handling only; the integration test against a real broker
+//! lives with the commands.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, dead_code, unused_imports)]
+
+#[path = "../src/kafka/mod.rs"]
+mod kafka;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kafka::config::{FullPolicy, KafkaConfig};
+use kafka::error::FatalKind;
+use kafka::publisher::{DropReason, Published, PublisherEvent};
+use kafka::{OutMessage, Publisher, Topic};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+const TOPIC: &str = "apitap.anomalies";
+const PARTITIONS: i32 = 3;
+const KEYS: u32 = 5;
+
+fn cluster() -> MockCluster<'static, DefaultProducerContext> {
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic(TOPIC, PARTITIONS, 1).unwrap();
+    mock
+}
+
+fn config(mock: &MockCluster<'static, DefaultProducerContext>, spool: &Path) -> KafkaConfig {
+    let mut cfg = KafkaConfig::with_brokers(&mock.bootstrap_servers());
+    cfg.linger_ms = 5;
+    cfg.message_timeout_ms = 60_000;
+    cfg.replay_backoff_ms = 100;
+    cfg.spool.dir = spool.to_path_buf();
+    cfg.max_message_bytes = 16_000;
+    cfg.spool.segment_bytes = 64 << 10;
+    cfg.spool.max_bytes = 64 << 20;
+    cfg
+}
+
+/// Message `i`: key `k<i mod KEYS>`, payload `<i>` padded to about `pad` bytes.
+fn msg(i: u32, pad: usize) -> OutMessage {
+    let mut payload = format!("{i:08}");
+    payload.push_str(&"-".repeat(pad));
+    OutMessage::new(Topic::Anomalies, format!("k{}", i % KEYS), payload)
+}
+
+fn index(payload: &[u8]) -> u32 {
+    std::str::from_utf8(payload.get(..8).unwrap()).unwrap().parse().unwrap()
+}
+
+/// Publishes `range`, returning the longest single `publish` call.
+fn publish_all(p: &Publisher, range: std::ops::Range<u32>, pad: usize) -> (Duration, BTreeMap<String, usize>) {
+    let mut longest = Duration::ZERO;
+    let mut outcomes = BTreeMap::new();
+    for i in range {
+        let t = Instant::now();
+        let r = p.publish(msg(i, pad));
+        longest = longest.max(t.elapsed());
+        *outcomes.entry(format!("{r:?}")).or_insert(0) += 1;
+    }
+    (longest, outcomes)
+}
+
+/// Reads every message of the topic until `want` arrived and no more come for a second.
+fn read_back(mock: &MockCluster<'static, DefaultProducerContext>, want: usize) -> Vec<(String, u32, i32)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", mock.bootstrap_servers())
+        .set("group.id", "readback")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition_offset(TOPIC, p, Offset::Beginning).unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let key = String::from_utf8(m.key().unwrap_or_default().to_vec()).unwrap();
+                out.push((key, index(m.payload().unwrap_or_default()), m.partition()));
+                quiet_since = Instant::now();
+            }
+            Some(Err(e)) => panic!("consumer: {e}"),
+            None => {
+                if out.len() >= want && quiet_since.elapsed() > Duration::from_secs(1) {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every index of `expected` exactly once, and per key in increasing order.
+fn assert_once_in_order(got: &[(String, u32, i32)], expected: &[u32]) {
+    let mut seen: Vec<u32> = got.iter().map(|(_, i, _)| *i).collect();
+    seen.sort_unstable();
+    let mut want = expected.to_vec();
+    want.sort_unstable();
+    let dups: Vec<_> = seen.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    assert!(dups.is_empty(), "duplicated: {dups:?}");
+    let missing: Vec<_> = want.iter().filter(|i| seen.binary_search(i).is_err()).collect();
+    assert!(missing.is_empty(), "{} missing, first {:?}", missing.len(), missing.iter().take(10).collect::<Vec<_>>());
+    assert_eq!(seen, want);
+    let mut per_key: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    let mut partition_of: BTreeMap<&str, i32> = BTreeMap::new();
+    for (k, i, p) in got {
+        per_key.entry(k).or_default().push(*i);
+        assert_eq!(*partition_of.entry(k).or_insert(*p), *p, "key {k} in two partitions");
+        assert_eq!(k, &format!("k{}", i % KEYS), "message {i} under the wrong key");
+    }
+    for (k, v) in per_key {
+        assert!(v.windows(2).all(|w| w[0] < w[1]), "key {k} out of order: {:?}", v.windows(2).find(|w| w[0] >= w[1]));
+    }
+}
+
+#[test]
+fn broker_down_then_up_loses_nothing_duplicates_nothing_and_keeps_order() {
+    let mock = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&mock, dir.path());
+    // A small librdkafka queue: the outage fills it and the rest goes to the spool.
+    cfg.queue_max_messages = 50;
+    let p = Publisher::new(cfg, "test-sensor").unwrap();
+
+    let (_, before) = publish_all(&p, 0..40, 200);
+    assert_eq!(before.get("Sent"), Some(&40), "{before:?}");
+    assert!(p.flush(Duration::from_secs(20)).complete);
+    assert!(!p.stats().spooling);
+
+    mock.broker_down(1).unwrap();
+    let started = Instant::now();
+    let (longest, during) = publish_all(&p, 40..1100, 200);
+    let took = started.elapsed();
+    let spooled = *during.get("Spooled").unwrap_or(&0);
+    assert_eq!(during.get("Sent").copied().unwrap_or(0) + spooled, 1060, "{during:?}");
+    assert!(spooled >= 1000, "{during:?}");
+    // The capture path never waited for the broker (its message timeout is a minute).
+    assert!(longest < Duration::from_millis(500), "one publish took {longest:?}");
+    assert!(took < Duration::from_secs(10), "1000 publishes took {took:?}");
+    let mid = p.stats();
+    assert!(mid.spooling);
+    assert!(mid.queue_full >= 1);
+    assert!(mid.spool.records >= 900, "{mid:?}");
+
+    std::thread::sleep(Duration::from_secs(2));
+    mock.broker_up(1).unwrap();
+    let report = p.flush(Duration::from_secs(60));
+    assert!(report.complete, "{report}");
+    assert_eq!(report.delivered, 1100);
+    assert_eq!(report.left_in_spool, 0);
+    assert_eq!(report.dropped, 0);
+    let s = p.stats();
+    assert!(!s.spooling);
+    assert_eq!(s.replayed, spooled as u64);
+    assert_eq!(s.spool.bytes, 0);
+    let events = p.drain_events();
+    assert!(events.iter().any(|e| matches!(e, PublisherEvent::SpoolingStarted { .. })), "{events:?}");
+    assert!(events.iter().any(|e| matches!(e, PublisherEvent::SpoolDrained { .. })), "{events:?}");
+
+    let got = read_back(&mock, 1100);
+    assert_once_in_order(&got, &(0..1100).collect::<Vec<_>>());
+    drop(p);
+}
+
+#[test]
+fn messages_timing_out_in_an_outage_go_back_in_front_of_the_spool() {
+    let mock = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&mock, dir.path());
+    cfg.message_timeout_ms = 1_000;
+    cfg.queue_max_messages = 100;
+    let p = Publisher::new(cfg, "test-sensor").unwrap();
+    assert_eq!(publish_all(&p, 0..20, 50).1.get("Sent"), Some(&20));
+    assert!(p.flush(Duration::from_secs(20)).complete);
+
+    mock.broker_down(1).unwrap();
+    // 100 fill librdkafka's queue and time out a second later; the 200 after them are
+    // already in the spool when they come back, yet must stay behind them.
+    let (_, outcomes) = publish_all(&p, 20..320, 50);
+    assert_eq!(outcomes.get("Sent"), Some(&100), "{outcomes:?}");
+    assert_eq!(outcomes.get("Spooled"), Some(&200), "{outcomes:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while p.stats().respooled < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let s = p.stats();
+    assert_eq!(s.respooled, 100, "{s:?}");
+    assert!(s.spooling);
+    assert_eq!(publish_all(&p, 320..350, 50).1.get("Spooled"), Some(&30));
+    std::thread::sleep(Duration::from_millis(1500));
+    mock.broker_up(1).unwrap();
+    let report = p.flush(Duration::from_secs(90));
+    assert!(report.complete, "{report}");
+    assert_eq!(report.dropped, 0);
+    assert_eq!(report.delivered, 350);
+    let got = read_back(&mock, 350);
+    assert_once_in_order(&got, &(0..350).collect::<Vec<_>>());
+    let events = p.drain_events();
+    assert!(!events.iter().any(|e| matches!(e, PublisherEvent::DeliveryFatal { .. })), "timeouts are not fatal: {events:?}");
+}
+
+#[test]
+fn a_new_publisher_on_the_same_spool_sends_what_the_last_one_left() {
+    let mock = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    mock.broker_down(1).unwrap();
+    {
+        let mut cfg = config(&mock, dir.path());
+        cfg.queue_max_messages = 30;
+        let p = Publisher::new(cfg, "test-sensor").unwrap();
+        let (_, outcomes) = publish_all(&p, 0..300, 100);
+        assert_eq!(outcomes.get("Sent"), Some(&30), "{outcomes:?}");
+        assert_eq!(outcomes.get("Spooled"), Some(&270), "{outcomes:?}");
+        // The broker stays down: shutdown takes back what librdkafka holds.
+        let report = p.close(Duration::from_millis(300));
+        assert!(!report.complete);
+        assert_eq!(report.left_in_spool, 300, "{report}");
+        assert_eq!(report.in_flight, 0);
+        assert_eq!(report.delivered, 0);
+        assert_eq!(report.dropped, 0);
+    }
+    mock.broker_up(1).unwrap();
+    let p = Publisher::new(config(&mock, dir.path()), "test-sensor").unwrap();
+    assert!(p.stats().spooling, "starts by replaying the spool");
+    // New messages during the replay queue behind the old ones.
+    assert_eq!(publish_all(&p, 300..350, 100).1.get("Spooled"), Some(&50));
+    let report = p.flush(Duration::from_secs(60));
+    assert!(report.complete, "{report}");
+    assert_eq!(report.delivered, 350);
+    let got = read_back(&mock, 350);
+    assert_once_in_order(&got, &(0..350).collect::<Vec<_>>());
+    let events = p.drain_events();
+    assert!(events.iter().any(|e| matches!(e, PublisherEvent::SpoolingStarted { reason: kafka::publisher::SpoolReason::LeftFromEarlierRun { records: 300 } })), "{events:?}");
+}
+
+/// Publishes 2000 messages of about 1 KiB into a 256 KiB spool while the broker is down, then
+/// brings it back; returns what was read back and the stats.
+fn overflow(policy: FullPolicy) -> (Vec<(String, u32, i32)>, kafka::PublisherStats) {
+    let mock = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&mock, dir.path());
+    cfg.queue_max_messages = 10;
+    cfg.spool.max_bytes = 256 << 10;
+    cfg.spool.full_policy = policy;
+    mock.broker_down(1).unwrap();
+    let p = Publisher::new(cfg, "test-sensor").unwrap();
+    publish_all(&p, 0..2000, 1000);
+    let s = p.stats();
+    assert!(s.spool.bytes <= 256 << 10, "{s:?}");
+    assert!(s.dropped_full > 1500, "{s:?}");
+    mock.broker_up(1).unwrap();
+    let report = p.flush(Duration::from_secs(60));
+    assert!(report.complete, "{report}");
+    let s = p.stats();
+    assert_eq!(s.delivered + s.dropped_full, 2000, "{s:?}");
+    let events = p.drain_events();
+    assert!(events.iter().any(|e| matches!(e, PublisherEvent::SpoolFull { policy: pl, .. } if *pl == policy)), "{events:?}");
+    (read_back(&mock, s.delivered as usize), s)
+}
+
+#[test]
+fn a_full_spool_drops_the_oldest_by_default_counted() {
+    let (got, s) = overflow(FullPolicy::DropOldest);
+    let mut idx: Vec<u32> = got.iter().map(|(_, i, _)| *i).collect();
+    idx.sort_unstable();
+    // The ten librdkafka held, then the newest run up to the last message.
+    let tail_len = s.delivered as u32 - 10;
+    let expected: Vec<u32> = (0..10).chain(2000 - tail_len..2000).collect();
+    assert_eq!(idx, expected);
+    assert_once_in_order(&got, &expected);
+}
+
+#[test]
+fn a_full_spool_with_drop_newest_keeps_the_start_of_the_outage() {
+    let (got, s) = overflow(FullPolicy::DropNewest);
+    let expected: Vec<u32> = (0..s.delivered as u32).collect();
+    assert_once_in_order(&got, &expected);
+}
+
+#[test]
+fn a_message_the_broker_refuses_as_too_large_is_dropped_counted_and_reported() {
+    let mock = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&mock, dir.path());
+    cfg.retries = 1;
+    let p = Publisher::new(cfg, "test-sensor").unwrap();
+    // Make sure the producer is connected, then fail the next produce request.
+    p.publish(msg(0, 10));
+    assert!(p.flush(Duration::from_secs(20)).complete);
+    mock.request_errors(RDKafkaApiKey::Produce, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE]);
+    p.publish(msg(1, 10));
+    let report = p.flush(Duration::from_secs(20));
+    assert!(report.complete, "{report}");
+    let s = p.stats();
+    assert_eq!(s.failed_fatal, 1, "{s:?}");
+    assert_eq!(s.delivered, 1);
+    assert!(!s.spooling, "a message-level fatal error does not stop straight sending");
+    let events = p.drain_events();
+    assert!(
+        events.iter().any(|e| matches!(e, PublisherEvent::DeliveryFatal { kind: FatalKind::MessageTooLarge, kept: false, topic: Topic::Anomalies, .. })),
+        "{events:?}"
+    );
+    // And the next message goes through.
+    p.publish(msg(2, 10));
+    assert!(p.flush(Duration::from_secs(20)).complete);
+    let got = read_back(&mock, 2);
+    assert_once_in_order(&got, &[0, 2]);
+}
+
+#[test]
+fn local_limits_drop_before_librdkafka_and_say_why() {
+    let mock = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&mock, dir.path());
+    cfg.max_message_bytes = 1_000;
+    let p = Publisher::new(cfg, "test-sensor").unwrap();
+    assert_eq!(p.publish(msg(0, 2_000)), Published::Dropped(DropReason::TooLarge));
+    assert_eq!(p.publish(OutMessage::new(Topic::Transactions, "k", "{}")), Published::Dropped(DropReason::TopicDisabled));
+    assert_eq!(p.publish(msg(1, 10)), Published::Sent);
+    let report = p.flush(Duration::from_secs(20));
+    assert!(report.complete);
+    let s = report.stats;
+    assert_eq!((s.published, s.dropped_too_large, s.dropped_disabled, s.delivered), (3, 1, 1, 1));
+    assert_eq!(report.dropped, 2);
+    let events = p.drain_events();
+    assert!(events.contains(&PublisherEvent::MessageTooLarge { topic: Topic::Anomalies, bytes: 2_000 + 8 + 2, limit: 1_000 }), "{events:?}");
+}
+
+#[test]
+fn publisher_new_names_the_layer_that_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = KafkaConfig::with_brokers("127.0.0.1:1");
+    cfg.spool.dir = dir.path().to_path_buf();
+    cfg.extra.insert("acks".into(), kafka::config::ExtraValue::Text("1".into()));
+    let e = Publisher::new(cfg.clone(), "s").unwrap_err().to_string();
+    assert!(e.starts_with("kafka configuration: kafka.extra.\"acks\""), "{e}");
+
+    cfg.extra.clear();
+    cfg.extra.insert("no.such.setting".into(), kafka::config::ExtraValue::Integer(1));
+    let e = Publisher::new(cfg.clone(), "s").unwrap_err().to_string();
+    assert!(e.starts_with("kafka client:") && e.contains("no.such.setting"), "{e}");
+
+    cfg.extra.clear();
+    let first = Publisher::new(cfg.clone(), "s").unwrap();
+    let e = Publisher::new(cfg, "s").unwrap_err().to_string();
+    assert!(e.starts_with("kafka spool: cannot lock"), "{e}");
+    drop(first);
+}
