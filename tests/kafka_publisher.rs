@@ -361,3 +361,258 @@ fn publisher_new_names_the_layer_that_is_wrong() {
     assert!(e.starts_with("kafka spool: cannot lock"), "{e}");
     drop(first);
 }
+
+// ---------------------------------------------------------------------------------------------
+// A real Kafka-protocol broker (tansu) on loopback, read back by an independent client
+// (Python's confluent-kafka, which bundles its own librdkafka). Run with
+// `cargo test --test kafka_publisher -- --ignored`; needs `scripts/install-tansu.sh` (or
+// APITAP_TANSU naming the binary) and `pip install confluent-kafka`.
+
+/// The reader: consumes the topics from the start in a group with the given librdkafka
+/// settings (a JSON object) and prints one JSON line per message once `want` arrived and
+/// nothing more came for two seconds.
+const PY_READER: &str = r#"
+import json, sys, time
+from confluent_kafka import Consumer
+settings, want, topics = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+settings.update({"group.id": "apitap-readback", "auto.offset.reset": "earliest", "enable.auto.commit": False})
+c = Consumer(settings)
+c.subscribe(topics)
+out, last, deadline = [], time.time(), time.time() + 90
+while time.time() < deadline:
+    m = c.poll(0.5)
+    if m is None:
+        if len(out) >= want and time.time() - last > 2:
+            break
+        continue
+    if m.error():
+        print("reader: %s" % m.error(), file=sys.stderr)
+        continue
+    last = time.time()
+    out.append({"topic": m.topic(), "key": (m.key() or b"").decode(), "index": int(m.value()[:8]), "partition": m.partition(), "ts": m.timestamp()[1]})
+c.close()
+for o in out:
+    print(json.dumps(o))
+"#;
+
+struct Tansu {
+    bin: std::path::PathBuf,
+    port: u16,
+    store: String,
+    /// The broker's working directory (tansu resolves `sqlite://FILE` against it).
+    dir: std::path::PathBuf,
+    /// Extra broker arguments (`--authentication`).
+    args: Vec<String>,
+    child: Option<std::process::Child>,
+}
+
+impl Tansu {
+    fn start(store: &str, dir: &Path) -> Tansu {
+        let bin = std::env::var_os("APITAP_TANSU").map(std::path::PathBuf::from).unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/apitap-tools/tansu-0.6.0/bin/tansu")
+        });
+        assert!(bin.exists(), "{} is missing: run scripts/install-tansu.sh or set APITAP_TANSU", bin.display());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut t = Tansu { bin, port, store: store.to_string(), dir: dir.to_path_buf(), args: Vec::new(), child: None };
+        t.up();
+        t
+    }
+
+    fn url(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.port)
+    }
+
+    fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn up(&mut self) {
+        let child = std::process::Command::new(&self.bin)
+            .args(["broker", "--listener-url", &self.url(), "--advertised-listener-url", &self.url(), "--storage-engine", &self.store])
+            .args(&self.args)
+            .env_remove("CLUSTER_ID")
+            .current_dir(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {}", self.port);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn down(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Runs a `tansu` administration command against this broker.
+    fn admin(&self, args: &[&str]) {
+        let status = std::process::Command::new(&self.bin).args(args).args(["--broker", &self.url()]).status().unwrap();
+        assert!(status.success(), "tansu {args:?}");
+    }
+
+    fn create_topic(&self, name: &str, partitions: u32) {
+        self.admin(&["topic", "create", name, "--partitions", &partitions.to_string()]);
+    }
+
+    /// Reads the topics back with confluent-kafka: (topic, key, index, partition, timestamp).
+    fn read_back(&self, want: usize, topics: &[&str]) -> Vec<(String, String, u32, i32, i64)> {
+        self.read_back_with(serde_json::json!({}), want, topics)
+    }
+
+    fn read_back_with(&self, mut settings: serde_json::Value, want: usize, topics: &[&str]) -> Vec<(String, String, u32, i32, i64)> {
+        settings["bootstrap.servers"] = self.bootstrap().into();
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(PY_READER)
+            .arg(settings.to_string())
+            .arg(want.to_string())
+            .args(topics)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "reader failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["topic"].as_str().unwrap().to_string(),
+                    v["key"].as_str().unwrap().to_string(),
+                    v["index"].as_u64().unwrap() as u32,
+                    v["partition"].as_i64().unwrap() as i32,
+                    v["ts"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+#[test]
+#[ignore = "needs the tansu broker (scripts/install-tansu.sh) and python3 with confluent-kafka"]
+fn a_real_broker_gets_every_message_once_in_order_across_its_restart() {
+    let data = tempfile::tempdir().unwrap();
+    // A store that survives the broker's restart.
+    let mut broker = Tansu::start("sqlite://tansu.db", data.path());
+    broker.create_topic(TOPIC, 3);
+    broker.create_topic("apitap.inventory", 2);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = KafkaConfig::with_brokers(&broker.bootstrap());
+    cfg.linger_ms = 5;
+    cfg.message_timeout_ms = 60_000;
+    cfg.queue_max_messages = 50;
+    cfg.replay_backoff_ms = 200;
+    cfg.spool.dir = dir.path().to_path_buf();
+    let started_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let p = Publisher::new(cfg, "smoke").unwrap();
+
+    for i in 0..100 {
+        p.publish(msg(i, 300));
+        p.publish(OutMessage::new(Topic::Inventory, format!("GET /v1/accounts/{}", i % 3), format!("{i:08}")));
+    }
+    let report = p.flush(Duration::from_secs(60));
+    assert!(report.complete, "{report}");
+    assert_eq!(report.delivered, 200);
+
+    // The broker goes away; publishing goes on without waiting, into the spool.
+    broker.down();
+    let t = Instant::now();
+    let (longest, outcomes) = publish_all(&p, 100..400, 300);
+    assert!(longest < Duration::from_millis(500), "one publish took {longest:?}");
+    assert!(t.elapsed() < Duration::from_secs(10));
+    assert!(outcomes.get("Spooled").copied().unwrap_or(0) >= 200, "{outcomes:?}");
+    std::thread::sleep(Duration::from_secs(2));
+    broker.up();
+    let report = p.flush(Duration::from_secs(120));
+    assert!(report.complete, "{report}");
+    assert_eq!(report.delivered, 500);
+    assert_eq!(report.dropped, 0);
+
+    let got = broker.read_back(500, &[TOPIC, "apitap.inventory"]);
+    let anomalies: Vec<(String, u32, i32)> = got.iter().filter(|g| g.0 == TOPIC).map(|g| (g.1.clone(), g.2, g.3)).collect();
+    assert_once_in_order(&anomalies, &(0..400).collect::<Vec<_>>());
+    let inventory: Vec<&(String, String, u32, i32, i64)> = got.iter().filter(|g| g.0 == "apitap.inventory").collect();
+    assert_eq!(inventory.len(), 100);
+    for g in &got {
+        assert!(g.4 >= started_ms && g.4 < started_ms + 600_000, "timestamp {} is not the publish time", g.4);
+    }
+    drop(p);
+}
+
+#[test]
+#[ignore = "needs the tansu broker (scripts/install-tansu.sh) and python3 with confluent-kafka"]
+fn sasl_scram_works_against_a_real_broker_and_a_wrong_password_keeps_the_messages() {
+    use kafka::config::{SaslConfig, SaslMechanism};
+    let data = tempfile::tempdir().unwrap();
+    // Users and topics are made while authentication is off (tansu's own tool cannot log in),
+    // then the broker restarts on the same store requiring SCRAM.
+    let mut broker = Tansu::start("sqlite://tansu.db", data.path());
+    broker.admin(&["user", "create", "apitap", "s3cret-512", "--mechanism", "scram512"]);
+    broker.admin(&["user", "create", "apitap256", "s3cret-256", "--mechanism", "scram256"]);
+    broker.create_topic(TOPIC, 2);
+    broker.down();
+    broker.args = vec!["--authentication".into()];
+    broker.up();
+
+    let secrets = tempfile::tempdir().unwrap();
+    let sasl = |mechanism, user: &str, password: &str| {
+        let file = secrets.path().join(user);
+        std::fs::write(&file, format!("{password}\n")).unwrap();
+        SaslConfig { mechanism, username: user.into(), password_file: Some(file), password_env: None }
+    };
+    let config = |sasl: SaslConfig, spool: &Path| {
+        let mut cfg = KafkaConfig::with_brokers(&broker.bootstrap());
+        cfg.linger_ms = 5;
+        cfg.message_timeout_ms = 3_000;
+        cfg.spool.dir = spool.to_path_buf();
+        cfg.sasl = Some(sasl);
+        cfg
+    };
+
+    let spool = tempfile::tempdir().unwrap();
+    let p = Publisher::new(config(sasl(SaslMechanism::ScramSha512, "apitap", "s3cret-512"), spool.path()), "smoke").unwrap();
+    publish_all(&p, 0..50, 100);
+    let report = p.close(Duration::from_secs(30));
+    assert!(report.complete, "SCRAM-SHA-512: {report}");
+    assert_eq!(report.delivered, 50);
+
+    let p = Publisher::new(config(sasl(SaslMechanism::ScramSha256, "apitap256", "s3cret-256"), spool.path()), "smoke").unwrap();
+    publish_all(&p, 50..100, 100);
+    let report = p.close(Duration::from_secs(30));
+    assert!(report.complete, "SCRAM-SHA-256: {report}");
+    assert_eq!(report.delivered, 50);
+
+    let reader = serde_json::json!({"security.protocol": "sasl_plaintext", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "apitap", "sasl.password": "s3cret-512"});
+    let got: Vec<(String, u32, i32)> = broker.read_back_with(reader, 100, &[TOPIC]).into_iter().map(|g| (g.1, g.2, g.3)).collect();
+    assert_once_in_order(&got, &(0..100).collect::<Vec<_>>());
+
+    // A wrong password: nothing is delivered, the broker's refusal is reported as an
+    // authentication error, and the messages stay in the spool for the next start.
+    let wrong = tempfile::tempdir().unwrap();
+    let p = Publisher::new(config(sasl(SaslMechanism::ScramSha512, "apitap-wrong", "not-the-password"), wrong.path()), "smoke").unwrap();
+    publish_all(&p, 100..120, 100);
+    let report = p.flush(Duration::from_secs(6));
+    assert!(!report.complete);
+    assert_eq!(report.delivered, 0);
+    let events = p.drain_events();
+    assert!(
+        events.iter().any(|e| matches!(e, PublisherEvent::ClientError { fatal: Some(FatalKind::Authentication), .. })),
+        "{events:?}"
+    );
+    let report = p.close(Duration::from_millis(100));
+    assert_eq!(report.left_in_spool, 20, "{report}");
+    assert_eq!(report.dropped, 0);
+}
