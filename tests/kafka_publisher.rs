@@ -342,6 +342,35 @@ fn local_limits_drop_before_librdkafka_and_say_why() {
 }
 
 #[test]
+fn the_publisher_can_be_shared_between_capture_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Publisher>();
+    let mock = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let p = std::sync::Arc::new(Publisher::new(config(&mock, dir.path()), "test-sensor").unwrap());
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            let p = std::sync::Arc::clone(&p);
+            // Message i*5+t has key k<t>: each thread publishes its own key, so per-key order
+            // is that thread's order.
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    p.publish(msg(i * KEYS + t, 50));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(p.flush(Duration::from_secs(30)).complete);
+    assert_eq!(p.stats().delivered, 400);
+    let got = read_back(&mock, 400);
+    let expected: Vec<u32> = (0..100).flat_map(|i| (0..4).map(move |t| i * KEYS + t)).collect();
+    assert_once_in_order(&got, &expected);
+}
+
+#[test]
 fn publisher_new_names_the_layer_that_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = KafkaConfig::with_brokers("127.0.0.1:1");
