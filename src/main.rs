@@ -11,6 +11,7 @@ mod config;
 mod config_file;
 mod inventory;
 mod kafka;
+mod messages;
 mod output;
 mod pipeline;
 mod record;
