@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -45,6 +45,10 @@ pub const MAX_SEGMENT_FILE: u64 = 1 << 30;
 const CURSOR_FILE: &str = "cursor";
 /// Name of the lock file.
 const LOCK_FILE: &str = "lock";
+/// Spooled messages are findings about the bank's clients: readable by apitap's user only.
+const FILE_MODE: u32 = 0o600;
+/// The spool directory's mode.
+const DIR_MODE: u32 = 0o700;
 
 /// An I/O failure of the spool: what it was doing, on which path, and the OS's reason.
 #[derive(Debug)]
@@ -183,7 +187,7 @@ fn segment_id(name: &str) -> Option<u64> {
 /// again, and segments put back in front are checked by their checksums like any other.
 fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<(), SpoolError> {
     let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(err("create", &tmp))?;
+    let mut f = OpenOptions::new().create(true).truncate(true).write(true).mode(FILE_MODE).open(&tmp).map_err(err("create", &tmp))?;
     f.write_all(bytes).map_err(err("write", &tmp))?;
     if sync {
         f.sync_data().map_err(err("sync", &tmp))?;
@@ -196,9 +200,9 @@ impl Spool {
     /// if the directory cannot be created or read, or another spool holds it.
     pub fn open(cfg: &SpoolConfig) -> Result<Spool, SpoolError> {
         let dir = cfg.dir.clone();
-        fs::create_dir_all(&dir).map_err(err("create the spool directory", &dir))?;
+        fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(&dir).map_err(err("create the spool directory", &dir))?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(err("open the lock file", &lock_path))?;
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(FILE_MODE).open(&lock_path).map_err(err("open the lock file", &lock_path))?;
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|e| SpoolError {
             op: "lock (another apitap process uses this spool directory; give each its own kafka.spool.dir)",
             path: lock_path.clone(),
@@ -395,7 +399,7 @@ impl Spool {
         }
         let id = self.next_id;
         let path = segment_path(&self.dir, id);
-        let mut f = OpenOptions::new().create_new(true).append(true).open(&path).map_err(err("create segment", &path))?;
+        let mut f = OpenOptions::new().create_new(true).append(true).mode(FILE_MODE).open(&path).map_err(err("create segment", &path))?;
         f.write_all(&FILE_MAGIC).map_err(err("write", &path))?;
         self.next_id = id.saturating_add(1);
         self.segments.push_back(Segment { id, bytes: FILE_HEADER, records: 0, committed: 0, commit_offset: FILE_HEADER });

@@ -309,3 +309,19 @@ fn a_record_larger_than_a_segment_is_refused_not_written() {
     assert_eq!(s.pending_records(), 0);
     assert!(segment_files(dir.path()).is_empty());
 }
+
+#[test]
+fn spool_files_are_readable_by_the_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("spool");
+    let mut s = Spool::open(&cfg(&dir, 1 << 30, FullPolicy::DropOldest)).unwrap();
+    s.append(&rec(1)).unwrap();
+    s.read_next().unwrap();
+    s.checkpoint().unwrap();
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "{}", path.display());
+    }
+}
