@@ -395,7 +395,8 @@ fn publisher_new_names_the_layer_that_is_wrong() {
 // A real Kafka-protocol broker (tansu) on loopback, read back by an independent client
 // (Python's confluent-kafka, which bundles its own librdkafka). Run with
 // `cargo test --test kafka_publisher -- --ignored`; needs `scripts/install-tansu.sh` (or
-// APITAP_TANSU naming the binary) and `pip install confluent-kafka`.
+// APITAP_TANSU naming the binary), confluent-kafka (APITAP_KAFKA_PYTHON naming a Python that
+// has it, else `python3`), and openssl and stunnel4 for the TLS test.
 
 /// The reader: consumes the topics from the start in a group with the given librdkafka
 /// settings (a JSON object) and prints one JSON line per message once `want` arrived and
@@ -427,6 +428,8 @@ for o in out:
 struct Tansu {
     bin: std::path::PathBuf,
     port: u16,
+    /// The port clients are told to use, if not `port`.
+    advertised: Option<u16>,
     store: String,
     /// The broker's working directory (tansu resolves `sqlite://FILE` against it).
     dir: std::path::PathBuf,
@@ -437,12 +440,17 @@ struct Tansu {
 
 impl Tansu {
     fn start(store: &str, dir: &Path) -> Tansu {
+        Tansu::start_advertising(store, dir, None)
+    }
+
+    /// A broker that advertises `advertised` (a TLS terminator's port) instead of its own.
+    fn start_advertising(store: &str, dir: &Path, advertised: Option<u16>) -> Tansu {
         let bin = std::env::var_os("APITAP_TANSU").map(std::path::PathBuf::from).unwrap_or_else(|| {
             std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/apitap-tools/tansu-0.6.0/bin/tansu")
         });
         assert!(bin.exists(), "{} is missing: run scripts/install-tansu.sh or set APITAP_TANSU", bin.display());
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut t = Tansu { bin, port, store: store.to_string(), dir: dir.to_path_buf(), args: Vec::new(), child: None };
+        let mut t = Tansu { bin, port, advertised, store: store.to_string(), dir: dir.to_path_buf(), args: Vec::new(), child: None };
         t.up();
         t
     }
@@ -457,7 +465,8 @@ impl Tansu {
 
     fn up(&mut self) {
         let child = std::process::Command::new(&self.bin)
-            .args(["broker", "--listener-url", &self.url(), "--advertised-listener-url", &self.url(), "--storage-engine", &self.store])
+            .args(["broker", "--listener-url", &self.url(), "--advertised-listener-url", &format!("tcp://127.0.0.1:{}", self.advertised.unwrap_or(self.port))])
+            .args(["--storage-engine", &self.store])
             .args(&self.args)
             .env_remove("CLUSTER_ID")
             .current_dir(&self.dir)
@@ -496,8 +505,11 @@ impl Tansu {
     }
 
     fn read_back_with(&self, mut settings: serde_json::Value, want: usize, topics: &[&str]) -> Vec<(String, String, u32, i32, i64)> {
-        settings["bootstrap.servers"] = self.bootstrap().into();
-        let out = std::process::Command::new("python3")
+        if settings.get("bootstrap.servers").is_none() {
+            settings["bootstrap.servers"] = self.bootstrap().into();
+        }
+        let python = std::env::var_os("APITAP_KAFKA_PYTHON").unwrap_or_else(|| "python3".into());
+        let out = std::process::Command::new(python)
             .arg("-c")
             .arg(PY_READER)
             .arg(settings.to_string())
@@ -644,4 +656,126 @@ fn sasl_scram_works_against_a_real_broker_and_a_wrong_password_keeps_the_message
     let report = p.close(Duration::from_millis(100));
     assert_eq!(report.left_in_spool, 20, "{report}");
     assert_eq!(report.dropped, 0);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs openssl in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A test CA, a server certificate for 127.0.0.1, and a client certificate whose key is
+/// encrypted with `key_password`.
+fn make_pki(dir: &Path, key_password: &str) {
+    let pass = format!("pass:{key_password}");
+    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=apitap test CA"]);
+    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
+    openssl(dir, &["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "1", "-extfile", "san.ext"]);
+    openssl(dir, &["genrsa", "-aes256", "-passout", &pass, "-out", "client.key", "2048"]);
+    openssl(dir, &["req", "-new", "-key", "client.key", "-passin", &pass, "-out", "client.csr", "-subj", "/CN=apitap-sensor"]);
+    openssl(dir, &["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.pem", "-days", "1"]);
+}
+
+/// stunnel terminating TLS on `accept` (client certificates required) in front of `connect`.
+struct Stunnel(std::process::Child);
+
+impl Stunnel {
+    fn start(dir: &Path, accept: u16, connect: u16) -> Stunnel {
+        let conf = format!(
+            "foreground = yes\npid =\n[kafka]\naccept = 127.0.0.1:{accept}\nconnect = 127.0.0.1:{connect}\ncert = server.pem\nkey = server.key\nCAfile = ca.pem\nverify = 2\n"
+        );
+        std::fs::write(dir.join("stunnel.conf"), conf).unwrap();
+        let child = std::process::Command::new("stunnel4")
+            .arg("stunnel.conf")
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", accept)).is_err() {
+            assert!(Instant::now() < deadline, "stunnel did not listen on {accept}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Stunnel(child)
+    }
+}
+
+impl Drop for Stunnel {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs the tansu broker, confluent-kafka, openssl and stunnel4"]
+fn tls_with_a_client_certificate_and_sasl_scram_reach_a_real_broker() {
+    use kafka::config::{SaslConfig, SaslMechanism, TlsConfig};
+    let data = tempfile::tempdir().unwrap();
+    make_pki(data.path(), "key-pass");
+    std::fs::write(data.path().join("key.pass"), "key-pass\n").unwrap();
+    std::fs::write(data.path().join("sasl.pass"), "s3cret-512\n").unwrap();
+    // Users and topics first, then the broker requires SCRAM and is reached only through TLS
+    // (tansu 0.6.0 cannot start its own TLS listener: its --cert and --key exclude each other).
+    let tls_port = free_port();
+    let mut broker = Tansu::start("sqlite://tansu.db", data.path());
+    broker.admin(&["user", "create", "apitap", "s3cret-512", "--mechanism", "scram512"]);
+    broker.create_topic(TOPIC, 2);
+    broker.down();
+    broker.advertised = Some(tls_port);
+    broker.args = vec!["--authentication".into()];
+    broker.up();
+    let _tls = Stunnel::start(data.path(), tls_port, broker.port);
+
+    let tls = TlsConfig {
+        ca_file: Some(data.path().join("ca.pem")),
+        cert_file: Some(data.path().join("client.pem")),
+        key_file: Some(data.path().join("client.key")),
+        key_password_file: Some(data.path().join("key.pass")),
+        verify_hostname: true,
+    };
+    let sasl = SaslConfig { mechanism: SaslMechanism::ScramSha512, username: "apitap".into(), password_file: Some(data.path().join("sasl.pass")), password_env: None };
+    let config = |tls: TlsConfig, spool: &Path| {
+        let mut cfg = KafkaConfig::with_brokers(&format!("127.0.0.1:{tls_port}"));
+        cfg.linger_ms = 5;
+        cfg.message_timeout_ms = 3_000;
+        cfg.spool.dir = spool.to_path_buf();
+        cfg.tls = Some(tls);
+        cfg.sasl = Some(sasl.clone());
+        cfg
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let p = Publisher::new(config(tls.clone(), spool.path()), "smoke").unwrap();
+    publish_all(&p, 0..100, 100);
+    let report = p.close(Duration::from_secs(30));
+    assert!(report.complete, "{report}");
+    assert_eq!(report.delivered, 100);
+
+    let d = data.path().display();
+    let reader = serde_json::json!({
+        "bootstrap.servers": format!("127.0.0.1:{tls_port}"),
+        "security.protocol": "sasl_ssl", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "apitap", "sasl.password": "s3cret-512",
+        "ssl.ca.location": format!("{d}/ca.pem"), "ssl.certificate.location": format!("{d}/client.pem"),
+        "ssl.key.location": format!("{d}/client.key"), "ssl.key.password": "key-pass",
+    });
+    let got: Vec<(String, u32, i32)> = broker.read_back_with(reader, 100, &[TOPIC]).into_iter().map(|g| (g.1, g.2, g.3)).collect();
+    assert_once_in_order(&got, &(0..100).collect::<Vec<_>>());
+
+    // Without the client certificate the TLS terminator refuses the connection: nothing is
+    // delivered, the failure is reported, and the messages stay in the spool.
+    let spool = tempfile::tempdir().unwrap();
+    let no_cert = TlsConfig { cert_file: None, key_file: None, key_password_file: None, ..tls };
+    let p = Publisher::new(config(no_cert, spool.path()), "smoke").unwrap();
+    publish_all(&p, 100..110, 100);
+    let report = p.flush(Duration::from_secs(6));
+    assert_eq!(report.delivered, 0);
+    assert!(p.stats().client_errors > 0);
+    let report = p.close(Duration::from_millis(100));
+    assert_eq!(report.left_in_spool, 10, "{report}");
 }
