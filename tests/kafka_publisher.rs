@@ -149,8 +149,9 @@ fn broker_down_then_up_loses_nothing_duplicates_nothing_and_keeps_order() {
     let spooled = *during.get("Spooled").unwrap_or(&0);
     assert_eq!(during.get("Sent").copied().unwrap_or(0) + spooled, 1060, "{during:?}");
     assert!(spooled >= 1000, "{during:?}");
-    // The capture path never waited for the broker (its message timeout is a minute).
-    assert!(longest < Duration::from_millis(500), "one publish took {longest:?}");
+    // The capture path never waited for the broker (its message timeout is a minute); the
+    // bound leaves room for a loaded machine.
+    assert!(longest < Duration::from_secs(2), "one publish took {longest:?}");
     assert!(took < Duration::from_secs(10), "1000 publishes took {took:?}");
     let mid = p.stats();
     assert!(mid.spooling);
@@ -572,7 +573,8 @@ fn a_real_broker_gets_every_message_once_in_order_across_its_restart() {
     broker.down();
     let t = Instant::now();
     let (longest, outcomes) = publish_all(&p, 100..400, 300);
-    assert!(longest < Duration::from_millis(500), "one publish took {longest:?}");
+    // Far below the minute a wait for the broker would take, with room for a loaded machine.
+    assert!(longest < Duration::from_secs(2), "one publish took {longest:?}");
     assert!(t.elapsed() < Duration::from_secs(10));
     assert!(outcomes.get("Spooled").copied().unwrap_or(0) >= 200, "{outcomes:?}");
     std::thread::sleep(Duration::from_secs(2));
