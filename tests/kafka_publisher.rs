@@ -324,6 +324,36 @@ fn a_message_the_broker_refuses_as_too_large_is_dropped_counted_and_reported() {
 }
 
 #[test]
+fn a_missing_topic_drops_its_messages_and_the_other_streams_go_on() {
+    let mock = cluster();
+    mock.topic_error("apitap.inventory", RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&mock, dir.path());
+    // How long librdkafka waits for a missing topic to appear before failing its messages.
+    cfg.extra.insert("topic.metadata.propagation.max.ms".into(), kafka::config::ExtraValue::Integer(1000));
+    let p = Publisher::new(cfg, "test-sensor").unwrap();
+    for i in 0..60 {
+        p.publish(msg(i, 20));
+        if i % 3 == 0 {
+            p.publish(OutMessage::new(Topic::Inventory, "GET /v1/accounts", format!("{i:08}")));
+        }
+    }
+    let report = p.flush(Duration::from_secs(30));
+    assert!(report.complete, "{report}");
+    let s = report.stats;
+    assert_eq!(s.delivered, 60, "{s:?}");
+    assert_eq!(s.failed_fatal, 20, "{s:?}");
+    assert_eq!(s.spool.records, 0);
+    let events = p.drain_events();
+    assert!(
+        events.iter().any(|e| matches!(e, PublisherEvent::DeliveryFatal { kind: FatalKind::UnknownTopic, kept: false, topic: Topic::Inventory, .. })),
+        "{events:?}"
+    );
+    let got = read_back(&mock, 60);
+    assert_once_in_order(&got, &(0..60).collect::<Vec<_>>());
+}
+
+#[test]
 fn local_limits_drop_before_librdkafka_and_say_why() {
     let mock = cluster();
     let dir = tempfile::tempdir().unwrap();

@@ -24,9 +24,11 @@ pub enum ErrorClass {
 pub enum FatalKind {
     /// The broker refused the credentials (SASL or TLS client certificate).
     Authentication,
-    /// The principal may not write to the topic (or the cluster refused the idempotent
-    /// producer's id).
+    /// The cluster refused apitap's principal as a whole (no IDEMPOTENT_WRITE, or a
+    /// transactional or delegation-token refusal).
     Authorization,
+    /// The principal may not write to this topic.
+    TopicAuthorization,
     /// The topic does not exist and the broker does not create topics on first use.
     UnknownTopic,
     /// The message is larger than the broker or topic accepts.
@@ -44,18 +46,19 @@ pub enum FatalKind {
 
 impl FatalKind {
     /// Whether a message that failed this way is kept in the spool (true) or dropped and
-    /// counted (false). Kinds caused by the cluster or the configuration keep the message,
-    /// since fixing them (an ACL, a topic, a restart with the right password) makes the same
-    /// message deliverable; kinds caused by the message itself drop it, since it would fail
-    /// again forever and hold up everything queued behind it.
+    /// counted (false). Kinds that stop every stream alike (credentials, the cluster's
+    /// permission, the configuration, a dead producer) keep the message: nothing else gets
+    /// through either, and fixing them makes the same message deliverable. Kinds confined to
+    /// one topic or one message drop it: the spool is one ordered queue for all streams, and a
+    /// message held back for a missing topic would hold up the anomalies queued behind it.
     pub fn keeps_message(self) -> bool {
         match self {
-            FatalKind::Authentication
-            | FatalKind::Authorization
+            FatalKind::Authentication | FatalKind::Authorization | FatalKind::InvalidConfig | FatalKind::ProducerFatal => true,
+            FatalKind::TopicAuthorization
             | FatalKind::UnknownTopic
-            | FatalKind::InvalidConfig
-            | FatalKind::ProducerFatal => true,
-            FatalKind::MessageTooLarge | FatalKind::InvalidMessage | FatalKind::Other => false,
+            | FatalKind::MessageTooLarge
+            | FatalKind::InvalidMessage
+            | FatalKind::Other => false,
         }
     }
 
@@ -66,10 +69,13 @@ impl FatalKind {
                 "the broker refused apitap's credentials: check [kafka.sasl] (mechanism, username, password file or variable) and the TLS client certificate, then restart apitap; messages are kept in the spool meanwhile"
             }
             FatalKind::Authorization => {
-                "the broker refused apitap's principal: grant it WRITE and DESCRIBE on the topics and IDEMPOTENT_WRITE on the cluster; messages are kept in the spool and sent again"
+                "the cluster refused apitap's principal: grant it IDEMPOTENT_WRITE on the cluster; messages are kept in the spool and sent again"
+            }
+            FatalKind::TopicAuthorization => {
+                "the broker refused to let apitap's principal write to a topic: grant it WRITE and DESCRIBE on the topic; messages for it are dropped (counted) until then, the other streams go on"
             }
             FatalKind::UnknownTopic => {
-                "a topic does not exist and the broker does not create topics automatically: create it (see docs/kafka.md) or fix [kafka.topics]; messages are kept in the spool and sent again"
+                "a topic does not exist and the broker does not create topics automatically: create it (see docs/kafka.md) or fix [kafka.topics]; messages for it are dropped (counted) until then, the other streams go on"
             }
             FatalKind::MessageTooLarge => {
                 "a message is larger than the broker accepts: raise the topic's max.message.bytes (and kafka.max_message_bytes) or stop publishing large records; the message was dropped"
@@ -93,6 +99,7 @@ impl fmt::Display for FatalKind {
         f.write_str(match self {
             FatalKind::Authentication => "authentication",
             FatalKind::Authorization => "authorization",
+            FatalKind::TopicAuthorization => "topic authorization",
             FatalKind::UnknownTopic => "unknown topic",
             FatalKind::MessageTooLarge => "message too large",
             FatalKind::InvalidMessage => "invalid message",
@@ -173,8 +180,9 @@ pub fn classify(code: RDKafkaErrorCode) -> ErrorClass {
         | C::SSL
         | C::UnacceptableCredential => ErrorClass::Fatal(FatalKind::Authentication),
 
-        C::TopicAuthorizationFailed
-        | C::ClusterAuthorizationFailed
+        C::TopicAuthorizationFailed => ErrorClass::Fatal(FatalKind::TopicAuthorization),
+
+        C::ClusterAuthorizationFailed
         | C::TransactionalIdAuthorizationFailed
         | C::DelegationTokenAuthorizationFailed
         | C::SecurityDisabled => ErrorClass::Fatal(FatalKind::Authorization),
@@ -244,7 +252,7 @@ mod tests {
             (C::SaslAuthenticationFailed, FatalKind::Authentication),
             (C::Authentication, FatalKind::Authentication),
             (C::SSL, FatalKind::Authentication),
-            (C::TopicAuthorizationFailed, FatalKind::Authorization),
+            (C::TopicAuthorizationFailed, FatalKind::TopicAuthorization),
             (C::ClusterAuthorizationFailed, FatalKind::Authorization),
             (C::UnknownTopicOrPartition, FatalKind::UnknownTopic),
             (C::UnknownTopic, FatalKind::UnknownTopic),
@@ -267,10 +275,11 @@ mod tests {
     }
 
     #[test]
-    fn cluster_side_faults_keep_the_message_and_message_faults_drop_it() {
+    fn client_wide_faults_keep_the_message_and_topic_or_message_faults_drop_it() {
         assert!(FatalKind::Authentication.keeps_message());
         assert!(FatalKind::Authorization.keeps_message());
-        assert!(FatalKind::UnknownTopic.keeps_message());
+        assert!(!FatalKind::UnknownTopic.keeps_message());
+        assert!(!FatalKind::TopicAuthorization.keeps_message());
         assert!(FatalKind::ProducerFatal.keeps_message());
         assert!(!FatalKind::MessageTooLarge.keeps_message());
         assert!(!FatalKind::InvalidMessage.keeps_message());
@@ -282,5 +291,6 @@ mod tests {
         assert!(FatalKind::UnknownTopic.operator_message().contains("create it"));
         assert!(FatalKind::MessageTooLarge.operator_message().contains("max.message.bytes"));
         assert!(FatalKind::Authorization.operator_message().contains("IDEMPOTENT_WRITE"));
+        assert!(FatalKind::TopicAuthorization.operator_message().contains("WRITE and DESCRIBE"));
     }
 }

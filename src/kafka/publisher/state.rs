@@ -39,11 +39,11 @@ pub struct PublisherStats {
     pub respooled: u64,
     /// Replayed messages that failed and stay in the spool to be sent again.
     pub replay_failures: u64,
-    /// Messages dropped after a fatal error that the message itself caused (too large for the
-    /// broker, invalid).
+    /// Messages dropped after a fatal error confined to the message or its topic (too large
+    /// for the broker, invalid, topic missing or not writable).
     pub failed_fatal: u64,
-    /// Fatal errors after which the message was kept (authentication, authorization, unknown
-    /// topic, producer fatal): an operator must act.
+    /// Fatal errors after which the message was kept (authentication, the cluster's
+    /// permission, invalid configuration, producer fatal): an operator must act.
     pub fatal_kept: u64,
     /// Messages dropped because the spool was full (by its policy).
     pub dropped_full: u64,
