@@ -140,6 +140,11 @@ pub struct CommonArgs {
     /// Do not run the behavioural detectors (no anomalies.jsonl); the inventory is still built.
     #[arg(long)]
     pub no_detect: bool,
+    /// Publish anomalies, inventory changes and health to these Kafka brokers
+    /// (comma-separated `host:port`; the other settings come from the configuration file's
+    /// [kafka] section, see docs/kafka.md).
+    #[arg(long, value_name = "LIST")]
+    pub kafka_brokers: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,7 +12,8 @@ use anyhow::{Context, Result};
 
 use crate::cli::{CaptureArgs, Cli, Command, CommonArgs, ReadArgs};
 use crate::config::Settings;
-use crate::output::{self, AnomalyWriter, RecordWriter};
+use crate::kafka::KafkaConfig;
+use crate::output::{self, AnomalyWriter, KafkaSink, RecordWriter};
 use apitap_discovery::behaviour::Producer;
 use crate::pipeline::Pipeline;
 use crate::source::{file, live};
@@ -28,25 +29,57 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Where results go: transaction records, and finding events when the detectors run.
+/// Where results go: transaction records, finding events when the detectors run, and the
+/// Kafka streams when brokers are configured.
 struct Outputs {
     records: Box<dyn RecordWriter>,
     anomalies: Option<AnomalyWriter>,
+    kafka: Option<KafkaSink>,
+    /// Transaction records are published too.
+    kafka_transactions: bool,
+}
+
+/// The `[kafka]` section of the configuration file, with `--kafka-brokers` as its brokers;
+/// `None` when neither asks for Kafka.
+fn kafka_config(common: &CommonArgs) -> Result<Option<KafkaConfig>> {
+    let section = match common.config.as_deref() {
+        Some(path) => crate::config_file::load(path)?.kafka,
+        None => None,
+    };
+    let cfg = match (section, common.kafka_brokers.as_deref()) {
+        (None, None) => return Ok(None),
+        (Some(mut k), Some(list)) => {
+            k.brokers = KafkaConfig::with_brokers(list).brokers;
+            k
+        }
+        (None, Some(list)) => KafkaConfig::with_brokers(list),
+        (Some(k), None) => k,
+    };
+    cfg.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(cfg))
 }
 
 /// Opens the writers: records to a file in `out` or standard output; anomalies to `out` when
-/// the pipeline runs the detectors.
+/// the pipeline runs the detectors; the Kafka publisher when configured.
 fn open_outputs(out: Option<&Path>, common: &CommonArgs, pipeline: &mut Pipeline) -> Result<Outputs> {
     let records = open_writer(out, common)?;
     let detecting = pipeline.analysis_mut().is_some_and(|a| a.behaviour().is_some());
+    let producer = Producer { sensor_id: output::sensor_id(), version: env!("CARGO_PKG_VERSION").to_string() };
     let anomalies = match out {
-        Some(dir) if detecting => {
-            let producer = Producer { sensor_id: output::sensor_id(), version: env!("CARGO_PKG_VERSION").to_string() };
-            Some(AnomalyWriter::create(dir, producer).with_context(|| format!("cannot create {}", dir.join(output::ANOMALIES_FILE).display()))?)
-        }
+        Some(dir) if detecting => Some(
+            AnomalyWriter::create(dir, producer.clone())
+                .with_context(|| format!("cannot create {}", dir.join(output::ANOMALIES_FILE).display()))?,
+        ),
         _ => None,
     };
-    Ok(Outputs { records, anomalies })
+    let (kafka, kafka_transactions) = match kafka_config(common)? {
+        Some(cfg) => {
+            let tx = KafkaSink::wants_transactions(&cfg);
+            (Some(KafkaSink::open(cfg, producer)?), tx)
+        }
+        None => (None, false),
+    };
+    Ok(Outputs { records, anomalies, kafka, kafka_transactions })
 }
 
 /// Opens the record writer: a file in `out` or standard output.
@@ -93,12 +126,32 @@ fn drain(pipeline: &mut Pipeline, outputs: &mut Outputs, summary: &mut Summary) 
         summary.transactions += 1;
         summary.events += rec.events.len() as u64;
         outputs.records.write(&rec).context("cannot write transaction record")?;
+        if outputs.kafka_transactions {
+            if let Some(k) = outputs.kafka.as_mut() {
+                k.transaction(&rec);
+            }
+        }
     }
     for a in pipeline.drain_anomalies() {
         summary.anomalies += 1;
         if let Some(w) = outputs.anomalies.as_mut() {
             w.write(&a).context("cannot write anomalies.jsonl")?;
         }
+        if let Some(k) = outputs.kafka.as_mut() {
+            k.anomaly(&a);
+        }
+    }
+    if let Some(k) = outputs.kafka.as_mut() {
+        let now = pipeline.now().0;
+        if k.inventory_due(now) {
+            if let Some(a) = pipeline.analysis_mut() {
+                k.inventory(now, &mut a.inventory);
+            }
+        }
+        if k.health_due() {
+            k.health(now, &summary.snapshot(pipeline.counters()));
+        }
+        k.report_events();
     }
     Ok(())
 }
@@ -119,6 +172,11 @@ fn finish(
     let mut stages = pipeline.counters();
     stages.append(&mut summary.stages);
     summary.stages = stages;
+    if let Some(k) = writer.kafka.take() {
+        let now = pipeline.now().0;
+        let report = k.finish(now, pipeline.analysis_mut().map(|a| &mut a.inventory), &summary);
+        summary.kafka = Some(serde_json::to_value(&report)?);
+    }
     let json = serde_json::to_string_pretty(&summary)?;
     if let (Some(dir), Some(a)) = (out, pipeline.analysis_mut()) {
         let report = a.inventory.report();

@@ -30,6 +30,10 @@ pub struct ConfigFile {
     /// Baselines and detectors (every key optional; defaults in docs/behaviour.md).
     #[serde(default)]
     pub behaviour: apitap_discovery::behaviour::BehaviourConfig,
+    /// Publishing to Kafka (docs/kafka.md); absent: nothing is published unless
+    /// `--kafka-brokers` is given.
+    #[serde(default)]
+    pub kafka: Option<crate::kafka::KafkaConfig>,
     /// Where this file was read from (not a key).
     #[serde(skip)]
     pub path: PathBuf,
@@ -157,6 +161,14 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
     }
     if let Err(e) = cfg.identity.validate() {
         bail!("{}:{}: {e}", path.display(), table_line(text, "identity"));
+    }
+    if let Some(k) = &cfg.kafka {
+        // Without brokers in the file, `--kafka-brokers` may still give them: checked then.
+        if !k.brokers.is_empty() {
+            if let Err(e) = k.validate() {
+                bail!("{}:{}: {e}", path.display(), table_line(text, "kafka"));
+            }
+        }
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     for (i, s) in cfg.spec.iter_mut().enumerate() {

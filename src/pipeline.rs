@@ -135,6 +135,11 @@ impl Pipeline {
         self.expire();
     }
 
+    /// The pipeline's packet-time clock (the latest confirmed packet or tick).
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
     /// End of input: flush every flow and every pending transaction.
     pub fn finish(&mut self) {
         self.flows.finish(self.now, &mut self.app);

@@ -24,9 +24,31 @@ pub struct Summary {
     pub anomalies: u64,
     /// Counters by stage (input, decode, tcp, app, http, capture).
     pub stages: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
+    /// What the Kafka publisher achieved by the end of the run (its flush report), when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<serde_json::Value>,
 }
 
 impl Summary {
+    /// The run so far: the run-level counts of `self` with the pipeline's counters
+    /// (`stages`) and the stages recorded in `self`.
+    pub fn snapshot(&self, mut stages: BTreeMap<&'static str, BTreeMap<&'static str, u64>>) -> Summary {
+        for (k, v) in &self.stages {
+            stages.insert(k, v.clone());
+        }
+        Summary {
+            files: self.files,
+            files_with_errors: self.files_with_errors,
+            files_truncated: self.files_truncated,
+            bad_records: self.bad_records,
+            transactions: self.transactions,
+            events: self.events,
+            anomalies: self.anomalies,
+            stages,
+            kafka: None,
+        }
+    }
+
     fn stage(&self, stage: &str, name: &str) -> u64 {
         self.stages.get(stage).and_then(|s| s.get(name)).copied().unwrap_or(0)
     }
@@ -67,6 +89,16 @@ impl Summary {
                 self.stage("behaviour", "consumers"),
                 self.stage("behaviour", "findings_opened"),
                 self.anomalies
+            ));
+        }
+        if let Some(k) = &self.kafka {
+            let n = |key: &str| k.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
+            s.push_str(&format!(
+                "kafka: {} delivered, {} left in the spool (sent at the next start), {} dropped{}\n",
+                n("delivered"),
+                n("left_in_spool"),
+                n("dropped"),
+                if k.get("complete").and_then(serde_json::Value::as_bool) == Some(true) { "" } else { "; not everything was confirmed before the deadline" }
             ));
         }
         if self.files_with_errors > 0 || self.files_truncated > 0 || self.bad_records > 0 {

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+#[allow(unused_imports)] // Secret and Setting: the tests name them
 pub use settings::{Secret, Secrets, Setting};
 
 use super::message::Topic;

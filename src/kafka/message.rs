@@ -78,6 +78,7 @@ pub struct OutMessage {
 
 impl OutMessage {
     /// A message for `topic` with `key` and `payload`.
+    #[allow(dead_code)] // used by tests/kafka_publisher.rs
     pub fn new(topic: Topic, key: impl Into<Vec<u8>>, payload: impl Into<Vec<u8>>) -> OutMessage {
         OutMessage { topic, key: key.into(), payload: payload.into() }
     }

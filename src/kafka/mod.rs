@@ -7,8 +7,6 @@
 //! the brokers. Side effects (librdkafka's threads, the spool's files, the replay thread)
 //! live here, in the binary, never in the sans-IO crates.
 
-// Until the commands publish, only the tests call into this module.
-#![allow(dead_code, unused_imports)]
 
 pub mod config;
 pub mod error;
@@ -18,4 +16,5 @@ pub mod spool;
 
 pub use config::KafkaConfig;
 pub use message::{OutMessage, Topic};
+#[allow(unused_imports)] // Published, PublisherEvent, PublisherStats: used by tests/kafka_publisher.rs
 pub use publisher::{FlushReport, Published, Publisher, PublisherEvent, PublisherStats};

@@ -122,6 +122,7 @@ impl HealthTracker {
     }
 
     /// Health messages built so far.
+    #[allow(dead_code)] // used by tests/message_schemas.rs
     pub fn sequence(&self) -> u64 {
         self.sequence
     }

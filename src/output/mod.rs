@@ -2,6 +2,7 @@
 
 mod anomalies;
 mod jsonl;
+mod kafka;
 mod zeek;
 
 use std::io::{self, Write};
@@ -11,6 +12,7 @@ use crate::record::TransactionRecord;
 
 pub use anomalies::{sensor_id, AnomalyWriter, ANOMALIES_FILE};
 pub use jsonl::JsonlWriter;
+pub use kafka::KafkaSink;
 pub use zeek::ZeekWriter;
 
 /// Something that takes records, one at a time, in completion order.

@@ -33,6 +33,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 use serde::Serialize;
 
+#[allow(unused_imports)] // MAX_PENDING_EVENTS: the tests name it
 pub use events::{PublisherEvent, SpoolReason, MAX_PENDING_EVENTS};
 pub use state::PublisherStats;
 

@@ -1,0 +1,160 @@
+//! The run's Kafka streams: anomalies and transaction records as they are produced, inventory
+//! changes every [`INVENTORY_EVERY_NANOS`] of packet time and at the end, health every
+//! [`HEALTH_EVERY`] of wall time and at the end. The same sink serves `read` (a recorded
+//! capture replayed into the SIEM) and live capture. Publishing never blocks: the publisher
+//! spools what the brokers do not take (docs/kafka.md).
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use apitap_discovery::behaviour::{Anomaly, Producer};
+use apitap_discovery::inventory::{ChangeConfig, ChangeTracker, Inventory};
+
+use crate::kafka::{FlushReport, KafkaConfig, OutMessage, Publisher, Topic};
+use crate::messages::{self, HealthInput, HealthTracker, Message, TopicKind};
+use crate::record::TransactionRecord;
+use crate::summary::Summary;
+
+/// Packet time between two inventory comparisons (the report is rebuilt each time): five
+/// minutes, so a new endpoint reaches the SIEM within minutes without rebuilding the report
+/// for every packet of a replayed week.
+pub const INVENTORY_EVERY_NANOS: u64 = 5 * 60 * 1_000_000_000;
+/// Wall time between two health messages.
+pub const HEALTH_EVERY: Duration = Duration::from_secs(60);
+/// How long the end of a run waits for the brokers before leaving the rest in the spool.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Publishes one run's streams.
+pub struct KafkaSink {
+    publisher: Publisher,
+    producer: Producer,
+    changes: ChangeTracker,
+    health: HealthTracker,
+    next_inventory: u64,
+    last_health: Instant,
+    /// Messages handed to the publisher, by stream.
+    pub published: [u64; 4],
+}
+
+fn to_out(m: Message) -> OutMessage {
+    let topic = match m.topic {
+        TopicKind::Anomalies => Topic::Anomalies,
+        TopicKind::Inventory => Topic::Inventory,
+        TopicKind::Health => Topic::Health,
+        TopicKind::Transactions => Topic::Transactions,
+    };
+    OutMessage { topic, key: m.key, payload: m.payload }
+}
+
+fn wall_nanos() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl KafkaSink {
+    /// Starts the publisher (which replays a spool left by an earlier run first).
+    pub fn open(cfg: KafkaConfig, producer: Producer) -> Result<KafkaSink> {
+        let brokers = cfg.brokers.join(",");
+        let publisher = Publisher::new(cfg, &producer.sensor_id).with_context(|| format!("cannot start publishing to Kafka ({brokers})"))?;
+        Ok(KafkaSink {
+            publisher,
+            producer,
+            changes: ChangeTracker::new(ChangeConfig::default()),
+            health: HealthTracker::new(),
+            next_inventory: 0,
+            last_health: Instant::now(),
+            published: [0; 4],
+        })
+    }
+
+    fn send(&mut self, m: Message) {
+        let out = to_out(m);
+        let i = usize::from(match out.topic {
+            Topic::Anomalies => 0u8,
+            Topic::Inventory => 1,
+            Topic::Health => 2,
+            Topic::Transactions => 3,
+        });
+        if let Some(n) = self.published.get_mut(i) {
+            *n += 1;
+        }
+        // Every outcome is counted by the publisher; a drop is also reported as an event.
+        let _ = self.publisher.publish(out);
+    }
+
+    /// A finding event.
+    pub fn anomaly(&mut self, a: &Anomaly) {
+        let m = messages::anomaly(a, &self.producer);
+        self.send(m);
+    }
+
+    /// A transaction record (only when the transactions stream is on; checked by the caller
+    /// through [`KafkaSink::wants_transactions`]).
+    pub fn transaction(&mut self, rec: &TransactionRecord) {
+        let m = messages::transaction(rec, &self.producer.sensor_id);
+        self.send(m);
+    }
+
+    /// Whether transaction records are published.
+    pub fn wants_transactions(cfg: &KafkaConfig) -> bool {
+        cfg.publishes(Topic::Transactions)
+    }
+
+    /// Whether packet time passed the inventory interval (the first call only starts it).
+    pub fn inventory_due(&mut self, packet_now: u64) -> bool {
+        if packet_now == 0 || packet_now < self.next_inventory {
+            return false;
+        }
+        let first = self.next_inventory == 0;
+        self.next_inventory = packet_now.saturating_add(INVENTORY_EVERY_NANOS);
+        !first
+    }
+
+    /// Publishes the inventory changes since the last comparison.
+    pub fn inventory(&mut self, now: u64, inventory: &mut Inventory) {
+        let report = inventory.report();
+        for c in self.changes.handle_report(now, &report) {
+            let m = messages::inventory_change(&c, &self.producer.sensor_id);
+            self.send(m);
+        }
+    }
+
+    /// Whether a health message is due (wall time).
+    pub fn health_due(&self) -> bool {
+        self.last_health.elapsed() >= HEALTH_EVERY
+    }
+
+    /// Publishes a health message with the run's counters so far.
+    pub fn health(&mut self, packet_now: u64, summary: &Summary) {
+        let publisher = messages::flat_counters(&self.publisher.stats());
+        let input = HealthInput {
+            sensor_id: &self.producer.sensor_id,
+            version: &self.producer.version,
+            packet_time: (packet_now > 0).then_some(packet_now),
+            wall_time: wall_nanos(),
+            summary,
+            publisher: Some(&publisher),
+        };
+        let m = self.health.message(&input);
+        self.send(m);
+        self.last_health = Instant::now();
+    }
+
+    /// Reports what the publisher noticed (outages, drops, fatal errors) on standard error.
+    pub fn report_events(&mut self) {
+        for e in self.publisher.drain_events() {
+            eprintln!("kafka: {}", serde_json::to_string(&e).unwrap_or_default());
+        }
+    }
+
+    /// End of the run: the last inventory changes and health, then a flush of up to
+    /// [`SHUTDOWN_TIMEOUT`]; what the brokers did not confirm stays in the spool for the next
+    /// run.
+    pub fn finish(mut self, packet_now: u64, inventory: Option<&mut Inventory>, summary: &Summary) -> FlushReport {
+        if let Some(inv) = inventory {
+            self.inventory(packet_now, inv);
+        }
+        self.health(packet_now, summary);
+        self.report_events();
+        self.publisher.close(SHUTDOWN_TIMEOUT)
+    }
+}
