@@ -10,6 +10,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tools=${APITAP_TOOLS:-$HOME/.cache/apitap-tools}
 venv="$tools/kafka-venv"
+mkdir -p "$tools"
+# Tests running at the same time wait for one build rather than racing it.
+exec 9>"$tools/.kafka-tools.lock"
+flock 9
 tansu=$("$here/install-tansu.sh")
 want="confluent-kafka==2.16.1 py-ocsf-models==0.10.0"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.pinned" 2>/dev/null)" != "$want" ]; then

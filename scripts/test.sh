@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit, transcript, crafted-packet, capture-file, Zeek-oracle and
-# live-capture tests. The live test needs root (or CAP_NET_RAW), nginx and curl
-# (scripts/install-deps.sh). The Zeek oracle reads ../shared/pcaps/zeek-oracle.
+# live-capture and Kafka tests. The live test needs root (or CAP_NET_RAW), nginx and curl
+# (scripts/install-deps.sh). The Zeek oracle reads ../shared/pcaps/zeek-oracle. The Kafka
+# tests start a real broker (tansu), built from crates.io on first use (about 30 minutes on 2
+# cores) and cached in ~/.cache/apitap-tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/rust-env.sh
+# The Kafka tests' broker and independent client (built once, then cached; see the script).
+kafka_env=$(scripts/install-kafka-tools.sh)
+while IFS='=' read -r name value; do export "$name=$value"; done <<< "$kafka_env"
 cargo test --workspace --locked "$@"
