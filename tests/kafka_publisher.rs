@@ -3,19 +3,26 @@
 //! same spool. Messages are read back with an rdkafka consumer and checked one by one: each
 //! arrives once, and per key in publish order.
 //!
-//! The mock cluster is for fault handling only; the integration test against a real broker
-//! lives with the commands.
+//! The mock cluster is for fault handling only. The last tests take the publisher to a real
+//! Kafka-protocol broker (tansu, through `tests/kafka/broker.rs`) and read back with an
+//! independent client: delivery across a broker restart, SASL SCRAM, TLS with a client
+//! certificate. The end-to-end tests of `apitap read` and `apitap capture` live with the
+//! commands.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, dead_code, unused_imports)]
 
 #[path = "../src/kafka/mod.rs"]
 mod kafka;
 
+#[path = "kafka/broker.rs"]
+mod broker;
+
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kafka::config::{FullPolicy, KafkaConfig};
+use broker::{Broker, BrokerOptions, ReaderSecurity, Scram};
+use kafka::config::{FullPolicy, KafkaConfig, SaslConfig, SaslMechanism, TlsConfig};
 use kafka::error::FatalKind;
 use kafka::publisher::{DropReason, Published, PublisherEvent};
 use kafka::{OutMessage, Publisher, Topic};
@@ -29,13 +36,15 @@ const TOPIC: &str = "apitap.anomalies";
 const PARTITIONS: i32 = 3;
 const KEYS: u32 = 5;
 
-fn cluster() -> MockCluster<'static, DefaultProducerContext> {
+type Mock = MockCluster<'static, DefaultProducerContext>;
+
+fn cluster() -> Mock {
     let mock = MockCluster::new(1).unwrap();
     mock.create_topic(TOPIC, PARTITIONS, 1).unwrap();
     mock
 }
 
-fn config(mock: &MockCluster<'static, DefaultProducerContext>, spool: &Path) -> KafkaConfig {
+fn config(mock: &Mock, spool: &Path) -> KafkaConfig {
     let mut cfg = KafkaConfig::with_brokers(&mock.bootstrap_servers());
     cfg.linger_ms = 5;
     cfg.message_timeout_ms = 60_000;
@@ -45,6 +54,17 @@ fn config(mock: &MockCluster<'static, DefaultProducerContext>, spool: &Path) -> 
     cfg.spool.segment_bytes = 64 << 10;
     cfg.spool.max_bytes = 64 << 20;
     cfg
+}
+
+/// A mock cluster and a publisher on it with a fresh spool, once `tweak` adjusted the
+/// configuration. Bind all three: the spool directory goes when its guard is dropped.
+fn mock_publisher(tweak: impl FnOnce(&mut KafkaConfig)) -> (Mock, tempfile::TempDir, Publisher) {
+    let mock = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&mock, dir.path());
+    tweak(&mut cfg);
+    let p = Publisher::new(cfg, "test-sensor").unwrap();
+    (mock, dir, p)
 }
 
 /// Message `i`: key `k<i mod KEYS>`, payload `<i>` padded to about `pad` bytes.
@@ -72,7 +92,7 @@ fn publish_all(p: &Publisher, range: std::ops::Range<u32>, pad: usize) -> (Durat
 }
 
 /// Reads every message of the topic until `want` arrived and no more come for a second.
-fn read_back(mock: &MockCluster<'static, DefaultProducerContext>, want: usize) -> Vec<(String, u32, i32)> {
+fn read_back(mock: &Mock, want: usize) -> Vec<(String, u32, i32)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", mock.bootstrap_servers())
         .set("group.id", "readback")
@@ -105,8 +125,15 @@ fn read_back(mock: &MockCluster<'static, DefaultProducerContext>, want: usize) -
     out
 }
 
-/// Every index of `expected` exactly once, and per key in increasing order.
+/// Every index of `expected` exactly once under key `k<index mod KEYS>`, and per key in
+/// increasing order.
 fn assert_once_in_order(got: &[(String, u32, i32)], expected: &[u32]) {
+    assert_once_in_order_keyed(got, expected, |i| format!("k{}", i % KEYS));
+}
+
+/// Every index of `expected` exactly once under the key `key_of` gives it, each key in one
+/// partition, and per key in increasing order.
+fn assert_once_in_order_keyed(got: &[(String, u32, i32)], expected: &[u32], key_of: impl Fn(u32) -> String) {
     let mut seen: Vec<u32> = got.iter().map(|(_, i, _)| *i).collect();
     seen.sort_unstable();
     let mut want = expected.to_vec();
@@ -121,7 +148,7 @@ fn assert_once_in_order(got: &[(String, u32, i32)], expected: &[u32]) {
     for (k, i, p) in got {
         per_key.entry(k).or_default().push(*i);
         assert_eq!(*partition_of.entry(k).or_insert(*p), *p, "key {k} in two partitions");
-        assert_eq!(k, &format!("k{}", i % KEYS), "message {i} under the wrong key");
+        assert_eq!(k, &key_of(*i), "message {i} under the wrong key");
     }
     for (k, v) in per_key {
         assert!(v.windows(2).all(|w| w[0] < w[1]), "key {k} out of order: {:?}", v.windows(2).find(|w| w[0] >= w[1]));
@@ -130,12 +157,8 @@ fn assert_once_in_order(got: &[(String, u32, i32)], expected: &[u32]) {
 
 #[test]
 fn broker_down_then_up_loses_nothing_duplicates_nothing_and_keeps_order() {
-    let mock = cluster();
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(&mock, dir.path());
     // A small librdkafka queue: the outage fills it and the rest goes to the spool.
-    cfg.queue_max_messages = 50;
-    let p = Publisher::new(cfg, "test-sensor").unwrap();
+    let (mock, _dir, p) = mock_publisher(|cfg| cfg.queue_max_messages = 50);
 
     let (_, before) = publish_all(&p, 0..40, 200);
     assert_eq!(before.get("Sent"), Some(&40), "{before:?}");
@@ -180,27 +203,28 @@ fn broker_down_then_up_loses_nothing_duplicates_nothing_and_keeps_order() {
 
 #[test]
 fn messages_timing_out_in_an_outage_go_back_in_front_of_the_spool() {
-    let mock = cluster();
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(&mock, dir.path());
-    cfg.message_timeout_ms = 1_000;
-    cfg.queue_max_messages = 100;
-    let p = Publisher::new(cfg, "test-sensor").unwrap();
+    let (mock, _dir, p) = mock_publisher(|cfg| {
+        cfg.message_timeout_ms = 1_000;
+        cfg.queue_max_messages = 100;
+    });
     assert_eq!(publish_all(&p, 0..20, 50).1.get("Sent"), Some(&20));
     assert!(p.flush(Duration::from_secs(20)).complete);
 
     mock.broker_down(1).unwrap();
-    // 100 fill librdkafka's queue and time out a second later; the 200 after them are
-    // already in the spool when they come back, yet must stay behind them.
+    // Up to 100 fill librdkafka's queue and time out a second later; the rest are already in
+    // the spool when they come back, yet must stay behind them. On a loaded machine librdkafka
+    // may still count a few of the delivered first 20 against its queue for a moment after
+    // their reports, so fewer than 100 get in.
     let (_, outcomes) = publish_all(&p, 20..320, 50);
-    assert_eq!(outcomes.get("Sent"), Some(&100), "{outcomes:?}");
-    assert_eq!(outcomes.get("Spooled"), Some(&200), "{outcomes:?}");
+    let sent = outcomes.get("Sent").copied().unwrap_or(0);
+    assert!((80..=100).contains(&sent), "{outcomes:?}");
+    assert_eq!(outcomes.get("Spooled").copied(), Some(300 - sent), "{outcomes:?}");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while p.stats().respooled < 100 && Instant::now() < deadline {
+    while p.stats().respooled < sent as u64 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     let s = p.stats();
-    assert_eq!(s.respooled, 100, "{s:?}");
+    assert_eq!(s.respooled, sent as u64, "{s:?}");
     assert!(s.spooling);
     assert_eq!(publish_all(&p, 320..350, 50).1.get("Spooled"), Some(&30));
     std::thread::sleep(Duration::from_millis(1500));
@@ -295,11 +319,7 @@ fn a_full_spool_with_drop_newest_keeps_the_start_of_the_outage() {
 
 #[test]
 fn a_message_the_broker_refuses_as_too_large_is_dropped_counted_and_reported() {
-    let mock = cluster();
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(&mock, dir.path());
-    cfg.retries = 1;
-    let p = Publisher::new(cfg, "test-sensor").unwrap();
+    let (mock, _dir, p) = mock_publisher(|cfg| cfg.retries = 1);
     // Make sure the producer is connected, then fail the next produce request.
     p.publish(msg(0, 10));
     assert!(p.flush(Duration::from_secs(20)).complete);
@@ -355,11 +375,7 @@ fn a_missing_topic_drops_its_messages_and_the_other_streams_go_on() {
 
 #[test]
 fn local_limits_drop_before_librdkafka_and_say_why() {
-    let mock = cluster();
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(&mock, dir.path());
-    cfg.max_message_bytes = 1_000;
-    let p = Publisher::new(cfg, "test-sensor").unwrap();
+    let (_mock, _dir, p) = mock_publisher(|cfg| cfg.max_message_bytes = 1_000);
     assert_eq!(p.publish(msg(0, 2_000)), Published::Dropped(DropReason::TooLarge));
     assert_eq!(p.publish(OutMessage::new(Topic::Transactions, "k", "{}")), Published::Dropped(DropReason::TopicDisabled));
     assert_eq!(p.publish(msg(1, 10)), Published::Sent);
@@ -376,9 +392,8 @@ fn local_limits_drop_before_librdkafka_and_say_why() {
 fn the_publisher_can_be_shared_between_capture_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<Publisher>();
-    let mock = cluster();
-    let dir = tempfile::tempdir().unwrap();
-    let p = std::sync::Arc::new(Publisher::new(config(&mock, dir.path()), "test-sensor").unwrap());
+    let (mock, _dir, p) = mock_publisher(|_| {});
+    let p = std::sync::Arc::new(p);
     let threads: Vec<_> = (0..4u32)
         .map(|t| {
             let p = std::sync::Arc::clone(&p);
@@ -423,171 +438,57 @@ fn publisher_new_names_the_layer_that_is_wrong() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A real Kafka-protocol broker (tansu) on loopback, read back by an independent client
-// (Python's confluent-kafka, which bundles its own librdkafka). Run with
-// `cargo test --test kafka_publisher -- --ignored`; needs `scripts/install-tansu.sh` (or
-// APITAP_TANSU naming the binary), confluent-kafka (APITAP_KAFKA_PYTHON naming a Python that
-// has it, else `python3`), and openssl and stunnel4 for the TLS test.
+// A real Kafka-protocol broker (tansu on loopback, tests/kafka/broker.rs) read back by an
+// independent client (tests/kafka/read_topics.py: Python's confluent-kafka with its own
+// librdkafka). They run with every `cargo test`; the first run on a machine builds the tools
+// (scripts/install-kafka-tools.sh), and a test fails, saying why, when they cannot be had.
 
-/// The reader: consumes the topics from the start in a group with the given librdkafka
-/// settings (a JSON object) and prints one JSON line per message once `want` arrived and
-/// nothing more came for two seconds.
-const PY_READER: &str = r#"
-import json, sys, time
-from confluent_kafka import Consumer
-settings, want, topics = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-settings.update({"group.id": "apitap-readback", "auto.offset.reset": "earliest", "enable.auto.commit": False})
-c = Consumer(settings)
-c.subscribe(topics)
-out, last, deadline = [], time.time(), time.time() + 90
-while time.time() < deadline:
-    m = c.poll(0.5)
-    if m is None:
-        if len(out) >= want and time.time() - last > 2:
-            break
-        continue
-    if m.error():
-        print("reader: %s" % m.error(), file=sys.stderr)
-        continue
-    last = time.time()
-    out.append({"topic": m.topic(), "key": (m.key() or b"").decode(), "index": int(m.value()[:8]), "partition": m.partition(), "ts": m.timestamp()[1]})
-c.close()
-for o in out:
-    print(json.dumps(o))
-"#;
+const INVENTORY: &str = "apitap.inventory";
 
-struct Tansu {
-    bin: std::path::PathBuf,
-    port: u16,
-    /// The port clients are told to use, if not `port`.
-    advertised: Option<u16>,
-    store: String,
-    /// The broker's working directory (tansu resolves `sqlite://FILE` against it).
-    dir: std::path::PathBuf,
-    /// Extra broker arguments (`--authentication`).
-    args: Vec<String>,
-    child: Option<std::process::Child>,
+/// A publisher's configuration for the real broker: `timeout_ms` bounds how long librdkafka
+/// tries a message before it goes back to the spool.
+fn real_config(bootstrap: &str, spool: &Path, timeout_ms: u32) -> KafkaConfig {
+    let mut cfg = KafkaConfig::with_brokers(bootstrap);
+    cfg.linger_ms = 5;
+    cfg.message_timeout_ms = timeout_ms;
+    cfg.spool.dir = spool.to_path_buf();
+    cfg
 }
 
-impl Tansu {
-    fn start(store: &str, dir: &Path) -> Tansu {
-        Tansu::start_advertising(store, dir, None)
-    }
-
-    /// A broker that advertises `advertised` (a TLS terminator's port) instead of its own.
-    fn start_advertising(store: &str, dir: &Path, advertised: Option<u16>) -> Tansu {
-        let bin = std::env::var_os("APITAP_TANSU").map(std::path::PathBuf::from).unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/apitap-tools/tansu-0.6.0/bin/tansu")
-        });
-        assert!(bin.exists(), "{} is missing: run scripts/install-tansu.sh or set APITAP_TANSU", bin.display());
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut t = Tansu { bin, port, advertised, store: store.to_string(), dir: dir.to_path_buf(), args: Vec::new(), child: None };
-        t.up();
-        t
-    }
-
-    fn url(&self) -> String {
-        format!("tcp://127.0.0.1:{}", self.port)
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn up(&mut self) {
-        let child = std::process::Command::new(&self.bin)
-            .args(["broker", "--listener-url", &self.url(), "--advertised-listener-url", &format!("tcp://127.0.0.1:{}", self.advertised.unwrap_or(self.port))])
-            .args(["--storage-engine", &self.store])
-            .args(&self.args)
-            .env_remove("CLUSTER_ID")
-            .current_dir(&self.dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen on {}", self.port);
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap();
-            c.wait().unwrap();
-        }
-    }
-
-    /// Runs a `tansu` administration command against this broker.
-    fn admin(&self, args: &[&str]) {
-        let status = std::process::Command::new(&self.bin).args(args).args(["--broker", &self.url()]).status().unwrap();
-        assert!(status.success(), "tansu {args:?}");
-    }
-
-    fn create_topic(&self, name: &str, partitions: u32) {
-        self.admin(&["topic", "create", name, "--partitions", &partitions.to_string()]);
-    }
-
-    /// Reads the topics back with confluent-kafka: (topic, key, index, partition, timestamp).
-    fn read_back(&self, want: usize, topics: &[&str]) -> Vec<(String, String, u32, i32, i64)> {
-        self.read_back_with(serde_json::json!({}), want, topics)
-    }
-
-    fn read_back_with(&self, mut settings: serde_json::Value, want: usize, topics: &[&str]) -> Vec<(String, String, u32, i32, i64)> {
-        if settings.get("bootstrap.servers").is_none() {
-            settings["bootstrap.servers"] = self.bootstrap().into();
-        }
-        let python = std::env::var_os("APITAP_KAFKA_PYTHON").unwrap_or_else(|| "python3".into());
-        let out = std::process::Command::new(python)
-            .arg("-c")
-            .arg(PY_READER)
-            .arg(settings.to_string())
-            .arg(want.to_string())
-            .args(topics)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "reader failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                (
-                    v["topic"].as_str().unwrap().to_string(),
-                    v["key"].as_str().unwrap().to_string(),
-                    v["index"].as_u64().unwrap() as u32,
-                    v["partition"].as_i64().unwrap() as i32,
-                    v["ts"].as_i64().unwrap(),
-                )
-            })
-            .collect()
-    }
+/// What the independent reader got on `topic`, as (key, index, partition).
+fn indexed(got: &[broker::Read], topic: &str) -> Vec<(String, u32, i32)> {
+    got.iter()
+        .filter(|r| r.topic == topic)
+        .map(|r| {
+            let text = r.value.as_str().unwrap_or_else(|| panic!("{topic} offset {}: not a test payload: {}", r.offset, r.value));
+            (r.key.clone(), index(text.as_bytes()), i32::try_from(r.partition).unwrap())
+        })
+        .collect()
 }
 
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        self.down();
-    }
+/// A file holding `secret`, as the configuration's `*_file` settings want it.
+fn secret_file(dir: &Path, name: &str, secret: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{secret}\n")).unwrap();
+    path
+}
+
+fn scram(mechanism: SaslMechanism, username: &str, password_file: PathBuf) -> SaslConfig {
+    SaslConfig { mechanism, username: username.into(), password_file: Some(password_file), password_env: None }
 }
 
 #[test]
-#[ignore = "needs the tansu broker (scripts/install-tansu.sh) and python3 with confluent-kafka"]
 fn a_real_broker_gets_every_message_once_in_order_across_its_restart() {
+    let tools = broker::tools();
     let data = tempfile::tempdir().unwrap();
-    // A store that survives the broker's restart.
-    let mut broker = Tansu::start("sqlite://tansu.db", data.path());
-    broker.create_topic(TOPIC, 3);
-    broker.create_topic("apitap.inventory", 2);
+    // The durable store keeps what was delivered before the restart.
+    let opts = BrokerOptions { durable: true, topics: vec![(TOPIC.into(), 3), (INVENTORY.into(), 2)], ..Default::default() };
+    let mut b = Broker::start(&tools, data.path(), opts);
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = KafkaConfig::with_brokers(&broker.bootstrap());
-    cfg.linger_ms = 5;
-    cfg.message_timeout_ms = 60_000;
+    let spool = tempfile::tempdir().unwrap();
+    let mut cfg = real_config(&b.bootstrap(), spool.path(), 60_000);
     cfg.queue_max_messages = 50;
     cfg.replay_backoff_ms = 200;
-    cfg.spool.dir = dir.path().to_path_buf();
     let started_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let p = Publisher::new(cfg, "smoke").unwrap();
 
@@ -600,7 +501,7 @@ fn a_real_broker_gets_every_message_once_in_order_across_its_restart() {
     assert_eq!(report.delivered, 200);
 
     // The broker goes away; publishing goes on without waiting, into the spool.
-    broker.down();
+    b.stop();
     let t = Instant::now();
     let (longest, outcomes) = publish_all(&p, 100..400, 300);
     // Far below the minute a wait for the broker would take, with room for a loaded machine.
@@ -608,74 +509,60 @@ fn a_real_broker_gets_every_message_once_in_order_across_its_restart() {
     assert!(t.elapsed() < Duration::from_secs(10));
     assert!(outcomes.get("Spooled").copied().unwrap_or(0) >= 200, "{outcomes:?}");
     std::thread::sleep(Duration::from_secs(2));
-    broker.up();
-    let report = p.flush(Duration::from_secs(120));
-    assert!(report.complete, "{report}");
+    b.restart();
+    let report = p.flush(Duration::from_secs(90));
+    assert!(report.complete, "{report}\n{}", b.log());
     assert_eq!(report.delivered, 500);
     assert_eq!(report.dropped, 0);
+    assert!(p.stats().replayed >= 200, "{:?}", p.stats());
 
-    let got = broker.read_back(500, &[TOPIC, "apitap.inventory"]);
-    let anomalies: Vec<(String, u32, i32)> = got.iter().filter(|g| g.0 == TOPIC).map(|g| (g.1.clone(), g.2, g.3)).collect();
-    assert_once_in_order(&anomalies, &(0..400).collect::<Vec<_>>());
-    let inventory: Vec<&(String, String, u32, i32, i64)> = got.iter().filter(|g| g.0 == "apitap.inventory").collect();
-    assert_eq!(inventory.len(), 100);
-    for g in &got {
-        assert!(g.4 >= started_ms && g.4 < started_ms + 600_000, "timestamp {} is not the publish time", g.4);
+    let got = broker::read_back(&tools, &b.bootstrap(), &[TOPIC, INVENTORY], None, 500, &ReaderSecurity::default(), data.path());
+    assert_once_in_order(&indexed(&got, TOPIC), &(0..400).collect::<Vec<_>>());
+    assert_once_in_order_keyed(&indexed(&got, INVENTORY), &(0..100).collect::<Vec<_>>(), |i| format!("GET /v1/accounts/{}", i % 3));
+    for r in &got {
+        let ts = r.timestamp_ms.unwrap_or_else(|| panic!("{} offset {} has no timestamp", r.topic, r.offset));
+        assert!(ts >= started_ms && ts < started_ms + 600_000, "timestamp {ts} is not the publish time");
     }
     drop(p);
 }
 
 #[test]
-#[ignore = "needs the tansu broker (scripts/install-tansu.sh) and python3 with confluent-kafka"]
 fn sasl_scram_works_against_a_real_broker_and_a_wrong_password_keeps_the_messages() {
-    use kafka::config::{SaslConfig, SaslMechanism};
+    let tools = broker::tools();
     let data = tempfile::tempdir().unwrap();
-    // Users and topics are made while authentication is off (tansu's own tool cannot log in),
-    // then the broker restarts on the same store requiring SCRAM.
-    let mut broker = Tansu::start("sqlite://tansu.db", data.path());
-    broker.admin(&["user", "create", "apitap", "s3cret-512", "--mechanism", "scram512"]);
-    broker.admin(&["user", "create", "apitap256", "s3cret-256", "--mechanism", "scram256"]);
-    broker.create_topic(TOPIC, 2);
-    broker.down();
-    broker.args = vec!["--authentication".into()];
-    broker.up();
-
-    let secrets = tempfile::tempdir().unwrap();
-    let sasl = |mechanism, user: &str, password: &str| {
-        let file = secrets.path().join(user);
-        std::fs::write(&file, format!("{password}\n")).unwrap();
-        SaslConfig { mechanism, username: user.into(), password_file: Some(file), password_env: None }
-    };
+    let users = vec![("apitap".into(), "s3cret-512".into(), Scram::Sha512), ("apitap256".into(), "s3cret-256".into(), Scram::Sha256)];
+    let b = Broker::start(&tools, &data.path().join("broker"), BrokerOptions { durable: true, topics: vec![(TOPIC.into(), 2)], users, tls: None });
+    let secrets = data.path();
     let config = |sasl: SaslConfig, spool: &Path| {
-        let mut cfg = KafkaConfig::with_brokers(&broker.bootstrap());
-        cfg.linger_ms = 5;
-        cfg.message_timeout_ms = 3_000;
-        cfg.spool.dir = spool.to_path_buf();
+        let mut cfg = real_config(&b.bootstrap(), spool, 3_000);
         cfg.sasl = Some(sasl);
         cfg
     };
 
     let spool = tempfile::tempdir().unwrap();
-    let p = Publisher::new(config(sasl(SaslMechanism::ScramSha512, "apitap", "s3cret-512"), spool.path()), "smoke").unwrap();
+    let sha512 = secret_file(secrets, "apitap.pass", "s3cret-512");
+    let p = Publisher::new(config(scram(SaslMechanism::ScramSha512, "apitap", sha512.clone()), spool.path()), "smoke").unwrap();
     publish_all(&p, 0..50, 100);
     let report = p.close(Duration::from_secs(30));
     assert!(report.complete, "SCRAM-SHA-512: {report}");
     assert_eq!(report.delivered, 50);
 
-    let p = Publisher::new(config(sasl(SaslMechanism::ScramSha256, "apitap256", "s3cret-256"), spool.path()), "smoke").unwrap();
+    let sha256 = secret_file(secrets, "apitap256.pass", "s3cret-256");
+    let p = Publisher::new(config(scram(SaslMechanism::ScramSha256, "apitap256", sha256), spool.path()), "smoke").unwrap();
     publish_all(&p, 50..100, 100);
     let report = p.close(Duration::from_secs(30));
     assert!(report.complete, "SCRAM-SHA-256: {report}");
     assert_eq!(report.delivered, 50);
 
-    let reader = serde_json::json!({"security.protocol": "sasl_plaintext", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "apitap", "sasl.password": "s3cret-512"});
-    let got: Vec<(String, u32, i32)> = broker.read_back_with(reader, 100, &[TOPIC]).into_iter().map(|g| (g.1, g.2, g.3)).collect();
-    assert_once_in_order(&got, &(0..100).collect::<Vec<_>>());
+    let reader = ReaderSecurity { sasl: Some(("SCRAM-SHA-512".into(), "apitap".into(), sha512)), ..Default::default() };
+    let got = broker::read_back(&tools, &b.bootstrap(), &[TOPIC], None, 100, &reader, data.path());
+    assert_once_in_order(&indexed(&got, TOPIC), &(0..100).collect::<Vec<_>>());
 
     // A wrong password: nothing is delivered, the broker's refusal is reported as an
     // authentication error, and the messages stay in the spool for the next start.
     let wrong = tempfile::tempdir().unwrap();
-    let p = Publisher::new(config(sasl(SaslMechanism::ScramSha512, "apitap-wrong", "not-the-password"), wrong.path()), "smoke").unwrap();
+    let bad = secret_file(secrets, "wrong.pass", "not-the-password");
+    let p = Publisher::new(config(scram(SaslMechanism::ScramSha512, "apitap", bad), wrong.path()), "smoke").unwrap();
     publish_all(&p, 100..120, 100);
     let report = p.flush(Duration::from_secs(6));
     assert!(!report.complete);
@@ -690,96 +577,34 @@ fn sasl_scram_works_against_a_real_broker_and_a_wrong_password_keeps_the_message
     assert_eq!(report.dropped, 0);
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Runs openssl in `dir`.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A test CA, a server certificate for 127.0.0.1, and a client certificate whose key is
-/// encrypted with `key_password`.
-fn make_pki(dir: &Path, key_password: &str) {
-    let pass = format!("pass:{key_password}");
-    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=apitap test CA"]);
-    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
-    openssl(dir, &["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "1", "-extfile", "san.ext"]);
-    openssl(dir, &["genrsa", "-aes256", "-passout", &pass, "-out", "client.key", "2048"]);
-    openssl(dir, &["req", "-new", "-key", "client.key", "-passin", &pass, "-out", "client.csr", "-subj", "/CN=apitap-sensor"]);
-    openssl(dir, &["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.pem", "-days", "1"]);
-}
-
-/// stunnel terminating TLS on `accept` (client certificates required) in front of `connect`.
-struct Stunnel(std::process::Child);
-
-impl Stunnel {
-    fn start(dir: &Path, accept: u16, connect: u16) -> Stunnel {
-        let conf = format!(
-            "foreground = yes\npid =\n[kafka]\naccept = 127.0.0.1:{accept}\nconnect = 127.0.0.1:{connect}\ncert = server.pem\nkey = server.key\nCAfile = ca.pem\nverify = 2\n"
-        );
-        std::fs::write(dir.join("stunnel.conf"), conf).unwrap();
-        let child = std::process::Command::new("stunnel4")
-            .arg("stunnel.conf")
-            .current_dir(dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", accept)).is_err() {
-            assert!(Instant::now() < deadline, "stunnel did not listen on {accept}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Stunnel(child)
-    }
-}
-
-impl Drop for Stunnel {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
-#[ignore = "needs the tansu broker, confluent-kafka, openssl and stunnel4"]
 fn tls_with_a_client_certificate_and_sasl_scram_reach_a_real_broker() {
-    use kafka::config::{SaslConfig, SaslMechanism, TlsConfig};
+    let tools = broker::tools();
     let data = tempfile::tempdir().unwrap();
-    make_pki(data.path(), "key-pass");
-    std::fs::write(data.path().join("key.pass"), "key-pass\n").unwrap();
-    std::fs::write(data.path().join("sasl.pass"), "s3cret-512\n").unwrap();
-    // Users and topics first, then the broker requires SCRAM and is reached only through TLS
-    // (tansu 0.6.0 cannot start its own TLS listener: its --cert and --key exclude each other).
-    let tls_port = free_port();
-    let mut broker = Tansu::start("sqlite://tansu.db", data.path());
-    broker.admin(&["user", "create", "apitap", "s3cret-512", "--mechanism", "scram512"]);
-    broker.create_topic(TOPIC, 2);
-    broker.down();
-    broker.advertised = Some(tls_port);
-    broker.args = vec!["--authentication".into()];
-    broker.up();
-    let _tls = Stunnel::start(data.path(), tls_port, broker.port);
+    let pki = broker::make_pki(&data.path().join("pki"));
+    let encrypted_key = pki.encrypted_client_key("key-pass");
+    let key_pass = secret_file(data.path(), "key.pass", "key-pass");
+    let sasl_pass = secret_file(data.path(), "sasl.pass", "s3cret-512");
+    // The broker requires SCRAM and is reached only through TLS requiring a client certificate.
+    let opts = BrokerOptions {
+        durable: true,
+        topics: vec![(TOPIC.into(), 2)],
+        users: vec![("apitap".into(), "s3cret-512".into(), Scram::Sha512)],
+        tls: Some((pki.clone(), true)),
+    };
+    let b = Broker::start(&tools, &data.path().join("broker"), opts);
 
     let tls = TlsConfig {
-        ca_file: Some(data.path().join("ca.pem")),
-        cert_file: Some(data.path().join("client.pem")),
-        key_file: Some(data.path().join("client.key")),
-        key_password_file: Some(data.path().join("key.pass")),
+        ca_file: Some(pki.ca.clone()),
+        cert_file: Some(pki.client_cert.clone()),
+        key_file: Some(encrypted_key),
+        key_password_file: Some(key_pass),
         verify_hostname: true,
     };
-    let sasl = SaslConfig { mechanism: SaslMechanism::ScramSha512, username: "apitap".into(), password_file: Some(data.path().join("sasl.pass")), password_env: None };
     let config = |tls: TlsConfig, spool: &Path| {
-        let mut cfg = KafkaConfig::with_brokers(&format!("127.0.0.1:{tls_port}"));
-        cfg.linger_ms = 5;
-        cfg.message_timeout_ms = 3_000;
-        cfg.spool.dir = spool.to_path_buf();
+        let mut cfg = real_config(&b.bootstrap(), spool, 3_000);
         cfg.tls = Some(tls);
-        cfg.sasl = Some(sasl.clone());
+        cfg.sasl = Some(scram(SaslMechanism::ScramSha512, "apitap", sasl_pass.clone()));
         cfg
     };
     let spool = tempfile::tempdir().unwrap();
@@ -789,15 +614,13 @@ fn tls_with_a_client_certificate_and_sasl_scram_reach_a_real_broker() {
     assert!(report.complete, "{report}");
     assert_eq!(report.delivered, 100);
 
-    let d = data.path().display();
-    let reader = serde_json::json!({
-        "bootstrap.servers": format!("127.0.0.1:{tls_port}"),
-        "security.protocol": "sasl_ssl", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "apitap", "sasl.password": "s3cret-512",
-        "ssl.ca.location": format!("{d}/ca.pem"), "ssl.certificate.location": format!("{d}/client.pem"),
-        "ssl.key.location": format!("{d}/client.key"), "ssl.key.password": "key-pass",
-    });
-    let got: Vec<(String, u32, i32)> = broker.read_back_with(reader, 100, &[TOPIC]).into_iter().map(|g| (g.1, g.2, g.3)).collect();
-    assert_once_in_order(&got, &(0..100).collect::<Vec<_>>());
+    let reader = ReaderSecurity {
+        ca: Some(pki.ca.clone()),
+        client: Some((pki.client_cert.clone(), pki.client_key.clone())),
+        sasl: Some(("SCRAM-SHA-512".into(), "apitap".into(), sasl_pass.clone())),
+    };
+    let got = broker::read_back(&tools, &b.bootstrap(), &[TOPIC], None, 100, &reader, data.path());
+    assert_once_in_order(&indexed(&got, TOPIC), &(0..100).collect::<Vec<_>>());
 
     // Without the client certificate the TLS terminator refuses the connection: nothing is
     // delivered, the failure is reported, and the messages stay in the spool.

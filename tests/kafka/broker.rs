@@ -10,6 +10,7 @@ use std::fs;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -25,17 +26,49 @@ pub struct Tools {
     pub python: PathBuf,
 }
 
-/// Finds (or builds, the first time on a machine) the broker and the reader.
+/// Finds (or builds, the first time on a machine) the broker and the reader, once per test
+/// binary: tests running in parallel wait for the first one instead of building twice.
+/// Panics, naming what is missing and how to provide it, when the tools cannot be found, built
+/// or run: a Kafka test must fail then, never pass without a broker.
 pub fn tools() -> Tools {
-    if let (Ok(t), Ok(p)) = (std::env::var("APITAP_TANSU"), std::env::var("APITAP_KAFKA_PYTHON")) {
-        return Tools { tansu: t.into(), python: p.into() };
+    static TOOLS: OnceLock<Tools> = OnceLock::new();
+    TOOLS.get_or_init(find_tools).clone()
+}
+
+const TOOLS_HINT: &str = "the Kafka integration tests need the tansu broker and a Python with confluent-kafka and \
+     py-ocsf-models: scripts/install-kafka-tools.sh builds and caches them (about 25 minutes on 2 cores the first \
+     time), or set APITAP_TANSU and APITAP_KAFKA_PYTHON to working ones";
+
+fn find_tools() -> Tools {
+    let tools = match (std::env::var("APITAP_TANSU"), std::env::var("APITAP_KAFKA_PYTHON")) {
+        (Ok(t), Ok(p)) => Tools { tansu: t.into(), python: p.into() },
+        _ => install_tools(),
+    };
+    let runs = |cmd: &mut Command| cmd.stdin(Stdio::null()).output().map_err(|e| e.to_string()).and_then(|o| {
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(format!("{}: {}", o.status, String::from_utf8_lossy(&o.stderr).trim()))
+        }
+    });
+    if let Err(e) = runs(Command::new(&tools.tansu).arg("--version")) {
+        panic!("tansu at {} does not run ({e}); {TOOLS_HINT}", tools.tansu.display());
     }
-    let out = Command::new(Path::new(ROOT).join("scripts/install-kafka-tools.sh"))
+    let imports = "import confluent_kafka, py_ocsf_models.events.findings.detection_finding";
+    if let Err(e) = runs(Command::new(&tools.python).args(["-c", imports])) {
+        panic!("{} cannot import confluent-kafka and py-ocsf-models ({e}); {TOOLS_HINT}", tools.python.display());
+    }
+    tools
+}
+
+fn install_tools() -> Tools {
+    let script = Path::new(ROOT).join("scripts/install-kafka-tools.sh");
+    let out = Command::new(&script)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
-        .expect("run scripts/install-kafka-tools.sh");
-    assert!(out.status.success(), "scripts/install-kafka-tools.sh failed");
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}; {TOOLS_HINT}", script.display()));
+    assert!(out.status.success(), "{} failed ({}, its output is above); {TOOLS_HINT}", script.display(), out.status);
     let text = String::from_utf8(out.stdout).unwrap();
     let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).map(PathBuf::from).unwrap_or_else(|| panic!("{k} not printed: {text}"));
     Tools { tansu: get("APITAP_TANSU"), python: get("APITAP_KAFKA_PYTHON") }
@@ -106,6 +139,26 @@ pub fn make_pki(dir: &Path) -> Pki {
         server_key: dir.join("server.key"),
         client_cert: dir.join("client.pem"),
         client_key: dir.join("client.key"),
+    }
+}
+
+impl Pki {
+    /// The client key again, encrypted with `password` (AES-256, PEM), for a client that must
+    /// unlock its key; `client_key` stays unencrypted for the reader.
+    pub fn encrypted_client_key(&self, password: &str) -> PathBuf {
+        let out = self.client_key.with_file_name("client-encrypted.key");
+        let res = Command::new("openssl")
+            .args(["pkey", "-aes256", "-passout", &format!("pass:{password}"), "-in"])
+            .arg(&self.client_key)
+            .arg("-out")
+            .arg(&out)
+            .stdin(Stdio::null())
+            .output()
+            .expect("openssl");
+        assert!(res.status.success(), "openssl pkey: {}", String::from_utf8_lossy(&res.stderr));
+        let pem = fs::read_to_string(&out).unwrap();
+        assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"), "{} is not encrypted", out.display());
+        out
     }
 }
 
@@ -281,6 +334,8 @@ pub struct Read {
     pub offset: i64,
     pub key: String,
     pub value: Value,
+    /// The message's timestamp (milliseconds since the epoch; `None` when it has none).
+    pub timestamp_ms: Option<i64>,
     /// py-ocsf-models' errors (for the OCSF topic; empty when it validates).
     pub ocsf_errors: Option<Vec<String>>,
 }
@@ -325,6 +380,7 @@ pub fn read_back(tools: &Tools, brokers: &str, topics: &[&str], ocsf_topic: Opti
                 offset: v["offset"].as_i64().unwrap(),
                 key: v["key"].as_str().unwrap().to_string(),
                 value: v["value"].clone(),
+                timestamp_ms: v.get("timestamp").and_then(Value::as_i64),
                 ocsf_errors: v.get("ocsf_errors").map(|e| e.as_array().unwrap().iter().map(|x| x.as_str().unwrap_or("").to_string()).collect()),
             }
         })

@@ -1,7 +1,8 @@
 """Reads back what apitap published, with a client that is not apitap's: confluent-kafka.
 
 Every message of the given topics, from the beginning, is written as one JSON line to --out:
-topic, partition, offset, key (text), value (parsed JSON, or text when it is not JSON), and,
+topic, partition, offset, key (text), value (parsed JSON, or text when it is not JSON),
+timestamp (milliseconds since the epoch, null when the message has none), and,
 for the topic named by --ocsf-topic, the errors py-ocsf-models' Detection Finding model finds
 in it (an empty list when it validates). Reading stops when no message arrived for
 --idle-seconds after at least --expect-at-least messages, or at --timeout-seconds.
@@ -13,7 +14,7 @@ import sys
 import time
 import uuid
 
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError
 
 
 def ocsf_errors(value):
@@ -90,12 +91,14 @@ def main():
                 value = json.loads(raw)
             except ValueError:
                 value = raw.decode("utf-8", "replace")
+            ts_type, ts = m.timestamp()
             rec = {
                 "topic": m.topic(),
                 "partition": m.partition(),
                 "offset": m.offset(),
                 "key": (m.key() or b"").decode("utf-8", "replace"),
                 "value": value,
+                "timestamp": None if ts_type == TIMESTAMP_NOT_AVAILABLE else ts,
             }
             if a.ocsf_topic and m.topic() == a.ocsf_topic:
                 rec["ocsf_errors"] = ocsf_errors(value) if isinstance(value, dict) else ["not a JSON object"]
