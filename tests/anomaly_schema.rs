@@ -246,6 +246,9 @@ fn each_finding_goes_new_then_updated_then_closed_in_time_order() {
         let closes = order.iter().filter(|l| **l == "closed").count();
         assert!(closes <= 1 && (closes == 0 || order.last() == Some(&"closed")), "finding {id}: {order:?}");
         assert!(order[1..].iter().all(|l| *l != "new"), "finding {id}: {order:?}");
+        // Versions count the finding's events: 1, 2, 3, ...
+        let versions: Vec<u64> = events.iter().map(|(_, m)| m["unmapped"]["finding_version"].as_u64().unwrap()).collect();
+        assert_eq!(versions, (1..=events.len() as u64).collect::<Vec<_>>(), "finding {id}");
         let (first_line, first) = events[0];
         for pair in events.windows(2) {
             let ((la, a), (lb, b)) = (pair[0], pair[1]);

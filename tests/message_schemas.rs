@@ -582,6 +582,7 @@ fn anomaly_messages_are_the_jsonl_lines_keyed_by_consumer_else_finding() {
     let producer = Producer { sensor_id: SENSOR.into(), version: "0.1.0".into() };
     let mut a = Anomaly {
         finding_id: "0123456789abcdef0123456789abcdef".into(),
+        version: 1,
         lifecycle: Lifecycle::New,
         kind: AnomalyKind::ErrorSpike,
         severity: Severity::Medium,

@@ -87,12 +87,21 @@ struct Finding {
     evidence: Map<String, Value>,
     message: String,
     quiet: u64,
+    /// Events emitted for this finding so far (the last one's version).
+    version: u32,
 }
 
 impl Finding {
+    /// The next event of this finding (its version one more than the last).
+    fn emit(&mut self, lifecycle: Lifecycle, time: u64) -> Anomaly {
+        self.version = self.version.saturating_add(1);
+        self.anomaly(lifecycle, time)
+    }
+
     fn anomaly(&self, lifecycle: Lifecycle, time: u64) -> Anomaly {
         Anomaly {
             finding_id: self.id.clone(),
+            version: self.version,
             lifecycle,
             kind: self.kind,
             severity: self.severity,
@@ -194,7 +203,7 @@ impl AlertBook {
             if now.saturating_sub(f.last_emit) >= update_gap && grew {
                 f.last_emit = now;
                 f.count_at_emit = f.count;
-                let a = f.anomaly(Lifecycle::Updated, now);
+                let a = f.emit(Lifecycle::Updated, now);
                 self.out.push(a);
                 self.stats.updates += 1;
             } else {
@@ -235,16 +244,18 @@ impl AlertBook {
             evidence: det.evidence,
             message: det.message,
             quiet: det.close_after.unwrap_or(0).max(minutes(self.cfg.close_minutes)),
+            version: 0,
         };
-        self.out.push(f.anomaly(Lifecycle::New, now));
+        let mut f = f;
+        self.out.push(f.emit(Lifecycle::New, now));
         self.stats.opened += 1;
         self.open.insert(key, f);
     }
 
     fn evict_one(&mut self, now: u64) {
         let Some(key) = self.open.iter().min_by_key(|(_, f)| (f.last_seen, f.detected)).map(|(k, _)| *k) else { return };
-        if let Some(f) = self.open.remove(&key) {
-            self.out.push(f.anomaly(Lifecycle::Closed, now));
+        if let Some(mut f) = self.open.remove(&key) {
+            self.out.push(f.emit(Lifecycle::Closed, now));
             self.stats.evicted += 1;
         }
     }
@@ -262,9 +273,9 @@ impl AlertBook {
             fa.cmp(&fb)
         });
         for k in done {
-            if let Some(f) = self.open.remove(&k) {
+            if let Some(mut f) = self.open.remove(&k) {
                 let at = f.last_seen.saturating_add(f.quiet);
-                self.out.push(f.anomaly(Lifecycle::Closed, at));
+                self.out.push(f.emit(Lifecycle::Closed, at));
                 self.stats.closed += 1;
             }
         }

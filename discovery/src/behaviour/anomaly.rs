@@ -218,6 +218,9 @@ pub struct Anomaly {
     /// Stable finding id (32 hex digits): the same incident keeps it through updates and the
     /// close, and a replay of the same capture with the same key gives the same id.
     pub finding_id: String,
+    /// The event's number within its finding: 1 for `new`, one more for each update and the
+    /// close. (finding id, version) names one event, so a consumer drops replayed copies.
+    pub version: u32,
     /// New, updated or closed.
     pub lifecycle: Lifecycle,
     /// What was found.
@@ -363,6 +366,7 @@ impl Anomaly {
             "schema_version": ANOMALY_SCHEMA_VERSION,
             "sensor_id": producer.sensor_id,
             "finding_id": self.finding_id,
+            "finding_version": self.version,
             "lifecycle": self.lifecycle,
             "kind": self.kind.code(),
             "score": self.score,
