@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,18 +35,8 @@ struct Outputs {
 }
 
 fn config(dir: &Path) -> PathBuf {
-    let spec = |file: &str, host: &str, extra: &str| format!("[[spec]]\nfile = \"{ROOT}/fixtures/specs/{file}\"\nhosts = [\"{host}\"]\n{extra}\n");
-    let text = [
-        spec("auth/token-endpoint.yaml", "auth.bank.example", ""),
-        spec("ob-uk/account-info-openapi.yaml", "api.bank.example", ""),
-        spec("ob-uk/payment-initiation-openapi.yaml", "api.bank.example", ""),
-        spec("ob-uk/v3.1.11/account-info-openapi.yaml", "api.bank.example", "superseded = true"),
-        spec("adyen/TransferService-v4.json", "platform.bank.example", ""),
-        "[behaviour]\ntimezone = \"Europe/London\"\n".to_string(),
-    ]
-    .concat();
     let path = dir.join("apitap.toml");
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, common::uk_scenario_config()).unwrap();
     path
 }
 

@@ -19,6 +19,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
@@ -33,15 +35,7 @@ const KEY: &str = "accuracy-test-hashing-key-0001";
 fn config_for(scenario: &str) -> String {
     let spec = |file: &str, host: &str, extra: &str| format!("[[spec]]\nfile = \"{ROOT}/fixtures/specs/{file}\"\nhosts = [\"{host}\"]\n{extra}\n");
     match scenario {
-        "behaviour" | "population" | "week" => [
-            spec("ob-uk/account-info-openapi.yaml", "api.bank.example", ""),
-            spec("ob-uk/payment-initiation-openapi.yaml", "api.bank.example", ""),
-            spec("ob-uk/v3.1.11/account-info-openapi.yaml", "api.bank.example", "superseded = true"),
-            spec("adyen/TransferService-v4.json", "platform.bank.example", ""),
-            spec("auth/token-endpoint.yaml", "auth.bank.example", ""),
-            "[behaviour]\ntimezone = \"Europe/London\"\n".into(),
-        ]
-        .concat(),
+        "behaviour" | "population" | "week" => common::uk_scenario_config(),
         "behaviour-holdout" => [
             spec("obb-br/accounts_2.4.2.yml", "api.banco.example", ""),
             spec("obb-br/credit-cards_2.3.1.yml", "api.banco.example", ""),

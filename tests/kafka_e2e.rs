@@ -10,6 +10,7 @@
 
 #[path = "kafka/broker.rs"]
 mod broker;
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -46,19 +47,8 @@ fn run(cmd: &mut Command) -> String {
 
 /// The week's operator configuration plus `kafka` (a TOML `[kafka]` section and its tables).
 fn config(dir: &Path, kafka: &str) -> PathBuf {
-    let spec = |file: &str, host: &str, extra: &str| format!("[[spec]]\nfile = \"{ROOT}/fixtures/specs/{file}\"\nhosts = [\"{host}\"]\n{extra}\n");
-    let text = [
-        spec("auth/token-endpoint.yaml", "auth.bank.example", ""),
-        spec("ob-uk/account-info-openapi.yaml", "api.bank.example", ""),
-        spec("ob-uk/payment-initiation-openapi.yaml", "api.bank.example", ""),
-        spec("ob-uk/v3.1.11/account-info-openapi.yaml", "api.bank.example", "superseded = true"),
-        spec("adyen/TransferService-v4.json", "platform.bank.example", ""),
-        "[behaviour]\ntimezone = \"Europe/London\"\n".to_string(),
-        kafka.to_string(),
-    ]
-    .concat();
     let path = dir.join("apitap.toml");
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, common::uk_scenario_config() + kafka).unwrap();
     path
 }
 

@@ -254,3 +254,20 @@ pub fn read(captures: &[&Path], out: &Path) -> (Vec<serde_json::Value>, serde_js
         .unwrap_or(serde_json::Value::Null);
     (recs, summary, output)
 }
+
+/// The operator's configuration of the simulated UK scenarios (week.yaml, behaviour.yaml,
+/// population.yaml) as TOML: their specs bound to their hosts, the superseded v3.1.11 spec, and
+/// the bank's time zone.
+pub fn uk_scenario_config() -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let spec = |file: &str, host: &str, extra: &str| format!("[[spec]]\nfile = \"{root}/fixtures/specs/{file}\"\nhosts = [\"{host}\"]\n{extra}\n");
+    [
+        spec("ob-uk/account-info-openapi.yaml", "api.bank.example", ""),
+        spec("ob-uk/payment-initiation-openapi.yaml", "api.bank.example", ""),
+        spec("ob-uk/v3.1.11/account-info-openapi.yaml", "api.bank.example", "superseded = true"),
+        spec("adyen/TransferService-v4.json", "platform.bank.example", ""),
+        spec("auth/token-endpoint.yaml", "auth.bank.example", ""),
+        "[behaviour]\ntimezone = \"Europe/London\"\n".into(),
+    ]
+    .concat()
+}
