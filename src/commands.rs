@@ -280,6 +280,11 @@ fn read(args: ReadArgs) -> Result<ExitCode> {
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
+/// The summary's `capture` stage: the kernel's and the interface's counters.
+fn capture_stage(st: &live::LiveStats) -> std::collections::BTreeMap<&'static str, u64> {
+    [("kernel_received", st.received), ("kernel_dropped", st.dropped), ("interface_dropped", st.if_dropped)].into_iter().collect()
+}
+
 fn capture(args: CaptureArgs) -> Result<ExitCode> {
     let mut settings = Settings::from_args(&args.common, args.out.as_deref())?;
     let mut pipeline = start_pipeline(&mut settings, &args.common)?;
@@ -319,20 +324,20 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
             }
         }
     };
+    // The kernel's counters so far, for the health messages published during the capture.
+    let on_stats = |st: live::LiveStats| {
+        let mut guard = state.borrow_mut();
+        guard.2.stages.insert("capture", capture_stage(&st));
+    };
     let (stats, failure) =
-        live::capture(&args, &stop, |rec| deliver(None, Some(rec)), |now| deliver(Some(now), None))?;
+        live::capture(&args, &stop, |rec| deliver(None, Some(rec)), |now| deliver(Some(now), None), on_stats)?;
     if let Some(err) = state.into_inner().3 {
         if is_broken_pipe(&err) {
             return Ok(ExitCode::SUCCESS);
         }
         return Err(err);
     }
-    summary.stages.insert(
-        "capture",
-        [("kernel_received", stats.received), ("kernel_dropped", stats.dropped), ("interface_dropped", stats.if_dropped)]
-            .into_iter()
-            .collect(),
-    );
+    summary.stages.insert("capture", capture_stage(&stats));
     finish(pipeline, writer, summary, args.out.as_deref(), &args.common)?;
     if let Some(err) = failure {
         eprintln!("error: {err:#}");

@@ -28,8 +28,16 @@ pub struct LiveStats {
     pub if_dropped: u64,
 }
 
+/// How often the kernel's counters are read during a capture (for health messages).
+const STATS_EVERY: Duration = Duration::from_secs(1);
+
+fn live_stats<T: pcap::State + ?Sized + pcap::Activated>(cap: &mut pcap::Capture<T>) -> Option<LiveStats> {
+    cap.stats().ok().map(|s| LiveStats { received: u64::from(s.received), dropped: u64::from(s.dropped), if_dropped: u64::from(s.if_dropped) })
+}
+
 /// Captures until `stop` is set, `--count` packets were seen or `--duration` passed. `on_tick`
-/// is called when the interface is quiet, with the wall-clock time as packet time. A failure
+/// is called when the interface is quiet, with the wall-clock time as packet time; `on_stats`
+/// about once a second with the kernel's counters so far. A failure
 /// after the capture started is returned beside the statistics, so the caller can still flush
 /// and summarise what was captured.
 pub fn capture(
@@ -37,6 +45,7 @@ pub fn capture(
     stop: &Arc<AtomicBool>,
     mut on_packet: impl FnMut(&PacketRecord<'_>),
     mut on_tick: impl FnMut(Timestamp),
+    mut on_stats: impl FnMut(LiveStats),
 ) -> Result<(LiveStats, Option<anyhow::Error>)> {
     let inactive = pcap::Capture::from_device(args.interface.as_str())
         .with_context(|| format!("interface {}", args.interface))?;
@@ -65,9 +74,17 @@ pub fn capture(
     let deadline = args.duration.map(|s| started + Duration::from_secs(s));
     let mut seen = 0u64;
     let mut failure = None;
+    let mut next_stats = started + STATS_EVERY;
     loop {
-        if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+        let now = Instant::now();
+        if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d) {
             break;
+        }
+        if now >= next_stats {
+            next_stats = now + STATS_EVERY;
+            if let Some(s) = live_stats(&mut cap) {
+                on_stats(s);
+            }
         }
         if args.count.is_some_and(|c| seen >= c) {
             break;
@@ -95,13 +112,6 @@ pub fn capture(
             }
         }
     }
-    let stats = cap
-        .stats()
-        .map(|s| LiveStats {
-            received: u64::from(s.received),
-            dropped: u64::from(s.dropped),
-            if_dropped: u64::from(s.if_dropped),
-        })
-        .unwrap_or_default();
+    let stats = live_stats(&mut cap).unwrap_or_default();
     Ok((stats, failure))
 }
