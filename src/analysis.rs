@@ -188,7 +188,7 @@ pub fn setup(common: &crate::cli::CommonArgs, detect: bool) -> anyhow::Result<An
 /// Reads the `[identity] geoip` files (a relative path from the configuration file's folder)
 /// into the AS and country databases; `None` when none is configured. An error names the
 /// configuration, the file, what is wrong with it and what to do.
-fn load_geo(file: &crate::config_file::ConfigFile) -> anyhow::Result<Option<GeoDb>> {
+pub fn load_geo(file: &crate::config_file::ConfigFile) -> anyhow::Result<Option<GeoDb>> {
     let cfg = &file.identity;
     if cfg.geoip.is_empty() {
         return Ok(None);

@@ -23,6 +23,17 @@ pub enum Command {
     /// Manage the endpoint inventory's configuration.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// Check a configuration file (TOML, specs, network databases, detector settings, Kafka
+    /// section and its secret files) without running; names the file, line and fix of the
+    /// first mistake.
+    CheckConfig(CheckConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The configuration file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,6 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Capture(args) => capture(args),
         Command::Simulate(args) => crate::simulate::command::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Inventory(crate::cli::InventoryCommand::Accept(args)) => crate::accept::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::CheckConfig(args) => crate::check_config::run(&args),
     }
 }
 

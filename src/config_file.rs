@@ -128,6 +128,22 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The document that explains the table enclosing line `line` (from 1).
+fn doc_for_line(text: &str, line: usize) -> &'static str {
+    let table = text
+        .lines()
+        .take(line)
+        .filter_map(|l| l.trim_start().strip_prefix('['))
+        .last()
+        .map(|h| h.trim_start_matches('[').split(|c| c == ']' || c == '.').next().unwrap_or("").trim().to_string())
+        .unwrap_or_default();
+    match table.as_str() {
+        "kafka" => "docs/kafka.md",
+        "identity" | "behaviour" => "docs/behaviour.md",
+        _ => "docs/inventory.md (configuration)",
+    }
+}
+
 /// The line (from 1) where `[[section]]` number `index` (from 0) starts, for messages about
 /// values that parse but make no sense.
 fn section_line(text: &str, section: &str, index: usize) -> usize {
@@ -144,14 +160,15 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
     let mut cfg: ConfigFile = toml::from_str(text).map_err(|e| {
         let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
         let msg = e.message().trim();
+        let doc = doc_for_line(text, line);
         let fix = if msg.contains("unknown field") {
-            "check the spelling against docs/inventory.md (configuration)"
+            format!("check the spelling against {doc}")
         } else if msg.contains("missing field") {
-            "add the key named above"
+            "add the key named above".to_string()
         } else if msg.contains("invalid type") {
-            "write the value with the type named above (strings in quotes, lists in [ ])"
+            "write the value with the type named above (strings in quotes, lists in [ ])".to_string()
         } else {
-            "fix the TOML syntax at that position"
+            "fix the TOML syntax at that position".to_string()
         };
         anyhow!("{}:{line}:{col}: {msg}; {fix}", path.display())
     })?;
@@ -163,11 +180,14 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
         bail!("{}:{}: {e}", path.display(), table_line(text, "identity"));
     }
     if let Some(k) = &cfg.kafka {
-        // Without brokers in the file, `--kafka-brokers` may still give them: checked then.
-        if !k.brokers.is_empty() {
-            if let Err(e) = k.validate() {
-                bail!("{}:{}: {e}", path.display(), table_line(text, "kafka"));
-            }
+        // Without brokers in the file `--kafka-brokers` may still give them, so the rest is
+        // checked as if a broker were named.
+        let mut checked = k.clone();
+        if checked.brokers.is_empty() {
+            checked.brokers.push("broker-from-the-command-line:9092".into());
+        }
+        if let Err(e) = checked.validate() {
+            bail!("{}:{}: {e}", path.display(), table_line(text, "kafka"));
         }
     }
     let dir = path.parent().unwrap_or(Path::new("."));

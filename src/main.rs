@@ -5,6 +5,7 @@ mod accept;
 mod analysis;
 mod app;
 mod app_tls;
+mod check_config;
 mod cli;
 mod commands;
 mod config;

@@ -1,0 +1,53 @@
+//! `apitap check-config FILE`: everything a run would refuse about a configuration file, found
+//! before the run: the TOML itself and every section's values (file, line and fix), the specs
+//! it names, the network databases, the detector settings, and the Kafka section with its
+//! secret files. Reads files; opens no interface and no connection.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Result};
+use apitap_discovery::behaviour::Behaviour;
+
+use crate::cli::CheckConfigArgs;
+
+/// Checks the file; on success prints what it configures, one line per part.
+pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
+    let path = args.file.as_path();
+    let file = crate::inventory::load_config(Some(path))?;
+    let inv = crate::inventory::setup(&[], &file)?;
+    let geo = crate::analysis::load_geo(&file)?;
+    Behaviour::new(file.behaviour.clone(), [0; 16], inv.specs_loaded).map_err(|e| anyhow!("{}: [behaviour]: {e}", path.display()))?;
+    if let Some(k) = &file.kafka {
+        if k.brokers.is_empty() {
+            eprintln!("{}: note: [kafka] names no brokers; runs need --kafka-brokers", path.display());
+        }
+        crate::kafka::config::Secrets::load(k).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    }
+    print!("{}", describe(path, &file, geo.as_ref().map_or(0, |g| g.databases().len())));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(path: &Path, file: &crate::config_file::ConfigFile, geo_files: usize) -> String {
+    let mut s = format!("{}: valid\n", path.display());
+    s.push_str(&format!(
+        "  specs: {} ({} superseded); templates: {}; accepted shadow endpoints: {}\n",
+        file.spec.len(),
+        file.spec.iter().filter(|e| e.superseded).count(),
+        file.template.len(),
+        file.accept.len()
+    ));
+    s.push_str(&format!("  identity: network databases: {geo_files}\n"));
+    s.push_str(&format!("  behaviour: time zone {}\n", file.behaviour.timezone));
+    match &file.kafka {
+        Some(k) => s.push_str(&format!(
+            "  kafka: brokers {}; tls {}; sasl {}; spool {}\n",
+            if k.brokers.is_empty() { "(from --kafka-brokers)".to_string() } else { k.brokers.join(",") },
+            if k.tls.is_some() { "on" } else { "off" },
+            k.sasl.as_ref().map_or("off", |s| s.mechanism.as_str()),
+            k.spool.dir.display()
+        )),
+        None => s.push_str("  kafka: not configured\n"),
+    }
+    s
+}
