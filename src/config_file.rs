@@ -135,7 +135,7 @@ fn doc_for_line(text: &str, line: usize) -> &'static str {
         .take(line)
         .filter_map(|l| l.trim_start().strip_prefix('['))
         .last()
-        .map(|h| h.trim_start_matches('[').split(|c| c == ']' || c == '.').next().unwrap_or("").trim().to_string())
+        .map(|h| h.trim_start_matches('[').split([']', '.']).next().unwrap_or("").trim().to_string())
         .unwrap_or_default();
     match table.as_str() {
         "kafka" => "docs/kafka.md",
