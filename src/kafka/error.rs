@@ -171,7 +171,11 @@ pub fn classify(code: RDKafkaErrorCode) -> ErrorClass {
         | C::InvalidProducerEpoch
         // A corrupt batch on the wire (CRC) is sent again.
         | C::InvalidMessage
-        | C::BadMessage => ErrorClass::Retriable,
+        | C::BadMessage
+        // UNKNOWN_SERVER_ERROR: the broker failed, not the message (a broker whose store
+        // broke answers every request so until it is repaired or restarted); dropping would
+        // lose every message of the outage.
+        | C::Unknown => ErrorClass::Retriable,
 
         C::Authentication
         | C::SaslAuthenticationFailed
@@ -230,6 +234,7 @@ mod tests {
     #[test]
     fn an_unreachable_or_slow_broker_is_retriable() {
         for code in [
+            C::Unknown,
             C::MessageTimedOut,
             C::AllBrokersDown,
             C::BrokerTransportFailure,

@@ -39,7 +39,16 @@ impl Worker {
         let mut last_checkpoint = Instant::now();
         let mut busy = false;
         loop {
-            self.producer.poll(if busy { Duration::ZERO } else { IDLE_POLL });
+            // Delivery reports are served without waiting inside librdkafka: its poll with a
+            // deadline spins on the last fraction of a millisecond. An idle worker sleeps on the
+            // state instead, woken by a publish, a flush or the timeout.
+            self.producer.poll(Duration::ZERO);
+            if !busy {
+                let st = self.shared.lock();
+                if !st.stop {
+                    let _ = self.shared.changed.wait_timeout(st, IDLE_POLL);
+                }
+            }
             let purge = {
                 let mut st = self.shared.lock();
                 if st.stop {
