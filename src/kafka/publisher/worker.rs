@@ -39,11 +39,14 @@ impl Worker {
         let mut last_checkpoint = Instant::now();
         let mut busy = false;
         loop {
-            // Delivery reports are served without waiting inside librdkafka: its poll with a
-            // deadline spins on the last fraction of a millisecond. An idle worker sleeps on the
-            // state instead, woken by a publish, a flush or the timeout.
-            self.producer.poll(Duration::ZERO);
-            if !busy {
+            // While librdkafka holds messages, its poll serves their delivery reports as they
+            // come (one event per call, so it is called with a deadline). With nothing in
+            // librdkafka the worker sleeps on the state instead: a poll with a deadline spins
+            // on its last fraction of a millisecond.
+            if busy || self.producer.in_flight_count() > 0 {
+                self.producer.poll(if busy { Duration::ZERO } else { IDLE_POLL });
+            } else {
+                self.producer.poll(Duration::ZERO);
                 let st = self.shared.lock();
                 if !st.stop {
                     let _ = self.shared.changed.wait_timeout(st, IDLE_POLL);
