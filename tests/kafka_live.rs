@@ -38,6 +38,7 @@
 
 #[path = "kafka/broker.rs"]
 mod broker;
+mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
@@ -72,42 +73,15 @@ const BUFFER_MIB: &str = "4";
 const MAX_LAG: Duration = Duration::from_millis(2500);
 const TOPIC: &str = "apitap.transactions";
 
-struct Nginx {
-    pid_file: PathBuf,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        if let Ok(pid) = fs::read_to_string(&self.pid_file) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
-        }
-    }
-}
-
-fn start_nginx(dir: &Path, port: u16) -> Nginx {
-    fs::create_dir_all(dir).unwrap();
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
-    let conf = format!(
-        r#"daemon on; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1;
-events {{}}
-http {{
-  access_log off; default_type application/json; client_body_temp_path {d}/body;
-  keepalive_requests 1000;
+fn start_nginx(dir: &Path, port: u16) -> common::Nginx {
+    let http = format!(
+        r#"  keepalive_requests 1000;
   server {{
     listen 127.0.0.1:{port};
     location = /accounts {{ return 200 '{{"Data":{{"Account":[{{"AccountId":"22289","Currency":"GBP"}}]}}}}'; }}
-  }}
-}}"#,
-        d = dir.display()
+  }}"#
     );
-    fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let status = Command::new("nginx")
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .status()
-        .expect("nginx is not installed: run scripts/install-deps.sh");
-    assert!(status.success(), "nginx did not start: {}", fs::read_to_string(dir.join("error.log")).unwrap_or_default());
-    Nginx { pid_file: dir.join("nginx.pid") }
+    common::start_nginx(dir, &http)
 }
 
 /// A running `apitap capture`, killed if the test ends early; its standard error lines are

@@ -4,57 +4,33 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Nginx {
-    pid_file: std::path::PathBuf,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        if let Ok(pid) = fs::read_to_string(&self.pid_file) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
-        }
-    }
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn start_nginx(dir: &Path, port: u16) -> Nginx {
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+fn start_nginx(dir: &Path, port: u16) -> common::Nginx {
     fs::create_dir_all(dir.join("www")).unwrap();
     fs::write(dir.join("www/big.json"), format!("[{}]", vec!["{\"k\":\"value\"}"; 3000].join(","))).unwrap();
-    let conf = format!(
-        r#"daemon on; pid {d}/nginx.pid; error_log {d}/error.log;
-events {{}}
-http {{
-  access_log off; default_type application/json; client_body_temp_path {d}/body;
-  gzip on; gzip_types application/json; gzip_min_length 256;
+    let http = format!(
+        r#"  gzip on; gzip_types application/json; gzip_min_length 256;
   server {{
     listen 127.0.0.1:{port}; root {d}/www;
     location = /accounts {{ return 200 '{{"Data":{{"Account":[]}}}}'; }}
     location = /payments {{ return 201 '{{"Data":{{"ConsentId":"c-1"}}}}'; }}
     location = /nothing {{ return 204; }}
-  }}
-}}"#,
+  }}"#,
         d = dir.display()
     );
-    fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let status = Command::new("nginx")
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .status()
-        .expect("nginx is not installed: run scripts/install-deps.sh");
-    assert!(status.success(), "nginx did not start: {}", fs::read_to_string(dir.join("error.log")).unwrap_or_default());
-    Nginx { pid_file: dir.join("nginx.pid") }
+    common::start_nginx(dir, &http)
 }
 
 /// Kills the capture process if the test ends early (a failed assertion), so no capture is

@@ -271,3 +271,32 @@ pub fn uk_scenario_config() -> String {
     ]
     .concat()
 }
+
+/// A running nginx (stopped on drop).
+pub struct Nginx {
+    pid_file: PathBuf,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.pid_file) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+/// Starts nginx as a daemon in `dir` (its pid, logs and temporary files there) with `http`
+/// inside its `http { }` block (the server blocks and any http-level settings).
+pub fn start_nginx(dir: &Path, http: &str) -> Nginx {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = format!(
+        "daemon on; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1;\nevents {{}}\nhttp {{\n  access_log off; default_type application/json; client_body_temp_path {d}/body;\n{http}\n}}\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let status = Command::new("nginx").arg("-c").arg(dir.join("nginx.conf")).status().expect("nginx is not installed: run scripts/install-deps.sh");
+    assert!(status.success(), "nginx did not start: {}", std::fs::read_to_string(dir.join("error.log")).unwrap_or_default());
+    Nginx { pid_file: dir.join("nginx.pid") }
+}
