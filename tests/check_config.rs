@@ -58,3 +58,33 @@ fn each_mistake_names_the_file_the_line_and_the_fix() {
         }
     }
 }
+
+/// deploy/apitap.example.toml is valid as shipped, and its commented-out keys are real keys:
+/// uncommented, the file fails only on the files they name, never on a key.
+#[test]
+fn the_annotated_example_is_valid_and_its_commented_keys_are_real() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/apitap.example.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_apitap")).arg("check-config").arg(&example).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&example).unwrap();
+    // An optional key is commented as `# key = value` or `# [kafka.table]`.
+    let is_key = |rest: &str| rest.split_once(" = ").is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+    let uncommented: Vec<String> = text
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest) if rest.starts_with("[kafka.") || is_key(rest) => rest.to_string(),
+            _ => l.to_string(),
+        })
+        .collect();
+    let changed = uncommented.iter().zip(text.lines()).filter(|(a, b)| a.as_str() != *b).count();
+    assert!(changed >= 8, "the example's optional keys were uncommented: {changed}");
+    // The copy sits beside the original, for its relative paths.
+    let copy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(format!(".check-{}.toml", std::process::id()));
+    std::fs::write(&copy, uncommented.join("\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_apitap")).arg("check-config").arg(&copy).output().unwrap();
+    std::fs::remove_file(&copy).ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!stderr.contains("unknown field"), "{stderr}");
+    assert!(stderr.contains("/var/lib/GeoIP/GeoLite2-ASN.mmdb") || stderr.contains("/etc/apitap/"), "{stderr}");
+}
