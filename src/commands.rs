@@ -36,8 +36,6 @@ struct Outputs {
     records: Box<dyn RecordWriter>,
     anomalies: Option<AnomalyWriter>,
     kafka: Option<KafkaSink>,
-    /// Transaction records are published too.
-    kafka_transactions: bool,
 }
 
 /// The `[kafka]` section of the configuration file, with `--kafka-brokers` as its brokers;
@@ -73,14 +71,11 @@ fn open_outputs(out: Option<&Path>, common: &CommonArgs, pipeline: &mut Pipeline
         ),
         _ => None,
     };
-    let (kafka, kafka_transactions) = match kafka_config(common)? {
-        Some(cfg) => {
-            let tx = KafkaSink::wants_transactions(&cfg);
-            (Some(KafkaSink::open(cfg, producer)?), tx)
-        }
-        None => (None, false),
+    let kafka = match kafka_config(common)? {
+        Some(cfg) => Some(KafkaSink::open(cfg, producer)?),
+        None => None,
     };
-    Ok(Outputs { records, anomalies, kafka, kafka_transactions })
+    Ok(Outputs { records, anomalies, kafka })
 }
 
 /// Opens the record writer: a file in `out` or standard output.
@@ -127,10 +122,8 @@ fn drain(pipeline: &mut Pipeline, outputs: &mut Outputs, summary: &mut Summary) 
         summary.transactions += 1;
         summary.events += rec.events.len() as u64;
         outputs.records.write(&rec).context("cannot write transaction record")?;
-        if outputs.kafka_transactions {
-            if let Some(k) = outputs.kafka.as_mut() {
-                k.transaction(&rec);
-            }
+        if let Some(k) = outputs.kafka.as_mut() {
+            k.transaction(&rec);
         }
     }
     for a in pipeline.drain_anomalies() {

@@ -7,6 +7,13 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+/// The publisher's message type, which the builders return (the rest of the publisher is not
+/// needed here).
+mod kafka {
+    #[path = "../../src/kafka/message.rs"]
+    mod message;
+    pub use message::{OutMessage, Topic};
+}
 #[path = "../src/messages/mod.rs"]
 mod messages;
 #[path = "../src/record.rs"]
@@ -26,7 +33,7 @@ use apitap_discovery::inventory::{
 };
 use apitap_discovery::openapi::load_spec;
 use apitap_discovery::specmatch::{SpecBinding, SpecSet};
-use messages::{Message, TopicKind};
+use kafka::{OutMessage, Topic};
 use record::TransactionRecord;
 use serde_json::{json, Value};
 use summary::Summary;
@@ -105,11 +112,11 @@ fn errors(v: &jsonschema::Validator, msg: &Value) -> Vec<String> {
     v.iter_errors(msg).map(|e| format!("{}: {e}", e.instance_path())).collect()
 }
 
-fn payload(m: &Message) -> Value {
+fn payload(m: &OutMessage) -> Value {
     serde_json::from_slice(&m.payload).unwrap()
 }
 
-fn key(m: &Message) -> &str {
+fn key(m: &OutMessage) -> &str {
     std::str::from_utf8(&m.key).unwrap()
 }
 
@@ -215,11 +222,11 @@ fn the_replayed_inventory_names_the_same_endpoints_as_the_binarys() {
 fn every_inventory_change_of_the_run_validates_and_is_keyed_by_its_endpoint() {
     let (changes, _) = inventory_changes();
     let v = validator("inventory-change.schema.json");
-    let msgs: Vec<Message> = changes.iter().map(|c| messages::inventory_change(c, SENSOR)).collect();
+    let msgs: Vec<OutMessage> = changes.iter().map(|c| messages::inventory_change(c, SENSOR)).collect();
     let payloads: Vec<Value> = msgs.iter().map(payload).collect();
     assert_all_valid(&v, "inventory changes", &payloads);
     for (m, p) in msgs.iter().zip(&payloads) {
-        assert_eq!(m.topic, TopicKind::Inventory);
+        assert_eq!(m.topic, Topic::Inventory);
         let e = &p["endpoint"];
         let want = format!("{} {} {}", e["service"].as_str().unwrap(), e["method"].as_str().unwrap(), e["path_template"].as_str().unwrap());
         assert_eq!(key(m), want);
@@ -390,7 +397,7 @@ fn summary_of(v: &Value) -> Summary {
     s
 }
 
-fn health_messages() -> Vec<(Message, Value)> {
+fn health_messages() -> Vec<(OutMessage, Value)> {
     let run = run();
     let s1 = summary_of(&run.summary);
     let mut later = run.summary.clone();
@@ -437,7 +444,7 @@ fn health_messages_validate_and_carry_the_runs_counters() {
     let msgs = health_messages();
     assert_all_valid(&v, "health messages", &msgs.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>());
     for (m, _) in &msgs {
-        assert_eq!((m.topic, key(m)), (TopicKind::Health, SENSOR));
+        assert_eq!((m.topic, key(m)), (Topic::Health, SENSOR));
     }
     let s = &run().summary;
     let (first, second) = (&msgs[0].1, &msgs[1].1);
@@ -537,7 +544,7 @@ fn transaction_messages_are_the_records_with_the_sensor_id_keyed_by_connection()
     let mut payloads = Vec::new();
     for line in lines {
         let m = messages::transaction(&record_of(line), SENSOR);
-        assert_eq!(m.topic, TopicKind::Transactions);
+        assert_eq!(m.topic, Topic::Transactions);
         assert_eq!(key(&m), line["uid"].as_str().unwrap());
         let p = payload(&m);
         let mut want = line.clone();
@@ -573,7 +580,7 @@ fn anomaly_messages_are_the_jsonl_lines_keyed_by_consumer_else_finding() {
     assert!(!lines.is_empty());
     for line in lines {
         let m = messages::anomaly_value(line);
-        assert_eq!(m.topic, TopicKind::Anomalies);
+        assert_eq!(m.topic, Topic::Anomalies);
         assert_eq!(payload(&m), *line);
         assert_eq!(key(&m), line["unmapped"]["consumer"]["id"].as_str().unwrap());
         assert_eq!(m.key.len(), 16);

@@ -8,7 +8,7 @@ use apitap_discovery::inventory::rfc3339;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::{Message, TopicKind};
+use super::{OutMessage, Topic};
 use crate::summary::Summary;
 
 /// Version of the health layout (`schema_version`).
@@ -130,7 +130,7 @@ impl HealthTracker {
     /// The next health message, keyed by the sensor id. Deltas are since the previous
     /// message of this tracker; in the first they are since the start (the totals). A counter
     /// that was absent from the previous message counts from zero.
-    pub fn message(&mut self, input: &HealthInput<'_>) -> Message {
+    pub fn message(&mut self, input: &HealthInput<'_>) -> OutMessage {
         self.sequence += 1;
         let counters = stages_of(input.summary);
         let publisher = input.publisher.cloned().unwrap_or_default();
@@ -170,7 +170,7 @@ impl HealthTracker {
             let d = deltas(&publisher, prev.map(|p| &p.publisher));
             msg.insert("publisher".into(), json!({ "totals": publisher, "deltas": d }));
         }
-        let out = Message::json(TopicKind::Health, input.sensor_id.as_bytes(), &Value::Object(msg));
+        let out = OutMessage::json(Topic::Health, input.sensor_id.as_bytes(), &Value::Object(msg));
         self.previous = Some(Previous { packet_time: input.packet_time, wall_time: input.wall_time, counters, publisher });
         out
     }
@@ -249,7 +249,7 @@ mod tests {
         s
     }
 
-    fn parse(m: &Message) -> Value {
+    fn parse(m: &OutMessage) -> Value {
         serde_json::from_slice(&m.payload).unwrap()
     }
 
@@ -269,7 +269,7 @@ mod tests {
             publisher: Some(&pubs),
         };
         let m1 = t.message(&input);
-        assert_eq!((m1.topic, m1.key.as_slice()), (TopicKind::Health, b"dc1-tap".as_slice()));
+        assert_eq!((m1.topic, m1.key.as_slice()), (Topic::Health, b"dc1-tap".as_slice()));
         let v = parse(&m1);
         assert_eq!(v["sequence"], 1);
         assert_eq!(v["time"], "2026-03-28T06:00:00.000Z");

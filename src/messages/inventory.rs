@@ -4,7 +4,7 @@
 use apitap_discovery::inventory::{rfc3339, ChangeKind, EndpointChange, EndpointReport};
 use serde_json::{json, Map, Value};
 
-use super::{Message, TopicKind};
+use super::{OutMessage, Topic};
 
 /// Version of the inventory-change layout (`schema_version`).
 pub const INVENTORY_CHANGE_SCHEMA_VERSION: u32 = 1;
@@ -12,7 +12,7 @@ pub const INVENTORY_CHANGE_SCHEMA_VERSION: u32 = 1;
 /// The message for one change, keyed by [`EndpointChange::key`] (`SERVICE METHOD PATH`).
 /// Request and response body shapes and operator notes stay in `inventory.json`: they are
 /// large and a SIEM does not alert on them.
-pub fn inventory_change(change: &EndpointChange, sensor_id: &str) -> Message {
+pub fn inventory_change(change: &EndpointChange, sensor_id: &str) -> OutMessage {
     let mut endpoint = Map::new();
     endpoint.insert("service".into(), json!(change.service));
     endpoint.insert("method".into(), json!(change.method));
@@ -36,7 +36,7 @@ pub fn inventory_change(change: &EndpointChange, sensor_id: &str) -> Message {
         msg.insert("changed".into(), json!(changed));
     }
     msg.insert("endpoint".into(), Value::Object(endpoint));
-    Message::json(TopicKind::Inventory, change.key.as_bytes(), &Value::Object(msg))
+    OutMessage::json(Topic::Inventory, change.key.as_bytes(), &Value::Object(msg))
 }
 
 /// The endpoint's current state, from its inventory report entry.

@@ -1,7 +1,7 @@
 //! What apitap publishes on each stream, as bytes: the JSON payload and the Kafka key of every
 //! message, built from the pipeline's own values. Pure: no clock, no I/O; the caller passes
-//! wall time where a message needs it (health lag) and maps [`Message`] onto the publisher's
-//! own message type.
+//! wall time where a message needs it (health lag), and gets the publisher's own
+//! [`OutMessage`].
 //!
 //! | Stream | Builder | Key | Schema |
 //! |---|---|---|---|
@@ -29,35 +29,13 @@ pub use inventory::{inventory_change, INVENTORY_CHANGE_SCHEMA_VERSION};
 #[allow(unused_imports)]
 pub use records::{anomaly, anomaly_key, anomaly_value, transaction};
 
-/// The stream a message belongs to; the publisher maps it to its topic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TopicKind {
-    /// OCSF Detection Findings, keyed by consumer id.
-    Anomalies,
-    /// Inventory changes, keyed by endpoint (for a compacted topic).
-    Inventory,
-    /// Sensor health, keyed by sensor id.
-    Health,
-    /// Transaction records, keyed by connection uid.
-    Transactions,
-}
+use crate::kafka::{OutMessage, Topic};
 
-/// One message, serialised: what the publisher sends, unchanged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Message {
-    /// Which stream.
-    pub topic: TopicKind,
-    /// The Kafka key (UTF-8 text for every stream).
-    pub key: Vec<u8>,
-    /// The JSON payload (one object, no trailing newline).
-    pub payload: Vec<u8>,
-}
-
-impl Message {
+impl OutMessage {
     /// A message whose payload is `value` serialised. Serialising a `serde_json::Value`
     /// cannot fail (its map keys are strings), so the empty payload of the fallback is never
     /// sent in practice.
-    fn json(topic: TopicKind, key: impl Into<Vec<u8>>, value: &serde_json::Value) -> Message {
-        Message { topic, key: key.into(), payload: serde_json::to_vec(value).unwrap_or_default() }
+    fn json(topic: Topic, key: impl Into<Vec<u8>>, value: &serde_json::Value) -> OutMessage {
+        OutMessage { topic, key: key.into(), payload: serde_json::to_vec(value).unwrap_or_default() }
     }
 }

@@ -4,19 +4,19 @@
 use apitap_discovery::behaviour::{Anomaly, Producer};
 use serde_json::Value;
 
-use super::{Message, TopicKind};
+use super::{OutMessage, Topic};
 use crate::record::TransactionRecord;
 
 /// The anomaly message: exactly the `anomalies.jsonl` line ([`Anomaly::to_json`], OCSF 2004),
 /// keyed by [`anomaly_key`].
-pub fn anomaly(a: &Anomaly, producer: &Producer) -> Message {
+pub fn anomaly(a: &Anomaly, producer: &Producer) -> OutMessage {
     anomaly_value(&a.to_json(producer))
 }
 
 /// The anomaly message for an already-built anomaly JSON object (an `anomalies.jsonl` line
 /// read back, a spooled finding): the payload is `value` unchanged.
-pub fn anomaly_value(value: &Value) -> Message {
-    Message::json(TopicKind::Anomalies, anomaly_key(value), value)
+pub fn anomaly_value(value: &Value) -> OutMessage {
+    OutMessage::json(Topic::Anomalies, anomaly_key(value), value)
 }
 
 /// The key of an anomaly message: the consumer id (`unmapped.consumer.id`, 16 hex digits), so
@@ -40,10 +40,10 @@ pub fn anomaly_key(value: &Value) -> String {
 /// unauthenticated traffic); keying by connection keeps the exchanges of one connection in
 /// order (`trans_depth`) in one partition, and spreads a busy consumer's many connections
 /// over the partitions.
-pub fn transaction(record: &TransactionRecord, sensor_id: &str) -> Message {
+pub fn transaction(record: &TransactionRecord, sensor_id: &str) -> OutMessage {
     let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
     if let Some(map) = value.as_object_mut() {
         map.insert("sensor_id".into(), Value::String(sensor_id.to_string()));
     }
-    Message::json(TopicKind::Transactions, record.uid.as_bytes(), &value)
+    OutMessage::json(Topic::Transactions, record.uid.as_bytes(), &value)
 }

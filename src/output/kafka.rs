@@ -11,7 +11,7 @@ use apitap_discovery::behaviour::{Anomaly, Producer};
 use apitap_discovery::inventory::{ChangeConfig, ChangeTracker, Inventory};
 
 use crate::kafka::{FlushReport, KafkaConfig, OutMessage, Publisher, Topic};
-use crate::messages::{self, HealthInput, HealthTracker, Message, TopicKind};
+use crate::messages::{self, HealthInput, HealthTracker};
 use crate::record::TransactionRecord;
 use crate::summary::Summary;
 
@@ -33,18 +33,8 @@ pub struct KafkaSink {
     health: HealthTracker,
     next_inventory: u64,
     last_health: Instant,
-    /// Messages handed to the publisher, by stream.
-    pub published: [u64; 4],
-}
-
-fn to_out(m: Message) -> OutMessage {
-    let topic = match m.topic {
-        TopicKind::Anomalies => Topic::Anomalies,
-        TopicKind::Inventory => Topic::Inventory,
-        TopicKind::Health => Topic::Health,
-        TopicKind::Transactions => Topic::Transactions,
-    };
-    OutMessage { topic, key: m.key, payload: m.payload }
+    /// Whether transaction records are published (`publish_transactions`).
+    transactions: bool,
 }
 
 fn wall_nanos() -> u64 {
@@ -55,6 +45,7 @@ impl KafkaSink {
     /// Starts the publisher (which replays a spool left by an earlier run first).
     pub fn open(cfg: KafkaConfig, producer: Producer) -> Result<KafkaSink> {
         let brokers = cfg.brokers.join(",");
+        let transactions = cfg.publishes(Topic::Transactions);
         let publisher = Publisher::new(cfg, &producer.sensor_id).with_context(|| format!("cannot start publishing to Kafka ({brokers})"))?;
         Ok(KafkaSink {
             publisher,
@@ -63,23 +54,13 @@ impl KafkaSink {
             health: HealthTracker::new(),
             next_inventory: 0,
             last_health: Instant::now(),
-            published: [0; 4],
+            transactions,
         })
     }
 
-    fn send(&mut self, m: Message) {
-        let out = to_out(m);
-        let i = usize::from(match out.topic {
-            Topic::Anomalies => 0u8,
-            Topic::Inventory => 1,
-            Topic::Health => 2,
-            Topic::Transactions => 3,
-        });
-        if let Some(n) = self.published.get_mut(i) {
-            *n += 1;
-        }
+    fn send(&mut self, m: OutMessage) {
         // Every outcome is counted by the publisher; a drop is also reported as an event.
-        let _ = self.publisher.publish(out);
+        let _ = self.publisher.publish(m);
     }
 
     /// A finding event.
@@ -88,16 +69,13 @@ impl KafkaSink {
         self.send(m);
     }
 
-    /// A transaction record (only when the transactions stream is on; checked by the caller
-    /// through [`KafkaSink::wants_transactions`]).
+    /// A transaction record, when the transactions stream is on (the message is not even
+    /// built otherwise: this is once per transaction).
     pub fn transaction(&mut self, rec: &TransactionRecord) {
-        let m = messages::transaction(rec, &self.producer.sensor_id);
-        self.send(m);
-    }
-
-    /// Whether transaction records are published.
-    pub fn wants_transactions(cfg: &KafkaConfig) -> bool {
-        cfg.publishes(Topic::Transactions)
+        if self.transactions {
+            let m = messages::transaction(rec, &self.producer.sensor_id);
+            self.send(m);
+        }
     }
 
     /// Whether packet time passed the inventory interval (the first call only starts it).
