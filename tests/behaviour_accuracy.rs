@@ -33,7 +33,7 @@ const KEY: &str = "accuracy-test-hashing-key-0001";
 
 /// The operator's configuration for a scenario: spec bindings and the bank's time zone.
 fn config_for(scenario: &str) -> String {
-    let spec = |file: &str, host: &str, extra: &str| format!("[[spec]]\nfile = \"{ROOT}/fixtures/specs/{file}\"\nhosts = [\"{host}\"]\n{extra}\n");
+    let spec = common::spec_entry;
     match scenario {
         "behaviour" | "population" | "week" => common::uk_scenario_config(),
         "behaviour-holdout" => [

@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -18,7 +20,7 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// The operator's configuration for a scenario: what a bank would bind.
 fn config_for(scenario: &str) -> String {
-    let spec = |file: &str, host: &str, extra: &str| format!("[[spec]]\nfile = \"{ROOT}/fixtures/specs/{file}\"\nhosts = [\"{host}\"]\n{extra}\n");
+    let spec = common::spec_entry;
     let token = spec("auth/token-endpoint.yaml", "auth.bank.example", "");
     match scenario {
         "small" => [

@@ -255,12 +255,17 @@ pub fn read(captures: &[&Path], out: &Path) -> (Vec<serde_json::Value>, serde_js
     (recs, summary, output)
 }
 
+/// A `[[spec]]` entry binding `fixtures/specs/FILE` to `host`, with `extra` TOML lines.
+pub fn spec_entry(file: &str, host: &str, extra: &str) -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    format!("[[spec]]\nfile = \"{root}/fixtures/specs/{file}\"\nhosts = [\"{host}\"]\n{extra}\n")
+}
+
 /// The operator's configuration of the simulated UK scenarios (week.yaml, behaviour.yaml,
 /// population.yaml) as TOML: their specs bound to their hosts, the superseded v3.1.11 spec, and
 /// the bank's time zone.
 pub fn uk_scenario_config() -> String {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let spec = |file: &str, host: &str, extra: &str| format!("[[spec]]\nfile = \"{root}/fixtures/specs/{file}\"\nhosts = [\"{host}\"]\n{extra}\n");
+    let spec = spec_entry;
     [
         spec("ob-uk/account-info-openapi.yaml", "api.bank.example", ""),
         spec("ob-uk/payment-initiation-openapi.yaml", "api.bank.example", ""),
