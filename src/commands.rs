@@ -27,15 +27,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Simulate(args) => crate::simulate::command::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Inventory(crate::cli::InventoryCommand::Accept(args)) => crate::accept::run(&args).map(|()| ExitCode::SUCCESS),
         Command::CheckConfig(args) => crate::check_config::run(&args),
+        Command::Run(args) => crate::daemon::run(&args),
     }
 }
 
 /// Where results go: transaction records, finding events when the detectors run, and the
 /// Kafka streams when brokers are configured.
-struct Outputs {
-    records: Box<dyn RecordWriter>,
-    anomalies: Option<AnomalyWriter>,
-    kafka: Option<KafkaSink>,
+pub(crate) struct Outputs {
+    pub(crate) records: Box<dyn RecordWriter>,
+    pub(crate) anomalies: Option<AnomalyWriter>,
+    pub(crate) kafka: Option<KafkaSink>,
 }
 
 /// The `[kafka]` section of the configuration file, with `--kafka-brokers` as its brokers;
@@ -97,11 +98,7 @@ fn open_writer(out: Option<&Path>, common: &CommonArgs) -> Result<Box<dyn Record
 fn start_pipeline(settings: &mut Settings, common: &CommonArgs) -> Result<Pipeline> {
     let setup = if settings.inventory { Some(crate::analysis::setup(common, !common.no_detect)?) } else { None };
     if let Some(s) = &setup {
-        let mut http = (*settings.http).clone();
-        http.max_body_capture = s.body_capture;
-        http.credential_key = s.key;
-        http.retain_headers = s.retain_headers.clone();
-        settings.http = Arc::new(http);
+        apply_analysis_settings(settings, s);
         if s.key_origin == crate::secret::KeyOrigin::Random && !common.no_detect {
             eprintln!(
                 "note: no hashing key ({} or --hash-key-file): consumer and finding ids are valid for this run only",
@@ -116,8 +113,18 @@ fn start_pipeline(settings: &mut Settings, common: &CommonArgs) -> Result<Pipeli
     Ok(pipeline)
 }
 
+/// The HTTP settings the analysis needs: body capture size, the credential key and the
+/// headers identification reads.
+pub(crate) fn apply_analysis_settings(settings: &mut Settings, s: &crate::analysis::AnalysisSetup) {
+    let mut http = (*settings.http).clone();
+    http.max_body_capture = s.body_capture;
+    http.credential_key = s.key;
+    http.retain_headers = s.retain_headers.clone();
+    settings.http = Arc::new(http);
+}
+
 /// Moves finished records and finding events from the pipeline to the writers, counting them.
-fn drain(pipeline: &mut Pipeline, outputs: &mut Outputs, summary: &mut Summary) -> Result<()> {
+pub(crate) fn drain(pipeline: &mut Pipeline, outputs: &mut Outputs, summary: &mut Summary) -> Result<()> {
     for rec in pipeline.drain_records() {
         summary.transactions += 1;
         summary.events += rec.events.len() as u64;
@@ -168,7 +175,7 @@ fn finish(
     summary.stages = stages;
     if let Some(k) = writer.kafka.take() {
         let now = pipeline.now().0;
-        let report = k.finish(now, pipeline.analysis_mut().map(|a| &mut a.inventory), &summary);
+        let report = k.finish(now, pipeline.analysis_mut().map(|a| &mut a.inventory), &summary, crate::output::SHUTDOWN_TIMEOUT);
         summary.kafka = Some(serde_json::to_value(&report)?);
     }
     let json = serde_json::to_string_pretty(&summary)?;

@@ -25,6 +25,20 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The daemon's settings from its `[capture]` section (the analysis always runs).
+    pub fn from_capture(cap: &crate::daemon::config::CaptureSection) -> Self {
+        let flow = FlowConfig { split_by_vlan: cap.split_vlans, ..FlowConfig::default() };
+        let mut http = HttpConfig::default();
+        http.redact_query_params.extend(cap.redact_params.iter().map(|n| n.trim().to_ascii_lowercase()));
+        Settings {
+            decode: DecodeConfig::default(),
+            flow,
+            http: Arc::new(http),
+            max_http_buffered_total: (cap.http_buffer_mib as usize) << 20,
+            inventory: true,
+        }
+    }
+
     /// Builds the settings from the command line, rejecting what cannot work.
     pub fn from_args(args: &CommonArgs, out: Option<&std::path::Path>) -> Result<Self> {
         if out.is_none() && (!args.spec.is_empty() || args.config.is_some()) {

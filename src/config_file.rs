@@ -34,6 +34,18 @@ pub struct ConfigFile {
     /// `--kafka-brokers` is given.
     #[serde(default)]
     pub kafka: Option<crate::kafka::KafkaConfig>,
+    /// The daemon: sensor id, user, hashing secret, logs, shutdown (docs/daemon.md).
+    #[serde(default)]
+    pub daemon: crate::daemon::config::DaemonSection,
+    /// The interface `apitap run` captures on (required by `run`, ignored by `read`).
+    #[serde(default)]
+    pub capture: Option<crate::daemon::config::CaptureSection>,
+    /// The daemon's persistent store.
+    #[serde(default)]
+    pub store: crate::daemon::config::StoreSection,
+    /// The daemon's periodic reports.
+    #[serde(default)]
+    pub report: crate::daemon::config::ReportSection,
     /// Where this file was read from (not a key).
     #[serde(skip)]
     pub path: PathBuf,
@@ -140,6 +152,7 @@ fn doc_for_line(text: &str, line: usize) -> &'static str {
     match table.as_str() {
         "kafka" => "docs/kafka.md",
         "identity" | "behaviour" => "docs/behaviour.md",
+        "daemon" | "capture" | "store" | "report" => "docs/daemon.md",
         _ => "docs/inventory.md (configuration)",
     }
 }
@@ -188,6 +201,17 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
         }
         if let Err(e) = checked.validate() {
             bail!("{}:{}: {e}", path.display(), table_line(text, "kafka"));
+        }
+    }
+    let daemon_checks = [
+        ("daemon", cfg.daemon.validate()),
+        ("capture", cfg.capture.as_ref().map_or(Ok(()), |c| c.validate())),
+        ("store", cfg.store.validate()),
+        ("report", cfg.report.validate()),
+    ];
+    for (table, check) in daemon_checks {
+        if let Err(e) = check {
+            bail!("{}:{}: {} {}", path.display(), table_line(text, table), e.key, e.problem);
         }
     }
     let dir = path.parent().unwrap_or(Path::new("."));

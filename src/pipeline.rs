@@ -62,6 +62,30 @@ impl Pipeline {
         self.app.set_analysis(analysis);
     }
 
+    /// HTTP settings for connections that start from now on.
+    pub fn set_http_config(&mut self, cfg: std::sync::Arc<apitap_parsers::http::HttpConfig>) {
+        self.app.set_http_config(cfg);
+    }
+
+    /// Replaces the analysis with one built from a new configuration, carrying the state of
+    /// the old one (inventory, baselines, findings, identity links) over.
+    pub fn replace_analysis(&mut self, analysis: crate::analysis::Analysis) -> anyhow::Result<()> {
+        let Some(old) = self.app.take_analysis() else {
+            self.app.set_analysis(analysis);
+            return Ok(());
+        };
+        match crate::analysis::carry_over(&old, analysis) {
+            Ok(new) => {
+                self.app.set_analysis(new);
+                Ok(())
+            }
+            Err(e) => {
+                self.app.set_analysis(old);
+                Err(e)
+            }
+        }
+    }
+
     /// The analysis (inventory, identities, detectors), if it runs.
     pub fn analysis_mut(&mut self) -> Option<&mut crate::analysis::Analysis> {
         self.app.analysis_mut()

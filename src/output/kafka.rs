@@ -125,15 +125,15 @@ impl KafkaSink {
         }
     }
 
-    /// End of the run: the last inventory changes and health, then a flush of up to
-    /// [`SHUTDOWN_TIMEOUT`]; what the brokers did not confirm stays in the spool for the next
-    /// run.
-    pub fn finish(mut self, packet_now: u64, inventory: Option<&mut Inventory>, summary: &Summary) -> FlushReport {
+    /// End of the run: the last inventory changes and health, then a flush of up to `timeout`
+    /// ([`SHUTDOWN_TIMEOUT`] for a run that is not hurried); what the brokers did not confirm
+    /// stays in the spool for the next run.
+    pub fn finish(mut self, packet_now: u64, inventory: Option<&mut Inventory>, summary: &Summary, timeout: Duration) -> FlushReport {
         if let Some(inv) = inventory {
             self.inventory(packet_now, inv);
         }
         self.health(packet_now, summary);
         self.report_events();
-        self.publisher.close(SHUTDOWN_TIMEOUT)
+        self.publisher.close(timeout)
     }
 }

@@ -12,7 +12,7 @@ use crate::record::TransactionRecord;
 
 pub use anomalies::{sensor_id, AnomalyWriter, ANOMALIES_FILE};
 pub use jsonl::JsonlWriter;
-pub use kafka::KafkaSink;
+pub use kafka::{KafkaSink, SHUTDOWN_TIMEOUT};
 pub use zeek::ZeekWriter;
 
 /// Something that takes records, one at a time, in completion order.

@@ -35,6 +35,78 @@ fn live_stats<T: pcap::State + ?Sized + pcap::Activated>(cap: &mut pcap::Capture
     cap.stats().ok().map(|s| LiveStats { received: u64::from(s.received), dropped: u64::from(s.dropped), if_dropped: u64::from(s.if_dropped) })
 }
 
+/// What to capture and how.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Interface name.
+    pub interface: String,
+    /// BPF filter.
+    pub filter: Option<String>,
+    /// Bytes captured per packet.
+    pub snaplen: i32,
+    /// Promiscuous mode.
+    pub promisc: bool,
+    /// Kernel buffer in MiB.
+    pub buffer_mib: i32,
+    /// Stop after this many packets.
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    pub duration: Option<u64>,
+}
+
+impl From<&CaptureArgs> for LiveOptions {
+    fn from(args: &CaptureArgs) -> Self {
+        LiveOptions {
+            interface: args.interface.clone(),
+            filter: args.filter.clone(),
+            snaplen: args.snaplen,
+            promisc: !args.no_promisc,
+            buffer_mib: args.buffer_mib,
+            count: args.count,
+            duration: args.duration,
+        }
+    }
+}
+
+/// An open capture handle, ready to [`LiveCapture::run`]. Opening needs CAP_NET_RAW; running
+/// needs no privilege, so a daemon opens, drops its privileges, then runs.
+pub struct LiveCapture {
+    cap: pcap::Capture<pcap::Active>,
+    link: LinkType,
+    opts: LiveOptions,
+}
+
+impl LiveCapture {
+    /// Opens the interface with the options' filter, snap length and buffer.
+    pub fn open(opts: &LiveOptions) -> Result<Self> {
+        let inactive = pcap::Capture::from_device(opts.interface.as_str())
+            .with_context(|| format!("interface {}", opts.interface))?;
+        let cap = inactive
+            .promisc(opts.promisc)
+            .snaplen(opts.snaplen)
+            .buffer_size(opts.buffer_mib.saturating_mul(1 << 20))
+            .timeout(READ_TIMEOUT_MS)
+            .precision(pcap::Precision::Nano)
+            .open()
+            .with_context(|| {
+                format!("cannot open interface {} for capture (is it up, and are you root or CAP_NET_RAW?)", opts.interface)
+            })?;
+        // Non-blocking reads: with TPACKET_V3 a quiet interface can block a read past its
+        // timeout, and the loop must notice signals and the deadline.
+        let mut cap = cap.setnonblock().context("cannot make the capture handle non-blocking")?;
+        if let Some(filter) = &opts.filter {
+            cap.filter(filter, true).with_context(|| format!("invalid BPF filter {filter:?}"))?;
+        }
+        let link = LinkType::from_linktype(cap.get_datalink().0 as u32);
+        Ok(LiveCapture { cap, link, opts: opts.clone() })
+    }
+
+    /// The interface's link type.
+    pub fn link(&self) -> LinkType {
+        self.link
+    }
+}
+
 /// Captures until `stop` is set, `--count` packets were seen or `--duration` passed. `on_tick`
 /// is called when the interface is quiet, with the wall-clock time as packet time; `on_stats`
 /// about once a second with the kernel's counters so far. A failure
@@ -43,75 +115,72 @@ fn live_stats<T: pcap::State + ?Sized + pcap::Activated>(cap: &mut pcap::Capture
 pub fn capture(
     args: &CaptureArgs,
     stop: &Arc<AtomicBool>,
-    mut on_packet: impl FnMut(&PacketRecord<'_>),
-    mut on_tick: impl FnMut(Timestamp),
-    mut on_stats: impl FnMut(LiveStats),
+    on_packet: impl FnMut(&PacketRecord<'_>),
+    on_tick: impl FnMut(Timestamp),
+    on_stats: impl FnMut(LiveStats),
 ) -> Result<(LiveStats, Option<anyhow::Error>)> {
-    let inactive = pcap::Capture::from_device(args.interface.as_str())
-        .with_context(|| format!("interface {}", args.interface))?;
-    let cap = inactive
-        .promisc(!args.no_promisc)
-        .snaplen(args.snaplen)
-        .buffer_size(args.buffer_mib.saturating_mul(1 << 20))
-        .timeout(READ_TIMEOUT_MS)
-        .precision(pcap::Precision::Nano)
-        .open()
-        .with_context(|| {
-            format!("cannot open interface {} for capture (is it up, and are you root or CAP_NET_RAW?)", args.interface)
-        })?;
-    // Non-blocking reads: with TPACKET_V3 a quiet interface can block a read past its
-    // timeout, and the loop must notice signals and the deadline.
-    let mut cap = cap.setnonblock().context("cannot make the capture handle non-blocking")?;
-    if let Some(filter) = &args.filter {
-        cap.filter(filter, true).with_context(|| format!("invalid BPF filter {filter:?}"))?;
-    }
-    let link = LinkType::from_linktype(cap.get_datalink().0 as u32);
+    let live = LiveCapture::open(&LiveOptions::from(args))?;
     eprintln!(
         "apitap: capturing on {} (link type {:?}, snaplen {}, promiscuous {})",
-        args.interface, link, args.snaplen, !args.no_promisc
+        args.interface, live.link, args.snaplen, !args.no_promisc
     );
-    let started = Instant::now();
-    let deadline = args.duration.map(|s| started + Duration::from_secs(s));
-    let mut seen = 0u64;
-    let mut failure = None;
-    let mut next_stats = started + STATS_EVERY;
-    loop {
-        let now = Instant::now();
-        if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d) {
-            break;
-        }
-        if now >= next_stats {
-            next_stats = now + STATS_EVERY;
-            if let Some(s) = live_stats(&mut cap) {
-                on_stats(s);
-            }
-        }
-        if args.count.is_some_and(|c| seen >= c) {
-            break;
-        }
-        match cap.next_packet() {
-            Ok(packet) => {
-                seen += 1;
-                let h = packet.header;
-                let ts = Timestamp::from_parts(h.ts.tv_sec.max(0) as u64, h.ts.tv_usec.clamp(0, 999_999_999) as u32);
-                on_packet(&PacketRecord { ts, link, data: packet.data, wire_len: h.len, interface: 0 });
-            }
-            Err(pcap::Error::TimeoutExpired) => {
-                // The ring is empty: the kernel keeps buffering while we sleep.
-                std::thread::sleep(Duration::from_millis(IDLE_SLEEP_MS));
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default();
-                on_tick(Timestamp::from_parts(now.as_secs(), now.subsec_nanos()));
-            }
-            Err(err) => {
-                // The interface went away or the handle broke: what was captured is still
-                // flushed and summarised by the caller.
-                failure = Some(anyhow::Error::new(err).context(format!("capture on {} failed", args.interface)));
+    Ok(live.run(stop, on_packet, on_tick, on_stats))
+}
+
+impl LiveCapture {
+    /// Runs the capture loop until `stop`, the count or the duration; see [`capture`].
+    pub fn run(
+        self,
+        stop: &Arc<AtomicBool>,
+        mut on_packet: impl FnMut(&PacketRecord<'_>),
+        mut on_tick: impl FnMut(Timestamp),
+        mut on_stats: impl FnMut(LiveStats),
+    ) -> (LiveStats, Option<anyhow::Error>) {
+        let LiveCapture { mut cap, link, opts } = self;
+        let args = &opts;
+        let started = Instant::now();
+        let deadline = args.duration.map(|s| started + Duration::from_secs(s));
+        let mut seen = 0u64;
+        let mut failure = None;
+        let mut next_stats = started + STATS_EVERY;
+        loop {
+            let now = Instant::now();
+            if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d) {
                 break;
             }
+            if now >= next_stats {
+                next_stats = now + STATS_EVERY;
+                if let Some(s) = live_stats(&mut cap) {
+                    on_stats(s);
+                }
+            }
+            if args.count.is_some_and(|c| seen >= c) {
+                break;
+            }
+            match cap.next_packet() {
+                Ok(packet) => {
+                    seen += 1;
+                    let h = packet.header;
+                    let ts = Timestamp::from_parts(h.ts.tv_sec.max(0) as u64, h.ts.tv_usec.clamp(0, 999_999_999) as u32);
+                    on_packet(&PacketRecord { ts, link, data: packet.data, wire_len: h.len, interface: 0 });
+                }
+                Err(pcap::Error::TimeoutExpired) => {
+                    // The ring is empty: the kernel keeps buffering while we sleep.
+                    std::thread::sleep(Duration::from_millis(IDLE_SLEEP_MS));
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    on_tick(Timestamp::from_parts(now.as_secs(), now.subsec_nanos()));
+                }
+                Err(err) => {
+                    // The interface went away or the handle broke: what was captured is still
+                    // flushed and summarised by the caller.
+                    failure = Some(anyhow::Error::new(err).context(format!("capture on {} failed", args.interface)));
+                    break;
+                }
+            }
         }
+        let stats = live_stats(&mut cap).unwrap_or_default();
+        (stats, failure)
     }
-    let stats = live_stats(&mut cap).unwrap_or_default();
-    Ok((stats, failure))
 }

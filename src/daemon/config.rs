@@ -1,0 +1,266 @@
+//! The daemon's own sections of the configuration file: `[daemon]`, `[capture]`, `[store]`
+//! and `[report]`. Every key has a default (written beside it); unknown keys are refused by
+//! the file parser. `validate` names the key and the fix for values that parse but cannot work.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Where the daemon keeps its state unless told otherwise.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/apitap";
+
+/// `[daemon]`: identity of the sensor, privileges, logging and shutdown.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonSection {
+    /// Names this sensor in every message and report. Default: `APITAP_SENSOR_ID`, else the
+    /// host name.
+    pub sensor_id: Option<String>,
+    /// After opening the capture handle and binding the metrics port, switch to this user (and
+    /// its primary group) and drop every capability. Default: none (stay as started; systemd's
+    /// `User=` with ambient capabilities is the other way, see docs/deployment.md).
+    pub user: Option<String>,
+    /// The deployment's hashing secret (at least 16 bytes, mode 0600 or stricter). Default:
+    /// `APITAP_HASH_KEY`; the daemon refuses to start without either, since random ids would
+    /// make every stored baseline useless after a restart.
+    pub hash_key_file: Option<PathBuf>,
+    /// The previous hashing secret while a rotation is under way (docs/deployment.md).
+    pub previous_hash_key_file: Option<PathBuf>,
+    /// Seconds SIGTERM may take: the final checkpoint, report and Kafka flush share it.
+    pub shutdown_deadline_secs: u64,
+    /// Log lines as `text` (default) or `json` (one object per line, for log shippers).
+    pub log_format: LogFormat,
+    /// `error`, `warn`, `info` (default), `debug` or `trace`; a `tracing` filter such as
+    /// `apitap=debug` works too.
+    pub log_level: String,
+}
+
+impl Default for DaemonSection {
+    fn default() -> Self {
+        DaemonSection {
+            sensor_id: None,
+            user: None,
+            hash_key_file: None,
+            previous_hash_key_file: None,
+            shutdown_deadline_secs: 30,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[capture]`: the interface and the packet pipeline's settings.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureSection {
+    /// The mirror interface (required).
+    pub interface: String,
+    /// BPF capture filter. Default: none (every packet; HTTP is found by content on any port).
+    pub filter: Option<String>,
+    /// Bytes captured per packet, 64 to 262144. Default 262144.
+    pub snaplen: i32,
+    /// Kernel capture buffer in MiB, 1 to 2047. Default 64.
+    pub buffer_mib: i32,
+    /// Promiscuous mode (a mirror port needs it). Default true.
+    pub promiscuous: bool,
+    /// Memory HTTP parsing may hold over all connections, in MiB. Default 256.
+    pub http_buffer_mib: u32,
+    /// Keep the two directions of a connection apart when they carry different VLAN tags.
+    /// Default false.
+    pub split_vlans: bool,
+    /// Extra query and path parameter names whose values are credentials (added to the
+    /// built-in list).
+    pub redact_params: Vec<String>,
+}
+
+impl Default for CaptureSection {
+    fn default() -> Self {
+        CaptureSection {
+            interface: String::new(),
+            filter: None,
+            snaplen: 262_144,
+            buffer_mib: 64,
+            promiscuous: true,
+            http_buffer_mib: 256,
+            split_vlans: false,
+            redact_params: Vec::new(),
+        }
+    }
+}
+
+/// `[store]`: where the state lives and how often it is written.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// The SQLite file. Default `/var/lib/apitap/apitap.db`.
+    pub path: PathBuf,
+    /// Seconds of packet time between checkpoints: the most a crash loses. Default 60.
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection { path: PathBuf::from(DEFAULT_STATE_DIR).join("apitap.db"), checkpoint_interval_secs: 60 }
+    }
+}
+
+/// `[report]`: the periodic shadow-API report.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSection {
+    /// Folder the reports are written to, one sub-folder per report. Default
+    /// `/var/lib/apitap/reports`.
+    pub dir: PathBuf,
+    /// Hours of packet time between reports; 0 writes none (only `apitap report`). Default 24.
+    pub every_hours: u64,
+    /// Formats written: `html`, `md`, `json`, `csv`, `openapi`. Default all.
+    pub formats: Vec<String>,
+    /// Reports kept in `dir`; older folders are removed. Default 60.
+    pub keep: usize,
+}
+
+impl Default for ReportSection {
+    fn default() -> Self {
+        ReportSection {
+            dir: PathBuf::from(DEFAULT_STATE_DIR).join("reports"),
+            every_hours: 24,
+            formats: ["html", "md", "json", "csv", "openapi"].map(String::from).to_vec(),
+            keep: 60,
+        }
+    }
+}
+
+/// Report formats the daemon knows.
+pub const REPORT_FORMATS: [&str; 5] = ["html", "md", "json", "csv", "openapi"];
+
+/// A value that parses but cannot work: the key and the fix.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// `[table] key`.
+    pub key: String,
+    /// What is wrong and what to write instead.
+    pub problem: String,
+}
+
+fn invalid(key: &str, problem: impl Into<String>) -> Invalid {
+    Invalid { key: key.into(), problem: problem.into() }
+}
+
+impl DaemonSection {
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.sensor_id.as_deref().is_some_and(|s| s.trim().is_empty() || s.len() > 128) {
+            return Err(invalid("[daemon] sensor_id", "must be 1 to 128 characters; leave it out to use the host name"));
+        }
+        if self.user.as_deref().is_some_and(|u| u.trim().is_empty()) {
+            return Err(invalid("[daemon] user", "is empty; name an existing unprivileged user (e.g. \"apitap\") or leave it out"));
+        }
+        if !(1..=600).contains(&self.shutdown_deadline_secs) {
+            return Err(invalid("[daemon] shutdown_deadline_secs", "must be 1 to 600 seconds (default 30)"));
+        }
+        if crate::logging::filter(&self.log_level).is_err() {
+            return Err(invalid(
+                "[daemon] log_level",
+                format!("{:?} is not a level; write error, warn, info, debug or trace (or a filter such as \"apitap=debug\")", self.log_level),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl CaptureSection {
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.interface.trim().is_empty() {
+            return Err(invalid("[capture] interface", "is required: name the mirror interface, e.g. interface = \"eth1\""));
+        }
+        if !(64..=262_144).contains(&self.snaplen) {
+            return Err(invalid("[capture] snaplen", "must be 64 to 262144 bytes (default 262144)"));
+        }
+        if !(1..=2047).contains(&self.buffer_mib) {
+            return Err(invalid("[capture] buffer_mib", "must be 1 to 2047 MiB (default 64)"));
+        }
+        if !(1..=65_536).contains(&self.http_buffer_mib) {
+            return Err(invalid("[capture] http_buffer_mib", "must be 1 to 65536 MiB (default 256)"));
+        }
+        if let Some(name) = self
+            .redact_params
+            .iter()
+            .find(|n| n.trim().is_empty() || !n.trim().bytes().all(|b| b.is_ascii_graphic() && b != b'=' && b != b'&'))
+        {
+            return Err(invalid("[capture] redact_params", format!("{name:?} is not a parameter name (letters, digits, '_', '-')")));
+        }
+        Ok(())
+    }
+}
+
+impl StoreSection {
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.path.as_os_str().is_empty() {
+            return Err(invalid("[store] path", "is empty; give the SQLite file, e.g. \"/var/lib/apitap/apitap.db\""));
+        }
+        if !(5..=3600).contains(&self.checkpoint_interval_secs) {
+            return Err(invalid("[store] checkpoint_interval_secs", "must be 5 to 3600 seconds (default 60)"));
+        }
+        Ok(())
+    }
+}
+
+impl ReportSection {
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if let Some(f) = self.formats.iter().find(|f| !REPORT_FORMATS.contains(&f.as_str())) {
+            return Err(invalid("[report] formats", format!("{f:?} is not a format; use some of {}", REPORT_FORMATS.join(", "))));
+        }
+        if self.formats.is_empty() {
+            return Err(invalid("[report] formats", "is empty; list at least one format, or set every_hours = 0 to write no reports"));
+        }
+        if self.every_hours > 24 * 31 {
+            return Err(invalid("[report] every_hours", "must be at most 744 (a month); 0 turns periodic reports off"));
+        }
+        if self.keep == 0 {
+            return Err(invalid("[report] keep", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_except_the_missing_interface() {
+        DaemonSection::default().validate().unwrap();
+        StoreSection::default().validate().unwrap();
+        ReportSection::default().validate().unwrap();
+        let err = CaptureSection::default().validate().unwrap_err();
+        assert_eq!(err.key, "[capture] interface");
+        CaptureSection { interface: "eth1".into(), ..CaptureSection::default() }.validate().unwrap();
+    }
+
+    #[test]
+    fn values_that_cannot_work_name_the_key() {
+        let c = CaptureSection { interface: "eth1".into(), snaplen: 10, ..CaptureSection::default() };
+        assert_eq!(c.validate().unwrap_err().key, "[capture] snaplen");
+        let r = ReportSection { formats: vec!["pdf".into()], ..ReportSection::default() };
+        let e = r.validate().unwrap_err();
+        assert!(e.problem.contains("\"pdf\"") && e.problem.contains("html"), "{e:?}");
+        let d = DaemonSection { log_level: "loud".into(), ..DaemonSection::default() };
+        assert_eq!(d.validate().unwrap_err().key, "[daemon] log_level");
+        let s = StoreSection { checkpoint_interval_secs: 0, ..StoreSection::default() };
+        assert_eq!(s.validate().unwrap_err().key, "[store] checkpoint_interval_secs");
+    }
+}
