@@ -10,4 +10,7 @@ source scripts/rust-env.sh
 # The Kafka tests' broker and independent client (built once, then cached; see the script).
 kafka_env=$(scripts/install-kafka-tools.sh)
 while IFS='=' read -r name value; do export "$name=$value"; done <<< "$kafka_env"
+# The deploy files' independent checkers (hadolint, the Kubernetes schemas).
+deploy_env=$(scripts/install-deploy-tools.sh)
+while IFS='=' read -r name value; do export "$name=$value"; done <<< "$deploy_env"
 cargo test --workspace --locked "$@"

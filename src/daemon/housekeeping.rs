@@ -18,7 +18,6 @@ use crate::config_file::ConfigFile;
 use crate::output::{KafkaSink, RecordWriter};
 use crate::pipeline::Pipeline;
 use crate::record::TransactionRecord;
-use crate::secret::KeyOrigin;
 use crate::source::live::LiveStats;
 use crate::summary::Summary;
 
@@ -50,7 +49,7 @@ impl RecordWriter for Discard {
 pub struct Running {
     config_path: PathBuf,
     file: ConfigFile,
-    keys: (([u8; 16], KeyOrigin), Option<[u8; 16]>),
+    keys: super::Keys,
     settings: Settings,
     pipeline: Pipeline,
     outputs: Outputs,
@@ -65,10 +64,10 @@ pub struct Running {
 
 impl Running {
     /// Builds the pipeline and the analysis from the configuration and starts publishing.
-    pub fn start(config_path: PathBuf, file: ConfigFile, keys: (([u8; 16], KeyOrigin), Option<[u8; 16]>), bound: Bound) -> Result<Running> {
+    pub fn start(config_path: PathBuf, file: ConfigFile, keys: super::Keys, bound: Bound) -> Result<Running> {
         let cap = file.capture.clone().unwrap_or_default();
         let mut settings = Settings::from_capture(&cap);
-        let setup = crate::analysis::build(&file, &[], keys.0, keys.1, true)?;
+        let setup = crate::analysis::build(&file, &[], keys.current, keys.previous, true)?;
         apply_analysis_settings(&mut settings, &setup);
         let mut pipeline = Pipeline::new(&settings);
         pipeline.set_analysis(setup.analysis);
@@ -169,7 +168,7 @@ impl Running {
                 warn!(table, "changes to this table take effect at the next restart");
             }
         }
-        let setup = crate::analysis::build(&new, &[], self.keys.0, self.keys.1, true)?;
+        let setup = crate::analysis::build(&new, &[], self.keys.current, self.keys.previous, true)?;
         apply_analysis_settings(&mut self.settings, &setup);
         self.pipeline.set_http_config(self.settings.http.clone());
         self.pipeline.replace_analysis(setup.analysis)?;

@@ -69,9 +69,19 @@ pub fn load_config(path: &Path) -> Result<ConfigFile> {
     Ok(file)
 }
 
+/// The deployment's hashing key (and where it came from) and, during a rotation, the previous
+/// one.
+#[derive(Clone, Copy)]
+pub struct Keys {
+    /// The key in use.
+    pub current: ([u8; 16], KeyOrigin),
+    /// The key before a rotation, while it is under way.
+    pub previous: Option<[u8; 16]>,
+}
+
 /// The deployment's hashing key and, during a rotation, the previous one. The daemon keeps
 /// baselines across restarts, so a random per-run key (what `read` falls back to) is refused.
-pub fn keys(file: &ConfigFile) -> Result<(([u8; 16], KeyOrigin), Option<[u8; 16]>)> {
+pub fn keys(file: &ConfigFile) -> Result<Keys> {
     let d = &file.daemon;
     for p in [&d.hash_key_file, &d.previous_hash_key_file].into_iter().flatten() {
         check_secret_file(p)?;
@@ -89,16 +99,17 @@ pub fn keys(file: &ConfigFile) -> Result<(([u8; 16], KeyOrigin), Option<[u8; 16]
         Some(p) => Some(crate::secret::hash_key(Some(p))?.0),
         None => None,
     };
-    Ok((key, previous))
+    Ok(Keys { current: key, previous })
 }
 
-/// A secret file must not be readable by group or others (like ssh's private keys).
+/// A secret file must not be accessible to every user. Group access is allowed: a dedicated
+/// group is how Kubernetes (fsGroup) and many packages hand a secret to a service user.
 fn check_secret_file(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|e| anyhow!("{}: cannot read the hashing secret: {e}", path.display()))?;
-    if meta.permissions().mode() & 0o077 != 0 {
+    if meta.permissions().mode() & 0o007 != 0 {
         bail!(
-            "{}: the hashing secret is readable by other users (mode {:o}); run `chmod 600 {}`",
+            "{}: the hashing secret is open to every user (mode {:o}); run `chmod 600 {}`",
             path.display(),
             meta.permissions().mode() & 0o777,
             path.display()
