@@ -4,6 +4,8 @@
 //! `apitap check-config`. Each check is also shown to catch a broken copy, so a checker that
 //! silently accepts everything cannot pass the test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
