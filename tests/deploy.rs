@@ -90,7 +90,7 @@ fn dockerfile_passes_hadolint_and_runs_unprivileged() {
     assert!(stages >= 2, "not a multi-stage build ({stages} FROM lines)");
     let last_stage = docker.rsplit("\nFROM ").next().unwrap();
     assert!(last_stage.contains("COPY --from=build"), "the final stage does not copy the binary from the build stage");
-    let user = last_stage.lines().filter_map(|l| l.strip_prefix("USER ")).last().expect("the final stage sets no USER");
+    let user = last_stage.lines().filter_map(|l| l.strip_prefix("USER ")).next_back().expect("the final stage sets no USER");
     let uid: u32 = user.split(':').next().unwrap().trim().parse().unwrap_or_else(|_| panic!("USER {user} is not numeric"));
     assert_ne!(uid, 0, "the image runs as root");
     assert!(!last_stage.contains("cargo"), "the runtime stage carries the toolchain");
