@@ -24,7 +24,26 @@ pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
         }
         crate::kafka::config::Secrets::load(k).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     }
+    let key_note = match crate::daemon::keys(&file) {
+        Ok(k) => format!("hashing secret from {}", if k.current.1 == crate::secret::KeyOrigin::File { "its file" } else { crate::secret::KEY_ENV }),
+        // A named secret file that is missing, too short or open to everyone is a mistake;
+        // no secret at all only matters to `apitap run`.
+        Err(e) if file.daemon.hash_key_file.is_some() || file.daemon.previous_hash_key_file.is_some() => return Err(e),
+        Err(_) => format!("no hashing secret yet (`apitap run` needs [daemon] hash_key_file or {})", crate::secret::KEY_ENV),
+    };
     print!("{}", describe(path, &file, geo.as_ref().map_or(0, |g| g.databases().len())));
+    println!("  daemon: {key_note}");
+    match &file.capture {
+        Some(c) => println!(
+            "  capture: {} ({}); store {} (checkpoint every {} s); reports {}",
+            c.interface,
+            c.filter.as_deref().map_or("no filter".to_string(), |f| format!("filter {f:?}")),
+            file.store.path.display(),
+            file.store.checkpoint_interval_secs,
+            if file.report.every_hours == 0 { "on demand only".to_string() } else { format!("every {} h to {}", file.report.every_hours, file.report.dir.display()) }
+        ),
+        None => println!("  capture: no [capture] section (needed by `apitap run` only)"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -133,10 +133,18 @@ fn kubernetes_manifests_match_the_api_schemas_and_carry_a_valid_configuration() 
     let added: Vec<&str> = c["capabilities"]["add"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(added, ["NET_RAW", "NET_ADMIN"]);
 
-    // The configuration it mounts passes apitap's own check.
+    // The configuration it mounts passes apitap's own check (with a stand-in for the secret
+    // the pod mounts at the path the configuration names).
+    let secret_path = "/etc/apitap/secret/hash.key";
+    let mounts = pod["containers"][0]["volumeMounts"].as_array().unwrap();
+    assert!(mounts.iter().any(|m| secret_path.starts_with(m["mountPath"].as_str().unwrap()) && m["name"] == "hash-key"));
     let toml = kind("ConfigMap")["data"]["apitap.toml"].as_str().unwrap();
+    assert!(toml.contains(secret_path), "the configuration does not read the mounted secret");
+    let key = dir.path().join("hash.key");
+    std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let cfg = dir.path().join("apitap.toml");
-    std::fs::write(&cfg, toml).unwrap();
+    std::fs::write(&cfg, toml.replace(secret_path, key.to_str().unwrap())).unwrap();
     let out = run(Command::new(env!("CARGO_BIN_EXE_apitap")).arg("check-config").arg(&cfg));
     assert!(out.status.success(), "check-config on the ConfigMap's apitap.toml: {}", text(&out));
 }
