@@ -17,6 +17,15 @@ const READ_TIMEOUT_MS: i32 = 200;
 /// `--duration` are noticed at once; packets are buffered by the kernel meanwhile.
 const IDLE_SLEEP_MS: u64 = 5;
 
+/// How long the loop keeps reading after a stop request (or the end of `--duration`): more
+/// than the read timeout, so every block the kernel was filling is handed over; bounded, so a
+/// busy link cannot hold the stop up.
+const DRAIN_AFTER_STOP: Duration = Duration::from_millis(3 * READ_TIMEOUT_MS as u64);
+
+/// How far behind the wall clock a quiet interface's ticks put packet time: the longest a
+/// packet may sit in the ring before it is read (the read timeout), with a margin.
+const TICK_LAG: Duration = Duration::from_millis(1000);
+
 /// Kernel and libpcap loss counters of a live capture.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LiveStats {
@@ -143,10 +152,19 @@ impl LiveCapture {
         let mut seen = 0u64;
         let mut failure = None;
         let mut next_stats = started + STATS_EVERY;
+        // Once asked to stop, what the kernel already holds is still read: a block of the
+        // TPACKET_V3 ring becomes readable only when full or after the read timeout, so the
+        // last requests before a SIGTERM would otherwise be lost.
+        let mut draining_until: Option<Instant> = None;
         loop {
             let now = Instant::now();
-            if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d) {
-                break;
+            match draining_until {
+                Some(d) if now >= d => break,
+                Some(_) => {}
+                None if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d) => {
+                    draining_until = Some(now + DRAIN_AFTER_STOP);
+                }
+                None => {}
             }
             if now >= next_stats {
                 next_stats = now + STATS_EVERY;
@@ -167,9 +185,12 @@ impl LiveCapture {
                 Err(pcap::Error::TimeoutExpired) => {
                     // The ring is empty: the kernel keeps buffering while we sleep.
                     std::thread::sleep(Duration::from_millis(IDLE_SLEEP_MS));
+                    // Packet time follows the wall clock, behind it by what the ring may still
+                    // hold, so the packets read next are not earlier than the tick.
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap_or_default();
+                        .unwrap_or_default()
+                        .saturating_sub(TICK_LAG);
                     on_tick(Timestamp::from_parts(now.as_secs(), now.subsec_nanos()));
                 }
                 Err(err) => {
