@@ -106,7 +106,7 @@ fn drops_to_an_unprivileged_user_and_stops_cleanly_on_sigterm() {
     std::fs::create_dir_all(d.join("state")).unwrap();
     let nobody = std::process::Command::new("id").args(["-u", "nobody"]).output().unwrap();
     let uid = String::from_utf8_lossy(&nobody.stdout).trim().to_string();
-    std::process::Command::new("chown").args([&format!("{uid}"), d.join("state").to_str().unwrap()]).status().unwrap();
+    std::process::Command::new("chown").args([uid.as_str(), d.join("state").to_str().unwrap()]).status().unwrap();
     let port = free_port();
     let _nginx = nginx(d, port);
     let cfg = config(d, port, "user = \"nobody\"");
