@@ -28,6 +28,7 @@ mod scope;
 mod service;
 mod stats;
 mod time;
+mod traffic;
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -42,6 +43,7 @@ pub use stats::{BoundedCounts, EndpointStats, MergeLimits, Shape};
 pub use observed::{Landing, Observed};
 pub use openapi_out::reconstruct;
 pub use time::rfc3339;
+pub use traffic::{HourTraffic, Traffic, TrafficReport, NS_PER_HOUR};
 
 use crate::content::{analyze_body, BodyFacts, SensitiveKind};
 use crate::specmatch::{MatchTarget, SpecSet};
@@ -140,8 +142,16 @@ impl Inventory {
         }
     }
 
-    /// Adds one transaction and says where it landed.
+    /// Adds one transaction and says where it landed. The service's hourly traffic counts
+    /// the captured response body's length as its bytes (a lower bound when the capture was
+    /// cut): use [`Inventory::observe_sized`] when the full length is known.
     pub fn observe(&mut self, obs: &Observation<'_>) -> Observed {
+        self.observe_sized(obs, None)
+    }
+
+    /// [`Inventory::observe`] with the response body's full length as sent (`None`: the
+    /// captured length), for the service's hourly traffic.
+    pub fn observe_sized(&mut self, obs: &Observation<'_>, response_bytes: Option<u64>) -> Observed {
         self.stats.transactions += 1;
         let Some(raw_method) = obs.method else {
             self.stats.without_request += 1;
@@ -183,6 +193,8 @@ impl Inventory {
         let mut out = Observed::new(name, method.clone(), Landing::Overflow);
         let Some(svc) = service(&mut self.services, cfg, &mut self.stats, &out.service, obs.ts) else { return out };
         svc.requests += 1;
+        let bytes = response_bytes.unwrap_or(u64::try_from(obs.response_body.len()).unwrap_or(u64::MAX));
+        svc.traffic.add(obs.ts, obs.status, bytes, cfg.traffic_hours);
         svc.touch(obs.ts);
         svc.add_server(obs.server);
         let total_cap = cfg.max_endpoints_total;
