@@ -23,9 +23,12 @@ mod distinct;
 mod observe;
 mod observed;
 mod openapi_out;
+mod persist;
 mod report;
+mod resolve;
 mod scope;
 mod service;
+mod snapshot;
 mod stats;
 mod time;
 mod traffic;
@@ -35,22 +38,28 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 pub use changes::{endpoint_key, parse_rfc3339, ChangeConfig, ChangeKind, ChangeStats, ChangeTracker, EndpointChange, UPDATE_REASONS};
 pub use config::{service_matches, Accepted, InventoryConfig, ScopeConfig, DEFAULT_HEALTH_PATHS, DEFAULT_STATIC_EXTENSIONS};
-pub use distinct::Distinct;
+pub use distinct::{Distinct, DistinctSnapshot};
 pub use observe::{media_type, query_names, segments, service_name, split_target, AuthKind, Observation, TlsObservation};
 pub use report::*;
 pub use scope::Category;
 pub use stats::{BoundedCounts, EndpointStats, MergeLimits, Shape};
 pub use observed::{Landing, Observed};
 pub use openapi_out::reconstruct;
+pub use persist::{RestoreReport, MAX_SNAPSHOT_OPERATIONS};
+pub use snapshot::{
+    DocumentedSnapshot, EndpointSnapshot, InferredSnapshot, InventorySnapshot, NotFoundSnapshot, OtherSnapshot, RouteId,
+    ServiceSnapshot, SpecId, SpecSnapshot, SpecUseSnapshot, TargetSnapshot, MAX_SNAPSHOT_COUNT, MAX_SNAPSHOT_TEXT, SNAPSHOT_FORMAT,
+};
 pub use time::rfc3339;
 pub use traffic::{HourTraffic, Traffic, TrafficReport, NS_PER_HOUR};
 
 use crate::content::{analyze_body, BodyFacts, SensitiveKind};
 use crate::specmatch::{MatchTarget, SpecSet};
+pub use service::TlsFacts;
 use service::{Documented, Inferred, Service};
 
 /// Inventory-wide counters.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InventoryStats {
     /// Transactions observed.
     pub transactions: u64,
@@ -67,7 +76,7 @@ pub struct InventoryStats {
 }
 
 /// Per-spec use of its base path, to tell whether the base path ever appears in traffic.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SpecUse {
     /// Requests that matched with the base path.
     pub with_base_path: u64,
@@ -316,7 +325,10 @@ impl Inventory {
     pub fn report(&mut self) -> InventoryReport {
         let limits = self.merge_limits();
         for svc in self.services.values_mut() {
+            let before = svc.inferred.len();
             svc.refine(&limits);
+            // Endpoints merged by the refinement free their place under `max_endpoints_total`.
+            self.endpoints_total = self.endpoints_total.saturating_sub(before - svc.inferred.len());
         }
         report::build(&self.cfg, &self.specs, &self.services, &self.spec_use, &self.stats)
     }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{service_matches, InventoryConfig};
 use super::service::{Documented, Service};
@@ -18,7 +18,7 @@ use crate::specmatch::{BoundSpec, MatchTarget, SpecSet};
 pub const INVENTORY_SCHEMA_VERSION: u32 = 1;
 
 /// Classification of an endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
     /// In a spec, in traffic.

@@ -53,7 +53,7 @@ pub struct NotFound {
 }
 
 /// TLS facts of a service seen encrypted.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TlsFacts {
     /// TLS sessions (ClientHellos) seen.
     pub sessions: u64,
