@@ -36,7 +36,10 @@ mod traffic;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-pub use changes::{endpoint_key, parse_rfc3339, ChangeConfig, ChangeKind, ChangeStats, ChangeTracker, EndpointChange, UPDATE_REASONS};
+pub use changes::{
+    endpoint_key, parse_rfc3339, ChangeConfig, ChangeKind, ChangeStats, ChangeTracker, ChangeTrackerSnapshot, EndpointChange, TrackedSnapshot,
+    CHANGE_SNAPSHOT_FORMAT, UPDATE_REASONS,
+};
 pub use config::{service_matches, Accepted, InventoryConfig, ScopeConfig, DEFAULT_HEALTH_PATHS, DEFAULT_STATIC_EXTENSIONS};
 pub use distinct::{Distinct, DistinctSnapshot};
 pub use observe::{media_type, query_names, segments, service_name, split_target, AuthKind, Observation, TlsObservation};

@@ -17,6 +17,18 @@ use crate::specmatch::{BoundSpec, MatchTarget, SpecSet};
 /// Version of the `inventory.json` layout.
 pub const INVENTORY_SCHEMA_VERSION: u32 = 1;
 
+/// Every value of [`EndpointReport::zombie_reasons`].
+pub const ZOMBIE_REASONS: [&str; 3] = ["deprecated_in_spec", "superseded_spec", "deprecation_header"];
+
+/// Every value of [`Finding::kind`].
+pub const FINDING_KINDS: [&str; 5] = [
+    "sensitive_data_without_authentication",
+    "zombie_in_use",
+    "shadow_endpoint",
+    "endpoint_overflow",
+    "service_not_inspectable",
+];
+
 /// Classification of an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

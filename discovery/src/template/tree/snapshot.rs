@@ -74,6 +74,17 @@ pub struct ParamSnapshot {
 /// [`TemplateConfig::max_segment_len`] in use, so only a forged snapshot hits it.
 const MAX_LITERAL_BYTES: usize = 64 * 1024;
 
+/// The largest counter a snapshot may carry (2^62): far above what a templater counts, low
+/// enough that counting on never overflows.
+const MAX_COUNT: u64 = 1 << 62;
+
+fn count(v: u64, what: &str) -> Result<u64, String> {
+    if v > MAX_COUNT {
+        return Err(format!("path templater {what} is {v}, above the largest plausible count {MAX_COUNT}"));
+    }
+    Ok(v)
+}
+
 impl PathTemplater {
     /// The learnt state as plain data. Costs one pass over the live nodes.
     pub fn snapshot(&self) -> TemplaterSnapshot {
@@ -138,23 +149,39 @@ impl PathTemplater {
         if snap.nodes.is_empty() {
             return Ok(t);
         }
-        let count = snap.nodes.len();
-        if count > t.cfg.max_nodes {
+        let s = &snap.stats;
+        for (v, what) in [
+            (snap.generation, "generation"),
+            (s.paths_observed, "paths_observed"),
+            (s.positions_merged, "positions_merged"),
+            (s.merges_at_position_limit, "merges_at_position_limit"),
+            (s.literals_absorbed, "literals_absorbed"),
+            (s.params_widened, "params_widened"),
+            (s.paths_folded_at_node_limit, "paths_folded_at_node_limit"),
+            (s.paths_truncated, "paths_truncated"),
+            (s.segments_too_long, "segments_too_long"),
+            (s.param_shapes_dropped, "param_shapes_dropped"),
+            (s.events_dropped, "events_dropped"),
+        ] {
+            count(v, what)?;
+        }
+        let count_nodes = snap.nodes.len();
+        if count_nodes > t.cfg.max_nodes {
             return Err(format!(
-                "path templater holds {count} nodes, more than templates.max_nodes = {} (raise the limit to keep what was learnt)",
+                "path templater holds {count_nodes} nodes, more than templates.max_nodes = {} (raise the limit to keep what was learnt)",
                 t.cfg.max_nodes
             ));
         }
         // Each node's parent position depth; the root is at depth 0.
-        let mut depth: Vec<Option<usize>> = vec![None; count];
+        let mut depth: Vec<Option<usize>> = vec![None; count_nodes];
         if let Some(d) = depth.get_mut(ROOT) {
             *d = Some(0);
         }
         let max_depth = t.cfg.max_segments.min(MAX_SEGMENTS_CEILING);
-        let mut nodes: Vec<Node> = Vec::with_capacity(count);
+        let mut nodes: Vec<Node> = Vec::with_capacity(count_nodes);
         let mut queue: VecDeque<usize> = VecDeque::from([ROOT]);
         // Nodes are converted in breadth-first order from the root, then placed by index.
-        let mut built: Vec<Option<Node>> = (0..count).map(|_| None).collect();
+        let mut built: Vec<Option<Node>> = (0..count_nodes).map(|_| None).collect();
         let mut snaps: Vec<Option<NodeSnapshot>> = snap.nodes.into_iter().map(Some).collect();
         while let Some(i) = queue.pop_front() {
             let Some(ns) = snaps.get_mut(i).and_then(Option::take) else {
@@ -162,8 +189,8 @@ impl PathTemplater {
             };
             let d = depth.get(i).copied().flatten().unwrap_or(0);
             let mut claim = |child: usize| -> Result<NodeId, String> {
-                if child == ROOT || child >= count {
-                    return Err(format!("path templater node {i} names child {child}, not a node (0 < child < {count})"));
+                if child == ROOT || child >= count_nodes {
+                    return Err(format!("path templater node {i} names child {child}, not a node (0 < child < {count_nodes})"));
                 }
                 match depth.get_mut(child) {
                     Some(slot @ None) => *slot = Some(d + 1),
@@ -184,7 +211,12 @@ impl PathTemplater {
                     return Err(format!("path templater node {i}: a literal of {} bytes (at most {MAX_LITERAL_BYTES})", l.value.len()));
                 }
                 let child = claim(l.child)?;
-                let edge = LitEdge { child, hits: l.hits, first_seen: l.first_seen, id_like: l.id_like };
+                let edge = LitEdge {
+                    child,
+                    hits: count(l.hits, "literal hits")?,
+                    first_seen: count(l.first_seen, "literal first_seen")?,
+                    id_like: l.id_like,
+                };
                 if literals.insert(l.value.clone().into_boxed_str(), edge).is_some() {
                     return Err(format!("path templater node {i}: literal `{}` listed twice", l.value));
                 }
@@ -212,7 +244,7 @@ impl PathTemplater {
                 }
             };
             if let Some(slot) = built.get_mut(i) {
-                *slot = Some(Node { literals, param, merged: ns.merged, hits: ns.hits });
+                *slot = Some(Node { literals, param, merged: ns.merged, hits: count(ns.hits, "node hits")? });
             }
         }
         for (i, n) in built.into_iter().enumerate() {
@@ -222,9 +254,9 @@ impl PathTemplater {
             }
         }
         t.nodes = nodes;
-        t.live = count;
+        t.live = count_nodes;
         t.generation = snap.generation;
-        t.stats = TemplaterStats { nodes: count, ..snap.stats };
+        t.stats = TemplaterStats { nodes: count_nodes, ..snap.stats };
         for event in snap.events {
             t.emit(event);
         }
