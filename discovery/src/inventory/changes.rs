@@ -29,8 +29,14 @@
 //! leave the report are forgotten once their `removed` change is returned. The tracker adds
 //! no bound of its own.
 //!
+//! Restarts: [`ChangeTracker::snapshot`] gives the tracker's state as plain data for the
+//! daemon's store and [`ChangeTracker::restore`] carries on from it, so a restarted sensor
+//! whose inventory was restored too announces only what changed while it was down, not every
+//! endpoint as `initial` again. A tracker restored from a snapshot older than the inventory's
+//! (the store lost the newer one) reports the difference as ordinary changes.
+//!
 //! Not supported: shadow and zombie endpoints that go quiet get no message of their own (their
-//! `last_seen` stops moving); persisted state across restarts; detecting that an orphan
+//! `last_seen` stops moving); detecting that an orphan
 //! operation listed under its spec's first bound host (or `*`) is the same operation later
 //! called under a concrete host: that is a `removed` for the one key and a `new_endpoint` for
 //! the other.
@@ -38,7 +44,9 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use super::report::{Classification, EndpointReport, InventoryReport};
+use serde::{Deserialize, Serialize};
+
+use super::report::{Classification, EndpointReport, InventoryReport, FINDING_KINDS, ZOMBIE_REASONS};
 use crate::content::SensitiveKind;
 
 /// Settings of the [`ChangeTracker`].
@@ -149,8 +157,8 @@ pub struct EndpointChange {
     pub endpoint: Option<EndpointReport>,
 }
 
-/// Counters of the tracker, since it was created.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Counters of the tracker, since it was created (restores included).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeStats {
     /// Reports compared.
     pub reports: u64,
@@ -424,6 +432,145 @@ impl ChangeTracker {
             });
         }
         out
+    }
+}
+
+/// The layout of [`ChangeTrackerSnapshot`] this release writes and reads; bumped (with a
+/// reader kept for the previous one) on an incompatible change.
+pub const CHANGE_SNAPSHOT_FORMAT: u32 = 1;
+
+/// A [`ChangeTracker`]'s state as plain data (serde: JSON, CBOR, ...).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeTrackerSnapshot {
+    /// [`CHANGE_SNAPSHOT_FORMAT`] when written by this release.
+    pub format: u32,
+    /// Whether a report was handled already (a restored tracker that had not is still at its
+    /// initial report).
+    pub started: bool,
+    /// The latest packet time given (ns).
+    pub now: u64,
+    /// The counters.
+    pub stats: ChangeStats,
+    /// What was last said about each endpoint, by key order.
+    pub endpoints: Vec<TrackedSnapshot>,
+}
+
+/// What the tracker last said about one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedSnapshot {
+    /// Service.
+    pub service: String,
+    /// Method.
+    pub method: String,
+    /// Path template.
+    pub path: String,
+    /// The classification the last change carried.
+    pub classification: Classification,
+    /// Zombie reasons then.
+    pub zombie_reasons: Vec<String>,
+    /// The documenting operation then (file, version, path, operationId).
+    pub spec: Option<String>,
+    /// Accepted then.
+    pub accepted: bool,
+    /// Authentication kinds then.
+    pub auth: Vec<String>,
+    /// Sensitive kinds in requests then.
+    pub request_sensitive: Vec<SensitiveKind>,
+    /// Sensitive kinds in responses then.
+    pub response_sensitive: Vec<SensitiveKind>,
+    /// Finding kinds then.
+    pub findings: Vec<String>,
+    /// Packet time (ns) of the last message about it.
+    pub emitted_at: u64,
+    /// Its `last_seen` (ns) in that message.
+    pub emitted_last_seen: Option<u64>,
+}
+
+fn known_name(list: &[&'static str], name: &str, what: &str) -> Result<&'static str, String> {
+    list.iter().copied().find(|n| *n == name).ok_or_else(|| {
+        format!("change tracker snapshot: unknown {what} `{}` (known: {})", name.chars().take(64).collect::<String>(), list.join(", "))
+    })
+}
+
+impl ChangeTracker {
+    /// The state as plain data, endpoints in key order.
+    pub fn snapshot(&self) -> ChangeTrackerSnapshot {
+        let mut keys: Vec<&String> = self.tracked.keys().collect();
+        keys.sort();
+        let endpoints = keys
+            .into_iter()
+            .filter_map(|k| self.tracked.get(k))
+            .map(|t| TrackedSnapshot {
+                service: t.service.clone(),
+                method: t.method.clone(),
+                path: t.path.clone(),
+                classification: t.class,
+                zombie_reasons: t.salient.zombie_reasons.iter().map(|s| s.to_string()).collect(),
+                spec: t.salient.spec.clone(),
+                accepted: t.salient.accepted,
+                auth: t.salient.auth.iter().cloned().collect(),
+                request_sensitive: t.salient.request_sensitive.iter().copied().collect(),
+                response_sensitive: t.salient.response_sensitive.iter().copied().collect(),
+                findings: t.salient.findings.iter().map(|s| s.to_string()).collect(),
+                emitted_at: t.emitted_at,
+                emitted_last_seen: t.emitted_last_seen,
+            })
+            .collect();
+        ChangeTrackerSnapshot { format: CHANGE_SNAPSHOT_FORMAT, started: self.started, now: self.now, stats: self.stats.clone(), endpoints }
+    }
+
+    /// A tracker carrying on from `snap` under `cfg`. The snapshot is hostile input: refused
+    /// with the reason when its format is not [`CHANGE_SNAPSHOT_FORMAT`], it tracks more than
+    /// `max_tracked` endpoints (pass the inventory's `max_endpoints_total` plus the loaded
+    /// specs' operations: the most a report can list), an endpoint appears twice, or a
+    /// zombie reason or finding kind is unknown. Never panics.
+    pub fn restore(cfg: ChangeConfig, snap: ChangeTrackerSnapshot, max_tracked: usize) -> Result<ChangeTracker, String> {
+        if snap.format != CHANGE_SNAPSHOT_FORMAT {
+            return Err(format!(
+                "change tracker snapshot: format {} is not the format {CHANGE_SNAPSHOT_FORMAT} this release reads (start a new tracker: its first report announces every endpoint as initial)",
+                snap.format
+            ));
+        }
+        if snap.endpoints.len() > max_tracked {
+            return Err(format!(
+                "change tracker snapshot: {} endpoints, more than {max_tracked} (the inventory's endpoint bound plus the specs' operations)",
+                snap.endpoints.len()
+            ));
+        }
+        let s = &snap.stats;
+        let counters = [s.reports, s.new_endpoints, s.classification_changes, s.gone_orphans, s.updates, s.refreshes, s.removed, s.duplicate_keys];
+        if let Some(v) = counters.iter().find(|v| **v > super::MAX_SNAPSHOT_COUNT) {
+            return Err(format!("change tracker snapshot: a counter of {v}, above the largest plausible count {}", super::MAX_SNAPSHOT_COUNT));
+        }
+        let mut tracked = HashMap::with_capacity(snap.endpoints.len());
+        for e in snap.endpoints {
+            let key = endpoint_key(&e.service, &e.method, &e.path);
+            let zombie_reasons =
+                e.zombie_reasons.iter().map(|r| known_name(&ZOMBIE_REASONS, r, "zombie reason")).collect::<Result<_, _>>()?;
+            let findings = e.findings.iter().map(|f| known_name(&FINDING_KINDS, f, "finding kind")).collect::<Result<_, _>>()?;
+            let salient = Salient {
+                zombie_reasons,
+                spec: e.spec,
+                accepted: e.accepted,
+                auth: e.auth.into_iter().collect(),
+                request_sensitive: e.request_sensitive.into_iter().collect(),
+                response_sensitive: e.response_sensitive.into_iter().collect(),
+                findings,
+            };
+            let t = Tracked {
+                service: e.service,
+                method: e.method,
+                path: e.path,
+                class: e.classification,
+                salient,
+                emitted_at: e.emitted_at,
+                emitted_last_seen: e.emitted_last_seen,
+            };
+            if tracked.insert(key.clone(), t).is_some() {
+                return Err(format!("change tracker snapshot: endpoint `{}` listed twice", key.chars().take(256).collect::<String>()));
+            }
+        }
+        Ok(ChangeTracker { cfg, tracked, started: snap.started, now: snap.now, stats: snap.stats })
     }
 }
 

@@ -48,6 +48,11 @@ pub struct InventoryConfig {
     pub max_content_types: usize,
     /// JA4 fingerprints, ALPN values and versions kept per TLS service. Default 32.
     pub max_tls_values: usize,
+    /// Hours of per-service traffic kept for the report's charts (requests, errors and
+    /// response bytes per UTC hour of packet time). Each hour with traffic costs 32 bytes per
+    /// service: 23 KiB per service at the default, 45 MiB at the default `max_services`.
+    /// 0 keeps none. Default 720 (30 days).
+    pub traffic_hours: usize,
     /// Shadow endpoints the operator has accepted: still listed, no longer reported as new.
     pub accepted: Vec<Accepted>,
 }
@@ -70,6 +75,7 @@ impl Default for InventoryConfig {
             max_shape_fields: 256,
             max_content_types: 16,
             max_tls_values: 32,
+            traffic_hours: 24 * 30,
             accepted: Vec::new(),
         }
     }

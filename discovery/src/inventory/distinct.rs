@@ -111,6 +111,66 @@ impl Distinct {
     }
 }
 
+/// A [`Distinct`] as plain data: the exact values (ascending), or the sketch's registers as
+/// lower-case hex (2,048 characters).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DistinctSnapshot {
+    /// At most [`EXACT_LIMIT`] values.
+    Exact(Vec<u64>),
+    /// [`HLL_REGISTERS`] registers, two hex digits each.
+    Sketch(String),
+}
+
+impl Default for DistinctSnapshot {
+    fn default() -> Self {
+        DistinctSnapshot::Exact(Vec::new())
+    }
+}
+
+/// The largest register value: the rank of a 54-bit remainder with no bit set, plus one.
+const MAX_RANK: u8 = (64 - HLL_BITS + 1) as u8;
+
+impl Distinct {
+    /// As plain data.
+    pub fn snapshot(&self) -> DistinctSnapshot {
+        match self {
+            Distinct::Exact(set) => {
+                let mut v: Vec<u64> = set.iter().copied().collect();
+                v.sort_unstable();
+                DistinctSnapshot::Exact(v)
+            }
+            Distinct::Sketch(regs) => DistinctSnapshot::Sketch(regs.iter().map(|r| format!("{r:02x}")).collect()),
+        }
+    }
+
+    /// From plain data, checked: at most [`EXACT_LIMIT`] exact values, or exactly
+    /// [`HLL_REGISTERS`] hex registers no larger than a register can grow.
+    pub fn restore(snap: DistinctSnapshot) -> Result<Distinct, String> {
+        match snap {
+            DistinctSnapshot::Exact(v) if v.len() > EXACT_LIMIT => {
+                Err(format!("{} exact distinct values, more than the {EXACT_LIMIT} kept before the sketch", v.len()))
+            }
+            DistinctSnapshot::Exact(v) => Ok(Distinct::Exact(v.into_iter().collect())),
+            DistinctSnapshot::Sketch(hex) => {
+                if hex.len() != 2 * HLL_REGISTERS {
+                    return Err(format!("a distinct-count sketch of {} hex digits, not {}", hex.len(), 2 * HLL_REGISTERS));
+                }
+                let mut regs = Box::new([0u8; HLL_REGISTERS]);
+                for (i, r) in regs.iter_mut().enumerate() {
+                    let digits = hex.get(2 * i..2 * i + 2).ok_or("a distinct-count sketch that is not hex text")?;
+                    let v = u8::from_str_radix(digits, 16).map_err(|_| format!("a distinct-count sketch with `{digits}`, not hex"))?;
+                    if v > MAX_RANK {
+                        return Err(format!("a distinct-count sketch register of {v}, above {MAX_RANK}"));
+                    }
+                    *r = v;
+                }
+                Ok(Distinct::Sketch(regs))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +192,29 @@ mod tests {
             let c = d.count() as f64;
             assert!((c - n as f64).abs() / (n as f64) < 0.05, "{n}: {c}");
         }
+    }
+
+    #[test]
+    fn snapshots_round_trip_and_refuse_garbage() {
+        let mut small = Distinct::default();
+        let mut big = Distinct::default();
+        for i in 0..5_000u64 {
+            big.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            if i < 10 {
+                small.insert(i);
+            }
+        }
+        for d in [small, big] {
+            let back = Distinct::restore(d.snapshot()).unwrap();
+            assert_eq!((back.count(), back.is_estimate()), (d.count(), d.is_estimate()));
+            assert_eq!(back.snapshot(), d.snapshot());
+        }
+        assert!(Distinct::restore(DistinctSnapshot::Exact((0..300).collect())).is_err());
+        assert!(Distinct::restore(DistinctSnapshot::Sketch("00".repeat(10))).is_err());
+        assert!(Distinct::restore(DistinctSnapshot::Sketch("zz".repeat(HLL_REGISTERS))).is_err());
+        assert!(Distinct::restore(DistinctSnapshot::Sketch("ff".repeat(HLL_REGISTERS))).is_err());
+        // Multi-byte text of the right byte length must not panic on a char boundary.
+        assert!(Distinct::restore(DistinctSnapshot::Sketch("é".repeat(HLL_REGISTERS))).is_err());
     }
 
     #[test]

@@ -23,32 +23,46 @@ mod distinct;
 mod observe;
 mod observed;
 mod openapi_out;
+mod persist;
 mod report;
+mod resolve;
 mod scope;
 mod service;
+mod snapshot;
 mod stats;
 mod time;
+mod traffic;
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-pub use changes::{endpoint_key, parse_rfc3339, ChangeConfig, ChangeKind, ChangeStats, ChangeTracker, EndpointChange, UPDATE_REASONS};
+pub use changes::{
+    endpoint_key, parse_rfc3339, ChangeConfig, ChangeKind, ChangeStats, ChangeTracker, ChangeTrackerSnapshot, EndpointChange, TrackedSnapshot,
+    CHANGE_SNAPSHOT_FORMAT, UPDATE_REASONS,
+};
 pub use config::{service_matches, Accepted, InventoryConfig, ScopeConfig, DEFAULT_HEALTH_PATHS, DEFAULT_STATIC_EXTENSIONS};
-pub use distinct::Distinct;
+pub use distinct::{Distinct, DistinctSnapshot};
 pub use observe::{media_type, query_names, segments, service_name, split_target, AuthKind, Observation, TlsObservation};
 pub use report::*;
 pub use scope::Category;
 pub use stats::{BoundedCounts, EndpointStats, MergeLimits, Shape};
 pub use observed::{Landing, Observed};
 pub use openapi_out::reconstruct;
+pub use persist::{RestoreReport, MAX_SNAPSHOT_OPERATIONS};
+pub use snapshot::{
+    DocumentedSnapshot, EndpointSnapshot, InferredSnapshot, InventorySnapshot, NotFoundSnapshot, OtherSnapshot, RouteId,
+    ServiceSnapshot, SpecId, SpecSnapshot, SpecUseSnapshot, TargetSnapshot, MAX_SNAPSHOT_COUNT, MAX_SNAPSHOT_TEXT, SNAPSHOT_FORMAT,
+};
 pub use time::rfc3339;
+pub use traffic::{HourTraffic, Traffic, TrafficReport, NS_PER_HOUR};
 
 use crate::content::{analyze_body, BodyFacts, SensitiveKind};
 use crate::specmatch::{MatchTarget, SpecSet};
+pub use service::TlsFacts;
 use service::{Documented, Inferred, Service};
 
 /// Inventory-wide counters.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InventoryStats {
     /// Transactions observed.
     pub transactions: u64,
@@ -65,7 +79,7 @@ pub struct InventoryStats {
 }
 
 /// Per-spec use of its base path, to tell whether the base path ever appears in traffic.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SpecUse {
     /// Requests that matched with the base path.
     pub with_base_path: u64,
@@ -140,8 +154,16 @@ impl Inventory {
         }
     }
 
-    /// Adds one transaction and says where it landed.
+    /// Adds one transaction and says where it landed. The service's hourly traffic counts
+    /// the captured response body's length as its bytes (a lower bound when the capture was
+    /// cut): use [`Inventory::observe_sized`] when the full length is known.
     pub fn observe(&mut self, obs: &Observation<'_>) -> Observed {
+        self.observe_sized(obs, None)
+    }
+
+    /// [`Inventory::observe`] with the response body's full length as sent (`None`: the
+    /// captured length), for the service's hourly traffic.
+    pub fn observe_sized(&mut self, obs: &Observation<'_>, response_bytes: Option<u64>) -> Observed {
         self.stats.transactions += 1;
         let Some(raw_method) = obs.method else {
             self.stats.without_request += 1;
@@ -183,6 +205,8 @@ impl Inventory {
         let mut out = Observed::new(name, method.clone(), Landing::Overflow);
         let Some(svc) = service(&mut self.services, cfg, &mut self.stats, &out.service, obs.ts) else { return out };
         svc.requests += 1;
+        let bytes = response_bytes.unwrap_or(u64::try_from(obs.response_body.len()).unwrap_or(u64::MAX));
+        svc.traffic.add(obs.ts, obs.status, bytes, cfg.traffic_hours);
         svc.touch(obs.ts);
         svc.add_server(obs.server);
         let total_cap = cfg.max_endpoints_total;
@@ -304,7 +328,10 @@ impl Inventory {
     pub fn report(&mut self) -> InventoryReport {
         let limits = self.merge_limits();
         for svc in self.services.values_mut() {
+            let before = svc.inferred.len();
             svc.refine(&limits);
+            // Endpoints merged by the refinement free their place under `max_endpoints_total`.
+            self.endpoints_total = self.endpoints_total.saturating_sub(before - svc.inferred.len());
         }
         report::build(&self.cfg, &self.specs, &self.services, &self.spec_use, &self.stats)
     }

@@ -18,6 +18,9 @@ pub enum AuthKind {
 }
 
 impl AuthKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [AuthKind; 5] = [AuthKind::None, AuthKind::Basic, AuthKind::Bearer, AuthKind::ApiKey, AuthKind::Other];
+
     /// Stable name used in the inventory.
     pub fn name(self) -> &'static str {
         match self {

@@ -3,12 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{service_matches, InventoryConfig};
 use super::service::{Documented, Service};
 use super::stats::{EndpointStats, Shape};
 use super::time::rfc3339;
+use super::traffic::{self, TrafficReport, NS_PER_HOUR};
 use super::{InventoryStats, SpecUse};
 use crate::content::{JsonType, SensitiveKind};
 use crate::specmatch::{BoundSpec, MatchTarget, SpecSet};
@@ -16,8 +17,20 @@ use crate::specmatch::{BoundSpec, MatchTarget, SpecSet};
 /// Version of the `inventory.json` layout.
 pub const INVENTORY_SCHEMA_VERSION: u32 = 1;
 
+/// Every value of [`EndpointReport::zombie_reasons`].
+pub const ZOMBIE_REASONS: [&str; 3] = ["deprecated_in_spec", "superseded_spec", "deprecation_header"];
+
+/// Every value of [`Finding::kind`].
+pub const FINDING_KINDS: [&str; 5] = [
+    "sensitive_data_without_authentication",
+    "zombie_in_use",
+    "shadow_endpoint",
+    "endpoint_overflow",
+    "service_not_inspectable",
+];
+
 /// Classification of an endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
     /// In a spec, in traffic.
@@ -156,6 +169,10 @@ pub struct ServiceReport {
     /// TLS facts, when seen encrypted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsReport>,
+    /// Requests, errors (4xx, 5xx) and response bytes per UTC hour, oldest first, for the
+    /// last `traffic_hours` hours before the inventory's newest packet; hours without traffic
+    /// are absent.
+    pub traffic: Vec<TrafficReport>,
 }
 
 /// TLS facts of a service.
@@ -466,6 +483,7 @@ pub(super) fn build(
     let mut used: HashMap<(usize, usize), u64> = HashMap::new();
     let base_path_seen = |spec: usize| spec_use.get(&spec).is_some_and(|u| u.with_base_path > 0);
     let (mut first, mut last) = (u64::MAX, 0u64);
+    let newest_hour = services.values().map(|s| s.last_seen).max().unwrap_or(0) / NS_PER_HOUR;
     for (host, svc) in services {
         first = first.min(svc.first_seen);
         last = last.max(svc.last_seen);
@@ -570,6 +588,7 @@ pub(super) fn build(
                 ja4: t.ja4.counts.clone(),
                 ja4s: t.ja4s.counts.clone(),
             }),
+            traffic: traffic::report(&svc.traffic, cfg.traffic_hours, newest_hour),
         });
     }
     // Orphans: documented operations nobody called.
@@ -594,8 +613,12 @@ pub(super) fn build(
             e.accepted = accepted_for(cfg, &e.host, &e.method, &e.path);
         }
     }
-    endpoints.sort_by(|a, b| (&a.host, &a.path, &a.method).cmp(&(&b.host, &b.path, &b.method)));
-    other_endpoints.sort_by(|a, b| (&a.host, &a.path, &a.method).cmp(&(&b.host, &b.path, &b.method)));
+    // The trailing keys only break ties (the services are a hash map), so that the same state
+    // always gives the same document.
+    endpoints.sort_by(|a, b| {
+        (&a.host, &a.path, &a.method, a.classification, a.hits).cmp(&(&b.host, &b.path, &b.method, b.classification, b.hits))
+    });
+    other_endpoints.sort_by(|a, b| (&a.host, &a.path, &a.method, a.category).cmp(&(&b.host, &b.path, &b.method, b.category)));
     service_reports.sort_by(|a, b| a.host.cmp(&b.host));
     for e in &endpoints {
         let ep = |kind: &'static str, count: u64, detail: String| Finding {
@@ -636,7 +659,9 @@ pub(super) fn build(
             }
         }
     }
-    findings.sort_by(|a, b| (a.kind, &a.host, &a.path, &a.method).cmp(&(b.kind, &b.host, &b.path, &b.method)));
+    findings.sort_by(|a, b| {
+        (a.kind, &a.host, &a.path, &a.method, a.count, &a.detail).cmp(&(b.kind, &b.host, &b.path, &b.method, b.count, &b.detail))
+    });
     let mut spec_reports = Vec::new();
     for (i, bound) in specs.specs().iter().enumerate() {
         let (sp, binding) = (&bound.spec, &bound.binding);

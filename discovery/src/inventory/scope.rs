@@ -1,14 +1,14 @@
 //! Which requests are API calls, and what else a web server answers: static assets, HTML
 //! pages, health checks and OCSP are reported apart from the shadow list.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::ScopeConfig;
 use crate::specmatch::host_matches;
 use super::observe::media_type;
 
 /// What a request that matched no spec is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// An API call: candidate for the shadow list.
@@ -26,6 +26,15 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category, in declaration order.
+    pub const ALL: [Category; 6] =
+        [Category::Api, Category::StaticAsset, Category::HtmlPage, Category::HealthCheck, Category::Ocsp, Category::OtherContent];
+
+    /// The category a stable name names.
+    pub fn from_name(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     /// Stable name.
     pub fn name(self) -> &'static str {
         match self {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use super::observe::TlsObservation;
 use super::scope::Category;
 use super::stats::{BoundedCounts, EndpointStats, MergeLimits};
+use super::traffic::Traffic;
 use crate::specmatch::MatchTarget;
 use crate::template::{PathTemplater, Template, TemplateConfig};
 
@@ -52,7 +53,7 @@ pub struct NotFound {
 }
 
 /// TLS facts of a service seen encrypted.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TlsFacts {
     /// TLS sessions (ClientHellos) seen.
     pub sessions: u64,
@@ -102,6 +103,8 @@ pub struct Service {
     pub deep_paths: u64,
     /// TLS facts, when the service was seen encrypted.
     pub tls: Option<TlsFacts>,
+    /// Requests, errors and response bytes per hour.
+    pub traffic: Traffic,
 }
 
 impl Service {
@@ -123,6 +126,7 @@ impl Service {
             not_found: NotFound::default(),
             deep_paths: 0,
             tls: None,
+            traffic: Traffic::default(),
         }
     }
 

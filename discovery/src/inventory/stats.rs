@@ -4,18 +4,19 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
 use super::distinct::Distinct;
 use crate::content::{JsonType, SensitiveKind};
 
 /// Latency histogram range: 10 µs to ten minutes, two significant digits, 32-bit counts:
 /// about 10.5 KiB per endpoint, allocated at its first latency.
-const LATENCY_MIN_MICROS: u64 = 10;
+pub(super) const LATENCY_MIN_MICROS: u64 = 10;
 /// See [`LATENCY_MIN_MICROS`].
-const LATENCY_MAX_MICROS: u64 = 600_000_000;
+pub(super) const LATENCY_MAX_MICROS: u64 = 600_000_000;
 
 /// Counts by key with a bound on distinct keys; what does not fit is counted in `dropped`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BoundedCounts {
     /// Counts by key.
     pub counts: BTreeMap<String, u64>,
@@ -35,7 +36,7 @@ impl BoundedCounts {
         }
     }
 
-    fn merge(&mut self, other: &BoundedCounts, max: usize) {
+    pub(super) fn merge(&mut self, other: &BoundedCounts, max: usize) {
         for (k, n) in &other.counts {
             self.add(k, *n, max);
         }
@@ -44,7 +45,7 @@ impl BoundedCounts {
 }
 
 /// JSON field paths and the types seen at each, bounded.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shape {
     /// Field path to type names seen.
     pub fields: BTreeMap<String, Vec<JsonType>>,

@@ -394,6 +394,17 @@ pub(crate) struct Signature {
 }
 
 impl Signature {
+    /// A signature from its parts, as a snapshot stores them; `None` for a mask with bits
+    /// beyond the four classes.
+    pub(crate) fn from_parts(len: usize, mask: u8) -> Option<Signature> {
+        (mask & !0b1111 == 0).then_some(Signature { len, mask })
+    }
+
+    /// Length and class mask, for a snapshot.
+    pub(crate) fn parts(self) -> (usize, u8) {
+        (self.len, self.mask)
+    }
+
     /// The signature of `s`, if it is made of token characters only.
     pub(crate) fn of(s: &str) -> Option<Signature> {
         let mut mask = 0u8;

@@ -97,6 +97,15 @@
 //!   a date-versioned `/2024-06-01/`) is a parameter at once.
 //! - Time: the rules count hits, so a week-old value counts as much as a new one.
 //! - Case: `/Users` and `/users` are different literals.
+//!
+//! # Persistence
+//!
+//! [`PathTemplater::snapshot`] writes the learnt tree, generation, counters and queued events
+//! as plain data ([`TemplaterSnapshot`]); [`PathTemplater::restore`] checks it as hostile
+//! input and carries on exactly where the snapshot left off: the same paths then give the
+//! same templates as they would have without the restart. A snapshot restored under a
+//! smaller `max_nodes` than it holds, or a deeper tree than `max_segments`, is refused rather
+//! than cut (a cut tree would template differently).
 
 mod banking;
 mod classify;
@@ -109,4 +118,4 @@ mod tree;
 pub use classify::{classify, SegmentKind};
 pub use config::{MergeReason, TemplateConfig, TemplateEvent, TemplaterStats};
 pub use path::{split_path, Template, TemplateSegment};
-pub use tree::{PathTemplater, MAX_SEGMENTS_CEILING};
+pub use tree::{LiteralSnapshot, NodeSnapshot, ParamSnapshot, PathTemplater, TemplaterSnapshot, MAX_SEGMENTS_CEILING};

@@ -11,6 +11,9 @@ use super::{
 };
 
 mod merge;
+mod snapshot;
+
+pub use snapshot::{LiteralSnapshot, NodeSnapshot, ParamSnapshot, TemplaterSnapshot};
 
 /// Index of a node in the arena.
 type NodeId = usize;
