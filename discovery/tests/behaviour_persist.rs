@@ -68,39 +68,54 @@ fn a_layer_restored_at_the_cut_gives_the_same_events_and_profiles() {
     assert_eq!(serde_json::to_string(&restored.snapshot_global()).unwrap(), serde_json::to_string(&whole.snapshot_global()).unwrap());
 }
 
-#[test]
-fn checkpoints_of_changed_profiles_every_minute_survive_a_crash() {
-    // A daemon checkpoints after a request once a minute of packet time has passed, writing
-    // only the profiles changed since the last checkpoint; then it is killed at the cut and
-    // loses what came after its last checkpoint, which the capture replays.
-    let (reqs, cut) = scenario();
-    let (ev, whole) = straight(&reqs);
+/// Feeds `reqs` with a checkpoint after a request once a minute of packet time has passed
+/// (rows of profiles changed since the last one only, removed rows deleted), until `crash`
+/// says to stop right after a checkpoint; `crash` is told the request index and whether a
+/// late request (older than the previous checkpoint's time) came since it. Returns the store,
+/// the index to resume from and the rows written.
+fn checkpointed(reqs: &[Req], crash: impl Fn(usize, bool) -> bool) -> (Store, usize, usize) {
     let mut b = engine();
     let mut store = Store::default();
-    let mut since = 0;
-    let mut last = (0, 0);
-    let mut written = 0usize;
-    for (i, r) in reqs[..cut].iter().enumerate() {
+    let (mut since, mut resume, mut written, mut late) = (0, 0, 0, false);
+    for (i, r) in reqs.iter().enumerate() {
+        late |= since > 0 && r.ts < since;
         feed(&mut b, r);
-        if b.latest() >= last.1 + MIN {
+        if b.latest() >= since + MIN {
             let before = store.rows.len();
             let changed = b.profiles_changed_since(since).count();
             since = store.checkpoint(&mut b, since);
             written += changed;
             assert!(store.rows.len() <= before + changed);
-            last = (i + 1, since);
+            resume = i + 1;
+            if crash(i, late) {
+                break;
+            }
+            late = false;
         }
     }
-    let (resume, _) = last;
-    assert!(resume + 5 < cut, "some requests after the last checkpoint are lost and replayed");
-    // Incremental: far fewer rows written than checkpoints times profiles.
-    assert!(written < 4 * reqs.len() / 3, "{written} rows for {} requests", reqs.len());
-    drop(b);
-    let (mut restored, stats) = store.restore(config(), KEY);
-    assert_eq!((stats.profiles_invalid, stats.profiles_over_limit, stats.profiles_duplicate), (0, 0, 0), "{stats:?}");
-    let got: Vec<Anomaly> = reqs[resume..].iter().flat_map(|r| feed(&mut restored, r)).collect();
-    assert_eq!(got, flat(&ev[resume..]));
-    assert_eq!(profiles_json(&restored), profiles_json(&whole));
+    (store, resume, written)
+}
+
+#[test]
+fn checkpoints_of_changed_profiles_every_minute_survive_a_crash() {
+    // A daemon checkpoints, then is killed: at the cut, and right after the first checkpoint
+    // that follows a late request (which changed a profile at a packet time before the
+    // previous checkpoint). It loses what came after its last checkpoint; the capture is
+    // replayed from there.
+    let (reqs, cut) = scenario();
+    let (ev, whole) = straight(&reqs);
+    let crashes: [&dyn Fn(usize, bool) -> bool; 2] = [&|i, _| i + 1 >= cut - 8, &|i, late| late && i > reqs.len() / 3];
+    for (n, crash) in crashes.into_iter().enumerate() {
+        let (store, resume, written) = checkpointed(&reqs, crash);
+        assert!(resume + 5 < reqs.len(), "crash {n}: requests after the last checkpoint are replayed");
+        // Incremental: far fewer rows written than checkpoints times profiles.
+        assert!(written < 4 * resume / 3, "crash {n}: {written} rows for {resume} requests");
+        let (mut restored, stats) = store.restore(config(), KEY);
+        assert_eq!((stats.profiles_invalid, stats.profiles_over_limit, stats.profiles_duplicate), (0, 0, 0), "crash {n}: {stats:?}");
+        let got: Vec<Anomaly> = reqs[resume..].iter().flat_map(|r| feed(&mut restored, r)).collect();
+        assert_eq!(got, flat(&ev[resume..]), "crash {n} at {resume}");
+        assert_eq!(profiles_json(&restored), profiles_json(&whole), "crash {n} at {resume}");
+    }
 }
 
 #[test]

@@ -173,10 +173,11 @@ pub fn scenario() -> (Vec<Req>, usize) {
     big.bytes = 5_000_000;
     v.push(big);
     v.sort_by_key(|r| r.ts);
-    // Late requests: consumer 6 arriving 40 s behind the request before it.
+    // Late requests: consumer 6 arriving 40 s behind its own request before it (the last of
+    // its quarter-hour group, so nothing else of consumer 6 follows for a while).
     let mut late = Vec::new();
-    for (i, r) in v.iter().enumerate() {
-        if i % 97 == 50 {
+    for (k, (i, r)) in v.iter().enumerate().filter(|(_, r)| r.id.id.0 == 6).enumerate() {
+        if k % 25 == 3 {
             let mut l = Req::own(r.ts.saturating_sub(40 * SEC), identity(6, ips[6]), 2);
             l.id.customer = Some(CUSTOMER);
             late.push((i + 1, l));
