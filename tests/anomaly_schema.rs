@@ -390,6 +390,7 @@ fn a_finding_placed_by_a_network_database_validates_and_its_fields_are_checked()
         let ip: std::net::IpAddr = ip.parse().unwrap();
         Identity {
             id: ConsumerId(77),
+            previous_id: None,
             source: IdSource::Jwt,
             label: "client-77".into(),
             org_id: None,

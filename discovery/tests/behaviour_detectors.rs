@@ -20,6 +20,7 @@ fn identity(id: u64, ip: &str) -> Identity {
     let ip: IpAddr = ip.parse().unwrap();
     Identity {
         id: ConsumerId(id),
+        previous_id: None,
         source: IdSource::Jwt,
         label: format!("client-{id}"),
         org_id: None,

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::hash::Hasher;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use siphasher::sip128::{Hasher128, SipHasher13};
 
@@ -38,7 +39,7 @@ pub struct Detection {
 }
 
 /// Who and from where, for the finding.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Context {
     /// Consumer key (0 for findings about an endpoint alone).
     pub consumer_key: u64,
@@ -55,7 +56,8 @@ pub struct Context {
 }
 
 /// Counters of the finding book.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AlertStats {
     /// Findings opened.
     pub opened: u64,
@@ -69,11 +71,17 @@ pub struct AlertStats {
     pub rate_limited: u64,
     /// Findings closed early because `max_open` was reached.
     pub evicted: u64,
+    /// Open findings removed by an erasure of their consumer (no event).
+    pub forgotten: u64,
 }
 
-struct Finding {
+/// One open finding, as persisted (see [`AlertsSnapshot`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Finding {
     id: String,
     kind: AnomalyKind,
+    /// What the finding is about within the consumer (see [`Detection::subject`]).
+    subject: u64,
     severity: Severity,
     score: u8,
     first_seen: u64,
@@ -124,6 +132,81 @@ impl Finding {
 }
 
 type Key = (AnomalyKind, u64, u64);
+
+/// The opening times of one consumer's recent findings of one kind (the `max_new_per_hour`
+/// limit), as persisted.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Recent {
+    /// The kind.
+    pub kind: AnomalyKind,
+    /// The consumer key.
+    pub consumer: u64,
+    /// Packet times the findings opened at, within the last hour.
+    pub opened: Vec<u64>,
+}
+
+/// The finding book as persisted: its open findings (ordered by id, so equal books give equal
+/// snapshots), the rate-limit history and the counters. Events not yet drained are not part
+/// of it: drain before taking it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AlertsSnapshot {
+    /// Open findings.
+    pub open: Vec<Finding>,
+    /// Rate-limit history.
+    pub recent: Vec<Recent>,
+    /// Counters.
+    pub stats: AlertStats,
+}
+
+/// Longest finding message and label kept from a snapshot, in bytes.
+const MAX_SNAPSHOT_TEXT: usize = 4096;
+/// Most evidence keys of a finding kept from a snapshot.
+const MAX_SNAPSHOT_EVIDENCE_KEYS: usize = 64;
+/// Most evidence bytes (as JSON) of a finding kept from a snapshot.
+const MAX_SNAPSHOT_EVIDENCE_BYTES: usize = 16 * 1024;
+
+impl Finding {
+    /// Why a deserialised finding cannot be held: an id that is not 32 hex digits, times out
+    /// of order, over-long texts or evidence.
+    fn check(&self) -> Result<(), String> {
+        if self.id.len() != 32 || !self.id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("finding id is not 32 hex digits".into());
+        }
+        if self.detected > self.last_seen || self.version == 0 {
+            return Err(format!("finding {}: detected after last seen, or no event emitted", self.id));
+        }
+        let texts = [Some(&self.message), self.ctx.consumer.as_ref().map(|c| &c.label), self.ctx.customer.as_ref(), self.ctx.network.as_ref()];
+        if texts.iter().flatten().any(|t| t.len() > MAX_SNAPSHOT_TEXT) {
+            return Err(format!("finding {}: a text longer than {MAX_SNAPSHOT_TEXT} bytes", self.id));
+        }
+        let evidence_bytes = serde_json::to_vec(&self.evidence).map_or(usize::MAX, |v| v.len());
+        if self.evidence.len() > MAX_SNAPSHOT_EVIDENCE_KEYS || evidence_bytes > MAX_SNAPSHOT_EVIDENCE_BYTES {
+            return Err(format!("finding {}: evidence over {MAX_SNAPSHOT_EVIDENCE_KEYS} keys or {MAX_SNAPSHOT_EVIDENCE_BYTES} bytes", self.id));
+        }
+        Ok(())
+    }
+
+    /// The finding's kind and consumer key.
+    pub fn kind_and_consumer(&self) -> (AnomalyKind, u64) {
+        (self.kind, self.ctx.consumer_key)
+    }
+}
+
+/// What restoring a book kept and dropped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertsRestored {
+    /// Open findings restored.
+    pub findings: usize,
+    /// Findings dropped as invalid or duplicate (the first reason in `first_error`).
+    pub invalid: usize,
+    /// Findings dropped because `max_open` is smaller than the snapshot held (the quietest
+    /// go first, without an event).
+    pub over_limit: usize,
+    /// Rate-limit entries dropped as over-long or beyond the bound.
+    pub recent_dropped: usize,
+    /// Why the first invalid finding was dropped.
+    pub first_error: Option<String>,
+}
 
 /// The open findings.
 pub struct AlertBook {
@@ -231,6 +314,7 @@ impl AlertBook {
         let f = Finding {
             id,
             kind: det.kind,
+            subject: det.subject,
             severity: det.severity,
             score: det.score,
             first_seen: det.first_seen.min(now),
@@ -285,6 +369,119 @@ impl AlertBook {
     /// Takes the events emitted so far, in order.
     pub fn drain(&mut self) -> Vec<Anomaly> {
         std::mem::take(&mut self.out)
+    }
+
+    /// The book as persisted (see [`AlertsSnapshot`]).
+    pub fn snapshot(&self) -> AlertsSnapshot {
+        let mut open: Vec<Finding> = self.open.values().cloned().collect();
+        open.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut recent: Vec<Recent> = self.recent.iter().map(|((kind, consumer), v)| Recent { kind: *kind, consumer: *consumer, opened: v.clone() }).collect();
+        recent.sort_by_key(|r| (r.kind, r.consumer));
+        AlertsSnapshot { open, recent, stats: self.stats.clone() }
+    }
+
+    /// A book from a snapshot, within this configuration's `max_open` (the most recently seen
+    /// findings are kept) and with at most `max_new_per_hour` opening times per consumer and
+    /// kind. `max_recent` bounds the rate-limit entries kept.
+    pub fn restore(cfg: AlertSettings, key: [u8; 16], snap: AlertsSnapshot, max_recent: usize) -> (AlertBook, AlertsRestored) {
+        let mut book = AlertBook::new(cfg, key);
+        let mut r = AlertsRestored::default();
+        let mut open = snap.open;
+        // Most recently seen first: those are kept when the bound is smaller.
+        open.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.id.cmp(&b.id)));
+        for f in open {
+            if let Err(e) = f.check() {
+                r.invalid += 1;
+                r.first_error.get_or_insert(e);
+                continue;
+            }
+            if book.open.len() >= book.cfg.max_open.max(1) {
+                r.over_limit += 1;
+                continue;
+            }
+            let key = (f.kind, f.ctx.consumer_key, f.subject);
+            if book.open.contains_key(&key) {
+                r.invalid += 1;
+                r.first_error.get_or_insert_with(|| format!("finding {}: a second open finding of the same kind, consumer and subject", f.id));
+                continue;
+            }
+            book.open.insert(key, f);
+            r.findings += 1;
+        }
+        let per = book.cfg.max_new_per_hour as usize;
+        for mut e in snap.recent {
+            if book.recent.len() >= max_recent {
+                r.recent_dropped += 1;
+                continue;
+            }
+            if e.opened.len() > per {
+                let cut = e.opened.len() - per;
+                e.opened.drain(..cut);
+                r.recent_dropped += 1;
+            }
+            book.recent.insert((e.kind, e.consumer), e.opened);
+        }
+        book.stats = snap.stats;
+        (book, r)
+    }
+
+    /// Removes every open finding, queued event and rate-limit entry of a consumer, without
+    /// an event (an erasure). Returns how many findings and queued events went.
+    pub fn forget_consumer(&mut self, consumer_key: u64) -> usize {
+        let before = self.open.len();
+        self.open.retain(|k, _| k.1 != consumer_key);
+        let findings = before - self.open.len();
+        self.stats.forgotten += findings as u64;
+        self.recent.retain(|k, _| k.1 != consumer_key);
+        let queued = self.out.len();
+        let id = format!("{consumer_key:016x}");
+        self.out.retain(|a| a.consumer.as_ref().is_none_or(|c| c.id != id));
+        findings + (queued - self.out.len())
+    }
+
+    /// Removes a customer id (as the anomalies write it) from every open finding and queued
+    /// event: the `customer` field, and any evidence value equal to it. Returns how many
+    /// places were cleaned.
+    pub fn forget_customer(&mut self, customer: &str) -> usize {
+        let mut n = 0;
+        let clean = |c: &mut Option<String>, ev: &mut Map<String, Value>| {
+            let mut k = 0;
+            if c.as_deref() == Some(customer) {
+                *c = None;
+                k += 1;
+            }
+            let before = ev.len();
+            ev.retain(|_, v| v.as_str() != Some(customer));
+            k + (before - ev.len())
+        };
+        for f in self.open.values_mut() {
+            n += clean(&mut f.ctx.customer, &mut f.evidence);
+        }
+        for a in &mut self.out {
+            n += clean(&mut a.customer, &mut a.evidence);
+        }
+        n
+    }
+
+    /// Moves a consumer's open findings and rate-limit history to a new key (the consumer was
+    /// re-keyed): the findings keep their ids; later events name `consumer`.
+    pub fn rekey(&mut self, old: u64, new: u64, consumer: Option<&ConsumerRef>) {
+        let keys: Vec<Key> = self.open.keys().filter(|k| k.1 == old).copied().collect();
+        for k in keys {
+            if let Some(mut f) = self.open.remove(&k) {
+                f.ctx.consumer_key = new;
+                if let Some(c) = consumer {
+                    f.ctx.consumer = Some(c.clone());
+                }
+                self.open.insert((k.0, new, k.2), f);
+            }
+        }
+        let recent: Vec<(AnomalyKind, u64)> = self.recent.keys().filter(|k| k.1 == old).copied().collect();
+        for k in recent {
+            if let Some(v) = self.recent.remove(&k) {
+                self.recent.insert((k.0, new), v);
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! endpoint, evidence, score) are under `unmapped`, OCSF's place for source-specific data.
 //! Layout and mapping: `docs/anomalies.md`.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::inventory::rfc3339;
@@ -15,7 +15,7 @@ pub const ANOMALY_SCHEMA_VERSION: u32 = 1;
 pub const OCSF_VERSION: &str = "1.3.0";
 
 /// What a detector found. Stable snake_case codes (`AnomalyKind::code`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnomalyKind {
     /// Requests for object ids the consumer was never given, many refused.
@@ -120,7 +120,7 @@ impl AnomalyKind {
 }
 
 /// Severity, as OCSF `severity_id` 1 to 5.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// 1.
@@ -185,6 +185,7 @@ impl Lifecycle {
 }
 
 /// The consumer a finding is about: never a credential, only its keyed hash and a label.
+/// Deserialises only with a known identity source name.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConsumerRef {
     /// Keyed hash (16 hex digits).
@@ -198,7 +199,7 @@ pub struct ConsumerRef {
     pub org_id: Option<String>,
 }
 
-/// The endpoint a finding is about.
+/// The endpoint a finding is about. Deserialises only with a known classification name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EndpointRef {
     /// Service (host).
@@ -210,6 +211,50 @@ pub struct EndpointRef {
     /// Inventory class when detected (`documented`, `shadow`, `zombie`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classification: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+struct ConsumerRefIn {
+    id: String,
+    label: String,
+    source: String,
+    #[serde(default)]
+    org_id: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ConsumerRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = ConsumerRefIn::deserialize(d)?;
+        let source: crate::identity::IdSource = r.source.parse().map_err(serde::de::Error::custom)?;
+        Ok(ConsumerRef { id: r.id, label: r.label, source: source.name(), org_id: r.org_id })
+    }
+}
+
+#[derive(Deserialize)]
+struct EndpointRefIn {
+    service: String,
+    method: String,
+    path_template: String,
+    #[serde(default)]
+    classification: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for EndpointRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use crate::inventory::Classification;
+        let r = EndpointRefIn::deserialize(d)?;
+        let classification = match r.classification.as_deref() {
+            None => None,
+            Some(c) => Some(
+                [Classification::Documented, Classification::Shadow, Classification::Zombie, Classification::Orphan]
+                    .into_iter()
+                    .map(Classification::name)
+                    .find(|n| *n == c)
+                    .ok_or_else(|| serde::de::Error::custom(format!("endpoint classification {c:?} is unknown")))?,
+            ),
+        };
+        Ok(EndpointRef { service: r.service, method: r.method, path_template: r.path_template, classification })
+    }
 }
 
 /// One finding event, as detected (the OCSF layout is made by [`Anomaly::to_json`]).

@@ -20,33 +20,46 @@
 //! forgotten first), `max_endpoints` endpoint and service baselines, `alerts.max_open`
 //! findings.
 //!
-//! Not supported: persistence of baselines across runs (the structures serialise; the daemon
-//! stores them); ASN or country of networks (no GeoIP database is read yet: networks are
-//! address prefixes); per-customer baselines (customers are counted per consumer, and named in
-//! findings, but not profiled on their own).
+//! Persistence ([`persist`]): [`Behaviour::snapshot_global`] and the per-consumer
+//! [`Behaviour::profiles_changed_since`] give everything the layer holds, serde-serialisable
+//! and versioned; [`Behaviour::restore`] rebuilds a layer from them under the current
+//! configuration's limits. Erasure and retention ([`Behaviour::forget_consumer`],
+//! [`Behaviour::forget_customer`], [`Behaviour::expire`]) and key rotation
+//! ([`Identity::previous_id`](crate::identity::Identity::previous_id): a profile follows its
+//! consumer to the new id) are in `erase.rs`.
+//!
+//! Not supported: per-customer baselines (customers are counted per consumer, the most
+//! frequent by id, and named in findings, but not profiled on their own).
 
 pub mod alerts;
 pub mod anomaly;
 pub mod config;
 mod detect;
+mod erase;
 pub mod input;
+pub mod persist;
 pub mod profile;
 
 use std::collections::HashMap;
 
 use alerts::{AlertBook, AlertStats, Context};
+use serde::{Deserialize, Serialize};
 pub use anomaly::{Anomaly, AnomalyKind, ConsumerRef, EndpointRef, Lifecycle, Producer, Severity, ANOMALY_SCHEMA_VERSION};
 pub use config::BehaviourConfig;
-use detect::errors::{ErrorWindow, Level};
+pub use detect::errors::ErrorWindow;
+use detect::errors::Level;
+pub use persist::{BehaviourSnapshot, RestoreStats, BEHAVIOUR_SNAPSHOT_FORMAT};
+pub use profile::{ConsumerSummary, PROFILE_FORMAT};
 use detect::Step;
 pub use input::Transaction;
 use input::stable_key;
-use profile::Profile;
+pub use profile::Profile;
 
 use crate::sketch::{BankClock, LogHistogram, NS_PER_HOUR, NS_PER_MINUTE};
 
 /// Counters of the behavioural layer.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct BehaviourStats {
     /// Transactions observed.
     pub transactions: u64,
@@ -59,9 +72,22 @@ pub struct BehaviourStats {
     /// Transactions older than the latest seen by more than a minute (counted in their
     /// windows as far as those allow).
     pub late: u64,
+    /// Profiles moved to a consumer's new id after a key rotation
+    /// ([`Identity::previous_id`](crate::identity::Identity::previous_id)).
+    pub consumers_rekeyed: u64,
+    /// Profiles removed on request ([`Behaviour::forget_consumer`]).
+    pub consumers_forgotten: u64,
+    /// Profiles dropped for inactivity ([`Behaviour::expire`]).
+    pub consumers_expired: u64,
+    /// Places a customer id was removed from ([`Behaviour::forget_customer`]).
+    pub customer_erasures: u64,
+    /// Removed consumer ids that [`Behaviour::take_removed`] could not hold (more than
+    /// `max_consumers` between two calls): the store must compare its rows with
+    /// [`Behaviour::consumer_ids`].
+    pub removed_unreported: u64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct EndpointState {
     sizes: LogHistogram,
     errors: ErrorWindow,
@@ -94,6 +120,8 @@ pub struct Behaviour {
     stats: BehaviourStats,
     latest: u64,
     last_advance: u64,
+    /// Consumer ids whose profile went (evicted, re-keyed) since the last `take_removed`.
+    removed: Vec<u64>,
 }
 
 impl Behaviour {
@@ -114,12 +142,24 @@ impl Behaviour {
             stats: BehaviourStats::default(),
             latest: 0,
             last_advance: 0,
+            removed: Vec::new(),
         })
     }
 
     /// Counters.
     pub fn stats(&self) -> &BehaviourStats {
         &self.stats
+    }
+
+    /// The latest packet time seen (by `observe` or `advance`): what a checkpoint records as
+    /// its time, and passes to [`Behaviour::profiles_changed_since`] at the next one.
+    pub fn latest(&self) -> u64 {
+        self.latest
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &BehaviourConfig {
+        &self.cfg
     }
 
     /// Counters of the findings.
@@ -165,6 +205,7 @@ impl Behaviour {
         seen.sort_unstable();
         for (_, k) in seen.into_iter().take(n) {
             self.profiles.remove(&k);
+            self.note_removed(k);
             self.stats.consumers_evicted += 1;
         }
     }
@@ -182,6 +223,11 @@ impl Behaviour {
         }
         let id = tx.identity;
         let consumer_key = id.id.0;
+        if !self.profiles.contains_key(&consumer_key) {
+            if let Some(old) = id.previous_id.map(|p| p.0).filter(|p| *p != consumer_key) {
+                self.rekey(old, id);
+            }
+        }
         if !self.profiles.contains_key(&consumer_key) {
             if self.profiles.len() >= self.cfg.max_consumers {
                 self.evict_profiles();
@@ -224,7 +270,9 @@ impl Behaviour {
             account,
             account_information,
         };
+        let latest = self.latest;
         let Some(p) = self.profiles.get_mut(&consumer_key) else { return };
+        p.changed = latest;
         let alerts = &mut self.alerts;
         let network_new = p.networks.get(step.network_key).is_none();
         let network_new_since_warm = detect::novelty::is_new(p, &p.networks, step.network_key, ts).is_some();
@@ -387,6 +435,7 @@ impl Behaviour {
         }
         if let Some(c) = id.customer {
             p.customers.insert(c.0);
+            p.customer_ids.observe(c.0, ts);
         }
         let _ = oversized;
         p.check_warm(ts, &self.cfg);

@@ -23,6 +23,13 @@ pub const MAX_WINDOW_KEYS: u32 = 256;
 pub const MAX_ACCOUNTS_PER_CONSUMER: u32 = 512;
 /// Bytes of the received-ids filter per consumer.
 pub const MAX_ID_FILTER_BYTES: u32 = 16 * 1024;
+/// Customers whose requests are counted by id per consumer (the most frequent are kept).
+pub const MAX_CUSTOMERS_PER_CONSUMER: usize = 32;
+
+/// Version of the profile encoding ([`Profile::format`]). Raised whenever a field is added,
+/// removed or changes meaning; a profile of another format is not restored (its consumer
+/// starts a new baseline) unless a conversion for it is added in `persist.rs`.
+pub const PROFILE_FORMAT: u32 = 1;
 
 /// Pseudo-count of the weekday/weekend hour-of-day profile against the hour-of-week slot:
 /// with one or two weeks of history a slot holds one or two hours, too few to trust alone.
@@ -55,6 +62,14 @@ pub struct DecayedRatio {
 }
 
 impl DecayedRatio {
+    /// Checks a deserialised ratio: finite, non-negative, at most one hit per observation.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.num.is_finite() && self.den.is_finite() && self.num >= 0.0 && self.den >= 0.0 && self.num <= self.den + 1e-9) {
+            return Err("decayed ratio out of range".into());
+        }
+        Ok(())
+    }
+
     const HOURLY: f64 = 0.971_531_941_153_605_1; // 0.5^(1/24)
 
     /// Adds one observation at packet hour `hour`.
@@ -126,6 +141,32 @@ impl Windows {
         }
     }
 
+    /// Checks deserialised windows against the profile limits.
+    fn validate(&self) -> Result<(), String> {
+        for w in [&self.foreign_ids, &self.slow_refused_ids, &self.login_users, &self.login_new_networks, &self.recent_accounts] {
+            w.validate(MAX_WINDOW_KEYS)?;
+        }
+        for w in [&self.foreign_requests, &self.foreign_refused, &self.slow_foreign, &self.logins, &self.login_failures] {
+            w.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Whether every window has the width and buckets `cfg` gives it.
+    fn fits(&self, cfg: &BehaviourConfig) -> bool {
+        let n = Windows::new(cfg);
+        self.foreign_ids.same_shape(&n.foreign_ids)
+            && self.foreign_requests.same_shape(&n.foreign_requests)
+            && self.foreign_refused.same_shape(&n.foreign_refused)
+            && self.slow_refused_ids.same_shape(&n.slow_refused_ids)
+            && self.slow_foreign.same_shape(&n.slow_foreign)
+            && self.logins.same_shape(&n.logins)
+            && self.login_failures.same_shape(&n.login_failures)
+            && self.login_users.same_shape(&n.login_users)
+            && self.login_new_networks.same_shape(&n.login_new_networks)
+            && self.recent_accounts.same_shape(&n.recent_accounts)
+    }
+
     fn memory_bytes(&self) -> usize {
         self.foreign_ids.memory_bytes()
             + self.foreign_requests.memory_bytes()
@@ -143,6 +184,11 @@ impl Windows {
 /// What the sensor knows about one consumer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Profile {
+    /// Encoding version: [`PROFILE_FORMAT`] when made by this build.
+    pub format: u32,
+    /// Latest packet time (the layer's, [`Behaviour::latest`](super::Behaviour::latest)) at
+    /// which anything in the profile changed: what a checkpoint compares with.
+    pub changed: u64,
     /// Non-secret label.
     pub label: String,
     /// Identity source code.
@@ -211,6 +257,9 @@ pub struct Profile {
     pub latency: LogHistogram,
     /// Distinct customers behind it.
     pub customers: Hll,
+    /// Requests per customer (keyed customer ids), for the most frequent
+    /// [`MAX_CUSTOMERS_PER_CONSUMER`]: the customers the profile names (an erasure removes one).
+    pub customer_ids: BoundedCounts,
     /// Short windows, once needed.
     pub windows: Option<Box<Windows>>,
     /// The consumer's own error window, once needed.
@@ -221,6 +270,8 @@ impl Profile {
     /// A new profile from the first request's identity.
     pub fn new(id: &Identity, ts: u64, cfg: &BehaviourConfig) -> Self {
         Profile {
+            format: PROFILE_FORMAT,
+            changed: ts,
             label: id.label.clone(),
             source: id.source.name().to_string(),
             org_id: id.org_id.clone(),
@@ -252,7 +303,102 @@ impl Profile {
             errors: DecayedRatio::default(),
             latency: LogHistogram::new(),
             customers: Hll::new(8),
+            customer_ids: BoundedCounts::new(MAX_CUSTOMERS_PER_CONSUMER),
             windows: None,
+        }
+    }
+
+    /// Checks a deserialised profile: its format, every structure within the profile limits
+    /// (the constants of this module), finite averages. A profile that fails is not restored.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.format != PROFILE_FORMAT {
+            return Err(format!("profile format {} (this version reads {PROFILE_FORMAT})", self.format));
+        }
+        let texts = [Some(&self.label), Some(&self.source), self.org_id.as_ref()];
+        if texts.iter().flatten().any(|t| t.len() > MAX_PROFILE_TEXT) {
+            return Err(format!("profile label, source or organisation id over {MAX_PROFILE_TEXT} bytes"));
+        }
+        if self.first_seen > self.last_seen {
+            return Err("profile first seen after last seen".into());
+        }
+        self.season.validate()?;
+        self.sessions.validate()?;
+        for w in [&self.recent, &self.recent_refused] {
+            w.validate()?;
+        }
+        self.recent_sessions.validate(MAX_WINDOW_KEYS)?;
+        for e in [&self.session_ratio, &self.hour_ratio, &self.account_breadth] {
+            e.validate()?;
+        }
+        self.endpoints.validate(MAX_ENDPOINTS_PER_CONSUMER)?;
+        self.networks.validate(MAX_NETWORKS_PER_CONSUMER)?;
+        self.origins.validate(MAX_ORIGINS_PER_CONSUMER)?;
+        self.agents.validate(MAX_AGENTS_PER_CONSUMER)?;
+        self.fingerprints.validate(MAX_AGENTS_PER_CONSUMER)?;
+        self.customer_ids.validate(MAX_CUSTOMERS_PER_CONSUMER)?;
+        self.received.validate(MAX_ID_FILTER_BYTES)?;
+        self.accesses.validate(MAX_ACCOUNTS_PER_CONSUMER)?;
+        self.errors.validate()?;
+        self.latency.validate()?;
+        self.customers.validate()?;
+        if let Some(w) = &self.windows {
+            w.validate()?;
+        }
+        if let Some(w) = &self.consumer_errors {
+            w.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds, empty, the windows whose width or buckets `cfg` sets differently from the
+    /// settings the profile was made under (a reload changed `rate.window_hours`, a detector's
+    /// `window_minutes`, ...): their counts cannot be read in the new width. Returns how many
+    /// were rebuilt; the long-term baseline (seasons, mixes, ids) is kept.
+    pub fn conform(&mut self, cfg: &BehaviourConfig) -> usize {
+        let mut n = 0;
+        let rate = hours(cfg.rate.window_hours);
+        let fresh = RateWindow::with_buckets(rate, 12);
+        for w in [&mut self.recent, &mut self.recent_refused] {
+            if !w.same_shape(&fresh) {
+                *w = fresh.clone();
+                n += 1;
+            }
+        }
+        let sessions = DistinctWindow::with_limits(rate, 12, MAX_WINDOW_KEYS);
+        if !self.recent_sessions.same_shape(&sessions) {
+            self.recent_sessions = sessions;
+            n += 1;
+        }
+        if self.windows.as_ref().is_some_and(|w| !w.fits(cfg)) {
+            self.windows = None;
+            n += 1;
+        }
+        if self.consumer_errors.as_ref().is_some_and(|w| !w.fits(cfg)) {
+            self.consumer_errors = None;
+            n += 1;
+        }
+        n
+    }
+
+    /// Removes a customer (keyed id) from the profile's per-customer counts. Returns whether
+    /// it was there. The distinct-customer estimate keeps its count: it names no customer.
+    pub fn forget_customer(&mut self, customer: u64) -> bool {
+        self.customer_ids.remove(customer)
+    }
+
+    /// The readable columns of a store row for this profile (`id` is its consumer key).
+    pub fn summary(&self, id: u64) -> ConsumerSummary {
+        let mut customers: Vec<(u64, u64)> = self.customer_ids.iter().map(|(k, e)| (k, e.count)).collect();
+        customers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ConsumerSummary {
+            id: crate::identity::ConsumerId(id).to_string(),
+            label: self.label.clone(),
+            source: self.source.clone(),
+            org_id: self.org_id.clone(),
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            requests: self.requests,
+            customers: customers.into_iter().map(|(k, _)| crate::identity::CustomerId(k).to_string()).collect(),
         }
     }
 
@@ -309,9 +455,37 @@ impl Profile {
             + self.accesses.memory_bytes()
             + self.latency.memory_bytes()
             + self.customers.memory_bytes()
+            + self.customer_ids.memory_bytes()
             + self.windows.as_ref().map_or(0, |w| std::mem::size_of::<Windows>() + w.memory_bytes())
             + self.consumer_errors.as_ref().map_or(0, |w| w.memory_bytes())
     }
+}
+
+/// Longest label, source or organisation id a restored profile may hold, in bytes.
+pub const MAX_PROFILE_TEXT: usize = 1024;
+
+/// What a store row shows of a profile without decoding it: who, since when, how much, and the
+/// customers it names (so an erasure of a customer finds its rows).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerSummary {
+    /// The consumer id as anomalies write it (16 hex digits, keyed hash).
+    pub id: String,
+    /// Non-secret label.
+    pub label: String,
+    /// Identity source (`client_cert`, `jwt`, ...).
+    pub source: String,
+    /// PSD2 organisation identifier, when known.
+    pub org_id: Option<String>,
+    /// First request (packet time, ns).
+    pub first_seen: u64,
+    /// Latest request (packet time, ns).
+    pub last_seen: u64,
+    /// Requests seen.
+    pub requests: u64,
+    /// Keyed customer ids (16 hex digits, as anomalies write them) the profile counts, most
+    /// frequent first: at most [`MAX_CUSTOMERS_PER_CONSUMER`]. A consumer serving more
+    /// customers names only its most frequent ones.
+    pub customers: Vec<String>,
 }
 
 /// The [`Profile::origins`] key of an autonomous system.

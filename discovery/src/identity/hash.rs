@@ -35,6 +35,9 @@ pub(crate) enum Domain {
     CertHeader,
     /// A handshake certificate's DER, likewise.
     CertDer,
+    /// Nothing: the hash of no input tells whether two keys are the same without showing
+    /// either (a snapshot records the key it was made under).
+    KeyCheck,
 }
 
 impl Domain {
@@ -52,6 +55,7 @@ impl Domain {
             Domain::LoginUser => b"login-user",
             Domain::CertHeader => b"cert-header",
             Domain::CertDer => b"cert-der",
+            Domain::KeyCheck => b"key-check",
         }
     }
 }

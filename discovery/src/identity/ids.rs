@@ -64,6 +64,13 @@ hex_id! {
 pub struct Identity {
     /// The consumer.
     pub id: ConsumerId,
+    /// The id the same credential had under the previous hashing key, when one is set
+    /// ([`Identifier::with_previous_key`](super::Identifier::with_previous_key)) and the
+    /// source hashes a credential (not for a token linked before the rotation, whose client
+    /// keeps its old id until it authenticates again). The behavioural layer moves a profile
+    /// from this id to `id`, so baselines survive a key rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_id: Option<ConsumerId>,
     /// The source that named it.
     pub source: IdSource,
     /// A non-secret name for people: the certificate's organisation id, else its CN, else its

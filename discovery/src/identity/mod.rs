@@ -123,6 +123,7 @@ mod ids;
 mod jwt;
 mod login;
 mod network;
+mod persist;
 mod sources;
 mod stats;
 mod text;
@@ -138,6 +139,7 @@ pub use config::{
 pub use geo::{Country, CountryError, Geo, GeoDb, GeoDbInfo, GeoError, GeoErrorReason, GeoKind, GeoStats};
 pub use ids::{ConsumerId, CustomerId, Grant, Identity, LoginAttempt, LoginKind, LoginOutcome};
 pub use network::{Prefix, PrefixError};
+pub use persist::{ClientSnapshot, IdentitySnapshot, LinkSnapshot, IDENTITY_SNAPSHOT_FORMAT};
 pub use stats::IdentityStats;
 
 use creds::Auth;
@@ -219,6 +221,8 @@ impl fmt::Debug for RequestFacts<'_> {
 pub struct Identifier {
     cfg: IdentityConfig,
     key: [u8; 16],
+    /// The key before a rotation, while consumers move to the new one.
+    prev_key: Option<[u8; 16]>,
     links: TokenLinks,
     certs: CertCache,
     geo: Option<GeoDb>,
@@ -244,6 +248,7 @@ impl Identifier {
         Identifier {
             cfg,
             key,
+            prev_key: None,
             links: TokenLinks::default(),
             certs: CertCache::default(),
             geo: None,
@@ -256,6 +261,17 @@ impl Identifier {
     #[must_use]
     pub fn with_geo(mut self, geo: GeoDb) -> Self {
         self.geo = (!geo.is_empty()).then_some(geo);
+        self
+    }
+
+    /// The same identifier during a key rotation: every identity of a hashed credential also
+    /// carries the id it had under `previous` ([`Identity::previous_id`]), so the behavioural
+    /// layer moves each consumer's profile to its new id when the consumer is next seen; token
+    /// links restored from before the rotation are found by the previous key's hash. A
+    /// previous key equal to the key is ignored. See `docs/behaviour.md` for the procedure.
+    #[must_use]
+    pub fn with_previous_key(mut self, previous: [u8; 16]) -> Self {
+        self.prev_key = (previous != self.key).then_some(previous);
         self
     }
 
@@ -280,6 +296,7 @@ impl Identifier {
         let mut ctx = Ctx {
             cfg: &self.cfg,
             key: &self.key,
+            prev_key: self.prev_key.as_ref(),
             stats: &mut self.stats,
             links: &mut self.links,
             certs: &mut self.certs,
@@ -337,6 +354,13 @@ impl Identifier {
             }
         }
         let found = found.unwrap_or_else(|| ctx.network(network));
+        if let Some(prev) = found.prev.filter(|p| *p != found.id) {
+            // Links restored from before the rotation name the client by its old id: from now
+            // on they name the new one.
+            if ctx.links.has_client(prev) {
+                ctx.links.rekey_client(prev, found.id);
+            }
+        }
         if let Some(slot) = ctx.stats.by_source.get_mut(found.info.source.index()) {
             *slot += 1;
         }
@@ -377,6 +401,7 @@ impl Identifier {
 
         Identity {
             id: ConsumerId(found.id),
+            previous_id: found.prev.map(ConsumerId),
             source: found.info.source,
             label: found.info.label,
             org_id: found.info.org_id,

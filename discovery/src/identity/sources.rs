@@ -20,12 +20,14 @@ pub(crate) const MAX_SUBJECT_CHARS: usize = 1024;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Found {
     pub id: u64,
+    /// The id under the previous key, when one is set and the source hashes a credential.
+    pub prev: Option<u64>,
     pub info: ClientInfo,
 }
 
 impl Found {
-    fn new(id: u64, source: IdSource, label: String) -> Found {
-        Found { id, info: ClientInfo { source, label, org_id: None, cert_subject: None } }
+    fn new((id, prev): (u64, Option<u64>), source: IdSource, label: String) -> Found {
+        Found { id, prev, info: ClientInfo { source, label, org_id: None, cert_subject: None } }
     }
 }
 
@@ -72,6 +74,8 @@ pub(crate) struct Seen<'r, 'a> {
 pub(crate) struct Ctx<'c> {
     pub cfg: &'c IdentityConfig,
     pub key: &'c [u8; 16],
+    /// The previous key during a rotation.
+    pub prev_key: Option<&'c [u8; 16]>,
     pub stats: &'c mut IdentityStats,
     pub links: &'c mut TokenLinks,
     pub certs: &'c mut CertCache,
@@ -101,12 +105,26 @@ impl Ctx<'_> {
         keyed(self.key, Domain::OpaqueToken, &[token])
     }
 
-    /// The client a linked token names, if the link holds at `now`.
+    /// A consumer id under the key, and under the previous key when one is set.
+    fn ids(&self, domain: Domain, parts: &[&[u8]]) -> (u64, Option<u64>) {
+        (keyed(self.key, domain, parts), self.prev_key.map(|k| keyed(k, domain, parts)))
+    }
+
+    /// The client a linked token names, if the link holds at `now`. A link restored from
+    /// before a key rotation is found by the previous key's hash and moved to the current one.
     pub fn linked(&mut self, token: &[u8], source: IdSource, now: u64) -> Option<(Found, Option<u64>)> {
         let hash = self.token_hash(token);
+        if let Some(prev) = self.prev_key {
+            if self.links.has_old_links() && !self.links.contains(hash) {
+                let old = keyed(prev, Domain::OpaqueToken, &[token]);
+                if self.links.migrate(old, hash, self.cfg.max_linked_tokens) {
+                    self.stats.linked_tokens_rekeyed += 1;
+                }
+            }
+        }
         let (found, churn) = self.links.lookup(hash, now);
         self.stats.linked_tokens_expired += churn.expired;
-        let found = found.map(|l| (Found { id: l.client, info: ClientInfo { source, ..l.info.clone() } }, l.customer));
+        let found = found.map(|l| (Found { id: l.client, prev: None, info: ClientInfo { source, ..l.info.clone() } }, l.customer));
         if found.is_some() {
             self.stats.linked_token_hits += 1;
         }
@@ -115,7 +133,7 @@ impl Ctx<'_> {
 
     /// The OAuth client identity for a client id, however it was presented.
     fn oauth_client(&self, client_id: &[u8], source: IdSource) -> Found {
-        Found::new(keyed(self.key, Domain::OAuthClient, &[client_id]), source, user_label(client_id))
+        Found::new(self.ids(Domain::OAuthClient, &[client_id]), source, user_label(client_id))
     }
 
     /// Reads a certificate through the cache.
@@ -165,14 +183,14 @@ impl Ctx<'_> {
                 if names_client {
                     return None;
                 }
-                let id = self.token_hash(token);
-                Some(Found::new(id, IdSource::OpaqueToken, format!("opaque token {}", short_hex(id))))
+                let ids = self.ids(Domain::OpaqueToken, &[token]);
+                Some(Found::new(ids, IdSource::OpaqueToken, format!("opaque token {}", short_hex(ids.0))))
             }
             IdSource::TokenClient => self.token_client(seen),
             IdSource::ApiKey => {
                 let (name, value) = creds::api_key(headers, &self.cfg.api_key_headers)?;
-                let id = keyed(self.key, Domain::ApiKey, &[value]);
-                Some(Found::new(id, IdSource::ApiKey, format!("api-key {name} {}", short_hex(id))))
+                let ids = self.ids(Domain::ApiKey, &[value]);
+                Some(Found::new(ids, IdSource::ApiKey, format!("api-key {name} {}", short_hex(ids.0))))
             }
             IdSource::Basic => {
                 let Some(Auth::Basic(encoded)) = seen.auth else { return None };
@@ -185,12 +203,12 @@ impl Ctx<'_> {
                     let client_id = percent_decode(&user, true, user.len()).unwrap_or(user);
                     return Some(self.oauth_client(&client_id, IdSource::Basic));
                 }
-                Some(Found::new(keyed(self.key, Domain::BasicUser, &[&user]), IdSource::Basic, user_label(&user)))
+                Some(Found::new(self.ids(Domain::BasicUser, &[&user]), IdSource::Basic, user_label(&user)))
             }
             IdSource::SessionCookie => {
                 let (name, value) = creds::session_cookie(headers, &self.cfg.session_cookies)?;
-                let id = keyed(self.key, Domain::Session, &[name.as_bytes(), value]);
-                Some(Found::new(id, IdSource::SessionCookie, format!("session {name} {}", short_hex(id))))
+                let ids = self.ids(Domain::Session, &[name.as_bytes(), value]);
+                Some(Found::new(ids, IdSource::SessionCookie, format!("session {name} {}", short_hex(ids.0))))
             }
             IdSource::Network => Some(self.network(seen.network)),
         }
@@ -199,7 +217,7 @@ impl Ctx<'_> {
     /// The network identity, which always yields.
     pub fn network(&self, network: Prefix) -> Found {
         let text = network.to_string();
-        Found::new(keyed(self.key, Domain::Network, &[text.as_bytes()]), IdSource::Network, text)
+        Found::new(self.ids(Domain::Network, &[text.as_bytes()]), IdSource::Network, text)
     }
 
     fn client_cert(&mut self, req: &RequestFacts<'_>) -> Option<Found> {
@@ -216,9 +234,9 @@ impl Ctx<'_> {
             }
         }?;
         let org = facts.org_id.as_deref().unwrap_or_default();
-        let id = keyed(self.key, Domain::ClientCert, &[org.as_bytes(), facts.subject.as_bytes()]);
+        let ids = self.ids(Domain::ClientCert, &[org.as_bytes(), facts.subject.as_bytes()]);
         let label = facts.org_id.as_deref().or(facts.common_name.as_deref()).unwrap_or(&facts.subject);
-        let mut found = Found::new(id, IdSource::ClientCert, clean(label.as_bytes()));
+        let mut found = Found::new(ids, IdSource::ClientCert, clean(label.as_bytes()));
         found.info.org_id = facts.org_id.as_deref().map(|o| clean(o.as_bytes()));
         found.info.cert_subject = Some(facts.subject.chars().take(MAX_SUBJECT_CHARS).collect());
         Some(found)

@@ -28,6 +28,13 @@ pub struct IdentityStats {
     pub linked_tokens_evicted: u64,
     /// Links dropped after their lifetime, on packet time.
     pub linked_tokens_expired: u64,
+    /// Links restored from before a key rotation, found by the previous key's hash and moved
+    /// to the current one.
+    pub linked_tokens_rekeyed: u64,
+    /// Links restored ([`Identifier::restore_links`](super::Identifier::restore_links)).
+    pub linked_tokens_restored: u64,
+    /// Links removed by an erasure of their client or customer.
+    pub linked_tokens_forgotten: u64,
     /// Successful token responses that were not readable JSON (often: not captured, or cut).
     pub token_responses_unparsable: u64,
     /// Token responses with an access token whose request named no client to link it to.
@@ -69,6 +76,9 @@ impl IdentityStats {
             ("linked_token_hits", self.linked_token_hits),
             ("linked_tokens_evicted", self.linked_tokens_evicted),
             ("linked_tokens_expired", self.linked_tokens_expired),
+            ("linked_tokens_rekeyed", self.linked_tokens_rekeyed),
+            ("linked_tokens_restored", self.linked_tokens_restored),
+            ("linked_tokens_forgotten", self.linked_tokens_forgotten),
             ("token_responses_unparsable", self.token_responses_unparsable),
             ("token_responses_unattributed", self.token_responses_unattributed),
             ("bodies_too_long", self.bodies_too_long),

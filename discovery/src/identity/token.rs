@@ -35,6 +35,9 @@ struct Link {
     customer: Option<u64>,
     /// Packet time (ns) after which the link no longer holds.
     expires: u64,
+    /// The token hash (and the client id) were made under the previous key: a link restored
+    /// after a key rotation, moved to the current key's hash when its token is next seen.
+    old_key: bool,
     /// Insertion number, matched against the eviction queue so stale queue entries are
     /// recognised.
     seq: u64,
@@ -81,6 +84,8 @@ pub(crate) struct TokenLinks {
     /// (token hash, seq) in insertion order: the eviction order.
     order: VecDeque<(u64, u64)>,
     next_seq: u64,
+    /// Links with `old_key`.
+    old_links: usize,
 }
 
 impl TokenLinks {
@@ -99,7 +104,7 @@ impl TokenLinks {
         }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        self.links.insert(token, Link { client, customer, expires, seq });
+        self.links.insert(token, Link { client, customer, expires, seq, old_key: false });
         self.order.push_back((token, seq));
         let entry = self.clients.entry(client).or_insert_with(|| Client { info: info.clone(), refs: 0 });
         // A client seen again with a richer description (a certificate this time) keeps it.
@@ -128,6 +133,98 @@ impl TokenLinks {
         (found, churn)
     }
 
+    /// Whether `token` is linked (expired or not).
+    pub fn contains(&self, token: u64) -> bool {
+        self.links.contains_key(&token)
+    }
+
+    /// Whether a link made under the previous key is held.
+    pub fn has_old_links(&self) -> bool {
+        self.old_links > 0
+    }
+
+    /// Restores one link (see [`TokenLinks::link`]); `old_key`: its token hash and client id
+    /// were made under the previous key.
+    pub fn restore(&mut self, token: u64, issue: &Issue<'_>, old_key: bool, max: usize) -> Churn {
+        let churn = self.link(token, issue, 0, max);
+        if old_key {
+            if let Some(l) = self.links.get_mut(&token) {
+                l.old_key = true;
+                self.old_links += 1;
+            }
+        }
+        churn
+    }
+
+    /// Moves the link found under the previous key's hash `old_hash` to the current key's hash
+    /// `new_hash` of the same token; `false` when `old_hash` holds no such link.
+    pub fn migrate(&mut self, old_hash: u64, new_hash: u64, max: usize) -> bool {
+        let Some(link) = self.links.get(&old_hash).copied() else { return false };
+        if !link.old_key {
+            return false;
+        }
+        let Some(info) = self.clients.get(&link.client).map(|c| c.info.clone()) else { return false };
+        self.remove(old_hash);
+        let issue = Issue { client: link.client, info: &info, customer: link.customer, expires: link.expires };
+        self.link(new_hash, &issue, 0, max);
+        true
+    }
+
+    /// Whether any link names `client`.
+    pub fn has_client(&self, client: u64) -> bool {
+        self.clients.contains_key(&client)
+    }
+
+    /// Renames a client in every link (the same client under the new key); returns the links
+    /// renamed.
+    pub fn rekey_client(&mut self, old: u64, new: u64) -> usize {
+        let Some(c) = self.clients.remove(&old) else { return 0 };
+        let mut n = 0;
+        for l in self.links.values_mut().filter(|l| l.client == old) {
+            l.client = new;
+            n += 1;
+        }
+        match self.clients.get_mut(&new) {
+            Some(e) => e.refs += c.refs,
+            None => {
+                self.clients.insert(new, c);
+            }
+        }
+        n
+    }
+
+    /// Removes every link naming `client` (an erasure); returns how many.
+    pub fn forget_client(&mut self, client: u64) -> usize {
+        let tokens: Vec<u64> = self.links.iter().filter(|(_, l)| l.client == client).map(|(t, _)| *t).collect();
+        for t in &tokens {
+            self.remove(*t);
+        }
+        tokens.len()
+    }
+
+    /// Removes a customer from every link naming it (the links stay, naming only their
+    /// client); returns how many.
+    pub fn forget_customer(&mut self, customer: u64) -> usize {
+        let mut n = 0;
+        for l in self.links.values_mut().filter(|l| l.customer == Some(customer)) {
+            l.customer = None;
+            n += 1;
+        }
+        n
+    }
+
+    /// The live links in eviction order (oldest first), with their clients' descriptions.
+    pub fn entries(&self) -> Vec<(u64, u64, Option<u64>, u64, &ClientInfo)> {
+        self.order
+            .iter()
+            .filter_map(|(token, seq)| {
+                let l = self.links.get(token).filter(|l| l.seq == *seq)?;
+                let c = self.clients.get(&l.client)?;
+                Some((*token, l.client, l.customer, l.expires, &c.info))
+            })
+            .collect()
+    }
+
     /// Drops expired links at the old end of the queue (amortised constant work per call).
     pub fn sweep(&mut self, now: u64) -> Churn {
         let mut churn = Churn::default();
@@ -147,6 +244,9 @@ impl TokenLinks {
 
     fn remove(&mut self, token: u64) {
         let Some(link) = self.links.remove(&token) else { return };
+        if link.old_key {
+            self.old_links = self.old_links.saturating_sub(1);
+        }
         if let Some(c) = self.clients.get_mut(&link.client) {
             c.refs = c.refs.saturating_sub(1);
             if c.refs == 0 {

@@ -50,6 +50,7 @@ struct Stage {
     k: u8,
     inserted: u32,
     capacity: u32,
+    #[serde(with = "super::packed")]
     words: Vec<u64>,
 }
 
@@ -250,6 +251,30 @@ impl IdFilter {
     /// The sizing in force.
     pub fn config(&self) -> &BloomConfig {
         &self.cfg
+    }
+
+    /// Checks a deserialised filter against its own plan and a ceiling on its size: stage count,
+    /// each stage's slot, size, probes and fill, the next slot. The error says what is wrong.
+    pub fn validate(&self, max_bytes: u32) -> Result<(), String> {
+        if self.cfg.max_bytes > max_bytes {
+            return Err(format!("id filter max_bytes {} over the limit {max_bytes}", self.cfg.max_bytes));
+        }
+        if !(self.cfg.false_positive_rate.is_finite()) {
+            return Err("id filter false_positive_rate is not a number".into());
+        }
+        let plan = self.plan();
+        if self.stages.len() > plan.len() || usize::from(self.next_slot) >= plan.len() {
+            return Err(format!("id filter holds {} stages (next slot {}) for a plan of {}", self.stages.len(), self.next_slot, plan.len()));
+        }
+        for s in &self.stages {
+            let Some(&(words, k)) = plan.get(usize::from(s.slot)) else {
+                return Err(format!("id filter stage slot {} outside the plan", s.slot));
+            };
+            if s.words.len() != words || u32::from(s.k) != k || u64::from(s.capacity) != stage_capacity(words, k) || s.inserted > s.capacity {
+                return Err(format!("id filter stage {} does not match its plan ({} words, k {})", s.slot, s.words.len(), s.k));
+            }
+        }
+        Ok(())
     }
 
     /// Heap and inline bytes (at most about `max_bytes` + 300).

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::hll::Hll;
+use super::packed::Packable;
 use super::reserve_bounded;
 
 /// Slots of a [`BoundedCounts`] when the caller has no better figure.
@@ -21,6 +22,19 @@ pub struct Entry {
     /// Count inherited from the evicted minimum when this key took its slot: the true count
     /// lies in `[count - error, count]`.
     pub error: u64,
+}
+
+impl Packable for Entry {
+    const SIZE: usize = 32;
+    fn put(self, out: &mut Vec<u8>) {
+        for v in [self.count, self.first_seen, self.last_seen, self.error] {
+            v.put(out);
+        }
+    }
+    fn get(bytes: &[u8]) -> Self {
+        let at = |i: usize| bytes.get(i * 8..i * 8 + 8).map_or(0, u64::get);
+        Entry { count: at(0), first_seen: at(1), last_seen: at(2), error: at(3) }
+    }
 }
 
 /// The answer of [`BoundedCounts::observe`].
@@ -51,7 +65,9 @@ pub enum Seen {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BoundedCounts {
     cap: usize,
+    #[serde(with = "super::packed")]
     keys: Vec<u64>,
+    #[serde(with = "super::packed")]
     entries: Vec<Entry>,
     total: u64,
     evictions: u64,
@@ -216,6 +232,37 @@ impl BoundedCounts {
             } else {
                 i += 1;
             }
+        }
+    }
+
+    /// Forgets `key` (an erasure): its slot is freed; the total and the distinct-key sketch keep
+    /// their counts, which name no key. Returns whether it was held.
+    pub fn remove(&mut self, key: u64) -> bool {
+        let Some(i) = self.keys.iter().position(|k| *k == key) else { return false };
+        self.keys.remove(i);
+        if i < self.entries.len() {
+            self.entries.remove(i);
+        }
+        true
+    }
+
+    /// Checks a deserialised table: at most `max_cap` slots, as many entries as keys, no key
+    /// twice, a valid distinct-key sketch.
+    pub fn validate(&self, max_cap: usize) -> Result<(), String> {
+        if self.cap == 0 || self.cap > max_cap {
+            return Err(format!("counts table of {} slots (at most {max_cap})", self.cap));
+        }
+        if self.keys.len() != self.entries.len() || self.keys.len() > self.cap {
+            return Err(format!("counts table with {} keys, {} entries and {} slots", self.keys.len(), self.entries.len(), self.cap));
+        }
+        let mut sorted = self.keys.clone();
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|w| w.first() == w.get(1)) {
+            return Err("counts table holds a key twice".into());
+        }
+        match &self.ever {
+            Some(h) => h.validate(),
+            None => Ok(()),
         }
     }
 

@@ -164,6 +164,14 @@ impl LogHistogram {
         }
     }
 
+    /// Checks a deserialised histogram: one counter per bucket.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.counts.len() != BUCKETS {
+            return Err(format!("histogram of {} buckets (expected {BUCKETS})", self.counts.len()));
+        }
+        Ok(())
+    }
+
     /// Heap and inline bytes: 304 whatever was recorded.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>() + self.counts.capacity() * std::mem::size_of::<u32>()

@@ -17,6 +17,7 @@ pub const DEFAULT_PRECISION: u8 = 8;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hll {
     precision: u8,
+    #[serde(with = "super::packed")]
     regs: Vec<u8>,
 }
 
@@ -67,6 +68,19 @@ impl Hll {
         let zeros = self.regs.iter().filter(|r| **r == 0).count();
         let est = if raw <= 2.5 * m && zeros > 0 { m * (m / zeros as f64).ln() } else { raw };
         est.round() as u64
+    }
+
+    /// Checks a deserialised counter: precision 4 to 14, registers absent or `2^precision` of
+    /// them, each a possible rank.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(4..=14).contains(&self.precision) {
+            return Err(format!("HyperLogLog precision {} is not 4 to 14", self.precision));
+        }
+        let max_rank = 64 - self.precision + 1;
+        if !(self.regs.is_empty() || self.regs.len() == 1 << self.precision) || self.regs.iter().any(|r| *r > max_rank) {
+            return Err(format!("HyperLogLog of precision {} with {} registers", self.precision, self.regs.len()));
+        }
+        Ok(())
     }
 
     /// Heap and inline bytes.

@@ -30,6 +30,7 @@ pub mod clock;
 pub mod counts;
 pub mod hist;
 pub mod hll;
+pub mod packed;
 pub mod pulls;
 pub mod season;
 pub mod stats;

@@ -53,12 +53,16 @@ pub struct Access {
 pub struct AccessLog {
     cfg: AccessConfig,
     /// Sorted account keys; the other vectors are parallel to it.
+    #[serde(with = "super::packed")]
     keys: Vec<u64>,
     /// Second of the latest request per account.
+    #[serde(with = "super::packed")]
     last: Vec<u32>,
     /// Start times kept per account.
+    #[serde(with = "super::packed")]
     lens: Vec<u8>,
     /// `max_times_per_key` slots per account, oldest first, the first `lens[i]` valid.
+    #[serde(with = "super::packed")]
     times: Vec<u32>,
     evicted_keys: u64,
     dropped_times: u64,
@@ -227,6 +231,35 @@ impl AccessLog {
     /// The limits in force.
     pub fn config(&self) -> &AccessConfig {
         &self.cfg
+    }
+
+    /// Checks a deserialised log: at most `max_keys` accounts (and the configured limit no
+    /// higher), sorted, with parallel vectors of matching lengths and counts within the slots.
+    pub fn validate(&self, max_keys: u32) -> Result<(), String> {
+        if self.cfg.max_keys == 0 || self.cfg.max_keys > max_keys || self.cfg.max_times_per_key == 0 || self.keys.len() > self.cfg.max_keys as usize {
+            return Err(format!("access log of {} accounts, limit {} (at most {max_keys})", self.keys.len(), self.cfg.max_keys));
+        }
+        if !self.consistent() || self.lens.iter().any(|l| usize::from(*l) > self.stride()) {
+            return Err("access log vectors of mismatched lengths".into());
+        }
+        if self.keys.windows(2).any(|w| w.first() >= w.get(1)) {
+            return Err("access log accounts not in order".into());
+        }
+        Ok(())
+    }
+
+    /// Forgets one account (an erasure). Returns whether it was held.
+    pub fn remove(&mut self, key: u64) -> bool {
+        if !self.consistent() {
+            return false;
+        }
+        let Ok(i) = self.keys.binary_search(&key) else { return false };
+        let m = self.stride();
+        self.keys.remove(i);
+        self.last.remove(i);
+        self.lens.remove(i);
+        self.times.drain(i * m..(i + 1) * m);
+        true
     }
 
     /// Heap and inline bytes (at most `max_keys` × (13 + 4 × `max_times_per_key`) + about 150).

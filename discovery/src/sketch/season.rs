@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::clock::{hour_index, BankClock};
+use super::packed::Packable;
 use super::NS_PER_HOUR;
 
 /// Slots of the hour-of-week profile.
@@ -61,6 +62,17 @@ struct Slot {
     samples: u32,
 }
 
+impl Packable for Slot {
+    const SIZE: usize = 8;
+    fn put(self, out: &mut Vec<u8>) {
+        self.mean.put(out);
+        self.samples.put(out);
+    }
+    fn get(bytes: &[u8]) -> Self {
+        Slot { mean: bytes.get(..4).map_or(0.0, f32::get), samples: bytes.get(4..8).map_or(0, u32::get) }
+    }
+}
+
 impl Slot {
     fn update(&mut self, x: f64, alpha: f64) {
         let mean = if self.samples == 0 { x } else { f64::from(self.mean) + alpha * (x - f64::from(self.mean)) };
@@ -79,7 +91,9 @@ impl Slot {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SeasonalRate {
     cfg: SeasonConfig,
+    #[serde(with = "super::packed")]
     week: Vec<Slot>,
+    #[serde(with = "super::packed")]
     day: Vec<Slot>,
     all: Slot,
     /// UTC hour being counted, and its count; `None` before the first record.
@@ -223,6 +237,23 @@ impl SeasonalRate {
     /// The settings in force (after clamping invalid values to their defaults).
     pub fn config(&self) -> &SeasonConfig {
         &self.cfg
+    }
+
+    /// Checks a deserialised rate: 168 week and 48 day slots with finite non-negative means,
+    /// and settings in their ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        let c = &self.cfg;
+        if !(c.alpha.is_finite() && c.alpha > 0.0 && c.alpha <= 1.0) || !(c.min_rate.is_finite() && c.min_rate >= 0.0) || !(c.day_type_weight.is_finite() && c.day_type_weight >= 0.0) {
+            return Err("seasonal rate settings out of range".into());
+        }
+        if self.week.len() != WEEK_SLOTS || self.day.len() != DAY_SLOTS {
+            return Err(format!("seasonal rate of {} week and {} day slots", self.week.len(), self.day.len()));
+        }
+        let finite = |s: &Slot| s.mean.is_finite() && s.mean >= 0.0;
+        if !(self.week.iter().all(finite) && self.day.iter().all(finite) && finite(&self.all)) {
+            return Err("seasonal rate slot mean not a finite non-negative number".into());
+        }
+        Ok(())
     }
 
     /// Heap and inline bytes: about 1.9 KiB, independent of traffic.

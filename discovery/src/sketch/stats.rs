@@ -84,6 +84,14 @@ impl Ewma {
         }
     }
 
+    /// Checks a deserialised average: a weight in (0, 1], a finite mean and variance.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.alpha.is_finite() && self.alpha > 0.0 && self.alpha <= 1.0 && self.mean.is_finite() && self.var.is_finite()) {
+            return Err("moving average with a weight or value out of range".into());
+        }
+        Ok(())
+    }
+
     /// Bytes: the struct itself, no heap.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()

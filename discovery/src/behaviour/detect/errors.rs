@@ -63,6 +63,19 @@ impl ErrorWindow {
         ErrorWindow { requests: RateWindow::with_buckets(w, 8), errors: RateWindow::with_buckets(w, 8), baseline: DecayedRatio::default() }
     }
 
+    /// Checks a deserialised window.
+    pub fn validate(&self) -> Result<(), String> {
+        self.requests.validate()?;
+        self.errors.validate()?;
+        self.baseline.validate()
+    }
+
+    /// Whether the window has the width `cfg` gives it.
+    pub fn fits(&self, cfg: &BehaviourConfig) -> bool {
+        let n = ErrorWindow::new(cfg);
+        self.requests.same_shape(&n.requests) && self.errors.same_shape(&n.errors)
+    }
+
     /// The error share of the window at `ts`.
     pub fn error_share(&self, ts: u64) -> f64 {
         share(self.errors.count(ts), self.requests.count(ts))

@@ -138,19 +138,23 @@ impl<'de> Deserialize<'de> for Country {
 /// What the databases say about a client address. Empty (the default) when no database is
 /// loaded, the address is private or reserved, or no database knows it. Cheap to clone: the
 /// organisation name is shared with the cache, not copied.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Geo {
     /// The autonomous system announcing the address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asn: Option<u32>,
     /// The autonomous system's organisation, as the database names it (at most 128
     /// characters, control characters replaced).
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "arc_str")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "arc_str", deserialize_with = "arc_str_in")]
     pub as_org: Option<Arc<str>>,
     /// The country the address is located in; where a database does not locate it, the
     /// country it is registered to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<Country>,
+}
+
+fn arc_str_in<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Arc<str>>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(Arc::from))
 }
 
 fn arc_str<S: serde::Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {

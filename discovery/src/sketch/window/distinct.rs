@@ -31,7 +31,9 @@ pub struct DistinctWindow {
     cap: u32,
     /// Sorted; `stamps[i]` is the newest bucket of `keys[i]`, modulo 2^16 (every stamp is
     /// within the window of `head`, and the window is at most 1,024 buckets).
+    #[serde(with = "crate::sketch::packed")]
     keys: Vec<u64>,
+    #[serde(with = "crate::sketch::packed")]
     stamps: Vec<u16>,
     /// Keys whose newest bucket is this bucket, by ring slot.
     per_bucket: Vec<u32>,
@@ -228,6 +230,44 @@ impl DistinctWindow {
     /// The window covered: bucket width × buckets.
     pub fn width(&self) -> u64 {
         self.grid.width()
+    }
+
+    /// Whether the window has the width, buckets and key limit `other` has.
+    pub fn same_shape(&self, other: &DistinctWindow) -> bool {
+        self.grid == other.grid && self.cap == other.cap
+    }
+
+    /// Removes `key` (an erasure); its bucket count goes with it. Returns whether it was held.
+    pub fn remove(&mut self, key: u64) -> bool {
+        let Ok(i) = self.keys.binary_search(&key) else { return false };
+        let Some((head, _)) = self.head else { return false };
+        let age = self.stamps.get(i).map_or(0, |s| self.age(*s, head));
+        self.keys.remove(i);
+        if i < self.stamps.len() {
+            self.stamps.remove(i);
+        }
+        self.bump(head - age.min(head), false);
+        true
+    }
+
+    /// Checks a deserialised window: a valid grid, at most `max_cap` keys, sorted and each with
+    /// a stamp, and bucket counts that add up to the keys.
+    pub fn validate(&self, max_cap: u32) -> Result<(), String> {
+        self.grid.check()?;
+        if self.cap == 0 || self.cap > max_cap || self.keys.len() > self.cap as usize || self.keys.len() != self.stamps.len() {
+            return Err(format!("distinct window of {} keys, {} stamps, limit {} (at most {max_cap})", self.keys.len(), self.stamps.len(), self.cap));
+        }
+        if self.per_bucket.len() != self.grid.n as usize {
+            return Err(format!("distinct window of {} buckets holds {} counters", self.grid.n, self.per_bucket.len()));
+        }
+        if self.keys.windows(2).any(|w| w.first() >= w.get(1)) {
+            return Err("distinct window keys not in order".into());
+        }
+        let held: u64 = self.per_bucket.iter().map(|c| u64::from(*c)).sum();
+        if held != self.keys.len() as u64 || (self.head.is_none() && held > 0) {
+            return Err(format!("distinct window counts {held} keys but holds {}", self.keys.len()));
+        }
+        Ok(())
     }
 
     /// Heap and inline bytes (at most 10 × `cap` + 4 × buckets + about 130).

@@ -33,6 +33,14 @@ impl Grid {
         Grid { bw: (width_ns / u64::from(n)).max(1), n }
     }
 
+    /// Whether the grid is one `new` can make (a deserialised one may not be).
+    fn check(self) -> Result<(), String> {
+        if self.bw == 0 || self.n == 0 || self.n > MAX_BUCKETS {
+            return Err(format!("window of {} buckets of {} ns", self.n, self.bw));
+        }
+        Ok(())
+    }
+
     fn sane(self) -> Self {
         Grid { bw: self.bw.max(1), n: self.n.clamp(1, MAX_BUCKETS) }
     }

@@ -91,6 +91,26 @@ impl RateWindow {
         self.grid.width()
     }
 
+    /// Sub-buckets of the window.
+    pub fn buckets(&self) -> u32 {
+        self.grid.n
+    }
+
+    /// Whether the window has the width and buckets `other` has (a window built under other
+    /// settings does not).
+    pub fn same_shape(&self, other: &RateWindow) -> bool {
+        self.grid == other.grid
+    }
+
+    /// Checks a deserialised window: a valid grid and one counter per bucket.
+    pub fn validate(&self) -> Result<(), String> {
+        self.grid.check()?;
+        if self.counts.len() != self.grid.n as usize {
+            return Err(format!("rate window of {} buckets holds {} counters", self.grid.n, self.counts.len()));
+        }
+        Ok(())
+    }
+
     /// Heap and inline bytes (8 per bucket plus about 80).
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>() + self.counts.capacity() * std::mem::size_of::<u64>()
