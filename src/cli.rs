@@ -27,6 +27,12 @@ pub enum Command {
     /// section and its secret files) without running; names the file, line and fix of the
     /// first mistake.
     CheckConfig(CheckConfigArgs),
+    /// Manage the persistent store (SQLite): backup, restore, info, schema upgrade.
+    #[command(subcommand)]
+    Store(crate::store::command::StoreCommand),
+    /// Erase personal data from the store: one consumer, one customer, or everything past its
+    /// retention period; prints what was deleted.
+    Purge(crate::store::command::PurgeArgs),
 }
 
 #[derive(Debug, Args)]
