@@ -30,6 +30,12 @@ pub enum Command {
     /// Run the sensor daemon: live capture, inventory, baselines, detectors, Kafka, the
     /// persistent store, periodic reports and metrics, all from one configuration file.
     Run(crate::daemon::RunArgs),
+    /// Manage the persistent store (SQLite): backup, restore, info, schema upgrade.
+    #[command(subcommand)]
+    Store(crate::store::command::StoreCommand),
+    /// Erase personal data from the store: one consumer, one customer, or everything past its
+    /// retention period; prints what was deleted.
+    Purge(crate::store::command::PurgeArgs),
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inventory(crate::cli::InventoryCommand::Accept(args)) => crate::accept::run(&args).map(|()| ExitCode::SUCCESS),
         Command::CheckConfig(args) => crate::check_config::run(&args),
         Command::Run(args) => crate::daemon::run(&args),
+        Command::Store(cmd) => crate::store::command::run_store(&cmd),
+        Command::Purge(args) => crate::store::command::run_purge(&args),
     }
 }
 

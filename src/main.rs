@@ -22,6 +22,7 @@ mod record;
 mod secret;
 mod simulate;
 mod source;
+mod store;
 mod summary;
 
 use std::process::ExitCode;
