@@ -13,6 +13,13 @@
 //! and inferred endpoints per service are bounded too, with the overflow counted.
 //! [`Inventory::report`] classifies: `documented`, `shadow`, `zombie`, `orphan`.
 //!
+//! Each service also keeps its requests, errors and response bytes per UTC hour of packet time
+//! for the last [`InventoryConfig::traffic_hours`] hours ([`Traffic`]).
+//!
+//! [`Inventory::snapshot`] and [`Inventory::restore`] carry the whole state across a restart
+//! or a reload of the specs ([`InventorySnapshot`]; rules in docs/inventory.md,
+//! "Persistence").
+//!
 //! Not supported: endpoints in HTTP/2 or gRPC (no parser yet); consumers beyond a credential
 //! or address digest (the behavioural layer names them); removal of endpoints that stop
 //! being used (the report lists first and last seen instead).

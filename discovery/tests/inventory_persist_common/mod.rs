@@ -64,7 +64,7 @@ pub struct Req {
 /// What the stream holds: transactions and TLS sessions, in time order.
 #[derive(Clone, Debug)]
 pub enum Event {
-    Http(Req),
+    Http(Box<Req>),
     Tls { ts: u64, sni: &'static str, ja4: String },
 }
 
@@ -188,7 +188,7 @@ pub fn stream(seed: u64, start: u64, hours: u64, n: usize) -> Vec<Event> {
             }
             _ => q.uri = format!("/open-banking/v4.0/aisp/accounts/{acc}/beneficiaries"),
         }
-        out.push(Event::Http(q));
+        out.push(Event::Http(Box::new(q)));
     }
     out
 }

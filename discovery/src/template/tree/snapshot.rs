@@ -97,8 +97,8 @@ impl PathTemplater {
             let Some(node) = self.nodes.get(id) else { continue };
             let children = node.literals.values().map(|e| e.child).chain(node.param.as_ref().map(|p| p.child));
             for child in children {
-                if !index.contains_key(&child) {
-                    index.insert(child, order.len());
+                if let std::collections::btree_map::Entry::Vacant(slot) = index.entry(child) {
+                    slot.insert(order.len());
                     order.push(child);
                 }
             }
