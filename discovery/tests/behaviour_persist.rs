@@ -164,6 +164,13 @@ fn profile_rows_are_compact() {
     assert_eq!((summary.label.as_str(), summary.source.as_str()), ("client-4", "jwt"));
     assert_eq!(summary.requests, p.requests);
     println!("typical profile: {} bytes JSON", json.len());
+    // The global part: per endpoint baseline and per open finding.
+    let g = b.snapshot_global();
+    let size = |v: serde_json::Value| v.to_string().len();
+    let per_endpoint = size(serde_json::to_value(&g.endpoints).unwrap()) / g.endpoints.len();
+    let per_finding = size(serde_json::to_value(&g.alerts.open).unwrap()) / g.alerts.open.len();
+    println!("global: {} bytes, {per_endpoint} per endpoint, {per_finding} per open finding", size(serde_json::to_value(&g).unwrap()));
+    assert!(per_endpoint < 1024 && per_finding < 2048, "{per_endpoint} {per_finding}");
     let six = b.profile(6).unwrap().summary(6);
     assert_eq!(six.customers, [CUSTOMER.to_string()]);
 }

@@ -42,7 +42,7 @@ fn an_erased_customer_appears_nowhere() {
     let decimal = CUSTOMER.0.to_string();
     let before = everything(&b);
     assert!(before.contains(&hex), "the open finding names the customer");
-    assert_eq!(b.profile(6).unwrap().summary(6).customers, [hex.clone()]);
+    assert_eq!(b.profile(6).unwrap().summary(6).customers, std::slice::from_ref(&hex));
     let since = b.latest();
     let n = b.forget_customer(&hex.to_uppercase());
     assert_eq!(n, 2, "the profile's count and the finding's customer");

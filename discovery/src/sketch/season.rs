@@ -243,7 +243,10 @@ impl SeasonalRate {
     /// and settings in their ranges.
     pub fn validate(&self) -> Result<(), String> {
         let c = &self.cfg;
-        if !(c.alpha.is_finite() && c.alpha > 0.0 && c.alpha <= 1.0) || !(c.min_rate.is_finite() && c.min_rate >= 0.0) || !(c.day_type_weight.is_finite() && c.day_type_weight >= 0.0) {
+        let alpha = c.alpha.is_finite() && c.alpha > 0.0 && c.alpha <= 1.0;
+        let floor = c.min_rate.is_finite() && c.min_rate >= 0.0;
+        let weight = c.day_type_weight.is_finite() && c.day_type_weight >= 0.0;
+        if !(alpha && floor && weight) {
             return Err("seasonal rate settings out of range".into());
         }
         if self.week.len() != WEEK_SLOTS || self.day.len() != DAY_SLOTS {
