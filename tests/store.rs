@@ -524,7 +524,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 /// The daemon's side of an erasure: it forgets the subject in memory and writes its next
 /// checkpoint (here, the identity section rebuilt without it).
-fn daemon_applies(path: &Path, identity: &str) -> Vec<Erasure> {
+fn daemon_applies(path: &Path, identity: &str, subject: &str) -> Vec<Erasure> {
     let mut store = Store::open_exclusive(path).unwrap();
     let pending = store.pending_erasures().unwrap();
     let ids: Vec<i64> = pending.iter().map(|e| e.id).collect();
@@ -538,6 +538,11 @@ fn daemon_applies(path: &Path, identity: &str) -> Vec<Erasure> {
         .unwrap();
     assert_eq!(st.erasures_applied, ids.len() as u64);
     assert!(store.pending_erasures().unwrap().is_empty());
+    // While the daemon still has the store open: neither the store file nor its WAL keeps the
+    // subject (the replaced section's old frames were checkpointed and the WAL emptied).
+    let wal = std::fs::read(path.with_extension("db-wal")).unwrap_or_default();
+    assert!(!contains(&wal, subject), "the WAL still holds the erased id");
+    assert!(!contains(&std::fs::read(path).unwrap(), subject), "the store file still holds the erased id");
     pending
 }
 
@@ -575,7 +580,7 @@ fn purge_of_a_consumer_removes_every_row_mentioning_it() {
     // The state sections still hold A (in hex in the dump) until the daemon applies the
     // erasure at its next checkpoint.
     assert!(dump.contains(&hex(CONSUMER_A)));
-    let applied = daemon_applies(&path, &format!("links: {CONSUMER_B}->{CUSTOMER_Y}"));
+    let applied = daemon_applies(&path, &format!("links: {CONSUMER_B}->{CUSTOMER_Y}"), CONSUMER_A);
     assert_eq!(applied.len(), 1);
     assert_eq!(applied[0].kind, ErasureKind::Consumer(CONSUMER_A.into()));
 
@@ -608,7 +613,7 @@ fn purge_of_a_customer_removes_every_row_mentioning_it() {
     assert_eq!(sqlite3(&path, "SELECT count(*) FROM consumers"), "2", "consumers stay");
     assert_eq!(sqlite3(&path, "SELECT customer_id FROM consumer_customers ORDER BY consumer_id"), format!("{CUSTOMER_Y}\n{CUSTOMER_Y}"));
 
-    daemon_applies(&path, &format!("links: {CONSUMER_B}->{CUSTOMER_Y}"));
+    daemon_applies(&path, &format!("links: {CONSUMER_B}->{CUSTOMER_Y}"), CUSTOMER_X);
     let dump = sqlite3(&path, ".dump");
     assert!(!dump.contains(CUSTOMER_X) && !dump.contains(&hex(CUSTOMER_X)), "{dump}");
     assert!(!contains(&std::fs::read(&path).unwrap(), CUSTOMER_X));
@@ -702,6 +707,24 @@ fn purge_by_age_follows_the_retention_of_each_kind() {
     std::fs::write(&config, "[store.retention]\nfinding = \"365d\"\n").unwrap();
     let err = fails(&apitap(&["purge", "--store", s(&restored), "--expired", "--config", s(&config)]));
     assert!(err.contains("apitap.toml") && err.contains("finding") && err.contains("[store.retention]"), "{err}");
+}
+
+#[test]
+fn the_daemon_expires_rows_in_its_checkpoints_without_logging_erasures() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+    let now = T0 + 500 * DAY;
+    let consumers = vec![consumer(CONSUMER_A, now - 91 * DAY, 1, b"old"), consumer(CONSUMER_B, now - 89 * DAY, 1, b"recent")];
+    let links = vec![link(CONSUMER_B, CUSTOMER_X, now - 31 * DAY), link(CONSUMER_B, CUSTOMER_Y, now - 29 * DAY)];
+    let findings = vec![finding("f1", None, None, now - 181 * DAY, 1, "{}"), finding("f2", None, None, now - 179 * DAY, 1, "{}")];
+    store.checkpoint(&Checkpoint { packet_time: now - 100 * DAY, consumers: &consumers, customer_links: &links, findings: &findings, ..Checkpoint::default() }).unwrap();
+    let retention = RetentionConfig::default();
+    let st = store.checkpoint(&Checkpoint { packet_time: now, retention: Some(&retention), ..Checkpoint::default() }).unwrap();
+    assert_eq!(st.expired, 3);
+    assert_eq!(sqlite3(store.path(), "SELECT id FROM consumers"), CONSUMER_B);
+    assert_eq!(sqlite3(store.path(), "SELECT customer_id FROM consumer_customers"), CUSTOMER_Y);
+    assert_eq!(sqlite3(store.path(), "SELECT finding_id FROM findings"), "f2");
+    assert_eq!(sqlite3(store.path(), "SELECT count(*) FROM erasures"), "0");
 }
 
 #[test]
