@@ -172,6 +172,13 @@ fn backup_into(conn: &Connection, store: &Path, dest: &Path) -> Result<BackupSta
 fn info_of(conn: &Connection, path: &Path, version: u32) -> Result<StoreInfo> {
     let mut rows = TableRows::new();
     for t in TABLES {
+        // A table added by a later schema version is absent from an older store.
+        let exists: bool = conn
+            .query_row("SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1", [t], |r| r.get(0))
+            .sql(path, "list the tables")?;
+        if !exists {
+            continue;
+        }
         let n: u64 = conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0)).sql(path, &format!("count the rows of {t}"))?;
         rows.insert(t.to_string(), n);
     }
@@ -284,7 +291,7 @@ impl Store {
 
 impl fmt::Display for StoreInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kib = |b: u64| (b + 1023) / 1024;
+        let kib = |b: u64| b.div_ceil(1024);
         writeln!(f, "store:            {}", self.path.display())?;
         let upgrade = if self.schema_version < self.supported_version { " (upgraded when the daemon next opens it, or with `apitap store migrate`)" } else { "" };
         writeln!(f, "schema version:   {} (this apitap: {}){upgrade}", self.schema_version, self.supported_version)?;

@@ -7,6 +7,7 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use super::error::{Result, SqlContext};
 use super::files::{from_sql, iso, to_sql, wall_ns};
 use super::records::{EndpointRow, FindingRow};
+use super::retention::{DataKind, RetentionConfig};
 use super::{meta, purge, set_meta, Store};
 
 /// One whole-blob section of state ("inventory", "behaviour", "identity", "changes", ...),
@@ -88,6 +89,10 @@ pub struct Checkpoint<'a> {
     /// Erasures ([`Store::pending_erasures`]) the daemon applied to its memory before encoding
     /// this checkpoint; they are marked applied in the same transaction.
     pub applied_erasures: &'a [i64],
+    /// When set, rows past their retention (measured back from `packet_time`) are deleted in
+    /// the same transaction. Not logged as erasures: the daemon expires its memory itself.
+    /// Cheap (indexed deletes), so the daemon can pass it with every checkpoint.
+    pub retention: Option<&'a RetentionConfig>,
 }
 
 /// What a checkpoint wrote.
@@ -114,6 +119,8 @@ pub struct CheckpointStats {
     pub erased_again: u64,
     /// Erasures marked applied.
     pub erasures_applied: u64,
+    /// Rows deleted because they were past their retention ([`Checkpoint::retention`]).
+    pub expired: u64,
 }
 
 /// The last checkpoint, as [`Store::load`] returns it.
@@ -200,7 +207,15 @@ impl Store {
         if let Some(endpoints) = cp.endpoints {
             st.endpoints = super::records::replace_endpoints(&tx, p, endpoints)?;
         }
-        st.findings_dropped = super::records::enforce_limits(&tx, p, &limits)?;
+        if !cp.findings.is_empty() {
+            st.findings_dropped = super::records::enforce_limits(&tx, p, &limits)?;
+        }
+        if let Some(retention) = cp.retention {
+            for data in DataKind::ALL {
+                let kind = purge::ErasureKind::OlderThan { data, cutoff: retention.get(data).cutoff(cp.packet_time) };
+                st.expired += purge::erase_rows(&tx, p, &kind)?.rows_deleted();
+            }
+        }
         let pending = purge::pending(&tx, p)?;
         for e in &pending {
             st.erased_again += purge::erase_rows(&tx, p, &e.kind)?.rows_deleted();
@@ -220,6 +235,10 @@ impl Store {
             set_meta(&tx, k, v).sql(p, &format!("write meta key {k}"))?;
         }
         tx.commit().sql(p, "commit the checkpoint")?;
+        if st.erasures_applied > 0 {
+            // The replaced sections still held the erased subject in the WAL's older frames.
+            self.truncate_wal();
+        }
         Ok(st)
     }
 

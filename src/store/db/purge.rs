@@ -224,12 +224,22 @@ pub(super) fn erase_rows(tx: &Transaction<'_>, p: &Path, kind: &ErasureKind) -> 
     Ok(e)
 }
 
-fn read_erasure(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, Option<String>, Option<i64>, Option<String>)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+/// An `erasures` row as stored, before its kind is checked.
+struct RawErasure {
+    id: i64,
+    requested_at: String,
+    kind: String,
+    subject: Option<String>,
+    cutoff: Option<i64>,
+    applied_at: Option<String>,
 }
 
-fn to_erasure(p: &Path, row: (i64, String, String, Option<String>, Option<i64>, Option<String>)) -> Result<Erasure> {
-    let (id, requested_at, kind, subject, cutoff, applied_at) = row;
+fn read_erasure(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawErasure> {
+    Ok(RawErasure { id: r.get(0)?, requested_at: r.get(1)?, kind: r.get(2)?, subject: r.get(3)?, cutoff: r.get(4)?, applied_at: r.get(5)? })
+}
+
+fn to_erasure(p: &Path, row: RawErasure) -> Result<Erasure> {
+    let RawErasure { id, requested_at, kind, subject, cutoff, applied_at } = row;
     let subject = subject.unwrap_or_default();
     let kind = match (kind.as_str(), cutoff) {
         ("consumer", _) => ErasureKind::Consumer(subject),
@@ -332,7 +342,7 @@ impl Store {
     }
 
     /// Checkpoints the WAL into the store and empties it; false when a reader kept it.
-    fn truncate_wal(&self) -> bool {
+    pub(super) fn truncate_wal(&self) -> bool {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0))
             .is_ok_and(|busy| busy == 0)
