@@ -84,7 +84,7 @@ impl Analysis {
             response_body: &tx.response_body,
             deprecation_signalled: has(&tx.response_header_names, &["deprecation", "sunset"]),
         };
-        let observed = self.inventory.observe(&obs);
+        let observed = self.inventory.observe_sized(&obs, Some(tx.response_body_len));
         let Some(behaviour) = self.behaviour.as_mut() else { return };
         if tx.method.is_none() {
             return;
@@ -130,13 +130,52 @@ impl Analysis {
     pub fn identifier(&self) -> &Identifier {
         &self.identifier
     }
+
+    /// The identifier, to checkpoint or erase.
+    pub fn identifier_mut(&mut self) -> &mut Identifier {
+        &mut self.identifier
+    }
+
+    /// The behavioural layer, to checkpoint or erase.
+    pub fn behaviour_mut(&mut self) -> Option<&mut Behaviour> {
+        self.behaviour.as_mut()
+    }
+
+    /// Takes over the baselines, findings and token links of `old` (a reload: `self` was built
+    /// from the new configuration, with `old`'s inventory already restored into it). Returns
+    /// notes to log.
+    pub fn adopt(&mut self, old: Analysis) -> Vec<String> {
+        let mut notes = Vec::new();
+        match self.identifier.restore_links(old.identifier.snapshot()) {
+            Ok(n) => notes.push(format!("token links kept: {n}")),
+            Err(e) => notes.push(format!("token links not kept ({e})")),
+        }
+        if let (Some(new), Some(prev)) = (self.behaviour.as_mut(), old.behaviour) {
+            let (cfg, key, specs_loaded) = new.restore_inputs();
+            let (global, profiles) = prev.into_state();
+            match Behaviour::restore(cfg, key, specs_loaded, global, profiles) {
+                Ok((b, st)) => {
+                    notes.push(format!("baselines kept: {st:?}"));
+                    *new = b;
+                }
+                Err(e) => notes.push(format!("baselines not kept, starting fresh ({e})")),
+            }
+        }
+        notes
+    }
 }
 
-/// A new analysis (built from a reloaded configuration) with the state of `old`: the
-/// inventory re-resolved against the new specs, baselines, findings and identity links.
-pub fn carry_over(old: &Analysis, new: Analysis) -> anyhow::Result<Analysis> {
-    let _ = (old, new);
-    anyhow::bail!("carrying the state over to a new configuration is not available yet")
+/// An analysis's state as plain data: what a checkpoint stored, or what a reload carries over
+/// to the analysis built from the new configuration. Each part is optional: a part that is
+/// missing or was refused starts empty.
+#[derive(Default)]
+pub struct AnalysisState {
+    /// The inventory (matched again against the specs it is restored under).
+    pub inventory: Option<apitap_discovery::inventory::InventorySnapshot>,
+    /// Baselines, findings and every profile.
+    pub behaviour: Option<(apitap_discovery::behaviour::BehaviourSnapshot, Vec<(u64, apitap_discovery::behaviour::Profile)>)>,
+    /// Opaque-token links.
+    pub identity: Option<apitap_discovery::identity::IdentitySnapshot>,
 }
 
 /// Request headers the HTTP parser keeps (whole, inside the sensor) for identification.
@@ -171,39 +210,78 @@ pub struct AnalysisSetup {
 pub fn setup(common: &crate::cli::CommonArgs, detect: bool) -> anyhow::Result<AnalysisSetup> {
     let file = crate::inventory::load_config(common.config.as_deref())?;
     let (key, key_origin) = crate::secret::hash_key(common.hash_key_file.as_deref())?;
-    build(&file, &common.spec, (key, key_origin), None, detect)
+    Ok(build(&file, &common.spec, (key, key_origin), None, detect, AnalysisState::default())?.0)
 }
 
 /// Builds the analysis from a loaded configuration, the extra spec files, the hashing key and,
-/// during a key rotation, the previous key.
+/// during a key rotation, the previous key, carrying on from `state` (empty for a fresh
+/// start). Returns it with notes on what the state restored or had to leave out, to log.
+///
+/// Errors are the configuration's (specs, detector settings, network databases), and an
+/// inventory snapshot the new configuration cannot hold (fewer `max_services` than it has):
+/// then nothing is built, so a reload can keep running on the old analysis.
 pub fn build(
     file: &crate::config_file::ConfigFile,
     spec_files: &[std::path::PathBuf],
     (key, key_origin): ([u8; 16], crate::secret::KeyOrigin),
     previous_key: Option<[u8; 16]>,
     detect: bool,
-) -> anyhow::Result<AnalysisSetup> {
-    let inv = crate::inventory::setup(spec_files, file)?;
+    state: AnalysisState,
+) -> anyhow::Result<(AnalysisSetup, Vec<String>)> {
+    let config_name = || if file.path.as_os_str().is_empty() { "configuration".into() } else { file.path.display().to_string() };
+    let parts = crate::inventory::setup_parts(spec_files, file)?;
+    let mut notes = Vec::new();
+    let (inventory, specs_loaded, body_capture) = (parts.cfg, parts.specs_loaded, parts.body_capture);
+    let inventory = match state.inventory {
+        Some(snap) => {
+            let (inv, report) = Inventory::restore(inventory, parts.specs, snap).map_err(|e| anyhow::anyhow!("{e}"))?;
+            notes.push(format!("inventory restored: {report:?}"));
+            inv
+        }
+        None => Inventory::new(inventory, parts.specs),
+    };
     let mut identifier = Identifier::new(file.identity.clone(), key);
+    if let Some(prev) = previous_key {
+        // Consumers keep their baselines across a key rotation.
+        identifier = identifier.with_previous_key(prev);
+    }
     if let Some(geo) = load_geo(file)? {
         identifier = identifier.with_geo(geo);
     }
-    // The previous key lets consumers keep their baselines across a key rotation.
-    let _ = previous_key;
+    if let Some(snap) = state.identity {
+        match identifier.restore_links(snap) {
+            Ok(n) => notes.push(format!("token links restored: {n}")),
+            Err(e) => notes.push(format!("token links not restored ({e})")),
+        }
+    }
     let behaviour = if detect {
-        let b = Behaviour::new(file.behaviour.clone(), key, inv.specs_loaded)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", if file.path.as_os_str().is_empty() { "configuration".into() } else { file.path.display().to_string() }))?;
+        let b = match state.behaviour {
+            Some((global, profiles)) => {
+                match Behaviour::restore(file.behaviour.clone(), key, specs_loaded, global, profiles) {
+                    Ok((b, st)) => {
+                        notes.push(format!("baselines restored: {st:?}"));
+                        b
+                    }
+                    Err(e) => {
+                        notes.push(format!("baselines not restored, starting fresh ({e})"));
+                        Behaviour::new(file.behaviour.clone(), key, specs_loaded).map_err(|e| anyhow::anyhow!("{}: {e}", config_name()))?
+                    }
+                }
+            }
+            None => Behaviour::new(file.behaviour.clone(), key, specs_loaded).map_err(|e| anyhow::anyhow!("{}: {e}", config_name()))?,
+        };
         Some(b)
     } else {
         None
     };
-    Ok(AnalysisSetup {
-        analysis: Analysis::new(inv.inventory, identifier, behaviour),
-        body_capture: inv.body_capture,
+    let setup = AnalysisSetup {
+        analysis: Analysis::new(inventory, identifier, behaviour),
+        body_capture,
         retain_headers: retained_headers(&file.identity),
         key,
         key_origin,
-    })
+    };
+    Ok((setup, notes))
 }
 
 /// Reads the `[identity] geoip` files (a relative path from the configuration file's folder)

@@ -15,7 +15,7 @@ use crate::cli::CheckConfigArgs;
 pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
     let path = args.file.as_path();
     let file = crate::inventory::load_config(Some(path))?;
-    let inv = crate::inventory::setup(&[], &file)?;
+    let inv = crate::inventory::setup_parts(&[], &file)?;
     let geo = crate::analysis::load_geo(&file)?;
     Behaviour::new(file.behaviour.clone(), [0; 16], inv.specs_loaded).map_err(|e| anyhow!("{}: [behaviour]: {e}", path.display()))?;
     if let Some(k) = &file.kafka {

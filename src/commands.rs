@@ -39,6 +39,8 @@ pub(crate) struct Outputs {
     pub(crate) records: Box<dyn RecordWriter>,
     pub(crate) anomalies: Option<AnomalyWriter>,
     pub(crate) kafka: Option<KafkaSink>,
+    /// Finding events for the daemon's store, taken after each drain.
+    pub(crate) findings: Option<Vec<apitap_discovery::behaviour::Anomaly>>,
 }
 
 /// The `[kafka]` section of the configuration file, with `--kafka-brokers` as its brokers;
@@ -78,7 +80,7 @@ fn open_outputs(out: Option<&Path>, common: &CommonArgs, pipeline: &mut Pipeline
         Some(cfg) => Some(KafkaSink::open(cfg, producer)?),
         None => None,
     };
-    Ok(Outputs { records, anomalies, kafka })
+    Ok(Outputs { records, anomalies, kafka, findings: None })
 }
 
 /// Opens the record writer: a file in `out` or standard output.
@@ -142,6 +144,9 @@ pub(crate) fn drain(pipeline: &mut Pipeline, outputs: &mut Outputs, summary: &mu
         }
         if let Some(k) = outputs.kafka.as_mut() {
             k.anomaly(&a);
+        }
+        if let Some(f) = outputs.findings.as_mut() {
+            f.push(a);
         }
     }
     if let Some(k) = outputs.kafka.as_mut() {

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
-use apitap_discovery::inventory::{reconstruct, Accepted, Inventory, InventoryConfig, InventoryReport, ScopeConfig};
+use apitap_discovery::inventory::{reconstruct, Accepted, InventoryConfig, InventoryReport, ScopeConfig};
 use apitap_discovery::openapi::{load_spec, MAX_SPEC_BYTES};
 use apitap_discovery::specmatch::{Route, SpecBinding, SpecSet};
 
@@ -17,16 +17,6 @@ pub const DEFAULT_BODY_CAPTURE: usize = 64 * 1024;
 
 /// Object ids taken from each response body for the consumers' received-id baselines.
 pub const OBJECT_IDS_PER_RESPONSE: usize = 256;
-
-/// What the inventory needs from the command line.
-pub struct InventorySetup {
-    /// The inventory, ready to observe.
-    pub inventory: Inventory,
-    /// Bytes of each body the HTTP parser should keep for it.
-    pub body_capture: usize,
-    /// Whether any spec is loaded.
-    pub specs_loaded: bool,
-}
 
 fn read_spec(path: &Path) -> Result<apitap_discovery::openapi::Spec> {
     let meta = fs::metadata(path).with_context(|| format!("{}: cannot read the spec", path.display()))?;
@@ -50,8 +40,21 @@ pub fn load_config(config: Option<&Path>) -> Result<ConfigFile> {
     }
 }
 
-/// Loads the specs the configuration file and `--spec` name, and builds the inventory.
-pub fn setup(spec_files: &[PathBuf], file: &ConfigFile) -> Result<InventorySetup> {
+/// The inventory's configuration and loaded specs, before an inventory is built from them
+/// (or restored into them).
+pub struct InventoryParts {
+    /// Scope, limits, accepted endpoints.
+    pub cfg: InventoryConfig,
+    /// The loaded specs and operator routes.
+    pub specs: SpecSet,
+    /// Bytes of each body the HTTP parser should keep for it.
+    pub body_capture: usize,
+    /// Whether any spec is loaded.
+    pub specs_loaded: bool,
+}
+
+/// Loads the specs and reads the inventory's settings; errors name the file and the fix.
+pub fn setup_parts(spec_files: &[PathBuf], file: &ConfigFile) -> Result<InventoryParts> {
     let mut specs = Vec::new();
     for entry in &file.spec {
         let spec = read_spec(&entry.file)?;
@@ -104,7 +107,7 @@ pub fn setup(spec_files: &[PathBuf], file: &ConfigFile) -> Result<InventorySetup
         cfg.max_endpoints_per_service = n;
     }
     cfg.max_object_ids = OBJECT_IDS_PER_RESPONSE;
-    Ok(InventorySetup { inventory: Inventory::new(cfg, set), body_capture: inv.body_capture_bytes.unwrap_or(DEFAULT_BODY_CAPTURE), specs_loaded })
+    Ok(InventoryParts { cfg, specs: set, body_capture: inv.body_capture_bytes.unwrap_or(DEFAULT_BODY_CAPTURE), specs_loaded })
 }
 
 /// Writes `inventory.json` and `openapi.yaml` into `dir`.

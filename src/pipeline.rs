@@ -67,23 +67,9 @@ impl Pipeline {
         self.app.set_http_config(cfg);
     }
 
-    /// Replaces the analysis with one built from a new configuration, carrying the state of
-    /// the old one (inventory, baselines, findings, identity links) over.
-    pub fn replace_analysis(&mut self, analysis: crate::analysis::Analysis) -> anyhow::Result<()> {
-        let Some(old) = self.app.take_analysis() else {
-            self.app.set_analysis(analysis);
-            return Ok(());
-        };
-        match crate::analysis::carry_over(&old, analysis) {
-            Ok(new) => {
-                self.app.set_analysis(new);
-                Ok(())
-            }
-            Err(e) => {
-                self.app.set_analysis(old);
-                Err(e)
-            }
-        }
+    /// Takes the analysis out (a reload rebuilds it).
+    pub fn take_analysis(&mut self) -> Option<crate::analysis::Analysis> {
+        self.app.take_analysis()
     }
 
     /// The analysis (inventory, identities, detectors), if it runs.

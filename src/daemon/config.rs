@@ -106,11 +106,17 @@ pub struct StoreSection {
     pub path: PathBuf,
     /// Seconds of packet time between checkpoints: the most a crash loses. Default 60.
     pub checkpoint_interval_secs: u64,
+    /// `[store.retention]`: how long each kind of personal data is kept (docs/store.md).
+    pub retention: crate::store::db::RetentionConfig,
 }
 
 impl Default for StoreSection {
     fn default() -> Self {
-        StoreSection { path: PathBuf::from(DEFAULT_STATE_DIR).join("apitap.db"), checkpoint_interval_secs: 60 }
+        StoreSection {
+            path: PathBuf::from(DEFAULT_STATE_DIR).join("apitap.db"),
+            checkpoint_interval_secs: 60,
+            retention: crate::store::db::RetentionConfig::default(),
+        }
     }
 }
 

@@ -21,7 +21,12 @@ use crate::record::TransactionRecord;
 use crate::source::live::LiveStats;
 use crate::summary::Summary;
 
+use super::state::{self, Checkpointer};
 use super::Signals;
+
+/// Operations the loaded specs may add to the inventory's endpoints (bounds the Kafka change
+/// tracker restored beside it).
+const MAX_SPEC_OPERATIONS: usize = apitap_discovery::inventory::MAX_SNAPSHOT_OPERATIONS;
 
 /// Sockets bound before privileges are dropped.
 #[derive(Default)]
@@ -60,14 +65,24 @@ pub struct Running {
     reload_failures: u64,
     _bound: Bound,
     last_stats: LiveStats,
+    checkpoints: Checkpointer,
 }
 
 impl Running {
-    /// Builds the pipeline and the analysis from the configuration and starts publishing.
+    /// Opens the store, restores the analysis from its last checkpoint, builds the pipeline
+    /// and starts publishing.
     pub fn start(config_path: PathBuf, file: ConfigFile, keys: super::Keys, bound: Bound) -> Result<Running> {
         let cap = file.capture.clone().unwrap_or_default();
         let mut settings = Settings::from_capture(&cap);
-        let setup = crate::analysis::build(&file, &[], keys.current, keys.previous, true)?;
+        let (store, loaded) = state::open(&file.store.path, &keys.current.0)?;
+        let restored = state::restored(loaded);
+        if restored.packet_time > 0 {
+            info!(checkpoint = %apitap_discovery::inventory::rfc3339(restored.packet_time), "carrying on from the last checkpoint");
+        }
+        let (setup, notes) = crate::analysis::build(&file, &[], keys.current, keys.previous, true, restored.state)?;
+        for n in notes {
+            info!(restore = %n);
+        }
         apply_analysis_settings(&mut settings, &setup);
         let mut pipeline = Pipeline::new(&settings);
         pipeline.set_analysis(setup.analysis);
@@ -76,14 +91,23 @@ impl Running {
             Some(k) if !k.brokers.is_empty() => {
                 k.validate().map_err(|e| anyhow::anyhow!("{}: {e}", file.path.display()))?;
                 info!(brokers = %k.brokers.join(","), "publishing to Kafka");
-                Some(KafkaSink::open(k.clone(), producer)?)
+                let mut sink = KafkaSink::open(k.clone(), producer.clone())?;
+                if let Some(c) = restored.changes {
+                    // Bounded like the inventory it follows: every endpoint it may hold.
+                    let max = pipeline.analysis_mut().map_or(0, |a| a.inventory.config().max_endpoints_total).saturating_add(MAX_SPEC_OPERATIONS);
+                    if let Err(e) = sink.restore_changes(c, max) {
+                        warn!(error = %e, "Kafka change tracker not restored: the inventory topic gets every endpoint again");
+                    }
+                }
+                Some(sink)
             }
             _ => {
                 warn!("no [kafka] brokers configured: anomalies are kept in the store only");
                 None
             }
         };
-        let outputs = Outputs { records: Box::new(Discard), anomalies: None, kafka };
+        let checkpoints = Checkpointer::new(store, file.store.checkpoint_interval_secs, file.store.retention, producer, restored.packet_time);
+        let outputs = Outputs { records: Box::new(Discard), anomalies: None, kafka, findings: Some(Vec::new()) };
         Ok(Running {
             config_path,
             file,
@@ -97,6 +121,7 @@ impl Running {
             reload_failures: 0,
             _bound: bound,
             last_stats: LiveStats::default(),
+            checkpoints,
         })
     }
 
@@ -111,6 +136,30 @@ impl Running {
                 error!(error = %format!("{e:#}"), "output failed; capture goes on");
                 self.output_failed = true;
             }
+        }
+        if let Some(found) = self.outputs.findings.as_mut() {
+            for a in found.drain(..) {
+                self.checkpoints.record(&a);
+            }
+        }
+    }
+
+    /// Writes a checkpoint now (logged; a failure is counted and retried at the next one).
+    fn checkpoint(&mut self) {
+        let now = self.pipeline.now().0;
+        let changes = self.outputs.kafka.as_ref().map(KafkaSink::changes_snapshot);
+        let Some(analysis) = self.pipeline.analysis_mut() else { return };
+        match self.checkpoints.checkpoint(now, analysis, changes) {
+            Ok(st) => info!(
+                consumers = st.consumers,
+                findings = st.findings,
+                endpoints = st.endpoints,
+                bytes = st.blob_bytes,
+                expired = st.expired,
+                millis = self.checkpoints.last_duration.as_millis() as u64,
+                "checkpoint written"
+            ),
+            Err(e) => error!(error = %format!("{e:#}"), failures = self.checkpoints.failed, "checkpoint failed; the state stays in memory"),
         }
     }
 
@@ -140,6 +189,9 @@ impl Running {
         if signals.reload.swap(false, std::sync::atomic::Ordering::Relaxed) {
             self.reload();
         }
+        if self.checkpoints.due(self.pipeline.now().0) {
+            self.checkpoint();
+        }
     }
 
     /// SIGHUP: the configuration and specs again, applied without closing the capture.
@@ -161,17 +213,35 @@ impl Running {
         let restart_needed = [
             ("[capture]", new.capture != self.file.capture),
             ("[daemon]", new.daemon != self.file.daemon),
-            ("[store]", new.store != self.file.store),
+            ("[store] path and checkpoint_interval_secs", new.store.path != self.file.store.path || new.store.checkpoint_interval_secs != self.file.store.checkpoint_interval_secs),
+            ("[metrics]", false),
         ];
         for (table, changed) in restart_needed {
             if changed {
                 warn!(table, "changes to this table take effect at the next restart");
             }
         }
-        let setup = crate::analysis::build(&new, &[], self.keys.current, self.keys.previous, true)?;
+        if new.kafka.as_ref().map(|k| &k.brokers) != self.file.kafka.as_ref().map(|k| &k.brokers) {
+            warn!(table = "[kafka]", "changes to this table take effect at the next restart");
+        }
+        // Everything that can fail is done before the running analysis is touched: the new
+        // specs and settings, and the inventory restored into them from a copy.
+        self.drain();
+        let inventory = self.pipeline.analysis_mut().map(|a| a.inventory.snapshot());
+        let state = crate::analysis::AnalysisState { inventory, behaviour: None, identity: None };
+        let (setup, notes) = crate::analysis::build(&new, &[], self.keys.current, self.keys.previous, true, state)?;
         apply_analysis_settings(&mut self.settings, &setup);
+        let mut analysis = setup.analysis;
+        let mut all = notes;
+        if let Some(old) = self.pipeline.take_analysis() {
+            all.extend(analysis.adopt(old));
+        }
+        for n in all {
+            info!(reload = %n);
+        }
+        self.pipeline.set_analysis(analysis);
         self.pipeline.set_http_config(self.settings.http.clone());
-        self.pipeline.replace_analysis(setup.analysis)?;
+        self.checkpoints.set_retention(new.store.retention);
         self.file.spec = new.spec;
         self.file.inventory = new.inventory;
         self.file.template = new.template;
@@ -179,6 +249,7 @@ impl Running {
         self.file.identity = new.identity;
         self.file.behaviour = new.behaviour;
         self.file.report = new.report;
+        self.file.store.retention = new.store.retention;
         Ok(())
     }
 
@@ -187,6 +258,7 @@ impl Running {
         self.summary.stages.insert("capture", capture_stage(&stats));
         self.pipeline.finish();
         self.drain();
+        self.checkpoint();
         let mut stages = self.pipeline.counters();
         stages.append(&mut self.summary.stages);
         self.summary.stages = stages;

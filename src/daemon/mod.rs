@@ -12,6 +12,7 @@
 
 pub mod config;
 mod housekeeping;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -58,6 +58,18 @@ impl KafkaSink {
         })
     }
 
+    /// Carries on from a restored change tracker, so a restart does not announce every
+    /// endpoint again as new.
+    pub fn restore_changes(&mut self, snap: apitap_discovery::inventory::ChangeTrackerSnapshot, max_tracked: usize) -> Result<(), String> {
+        self.changes = ChangeTracker::restore(ChangeConfig::default(), snap, max_tracked)?;
+        Ok(())
+    }
+
+    /// The change tracker's state, for the daemon's checkpoints.
+    pub fn changes_snapshot(&self) -> apitap_discovery::inventory::ChangeTrackerSnapshot {
+        self.changes.snapshot()
+    }
+
     fn send(&mut self, m: OutMessage) {
         // Every outcome is counted by the publisher; a drop is also reported as an event.
         let _ = self.publisher.publish(m);

@@ -122,6 +122,8 @@ pub struct Behaviour {
     last_advance: u64,
     /// Consumer ids whose profile went (evicted, re-keyed) since the last `take_removed`.
     removed: Vec<u64>,
+    /// The key finding ids are made with (kept to rebuild the layer on a reload).
+    key: [u8; 16],
 }
 
 impl Behaviour {
@@ -143,6 +145,7 @@ impl Behaviour {
             latest: 0,
             last_advance: 0,
             removed: Vec::new(),
+            key,
         })
     }
 

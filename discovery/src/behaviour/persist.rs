@@ -194,6 +194,19 @@ impl Behaviour {
         self.profiles.iter().filter(move |(_, p)| p.changed >= since_ns).map(|(k, p)| (*k, p))
     }
 
+    /// What [`Behaviour::restore`] needs to rebuild a layer like this one: its configuration,
+    /// key and whether specs are loaded.
+    pub fn restore_inputs(&self) -> (BehaviourConfig, [u8; 16], bool) {
+        (self.cfg.clone(), self.key, self.specs_loaded)
+    }
+
+    /// The global snapshot and every profile, moved out (a reload restores them into a layer
+    /// built from the new configuration without copying the profiles).
+    pub fn into_state(self) -> (BehaviourSnapshot, Vec<(u64, Profile)>) {
+        let global = self.snapshot_global();
+        (global, self.profiles.into_iter().collect())
+    }
+
     /// A layer rebuilt from a global snapshot and profiles, under `cfg` and its limits (see
     /// the module documentation). `key` and `specs_loaded` as for [`Behaviour::new`].
     ///
