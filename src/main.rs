@@ -12,6 +12,7 @@ mod config;
 mod config_file;
 mod inventory;
 mod kafka;
+mod metrics;
 mod messages;
 mod output;
 mod pipeline;
