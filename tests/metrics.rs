@@ -378,6 +378,42 @@ fn unauthenticated_non_loopback_is_refused_at_start() {
 }
 
 #[test]
+fn bad_files_and_a_busy_port_name_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = make_pki(dir.path());
+    let start_err = |cfg: &MetricsConfig| MetricsServer::start(cfg, Arc::new(MetricsShared::new())).err().expect("started").to_string();
+
+    std::fs::set_permissions(&pki.server_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = start_err(&tls_config(&pki, true));
+    assert!(e.starts_with("metrics.tls.key: ") && e.contains("accessible to every user (mode 644)") && e.contains("chmod 600"), "{e}");
+    std::fs::set_permissions(&pki.server_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let mut cfg = tls_config(&pki, true);
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    cfg.tls.as_mut().unwrap().cert = junk.clone();
+    let e = start_err(&cfg);
+    assert!(e.starts_with("metrics.tls.cert: ") && e.contains("holds no certificate"), "{e}");
+
+    let mut cfg = tls_config(&pki, true);
+    cfg.tls.as_mut().unwrap().client_ca = Some(dir.path().join("missing-ca.pem"));
+    let e = start_err(&cfg);
+    assert!(e.starts_with("metrics.tls.client_ca: cannot read ") && e.contains("missing-ca.pem"), "{e}");
+
+    // The client's key with the server's certificate.
+    let mut cfg = tls_config(&pki, true);
+    cfg.tls.as_mut().unwrap().key = pki.client_key.clone();
+    let e = start_err(&cfg);
+    assert!(e.starts_with("metrics.tls.cert: ") && e.contains("do not make a usable certificate"), "{e}");
+
+    let (first, _shared) = start(&tls_config(&pki, true));
+    let mut cfg = tls_config(&pki, true);
+    cfg.listen = first.local_addr().to_string();
+    let e = start_err(&cfg);
+    assert!(e.starts_with(&format!("metrics.listen: cannot listen on {}: ", first.local_addr())), "{e}");
+}
+
+#[test]
 fn health_and_ready_status_codes() {
     let cfg = MetricsConfig { listen: "127.0.0.1:0".into(), ..MetricsConfig::default() };
     let (server, shared) = start(&cfg);
@@ -587,4 +623,19 @@ fn dashboard_uses_only_rendered_metrics() {
     for p in dash["panels"].as_array().unwrap() {
         assert_eq!(p["datasource"]["uid"], "${datasource}", "panel {} has its own data source", p["title"]);
     }
+}
+
+/// docs/observability.md lists every family the endpoint produces, with its type.
+#[test]
+fn observability_doc_lists_every_family() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/observability.md")).unwrap();
+    let exposition = metrics::render_scrape(&populated(), &Health::default(), &metrics::EndpointStats::default());
+    let mut missing = Vec::new();
+    for line in exposition.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let (name, kind) = line.split_once(' ').unwrap();
+        if !doc.contains(&format!("| `{name}` | {kind} |")) {
+            missing.push(format!("{name} ({kind})"));
+        }
+    }
+    assert!(missing.is_empty(), "docs/observability.md does not list: {missing:?}");
 }

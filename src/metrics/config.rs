@@ -27,6 +27,10 @@ pub const DEFAULT_IO_TIMEOUT_MS: u64 = 5_000;
 /// Default `request_timeout_ms`: the whole connection (handshake, request head, response); a
 /// client dripping bytes is cut off then.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// Default `silent_after_s`: seconds without a packet before the health says `capture_silent`.
+pub const DEFAULT_SILENT_AFTER_S: u64 = 60;
+/// Default `drops_window_s`: seconds a rise in kernel drops keeps `kernel_drops_rising`.
+pub const DEFAULT_DROPS_WINDOW_S: u64 = 300;
 /// Shortest bearer token accepted, in bytes: shorter ones can be guessed.
 pub const MIN_TOKEN_BYTES: usize = 16;
 
@@ -57,6 +61,12 @@ pub struct MetricsConfig {
     pub io_timeout_ms: u64,
     /// Milliseconds one connection may last (default [`DEFAULT_REQUEST_TIMEOUT_MS`]).
     pub request_timeout_ms: u64,
+    /// Health: seconds without a packet before `capture_silent` (default
+    /// [`DEFAULT_SILENT_AFTER_S`]); raise it for a mirror port that is idle at night.
+    pub silent_after_s: u64,
+    /// Health: seconds a rise in kernel or interface drops keeps `kernel_drops_rising`
+    /// (default [`DEFAULT_DROPS_WINDOW_S`]).
+    pub drops_window_s: u64,
 }
 
 impl Default for MetricsConfig {
@@ -72,6 +82,8 @@ impl Default for MetricsConfig {
             max_headers: DEFAULT_MAX_HEADERS,
             io_timeout_ms: DEFAULT_IO_TIMEOUT_MS,
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            silent_after_s: DEFAULT_SILENT_AFTER_S,
+            drops_window_s: DEFAULT_DROPS_WINDOW_S,
         }
     }
 }
@@ -224,7 +236,14 @@ impl MetricsConfig {
         range("max_header_bytes", wide(self.max_header_bytes), 1024, 1 << 20)?;
         range("max_headers", wide(self.max_headers), 4, 256)?;
         range("io_timeout_ms", self.io_timeout_ms, 100, 600_000)?;
-        range("request_timeout_ms", self.request_timeout_ms, 100, 600_000)
+        range("request_timeout_ms", self.request_timeout_ms, 100, 600_000)?;
+        range("silent_after_s", self.silent_after_s, 1, 7 * 86_400)?;
+        range("drops_window_s", self.drops_window_s, 1, 86_400)
+    }
+
+    /// The health thresholds of this section, for [`super::HealthMonitor::new`].
+    pub fn health_rules(&self) -> super::health::HealthRules {
+        super::health::HealthRules { silent_after: self.silent_after_s as f64, drops_window: self.drops_window_s as f64 }
     }
 
     /// Resolves the section: parses the address, reads and checks the TLS files and the token,
