@@ -450,17 +450,20 @@ fn health_and_ready_status_codes() {
 
 #[test]
 fn idle_clients_are_capped_and_cut_off() {
-    let cfg = MetricsConfig { listen: "127.0.0.1:0".into(), max_connections: 2, request_timeout_ms: 1500, ..MetricsConfig::default() };
+    let cfg = MetricsConfig { listen: "127.0.0.1:0".into(), max_connections: 2, request_timeout_ms: 3000, ..MetricsConfig::default() };
     let (server, shared) = start(&cfg);
     let addr = server.local_addr();
     let url = format!("http://{addr}/metrics");
-    // Two clients that connect and send half a request line, then nothing.
-    let mut idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    for s in &mut idle {
-        s.write_all(b"GET /met").unwrap();
-    }
+    // Clients that connect and send half a request line, then nothing: while one waits,
+    // another is served at once.
+    let mut idle = vec![TcpStream::connect(addr).unwrap()];
+    idle[0].write_all(b"GET /met").unwrap();
     let t0 = Instant::now();
-    while shared.endpoint_stats().connections < 2 && t0.elapsed() < Duration::from_secs(5) {
+    assert_eq!(curl(&url, &[]).status, 200);
+    assert!(t0.elapsed() < Duration::from_secs(2), "a waiting client held up another for {:?}", t0.elapsed());
+    idle.push(TcpStream::connect(addr).unwrap());
+    idle[1].write_all(b"GET /met").unwrap();
+    while shared.endpoint_stats().connections < 3 && t0.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(10));
     }
     // A third is closed at once: curl sees no response.
@@ -474,7 +477,7 @@ fn idle_clients_are_capped_and_cut_off() {
         let n = s.read_to_end(&mut buf).unwrap_or(0);
         assert_eq!(n, 0, "an idle client got an answer");
     }
-    assert!(t0.elapsed() < Duration::from_secs(4), "idle clients held on for {:?}", t0.elapsed());
+    assert!(t0.elapsed() < Duration::from_secs(8), "idle clients held on for {:?}", t0.elapsed());
     assert_eq!(curl(&url, &[]).status, 200);
     assert_eq!(shared.endpoint_stats().refused[2], 2, "timeout refusals");
 }
