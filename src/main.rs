@@ -14,6 +14,7 @@ mod daemon;
 mod inventory;
 mod kafka;
 mod logging;
+mod metrics;
 mod messages;
 mod output;
 mod pipeline;
