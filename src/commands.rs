@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Simulate(args) => crate::simulate::command::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Inventory(crate::cli::InventoryCommand::Accept(args)) => crate::accept::run(&args).map(|()| ExitCode::SUCCESS),
         Command::CheckConfig(args) => crate::check_config::run(&args),
+        Command::Report(args) => crate::report::command::run(&args).map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -16,6 +16,7 @@ mod messages;
 mod output;
 mod pipeline;
 mod record;
+mod report;
 mod secret;
 mod simulate;
 mod source;
