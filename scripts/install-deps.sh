@@ -3,11 +3,12 @@
 # Kafka client library (librdkafka, compiled from source by the rdkafka crate) needs to build
 # (a C toolchain, OpenSSL and zlib headers; SASL PLAIN and SCRAM are built in, no libsasl2), the
 # real peers the tests use (nginx, curl, tcpdump; openssl and stunnel4 for TLS in front of the
-# Kafka test broker) and, when no recent enough Rust is present, the stable Rust toolchain
+# Kafka test broker; chromium and a font to render the HTML report in the browser tests) and,
+# when no recent enough Rust is present, the stable Rust toolchain
 # through rustup. Safe to run again; needs root or sudo for apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-packages=(build-essential pkg-config libpcap-dev libssl-dev zlib1g-dev nginx-light curl tcpdump tshark ca-certificates openssl stunnel4)
+packages=(build-essential pkg-config libpcap-dev libssl-dev zlib1g-dev nginx-light curl tcpdump tshark ca-certificates openssl stunnel4 chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -184,6 +184,8 @@ pub fn severity_name(id: u8) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
     use super::*;
 
     fn event(id: &str, version: u64, lifecycle: &str, severity: u8, count: u64) -> String {

@@ -190,9 +190,12 @@ fn overview(r: &Report) -> String {
 }
 
 fn attention(r: &Report) -> String {
-    let news: Vec<&EndpointRow> =
+    // Most pressing first: shadow before zombie, then the busiest.
+    let mut news: Vec<&EndpointRow> =
         r.endpoints.iter().filter(|e| e.new && matches!(e.classification, Class::Shadow | Class::Zombie)).collect();
-    let sensitive: Vec<&EndpointRow> = r.endpoints.iter().filter(|e| e.sensitive_without_auth > 0).collect();
+    news.sort_by(|a, b| a.classification.cmp(&b.classification).then(b.hits.cmp(&a.hits)));
+    let mut sensitive: Vec<&EndpointRow> = r.endpoints.iter().filter(|e| e.sensitive_without_auth > 0).collect();
+    sensitive.sort_by_key(|e| std::cmp::Reverse(e.sensitive_without_auth));
     let since = if r.compared_with.baseline == "previous_report" { "since the last report" } else { "since the sensor started" };
     let new_cols: &[Col] = if r.compared_with.baseline == "previous_report" {
         &[Col::Host, Col::Method, Col::Path, Col::Class, Col::Was, Col::Requests, Col::Consumers, Col::Auth, Col::FirstSeen]

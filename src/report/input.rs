@@ -387,6 +387,8 @@ pub fn parse_previous(file: &str, text: &str) -> Result<PreviousReport, String> 
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
     use super::*;
 
     #[test]

@@ -376,6 +376,8 @@ pub fn class_bar(counts: &[(Class, u64)]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
     use super::*;
 
     fn pt(hour: &str, requests: u64) -> TrafficPoint {
