@@ -92,6 +92,19 @@ fn every_format_is_written_and_only_those_asked_for() {
 }
 
 #[test]
+fn an_empty_inventory_gives_a_report_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = report(dir.path(), &json!({"schema_version": 1}), &[]);
+    assert_eq!(r["summary"]["endpoints"], 0);
+    assert_eq!(r["services"], json!([]));
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(html.contains("No traffic seen yet"));
+    assert!(html.contains("The inventory is empty."));
+    let csv = std::fs::read_to_string(dir.path().join("out/endpoints.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1, "the header only");
+}
+
+#[test]
 fn new_since_the_last_report_and_the_changes_of_the_counts() {
     let dir = tempfile::tempdir().unwrap();
     report(dir.path(), &inventory(week1()), &[]);

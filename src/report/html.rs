@@ -125,7 +125,7 @@ fn kpis(r: &Report) -> String {
                 "open_anomalies",
                 n,
                 &chip(ch.and_then(|c| c.open_anomalies), Sense::MoreIsWorse),
-                &format!("{} high or critical", count(high)),
+                &format!("{} high or critical · {} findings in all", count(high), count(r.anomalies.findings)),
             ));
         }
         None => out.push_str(
