@@ -3,14 +3,15 @@
 # Kafka client library (librdkafka, compiled from source by the rdkafka crate) needs to build
 # (a C toolchain, OpenSSL and zlib headers; SASL PLAIN and SCRAM are built in, no libsasl2), the
 # real peers the tests use (nginx, curl, tcpdump; openssl and stunnel4 for TLS in front of the
-# Kafka test broker; sqlite3 as the independent reader of the store; prometheus, whose promtool checks the metrics exposition and whose server
-# scrapes the metrics endpoint in tests/metrics.rs: on a host running systemd the package also
-# starts a Prometheus service on :9090, stop it with `systemctl disable --now prometheus` if
-# unwanted) and, when no recent enough Rust is present, the stable Rust toolchain
-# through rustup. Safe to run again; needs root or sudo for apt.
+# Kafka test broker; sqlite3 as the independent reader of the store; chromium and a font to
+# render the HTML report in the browser tests; prometheus, whose promtool checks the metrics
+# exposition and whose server scrapes the metrics endpoint in tests/metrics.rs: on a host
+# running systemd the package also starts a Prometheus service on :9090, stop it with
+# `systemctl disable --now prometheus` if unwanted) and, when no recent enough Rust is present,
+# the stable Rust toolchain through rustup. Safe to run again; needs root or sudo for apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-packages=(build-essential pkg-config libpcap-dev libssl-dev zlib1g-dev nginx-light curl tcpdump tshark ca-certificates openssl stunnel4 sqlite3 prometheus)
+packages=(build-essential pkg-config libpcap-dev libssl-dev zlib1g-dev nginx-light curl tcpdump tshark ca-certificates openssl stunnel4 sqlite3 prometheus chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

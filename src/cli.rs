@@ -36,6 +36,35 @@ pub enum Command {
     /// Erase personal data from the store: one consumer, one customer, or everything past its
     /// retention period; prints what was deleted.
     Purge(crate::store::command::PurgeArgs),
+    /// Write the shadow-API inventory report (HTML page, Markdown, JSON, endpoints CSV and the
+    /// reconstructed OpenAPI document) from an inventory.json. See docs/reports.md.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The inventory.json that `apitap read --out DIR` writes.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// The anomalies.jsonl of the same run: open anomalies by kind and severity.
+    #[arg(long, value_name = "FILE")]
+    pub anomalies: Option<PathBuf>,
+    /// A consumers list (consumers.json, layout in docs/reports.md) for the top consumers.
+    #[arg(long, value_name = "FILE")]
+    pub consumers: Option<PathBuf>,
+    /// The report.json of the previous report: "new" then means new since it, and the counts
+    /// show their change.
+    #[arg(long, value_name = "FILE")]
+    pub previous: Option<PathBuf>,
+    /// Directory to write the report into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Formats to write (comma-separated; default all).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
+    pub formats: Vec<crate::report::Format>,
+    /// Title of the page.
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@ mod output;
 mod pipeline;
 mod privilege;
 mod record;
+mod report;
 mod secret;
 mod simulate;
 mod source;
