@@ -141,6 +141,11 @@ impl AppLayer {
         self.http_cfg = cfg;
     }
 
+    /// Bytes HTTP parsing holds right now over all connections.
+    pub fn buffered_total(&self) -> usize {
+        self.buffered_total
+    }
+
     /// Takes the analysis out (a reload rebuilds it and puts the state back).
     pub fn take_analysis(&mut self) -> Option<Analysis> {
         self.analysis.take().map(|a| *a)

@@ -24,6 +24,7 @@ pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
         }
         crate::kafka::config::Secrets::load(k).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     }
+    file.metrics.validate().map_err(|e| anyhow!("{}:{}: {e}", path.display(), crate::config_file::table_line(&std::fs::read_to_string(path).unwrap_or_default(), "metrics")))?;
     let key_note = match crate::daemon::keys(&file) {
         Ok(k) => format!("hashing secret from {}", if k.current.1 == crate::secret::KeyOrigin::File { "its file" } else { crate::secret::KEY_ENV }),
         // A named secret file that is missing, too short or open to everyone is a mistake;

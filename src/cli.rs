@@ -44,8 +44,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The inventory.json that `apitap read --out DIR` writes.
-    #[arg(long, value_name = "FILE")]
-    pub inventory: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "store", conflicts_with = "store")]
+    pub inventory: Option<PathBuf>,
+    /// The daemon's store instead: its last checkpoint's inventory, findings and consumers
+    /// (readable while the daemon runs).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["anomalies", "consumers"])]
+    pub store: Option<PathBuf>,
     /// The anomalies.jsonl of the same run: open anomalies by kind and severity.
     #[arg(long, value_name = "FILE")]
     pub anomalies: Option<PathBuf>,

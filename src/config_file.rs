@@ -46,6 +46,9 @@ pub struct ConfigFile {
     /// The daemon's periodic reports.
     #[serde(default)]
     pub report: crate::daemon::config::ReportSection,
+    /// The daemon's metrics and health endpoint (docs/observability.md).
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsConfig,
     /// Where this file was read from (not a key).
     #[serde(skip)]
     pub path: PathBuf,
@@ -153,6 +156,7 @@ fn doc_for_line(text: &str, line: usize) -> &'static str {
         "kafka" => "docs/kafka.md",
         "identity" | "behaviour" => "docs/behaviour.md",
         "daemon" | "capture" | "store" | "report" => "docs/daemon.md",
+        "metrics" => "docs/observability.md",
         _ => "docs/inventory.md (configuration)",
     }
 }

@@ -67,6 +67,13 @@ impl Pipeline {
         self.app.set_http_config(cfg);
     }
 
+    /// What the pipeline holds right now: open flows, bytes held by reassembly (out of order
+    /// and retained for retransmission checks), bytes held by HTTP parsing.
+    pub fn gauges(&self) -> (u64, u64, u64) {
+        let reassembly = self.flows.buffered_bytes().saturating_add(self.flows.retained_bytes());
+        (self.flows.len() as u64, reassembly as u64, self.app.buffered_total() as u64)
+    }
+
     /// Takes the analysis out (a reload rebuilds it).
     pub fn take_analysis(&mut self) -> Option<crate::analysis::Analysis> {
         self.app.take_analysis()

@@ -6,6 +6,9 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use apitap_discovery::behaviour::Producer;
 use apitap_sensor::capture::PacketRecord;
@@ -13,6 +16,7 @@ use apitap_sensor::Timestamp;
 use tracing::{error, info, warn};
 
 use crate::commands::{apply_analysis_settings, drain, Outputs};
+use crate::metrics::{CheckpointMetrics, HealthMonitor, MetricsServer, MetricsShared, ProcessMetrics};
 use crate::config::Settings;
 use crate::config_file::ConfigFile;
 use crate::output::{KafkaSink, RecordWriter};
@@ -28,13 +32,20 @@ use super::Signals;
 /// tracker restored beside it).
 const MAX_SPEC_OPERATIONS: usize = apitap_discovery::inventory::MAX_SNAPSHOT_OPERATIONS;
 
-/// Sockets bound before privileges are dropped.
-#[derive(Default)]
-pub struct Bound {}
+/// Sockets bound before privileges are dropped: the metrics endpoint.
+pub struct Bound {
+    shared: Arc<MetricsShared>,
+    server: Option<MetricsServer>,
+}
 
-/// Binds what needs binding before the privilege drop.
-pub fn bind_endpoints(_file: &ConfigFile) -> Result<Bound> {
-    Ok(Bound::default())
+/// Binds what needs binding before the privilege drop (a port below 1024 then still works).
+pub fn bind_endpoints(file: &ConfigFile) -> Result<Bound> {
+    let shared = Arc::new(MetricsShared::new());
+    let server = MetricsServer::start(&file.metrics, Arc::clone(&shared)).map_err(|e| anyhow::anyhow!("{}: {e}", file.path.display()))?;
+    if let Some(s) = &server {
+        info!(address = %s.local_addr(), "metrics and health endpoint listening");
+    }
+    Ok(Bound { shared, server })
 }
 
 /// Transaction records are not written by the daemon (Kafka's `publish_transactions` publishes
@@ -63,9 +74,18 @@ pub struct Running {
     output_failed: bool,
     reloads: u64,
     reload_failures: u64,
-    _bound: Bound,
+    bound: Bound,
+    health: HealthMonitor,
+    start_wall: f64,
+    /// Time spent handling packets (for the worker load metric).
+    busy: Duration,
+    /// Finding events by (kind, severity), for the metrics.
+    anomaly_counts: BTreeMap<(String, String), u64>,
+    last_reload_ok: bool,
     last_stats: LiveStats,
     checkpoints: Checkpointer,
+    /// Packet time the next periodic report is due (0: not yet known).
+    next_report: u64,
 }
 
 impl Running {
@@ -106,8 +126,14 @@ impl Running {
                 None
             }
         };
-        let checkpoints = Checkpointer::new(store, file.store.checkpoint_interval_secs, file.store.retention, producer, restored.packet_time);
+        let mut checkpoints = Checkpointer::new(store, file.store.checkpoint_interval_secs, file.store.retention, producer, restored.packet_time);
+        // Reports go on from the last one the store recorded, so restarts do not postpone them.
+        let next_report = match checkpoints.store().last_report() {
+            Ok(Some(r)) => r.record.packet_time.saturating_add(report_interval(&file)),
+            _ => 0,
+        };
         let outputs = Outputs { records: Box::new(Discard), anomalies: None, kafka, findings: Some(Vec::new()) };
+        let health_rules = file.metrics.health_rules();
         Ok(Running {
             config_path,
             file,
@@ -119,9 +145,15 @@ impl Running {
             output_failed: false,
             reloads: 0,
             reload_failures: 0,
-            _bound: bound,
+            health: HealthMonitor::new(health_rules),
+            bound,
+            start_wall: wall_ns() as f64 / 1e9,
+            busy: Duration::ZERO,
+            anomaly_counts: BTreeMap::new(),
+            last_reload_ok: true,
             last_stats: LiveStats::default(),
             checkpoints,
+            next_report,
         })
     }
 
@@ -139,6 +171,8 @@ impl Running {
         }
         if let Some(found) = self.outputs.findings.as_mut() {
             for a in found.drain(..) {
+                let severity = serde_json::to_value(a.severity).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                *self.anomaly_counts.entry((a.kind.code().to_string(), severity)).or_default() += 1;
                 self.checkpoints.record(&a);
             }
         }
@@ -165,8 +199,10 @@ impl Running {
 
     /// One captured packet.
     pub fn packet(&mut self, rec: &PacketRecord<'_>) {
+        let t = Instant::now();
         self.pipeline.handle_packet(rec);
         self.drain();
+        self.busy += t.elapsed();
     }
 
     /// The interface is quiet: packet time moves with the wall clock.
@@ -191,6 +227,85 @@ impl Running {
         }
         if self.checkpoints.due(self.pipeline.now().0) {
             self.checkpoint();
+            self.report_if_due();
+        }
+        self.publish_metrics(stats);
+    }
+
+    /// Refreshes what the metrics and health endpoint serves.
+    fn publish_metrics(&mut self, live: LiveStats) {
+        let snapshot = self.summary.snapshot(self.pipeline.counters());
+        let gauges = self.pipeline.gauges();
+        let now = self.pipeline.now().0;
+        let kafka = self.outputs.kafka.as_ref().map(KafkaSink::publisher_stats);
+        let (open, consumers, baselines, identity) = match self.pipeline.analysis_mut() {
+            Some(a) => {
+                let ident = a.identifier().memory_bytes() as u64;
+                match a.behaviour() {
+                    Some(b) => (b.open_findings() as u64, b.consumers() as u64, b.profile_memory().1 as u64, ident),
+                    None => (0, 0, 0, ident),
+                }
+            }
+            None => (0, 0, 0, 0),
+        };
+        let cp = &self.checkpoints;
+        let checkpoint = CheckpointMetrics {
+            last_packet_time: (cp.last_packet_time > 0).then(|| cp.last_packet_time as f64 / 1e9),
+            last_duration_seconds: cp.last_duration.as_secs_f64(),
+            completed: cp.written,
+            failures: cp.failed,
+        };
+        let process = ProcessMetrics {
+            start_time: self.start_wall,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            config_reloads: self.reloads,
+            config_last_reload_ok: self.last_reload_ok,
+        };
+        let interface = self.file.capture.as_ref().map_or("", |c| c.interface.as_str()).to_string();
+        let inputs = super::observe::Inputs {
+            interface: &interface,
+            live,
+            stages: &snapshot.stages,
+            gauges,
+            transactions: self.summary.transactions,
+            anomalies: &self.anomaly_counts,
+            behaviour: (open, consumers, baselines, identity),
+            inventory: (cp.last_services, &cp.last_classes),
+            kafka,
+            checkpoint,
+            packet_time: now,
+            process,
+            busy_seconds: self.busy.as_secs_f64(),
+        };
+        let mut m = super::observe::gather(&inputs);
+        m.memory.inventory = cp.last_inventory_bytes;
+        let health = self.health.assess(&m, wall_ns() as f64 / 1e9);
+        self.bound.shared.set_health(health);
+        self.bound.shared.publish(m);
+        self.bound.shared.set_ready(true);
+    }
+
+    /// Writes the periodic report when its packet time has come (after a checkpoint, so the
+    /// store it is built from is current).
+    fn report_if_due(&mut self) {
+        let every = report_interval(&self.file);
+        let now = self.pipeline.now().0;
+        if every == 0 || now == 0 {
+            return;
+        }
+        if self.next_report == 0 {
+            self.next_report = now.saturating_add(every);
+            return;
+        }
+        if now < self.next_report {
+            return;
+        }
+        self.next_report = now.saturating_add(every);
+        let r = &self.file.report;
+        let formats = super::reports::formats(&r.formats);
+        match super::reports::write_periodic(self.checkpoints.store(), &r.dir, &formats, r.keep, now, wall_ns()) {
+            Ok(dir) => info!(folder = %dir.display(), "report written"),
+            Err(e) => error!(error = %format!("{e:#}"), "report failed"),
         }
     }
 
@@ -199,10 +314,12 @@ impl Running {
         match self.try_reload() {
             Ok(()) => {
                 self.reloads += 1;
+                self.last_reload_ok = true;
                 info!(config = %self.config_path.display(), "configuration reloaded");
             }
             Err(e) => {
                 self.reload_failures += 1;
+                self.last_reload_ok = false;
                 error!(error = %format!("{e:#}"), "reload refused; running on with the previous configuration");
             }
         }
@@ -268,6 +385,9 @@ impl Running {
             let report = k.finish(now, self.pipeline.analysis_mut().map(|a| &mut a.inventory), &self.summary, left);
             info!(report = %serde_json::to_string(&report).unwrap_or_default(), "Kafka flushed");
         }
+        if let Some(server) = self.bound.server.take() {
+            server.stop();
+        }
         let json = serde_json::to_string(&self.summary).context("summary")?;
         info!(summary = %json, reloads = self.reloads, reload_failures = self.reload_failures, "run summary");
         Ok(())
@@ -277,6 +397,15 @@ impl Running {
 /// The summary's `capture` stage from the kernel's counters.
 fn capture_stage(st: &LiveStats) -> std::collections::BTreeMap<&'static str, u64> {
     [("kernel_received", st.received), ("kernel_dropped", st.dropped), ("interface_dropped", st.if_dropped)].into_iter().collect()
+}
+
+/// Packet-time nanoseconds between periodic reports (0: none).
+fn report_interval(file: &ConfigFile) -> u64 {
+    file.report.every_hours.saturating_mul(3_600_000_000_000)
+}
+
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// `[daemon] sensor_id`, else `APITAP_SENSOR_ID`, else the host name.

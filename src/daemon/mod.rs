@@ -12,6 +12,8 @@
 
 pub mod config;
 mod housekeeping;
+mod observe;
+pub mod reports;
 mod state;
 
 use std::path::{Path, PathBuf};

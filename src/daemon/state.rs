@@ -136,6 +136,12 @@ pub struct Checkpointer {
     pub last_packet_time: u64,
     /// How long the last one took.
     pub last_duration: Duration,
+    /// Services of the inventory at the last checkpoint.
+    pub last_services: u64,
+    /// Its endpoints by class.
+    pub last_classes: std::collections::BTreeMap<String, u64>,
+    /// Bytes of its snapshot (the metrics' inventory memory figure).
+    pub last_inventory_bytes: u64,
 }
 
 impl Checkpointer {
@@ -155,6 +161,9 @@ impl Checkpointer {
             failed: 0,
             last_packet_time: restored_at,
             last_duration: Duration::ZERO,
+            last_services: 0,
+            last_classes: std::collections::BTreeMap::new(),
+            last_inventory_bytes: 0,
         }
     }
 
@@ -263,6 +272,12 @@ impl Checkpointer {
             behaviour = Some((serde_json::to_vec(&b.snapshot_global()).context("behaviour snapshot")?, b.latest()));
         }
         let report = analysis.inventory.report();
+        self.last_services = report.services.len() as u64;
+        self.last_classes.clear();
+        for e in &report.endpoints {
+            *self.last_classes.entry(e.classification.name().to_string()).or_default() += 1;
+        }
+        self.last_inventory_bytes = inventory.len() as u64;
         let endpoints: Vec<EndpointRow> = report
             .endpoints
             .iter()
@@ -278,8 +293,10 @@ impl Checkpointer {
             })
             .collect();
         let changes = changes.map(|c| serde_json::to_vec(&c)).transpose().context("change tracker snapshot")?;
+        let report_json = serde_json::to_vec(&report).context("inventory report")?;
         let mut sections = vec![
             Section { name: INVENTORY, format: SNAPSHOT_FORMAT, data: &inventory },
+            Section { name: super::reports::INVENTORY_REPORT, format: super::reports::INVENTORY_REPORT_FORMAT, data: &report_json },
             Section { name: IDENTITY, format: IDENTITY_SNAPSHOT_FORMAT, data: &identity },
         ];
         if let Some((b, _)) = &behaviour {

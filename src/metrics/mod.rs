@@ -12,8 +12,10 @@
 //! the certificate, key or token without a restart, host names in `listen`, OpenMetrics or
 //! protobuf formats, push gateways.
 
-// The daemon is the caller; until it is wired, parts are only reached from the tests.
-#![allow(dead_code, unused_imports)]
+// Parts of the interface (the plain `render`, the loaded settings' flags) serve the tests and
+// other callers only.
+#![allow(dead_code)]
+
 
 pub mod config;
 pub mod exposition;
@@ -24,8 +26,13 @@ pub mod render;
 pub mod server;
 pub mod tls;
 
+// The module's whole interface is exported; the daemon uses part of it, its tests the rest.
+#[allow(unused_imports)]
 pub use config::{ConfigError, MetricsConfig, MetricsTls};
+#[allow(unused_imports)]
 pub use health::{Health, HealthMonitor, HealthReason, HealthRules, HealthStatus};
 pub use model::{CheckpointMetrics, InterfaceCapture, KafkaMetrics, MemoryBytes, ProcessMetrics, SensorMetrics, WorkerLoad};
+#[allow(unused_imports)]
 pub use render::{render, render_scrape};
+#[allow(unused_imports)]
 pub use server::{EndpointStats, MetricsServer, MetricsShared};

@@ -65,6 +65,11 @@ impl KafkaSink {
         Ok(())
     }
 
+    /// The publisher's counters (for the metrics endpoint).
+    pub fn publisher_stats(&self) -> crate::kafka::PublisherStats {
+        self.publisher.stats()
+    }
+
     /// The change tracker's state, for the daemon's checkpoints.
     pub fn changes_snapshot(&self) -> apitap_discovery::inventory::ChangeTrackerSnapshot {
         self.changes.snapshot()

@@ -65,10 +65,19 @@ fn now_rfc3339() -> Option<String> {
 /// Runs `apitap report`.
 pub fn run(args: &ReportArgs) -> Result<()> {
     let name = |p: &Path| p.display().to_string();
-    let inv_text = read_text(&args.inventory, "inventory")?;
-    let inventory = parse_inventory(&name(&args.inventory), &inv_text).map_err(|e| anyhow!(e))?;
-    drop(inv_text);
-    let mut input = ReportInput::new(inventory);
+    let mut input = match (&args.store, &args.inventory) {
+        (Some(store), _) => {
+            // A reader beside the running daemon: no lock, no schema change.
+            let db = crate::store::db::Store::open_existing(store)?;
+            crate::daemon::reports::input_from_store(&db, None, None)?
+        }
+        (None, Some(inv)) => {
+            let inv_text = read_text(inv, "inventory")?;
+            let inventory = parse_inventory(&name(inv), &inv_text).map_err(|e| anyhow!(e))?;
+            ReportInput::new(inventory)
+        }
+        (None, None) => bail!("give --inventory FILE (from `apitap read --out`) or --store FILE (the daemon's store)"),
+    };
     if let Some(title) = &args.title {
         if title.trim().is_empty() {
             bail!("--title is empty; give a title or leave the option out");

@@ -165,6 +165,11 @@ impl Behaviour {
         &self.cfg
     }
 
+    /// Findings open now.
+    pub fn open_findings(&self) -> usize {
+        self.alerts.open_count()
+    }
+
     /// Counters of the findings.
     pub fn alert_stats(&self) -> &AlertStats {
         self.alerts.stats()

@@ -223,6 +223,34 @@ impl Store {
         rows.collect::<rusqlite::Result<Vec<_>>>().sql(&self.path, "read a finding")
     }
 
+    /// The consumers with the most requests (readable columns only, no profile), at most
+    /// `limit` (capped at `max_query_rows`).
+    pub fn top_consumers(&self, limit: usize) -> Result<Vec<super::ConsumerRow>> {
+        let limit = limit.min(self.limits.max_query_rows);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, label, source, first_seen, last_seen, requests, format FROM consumers
+                 ORDER BY requests DESC, id LIMIT ?1",
+            )
+            .sql(&self.path, "read the consumers")?;
+        let rows = stmt
+            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                Ok(super::ConsumerRow {
+                    id: r.get(0)?,
+                    label: r.get(1)?,
+                    source: r.get(2)?,
+                    first_seen: from_sql(r.get(3)?),
+                    last_seen: from_sql(r.get(4)?),
+                    requests: from_sql(r.get(5)?),
+                    format: u32::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+                    profile: None,
+                })
+            })
+            .sql(&self.path, "read the consumers")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().sql(&self.path, "read a consumer")
+    }
+
     /// The latest inventory's endpoints, by service, method and template.
     pub fn endpoints(&self) -> Result<Vec<EndpointRow>> {
         let mut stmt = self
