@@ -41,7 +41,7 @@ pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
             c.filter.as_deref().map_or("no filter".to_string(), |f| format!("filter {f:?}")),
             file.store.path.display(),
             file.store.checkpoint_interval_secs,
-            if file.report.every_hours == 0 { "on demand only".to_string() } else { format!("every {} h to {}", file.report.every_hours, file.report.dir.display()) }
+            if file.report.every_hours == 0.0 { "on demand only".to_string() } else { format!("every {} h to {}", file.report.every_hours, file.report.dir.display()) }
         ),
         None => println!("  capture: no [capture] section (needed by `apitap run` only)"),
     }

@@ -121,14 +121,15 @@ impl Default for StoreSection {
 }
 
 /// `[report]`: the periodic shadow-API report.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportSection {
     /// Folder the reports are written to, one sub-folder per report. Default
     /// `/var/lib/apitap/reports`.
     pub dir: PathBuf,
-    /// Hours of packet time between reports; 0 writes none (only `apitap report`). Default 24.
-    pub every_hours: u64,
+    /// Hours of packet time between reports (fractions allowed, e.g. 0.5); 0 writes none
+    /// (only `apitap report`). Default 24.
+    pub every_hours: f64,
     /// Formats written: `html`, `md`, `json`, `csv`, `openapi`. Default all.
     pub formats: Vec<String>,
     /// Reports kept in `dir`; older folders are removed. Default 60.
@@ -139,7 +140,7 @@ impl Default for ReportSection {
     fn default() -> Self {
         ReportSection {
             dir: PathBuf::from(DEFAULT_STATE_DIR).join("reports"),
-            every_hours: 24,
+            every_hours: 24.0,
             formats: ["html", "md", "json", "csv", "openapi"].map(String::from).to_vec(),
             keep: 60,
         }
@@ -232,8 +233,11 @@ impl ReportSection {
         if self.formats.is_empty() {
             return Err(invalid("[report] formats", "is empty; list at least one format, or set every_hours = 0 to write no reports"));
         }
-        if self.every_hours > 24 * 31 {
-            return Err(invalid("[report] every_hours", "must be at most 744 (a month); 0 turns periodic reports off"));
+        if !(0.0..=744.0).contains(&self.every_hours) {
+            return Err(invalid("[report] every_hours", "must be 0 to 744 (a month); 0 turns periodic reports off"));
+        }
+        if self.every_hours > 0.0 && self.every_hours < 0.001 {
+            return Err(invalid("[report] every_hours", "must be at least 0.001 (3.6 seconds) when not 0"));
         }
         if self.keep == 0 {
             return Err(invalid("[report] keep", "must be at least 1"));

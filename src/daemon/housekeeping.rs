@@ -225,7 +225,12 @@ impl Running {
         if signals.reload.swap(false, std::sync::atomic::Ordering::Relaxed) {
             self.reload();
         }
-        if self.checkpoints.due(self.pipeline.now().0) {
+        let now = self.pipeline.now().0;
+        if self.next_report == 0 && now > 0 {
+            // The first report of a new store comes one interval after the capture started.
+            self.next_report = now.saturating_add(report_interval(&self.file));
+        }
+        if self.checkpoints.due(now) {
             self.checkpoint();
             self.report_if_due();
         }
@@ -290,14 +295,7 @@ impl Running {
     fn report_if_due(&mut self) {
         let every = report_interval(&self.file);
         let now = self.pipeline.now().0;
-        if every == 0 || now == 0 {
-            return;
-        }
-        if self.next_report == 0 {
-            self.next_report = now.saturating_add(every);
-            return;
-        }
-        if now < self.next_report {
+        if every == 0 || now == 0 || now < self.next_report {
             return;
         }
         self.next_report = now.saturating_add(every);
@@ -401,7 +399,8 @@ fn capture_stage(st: &LiveStats) -> std::collections::BTreeMap<&'static str, u64
 
 /// Packet-time nanoseconds between periodic reports (0: none).
 fn report_interval(file: &ConfigFile) -> u64 {
-    file.report.every_hours.saturating_mul(3_600_000_000_000)
+    // Whole seconds: at least a minute by validation, at most a month.
+    (file.report.every_hours * 3600.0).round() as u64 * 1_000_000_000
 }
 
 fn wall_ns() -> u64 {

@@ -1,0 +1,284 @@
+//! The daemon's acceptance test: `apitap run` on the loopback interface in front of a real
+//! nginx serving an Open Banking account API, driven by real curl requests from three TPPs.
+//! The daemon is stopped with SIGTERM and, later, killed with SIGKILL; each restart must carry
+//! on with the inventory and the baselines it had at its last checkpoint (read back with the
+//! sqlite3 CLI, an independent reader). A reload adds a spec without losing anything; the
+//! report built from the store renders in a real headless chromium with the store's endpoints
+//! on it; the metrics endpoint answers over TLS to a client certificate and refuses a client
+//! without one.
+//!
+//! Needs root (capture), nginx, curl, sqlite3, openssl and chromium (scripts/install-deps.sh).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+#[path = "daemon/harness.rs"]
+mod harness;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use harness::{apitap, curl, free_port, hash_key, jwt, Daemon};
+
+const HOST: &str = "api.bank.example";
+const BASE: &str = "/open-banking/v4.0/aisp";
+const TPPS: [&str; 3] = ["tpp-alpha", "tpp-beta", "tpp-gamma"];
+
+fn nginx(dir: &Path, port: u16) -> common::Nginx {
+    let http = format!(
+        r#"  server {{
+    listen 127.0.0.1:{port};
+    location ~ ^{BASE}/accounts/[^/]+/balances$ {{ return 200 '{{"Data":{{"Balance":[{{"Amount":{{"Amount":"10.00","Currency":"GBP"}}}}]}}}}'; }}
+    location ~ ^{BASE}/accounts/[^/]+$ {{ return 200 '{{"Data":{{"Account":[{{"AccountId":"acc"}}]}}}}'; }}
+    location = {BASE}/accounts {{ return 200 '{{"Data":{{"Account":[]}}}}'; }}
+    location = /internal/debug/dump {{ return 200 '{{"rows":1}}'; }}
+  }}"#
+    );
+    common::start_nginx(&dir.join("nginx"), &http)
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl (scripts/install-deps.sh)");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, in `dir`.
+fn pki(dir: &Path) {
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=apitap-acceptance-ca"]);
+    openssl(dir, &ca);
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for who in ["server", "client"] {
+        let (key, csr, pem, ext) = (format!("{who}.key"), format!("{who}.csr"), format!("{who}.pem"), format!("{who}.ext"));
+        let mut req = vec!["req"];
+        req.extend(ec);
+        req.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=apitap-acceptance"]);
+        openssl(dir, &req);
+        openssl(dir, &["x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", &ext, "-out", &pem]);
+        std::fs::set_permissions(dir.join(&key), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    }
+}
+
+fn config(dir: &Path, port: u16, metrics_port: u16, specs: &[&str]) -> PathBuf {
+    let key = hash_key(dir);
+    let state = dir.join("state");
+    let specs: String = specs.iter().map(|s| common::spec_entry(s, HOST, "")).collect();
+    let text = format!(
+        "{specs}\n[daemon]\nhash_key_file = \"{key}\"\nlog_format = \"json\"\nshutdown_deadline_secs = 20\n\n\
+         [capture]\ninterface = \"lo\"\npromiscuous = false\nfilter = \"tcp port {port}\"\n\n\
+         [store]\npath = \"{state}/apitap.db\"\ncheckpoint_interval_secs = 5\n\n\
+         [report]\ndir = \"{state}/reports\"\nevery_hours = 0.002\n\n\
+         [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\n[metrics.tls]\ncert = \"{d}/server.pem\"\nkey = \"{d}/server.key\"\nclient_ca = \"{d}/ca.pem\"\n",
+        key = key.display(),
+        state = state.display(),
+        d = dir.display()
+    );
+    let path = dir.join("apitap.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `n` requests spread over the three TPPs and four accounts each, plus one call of an
+/// undocumented debug endpoint.
+fn traffic(port: u16, n: usize) {
+    for i in 0..n {
+        let tpp = TPPS[i % TPPS.len()];
+        let token = jwt(&format!(r#"{{"client_id":"{tpp}","sub":"psu-{}"}}"#, i % 4));
+        let path = if i % 2 == 0 { format!("{BASE}/accounts/acc-{}", i % 4) } else { format!("{BASE}/accounts/acc-{}/balances", i % 4) };
+        let status = curl(
+            &format!("http://127.0.0.1:{port}{path}"),
+            &[format!("Host: {HOST}"), format!("Authorization: Bearer {token}")],
+        );
+        assert_eq!(status, 200, "{path}");
+    }
+    assert_eq!(curl(&format!("http://127.0.0.1:{port}/internal/debug/dump"), &[format!("Host: {HOST}")]), 200);
+}
+
+fn sqlite(db: &Path, sql: &str) -> String {
+    let out = Command::new("sqlite3").arg("-readonly").arg(db).arg(sql).output().expect("sqlite3 (scripts/install-deps.sh)");
+    assert!(out.status.success(), "sqlite3 {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Requests per consumer label, and hits per endpoint, as the store holds them.
+fn stored(db: &Path) -> (Vec<(String, u64)>, Vec<(String, u64)>) {
+    let parse = |text: String| -> Vec<(String, u64)> {
+        text.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (a, b) = l.rsplit_once('|').unwrap();
+                (a.to_string(), b.parse().unwrap())
+            })
+            .collect()
+    };
+    let consumers = parse(sqlite(db, "SELECT label, requests FROM consumers ORDER BY label"));
+    let endpoints = parse(sqlite(db, "SELECT service || ' ' || method || ' ' || template || ' ' || class, requests FROM endpoints ORDER BY 1"));
+    (consumers, endpoints)
+}
+
+/// Waits for a checkpoint written after the log's first `skip` lines.
+fn await_checkpoint(d: &Daemon, skip: usize) {
+    d.wait_for_log_after(skip, "checkpoint written", Duration::from_secs(30));
+}
+
+fn requests_of(consumers: &[(String, u64)]) -> u64 {
+    consumers.iter().filter(|(l, _)| TPPS.iter().any(|t| l.contains(t))).map(|(_, n)| n).sum()
+}
+
+fn endpoint<'a>(endpoints: &'a [(String, u64)], needle: &str) -> &'a (String, u64) {
+    endpoints.iter().find(|(k, _)| k.contains(needle)).unwrap_or_else(|| panic!("no endpoint {needle} in {endpoints:?}"))
+}
+
+#[test]
+fn daemon_keeps_its_state_across_restarts_and_kill_9_reports_and_serves_metrics_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    let metrics_port = free_port();
+    let _nginx = nginx(d, port);
+    pki(d);
+    let cfg = config(d, port, metrics_port, &["ob-uk/account-info-openapi.yaml"]);
+    let db = d.join("state/apitap.db");
+
+    // First run: 12 requests, a checkpoint, SIGTERM.
+    let first = Daemon::start(&cfg);
+    let mark = first.log_len();
+    traffic(port, 12);
+    await_checkpoint(&first, mark);
+    let (status, log) = first.stop();
+    assert!(status.success(), "exit {status}:\n{log}");
+    let (consumers, endpoints) = stored(&db);
+    // The three TPPs by their JWT client, and the unauthenticated debug call by its network.
+    assert_eq!(consumers.iter().filter(|(l, _)| TPPS.contains(&l.as_str())).count(), 3, "{consumers:?}");
+    assert!(consumers.iter().any(|(l, n)| l.starts_with("127.0.0.") && *n == 1), "{consumers:?}");
+    assert_eq!(requests_of(&consumers), 12, "{consumers:?}");
+    let single = endpoint(&endpoints, "/accounts/{AccountId} documented");
+    let balances = endpoint(&endpoints, "/accounts/{AccountId}/balances documented");
+    assert_eq!((single.1, balances.1), (6, 6), "{endpoints:?}");
+    assert!(endpoints.iter().any(|(k, _)| k.contains("/internal/debug/dump shadow")), "{endpoints:?}");
+
+    // Second run carries on; 9 more requests, a checkpoint, then SIGKILL: nothing flushed.
+    let second = Daemon::start(&cfg);
+    second.wait_for_log("carrying on from the last checkpoint", Duration::from_secs(10));
+    let mark = second.log_len();
+    traffic(port, 9);
+    await_checkpoint(&second, mark);
+    // Metrics over TLS while it runs: with the client certificate, and without.
+    let url = format!("https://127.0.0.1:{metrics_port}/metrics");
+    let ca = d.join("ca.pem");
+    let ok = Command::new("curl")
+        .args(["-s", "--fail", "--cacert"])
+        .arg(&ca)
+        .arg("--cert")
+        .arg(d.join("client.pem"))
+        .arg("--key")
+        .arg(d.join("client.key"))
+        .arg(&url)
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "scrape with a client certificate failed: {}", String::from_utf8_lossy(&ok.stderr));
+    let transactions: f64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("apitap_http_transactions_total "))
+        .unwrap_or_else(|| panic!("no apitap_http_transactions_total in:\n{body}"))
+        .parse()
+        .unwrap();
+    assert!(transactions >= 10.0, "transactions {transactions}");
+    let refused = Command::new("curl").args(["-s", "--cacert"]).arg(&ca).arg(&url).output().unwrap();
+    assert!(!refused.status.success() && refused.stdout.is_empty(), "a client without a certificate got an answer");
+    let _ = second.kill9();
+    let (consumers, _) = stored(&db);
+    assert_eq!(requests_of(&consumers), 21, "the second run's checkpoint is in the store: {consumers:?}");
+
+    // Third run, after the kill: the state of the last checkpoint comes back, and new traffic
+    // adds to it (requests and endpoint hits continue from 21, not from 0).
+    let third = Daemon::start(&cfg);
+    third.wait_for_log("carrying on from the last checkpoint", Duration::from_secs(10));
+    let mark = third.log_len();
+    traffic(port, 3);
+    await_checkpoint(&third, mark);
+    let (consumers, endpoints) = stored(&db);
+    assert_eq!(requests_of(&consumers), 24, "{consumers:?}");
+    let total: u64 = ["/accounts/{AccountId} documented", "/accounts/{AccountId}/balances documented"].iter().map(|e| endpoint(&endpoints, e).1).sum();
+    assert_eq!(total, 24, "{endpoints:?}");
+
+    // A reload that adds a spec keeps the baselines and the inventory.
+    config(d, port, metrics_port, &["ob-uk/account-info-openapi.yaml", "ob-uk/payment-initiation-openapi.yaml"]);
+    let mark = third.log_len();
+    third.signal("HUP");
+    third.wait_for_log_after(mark, "configuration reloaded", Duration::from_secs(10));
+    let mark = third.log_len();
+    traffic(port, 3);
+    await_checkpoint(&third, mark);
+    let (consumers, _) = stored(&db);
+    assert_eq!(requests_of(&consumers), 27, "after the reload: {consumers:?}");
+    let (status, log) = third.stop();
+    assert!(status.success(), "{log}");
+
+    // The periodic report was written (every 7.2 s of packet time) and the on-demand one
+    // renders in a real browser with the store's endpoints on it.
+    let out = d.join("report");
+    let made = apitap(&["report", "--store", db.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let html = out.join("report.html");
+    let chromium = Path::new("/usr/bin/chromium");
+    assert!(chromium.exists(), "chromium is missing: run scripts/install-deps.sh");
+    let profile = tempfile::tempdir().unwrap();
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("daemon-report.png");
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
+    ];
+    let dom = Command::new(chromium)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    // The page's text: markup removed (a template's parameters are set in spans of their own).
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    let mut page = String::new();
+    let mut in_tag = false;
+    for c in dom_text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => page.push(c),
+            _ => {}
+        }
+    }
+    let console: Vec<&str> = std::str::from_utf8(&dom.stderr).unwrap_or("").lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+    // Every endpoint with traffic (orphans, the spec's never-called operations, are counted on
+    // the page rather than all listed).
+    for (key, _) in stored(&db).1.into_iter().filter(|(_, hits)| *hits > 0) {
+        let path = key.split(' ').nth(2).unwrap();
+        assert!(page.contains(path), "the rendered page does not show {path}");
+    }
+    let shot_run = Command::new(chromium)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1400,2000")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(shot_run.status.success() && shot.exists(), "screenshot: {}", String::from_utf8_lossy(&shot_run.stderr));
+    eprintln!("report screenshot: {}", shot.display());
+    let reports = sqlite(&db, "SELECT count(*) FROM reports");
+    assert!(reports.parse::<u64>().unwrap() >= 1, "no periodic report was recorded");
+}
