@@ -11,9 +11,19 @@ use crate::daemon::config::LogFormat;
 /// The filter of a level name or a `tracing` directive list; `RUST_LOG` is not consulted, so
 /// the configuration file alone decides.
 pub fn filter(level: &str) -> Result<EnvFilter> {
+    const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
     let level = level.trim();
     if level.is_empty() {
         return Err(anyhow!("empty log level"));
+    }
+    // `tracing` would take a bare word as a target name ("loud" = everything from a module
+    // called loud): a typo of a level must not silence the logs, so each directive must name a
+    // level.
+    for directive in level.split(',').map(str::trim) {
+        let lvl = directive.rsplit_once('=').map_or(directive, |(target, lvl)| if target.is_empty() { "" } else { lvl });
+        if !LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) {
+            return Err(anyhow!("{directive:?} names no level"));
+        }
     }
     EnvFilter::builder().parse(level).map_err(|e| anyhow!("{e}"))
 }
