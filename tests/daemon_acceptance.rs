@@ -226,58 +226,19 @@ fn daemon_keeps_its_state_across_restarts_and_kill_9_reports_and_serves_metrics_
     let made = apitap(&["report", "--store", db.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let html = out.join("report.html");
-    let chromium = Path::new("/usr/bin/chromium");
-    assert!(chromium.exists(), "chromium is missing: run scripts/install-deps.sh");
-    let profile = tempfile::tempdir().unwrap();
-    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("daemon-report.png");
-    let flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--enable-logging=stderr",
-        "--v=0",
-    ];
-    let dom = Command::new(chromium)
-        .args(flags)
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", html.display()))
-        .output()
-        .unwrap();
-    // The page's text: markup removed (a template's parameters are set in spans of their own).
-    let dom_text = String::from_utf8_lossy(&dom.stdout);
-    let mut page = String::new();
-    let mut in_tag = false;
-    for c in dom_text.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => page.push(c),
-            _ => {}
-        }
-    }
-    let console: Vec<&str> = std::str::from_utf8(&dom.stderr).unwrap_or("").lines().filter(|l| l.contains(":CONSOLE")).collect();
+    let console = common::browser::console_messages(&html);
     assert!(console.is_empty(), "console messages: {console:?}");
+    let (dom, _) = common::browser::chromium(&html, &["--dump-dom".into()]);
+    let page = common::browser::text_of(&dom);
     // Every endpoint with traffic (orphans, the spec's never-called operations, are counted on
     // the page rather than all listed).
     for (key, _) in stored(&db).1.into_iter().filter(|(_, hits)| *hits > 0) {
         let path = key.split(' ').nth(2).unwrap();
         assert!(page.contains(path), "the rendered page does not show {path}");
     }
-    let shot_run = Command::new(chromium)
-        .args(flags)
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1400,2000")
-        .arg(format!("file://{}", html.display()))
-        .output()
-        .unwrap();
-    assert!(shot_run.status.success() && shot.exists(), "screenshot: {}", String::from_utf8_lossy(&shot_run.stderr));
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("daemon-report.png");
+    common::browser::chromium(&html, &[format!("--screenshot={}", shot.display()), "--window-size=1400,2000".into()]);
+    assert!(shot.exists(), "no screenshot at {}", shot.display());
     eprintln!("report screenshot: {}", shot.display());
     let reports = sqlite(&db, "SELECT count(*) FROM reports");
     assert!(reports.parse::<u64>().unwrap() >= 1, "no periodic report was recorded");

@@ -15,7 +15,10 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+mod common;
+
+use common::browser::{chromium, console_messages, text_of};
+
 
 /// A path an attacker sends: markup that would run script if the page did not escape it.
 const EVIL_PATH: &str = r#"/x/<script>console.error("xss-path")</script>/"onmouseover="console.error('xss-attr')"/<img src=x onerror=console.error('xss-img')>"#;
@@ -165,41 +168,6 @@ fn run() -> &'static Run {
     })
 }
 
-/// Runs headless chromium on `page` with `extra` flags; returns (stdout, stderr).
-fn chromium(page: &Path, extra: &[String]) -> (String, String) {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: run scripts/install-deps.sh (it installs Debian's chromium) before these tests"
-    );
-    let profile = tempfile::tempdir().unwrap();
-    let o = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "chromium failed: {}", String::from_utf8_lossy(&o.stderr));
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
-/// Console messages of the page: chromium logs each one (any level, uncaught errors too) to
-/// stderr as `...:INFO:CONSOLE...] "text", source: URL (line)` with --enable-logging=stderr.
-fn console_messages(page: &Path) -> Vec<String> {
-    let (_, err) = chromium(page, &["--enable-logging=stderr".into(), "--v=0".into(), "--dump-dom".into()]);
-    err.lines().filter(|l| l.contains(":CONSOLE")).map(str::to_string).collect()
-}
-
 /// Requests the page made, from chromium's net log: those with an initiator. The browser's
 /// own background requests have the initiator "not an origin"; a file page's have "null".
 fn page_requests(page: &Path) -> Vec<String> {
@@ -218,25 +186,6 @@ fn page_requests(page: &Path) -> Vec<String> {
         .filter(|e| e["params"]["initiator"].as_str().is_some_and(|i| i != "not an origin"))
         .map(|e| e["params"]["url"].as_str().unwrap_or("").to_string())
         .collect()
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&nbsp;", "\u{a0}").replace("&amp;", "&")
-}
-
-/// Text of an HTML fragment: tags removed, entities decoded.
-fn text_of(fragment: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in fragment.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    unescape(&out)
 }
 
 /// The number shown in the element carrying `data-count="name"`.

@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 
 use etherparse::PacketBuilder;
 
+pub mod browser;
+
 /// One side of a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
