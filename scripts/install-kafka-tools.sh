@@ -8,6 +8,8 @@
 # (Debian's stunnel4, installed by scripts/install-deps.sh). Prints the lines to export.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/venv.sh
+source "$here/venv.sh"
 tools=${APITAP_TOOLS:-$HOME/.cache/apitap-tools}
 venv="$tools/kafka-venv"
 mkdir -p "$tools"
@@ -16,13 +18,6 @@ exec 9>"$tools/.kafka-tools.lock"
 flock 9
 tansu=$("$here/install-tansu.sh")
 want="confluent-kafka==2.16.1 py-ocsf-models==0.10.0"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.pinned" 2>/dev/null)" != "$want" ]; then
-  echo "creating $venv ($want)" >&2
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2
-  # shellcheck disable=SC2086
-  "$venv/bin/pip" install --quiet --disable-pip-version-check $want >&2 </dev/null
-  echo "$want" > "$venv/.pinned"
-fi
+pinned_venv "$venv" "$want"
 echo "APITAP_TANSU=$tansu"
 echo "APITAP_KAFKA_PYTHON=$venv/bin/python"

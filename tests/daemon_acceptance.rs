@@ -104,9 +104,12 @@ fn sqlite(db: &Path, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Names with a count (consumer labels with requests, endpoints with hits).
+type Counted = Vec<(String, u64)>;
+
 /// Requests per consumer label, and hits per endpoint, as the store holds them.
-fn stored(db: &Path) -> (Vec<(String, u64)>, Vec<(String, u64)>) {
-    let parse = |text: String| -> Vec<(String, u64)> {
+fn stored(db: &Path) -> (Counted, Counted) {
+    let parse = |text: String| -> Counted {
         text.lines()
             .filter(|l| !l.is_empty())
             .map(|l| {
