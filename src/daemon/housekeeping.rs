@@ -329,7 +329,7 @@ impl Running {
             ("[capture]", new.capture != self.file.capture),
             ("[daemon]", new.daemon != self.file.daemon),
             ("[store] path and checkpoint_interval_secs", new.store.path != self.file.store.path || new.store.checkpoint_interval_secs != self.file.store.checkpoint_interval_secs),
-            ("[metrics]", false),
+            ("[metrics]", new.metrics != self.file.metrics),
         ];
         for (table, changed) in restart_needed {
             if changed {

@@ -79,6 +79,11 @@ pub fn restored(loaded: Option<Loaded>) -> Restored {
             unreadable += 1;
             continue;
         };
+        // A row is a file's content: one larger than any real profile is not decoded at all.
+        if blob.len() > apitap_discovery::behaviour::persist::MAX_PROFILE_ENCODED_BYTES {
+            unreadable += 1;
+            continue;
+        }
         match (row.format == PROFILE_FORMAT).then(|| serde_json::from_slice::<Profile>(blob)) {
             Some(Ok(p)) => profiles.push((id, p)),
             _ => unreadable += 1,
