@@ -290,10 +290,23 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
             "add the key named above".to_string()
         } else if msg.contains("invalid type") {
             "write the value with the type named above (strings in quotes, lists in [ ])".to_string()
+        } else if msg.contains("invalid value") {
+            "write a value of the kind named above (sizes, counts and seconds are whole numbers, not negative)".to_string()
         } else {
             "fix the TOML syntax at that position".to_string()
         };
-        anyhow!("{}:{line}:{col}: {msg}; {fix}", path.display())
+        // A bad value's message names only the type it wanted; the key is on its line.
+        let key = if msg.contains("invalid value") || msg.contains("invalid type") {
+            text.lines()
+                .nth(line.saturating_sub(1))
+                .and_then(|l| l.split_once('='))
+                .map(|(k, _)| k.trim())
+                .filter(|k| !k.is_empty() && !k.starts_with('['))
+                .map_or(String::new(), |k| format!("{k}: "))
+        } else {
+            String::new()
+        };
+        anyhow!("{}:{line}:{col}: {key}{msg}; {fix}", path.display())
     })?;
     cfg.path = path.to_path_buf();
     if let Err(e) = cfg.behaviour.validate() {
