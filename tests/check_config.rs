@@ -227,3 +227,55 @@ fn limit_mistakes_name_the_file_the_line_the_key_and_the_fix() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("limits: max flows 5000; TCP out-of-order buffer 32 MiB total"), "{stdout}");
 }
+
+/// Three connections open at once, their packets interleaved: each handshake, request and
+/// response, then each close.
+fn three_concurrent_connections(path: &Path) {
+    use common::Conversation;
+    let server = ("10.0.0.9".parse().unwrap(), 80);
+    let convs: Vec<Conversation> = (0..3u16)
+        .map(|i| {
+            let req = format!("GET /accounts/{i} HTTP/1.1\r\nHost: api.bank.example\r\n\r\n");
+            let resp = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+            Conversation::http(("10.0.0.1".parse().unwrap(), 40_001 + i), server, &[(req.as_bytes(), resp.as_slice())])
+        })
+        .collect();
+    // Same timestamps in each conversation: ordering by (time, connection) interleaves them.
+    let mut frames: Vec<(u64, usize, Vec<u8>)> =
+        convs.iter().enumerate().flat_map(|(c, conv)| conv.packets.iter().map(move |(ts, _, ip)| (*ts, c, common::ethernet(ip, &[])))).collect();
+    frames.sort_by_key(|(ts, c, _)| (*ts, *c));
+    let frames: Vec<(u64, Vec<u8>)> = frames.into_iter().map(|(ts, _, f)| (ts, f)).collect();
+    common::write_pcap(path, 1, false, &frames);
+}
+
+/// `[limits.tcp] max_flows` reaches the flow table of `apitap read --config`: with room for
+/// three connections, three at once open three flows and none is evicted; with room for two,
+/// connections are evicted.
+#[test]
+fn a_limit_in_the_file_reaches_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("three.pcap");
+    three_concurrent_connections(&pcap);
+    let run = |max_flows: usize| {
+        let cfg = dir.path().join(format!("flows{max_flows}.toml"));
+        std::fs::write(&cfg, format!("[limits.tcp]\nmax_flows = {max_flows}\n")).unwrap();
+        let out_dir = dir.path().join(format!("out{max_flows}"));
+        let out = common::apitap(&[
+            "read".as_ref(),
+            pcap.as_os_str(),
+            "--config".as_ref(),
+            cfg.as_os_str(),
+            "--out".as_ref(),
+            out_dir.as_os_str(),
+            "--no-progress".as_ref(),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
+        let tcp = summary["stages"]["tcp"].clone();
+        (tcp["evicted"].as_u64().unwrap(), tcp["flows_opened"].as_u64().unwrap(), summary["transactions"].as_u64().unwrap())
+    };
+    let (evicted, opened, transactions) = run(3);
+    assert_eq!((evicted, opened, transactions), (0, 3, 3), "room for all three");
+    let (evicted, opened, _) = run(2);
+    assert!(evicted >= 1 && opened > 3, "two flows for three connections: {evicted} evicted, {opened} opened");
+}
