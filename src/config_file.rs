@@ -453,4 +453,23 @@ reason = "batch export, owned by payments ops"
         let err = parse(Path::new("a.toml"), "[inventory\n").unwrap_err().to_string();
         assert!(err.starts_with("a.toml:1:"), "{err}");
     }
+
+    #[test]
+    fn limits_and_inventory_limits_are_read_and_mistakes_point_at_the_key() {
+        let text = "[inventory]\nmax_endpoints_total = 50000\ntraffic_hours = 48\n\n[limits.tcp]\nmax_flows = 10\n";
+        let cfg = parse(Path::new("a.toml"), text).unwrap();
+        assert_eq!(cfg.limits.tcp.max_flows, 10);
+        let mut inv = InventoryConfig::default();
+        cfg.inventory.apply_limits(&mut inv);
+        assert_eq!((inv.max_endpoints_total, inv.traffic_hours, inv.max_services), (50_000, 48, 2_000));
+
+        let text = "[limits.http]\nmax_headers = 10\n[limits.tcp]\nmax_flows = 10\nmax_segments_per_dir = 0\n";
+        let err = parse(Path::new("a.toml"), text).unwrap_err().to_string();
+        assert!(err.starts_with("a.toml:5: [limits.tcp] max_segments_per_dir"), "{err}");
+        // A key set as a dotted key has no line of its own: the table's line is given.
+        let err = parse(Path::new("a.toml"), "[limits]\ntcp.max_flows = 0\n").unwrap_err().to_string();
+        assert!(err.starts_with("a.toml:1: [limits.tcp] max_flows"), "{err}");
+        let err = parse(Path::new("a.toml"), "[inventory]\nmax_path_segments = 0\n").unwrap_err().to_string();
+        assert!(err.starts_with("a.toml:2: [inventory] max_path_segments") && err.contains("default 32"), "{err}");
+    }
 }
