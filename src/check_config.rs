@@ -45,7 +45,26 @@ pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
         ),
         None => println!("  capture: no [capture] section (needed by `apitap run` only)"),
     }
+    let t = &file.limits.tcp;
+    println!(
+        "  limits: max flows {}; TCP out-of-order buffer {} total ({} per direction); HTTP buffer {} total; idle timeout {} s",
+        t.max_flows,
+        bytes(t.max_buffered_total),
+        bytes(t.max_buffered_per_dir),
+        bytes((file.capture.as_ref().map_or(crate::daemon::config::CaptureSection::default().http_buffer_mib, |c| c.http_buffer_mib) as usize) << 20),
+        t.idle_timeout_secs
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A byte count as the file's comments write it: MiB or KiB when it is a whole number of them.
+fn bytes(n: usize) -> String {
+    match n {
+        0 => "0 bytes".to_string(),
+        n if n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
 }
 
 fn describe(path: &Path, file: &crate::config_file::ConfigFile, geo_files: usize) -> String {

@@ -1,4 +1,5 @@
-//! Settings of one run, validated from the command line (the daemon's TOML file comes later).
+//! Settings of one run, validated from the command line or the configuration file's
+//! `[capture]` and `[limits]` sections.
 
 use std::sync::Arc;
 
@@ -39,7 +40,23 @@ impl Settings {
         }
     }
 
-    /// Builds the settings from the command line, rejecting what cannot work.
+    /// The same settings with the configuration file's `[limits]` applied: the decoder's,
+    /// the defragmenter's, the flow table's and the HTTP parser's limits. What other sections
+    /// set (VLAN handling, redacted parameters) is kept. `limits` must have passed
+    /// [`LimitsSection::validate`](crate::daemon::limits::LimitsSection::validate), as every
+    /// loaded file has.
+    pub fn with_limits(mut self, limits: &crate::daemon::limits::LimitsSection) -> Self {
+        limits.apply_decode(&mut self.decode);
+        limits.apply_flow(&mut self.flow);
+        let mut http = (*self.http).clone();
+        limits.apply_http(&mut http);
+        self.http = Arc::new(http);
+        self
+    }
+
+    /// Builds the settings from the command line, rejecting what cannot work. With
+    /// `--config`, the file's `[limits]` apply (its `[capture]` does not: the command line
+    /// sets those).
     pub fn from_args(args: &CommonArgs, out: Option<&std::path::Path>) -> Result<Self> {
         if out.is_none() && (!args.spec.is_empty() || args.config.is_some()) {
             bail!("--spec and --config build the endpoint inventory, which is written to --out DIR: add --out");
@@ -53,12 +70,16 @@ impl Settings {
             }
             http.redact_query_params.push(name.to_ascii_lowercase());
         }
-        Ok(Settings {
+        let settings = Settings {
             decode: DecodeConfig::default(),
             flow,
             http: Arc::new(http),
             max_http_buffered_total: (args.http_buffer_mib as usize) << 20,
             inventory: out.is_some() && !args.no_inventory,
+        };
+        Ok(match &args.config {
+            Some(path) => settings.with_limits(&crate::config_file::load(path)?.limits),
+            None => settings,
         })
     }
 }

@@ -6,7 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
+use apitap_discovery::inventory::InventoryConfig;
 use serde::Deserialize;
+
+use crate::daemon::config::Invalid;
 
 /// The whole file. Every section is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -49,6 +52,9 @@ pub struct ConfigFile {
     /// The daemon's metrics and health endpoint (docs/observability.md).
     #[serde(default)]
     pub metrics: crate::metrics::MetricsConfig,
+    /// The packet pipeline's limits: decoding, fragments, TCP, HTTP (docs/daemon.md).
+    #[serde(default)]
+    pub limits: crate::daemon::limits::LimitsSection,
     /// Where this file was read from (not a key).
     #[serde(skip)]
     pub path: PathBuf,
@@ -98,12 +104,111 @@ pub struct InventorySection {
     pub max_endpoints_per_service: Option<usize>,
     /// Bytes of each body kept for shape and sensitive-data analysis (0 turns it off).
     pub body_capture_bytes: Option<usize>,
+    /// API endpoints (documented and inferred) over all services.
+    pub max_endpoints_total: Option<usize>,
+    /// Non-API endpoints (assets, pages, health checks) per service.
+    pub max_other_endpoints_per_service: Option<usize>,
+    /// 404-only paths remembered per service for the scanner count (hashes only).
+    pub max_not_found_paths: Option<usize>,
+    /// Query parameter names kept per endpoint.
+    pub max_query_params: Option<usize>,
+    /// Longest query parameter name kept, in bytes.
+    pub max_param_name_len: Option<usize>,
+    /// Path segments considered per request.
+    pub max_path_segments: Option<usize>,
+    /// JSON field paths kept per endpoint and direction.
+    pub max_shape_fields: Option<usize>,
+    /// Content types kept per endpoint and direction.
+    pub max_content_types: Option<usize>,
+    /// TLS fingerprints, ALPN values and versions kept per service.
+    pub max_tls_values: Option<usize>,
+    /// Hours of per-service traffic kept for the report's charts (0 keeps none).
+    pub traffic_hours: Option<usize>,
+}
+
+/// Longest `traffic_hours` accepted: a year (each hour costs 32 bytes per service).
+const MAX_TRAFFIC_HOURS: usize = 24 * 366;
+
+impl InventorySection {
+    /// The limits this section sets, in `cfg`; keys left out keep `cfg`'s values (the
+    /// discovery crate's defaults, documented in docs/inventory.md).
+    pub fn apply_limits(&self, cfg: &mut InventoryConfig) {
+        let set = |field: &mut usize, value: Option<usize>| {
+            if let Some(v) = value {
+                *field = v;
+            }
+        };
+        set(&mut cfg.max_services, self.max_services);
+        set(&mut cfg.max_endpoints_per_service, self.max_endpoints_per_service);
+        set(&mut cfg.max_endpoints_total, self.max_endpoints_total);
+        set(&mut cfg.max_other_endpoints_per_service, self.max_other_endpoints_per_service);
+        set(&mut cfg.max_not_found_paths, self.max_not_found_paths);
+        set(&mut cfg.max_query_params, self.max_query_params);
+        set(&mut cfg.max_param_name_len, self.max_param_name_len);
+        set(&mut cfg.max_path_segments, self.max_path_segments);
+        set(&mut cfg.max_shape_fields, self.max_shape_fields);
+        set(&mut cfg.max_content_types, self.max_content_types);
+        set(&mut cfg.max_tls_values, self.max_tls_values);
+        set(&mut cfg.traffic_hours, self.traffic_hours);
+    }
+
+    /// Checks limits that parse but cannot work: no service, no endpoint, a per-service
+    /// budget larger than the total, no path segment.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let mut cfg = InventoryConfig::default();
+        let defaults = cfg.clone();
+        self.apply_limits(&mut cfg);
+        let key = |k: &str| format!("[inventory] {k}");
+        for (k, v, d) in [
+            ("max_services", cfg.max_services, defaults.max_services),
+            ("max_endpoints_per_service", cfg.max_endpoints_per_service, defaults.max_endpoints_per_service),
+            ("max_endpoints_total", cfg.max_endpoints_total, defaults.max_endpoints_total),
+            ("max_path_segments", cfg.max_path_segments, defaults.max_path_segments),
+        ] {
+            if v == 0 {
+                return Err(Invalid { key: key(k), problem: format!("is 0; it must be at least 1 (default {d})") });
+            }
+        }
+        if cfg.max_endpoints_per_service > cfg.max_endpoints_total {
+            return Err(Invalid {
+                key: key("max_endpoints_per_service"),
+                problem: format!(
+                    "({}) is larger than max_endpoints_total ({}); lower it, or raise max_endpoints_total to at least {}",
+                    cfg.max_endpoints_per_service, cfg.max_endpoints_total, cfg.max_endpoints_per_service
+                ),
+            });
+        }
+        if cfg.traffic_hours > MAX_TRAFFIC_HOURS {
+            return Err(Invalid {
+                key: key("traffic_hours"),
+                problem: format!("is {}; it must be 0 to {MAX_TRAFFIC_HOURS} (default {})", cfg.traffic_hours, defaults.traffic_hours),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The line (from 1) of a `[table]` header, 0 when absent.
 pub fn table_line(text: &str, table: &str) -> usize {
     let header = format!("[{table}]");
     text.lines().position(|l| l.trim_start().starts_with(&header)).map_or(0, |i| i + 1)
+}
+
+/// The line (from 1) where `key` is set under `[table]`, for an [`Invalid`] key written
+/// `[table] key`; `None` when it is not written that way (a default, a dotted key, an inline
+/// table), so that the caller falls back to the table's line.
+///
+/// [`Invalid`]: crate::daemon::config::Invalid
+fn key_line(text: &str, invalid_key: &str) -> Option<usize> {
+    let (table, key) = invalid_key.strip_prefix('[')?.split_once("] ")?;
+    let header = format!("[{table}]");
+    text.lines()
+        .enumerate()
+        .skip_while(|(_, l)| !l.trim_start().starts_with(&header))
+        .skip(1)
+        .take_while(|(_, l)| !l.trim_start().starts_with('['))
+        .find(|(_, l)| l.trim_start().strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')))
+        .map(|(i, _)| i + 1)
 }
 
 /// `[[template]]`: an operator rule for undocumented paths.
@@ -157,6 +262,7 @@ fn doc_for_line(text: &str, line: usize) -> &'static str {
         "identity" | "behaviour" => "docs/behaviour.md",
         "daemon" | "capture" | "store" | "report" => "docs/daemon.md",
         "metrics" => "docs/observability.md",
+        "limits" => "docs/daemon.md ([limits])",
         _ => "docs/inventory.md (configuration)",
     }
 }
@@ -184,10 +290,23 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
             "add the key named above".to_string()
         } else if msg.contains("invalid type") {
             "write the value with the type named above (strings in quotes, lists in [ ])".to_string()
+        } else if msg.contains("invalid value") {
+            "write a value of the kind named above (sizes, counts and seconds are whole numbers, not negative)".to_string()
         } else {
             "fix the TOML syntax at that position".to_string()
         };
-        anyhow!("{}:{line}:{col}: {msg}; {fix}", path.display())
+        // A bad value's message names only the type it wanted; the key is on its line.
+        let key = if msg.contains("invalid value") || msg.contains("invalid type") {
+            text.lines()
+                .nth(line.saturating_sub(1))
+                .and_then(|l| l.split_once('='))
+                .map(|(k, _)| k.trim())
+                .filter(|k| !k.is_empty() && !k.starts_with('['))
+                .map_or(String::new(), |k| format!("{k}: "))
+        } else {
+            String::new()
+        };
+        anyhow!("{}:{line}:{col}: {key}{msg}; {fix}", path.display())
     })?;
     cfg.path = path.to_path_buf();
     if let Err(e) = cfg.behaviour.validate() {
@@ -212,10 +331,18 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
         ("capture", cfg.capture.as_ref().map_or(Ok(()), |c| c.validate())),
         ("store", cfg.store.validate()),
         ("report", cfg.report.validate()),
+        ("limits", cfg.limits.validate()),
+        ("inventory", cfg.inventory.validate()),
     ];
     for (table, check) in daemon_checks {
         if let Err(e) = check {
-            bail!("{}:{}: {} {}", path.display(), table_line(text, table), e.key, e.problem);
+            // The limits sit one per line, so their mistakes point at the key itself.
+            let line = match table {
+                "limits" | "inventory" => key_line(text, &e.key),
+                _ => None,
+            }
+            .unwrap_or_else(|| table_line(text, table));
+            bail!("{}:{line}: {} {}", path.display(), e.key, e.problem);
         }
     }
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -325,5 +452,24 @@ reason = "batch export, owned by payments ops"
         assert!(err.starts_with("a.toml:1:") && err.contains("by"), "{err}");
         let err = parse(Path::new("a.toml"), "[inventory\n").unwrap_err().to_string();
         assert!(err.starts_with("a.toml:1:"), "{err}");
+    }
+
+    #[test]
+    fn limits_and_inventory_limits_are_read_and_mistakes_point_at_the_key() {
+        let text = "[inventory]\nmax_endpoints_total = 50000\ntraffic_hours = 48\n\n[limits.tcp]\nmax_flows = 10\n";
+        let cfg = parse(Path::new("a.toml"), text).unwrap();
+        assert_eq!(cfg.limits.tcp.max_flows, 10);
+        let mut inv = InventoryConfig::default();
+        cfg.inventory.apply_limits(&mut inv);
+        assert_eq!((inv.max_endpoints_total, inv.traffic_hours, inv.max_services), (50_000, 48, 2_000));
+
+        let text = "[limits.http]\nmax_headers = 10\n[limits.tcp]\nmax_flows = 10\nmax_segments_per_dir = 0\n";
+        let err = parse(Path::new("a.toml"), text).unwrap_err().to_string();
+        assert!(err.starts_with("a.toml:5: [limits.tcp] max_segments_per_dir"), "{err}");
+        // A key set as a dotted key has no line of its own: the table's line is given.
+        let err = parse(Path::new("a.toml"), "[limits]\ntcp.max_flows = 0\n").unwrap_err().to_string();
+        assert!(err.starts_with("a.toml:1: [limits.tcp] max_flows"), "{err}");
+        let err = parse(Path::new("a.toml"), "[inventory]\nmax_path_segments = 0\n").unwrap_err().to_string();
+        assert!(err.starts_with("a.toml:2: [inventory] max_path_segments") && err.contains("default 32"), "{err}");
     }
 }

@@ -100,12 +100,7 @@ pub fn setup_parts(spec_files: &[PathBuf], file: &ConfigFile) -> Result<Inventor
             .collect(),
         ..InventoryConfig::default()
     };
-    if let Some(n) = inv.max_services {
-        cfg.max_services = n;
-    }
-    if let Some(n) = inv.max_endpoints_per_service {
-        cfg.max_endpoints_per_service = n;
-    }
+    inv.apply_limits(&mut cfg);
     cfg.max_object_ids = OBJECT_IDS_PER_RESPONSE;
     Ok(InventoryParts { cfg, specs: set, body_capture: inv.body_capture_bytes.unwrap_or(DEFAULT_BODY_CAPTURE), specs_loaded })
 }

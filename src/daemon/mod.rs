@@ -12,6 +12,7 @@
 
 pub mod config;
 mod housekeeping;
+pub mod limits;
 mod observe;
 pub mod reports;
 mod state;
