@@ -93,7 +93,7 @@ impl Running {
     /// and starts publishing.
     pub fn start(config_path: PathBuf, file: ConfigFile, keys: super::Keys, bound: Bound) -> Result<Running> {
         let cap = file.capture.clone().unwrap_or_default();
-        let mut settings = Settings::from_capture(&cap);
+        let mut settings = Settings::from_capture(&cap).with_limits(&file.limits);
         let (store, loaded) = state::open(&file.store.path, &keys.current.0)?;
         let restored = state::restored(loaded);
         if restored.packet_time > 0 {
