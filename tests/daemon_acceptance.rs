@@ -15,6 +15,7 @@ mod common;
 #[path = "daemon/harness.rs"]
 mod harness;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -33,6 +34,7 @@ fn nginx(dir: &Path, port: u16) -> common::Nginx {
     location ~ ^{BASE}/accounts/[^/]+$ {{ return 200 '{{"Data":{{"Account":[{{"AccountId":"acc"}}]}}}}'; }}
     location = {BASE}/accounts {{ return 200 '{{"Data":{{"Account":[]}}}}'; }}
     location = /internal/debug/dump {{ return 200 '{{"rows":1}}'; }}
+    location = {BASE}/accounts/acc-locked {{ return 403 '{{"Errors":[{{"ErrorCode":"UK.OBIE.Resource.ConsentMismatch"}}]}}'; }}
   }}"#
     );
     common::start_nginx(&dir.join("nginx"), &http)
@@ -96,6 +98,21 @@ fn traffic(port: u16, n: usize) {
         assert_eq!(status, 200, "{path}");
     }
     assert_eq!(curl(&format!("http://127.0.0.1:{port}/internal/debug/dump"), &[format!("Host: {HOST}")]), 200);
+}
+
+/// The traffic() calls of the test, in order.
+const PHASES: [usize; 4] = [12, 9, 3, 3];
+
+/// The distinct templates each TPP called over [`PHASES`], worked out from traffic()'s
+/// schedule rather than read from the sensor.
+fn templates_per_tpp() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
+    let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for n in PHASES {
+        for i in 0..n {
+            out.entry(TPPS[i % TPPS.len()]).or_default().insert(if i % 2 == 0 { "single" } else { "balances" });
+        }
+    }
+    out
 }
 
 fn sqlite(db: &Path, sql: &str) -> String {
@@ -220,6 +237,13 @@ fn daemon_keeps_its_state_across_restarts_and_kill_9_reports_and_serves_metrics_
     await_checkpoint(&third, mark);
     let (consumers, _) = stored(&db);
     assert_eq!(requests_of(&consumers), 27, "after the reload: {consumers:?}");
+    assert_eq!(PHASES.iter().sum::<usize>(), 27, "PHASES lists the traffic() calls above");
+    // One refused request (403) of the first TPP, to an account template it called already;
+    // the final checkpoint of the SIGTERM writes it.
+    let token = jwt(&format!(r#"{{"client_id":"{}","sub":"psu-0"}}"#, TPPS[0]));
+    let locked = format!("http://127.0.0.1:{port}{BASE}/accounts/acc-locked");
+    assert_eq!(curl(&locked, &[format!("Host: {HOST}"), format!("Authorization: Bearer {token}")]), 403);
+    std::thread::sleep(Duration::from_millis(300));
     let (status, log) = third.stop();
     assert!(status.success(), "{log}");
 
@@ -243,6 +267,20 @@ fn daemon_keeps_its_state_across_restarts_and_kill_9_reports_and_serves_metrics_
     common::browser::chromium(&html, &[format!("--screenshot={}", shot.display()), "--window-size=1400,2000".into()]);
     assert!(shot.exists(), "no screenshot at {}", shot.display());
     eprintln!("report screenshot: {}", shot.display());
+    // The report's consumer table, from the store: requests, errors and distinct endpoints of
+    // each TPP as the test sent them.
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let top = json["consumers"]["top"].as_array().unwrap_or_else(|| panic!("no consumers.top in report.json: {}", json["consumers"]));
+    let templates = templates_per_tpp();
+    for (i, tpp) in TPPS.iter().enumerate() {
+        let row = top.iter().find(|c| c["label"] == *tpp).unwrap_or_else(|| panic!("{tpp} is not in the report's consumers: {top:?}"));
+        let sent: usize = PHASES.iter().map(|n| (0..*n).filter(|k| k % TPPS.len() == i).count()).sum();
+        let refused = u64::from(i == 0);
+        assert_eq!(row["requests"].as_u64(), Some(sent as u64 + refused), "{tpp}: {row}");
+        assert_eq!(row["errors"].as_u64(), Some(refused), "{tpp}: {row}");
+        assert_eq!(row["endpoints"].as_u64(), Some(templates[tpp].len() as u64), "{tpp}: {row}");
+    }
+    assert_eq!(sqlite(&db, &format!("SELECT errors FROM consumers_v WHERE label = '{}'", TPPS[0])), "1");
     let reports = sqlite(&db, "SELECT count(*) FROM reports");
     assert!(reports.parse::<u64>().unwrap() >= 1, "no periodic report was recorded");
 }

@@ -446,7 +446,7 @@ fn a_version_1_store_made_by_hand_is_upgraded_and_keeps_its_data() {
     assert_eq!(APPLICATION_ID, 1_634_756_980, "the fixture's application_id");
     sqlite3(&path, V1_BY_HAND);
     let info = ok(&apitap(&["store", "info", "--store", s(&path)]));
-    assert!(info.contains("schema version:   1 (this apitap: 2)"), "{info}");
+    assert!(info.contains("schema version:   1 (this apitap: 3)"), "{info}");
 
     // Refused while a daemon holds the store: it would change the schema beneath it.
     {
@@ -457,11 +457,12 @@ fn a_version_1_store_made_by_hand_is_upgraded_and_keeps_its_data() {
     }
 
     let out = ok(&apitap(&["store", "migrate", "--store", s(&path)]));
-    assert!(out.contains("from schema version 1 to 2"), "{out}");
-    assert_eq!(sqlite3(&path, "PRAGMA user_version"), "2");
-    assert_eq!(sqlite3(&path, "SELECT version FROM migrations ORDER BY version"), "1\n2");
-    assert_eq!(sqlite3(&path, "SELECT id, label, requests, first_seen, last_seen, profile_bytes FROM consumers_v"),
-        "a1b2c3d4e5f60718|tpp one|42|2024-04-30T12:00:00.000Z|2024-05-01T12:00:00.000Z|2");
+    assert!(out.contains("from schema version 1 to 3"), "{out}");
+    assert_eq!(sqlite3(&path, "PRAGMA user_version"), "3");
+    assert_eq!(sqlite3(&path, "SELECT version FROM migrations ORDER BY version"), "1\n2\n3");
+    assert_eq!(sqlite3(&path, "SELECT id, label, requests, errors, endpoints, first_seen, last_seen, profile_bytes FROM consumers_v"),
+        "a1b2c3d4e5f60718|tpp one|42|0|0|2024-04-30T12:00:00.000Z|2024-05-01T12:00:00.000Z|2",
+        "the counts a version 1 row never had are 0 until the daemon writes the row again");
     assert_eq!(sqlite3(&path, "SELECT kind, severity, first_seen FROM findings_v"), "bola|critical|2024-05-01T12:00:00.000Z");
     let mut store = Store::open(&path).unwrap();
     let loaded = store.load().unwrap().unwrap();
@@ -469,7 +470,7 @@ fn a_version_1_store_made_by_hand_is_upgraded_and_keeps_its_data() {
     assert_eq!(loaded.consumers[0].profile.as_deref(), Some(&[0xAA, 0xBB][..]));
     drop(store);
     let again = ok(&apitap(&["store", "migrate", "--store", s(&path)]));
-    assert!(again.contains("already at schema version 2"), "{again}");
+    assert!(again.contains("already at schema version 3"), "{again}");
 }
 
 #[test]
@@ -478,8 +479,8 @@ fn an_empty_file_becomes_a_store_at_the_latest_version() {
     let path = dir.path().join("empty.db");
     std::fs::write(&path, b"").unwrap();
     let out = ok(&apitap(&["store", "migrate", "--store", s(&path)]));
-    assert!(out.contains("from schema version 0 to 2"), "{out}");
-    assert_eq!(sqlite3(&path, "SELECT count(*) FROM migrations"), "2");
+    assert!(out.contains("from schema version 0 to 3"), "{out}");
+    assert_eq!(sqlite3(&path, "SELECT count(*) FROM migrations"), "3");
     assert_eq!(sqlite3(&path, "PRAGMA application_id"), "1634756980");
 }
 
@@ -490,11 +491,11 @@ fn newer_schemas_and_other_files_are_refused_with_the_fix() {
     sqlite3(&newer, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); PRAGMA application_id = 1634756980; PRAGMA user_version = 99;");
     for args in [vec!["store", "info", "--store", s(&newer)], vec!["store", "migrate", "--store", s(&newer)], vec!["purge", "--store", s(&newer), "--expired"]] {
         let err = fails(&apitap(&args));
-        assert!(err.contains("schema version 99") && err.contains("knows versions up to 2"), "{err}");
+        assert!(err.contains("schema version 99") && err.contains("knows versions up to 3"), "{err}");
         assert!(err.contains("upgrade apitap") && err.contains("restore a backup"), "{err}");
     }
     let e = Store::open(&newer).unwrap_err();
-    assert!(matches!(e, StoreError::NewerSchema { found: 99, supported: 2, .. }), "{e}");
+    assert!(matches!(e, StoreError::NewerSchema { found: 99, supported: 3, .. }), "{e}");
     assert_eq!(sqlite3(&newer, "PRAGMA user_version"), "99", "left as it was");
 
     let foreign = dir.path().join("foreign.db");
@@ -562,7 +563,7 @@ fn info_shows_versions_counts_and_the_running_daemon() {
     assert_eq!(json["rows"]["consumers"], 2);
     assert_eq!(json["rows"]["consumer_customers"], 3);
     assert_eq!(json["rows"]["findings"], 3);
-    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["schema_version"], 3);
     assert_eq!(json["sections"]["identity"], "links: a1b2c3d4e5f60718->c0ffee00deadbeef; 0f1e2d3c4b5a6978->feedface01234567".len());
     drop(daemon);
     let out = ok(&apitap(&["store", "info", "--store", s(&path)]));

@@ -176,6 +176,25 @@ fn profile_rows_are_compact() {
 }
 
 #[test]
+fn a_profile_summary_counts_its_errors_and_distinct_endpoints() {
+    let (reqs, _) = scenario();
+    let mut b = engine();
+    for r in &reqs {
+        feed(&mut b, r);
+    }
+    // Consumer 1 lists accounts, reads balances, then probes forty foreign ids, most refused.
+    let mine: Vec<&Req> = reqs.iter().filter(|r| r.id.id.0 == 1).collect();
+    let errors = mine.iter().filter(|r| r.status >= 400).count() as u64;
+    let templates: std::collections::BTreeSet<&str> = mine.iter().filter_map(|r| r.obs.template.as_deref()).collect();
+    assert!(errors > 0 && templates.len() >= 3, "the scenario gives consumer 1 errors and several endpoints");
+    let s = b.profile(1).unwrap().summary(1);
+    assert_eq!((s.requests, s.errors, s.endpoints), (mine.len() as u64, errors, templates.len() as u64));
+    // A consumer that never got an error.
+    let four = b.profile(4).unwrap().summary(4);
+    assert_eq!(four.errors, 0);
+}
+
+#[test]
 fn the_restored_configuration_bounds_apply() {
     let (reqs, cut) = scenario();
     let mut b = engine();

@@ -47,8 +47,8 @@ pub fn input_from_store(store: &Store, previous: Option<&Path>, generated_at: Op
                 label: c.label.unwrap_or_default(),
                 source: c.source.unwrap_or_default(),
                 requests: c.requests,
-                errors: 0,
-                endpoints: 0,
+                errors: c.errors,
+                endpoints: c.endpoints,
                 first_seen: Some(apitap_discovery::inventory::rfc3339(c.first_seen)),
                 last_seen: Some(apitap_discovery::inventory::rfc3339(c.last_seen)),
             })

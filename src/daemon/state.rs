@@ -270,6 +270,8 @@ impl Checkpointer {
                     first_seen: s.first_seen,
                     last_seen: s.last_seen,
                     requests: s.requests,
+                    errors: s.errors,
+                    endpoints: s.endpoints,
                     format: PROFILE_FORMAT,
                     profile: Some(serde_json::to_vec(p).context("profile")?),
                 });

@@ -52,6 +52,8 @@ pub fn consumer(id: &str, last_seen: u64, requests: u64, profile: &[u8]) -> Cons
         first_seen: T0 - 5 * DAY,
         last_seen,
         requests,
+        errors: requests / 10,
+        endpoints: 3,
         format: 1,
         profile: Some(profile.to_vec()),
     }

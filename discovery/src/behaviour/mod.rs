@@ -311,6 +311,9 @@ impl Behaviour {
         // this request included, with the expectation).
         p.last_seen = p.last_seen.max(ts);
         p.requests += 1;
+        if tx.status.is_some_and(|s| s >= 400) {
+            p.error_responses += 1;
+        }
         let account_access = !id.attended && step.account_information;
         if let Some(acc) = step.account {
             p.windows(&self.cfg).recent_accounts.insert(stable_key(&[acc.as_bytes()]), ts);

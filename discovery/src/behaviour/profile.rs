@@ -201,6 +201,9 @@ pub struct Profile {
     pub last_seen: u64,
     /// Requests.
     pub requests: u64,
+    /// Requests answered 4xx or 5xx (absent from profiles encoded before it was counted).
+    #[serde(default)]
+    pub error_responses: u64,
     /// Packet time the consumer's own baseline became trusted (warm-up over); 0 while warming.
     pub warm_since: u64,
     /// Requests per hour by bank-local hour of week.
@@ -278,6 +281,7 @@ impl Profile {
             first_seen: ts,
             last_seen: ts,
             requests: 0,
+            error_responses: 0,
             warm_since: 0,
             season: SeasonalRate::new(SeasonConfig { day_type_weight: DAY_TYPE_WEIGHT, ..SeasonConfig::default() }),
             recent: RateWindow::with_buckets(hours(cfg.rate.window_hours), 12),
@@ -398,6 +402,8 @@ impl Profile {
             first_seen: self.first_seen,
             last_seen: self.last_seen,
             requests: self.requests,
+            errors: self.error_responses,
+            endpoints: self.endpoints.distinct_ever(),
             customers: customers.into_iter().map(|(k, _)| crate::identity::CustomerId(k).to_string()).collect(),
         }
     }
@@ -482,6 +488,11 @@ pub struct ConsumerSummary {
     pub last_seen: u64,
     /// Requests seen.
     pub requests: u64,
+    /// Of those, answered 4xx or 5xx.
+    pub errors: u64,
+    /// Distinct endpoints called, counted exactly up to the profile's endpoint-mix bound
+    /// ([`MAX_ENDPOINTS_PER_CONSUMER`]) and estimated beyond it.
+    pub endpoints: u64,
     /// Keyed customer ids (16 hex digits, as anomalies write them) the profile counts, most
     /// frequent first: at most [`MAX_CUSTOMERS_PER_CONSUMER`]. A consumer serving more
     /// customers names only its most frequent ones.

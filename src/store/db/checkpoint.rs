@@ -49,6 +49,10 @@ pub struct ConsumerRow {
     pub last_seen: u64,
     /// Requests seen.
     pub requests: u64,
+    /// Of those, answered 4xx or 5xx.
+    pub errors: u64,
+    /// Distinct endpoints called.
+    pub endpoints: u64,
     /// The caller's encoding version of `profile`.
     pub format: u32,
     /// The encoded behavioural profile, if any.
@@ -164,11 +168,12 @@ impl Store {
         {
             let mut put = tx
                 .prepare_cached(
-                    "INSERT INTO consumers (id, label, source, first_seen, last_seen, requests, format, profile)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                    "INSERT INTO consumers (id, label, source, first_seen, last_seen, requests, format, profile, errors, endpoints)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                      ON CONFLICT(id) DO UPDATE SET label = excluded.label, source = excluded.source,
                         first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-                        requests = excluded.requests, format = excluded.format, profile = excluded.profile",
+                        requests = excluded.requests, format = excluded.format, profile = excluded.profile,
+                        errors = excluded.errors, endpoints = excluded.endpoints",
                 )
                 .sql(p, "prepare the consumer update")?;
             for c in cp.consumers {
@@ -180,7 +185,9 @@ impl Store {
                     to_sql(c.last_seen),
                     to_sql(c.requests),
                     c.format,
-                    c.profile
+                    c.profile,
+                    to_sql(c.errors),
+                    to_sql(c.endpoints)
                 ])
                 .sql(p, &format!("write consumer {}", c.id))?;
                 st.consumers += 1;
@@ -268,7 +275,7 @@ impl Store {
         }
         {
             let mut q = tx
-                .prepare("SELECT id, label, source, first_seen, last_seen, requests, format, profile FROM consumers ORDER BY id")
+                .prepare("SELECT id, label, source, first_seen, last_seen, requests, format, profile, errors, endpoints FROM consumers ORDER BY id")
                 .sql(p, "read the consumers")?;
             let rows = q
                 .query_map([], |r| {
@@ -281,6 +288,8 @@ impl Store {
                         requests: from_sql(r.get(5)?),
                         format: r.get(6)?,
                         profile: r.get(7)?,
+                        errors: from_sql(r.get(8)?),
+                        endpoints: from_sql(r.get(9)?),
                     })
                 })
                 .sql(p, "read the consumers")?;

@@ -230,7 +230,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, label, source, first_seen, last_seen, requests, format FROM consumers
+                "SELECT id, label, source, first_seen, last_seen, requests, format, errors, endpoints FROM consumers
                  ORDER BY requests DESC, id LIMIT ?1",
             )
             .sql(&self.path, "read the consumers")?;
@@ -245,6 +245,8 @@ impl Store {
                     requests: from_sql(r.get(5)?),
                     format: u32::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
                     profile: None,
+                    errors: from_sql(r.get(7)?),
+                    endpoints: from_sql(r.get(8)?),
                 })
             })
             .sql(&self.path, "read the consumers")?;

@@ -29,10 +29,11 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, description: "tables: meta, state, consumers, customer links, findings, endpoints, reports, erasures", sql: V1 },
     Migration { version: 2, description: "views with readable times (*_v) for analysts", sql: V2 },
+    Migration { version: 3, description: "consumers: errors and distinct endpoints for the reports' consumer table", sql: V3 },
 ];
 
 /// The schema version this binary writes.
-pub const LATEST: u32 = 2;
+pub const LATEST: u32 = 3;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -146,6 +147,20 @@ CREATE VIEW reports_v AS
            strftime('%Y-%m-%dT%H:%M:%fZ', packet_time / 1e9, 'unixepoch') AS packet_time,
            formats, json_array_length(endpoint_keys) AS endpoints
     FROM reports;
+";
+
+/// The consumer table's counts of errors and distinct endpoints (0 in rows written before
+/// them, until the daemon's next checkpoint of that consumer).
+const V3: &str = "
+ALTER TABLE consumers ADD COLUMN errors INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE consumers ADD COLUMN endpoints INTEGER NOT NULL DEFAULT 0;
+DROP VIEW consumers_v;
+CREATE VIEW consumers_v AS
+    SELECT id, label, source,
+           strftime('%Y-%m-%dT%H:%M:%fZ', first_seen / 1e9, 'unixepoch') AS first_seen,
+           strftime('%Y-%m-%dT%H:%M:%fZ', last_seen / 1e9, 'unixepoch') AS last_seen,
+           requests, errors, endpoints, length(profile) AS profile_bytes
+    FROM consumers;
 ";
 
 /// What the file at hand is.
