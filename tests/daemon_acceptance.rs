@@ -283,4 +283,27 @@ fn daemon_keeps_its_state_across_restarts_and_kill_9_reports_and_serves_metrics_
     assert_eq!(sqlite(&db, &format!("SELECT errors FROM consumers_v WHERE label = '{}'", TPPS[0])), "1");
     let reports = sqlite(&db, "SELECT count(*) FROM reports");
     assert!(reports.parse::<u64>().unwrap() >= 1, "no periodic report was recorded");
+
+    // A data subject's erasure by the value the bank knows (the JWT `sub`), read from standard
+    // input: the configuration's key turns it into the stored ids. The TPPs that acted for
+    // psu-1, from traffic()'s schedule:
+    let served: BTreeSet<usize> = PHASES.iter().flat_map(|n| (0..*n).filter(|i| i % 4 == 1).map(|i| i % TPPS.len())).collect();
+    let links = |sql: &str| sqlite(&db, sql).parse::<usize>().unwrap();
+    let (rows, customers) = (links("SELECT count(*) FROM consumer_customers"), links("SELECT count(DISTINCT customer_id) FROM consumer_customers"));
+    assert_eq!(customers, 4, "psu-0 to psu-3 behind the TPPs");
+    let mut purge = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["purge", "--store", db.to_str().unwrap(), "--customer-value", "-", "--config", cfg.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut purge.stdin.take().unwrap(), b"psu-1\n").unwrap();
+    let out = purge.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains("psu-1"), "the value is not echoed: {text}");
+    assert!(text.contains(&format!("customer links deleted     {}", served.len())), "{text}");
+    assert_eq!(links("SELECT count(*) FROM consumer_customers"), rows - served.len());
+    assert_eq!(links("SELECT count(DISTINCT customer_id) FROM consumer_customers"), customers - 1);
 }

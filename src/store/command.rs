@@ -76,7 +76,7 @@ pub enum Clock {
 
 /// `apitap purge`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["consumer", "customer", "expired"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["consumer", "customer", "customer_value", "expired"])))]
 pub struct PurgeArgs {
     /// The store.
     #[arg(long, value_name = "FILE")]
@@ -87,12 +87,19 @@ pub struct PurgeArgs {
     /// Erase one customer (its id as the store shows it: 16 hex digits).
     #[arg(long, value_name = "ID")]
     pub customer: Option<String>,
+    /// Erase one customer by the value the bank knows (the JWT customer claim or the consent
+    /// id, as traffic carries it; `-` reads it from standard input, keeping it out of the
+    /// process list and shell history). The store holds only keyed ids: the hashing key of
+    /// --config turns the value into them (and the previous key, during a rotation).
+    #[arg(long, value_name = "VALUE", requires = "config")]
+    pub customer_value: Option<String>,
     /// Delete everything older than its retention period ([store.retention] in --config,
     /// else the defaults: profiles 90 days, customer links 30, findings 180, reports 400).
     #[arg(long)]
     pub expired: bool,
-    /// Configuration file whose [store.retention] section sets the periods (with --expired).
-    #[arg(long, value_name = "FILE", requires = "expired")]
+    /// Configuration file: its [store.retention] section sets the periods of --expired; its
+    /// [daemon] hashing key turns --customer-value into the stored ids.
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// What "now" is for --expired.
     #[arg(long, value_enum, default_value = "wall", requires = "expired")]
@@ -191,6 +198,30 @@ fn print_purge(header: &str, st: &PurgeStats, store: &Path) {
     }
 }
 
+/// The keyed ids of a customer value under the configuration's hashing key (and previous
+/// key), distinct, in a stable order.
+fn customer_value_ids(config: &Path, value: &str) -> Result<Vec<String>> {
+    let value = if value == "-" {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("cannot read the customer value from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        value.to_string()
+    };
+    if value.is_empty() {
+        bail!("--customer-value is empty: give the customer claim or consent id as traffic carries it");
+    }
+    let file = crate::config_file::load(config)?;
+    let keys = crate::daemon::keys(&file)?;
+    let mut ids: Vec<String> = apitap_discovery::identity::customer_ids(&keys.current.0, keys.previous.as_ref(), &value)
+        .into_iter()
+        .map(|c| c.to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// Runs `apitap purge`.
 pub fn run_purge(a: &PurgeArgs) -> Result<ExitCode> {
     let retention = retention(a.config.as_deref())?;
@@ -201,6 +232,19 @@ pub fn run_purge(a: &PurgeArgs) -> Result<ExitCode> {
     } else if let Some(id) = &a.customer {
         let st = store.purge(&Purge::Customer(id))?;
         print_purge(&format!("erased customer {id} from {}:", a.store.display()), &st, &a.store);
+    } else if let Some(value) = &a.customer_value {
+        let config = a.config.as_deref().context("--customer-value needs --config (the hashing key)")?;
+        let ids = customer_value_ids(config, value)?;
+        let mut total = PurgeStats::default();
+        for id in &ids {
+            let st = store.purge(&Purge::Customer(id))?;
+            total.add(st);
+        }
+        print_purge(
+            &format!("erased the customer of that value ({} keyed ids: {}) from {}:", ids.len(), ids.join(", "), a.store.display()),
+            &total,
+            &a.store,
+        );
     } else if a.expired {
         let now = match a.clock {
             Clock::Wall => wall_ns(),

@@ -139,7 +139,7 @@ pub use config::{
 pub use geo::{Country, CountryError, Geo, GeoDb, GeoDbInfo, GeoError, GeoErrorReason, GeoKind, GeoStats};
 pub use ids::{ConsumerId, CustomerId, Grant, Identity, LoginAttempt, LoginKind, LoginOutcome};
 pub use network::{Prefix, PrefixError};
-pub use persist::{ClientSnapshot, IdentitySnapshot, LinkSnapshot, IDENTITY_SNAPSHOT_FORMAT};
+pub use persist::{customer_ids, ClientSnapshot, IdentitySnapshot, LinkSnapshot, IDENTITY_SNAPSHOT_FORMAT};
 pub use stats::IdentityStats;
 
 use creds::Auth;

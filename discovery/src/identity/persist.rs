@@ -160,12 +160,19 @@ impl Identifier {
     /// knows it) has, under the key and the previous one: what an erasure request is matched
     /// with ([`CustomerId`]'s text is what anomalies and profile summaries show).
     pub fn customer_ids_of(&self, value: &str) -> Vec<CustomerId> {
-        let mut out = Vec::new();
-        for key in std::iter::once(&self.key).chain(self.prev_key.as_ref()) {
-            for domain in [Domain::Customer, Domain::Consent] {
-                out.push(CustomerId(keyed(key, domain, &[value.as_bytes()])));
-            }
-        }
-        out
+        customer_ids(&self.key, self.prev_key.as_ref(), value)
     }
+}
+
+/// The keyed ids a customer value has as a customer claim and as a consent id, under `key`
+/// and, during a rotation, `previous`: what `apitap purge --customer-value` erases, without
+/// an [`Identifier`] at hand.
+pub fn customer_ids(key: &[u8; 16], previous: Option<&[u8; 16]>, value: &str) -> Vec<CustomerId> {
+    let mut out = Vec::new();
+    for key in std::iter::once(key).chain(previous) {
+        for domain in [Domain::Customer, Domain::Consent] {
+            out.push(CustomerId(keyed(key, domain, &[value.as_bytes()])));
+        }
+    }
+    out
 }

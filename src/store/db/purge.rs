@@ -110,6 +110,16 @@ pub struct PurgeStats {
     pub wal_truncated: bool,
 }
 
+impl PurgeStats {
+    /// Takes in the figures of the next purge of one request (a customer value erases several
+    /// keyed ids): counts and log entries add up; the WAL state is the latest purge's.
+    pub fn add(&mut self, next: PurgeStats) {
+        self.erased.add(next.erased);
+        self.erasures.extend(next.erasures);
+        self.wal_truncated = next.wal_truncated;
+    }
+}
+
 fn check_id(p: &Path, what: &str, id: &str) -> Result<()> {
     if id.trim() != id || id.chars().count() < MIN_ID_CHARS {
         return Err(StoreError::Invalid {
