@@ -121,6 +121,10 @@ pub struct ReadArgs {
     /// Never show a progress line, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// For measuring (scripts/bench.sh): run the pipeline only up to this stage and discard
+    /// what it makes; no transactions are written.
+    #[arg(long, value_enum, value_name = "STAGE")]
+    pub stop_after: Option<crate::pipeline::Stage>,
 }
 
 #[derive(Debug, Args)]

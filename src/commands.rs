@@ -130,9 +130,13 @@ pub(crate) fn apply_analysis_settings(settings: &mut Settings, s: &crate::analys
 
 /// Moves finished records and finding events from the pipeline to the writers, counting them.
 pub(crate) fn drain(pipeline: &mut Pipeline, outputs: &mut Outputs, summary: &mut Summary) -> Result<()> {
+    let write = pipeline.writes_records();
     for rec in pipeline.drain_records() {
         summary.transactions += 1;
         summary.events += rec.events.len() as u64;
+        if !write {
+            continue;
+        }
         outputs.records.write(&rec).context("cannot write transaction record")?;
         if let Some(k) = outputs.kafka.as_mut() {
             k.transaction(&rec);
@@ -220,6 +224,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn read(args: ReadArgs) -> Result<ExitCode> {
     let mut settings = Settings::from_args(&args.common, args.out.as_deref())?;
+    settings.stop_after = args.stop_after;
     let mut pipeline = start_pipeline(&mut settings, &args.common)?;
     let mut writer = open_outputs(args.out.as_deref(), &args.common, &mut pipeline)?;
     let mut summary = Summary::default();

@@ -23,6 +23,8 @@ pub struct Settings {
     pub max_http_buffered_total: usize,
     /// Build the endpoint inventory (with `--out`, unless `--no-inventory`).
     pub inventory: bool,
+    /// Run only up to this stage (`read --stop-after`, for measuring); `None`: every stage.
+    pub stop_after: Option<crate::pipeline::Stage>,
 }
 
 impl Settings {
@@ -37,6 +39,7 @@ impl Settings {
             http: Arc::new(http),
             max_http_buffered_total: (cap.http_buffer_mib as usize) << 20,
             inventory: true,
+            stop_after: None,
         }
     }
 
@@ -76,6 +79,7 @@ impl Settings {
             http: Arc::new(http),
             max_http_buffered_total: (args.http_buffer_mib as usize) << 20,
             inventory: out.is_some() && !args.no_inventory,
+            stop_after: None,
         };
         Ok(match &args.config {
             Some(path) => settings.with_limits(&crate::config_file::load(path)?.limits),

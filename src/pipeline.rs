@@ -19,8 +19,34 @@ const TIMEOUT_INTERVAL_NANOS: u64 = 1_000_000_000;
 /// the following packet confirms it.
 pub const MAX_CLOCK_JUMP_NANOS: u64 = 3_600 * 1_000_000_000;
 
+/// Where a measuring run stops (`read --stop-after`): each stage includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stage {
+    /// Reading the capture file and its records only.
+    Capture,
+    /// Link, tunnel and IP decode, with defragmentation.
+    Decode,
+    /// The flow table and TCP reassembly, delivering bytes to a sink that ignores them.
+    Tcp,
+    /// Content detection and HTTP parsing into transaction records, which are then dropped.
+    Http,
+}
+
+/// A stream sink that ignores everything: the TCP stage alone.
+struct Discard;
+
+impl apitap_sensor::stream::StreamSink for Discard {
+    fn on_open(&mut self, _: &apitap_sensor::stream::ConnInfo) {}
+    fn on_data(&mut self, _: &apitap_sensor::stream::ConnInfo, _: Timestamp, _: apitap_sensor::stream::Dir, _: &[u8]) {}
+    fn on_gap(&mut self, _: &apitap_sensor::stream::ConnInfo, _: Timestamp, _: apitap_sensor::stream::Dir, _: u64) {}
+    fn on_fin(&mut self, _: &apitap_sensor::stream::ConnInfo, _: Timestamp, _: apitap_sensor::stream::Dir) {}
+    fn on_event(&mut self, _: &apitap_sensor::stream::ConnInfo, _: Timestamp, _: apitap_sensor::stream::TcpEvent) {}
+    fn on_close(&mut self, _: &apitap_sensor::stream::ConnInfo, _: Timestamp, _: apitap_sensor::stream::CloseReason) {}
+}
+
 /// The whole sans-IO processing chain for one trace.
 pub struct Pipeline {
+    stop_after: Option<Stage>,
     decoder: Decoder,
     flows: FlowTable,
     app: AppLayer,
@@ -43,6 +69,7 @@ impl Pipeline {
     /// A pipeline with the given settings.
     pub fn new(settings: &Settings) -> Self {
         Pipeline {
+            stop_after: settings.stop_after,
             decoder: Decoder::new(settings.decode.clone()),
             flows: FlowTable::new(settings.flow.clone()),
             app: AppLayer::new(settings.http.clone(), settings.max_http_buffered_total),
@@ -97,10 +124,17 @@ impl Pipeline {
         if self.now >= self.next_timeout {
             self.expire();
         }
+        if self.stop_after == Some(Stage::Capture) {
+            return;
+        }
         // The packet keeps its own time: transaction times and latencies come from it, while
         // the monotonic clock above only drives timeouts.
         match self.decoder.decode(rec.ts, rec.link, rec.data, rec.wire_len) {
-            Decoded::Tcp(seg) => self.flows.handle_segment(rec.ts, &seg, &mut self.app),
+            Decoded::Tcp(seg) => match self.stop_after {
+                Some(Stage::Decode) => {}
+                Some(Stage::Tcp) => self.flows.handle_segment(rec.ts, &seg, &mut Discard),
+                _ => self.flows.handle_segment(rec.ts, &seg, &mut self.app),
+            },
             Decoded::Held | Decoded::Skipped(_) | Decoded::Error(_) => {}
         }
         // Decode anomalies (fragment overlaps, limits) are counted by the decoder's own
@@ -136,7 +170,11 @@ impl Pipeline {
 
     fn expire(&mut self) {
         self.decoder.expire(self.now);
-        self.flows.handle_timeout(self.now, &mut self.app);
+        if self.stop_after == Some(Stage::Tcp) {
+            self.flows.handle_timeout(self.now, &mut Discard);
+        } else {
+            self.flows.handle_timeout(self.now, &mut self.app);
+        }
         if let Some(a) = self.app.analysis_mut() {
             a.advance(self.now.0);
         }
@@ -159,7 +197,17 @@ impl Pipeline {
 
     /// End of input: flush every flow and every pending transaction.
     pub fn finish(&mut self) {
-        self.flows.finish(self.now, &mut self.app);
+        if self.stop_after == Some(Stage::Tcp) {
+            self.flows.finish(self.now, &mut Discard);
+        } else {
+            self.flows.finish(self.now, &mut self.app);
+        }
+    }
+
+    /// Whether the records it makes are meant to be written (not a measuring run that stops
+    /// at HTTP parsing).
+    pub fn writes_records(&self) -> bool {
+        self.stop_after.is_none()
     }
 
     /// Records finished since the last call.
