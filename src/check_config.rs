@@ -37,7 +37,7 @@ pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
     match &file.capture {
         Some(c) => println!(
             "  capture: {} ({}); store {} (checkpoint every {} s); reports {}",
-            c.interface,
+            c.interface.join(", "),
             c.filter.as_deref().map_or("no filter".to_string(), |f| format!("filter {f:?}")),
             file.store.path.display(),
             file.store.checkpoint_interval_secs,

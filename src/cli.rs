@@ -129,9 +129,10 @@ pub struct ReadArgs {
 
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
-    /// Interface to capture on (e.g. eth1, lo).
-    #[arg(long, short = 'i', value_name = "IF")]
-    pub interface: String,
+    /// Interfaces to capture on (e.g. eth1, lo): one, or several (comma-separated or repeated)
+    /// merged in time order into one flow table, such as a passive TAP's two directions.
+    #[arg(long, short = 'i', value_name = "IF", required = true, value_delimiter = ',')]
+    pub interface: Vec<String>,
     /// BPF capture filter, e.g. "tcp port 80 or tcp port 8080".
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,

@@ -295,8 +295,34 @@ fn read(args: ReadArgs) -> Result<ExitCode> {
 }
 
 /// The summary's `capture` stage: the kernel's and the interface's counters.
-fn capture_stage(st: &live::LiveStats) -> std::collections::BTreeMap<&'static str, u64> {
-    [("kernel_received", st.received), ("kernel_dropped", st.dropped), ("interface_dropped", st.if_dropped)].into_iter().collect()
+pub(crate) fn capture_stage(st: &live::LiveStats) -> std::collections::BTreeMap<&'static str, u64> {
+    [
+        ("kernel_received", st.received),
+        ("kernel_dropped", st.dropped),
+        ("interface_dropped", st.if_dropped),
+        ("interfaces", st.interfaces.len() as u64),
+        ("reorder_limit_hits", st.reorder_limit_hits),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// Each interface's counters for the summary (listed only when there are several).
+pub(crate) fn interface_summaries(st: &live::LiveStats) -> Vec<crate::summary::InterfaceSummary> {
+    if st.interfaces.len() < 2 {
+        return Vec::new();
+    }
+    st.interfaces
+        .iter()
+        .map(|i| crate::summary::InterfaceSummary {
+            name: i.name.clone(),
+            packets: i.packets,
+            bytes: i.bytes,
+            kernel_received: i.received,
+            kernel_dropped: i.dropped,
+            interface_dropped: i.if_dropped,
+        })
+        .collect()
 }
 
 fn capture(args: CaptureArgs) -> Result<ExitCode> {
@@ -339,9 +365,10 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
         }
     };
     // The kernel's counters so far, for the health messages published during the capture.
-    let on_stats = |st: live::LiveStats| {
+    let on_stats = |st: &live::LiveStats| {
         let mut guard = state.borrow_mut();
-        guard.2.stages.insert("capture", capture_stage(&st));
+        guard.2.stages.insert("capture", capture_stage(st));
+        guard.2.interfaces = interface_summaries(st);
     };
     let (stats, failure) =
         live::capture(&args, &stop, |rec| deliver(None, Some(rec)), |now| deliver(Some(now), None), on_stats)?;
@@ -352,6 +379,7 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
         return Err(err);
     }
     summary.stages.insert("capture", capture_stage(&stats));
+    summary.interfaces = interface_summaries(&stats);
     finish(pipeline, writer, summary, args.out.as_deref(), &args.common)?;
     if let Some(err) = failure {
         eprintln!("error: {err:#}");

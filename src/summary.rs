@@ -27,6 +27,26 @@ pub struct Summary {
     /// What the Kafka publisher achieved by the end of the run (its flush report), when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kafka: Option<serde_json::Value>,
+    /// Each interface of a live capture on several (the `capture` stage has the totals).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<InterfaceSummary>,
+}
+
+/// One interface of a live capture.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct InterfaceSummary {
+    /// Interface name.
+    pub name: String,
+    /// Packets read from it.
+    pub packets: u64,
+    /// Bytes of those packets as captured.
+    pub bytes: u64,
+    /// libpcap's `ps_recv`.
+    pub kernel_received: u64,
+    /// libpcap's `ps_drop` (its capture buffer was full).
+    pub kernel_dropped: u64,
+    /// libpcap's `ps_ifdrop` (dropped by the interface or its driver).
+    pub interface_dropped: u64,
 }
 
 impl Summary {
@@ -46,6 +66,7 @@ impl Summary {
             anomalies: self.anomalies,
             stages,
             kafka: None,
+            interfaces: self.interfaces.clone(),
         }
     }
 
@@ -83,6 +104,12 @@ impl Summary {
             gap_bytes,
             self.stage("tcp", "evicted"),
         ));
+        for i in &self.interfaces {
+            s.push_str(&format!(
+                "interface {}: {} packets ({} bytes), {} dropped by the kernel, {} by the interface\n",
+                i.name, i.packets, i.bytes, i.kernel_dropped, i.interface_dropped
+            ));
+        }
         if self.anomalies > 0 || self.stages.contains_key("behaviour") {
             s.push_str(&format!(
                 "behaviour: {} consumers, {} findings opened, {} finding events\n",

@@ -63,8 +63,10 @@ pub enum LogFormat {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureSection {
-    /// The mirror interface (required).
-    pub interface: String,
+    /// The mirror interfaces (required): one name, a comma-separated list or an array. Several
+    /// are merged into one flow table (a passive TAP sends each direction out of its own port).
+    #[serde(deserialize_with = "interface_list")]
+    pub interface: Vec<String>,
     /// BPF capture filter. Default: none (every packet; HTTP is found by content on any port).
     pub filter: Option<String>,
     /// Bytes captured per packet, 64 to 262144. Default 262144.
@@ -86,7 +88,7 @@ pub struct CaptureSection {
 impl Default for CaptureSection {
     fn default() -> Self {
         CaptureSection {
-            interface: String::new(),
+            interface: Vec::new(),
             filter: None,
             snaplen: 262_144,
             buffer_mib: 64,
@@ -185,11 +187,38 @@ impl DaemonSection {
     }
 }
 
+/// Longest interface name Linux accepts (IFNAMSIZ less the NUL).
+const MAX_INTERFACE_NAME: usize = 15;
+
+/// `interface = "eth1"`, `"eth1,eth2"` or `["eth1", "eth2"]`.
+fn interface_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let names = match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s.split(',').map(|n| n.trim().to_string()).collect(),
+        OneOrMany::Many(v) => v.into_iter().map(|n| n.trim().to_string()).collect::<Vec<_>>(),
+    };
+    Ok(names.into_iter().filter(|n| !n.is_empty()).collect())
+}
+
 impl CaptureSection {
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), Invalid> {
-        if self.interface.trim().is_empty() {
+        if self.interface.is_empty() {
             return Err(invalid("[capture] interface", "is required: name the mirror interface, e.g. interface = \"eth1\""));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for name in &self.interface {
+            if name.is_empty() || name.len() > MAX_INTERFACE_NAME || name.contains(['/', ' ', '\t']) {
+                return Err(invalid("[capture] interface", format!("{name:?} is not an interface name (e.g. \"eth1\"; several: [\"eth1\", \"eth2\"])")));
+            }
+            if !seen.insert(name) {
+                return Err(invalid("[capture] interface", format!("{name} is listed twice: every packet would be seen twice")));
+            }
         }
         if !(64..=262_144).contains(&self.snaplen) {
             return Err(invalid("[capture] snaplen", "must be 64 to 262144 bytes (default 262144)"));
@@ -258,12 +287,12 @@ mod tests {
         ReportSection::default().validate().unwrap();
         let err = CaptureSection::default().validate().unwrap_err();
         assert_eq!(err.key, "[capture] interface");
-        CaptureSection { interface: "eth1".into(), ..CaptureSection::default() }.validate().unwrap();
+        CaptureSection { interface: vec!["eth1".into()], ..CaptureSection::default() }.validate().unwrap();
     }
 
     #[test]
     fn values_that_cannot_work_name_the_key() {
-        let c = CaptureSection { interface: "eth1".into(), snaplen: 10, ..CaptureSection::default() };
+        let c = CaptureSection { interface: vec!["eth1".into()], snaplen: 10, ..CaptureSection::default() };
         assert_eq!(c.validate().unwrap_err().key, "[capture] snaplen");
         let r = ReportSection { formats: vec!["pdf".into()], ..ReportSection::default() };
         let e = r.validate().unwrap_err();

@@ -212,7 +212,7 @@ impl Running {
     }
 
     /// Called about once a second with the kernel's counters.
-    pub fn second(&mut self, stats: LiveStats, signals: &Signals) {
+    pub fn second(&mut self, stats: &LiveStats, signals: &Signals) {
         if stats.dropped > self.last_stats.dropped || stats.if_dropped > self.last_stats.if_dropped {
             warn!(
                 kernel_dropped = stats.dropped - self.last_stats.dropped.min(stats.dropped),
@@ -220,8 +220,9 @@ impl Running {
                 "packets lost before apitap saw them"
             );
         }
-        self.last_stats = stats;
-        self.summary.stages.insert("capture", capture_stage(&stats));
+        self.last_stats = stats.clone();
+        self.summary.stages.insert("capture", crate::commands::capture_stage(stats));
+        self.summary.interfaces = crate::commands::interface_summaries(stats);
         if signals.reload.swap(false, std::sync::atomic::Ordering::Relaxed) {
             self.reload();
         }
@@ -238,7 +239,7 @@ impl Running {
     }
 
     /// Refreshes what the metrics and health endpoint serves.
-    fn publish_metrics(&mut self, live: LiveStats) {
+    fn publish_metrics(&mut self, live: &LiveStats) {
         let snapshot = self.summary.snapshot(self.pipeline.counters());
         let gauges = self.pipeline.gauges();
         let now = self.pipeline.now().0;
@@ -266,9 +267,7 @@ impl Running {
             config_reloads: self.reloads,
             config_last_reload_ok: self.last_reload_ok,
         };
-        let interface = self.file.capture.as_ref().map_or("", |c| c.interface.as_str()).to_string();
         let inputs = super::observe::Inputs {
-            interface: &interface,
             live,
             stages: &snapshot.stages,
             gauges,
@@ -370,7 +369,8 @@ impl Running {
 
     /// End of capture: flush flows, the final checkpoint and Kafka, before `deadline`.
     pub fn shutdown(&mut self, stats: LiveStats, deadline: Instant) -> Result<()> {
-        self.summary.stages.insert("capture", capture_stage(&stats));
+        self.summary.stages.insert("capture", crate::commands::capture_stage(&stats));
+        self.summary.interfaces = crate::commands::interface_summaries(&stats);
         self.pipeline.finish();
         self.drain();
         self.checkpoint();
@@ -390,11 +390,6 @@ impl Running {
         info!(summary = %json, reloads = self.reloads, reload_failures = self.reload_failures, "run summary");
         Ok(())
     }
-}
-
-/// The summary's `capture` stage from the kernel's counters.
-fn capture_stage(st: &LiveStats) -> std::collections::BTreeMap<&'static str, u64> {
-    [("kernel_received", st.received), ("kernel_dropped", st.dropped), ("interface_dropped", st.if_dropped)].into_iter().collect()
 }
 
 /// Packet-time nanoseconds between periodic reports (0: none).

@@ -139,7 +139,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let keys = keys(&file)?;
     let cap = file.capture.clone().unwrap_or_default();
     let opts = LiveOptions {
-        interface: cap.interface.clone(),
+        interfaces: cap.interface.clone(),
         filter: cap.filter.clone(),
         snaplen: cap.snaplen,
         promisc: cap.promiscuous,
@@ -148,7 +148,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         duration: None,
     };
     let live = LiveCapture::open(&opts)?;
-    info!(interface = %cap.interface, link = ?live.link(), snaplen = cap.snaplen, "capture open");
+    for (name, link) in live.links() {
+        info!(interface = %name, link = ?link, snaplen = cap.snaplen, "capture open");
+    }
     let bound = housekeeping::bind_endpoints(&file)?;
     let dropped = crate::privilege::drop_privileges(file.daemon.user.as_deref())?;
     info!(uid = dropped.uid, gid = dropped.gid, "privileges dropped: no capabilities left");

@@ -38,10 +38,8 @@ pub fn kafka(st: &PublisherStats) -> KafkaMetrics {
 
 /// What the daemon's loop knows this second.
 pub struct Inputs<'a> {
-    /// The mirror interface.
-    pub interface: &'a str,
-    /// Its kernel counters.
-    pub live: LiveStats,
+    /// The capture's counters, per interface.
+    pub live: &'a LiveStats,
     /// Every stage counter of the run so far (`Summary::snapshot`).
     pub stages: &'a BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
     /// Open flows, reassembly bytes, HTTP parsing bytes.
@@ -71,13 +69,18 @@ pub fn gather(i: &Inputs<'_>) -> SensorMetrics {
     let stage = |s: &str, n: &str| i.stages.get(s).and_then(|m| m.get(n)).copied().unwrap_or(0);
     let mut m = SensorMetrics::default();
     m.set_stages(i.stages);
-    m.interfaces = vec![InterfaceCapture {
-        name: i.interface.to_string(),
-        packets: stage("input", "packets"),
-        bytes: stage("input", "bytes"),
-        kernel_dropped: i.live.dropped,
-        interface_dropped: i.live.if_dropped,
-    }];
+    m.interfaces = i
+        .live
+        .interfaces
+        .iter()
+        .map(|f| InterfaceCapture {
+            name: f.name.clone(),
+            packets: f.packets,
+            bytes: f.bytes,
+            kernel_dropped: f.dropped,
+            interface_dropped: f.if_dropped,
+        })
+        .collect();
     m.flows_active = i.gauges.0;
     m.flows_evicted = stage("tcp", "evicted");
     m.reassembly_gaps = stage("tcp", "gaps");

@@ -55,7 +55,7 @@ impl LineSplitter {
             }
         }
         let rest = data.get(start..).unwrap_or_default();
-        match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        match memchr::memchr2(b'\n', b'\r', rest) {
             None => {
                 self.push(rest, keep);
                 Scan { consumed: data.len(), line: None, bare_cr }
