@@ -213,6 +213,9 @@ fn assert_clean(needles: &[(String, Vec<u8>)], hay: &[u8], place: &str) {
 fn assert_messages_clean(needles: &[(String, Vec<u8>)], reads: &[Read]) {
     for r in reads {
         let place = format!("{} partition {} offset {}", r.topic, r.partition, r.offset);
+        // The bytes searched are the message the reader decoded, not something else.
+        assert_eq!(serde_json::from_slice::<Value>(&r.raw_value).unwrap(), r.value, "raw bytes of {place}");
+        assert_eq!(r.raw_key, r.key.as_bytes(), "raw key of {place}");
         assert_clean(needles, &r.raw_key, &format!("the key of {place}"));
         assert_clean(needles, &r.raw_value, &format!("the value of {place}"));
         for (name, value) in &r.raw_headers {
