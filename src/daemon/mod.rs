@@ -122,11 +122,13 @@ fn check_secret_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Ends the process if shutting down takes longer than the deadline plus a grace period (a
-/// wedged broker connection must not keep a service manager waiting forever).
-fn watchdog(deadline: Duration) {
+/// Ends the process if shutting down takes longer than the deadline (counted from `since`, the
+/// moment the stop was noticed) plus a grace period (a wedged broker connection must not keep a
+/// service manager waiting forever).
+fn watchdog(since: Instant, deadline: Duration) {
+    let until = since + deadline + Duration::from_secs(5);
     std::thread::spawn(move || {
-        std::thread::sleep(deadline + Duration::from_secs(5));
+        std::thread::sleep(until.saturating_duration_since(Instant::now()));
         error!(deadline_secs = deadline.as_secs(), "shutdown took longer than the deadline; exiting without finishing it");
         std::process::exit(3);
     });
@@ -158,15 +160,31 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let mut running = Running::start(args.config.clone(), file, keys, bound)?;
     let stop = Arc::clone(&signals.stop);
     let state = std::cell::RefCell::new(&mut running);
+    // The deadline runs from the signal, not from the end of the capture loop: the loop still
+    // reads what the kernel ring holds after the stop, and that is part of the shutdown. The
+    // loop calls back for every packet and every few milliseconds when idle, so the moment is
+    // noticed within a read timeout.
+    let stop_seen = std::cell::Cell::new(None::<Instant>);
+    let notice = || {
+        if stop_seen.get().is_none() && stop.load(Ordering::Relaxed) {
+            stop_seen.set(Some(Instant::now()));
+        }
+    };
     let (stats, failure) = live.run(
         &stop,
-        |rec| state.borrow_mut().packet(rec),
-        |now| state.borrow_mut().tick(now),
+        |rec| {
+            notice();
+            state.borrow_mut().packet(rec);
+        },
+        |now| {
+            notice();
+            state.borrow_mut().tick(now);
+        },
         |st| state.borrow_mut().second(st, &signals),
     );
     let deadline = Duration::from_secs(running.shutdown_deadline_secs());
-    watchdog(deadline);
-    let started = Instant::now();
+    let started = stop_seen.get().unwrap_or_else(Instant::now);
+    watchdog(started, deadline);
     info!("stopping: final checkpoint and flush");
     running.shutdown(stats, started + deadline)?;
     if let Some(err) = failure {

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod error;
+pub mod log;
 pub mod message;
 pub mod publisher;
 pub mod spool;

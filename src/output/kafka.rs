@@ -138,7 +138,7 @@ impl KafkaSink {
     /// Reports what the publisher noticed (outages, drops, fatal errors) on standard error.
     pub fn report_events(&mut self) {
         for e in self.publisher.drain_events() {
-            eprintln!("kafka: {}", serde_json::to_string(&e).unwrap_or_default());
+            crate::kafka::log::line(&format!("kafka: {}", serde_json::to_string(&e).unwrap_or_default()));
         }
     }
 

@@ -338,6 +338,18 @@ pub struct Read {
     pub timestamp_ms: Option<i64>,
     /// py-ocsf-models' errors (for the OCSF topic; empty when it validates).
     pub ocsf_errors: Option<Vec<String>>,
+    /// The key's bytes as the broker holds them.
+    pub raw_key: Vec<u8>,
+    /// The value's bytes as the broker holds them (before any JSON decoding).
+    pub raw_value: Vec<u8>,
+    /// The message's headers: name and value bytes.
+    pub raw_headers: Vec<(String, Vec<u8>)>,
+}
+
+/// Bytes from the reader's lower-case hex.
+fn unhex(text: &str) -> Vec<u8> {
+    assert!(text.len() % 2 == 0, "odd hex length from the reader");
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
 }
 
 /// Reads every message of `topics` from the beginning with the independent client, until
@@ -382,6 +394,14 @@ pub fn read_back(tools: &Tools, brokers: &str, topics: &[&str], ocsf_topic: Opti
                 value: v["value"].clone(),
                 timestamp_ms: v.get("timestamp").and_then(Value::as_i64),
                 ocsf_errors: v.get("ocsf_errors").map(|e| e.as_array().unwrap().iter().map(|x| x.as_str().unwrap_or("").to_string()).collect()),
+                raw_key: unhex(v["key_hex"].as_str().unwrap()),
+                raw_value: unhex(v["value_hex"].as_str().unwrap()),
+                raw_headers: v["headers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| (h[0].as_str().unwrap().to_string(), unhex(h[1].as_str().unwrap())))
+                    .collect(),
             }
         })
         .collect()

@@ -2,7 +2,9 @@
 
 Every message of the given topics, from the beginning, is written as one JSON line to --out:
 topic, partition, offset, key (text), value (parsed JSON, or text when it is not JSON),
-timestamp (milliseconds since the epoch, null when the message has none), and,
+timestamp (milliseconds since the epoch, null when the message has none), the raw bytes of
+key and value in hex (key_hex, value_hex: what a search for leaked secrets must look at,
+before any JSON decoding), the headers as [name, value_hex] pairs, and,
 for the topic named by --ocsf-topic, the errors py-ocsf-models' Detection Finding model finds
 in it (an empty list when it validates). Reading stops when no message arrived for
 --idle-seconds after at least --expect-at-least messages, or at --timeout-seconds.
@@ -99,6 +101,9 @@ def main():
                 "key": (m.key() or b"").decode("utf-8", "replace"),
                 "value": value,
                 "timestamp": None if ts_type == TIMESTAMP_NOT_AVAILABLE else ts,
+                "key_hex": (m.key() or b"").hex(),
+                "value_hex": raw.hex(),
+                "headers": [[k, (v or b"").hex()] for k, v in (m.headers() or [])],
             }
             if a.ocsf_topic and m.topic() == a.ocsf_topic:
                 rec["ocsf_errors"] = ocsf_errors(value) if isinstance(value, dict) else ["not a JSON object"]

@@ -336,11 +336,11 @@ impl Publisher {
             let n = recs.len() as u64;
             if let Err(e) = st.spool.prepend(&recs) {
                 st.stats.dropped_spool_error = st.stats.dropped_spool_error.saturating_add(n);
-                eprintln!("error: {e}; {n} messages could not be kept");
+                super::log::line(&format!("error: {e}; {n} messages could not be kept"));
             }
         }
         if let Err(e) = st.spool.checkpoint().and_then(|()| st.spool.sync()) {
-            eprintln!("warning: {e}; a restart may send some confirmed messages again");
+            super::log::line(&format!("warning: {e}; a restart may send some confirmed messages again"));
         }
         let complete = st.spool.is_empty() && st.direct_unresolved == 0;
         FlushReport::from_stats(st.snapshot(), complete)

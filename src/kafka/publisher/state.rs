@@ -158,7 +158,7 @@ impl State {
         let s = st.spool.stats();
         if s.corrupt_records > 0 {
             st.event(PublisherEvent::SpoolDamageSkipped { regions: s.corrupt_records, bytes: s.corrupt_bytes });
-            eprintln!("warning: kafka spool: {} damaged stretches ({} bytes) skipped while opening (a crash cut a write short); the intact messages are replayed", s.corrupt_records, s.corrupt_bytes);
+            super::super::log::line(&format!("warning: kafka spool: {} damaged stretches ({} bytes) skipped while opening (a crash cut a write short); the intact messages are replayed", s.corrupt_records, s.corrupt_bytes));
         }
         if !st.spool.is_empty() {
             let records = st.spool.pending_records();
@@ -175,7 +175,7 @@ impl State {
     /// Logs a line the first time `key` is seen; later occurrences are only counted.
     pub fn log_once(&mut self, key: String, line: impl FnOnce() -> String) {
         if self.logged.insert(key) {
-            eprintln!("{}", line());
+            super::super::log::line(&line());
         }
     }
 
@@ -189,7 +189,7 @@ impl State {
         let now = Instant::now();
         if self.last_spool_log.is_none_or(|t| now.duration_since(t) >= SPOOL_LOG_INTERVAL) {
             self.last_spool_log = Some(now);
-            eprintln!("warning: kafka: messages go to the disk spool until the brokers take them again ({reason:?})");
+            super::super::log::line(&format!("warning: kafka: messages go to the disk spool until the brokers take them again ({reason:?})"));
         }
         self.event(PublisherEvent::SpoolingStarted { reason });
     }
@@ -209,7 +209,7 @@ impl State {
             let now = Instant::now();
             if self.last_spool_log.is_none_or(|t| now.duration_since(t) >= SPOOL_LOG_INTERVAL) {
                 self.last_spool_log = Some(now);
-                eprintln!("kafka: the spool is replayed ({replayed} messages); sending straight to the brokers again");
+                super::super::log::line(&format!("kafka: the spool is replayed ({replayed} messages); sending straight to the brokers again"));
             }
             self.event(PublisherEvent::SpoolDrained { replayed });
         }
