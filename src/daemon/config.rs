@@ -291,6 +291,20 @@ mod tests {
     }
 
     #[test]
+    fn interfaces_are_one_name_a_list_or_a_comma_separated_string() {
+        let parse = |v: &str| toml::from_str::<CaptureSection>(&format!("interface = {v}")).unwrap().interface;
+        assert_eq!(parse("\"eth1\""), ["eth1"]);
+        assert_eq!(parse("\"eth1, eth2\""), ["eth1", "eth2"]);
+        assert_eq!(parse("[\"eth1\", \"bond0\"]"), ["eth1", "bond0"]);
+        let twice = CaptureSection { interface: parse("[\"eth1\", \"eth1\"]"), ..CaptureSection::default() };
+        let e = twice.validate().unwrap_err();
+        assert!(e.key == "[capture] interface" && e.problem.contains("twice"), "{e:?}");
+        let bad = CaptureSection { interface: vec!["eth 1".into()], ..CaptureSection::default() };
+        assert!(bad.validate().unwrap_err().problem.contains("not an interface name"));
+        assert!(toml::from_str::<CaptureSection>("interface = 7").is_err());
+    }
+
+    #[test]
     fn values_that_cannot_work_name_the_key() {
         let c = CaptureSection { interface: vec!["eth1".into()], snaplen: 10, ..CaptureSection::default() };
         assert_eq!(c.validate().unwrap_err().key, "[capture] snaplen");

@@ -1,0 +1,134 @@
+//! Live capture from a passive TAP: each direction of every connection leaves the TAP on its
+//! own port. Two veth pairs stand in for the TAP's ports: the clients' packets are sent into
+//! one pair, the servers' into the other, and `apitap capture -i A,B` must merge them into
+//! whole connections and transactions, with each interface's packets counted apart. Needs root
+//! (or CAP_NET_ADMIN and CAP_NET_RAW) and iproute2.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ethernet, Conversation, Side};
+
+/// A veth pair, deleted when dropped.
+struct Veth(String);
+
+impl Veth {
+    fn new(name: &str) -> Veth {
+        let _ = Command::new("ip").args(["link", "del", &format!("{name}0")]).status();
+        let ok = Command::new("ip")
+            .args(["link", "add", &format!("{name}0"), "type", "veth", "peer", "name", &format!("{name}1")])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "ip link add {name}0 (needs root)");
+        for end in ["0", "1"] {
+            let dev = format!("{name}{end}");
+            // No IPv6 chatter (router solicitations) on the test's ports.
+            let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"), "1");
+            assert!(Command::new("ip").args(["link", "set", &dev, "up"]).status().unwrap().success());
+        }
+        Veth(name.to_string())
+    }
+
+    fn inside(&self) -> String {
+        format!("{}0", self.0)
+    }
+
+    fn outside(&self) -> String {
+        format!("{}1", self.0)
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.inside()]).status();
+    }
+}
+
+const EXCHANGES: usize = 40;
+
+#[test]
+fn a_tap_pair_on_two_interfaces_becomes_whole_transactions() {
+    let tag = std::process::id() % 100_000;
+    let (a, b) = (Veth::new(&format!("tpa{tag}")), Veth::new(&format!("tpb{tag}")));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["capture", "--interface", &format!("{},{}", a.outside(), b.outside()), "--filter", "tcp", "--duration", "8"])
+        .arg("--out")
+        .arg(&out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both handles open before anything is sent.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut opened = 0;
+    let mut line = String::new();
+    let started = Instant::now();
+    while opened < 2 && started.elapsed() < Duration::from_secs(10) {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        opened += usize::from(line.contains("capturing on"));
+    }
+    assert_eq!(opened, 2, "apitap did not open both interfaces: {line}");
+
+    // Clients on one port of the TAP, servers on the other, in time order.
+    let mut packets = Vec::new();
+    for i in 0..EXCHANGES {
+        let request = format!("GET /accounts/acc-{i} HTTP/1.1\r\nHost: api.bank.example\r\n\r\n");
+        let response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{{\"n\":{i}}}", format!("{{\"n\":{i}}}").len());
+        let c = Conversation::http(
+            (Ipv4Addr::new(10, 1, 0, 1 + (i % 200) as u8), 40_000 + i as u16),
+            (Ipv4Addr::new(10, 2, 0, 9), 8080),
+            &[(request.as_bytes(), response.as_bytes())],
+        );
+        packets.extend(c.packets.into_iter().map(|(_, side, ip)| (side, ethernet(&ip, &[]))));
+    }
+    let mut to_servers = pcap::Capture::from_device(a.inside().as_str()).unwrap().open().unwrap();
+    let mut to_clients = pcap::Capture::from_device(b.inside().as_str()).unwrap().open().unwrap();
+    let (mut sent_a, mut sent_b) = (0u64, 0u64);
+    for (side, frame) in &packets {
+        match side {
+            Side::Client => {
+                to_servers.sendpacket(frame.as_slice()).unwrap();
+                sent_a += 1;
+            }
+            Side::Server => {
+                to_clients.sendpacket(frame.as_slice()).unwrap();
+                sent_b += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(status.success(), "{rest}");
+
+    let text = std::fs::read_to_string(out.join("transactions.jsonl")).unwrap();
+    let recs: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(recs.len(), EXCHANGES, "{rest}");
+    let mut uris: Vec<String> = recs.iter().map(|r| r["uri"].as_str().unwrap().to_string()).collect();
+    uris.sort();
+    let mut want: Vec<String> = (0..EXCHANGES).map(|i| format!("/accounts/acc-{i}")).collect();
+    want.sort();
+    assert_eq!(uris, want);
+    for r in &recs {
+        assert_eq!(r["status_code"], 200, "the response from the other interface belongs to it: {r}");
+        assert!(r.get("events").is_none(), "a whole exchange has no events: {r}");
+        assert_eq!(r["orig_p"].as_u64().unwrap() - 40_000, r["uri"].as_str().unwrap()[14..].parse::<u64>().unwrap(), "{r}");
+    }
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let interfaces = summary["interfaces"].as_array().unwrap_or_else(|| panic!("no interfaces in {summary}"));
+    let count = |name: &str| interfaces.iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("{name} in {interfaces:?}"))["packets"].as_u64();
+    assert_eq!((count(&a.outside()), count(&b.outside())), (Some(sent_a), Some(sent_b)), "{interfaces:?}");
+    assert_eq!(summary["stages"]["tcp"]["gaps"], 0, "{summary}");
+    assert_eq!(summary["stages"]["capture"]["interfaces"], 2);
+}
