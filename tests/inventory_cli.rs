@@ -134,6 +134,41 @@ fn secrets_never_reach_inventory_or_openapi() {
     }
 }
 
+/// Card numbers in paths and query values, whatever the parameter's name: masked in every
+/// output, and the path still templated as one endpoint.
+#[test]
+fn card_numbers_in_targets_are_masked_everywhere() {
+    const PANS: [&str; 3] = ["4111111111111111", "5555555555554444", "378282246310005"];
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("t.pcap");
+    let mut ex = Vec::new();
+    for (i, pan) in PANS.iter().enumerate() {
+        ex.push((get(&format!("/v1/cards/{pan}/limits"), ""), json_response(r#"{"limit":100}"#)));
+        // Percent-encoded digits and a name no redaction list knows.
+        let encoded: String = PANS[(i + 1) % 3].bytes().map(|b| format!("%{b:02X}")).collect();
+        ex.push((get(&format!("/v1/lookup?q={encoded}&page=1"), ""), json_response("{}")));
+    }
+    capture(&pcap, &ex);
+    let out = dir.path().join("out");
+    let (inv, o) = read_inventory(&pcap, &out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for file in ["transactions.jsonl", "inventory.json", "openapi.yaml", "summary.json", "anomalies.jsonl"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap_or_default();
+        for pan in PANS {
+            assert!(!text.contains(pan), "{file} holds {pan}");
+        }
+    }
+    let text = std::fs::read_to_string(out.join("transactions.jsonl")).unwrap();
+    let uris: Vec<String> = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["uri"].as_str().unwrap().to_string()).collect();
+    assert_eq!(uris.iter().filter(|u| *u == "/v1/cards/REDACTED/limits").count(), 3, "{uris:?}");
+    assert_eq!(uris.iter().filter(|u| *u == "/v1/lookup?q=REDACTED&page=1").count(), 3, "{uris:?}");
+    let cards: Vec<&Value> = inv["endpoints"].as_array().unwrap().iter().filter(|e| e["path"].as_str().unwrap().starts_with("/v1/cards/")).collect();
+    assert_eq!(cards.len(), 1, "one templated endpoint: {cards:?}");
+    let path = cards[0]["path"].as_str().unwrap();
+    assert!(path.starts_with("/v1/cards/{") && path.ends_with("}/limits"), "{path}");
+    assert_eq!(cards[0]["hits"], 3);
+}
+
 #[test]
 fn openapi_yaml_reads_back_as_a_spec() {
     let dir = tempfile::tempdir().unwrap();

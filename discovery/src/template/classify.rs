@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use super::banking;
 use super::datetime;
 
+/// A path segment the HTTP parser masked (`apitap_parsers::http` writes card numbers in
+/// request targets this way).
+const MASKED_SEGMENT: &str = "REDACTED";
+
 /// What a path segment is, judged from its text alone.
 ///
 /// The checks run in the order of the variants below and the first that fits wins, so a
@@ -42,7 +46,8 @@ pub enum SegmentKind {
     /// hyphens) passing the Luhn check, with an issuer prefix and a length that go together
     /// (Visa `4` with 13, 16 or 19 digits; Mastercard `51`-`55` and `2221`-`2720` with 16;
     /// American Express `34`/`37` with 15; Diners, JCB, Discover, UnionPay, Maestro and Elo
-    /// ranges with their lengths).
+    /// ranges with their lengths). Also the segment `REDACTED`, which is how the HTTP parser
+    /// writes a card number in a request target.
     CardNumber,
     /// A bank account number written in a structured form with hyphens: UK sort code and
     /// account (`12-34-56-12345678`, `123456-12345678`), a Brazilian agency, account and
@@ -140,7 +145,9 @@ pub fn classify(segment: &str) -> Option<SegmentKind> {
     if banking::is_iban(segment) {
         return Some(SegmentKind::Iban);
     }
-    if banking::is_card_number(segment) {
+    // The HTTP parser masks card numbers in targets as `REDACTED` before the inventory sees
+    // them: a segment that is exactly that stood for one.
+    if segment == MASKED_SEGMENT || banking::is_card_number(segment) {
         return Some(SegmentKind::CardNumber);
     }
     if banking::is_account_number(segment) {

@@ -34,6 +34,7 @@
 
 mod body;
 mod capture;
+mod card;
 mod config;
 mod credential;
 mod decode;

@@ -37,20 +37,28 @@ const WORD_SEPARATORS: &[u8] = b" \t\n\x0b\x0c\r+";
 /// inside another parameter, and inside values that hide a nested URL behind percent-encoding.
 /// Userinfo is redacted in absolute URLs, scheme-relative `//user:pw@host` references and
 /// authority-form targets (`CONNECT user:pw@host:443`). Names match
-/// [`DEFAULT_REDACTED_PARAMS`] and `extra` after [normalisation](param_name_matches). Returns
+/// [`DEFAULT_REDACTED_PARAMS`] and `extra` after [normalisation](param_name_matches). Payment
+/// card numbers anywhere in the output are masked too (`card.rs`). Returns
 /// the target in `form` and whether anything was replaced; when nothing was, the output is
 /// exactly Zeek's decoding of the whole target (or the raw target).
 pub(crate) fn redact_target(raw: &[u8], extra: &[String], form: Form) -> (Vec<u8>, bool) {
     let mut r = Redactor { extra, form, out: Vec::with_capacity(raw.len()), changed: false };
     r.target(raw, MAX_NESTING);
-    if r.changed {
-        return (r.out, true);
-    }
-    let out = match form {
-        Form::Decoded => unescape_uri(raw),
-        Form::Raw => raw.to_vec(),
+    let (out, changed) = if r.changed {
+        (r.out, true)
+    } else {
+        let out = match form {
+            Form::Decoded => unescape_uri(raw),
+            Form::Raw => raw.to_vec(),
+        };
+        (out, false)
     };
-    (out, false)
+    // Card numbers go whatever parameter (or path segment) holds them, after decoding, so
+    // percent-encoded digits are found too.
+    match super::card::mask_card_numbers(&out) {
+        Some(masked) => (masked, true),
+        None => (out, changed),
+    }
 }
 
 struct Redactor<'a> {
