@@ -88,6 +88,8 @@ pub struct Running {
     anomaly_counts: BTreeMap<(String, String), u64>,
     last_reload_ok: bool,
     last_stats: LiveStats,
+    /// Interfaces the health last found silent (a change is logged).
+    silent_interfaces: Vec<String>,
     checkpoints: Checkpointer,
     /// Packet time the next periodic report is due (0: not yet known).
     next_report: u64,
@@ -157,6 +159,7 @@ impl Running {
             anomaly_counts: BTreeMap::new(),
             last_reload_ok: true,
             last_stats: LiveStats::default(),
+            silent_interfaces: Vec::new(),
             checkpoints,
             next_report,
         })
@@ -289,6 +292,15 @@ impl Running {
         let mut m = super::observe::gather(&inputs);
         m.memory.inventory = cp.last_inventory_bytes;
         let health = self.health.assess(&m, wall_ns() as f64 / 1e9);
+        if health.silent_interfaces != self.silent_interfaces {
+            for name in health.silent_interfaces.iter().filter(|n| !self.silent_interfaces.contains(n)) {
+                warn!(interface = %name, "interface silent: no packet while the other interfaces deliver (a TAP port or mirror session lost?)");
+            }
+            for name in self.silent_interfaces.iter().filter(|n| !health.silent_interfaces.contains(n)) {
+                info!(interface = %name, "interface delivers packets again");
+            }
+            self.silent_interfaces = health.silent_interfaces.clone();
+        }
         self.bound.shared.set_health(health);
         self.bound.shared.publish(m);
         self.bound.shared.set_ready(true);

@@ -51,12 +51,21 @@ pub enum HealthReason {
     /// The last store checkpoint failed; a restart would lose what was learnt since the last
     /// good one.
     CheckpointFailing,
+    /// One of several interfaces has had no packet for longer than `silent_after` while the
+    /// others still deliver (a TAP port or a mirror session lost after a network change);
+    /// [`Health::silent_interfaces`] names it.
+    InterfaceSilent,
 }
 
 impl HealthReason {
     /// Every reason, for the exposition's state set.
-    pub const ALL: [HealthReason; 4] =
-        [HealthReason::CaptureSilent, HealthReason::KernelDropsRising, HealthReason::KafkaDown, HealthReason::CheckpointFailing];
+    pub const ALL: [HealthReason; 5] = [
+        HealthReason::CaptureSilent,
+        HealthReason::KernelDropsRising,
+        HealthReason::KafkaDown,
+        HealthReason::CheckpointFailing,
+        HealthReason::InterfaceSilent,
+    ];
 
     /// The stable name.
     pub fn name(self) -> &'static str {
@@ -65,6 +74,7 @@ impl HealthReason {
             HealthReason::KernelDropsRising => "kernel_drops_rising",
             HealthReason::KafkaDown => "kafka_down",
             HealthReason::CheckpointFailing => "checkpoint_failing",
+            HealthReason::InterfaceSilent => "interface_silent",
         }
     }
 
@@ -72,7 +82,9 @@ impl HealthReason {
     pub fn status(self) -> HealthStatus {
         match self {
             HealthReason::CheckpointFailing => HealthStatus::Failing,
-            HealthReason::CaptureSilent | HealthReason::KernelDropsRising | HealthReason::KafkaDown => HealthStatus::Degraded,
+            HealthReason::CaptureSilent | HealthReason::KernelDropsRising | HealthReason::KafkaDown | HealthReason::InterfaceSilent => {
+                HealthStatus::Degraded
+            }
         }
     }
 }
@@ -88,6 +100,8 @@ pub struct Health {
     pub last_packet_time: Option<f64>,
     /// Seconds since the process started.
     pub uptime_seconds: f64,
+    /// The interfaces behind [`HealthReason::InterfaceSilent`], in the configured order.
+    pub silent_interfaces: Vec<String>,
 }
 
 impl Health {
@@ -96,7 +110,7 @@ impl Health {
         reasons.sort_unstable();
         reasons.dedup();
         let status = reasons.iter().map(|r| r.status()).max().unwrap_or(HealthStatus::Ok);
-        Health { status, reasons, last_packet_time, uptime_seconds }
+        Health { status, reasons, last_packet_time, uptime_seconds, silent_interfaces: Vec::new() }
     }
 
     /// The HTTP status `/health` answers with: 200 unless failing (503).
@@ -116,6 +130,7 @@ impl Health {
             "reasons": self.reasons,
             "last_packet_time": self.last_packet_time,
             "uptime_seconds": self.uptime_seconds,
+            "silent_interfaces": self.silent_interfaces,
         })
         .to_string()
     }
@@ -139,10 +154,16 @@ impl Default for HealthRules {
     }
 }
 
-/// Derives [`Health`] from successive metrics. Keeps three numbers between calls.
+/// Interfaces whose packet counts the monitor follows (the capture opens a handful; more are
+/// not followed).
+pub const MAX_WATCHED_INTERFACES: usize = 64;
+
+/// Derives [`Health`] from successive metrics. Keeps a few numbers between calls, and per
+/// interface its packet count and when it last grew.
 #[derive(Clone, Debug, Default)]
 pub struct HealthMonitor {
     rules: HealthRules,
+    interfaces: std::collections::BTreeMap<String, (u64, f64)>,
     previous_drops: Option<u64>,
     last_drop_rise: Option<f64>,
     previous_checkpoint: Option<(u64, u64)>,
@@ -161,8 +182,26 @@ impl HealthMonitor {
     pub fn assess(&mut self, m: &SensorMetrics, now: f64) -> Health {
         let mut reasons = Vec::new();
         let since = m.last_packet_time.unwrap_or(m.process.start_time);
-        if now - since > self.rules.silent_after {
+        let all_silent = now - since > self.rules.silent_after;
+        if all_silent {
             reasons.push(HealthReason::CaptureSilent);
+        }
+        let mut silent_interfaces = Vec::new();
+        for i in m.interfaces.iter().take(MAX_WATCHED_INTERFACES) {
+            // An interface first seen with packets counts from now; one that has had none yet,
+            // from the start of the process, like the capture as a whole.
+            let first = if i.packets > 0 { now } else { m.process.start_time };
+            let (packets, grew) = self.interfaces.entry(i.name.clone()).or_insert((i.packets, first));
+            if i.packets > *packets {
+                *grew = now;
+            }
+            *packets = i.packets;
+            if m.interfaces.len() > 1 && !all_silent && now - *grew > self.rules.silent_after {
+                silent_interfaces.push(i.name.clone());
+            }
+        }
+        if !silent_interfaces.is_empty() {
+            reasons.push(HealthReason::InterfaceSilent);
         }
         let drops = m.interfaces.iter().map(|i| i.kernel_dropped.saturating_add(i.interface_dropped)).fold(0u64, u64::saturating_add);
         if self.previous_drops.is_some_and(|p| drops > p) {
@@ -191,7 +230,9 @@ impl HealthMonitor {
                 reasons.push(HealthReason::CheckpointFailing);
             }
         }
-        Health::from_reasons(reasons, m.last_packet_time, (now - m.process.start_time).max(0.0))
+        let mut health = Health::from_reasons(reasons, m.last_packet_time, (now - m.process.start_time).max(0.0));
+        health.silent_interfaces = silent_interfaces;
+        health
     }
 }
 
@@ -221,6 +262,33 @@ mod tests {
         m.last_packet_time = None;
         assert_eq!(mon.assess(&m, 1059.0).reasons, vec![]);
         assert_eq!(mon.assess(&m, 1061.0).reasons, vec![HealthReason::CaptureSilent]);
+    }
+
+    #[test]
+    fn one_silent_interface_of_two_is_named_until_it_delivers_again() {
+        let mut mon = HealthMonitor::new(HealthRules { silent_after: 60.0, drops_window: 1.0 });
+        let mut m = metrics(1100.0);
+        m.interfaces.push(InterfaceCapture { name: "eth2".into(), ..InterfaceCapture::default() });
+        m.interfaces[0].packets = 10;
+        m.interfaces[1].packets = 10;
+        assert_eq!(mon.assess(&m, 1100.0).reasons, vec![]);
+        // eth1 keeps delivering, eth2 stops.
+        for t in [1130.0, 1160.0, 1161.0] {
+            m.interfaces[0].packets += 5;
+            m.last_packet_time = Some(t);
+            let h = mon.assess(&m, t);
+            if t < 1161.0 {
+                assert_eq!(h.reasons, vec![], "{t}");
+            } else {
+                assert_eq!((h.status, h.reasons.clone(), h.silent_interfaces.clone()), (HealthStatus::Degraded, vec![HealthReason::InterfaceSilent], vec!["eth2".to_string()]));
+                assert!(h.to_json(true).contains(r#""silent_interfaces":["eth2"]"#), "{}", h.to_json(true));
+            }
+        }
+        m.interfaces[1].packets += 1;
+        assert_eq!(mon.assess(&m, 1162.0).reasons, vec![]);
+        // Both quiet: the capture is silent, not one interface.
+        let h = mon.assess(&m, 1300.0);
+        assert_eq!((h.reasons, h.silent_interfaces), (vec![HealthReason::CaptureSilent], vec![]));
     }
 
     #[test]

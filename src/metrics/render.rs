@@ -53,6 +53,16 @@ pub fn render_scrape(m: &SensorMetrics, health: &Health, endpoint: &EndpointStat
         f.sample(&[("reason", r.name())], health.reasons.contains(&r));
     }
     f.done();
+    let mut f = e.family(
+        "apitap_interface_silent",
+        Kind::Gauge,
+        "1 for an interface with no packet for longer than silent_after_s while the others deliver, else 0.",
+        usize::MAX,
+    );
+    for i in &m.interfaces {
+        f.sample(&[("interface", &i.name)], health.silent_interfaces.contains(&i.name));
+    }
+    f.done();
     e.single("apitap_endpoint_connections_total", Kind::Counter, "Connections the metrics endpoint accepted.", endpoint.connections);
     let mut f = e.family(
         "apitap_endpoint_refused_connections_total",
