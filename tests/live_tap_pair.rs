@@ -1,12 +1,15 @@
 //! Live capture from a passive TAP: each direction of every connection leaves the TAP on its
 //! own port. Two veth pairs stand in for the TAP's ports: the clients' packets are sent into
 //! one pair, the servers' into the other, and `apitap capture -i A,B` must merge them into
-//! whole connections and transactions, with each interface's packets counted apart. Needs root
-//! (or CAP_NET_ADMIN and CAP_NET_RAW) and iproute2.
+//! whole connections and transactions, with each interface's packets counted apart. And the
+//! daemon on two interfaces, one of which goes quiet: its health names that interface. Needs
+//! root (or CAP_NET_ADMIN and CAP_NET_RAW), iproute2 and curl.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
+#[path = "daemon/harness.rs"]
+mod harness;
 
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
@@ -131,4 +134,69 @@ fn a_tap_pair_on_two_interfaces_becomes_whole_transactions() {
     assert_eq!((count(&a.outside()), count(&b.outside())), (Some(sent_a), Some(sent_b)), "{interfaces:?}");
     assert_eq!(summary["stages"]["tcp"]["gaps"], 0, "{summary}");
     assert_eq!(summary["stages"]["capture"]["interfaces"], 2);
+}
+
+fn http_get(url: &str) -> String {
+    let out = Command::new("curl").args(["-s", "--max-time", "5", url]).output().expect("curl (scripts/install-deps.sh)");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn the_daemon_names_the_interface_that_went_quiet() {
+    let tag = std::process::id() % 100_000;
+    let (a, b) = (Veth::new(&format!("tqa{tag}")), Veth::new(&format!("tqb{tag}")));
+    let dir = tempfile::tempdir().unwrap();
+    let port = harness::free_port();
+    let key = harness::hash_key(dir.path());
+    let cfg = dir.path().join("apitap.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nhash_key_file = \"{key}\"\nlog_format = \"json\"\n\n\
+             [capture]\ninterface = [\"{a}\", \"{b}\"]\nfilter = \"tcp\"\n\n\
+             [store]\npath = \"{state}/apitap.db\"\n\n[report]\ndir = \"{state}/reports\"\n\n\
+             [metrics]\nlisten = \"127.0.0.1:{port}\"\nsilent_after_s = 2\n",
+            key = key.display(),
+            a = a.outside(),
+            b = b.outside(),
+            state = dir.path().join("state").display()
+        ),
+    )
+    .unwrap();
+    let daemon = harness::Daemon::start(&cfg);
+    // Traffic on the first interface only, for longer than silent_after_s.
+    let mut send = pcap::Capture::from_device(a.inside().as_str()).unwrap().open().unwrap();
+    let started = Instant::now();
+    let mut i = 0u16;
+    let mut health = String::new();
+    while started.elapsed() < Duration::from_secs(15) {
+        let c = Conversation::http(
+            (Ipv4Addr::new(10, 1, 0, 7), 41_000 + i),
+            (Ipv4Addr::new(10, 2, 0, 9), 8080),
+            &[(b"GET /ping HTTP/1.1\r\nHost: h\r\n\r\n", b"HTTP/1.1 204 No Content\r\n\r\n")],
+        );
+        for (_, side, ip) in &c.packets {
+            if *side == Side::Client {
+                send.sendpacket(ethernet(ip, &[]).as_slice()).unwrap();
+            }
+        }
+        i = i.wrapping_add(1);
+        std::thread::sleep(Duration::from_millis(100));
+        if started.elapsed() > Duration::from_secs(4) {
+            health = http_get(&format!("http://127.0.0.1:{port}/health"));
+            if health.contains("interface_silent") {
+                break;
+            }
+        }
+    }
+    let h: serde_json::Value = serde_json::from_str(&health).unwrap_or_else(|_| panic!("/health: {health:?}"));
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert_eq!(h["reasons"], serde_json::json!(["interface_silent"]), "{h}");
+    assert_eq!(h["silent_interfaces"], serde_json::json!([b.outside()]), "{h}");
+    let metrics = http_get(&format!("http://127.0.0.1:{port}/metrics"));
+    assert!(metrics.contains(&format!("apitap_interface_silent{{interface=\"{}\"}} 1", b.outside())), "{metrics}");
+    assert!(metrics.contains(&format!("apitap_interface_silent{{interface=\"{}\"}} 0", a.outside())), "{metrics}");
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("interface silent") && log.contains(&b.outside()), "{log}");
 }
