@@ -18,7 +18,9 @@ use super::{Direction, HttpConfig, HttpEvent, HttpStats, HttpTransaction, Retain
 /// Pending and finished transactions of one connection.
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
-    pending: BTreeMap<u64, HttpTransaction>,
+    /// Boxed: a map node has room for eleven entries, which inline would cost 7 KiB for the
+    /// one transaction most connections have open.
+    pending: BTreeMap<u64, Box<HttpTransaction>>,
     current_request: u64,
     current_response: u64,
     trans_depth: u32,
@@ -27,7 +29,7 @@ pub(crate) struct Tracker {
     orphans: Vec<HttpEvent>,
     /// A transaction whose final response ended while its request was still arriving, with
     /// its index: it waits for the end of the request so that it is emitted whole.
-    held: Option<(u64, HttpTransaction)>,
+    held: Option<(u64, Box<HttpTransaction>)>,
     /// Transactions finished while one is held, in order; emitted after it so that emission
     /// stays in `trans_depth` order. Bounded by `max_ready_transactions`.
     behind: VecDeque<HttpTransaction>,
@@ -76,7 +78,7 @@ impl Tracker {
         let orphans = &mut self.orphans;
         self.pending.entry(idx).or_insert_with(|| {
             *depth = depth.saturating_add(1);
-            HttpTransaction { trans_depth: *depth, ts, events: std::mem::take(orphans), ..Default::default() }
+            Box::new(HttpTransaction { trans_depth: *depth, ts, events: std::mem::take(orphans), ..Default::default() })
         })
     }
 
@@ -93,10 +95,10 @@ impl Tracker {
     /// The open transaction of `dir`, if any, without creating one.
     pub fn current(&mut self, dir: Direction) -> Option<&mut HttpTransaction> {
         if dir == Direction::ToServer && self.holds_request() {
-            return self.held.as_mut().map(|(_, t)| t);
+            return self.held.as_mut().map(|(_, t)| &mut **t);
         }
         let idx = self.index(dir);
-        self.pending.get_mut(&idx)
+        self.pending.get_mut(&idx).map(|t| &mut **t)
     }
 
     /// A request line was parsed.
@@ -113,7 +115,7 @@ impl Tracker {
             }
             while self.current_response < self.current_request {
                 if let Some(t) = self.pending.remove(&self.current_response) {
-                    self.emit(t, cfg, stats);
+                    self.emit(*t, cfg, stats);
                 }
                 self.current_response += 1;
             }
@@ -193,7 +195,7 @@ impl Tracker {
                             push_event(&mut t, HttpEvent::EarlyResponse, cfg.max_events_per_transaction, stats);
                             self.held = Some((idx, t));
                         } else {
-                            self.emit(t, cfg, stats);
+                            self.emit(*t, cfg, stats);
                         }
                     }
                 }
@@ -204,7 +206,7 @@ impl Tracker {
     /// Emits the held transaction, as it is, and every transaction finished behind it.
     pub fn release_held(&mut self, cfg: &HttpConfig, stats: &mut HttpStats) {
         if let Some((_, t)) = self.held.take() {
-            self.push_ready(t, cfg, stats);
+            self.push_ready(*t, cfg, stats);
         }
         while let Some(t) = self.behind.pop_front() {
             self.push_ready(t, cfg, stats);
@@ -237,7 +239,7 @@ impl Tracker {
     pub fn emit_current(&mut self, dir: Direction, cfg: &HttpConfig, stats: &mut HttpStats) {
         let idx = self.index(dir);
         if let Some(t) = self.pending.remove(&idx) {
-            self.emit(t, cfg, stats);
+            self.emit(*t, cfg, stats);
         }
     }
 
@@ -247,7 +249,7 @@ impl Tracker {
         for (idx, t) in std::mem::take(&mut self.pending) {
             // Zeek never logs slot 0: it only holds state from before the first message.
             if idx != 0 {
-                self.emit(t, cfg, stats);
+                self.emit(*t, cfg, stats);
             } else {
                 self.body_bytes = self.body_bytes.saturating_sub(t.body_bytes());
             }
