@@ -11,7 +11,7 @@
 # the stable Rust toolchain through rustup. Safe to run again; needs root or sudo for apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-packages=(build-essential pkg-config libpcap-dev libssl-dev zlib1g-dev nginx-light curl tcpdump tshark ca-certificates openssl stunnel4 sqlite3 prometheus chromium fonts-dejavu-core)
+packages=(build-essential pkg-config libpcap-dev libssl-dev zlib1g-dev nginx-light curl tcpdump tshark tcpreplay heaptrack ca-certificates openssl stunnel4 sqlite3 prometheus chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
