@@ -88,6 +88,7 @@
 //! random ones): the digits cannot tell it from a card.
 
 mod detect;
+pub(crate) use detect::luhn;
 mod form;
 mod json;
 mod media;

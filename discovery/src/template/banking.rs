@@ -148,28 +148,10 @@ fn plausible_issuer(number: &[u8]) -> bool {
     }
 }
 
-/// The Luhn check over digit values (0-9): doubling every second digit from the right, the
-/// sum is a multiple of 10.
+/// The Luhn check over digit values (0-9), as the body scanner applies it, on at least two
+/// digits.
 fn luhn_ok(number: &[u8]) -> bool {
-    let sum: u32 = number
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            let d = u32::from(d);
-            if i % 2 == 1 {
-                let dd = d * 2;
-                if dd > 9 {
-                    dd - 9
-                } else {
-                    dd
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    number.len() >= 2 && sum % 10 == 0
+    number.len() >= 2 && crate::content::luhn(number)
 }
 
 /// Whether `s` is a structured account number: see [`super::SegmentKind::AccountNumber`].

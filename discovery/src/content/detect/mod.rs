@@ -3,6 +3,7 @@
 //! encoding is scanned without validation; non-ASCII bytes are boundaries.
 
 mod card;
+pub(crate) use card::luhn;
 mod context;
 mod email;
 mod iban;
