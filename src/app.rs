@@ -538,5 +538,6 @@ fn tcp_event_name(event: &TcpEvent) -> &'static str {
         TcpEvent::DataAfterClose { .. } => "tcp_data_after_close",
         TcpEvent::ResetIgnored { .. } => "tcp_reset_ignored",
         TcpEvent::FinIgnored { .. } => "tcp_fin_ignored",
+        TcpEvent::PawsRejected { .. } => "tcp_paws_rejected",
     }
 }

@@ -47,9 +47,9 @@
 //!   segment were never delivered and a copy of them is neither compared nor counted.
 //! - Bytes cut by the snaplen are neither compared nor filled in: a snaplen-cut region stays a
 //!   gap even if a later full-size retransmission covers it.
-//! - Data segments are not checked against a receive window (TCP options are not decoded):
-//!   one far ahead is held like any other, within the limits. FINs and RSTs must lie within
-//!   1 MiB of the data seen to be believed.
+//! - Data segments are not checked against a receive window (window scaling is not decoded):
+//!   one far ahead is held like any other, within the limits. FINs must lie within 1 MiB of the
+//!   data seen to be believed; RSTs must sit exactly where the receiver expects them.
 //! - Without ACKs from the other side, a one-byte rewrite of the last byte sent, placed where a
 //!   keep-alive probe goes, cannot be told from a probe and is not reported. A connection picked
 //!   up mid-stream whose first segment is a one-byte probe takes that byte as data, since
@@ -149,7 +149,7 @@ impl<S: StreamSink + ?Sized> Ctx<'_, S> {
 /// of delivered bytes, and the FIN.
 ///
 /// Invariants between calls: every buffered chunk starts after `next`, chunks never overlap,
-/// `buffered` is the sum of their data bytes, and the retained copy, when not empty, ends at
+/// `buffered` is the sum of what they are charged (data bytes plus `RUN_OVERHEAD` each), and the retained copy, when not empty, ends at
 /// `next`.
 #[derive(Debug, Default)]
 pub(crate) struct HalfStream {
@@ -172,6 +172,26 @@ pub(crate) struct HalfStream {
     buffered: usize,
     /// Delivered bytes the other side has not acknowledged yet, for comparing retransmissions.
     retained: Retained,
+    /// Newest TSval of a segment that reached the next expected byte (RFC 7323's TS.Recent).
+    ts_recent: Option<u32>,
+    /// A segment was dropped by PAWS since `ts_recent` was last learnt.
+    paws_dropped: bool,
+}
+
+/// What a RST's sequence number says about it, as a receiver following RFC 5961 §3.2 would
+/// judge it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RstVerdict {
+    /// At a position the receiver accepts (the next byte it expects, the sender's next new
+    /// byte, or the receiver's last acknowledgement), or nothing is known of the direction yet:
+    /// the connection is reset.
+    Exact,
+    /// Inside the window but not at such a position: a receiver answers it with a challenge ACK
+    /// and carries on, so the connection stays open. An injected RST guessed into the window
+    /// looks like this.
+    InWindow,
+    /// Far outside anything seen: ignored.
+    Far,
 }
 
 impl HalfStream {
@@ -201,6 +221,12 @@ impl HalfStream {
     /// Out-of-order data bytes held.
     pub(crate) fn buffered(&self) -> usize {
         self.buffered
+    }
+
+    /// Out-of-order data bytes held, without the runs' bookkeeping.
+    fn buffered_data(&self) -> usize {
+        self.buffered
+            .saturating_sub(self.chunks.len().saturating_mul(held::RUN_OVERHEAD))
     }
 
     /// Out-of-order chunks held.
@@ -276,9 +302,46 @@ impl HalfStream {
         off >= lo && off <= hi
     }
 
-    /// Whether a RST carrying `seq` is believable for this direction (its sender).
-    pub(crate) fn rst_plausible(&self, seq: SeqNum) -> bool {
-        self.control_plausible(seq)
+    /// How a RST carrying `seq` from this direction's sender is taken ([`RstVerdict`]).
+    pub(crate) fn rst_verdict(&self, seq: SeqNum) -> RstVerdict {
+        let Some(off) = self.offset_of(seq) else {
+            return RstVerdict::Exact;
+        };
+        let at = |pos: u64| i64::try_from(pos).is_ok_and(|p| p == off);
+        if at(self.next) || at(self.sent_end()) || (self.peer_ack_seen && at(self.peer_ack)) {
+            RstVerdict::Exact
+        } else if self.control_plausible(seq) {
+            RstVerdict::InWindow
+        } else {
+            RstVerdict::Far
+        }
+    }
+
+    /// Whether PAWS drops a segment carrying `tsval`: older (in 32-bit wrapping order) than the
+    /// newest TSval of this sender's in-order segments. Without timestamps on either, no.
+    pub(crate) fn paws_rejects(&mut self, tsval: Option<u32>) -> bool {
+        let (Some(recent), Some(ts)) = (self.ts_recent, tsval) else {
+            return false;
+        };
+        // Reinterpreting the wrapped difference as signed is the RFC's comparison.
+        let older = (ts.wrapping_sub(recent) as i32) < 0;
+        self.paws_dropped |= older;
+        older
+    }
+
+    /// Learns TS.Recent from a segment at `seq` that reaches the next expected byte. Segments
+    /// ahead of a hole do not count, so that the late segment filling the hole (stamped
+    /// earlier) is still accepted, as a receiver would.
+    pub(crate) fn note_tsval(&mut self, seq: SeqNum, tsval: Option<u32>) {
+        let Some(ts) = tsval else { return };
+        let in_order = self.offset_of(seq).is_none_or(|off| off <= self.next_i64());
+        if !in_order {
+            return;
+        }
+        self.ts_recent = match self.ts_recent {
+            Some(recent) if (ts.wrapping_sub(recent) as i32) < 0 => Some(recent),
+            _ => Some(ts),
+        };
     }
 
     /// The other side acknowledged up to `ack`: holes below it (and below data already seen)
@@ -292,6 +355,14 @@ impl HalfStream {
         let Some(off) = self.offset_of(ack) else {
             return;
         };
+        if self.paws_dropped && off > self.next_i64() {
+            // The receiver took bytes that PAWS made us drop: the TS.Recent we learnt is not
+            // the receiver's (a forged segment stamped in the future can do that). Learn it
+            // again rather than drop the rest of the stream.
+            self.ts_recent = None;
+            self.paws_dropped = false;
+            ctx.shared.stats.paws_resyncs = ctx.shared.stats.paws_resyncs.saturating_add(1);
+        }
         self.peer_ack_seen = true;
         if let Ok(off) = u64::try_from(off) {
             self.peer_ack = self.peer_ack.max(off);
@@ -478,7 +549,8 @@ impl HalfStream {
         // data waits behind it.
         let limit = ctx.shared.limits.max_above_hole_without_acks;
         if !self.peer_ack_seen && limit > 0 {
-            while self.buffered >= limit {
+            // The rule is about data waiting, not what holding it costs.
+            while self.buffered_data() >= limit {
                 let Some(first) = self.first_key() else { break };
                 let before = self.next;
                 self.skip_holes_below(ctx, first.max(self.next.saturating_add(1)));
