@@ -195,9 +195,17 @@ pub(crate) enum RstVerdict {
 }
 
 impl HalfStream {
-    /// Takes the ISN of this direction's SYN, unless the start is already known.
+    /// Takes the ISN of this direction's SYN, unless the start is already known from an
+    /// earlier SYN or from data. A bare segment before the SYN (the server's ACK ahead of its
+    /// SYN in a split handshake) fixed the start at its own sequence number, one byte early;
+    /// with nothing delivered, held or seen since, the SYN moves it.
     pub(crate) fn note_syn(&mut self, isn: SeqNum) {
-        if self.origin.is_none() {
+        let unused = self.isn.is_none()
+            && self.next == 0
+            && self.seen_end == 0
+            && self.chunks.is_empty()
+            && self.fin_at.is_none();
+        if self.origin.is_none() || unused {
             self.isn = Some(isn);
             self.origin = Some(isn + 1);
         }
