@@ -146,6 +146,11 @@ impl AppLayer {
         self.buffered_total
     }
 
+    /// Connections this layer keeps state for (one per connection of the flow table).
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
     /// Takes the analysis out (a reload rebuilds it and puts the state back).
     pub fn take_analysis(&mut self) -> Option<Analysis> {
         self.analysis.take().map(|a| *a)

@@ -232,3 +232,7 @@ impl Pipeline {
         all
     }
 }
+
+#[cfg(test)]
+#[path = "pipeline_floods.rs"]
+mod floods;
