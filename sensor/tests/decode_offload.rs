@@ -144,3 +144,15 @@ fn the_timestamps_option_is_read_into_tsval() {
     }
     assert_eq!(d.stats().tcp_checksum_bad, 0, "options are covered by the checksum");
 }
+
+#[test]
+fn zero_total_length_with_nothing_after_the_header_is_malformed() {
+    // A length of zero only means offload when bytes follow the header; alone it is an error.
+    let mut f = tcp4(b"")[..20].to_vec();
+    f[2] = 0;
+    f[3] = 0;
+    let mut d = Decoder::new(DecodeConfig::default());
+    assert!(matches!(decode_with(&mut d, &f), Out::Error(_)), "{:?}", decode_with(&mut d, &f));
+    assert_eq!(d.stats().ip_length_zero, 0);
+    assert!(d.stats().errors >= 1);
+}
