@@ -16,7 +16,9 @@ const SEC: u64 = 1_000_000_000;
 pub struct FlowConfig {
     /// Connections tracked at once (default 262 144). When full, a connection that already
     /// finished (FIN or RST, waiting out `closed_linger`) is closed first; otherwise the
-    /// least-recently-active connection is closed with `CloseReason::Evicted`. 0 is treated as 1.
+    /// least-recently-active connection is closed with `CloseReason::Evicted`, where one that
+    /// has shown both directions counts as `handshake_timeout` more recent than it is (so a
+    /// SYN flood or a flood of one-packet flows evicts its own flows first). 0 is treated as 1.
     pub max_flows: usize,
     /// Out-of-order bytes held per direction (default 1 MiB). Each held run is charged 64
     /// bytes of bookkeeping on top of its data, so that a flood of tiny out-of-order segments
