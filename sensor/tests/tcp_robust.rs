@@ -247,6 +247,11 @@ fn genuine_rst_after_bytes_the_capture_missed_still_closes() {
     assert_eq!(run.rec.closes(), vec![(0, CloseReason::Reset)]);
     assert_eq!(run.table.stats().resets_in_window, 0);
     assert_eq!(run.rec.fins(0), vec![Dir::FromOrig, Dir::FromResp]);
+    // What the server acknowledged beyond the capture is reported as lost, before the end.
+    assert_eq!(
+        run.rec.stream(0, Dir::FromOrig),
+        vec![bytes(&REQ[..10]), Piece::Gap(u64::from(len(REQ) - 10))]
+    );
 }
 
 #[test]

@@ -16,7 +16,8 @@
 //!   detection), but never further than the data this direction has shown: an ACK alone never
 //!   skips beyond the capture, so an ACK captured ahead of its data (a TAP merging the two
 //!   directions with some skew) costs nothing, and a lost tail segment is reported when the
-//!   direction next sends, at its FIN, or at the close;
+//!   direction next sends, at its FIN, or when the connection is reset or closed (up to what
+//!   the other side acknowledged);
 //! - a FIN is beyond the hole (a FIN captured ahead of the last data segment therefore turns
 //!   that segment into a gap), or the connection is reset or closed;
 //! - a buffer limit is reached (`TcpEvent::BufferLimit`);
@@ -603,10 +604,21 @@ impl HalfStream {
             }
             self.drain(ctx);
         }
-        if let Some(fin_at) = self.fin_at {
-            if !self.fin_delivered && fin_at > self.next {
-                self.skip(ctx, fin_at - self.next);
-                self.next = fin_at;
+        match self.fin_at {
+            Some(fin_at) => {
+                if !self.fin_delivered && fin_at > self.next {
+                    self.skip(ctx, fin_at - self.next);
+                    self.next = fin_at;
+                }
+            }
+            None => {
+                // A lost tail: the receiver acknowledged bytes the capture never showed. An
+                // ACK far beyond the data seen is not believed for this, as elsewhere.
+                let believable = self.next.max(self.seen_end).saturating_add(CONTROL_SLACK);
+                if self.peer_ack > self.next && self.peer_ack <= believable {
+                    self.skip(ctx, self.peer_ack - self.next);
+                    self.next = self.peer_ack;
+                }
             }
         }
         self.deliver_fin(ctx);

@@ -252,9 +252,10 @@ fn fin_before_data_already_held_is_ignored() {
     h.seg_full(5, b"", 0, true);
     h.ack(20);
     h.flush();
+    // The receiver acknowledged 20 bytes and the capture showed 11: the last 9 were lost.
     assert_eq!(
         h.out.log,
-        vec!["FinIgnored { dir: FromOrig }", "gap 10", "data k"]
+        vec!["FinIgnored { dir: FromOrig }", "gap 10", "data k", "gap 9"]
     );
 }
 
