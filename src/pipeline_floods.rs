@@ -6,7 +6,7 @@
 //! still parsed into its transactions.
 //!
 //! The floods hit their caps many times over and run in a few seconds. `APITAP_FLOOD_SCALE=N`
-//! multiplies their size for a longer run (N = 20 sends millions of packets).
+//! multiplies their size for a longer run (N = 10 sends about 8 million packets).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
