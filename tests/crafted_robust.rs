@@ -291,3 +291,37 @@ fn offload_super_frame_and_bad_checksums_are_parsed_and_counted() {
     assert_eq!(counter(&summary, "decode", "tcp_checksum_bad"), 1);
     assert_eq!(counter(&summary, "decode", "ipv4_checksum_bad"), 0);
 }
+
+#[test]
+fn bad_checksum_counts_agree_with_tshark_on_real_traces() {
+    // Zeek's test traces hold captures taken on end hosts (checksums left to the NIC), with
+    // Ethernet padding, tunnels and fragments: tshark's own verification is the judge.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps/zeek-oracle");
+    let mut traces: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).into_iter().flatten())
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "trace"))
+        .collect();
+    traces.sort();
+    assert!(traces.len() >= 40, "{}", traces.len());
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bad_total, mut traces_with_bad) = (0, 0);
+    for (i, trace) in traces.iter().enumerate() {
+        let (_, summary, out) = read(&[trace], &dir.path().join(i.to_string()));
+        assert!(out.status.code().is_some(), "{}", trace.display());
+        let ours = counter(&summary, "decode", "tcp_checksum_bad");
+        let tshark = std::process::Command::new("tshark")
+            .args(["-r".as_ref(), trace.as_os_str(), "-o".as_ref(), "tcp.check_checksum:TRUE".as_ref()])
+            .args(["-Y", "tcp.checksum.status == 0", "-T", "fields", "-e", "frame.number"])
+            .output()
+            .expect("tshark is not installed: run scripts/install-deps.sh");
+        assert!(tshark.status.success(), "{}", String::from_utf8_lossy(&tshark.stderr));
+        let theirs = String::from_utf8_lossy(&tshark.stdout).lines().count() as u64;
+        assert_eq!(ours, theirs, "{}", trace.display());
+        bad_total += ours;
+        traces_with_bad += u64::from(ours > 0);
+    }
+    // The comparison means something only if some traces do have bad checksums.
+    assert!(traces_with_bad >= 5 && bad_total >= 100, "{traces_with_bad} traces, {bad_total} bad");
+}
