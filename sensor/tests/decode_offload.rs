@@ -11,7 +11,8 @@ use apitap_sensor::{LinkType, Timestamp};
 use decode_support::*;
 use etherparse::{PacketBuilder, TcpOptionElement};
 
-const BODY: &[u8] = b"POST /payments HTTP/1.1\r\nHost: api.bank.example\r\nContent-Length: 2\r\n\r\n{}";
+const BODY: &[u8] =
+    b"POST /payments HTTP/1.1\r\nHost: api.bank.example\r\nContent-Length: 2\r\n\r\n{}";
 
 fn decode_with(d: &mut Decoder, frame: &[u8]) -> Out {
     own(d.decode(Timestamp(9), LinkType::Raw, frame, wire(frame)))
@@ -22,7 +23,10 @@ fn bad_checksums_are_counted_and_the_segment_is_still_delivered() {
     let mut d = Decoder::new(DecodeConfig::default());
     let good = tcp4(BODY);
     assert!(matches!(decode_with(&mut d, &good), Out::Tcp(_)));
-    assert_eq!((d.stats().tcp_checksum_bad, d.stats().ipv4_checksum_bad), (0, 0));
+    assert_eq!(
+        (d.stats().tcp_checksum_bad, d.stats().ipv4_checksum_bad),
+        (0, 0)
+    );
 
     // One payload byte changed after the checksum was computed.
     let mut bad_tcp = good.clone();
@@ -31,13 +35,19 @@ fn bad_checksums_are_counted_and_the_segment_is_still_delivered() {
         Out::Tcp(s) => assert_eq!(s.payload, &bad_tcp[40..]),
         other => panic!("{other:?}"),
     }
-    assert_eq!((d.stats().tcp_checksum_bad, d.stats().ipv4_checksum_bad), (1, 0));
+    assert_eq!(
+        (d.stats().tcp_checksum_bad, d.stats().ipv4_checksum_bad),
+        (1, 0)
+    );
 
     // The TTL is covered by the IP header checksum only.
     let mut bad_ip = good.clone();
     bad_ip[8] = 3;
     assert!(matches!(decode_with(&mut d, &bad_ip), Out::Tcp(_)));
-    assert_eq!((d.stats().tcp_checksum_bad, d.stats().ipv4_checksum_bad), (1, 1));
+    assert_eq!(
+        (d.stats().tcp_checksum_bad, d.stats().ipv4_checksum_bad),
+        (1, 1)
+    );
 
     // IPv6 has no header checksum; the TCP one covers its addresses.
     let mut bad6 = tcp6(BODY);
@@ -47,11 +57,17 @@ fn bad_checksums_are_counted_and_the_segment_is_still_delivered() {
     assert_eq!(d.stats().tcp, 4, "every one of them decoded");
 
     // Turned off, nothing is verified.
-    let mut off = Decoder::new(DecodeConfig { verify_checksums: false, ..DecodeConfig::default() });
+    let mut off = Decoder::new(DecodeConfig {
+        verify_checksums: false,
+        ..DecodeConfig::default()
+    });
     for f in [&bad_tcp, &bad_ip, &bad6] {
         assert!(matches!(decode_with(&mut off, f), Out::Tcp(_)));
     }
-    assert_eq!((off.stats().tcp_checksum_bad, off.stats().ipv4_checksum_bad), (0, 0));
+    assert_eq!(
+        (off.stats().tcp_checksum_bad, off.stats().ipv4_checksum_bad),
+        (0, 0)
+    );
 }
 
 #[test]
@@ -94,7 +110,10 @@ fn offload_super_frames_with_zero_ip_length_are_decoded_whole() {
         assert_eq!(d.stats().ip_length_zero, i as u64 + 1);
         assert_eq!(
             d.poll_event(),
-            Some(DecodeEvent::IpLengthZero { ts: Timestamp(9), layer: Layer::Ipv4 })
+            Some(DecodeEvent::IpLengthZero {
+                ts: Timestamp(9),
+                layer: Layer::Ipv4
+            })
         );
     }
     // Their checksums were never finished: not verified, so not counted as bad.
@@ -113,7 +132,10 @@ fn frames_above_the_mtu_with_a_real_length_are_decoded() {
         Out::Tcp(s) => assert_eq!(s.payload.len(), 60_000),
         other => panic!("{other:?}"),
     }
-    assert_eq!((d.stats().ip_length_zero, d.stats().tcp_checksum_bad), (0, 0));
+    assert_eq!(
+        (d.stats().ip_length_zero, d.stats().tcp_checksum_bad),
+        (0, 0)
+    );
 }
 
 #[test]
@@ -142,7 +164,11 @@ fn the_timestamps_option_is_read_into_tsval() {
         Decoded::Tcp(s) => assert_eq!(s.tsval, None),
         other => panic!("{other:?}"),
     }
-    assert_eq!(d.stats().tcp_checksum_bad, 0, "options are covered by the checksum");
+    assert_eq!(
+        d.stats().tcp_checksum_bad,
+        0,
+        "options are covered by the checksum"
+    );
 }
 
 #[test]
@@ -152,7 +178,11 @@ fn zero_total_length_with_nothing_after_the_header_is_malformed() {
     f[2] = 0;
     f[3] = 0;
     let mut d = Decoder::new(DecodeConfig::default());
-    assert!(matches!(decode_with(&mut d, &f), Out::Error(_)), "{:?}", decode_with(&mut d, &f));
+    assert!(
+        matches!(decode_with(&mut d, &f), Out::Error(_)),
+        "{:?}",
+        decode_with(&mut d, &f)
+    );
     assert_eq!(d.stats().ip_length_zero, 0);
     assert!(d.stats().errors >= 1);
 }

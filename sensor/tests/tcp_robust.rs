@@ -64,13 +64,20 @@ fn duplicated_mirror_packets_deliver_each_byte_once_without_events() {
     assert_eq!(run.rec.stream(0, Dir::FromOrig), vec![bytes(REQ)]);
     assert_eq!(run.rec.stream(0, Dir::FromResp), vec![bytes(RESP)]);
     assert_eq!(run.rec.fins(0), vec![Dir::FromOrig, Dir::FromResp]);
-    assert!(run.rec.tcp_events(0).is_empty(), "{:?}", run.rec.tcp_events(0));
+    assert!(
+        run.rec.tcp_events(0).is_empty(),
+        "{:?}",
+        run.rec.tcp_events(0)
+    );
     assert_eq!(run.rec.closes(), vec![(0, CloseReason::Fin)]);
     let st = run.table.stats();
     assert_eq!(st.bytes_delivered, (REQ.len() + RESP.len()) as u64);
     // Each data segment's copy was compared with the first and dropped.
     assert_eq!(st.retransmissions, 3);
-    assert_eq!(st.overlap_mismatches + st.paws_rejected + st.gaps + st.port_reuse, 0);
+    assert_eq!(
+        st.overlap_mismatches + st.paws_rejected + st.gaps + st.port_reuse,
+        0
+    );
 }
 
 #[test]
@@ -131,7 +138,11 @@ fn exchange_after(p: &Pair, run: &mut Run) {
     assert_eq!((info.orig, info.resp), (p.client, p.server), "orientation");
     assert_eq!(run.rec.stream(0, Dir::FromOrig), vec![bytes(REQ)]);
     assert_eq!(run.rec.stream(0, Dir::FromResp), vec![bytes(RESP)]);
-    assert!(run.rec.tcp_events(0).is_empty(), "{:?}", run.rec.tcp_events(0));
+    assert!(
+        run.rec.tcp_events(0).is_empty(),
+        "{:?}",
+        run.rec.tcp_events(0)
+    );
     assert_eq!(run.table.stats().gaps, 0);
 }
 
@@ -265,10 +276,19 @@ fn paws_drops_an_older_stamped_segment_so_the_real_bytes_win() {
         run.feed(&stamped(s, 100 + i as u32));
     }
     run.feed(&stamped(p.c(CISN + 1, SISN + 1, "PA", b"GET /"), 110));
-    run.feed(&stamped(p.c(CISN + 6, SISN + 1, "PA", b"evil HTTP/1.1"), 50));
-    run.feed(&stamped(p.c(CISN + 6, SISN + 1, "PA", b"real HTTP/1.1"), 111));
+    run.feed(&stamped(
+        p.c(CISN + 6, SISN + 1, "PA", b"evil HTTP/1.1"),
+        50,
+    ));
+    run.feed(&stamped(
+        p.c(CISN + 6, SISN + 1, "PA", b"real HTTP/1.1"),
+        111,
+    ));
     run.finish();
-    assert_eq!(run.rec.stream(0, Dir::FromOrig), vec![bytes(b"GET /real HTTP/1.1")]);
+    assert_eq!(
+        run.rec.stream(0, Dir::FromOrig),
+        vec![bytes(b"GET /real HTTP/1.1")]
+    );
     assert_eq!(
         run.rec.tcp_events(0),
         vec![TcpEvent::PawsRejected { dir: Dir::FromOrig }]
@@ -289,8 +309,15 @@ fn paws_accepts_a_late_segment_filling_a_hole_and_segments_without_stamps() {
     run.feed(&stamped(p.c(CISN + 5, SISN + 1, "PA", b"/path "), 201));
     run.feed(&p.c(CISN + 19, SISN + 1, "PA", b"\r\n"));
     run.finish();
-    assert_eq!(run.rec.stream(0, Dir::FromOrig), vec![bytes(b"GET /path HTTP/1.1\r\n")]);
-    assert!(run.rec.tcp_events(0).is_empty(), "{:?}", run.rec.tcp_events(0));
+    assert_eq!(
+        run.rec.stream(0, Dir::FromOrig),
+        vec![bytes(b"GET /path HTTP/1.1\r\n")]
+    );
+    assert!(
+        run.rec.tcp_events(0).is_empty(),
+        "{:?}",
+        run.rec.tcp_events(0)
+    );
     assert_eq!(run.table.stats().paws_rejected, 0);
 }
 
@@ -303,17 +330,32 @@ fn a_forged_future_stamp_does_not_blind_the_sensor_for_good() {
     let p = Pair::new("10.0.0.1:40000", "10.0.0.2:80");
     let mut run = Run::default_cfg();
     run.feed_all(&handshake(&p));
-    run.feed(&stamped(p.c(CISN + 1, SISN + 1, "PA", b"GET /a HTTP/1.1\r\n"), 300));
-    run.feed(&stamped(p.c(CISN + 18, SISN + 1, "PA", b"X-Forged: 12\r\n"), 3_000_000));
+    run.feed(&stamped(
+        p.c(CISN + 1, SISN + 1, "PA", b"GET /a HTTP/1.1\r\n"),
+        300,
+    ));
+    run.feed(&stamped(
+        p.c(CISN + 18, SISN + 1, "PA", b"X-Forged: 12\r\n"),
+        3_000_000,
+    ));
     // The real bytes at the same place, and the next request, stamped on the real clock.
-    run.feed(&stamped(p.c(CISN + 18, SISN + 1, "PA", b"Host: bank\r\n\r\n"), 301));
-    run.feed(&stamped(p.c(CISN + 32, SISN + 1, "PA", b"GET /b HTTP/1.1\r\n"), 302));
+    run.feed(&stamped(
+        p.c(CISN + 18, SISN + 1, "PA", b"Host: bank\r\n\r\n"),
+        301,
+    ));
+    run.feed(&stamped(
+        p.c(CISN + 32, SISN + 1, "PA", b"GET /b HTTP/1.1\r\n"),
+        302,
+    ));
     assert_eq!(run.table.stats().paws_rejected, 2);
     assert_eq!(run.table.stats().paws_resyncs, 0);
     // The server acknowledges everything it got, past what the sensor kept.
     run.feed(&p.s(SISN + 1, CISN + 49, "A", b""));
     assert_eq!(run.table.stats().paws_resyncs, 1);
-    run.feed(&stamped(p.c(CISN + 49, SISN + 1, "PA", b"Host: bank\r\n\r\n"), 303));
+    run.feed(&stamped(
+        p.c(CISN + 49, SISN + 1, "PA", b"Host: bank\r\n\r\n"),
+        303,
+    ));
     run.feed(&stamped(p.c(CISN + 63, SISN + 1, "PA", b"GET /c"), 304));
     run.finish();
     assert_eq!(
@@ -331,5 +373,9 @@ fn a_forged_future_stamp_does_not_blind_the_sensor_for_good() {
             TcpEvent::PawsRejected { dir: Dir::FromOrig }
         ]
     );
-    assert_eq!(run.table.stats().paws_rejected, 2, "learnt again: nothing more dropped");
+    assert_eq!(
+        run.table.stats().paws_rejected,
+        2,
+        "learnt again: nothing more dropped"
+    );
 }

@@ -135,7 +135,10 @@ mod tests {
         bad[8] ^= 0x10; // TTL: only the IP header checksum covers it
         assert!(!ipv4_header_ok(&bad));
         // The same bytes between other addresses do not verify: the pseudo-header counts.
-        assert_eq!(tcp_ok(src, "10.0.0.3".parse().unwrap(), &pkt[20..]), Some(false));
+        assert_eq!(
+            tcp_ok(src, "10.0.0.3".parse().unwrap(), &pkt[20..]),
+            Some(false)
+        );
         assert_eq!(tcp_ok(src, "::1".parse().unwrap(), &pkt[20..]), None);
     }
 
@@ -171,7 +174,13 @@ mod tests {
             })
             .collect();
         let ones = vec![0xffu8; (1 << 20) + 67];
-        for bytes in [&random[..], &random[..1], &random[..33], &random[..4999], &ones[..]] {
+        for bytes in [
+            &random[..],
+            &random[..1],
+            &random[..33],
+            &random[..4999],
+            &ones[..],
+        ] {
             let plain: u64 = bytes
                 .chunks(2)
                 .map(|w| u64::from(w[0]) | u64::from(*w.get(1).unwrap_or(&0)) << 8)
@@ -183,11 +192,21 @@ mod tests {
     #[test]
     fn timestamps_option_among_others() {
         // MSS, NOP, NOP, timestamps (TSval 0x01020304), window scale.
-        let opts = [2, 4, 5, 0xb4, 1, 1, 8, 10, 1, 2, 3, 4, 0, 0, 0, 9, 3, 3, 7, 0];
+        let opts = [
+            2, 4, 5, 0xb4, 1, 1, 8, 10, 1, 2, 3, 4, 0, 0, 0, 9, 3, 3, 7, 0,
+        ];
         assert_eq!(tsval(&opts), Some(0x0102_0304));
-        assert_eq!(tsval(&[1, 1, 0, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0]), None, "after the end");
+        assert_eq!(
+            tsval(&[1, 1, 0, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0]),
+            None,
+            "after the end"
+        );
         assert_eq!(tsval(&[8, 10, 1, 2, 3]), None, "cut short");
-        assert_eq!(tsval(&[2, 0, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0]), None, "length 0");
+        assert_eq!(
+            tsval(&[2, 0, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0]),
+            None,
+            "length 0"
+        );
         assert_eq!(tsval(&[8, 6, 1, 2, 3, 4]), None, "wrong length");
         assert_eq!(tsval(&[]), None);
     }

@@ -178,7 +178,8 @@ impl Conn {
         // PAWS (RFC 7323): the receiver drops a segment stamped older than what this sender
         // already sent in order, so its bytes are not the stream's, whatever they hold. SYNs
         // open a new timestamp clock and are left alone.
-        if !seg.flags.syn && (seg.payload_len > 0 || seg.flags.fin) && this.paws_rejects(seg.tsval) {
+        let carries_data = seg.payload_len > 0 || seg.flags.fin;
+        if !seg.flags.syn && carries_data && this.paws_rejects(seg.tsval) {
             let stats = &mut ctx.shared.stats;
             stats.paws_rejected = stats.paws_rejected.saturating_add(1);
             ctx.event(TcpEvent::PawsRejected { dir });
