@@ -146,6 +146,13 @@ impl AppLayer {
         self.buffered_total
     }
 
+    /// Connections this layer keeps state for (one per connection of the flow table, so
+    /// bounded by its `max_flows`); the flood tests check that bound.
+    #[cfg(test)]
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
     /// Takes the analysis out (a reload rebuilds it and puts the state back).
     pub fn take_analysis(&mut self) -> Option<Analysis> {
         self.analysis.take().map(|a| *a)
@@ -538,5 +545,6 @@ fn tcp_event_name(event: &TcpEvent) -> &'static str {
         TcpEvent::DataAfterClose { .. } => "tcp_data_after_close",
         TcpEvent::ResetIgnored { .. } => "tcp_reset_ignored",
         TcpEvent::FinIgnored { .. } => "tcp_fin_ignored",
+        TcpEvent::PawsRejected { .. } => "tcp_paws_rejected",
     }
 }

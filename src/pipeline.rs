@@ -280,3 +280,7 @@ impl Pipeline {
         all
     }
 }
+
+#[cfg(test)]
+#[path = "pipeline_floods.rs"]
+mod floods;

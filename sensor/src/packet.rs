@@ -116,6 +116,10 @@ pub struct TcpSegment<'a> {
     /// Outer VLAN IDs, outermost first (at most [`MAX_VLAN_TAGS`]; unused slots are `None`).
     /// Only used in the flow key when VLAN splitting is turned on.
     pub vlans: [Option<u16>; MAX_VLAN_TAGS],
+    /// TSval of the TCP timestamps option (RFC 7323), when the segment carries one. The flow
+    /// table uses it for PAWS: a data segment stamped older than what its sender already sent
+    /// in order would be dropped by the receiver, so it is not taken as the stream's bytes.
+    pub tsval: Option<u32>,
 }
 
 /// How many VLAN IDs a [`TcpSegment`] records.

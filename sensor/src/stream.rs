@@ -113,11 +113,18 @@ pub enum TcpEvent {
         /// Direction.
         dir: Dir,
     },
-    /// A RST whose sequence number lay far outside the data seen in its direction was ignored
-    /// (an endpoint would ignore it too); the connection stays open. A forged RST aimed at
-    /// blinding the sensor looks like this.
+    /// A RST was ignored and the connection stays open: its sequence number lay far outside
+    /// the data seen in its direction, or inside the window but not where the receiver expects
+    /// the next byte (an RFC 5961 receiver answers that with a challenge ACK, not a reset). A
+    /// forged RST aimed at blinding the sensor looks like this.
     ResetIgnored {
         /// Direction of the RST.
+        dir: Dir,
+    },
+    /// A data segment carried a TCP timestamp older than its sender's in-order segments had
+    /// already shown (PAWS, RFC 7323): the receiver drops it, so its bytes were not taken.
+    PawsRejected {
+        /// Direction of the segment.
         dir: Dir,
     },
     /// A FIN was ignored: it claimed the direction ended before bytes already delivered or seen, or far

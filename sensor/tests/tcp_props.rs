@@ -439,6 +439,8 @@ fn soup(seed: u64) -> FlowStats {
     let mut bases: Vec<u32> = (0..4).map(|_| rng.next() as u32).collect();
     bases.push(u32::MAX - 100);
     let payload_pool = rng.bytes(2048);
+    // Per sending endpoint pair: where its last data segment ended, to aim keep-alive probes.
+    let mut last_end: HashMap<(SocketAddr, SocketAddr), u32> = HashMap::new();
     let steps = rng.range(50, 400);
     for _ in 0..steps {
         let a = hosts[rng.below(hosts.len() as u64) as usize];
@@ -462,6 +464,12 @@ fn soup(seed: u64) -> FlowStats {
         } else {
             rng.range(1, 400) as usize
         };
+        // Now and then a probe-shaped segment: at most one byte, one before the sender's end.
+        let probe = rng.chance(5);
+        let (seq, len) = match last_end.get(&(a, b)) {
+            Some(end) if probe => (end.wrapping_sub(1), rng.below(2) as usize),
+            _ => (seq, len),
+        };
         let from = rng.below((payload_pool.len() - len) as u64) as usize;
         let wire = &payload_pool[from..from + len];
         let captured_len = if rng.chance(10) {
@@ -476,7 +484,14 @@ fn soup(seed: u64) -> FlowStats {
                 flags.push(letter);
             }
         }
+        if probe {
+            flags = "A".to_string();
+        }
         let mut seg = segment(a, b, seq, ack, &flags, captured);
+        // Timestamps on some segments, from a small range so that some go backwards (PAWS).
+        if rng.chance(40) {
+            seg.tsval = Some(rng.below(64) as u32);
+        }
         seg.payload_len = if rng.chance(5) {
             (len as u32).saturating_sub(rng.below(3) as u32)
         } else {
@@ -494,6 +509,9 @@ fn soup(seed: u64) -> FlowStats {
         };
         for i in 0..counted as u32 {
             set.insert(first.wrapping_add(i));
+        }
+        if !probe && len > 0 {
+            last_end.insert((a, b), first.wrapping_add(len as u32));
         }
         now = match rng.below(10) {
             0 => Timestamp(now.0.saturating_sub(rng.below(2_000_000_000))),
@@ -616,6 +634,8 @@ fn hostile_segment_soup_never_panics_and_stays_bounded() {
         "idle_expired",
         "evicted",
         "resets_ignored",
+        "resets_in_window",
+        "paws_rejected",
         "fins_ignored",
         "truncated_segments",
         "stray_resets",
@@ -643,6 +663,9 @@ fn set_counter(stats: &mut FlowStats, name: &str, value: u64) {
         "port_reuse" => &mut stats.port_reuse,
         "stray_resets" => &mut stats.stray_resets,
         "resets_ignored" => &mut stats.resets_ignored,
+        "resets_in_window" => &mut stats.resets_in_window,
+        "paws_rejected" => &mut stats.paws_rejected,
+        "paws_resyncs" => &mut stats.paws_resyncs,
         "fins_ignored" => &mut stats.fins_ignored,
         "truncated_segments" => &mut stats.truncated_segments,
         "bytes_delivered" => &mut stats.bytes_delivered,

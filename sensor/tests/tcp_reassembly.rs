@@ -3,7 +3,7 @@
 
 mod tcp_common;
 
-use apitap_sensor::flow::FlowConfig;
+use apitap_sensor::flow::{FlowConfig, HELD_RUN_OVERHEAD};
 use apitap_sensor::stream::{CloseReason, Dir, TcpEvent};
 use tcp_common::{ack, bytes, d, handshake, pair, started, Pair, Piece, Run, CISN, SISN};
 
@@ -13,7 +13,7 @@ fn out_of_order_waits_for_the_hole_then_goes_out_in_order() {
     let (p, mut run) = started(FlowConfig::default());
     run.feed(&d(&p, 5, b"world"));
     assert!(run.rec.stream(0, Dir::FromOrig).is_empty());
-    assert_eq!(run.table.buffered_bytes(), 5);
+    assert_eq!(run.table.buffered_bytes(), 5 + HELD_RUN_OVERHEAD);
     run.feed(&d(&p, 0, b"hello"));
     let data: Vec<_> = run
         .rec
@@ -199,13 +199,13 @@ fn fin_beyond_a_hole_gives_it_up_and_ends_the_direction() {
 #[test]
 fn byte_limit_gives_up_the_first_hole() {
     let cfg = FlowConfig {
-        max_buffered_per_dir: 10,
+        max_buffered_per_dir: 10 + 2 * HELD_RUN_OVERHEAD,
         ..FlowConfig::default()
     };
     let (p, mut run) = started(cfg);
     run.feed(&d(&p, 5, b"fghij"));
     run.feed(&d(&p, 10, b"klmno"));
-    assert_eq!(run.table.buffered_bytes(), 10);
+    assert_eq!(run.table.buffered_bytes(), 10 + 2 * HELD_RUN_OVERHEAD);
     assert!(run.rec.stream(0, Dir::FromOrig).is_empty());
     run.feed(&d(&p, 15, b"pqrst"));
     assert_eq!(
@@ -251,7 +251,7 @@ fn segment_count_limit_gives_up_the_first_hole() {
 #[test]
 fn table_wide_limit_makes_the_flow_that_goes_over_give_up_its_hole() {
     let cfg = FlowConfig {
-        max_buffered_total: 8,
+        max_buffered_total: 8 + HELD_RUN_OVERHEAD,
         ..FlowConfig::default()
     };
     let a = pair();
@@ -276,7 +276,7 @@ fn table_wide_limit_makes_the_flow_that_goes_over_give_up_its_hole() {
         run.rec.stream(0, Dir::FromOrig).is_empty(),
         "the other flow keeps its hole"
     );
-    assert_eq!(run.table.buffered_bytes(), 6);
+    assert_eq!(run.table.buffered_bytes(), 6 + HELD_RUN_OVERHEAD);
     run.finish();
     assert_eq!(
         run.rec.stream(0, Dir::FromOrig),

@@ -211,3 +211,36 @@ fn many_connections_expire_in_one_sweep() {
     assert_eq!(closed, (0..50).collect::<Vec<_>>());
     run.finish();
 }
+
+#[test]
+fn full_table_sheds_one_sided_flows_before_a_conversation() {
+    // A conversation (both directions seen), then two flows of one SYN and one of one data
+    // packet, all newer. New flows push those out, oldest first, and leave the conversation.
+    let cfg = FlowConfig {
+        max_flows: 3,
+        ..FlowConfig::default()
+    };
+    let (a, b, c, d, e) = (client(1), client(2), client(3), client(4), client(5));
+    let mut run = Run::new(cfg);
+    run.feed_all(&handshake(&a));
+    run.feed(&a.c(CISN + 1, SISN + 1, "PA", b"GET /"));
+    run.feed(&b.c(CISN, 0, "S", b""));
+    run.feed(&c.c(10, 1, "PA", b"x"));
+    run.feed(&d.c(CISN, 0, "S", b""));
+    run.feed(&e.c(CISN, 0, "S", b""));
+    assert_eq!(
+        run.rec.closes(),
+        vec![(1, CloseReason::Evicted), (2, CloseReason::Evicted)]
+    );
+    // 31 s later: the two SYN-only flows left are older than the conversation's credit
+    // (its last packet plus the 30 s handshake timeout) and go first; then the conversation,
+    // idle longer than that, is older than the new flows and goes before them.
+    run.now = run.now.plus_nanos(31 * SEC);
+    for n in 6..9 {
+        run.feed(&client(n).c(CISN, 0, "S", b""));
+    }
+    let evicted: Vec<u64> = run.rec.closes().iter().map(|c| c.0).collect();
+    assert_eq!(evicted, vec![1, 2, 3, 4, 0]);
+    assert_eq!(run.table.stats().evicted, 5);
+    run.finish();
+}

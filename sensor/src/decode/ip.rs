@@ -15,6 +15,7 @@ use etherparse::{
     Ipv6RawExtHeaderSlice, TcpHeader, TcpHeaderSlice, UdpHeaderSlice,
 };
 
+use super::checksum;
 use super::cursor::{cut, Cur};
 use super::types::{DecodeError, Layer, SkipReason};
 use super::walk::{Next, Stop, TcpMeta};
@@ -65,6 +66,8 @@ pub(crate) struct IpCtx {
     /// Header bytes of this datagram before the cursor (IPv4 header, or IPv6 extension headers
     /// after the fixed header); what a fragment header here adds to the 65535-byte limit.
     pub hdr_len: u32,
+    /// The IP length field was zero (segmentation offload): the checksums were never finished.
+    pub offloaded: bool,
 }
 
 /// A fragment found in an IP header, to be handed to the fragment table.
@@ -127,6 +130,7 @@ pub(crate) fn ipv4(cur: &mut Cur<'_>) -> IpResult {
         proto: h.protocol().0,
         v6: false,
         hdr_len,
+        offloaded: length_zero,
     };
     if more || offset != 0 {
         return Ok((
@@ -166,6 +170,7 @@ pub(crate) fn ipv6(cur: &mut Cur<'_>) -> IpResult {
         proto: next,
         v6: true,
         hdr_len: 0,
+        offloaded: length_zero,
     };
     Ok((IpStep::Next(Next::IpPayload(ctx)), length_zero))
 }
@@ -278,6 +283,11 @@ pub(crate) fn tcp(cur: &mut Cur<'_>, ctx: IpCtx) -> Result<TcpMeta, Stop> {
             ack: h.ack(),
         },
         window: h.window_size(),
+        tsval: if h.options().is_empty() {
+            None
+        } else {
+            checksum::tsval(h.options())
+        },
         payload: cur.range(),
         payload_len: u32::try_from(cur.wire()).unwrap_or(u32::MAX),
     })
@@ -521,6 +531,7 @@ mod tests {
             proto: 6,
             v6: false,
             hdr_len: 20,
+            offloaded: false,
         };
         // 100 bytes on the wire, 29 captured.
         let mut c = Cur::new(&t, 100);
@@ -553,6 +564,7 @@ mod tests {
             proto: proto::AH,
             v6: false,
             hdr_len: 20,
+            offloaded: false,
         };
         let mut p = vec![6, 0, 0, 0, 0, 0, 0, 1];
         p.extend_from_slice(&[0xee; 20]);
@@ -587,6 +599,7 @@ mod tests {
             proto: 6,
             v6: false,
             hdr_len: 20,
+            offloaded: false,
         };
         // Data offset 15: a 60-byte header, of which 24 bytes were captured.
         let mut t = vec![0, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0xf0, 0x10, 0, 1];

@@ -51,6 +51,12 @@ pub struct DecodeStats {
     pub ayiya: u64,
     /// IP length fields of zero replaced by the captured length (segmentation offload).
     pub ip_length_zero: u64,
+    /// IPv4 headers whose checksum did not verify (decoded anyway; see
+    /// [`DecodeConfig::verify_checksums`](super::DecodeConfig::verify_checksums)).
+    pub ipv4_checksum_bad: u64,
+    /// TCP segments whose checksum did not verify (delivered anyway). On a mirror port: damaged
+    /// or crafted packets that the endpoint dropped; on an end host: mostly checksum offload.
+    pub tcp_checksum_bad: u64,
     /// Fragments that could not be reassembled because the snaplen cut them.
     pub fragments_cut: u64,
     /// Events dropped because the event queue was full.
@@ -84,6 +90,8 @@ impl DecodeStats {
             ("teredo", self.teredo),
             ("ayiya", self.ayiya),
             ("ip_length_zero", self.ip_length_zero),
+            ("ipv4_checksum_bad", self.ipv4_checksum_bad),
+            ("tcp_checksum_bad", self.tcp_checksum_bad),
             ("fragments_cut", self.fragments_cut),
             ("events_dropped", self.events_dropped),
         ];

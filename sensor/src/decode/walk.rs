@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::ops::Range;
 
+use super::checksum;
 use super::cursor::Cur;
 use super::ip::{self, FragInfo, IpCtx, IpStep};
 use super::types::{DecodeError, DecodeEvent, Layer, SkipReason};
@@ -74,6 +75,7 @@ pub(crate) struct TcpMeta {
     pub ack: u32,
     pub flags: TcpFlags,
     pub window: u16,
+    pub tsval: Option<u32>,
     pub payload: Range<usize>,
     pub payload_len: u32,
 }
@@ -207,7 +209,11 @@ impl<'s> Walker<'s> {
             },
             Next::Ipv4 => {
                 self.seen_ip = true;
+                let header_ok = !self.cfg.verify_checksums || checksum::ipv4_header_ok(cur.bytes());
                 let r = ip::ipv4(cur)?;
+                if !header_ok {
+                    self.stats.ipv4_checksum_bad += 1;
+                }
                 self.stats.ipv4 += 1;
                 self.ip_step(cur, r, Layer::Ipv4)
             }
@@ -227,7 +233,15 @@ impl<'s> Walker<'s> {
                 self.stats.ip_in_ip += 1;
                 Ok(if v6 { Next::Ipv6 } else { Next::Ipv4 })
             }
-            Next::Tcp(ctx) => Err(Stop::Tcp(ip::tcp(cur, ctx)?)),
+            Next::Tcp(ctx) => {
+                if self.cfg.verify_checksums && !ctx.offloaded && !cur.is_cut() {
+                    let ok = checksum::tcp_ok(ctx.src, ctx.dst, cur.bytes());
+                    if ok == Some(false) {
+                        self.stats.tcp_checksum_bad += 1;
+                    }
+                }
+                Err(Stop::Tcp(ip::tcp(cur, ctx)?))
+            }
             Next::Udp => {
                 let (sp, dp) = ip::udp(cur)?;
                 self.udp_tunnel(cur, sp, dp)

@@ -1,5 +1,11 @@
 //! Flow-table settings.
 
+/// Bytes each held out-of-order run counts against [`FlowConfig::max_buffered_per_dir`] and
+/// [`FlowConfig::max_buffered_total`] on top of its data: the map entry, the allocation behind
+/// it and the allocator's rounding. Without it a flood of one-byte out-of-order segments would
+/// hold many times the configured bytes in bookkeeping.
+pub const HELD_RUN_OVERHEAD: usize = 64;
+
 /// One second of packet time, in nanoseconds.
 const SEC: u64 = 1_000_000_000;
 
@@ -10,15 +16,20 @@ const SEC: u64 = 1_000_000_000;
 pub struct FlowConfig {
     /// Connections tracked at once (default 262 144). When full, a connection that already
     /// finished (FIN or RST, waiting out `closed_linger`) is closed first; otherwise the
-    /// least-recently-active connection is closed with `CloseReason::Evicted`. 0 is treated as 1.
+    /// least-recently-active connection is closed with `CloseReason::Evicted`, where one that
+    /// has shown both directions counts as `handshake_timeout` more recent than it is (so a
+    /// SYN flood or a flood of one-packet flows evicts its own flows first). 0 is treated as 1.
     pub max_flows: usize,
-    /// Out-of-order bytes held per direction (default 1 MiB). A segment that would go over it
-    /// makes the direction give up its first hole: a gap and `TcpEvent::BufferLimit`.
+    /// Out-of-order bytes held per direction (default 1 MiB). Each held run is charged 64
+    /// bytes of bookkeeping on top of its data, so that a flood of tiny out-of-order segments
+    /// is bounded in memory, not only in payload. A segment that would go over it makes the
+    /// direction give up its first hole: a gap and `TcpEvent::BufferLimit`.
     pub max_buffered_per_dir: usize,
     /// Out-of-order runs held per direction (default 2048); over it, the same as above.
     pub max_segments_per_dir: usize,
-    /// Out-of-order bytes held by all connections together (default 256 MiB); over it, the
-    /// direction trying to buffer more gives up its first hole, as above.
+    /// Out-of-order bytes held by all connections together, bookkeeping included as above
+    /// (default 256 MiB); over it, the direction trying to buffer more gives up its first hole,
+    /// as above.
     pub max_buffered_total: usize,
     /// When the other side of a connection was never seen acknowledging (a one-sided capture,
     /// so no ACK can prove a hole lost), a hole is given up as a gap once this many bytes wait

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use super::key::FlowKey;
 use crate::packet::{TcpSegment, Timestamp};
-use crate::reassembly::{Ctx, HalfStream, Shared};
+use crate::reassembly::{Ctx, HalfStream, RstVerdict, Shared};
 use crate::seq::SeqNum;
 use crate::stream::{CloseReason, ConnInfo, Dir, StreamSink, TcpEvent};
 
@@ -30,6 +30,8 @@ pub(crate) struct Conn {
     pub(crate) last_seen: Timestamp,
     /// Table clock when the connection entered `Phase::Closing`.
     pub(crate) closing_since: Timestamp,
+    /// Whether a segment was seen from the originator, and from the responder.
+    seen: [bool; 2],
 }
 
 impl Conn {
@@ -42,6 +44,7 @@ impl Conn {
             phase,
             last_seen: clock,
             closing_since: clock,
+            seen: [false; 2],
         }
     }
 
@@ -53,6 +56,12 @@ impl Conn {
         } else {
             Dir::FromResp
         }
+    }
+
+    /// Whether both endpoints have sent something: a conversation rather than a one-packet
+    /// flow, a scan or a flood (or a one-sided capture, which never gets here).
+    pub(crate) fn both_sides_seen(&self) -> bool {
+        self.seen == [true; 2]
     }
 
     fn half(&self, dir: Dir) -> &HalfStream {
@@ -107,6 +116,10 @@ impl Conn {
         sink: &mut S,
     ) {
         let dir = self.dir_of(seg);
+        match dir {
+            Dir::FromOrig => self.seen[0] = true,
+            Dir::FromResp => self.seen[1] = true,
+        }
         let stats = &mut shared.stats;
         if (seg.payload.len() as u64) < u64::from(seg.payload_len) {
             stats.truncated_segments = stats.truncated_segments.saturating_add(1);
@@ -138,7 +151,8 @@ impl Conn {
         }
         let seq = SeqNum(seg.seq);
         if seg.flags.rst {
-            if this.rst_plausible(seq) {
+            let verdict = this.rst_verdict(seq);
+            if verdict == RstVerdict::Exact {
                 let mut orig_ctx = Ctx {
                     dir: Dir::FromOrig,
                     ..ctx
@@ -152,9 +166,23 @@ impl Conn {
                 self.phase = Phase::Closing(CloseReason::Reset);
             } else {
                 let stats = &mut ctx.shared.stats;
-                stats.resets_ignored = stats.resets_ignored.saturating_add(1);
+                let counter = match verdict {
+                    RstVerdict::InWindow => &mut stats.resets_in_window,
+                    _ => &mut stats.resets_ignored,
+                };
+                *counter = counter.saturating_add(1);
                 ctx.event(TcpEvent::ResetIgnored { dir });
             }
+            return;
+        }
+        // PAWS (RFC 7323): the receiver drops a segment stamped older than what this sender
+        // already sent in order, so its bytes are not the stream's, whatever they hold. SYNs
+        // open a new timestamp clock and are left alone.
+        let carries_data = seg.payload_len > 0 || seg.flags.fin;
+        if !seg.flags.syn && carries_data && this.paws_rejects(seg.tsval) {
+            let stats = &mut ctx.shared.stats;
+            stats.paws_rejected = stats.paws_rejected.saturating_add(1);
+            ctx.event(TcpEvent::PawsRejected { dir });
             return;
         }
         let data_seq = if seg.flags.syn {
@@ -176,6 +204,7 @@ impl Conn {
             other.on_peer_ack(&mut rev, SeqNum(seg.ack));
             ctx = Ctx { dir, ..rev };
         }
+        this.note_tsval(data_seq, seg.tsval);
         if !seg.flags.syn && !seg.flags.fin && this.is_keepalive(data_seq, seg.payload_len) {
             // Its byte (if any) is filler, not a copy of the stream: neither delivered nor
             // compared, and not a retransmission either.

@@ -82,6 +82,7 @@ mod tests {
             payload: &[],
             payload_len: 0,
             vlans,
+            tsval: None,
         }
     }
 

@@ -23,13 +23,27 @@
 //!   bytes no longer kept are counted in [`FlowStats::retransmissions_unchecked`]. Keep-alive
 //!   probes (at most one filler byte, one before the sender's next new byte) are not compared,
 //!   only counted in [`FlowStats::keepalives`].
+//! - A RST closes the connection only at a position its receiver would accept (RFC 5961
+//!   §3.2: the next expected byte, the sender's next new byte, or the receiver's last
+//!   acknowledgement); one elsewhere in the window is ignored and counted
+//!   ([`FlowStats::resets_in_window`]), one far outside it too ([`FlowStats::resets_ignored`]).
+//! - PAWS (RFC 7323): a data segment whose TCP timestamp is older than the newest one its sender
+//!   showed in order is dropped, as the receiver drops it ([`FlowStats::paws_rejected`]); when
+//!   the receiver is then seen acknowledging such bytes, the stamp is learnt again
+//!   ([`FlowStats::paws_resyncs`]).
+//! - When the table is full, flows that showed one direction only (a SYN flood, one-packet
+//!   flows) go before conversations that showed both, unless those have been idle
+//!   `handshake_timeout` longer.
 //! - Per packet the work is a hash lookup plus the segment's own bytes (and, for out-of-order
 //!   data, a walk over the buffered runs it overlaps); expiry and eviction use recency lists,
 //!   never a scan of the table.
 //!
-//! Not supported: TCP options (window scale, SACK, timestamps/PAWS) are not used; urgent data is
-//! delivered inline; data carried by a RST is ignored; a SYN with a new ISN on a connection that
-//! has not finished is taken as part of that connection, not as a new one.
+//! Not supported: TCP options other than timestamps (window scale, SACK) are not used; urgent
+//! data is delivered inline; data carried by a RST is ignored; a SYN with a new ISN on a
+//! connection that has not finished is taken as part of that connection, not as a new one; a
+//! RST at an exact position that never reached the receiver (a forged one with a short TTL)
+//! still closes the connection, and what follows it is only reported as
+//! [`TcpEvent::DataAfterClose`](crate::stream::TcpEvent::DataAfterClose).
 
 mod config;
 mod conn;
@@ -39,7 +53,7 @@ mod stats;
 
 use std::collections::HashMap;
 
-pub use config::{FlowConfig, DEFAULT_SERVICE_PORTS};
+pub use config::{FlowConfig, DEFAULT_SERVICE_PORTS, HELD_RUN_OVERHEAD};
 pub use stats::FlowStats;
 
 use self::conn::{Conn, Phase};
@@ -51,10 +65,13 @@ use crate::stream::{CloseReason, ConnId, ConnInfo, StreamSink};
 
 /// Recency list of connections in their handshake.
 const HANDSHAKE: usize = 0;
-/// Recency list of established connections.
+/// Recency list of established connections that have shown both directions.
 const ESTABLISHED: usize = 1;
 /// List of finished connections waiting out their linger, in the order they finished.
 const CLOSING: usize = 2;
+/// Recency list of connections past their handshake that have shown one direction only: a
+/// one-packet flow, a scan, or a one-sided capture.
+const ONE_SIDED: usize = 3;
 
 /// The connection table with two-way TCP reassembly. See the [module docs](self) for what it
 /// promises.
@@ -143,7 +160,10 @@ impl FlowTable {
         conn.last_seen = self.clock;
         match conn.phase {
             Phase::Handshake => self.conns.move_to_front(idx, HANDSHAKE),
-            Phase::Established => self.conns.move_to_front(idx, ESTABLISHED),
+            Phase::Established if conn.both_sides_seen() => {
+                self.conns.move_to_front(idx, ESTABLISHED);
+            }
+            Phase::Established => self.conns.move_to_front(idx, ONE_SIDED),
             Phase::Closing(_) if !was_closing => {
                 conn.closing_since = self.clock;
                 self.conns.move_to_front(idx, CLOSING);
@@ -159,7 +179,7 @@ impl FlowTable {
     /// their linger with their own reason. Cost is proportional to the connections closed.
     pub fn handle_timeout(&mut self, now: Timestamp, sink: &mut impl StreamSink) {
         self.clock = self.clock.max(now);
-        for list in [CLOSING, HANDSHAKE, ESTABLISHED] {
+        for list in [CLOSING, HANDSHAKE, ONE_SIDED, ESTABLISHED] {
             while let Some(idx) = self.conns.tail(list) {
                 match self.deadline(idx) {
                     Some(deadline) if deadline <= self.clock => self.expire(idx, deadline, sink),
@@ -204,8 +224,8 @@ impl FlowTable {
         self.conns.len() == 0
     }
 
-    /// Out-of-order bytes currently buffered by all connections (at most
-    /// [`FlowConfig::max_buffered_total`]).
+    /// Out-of-order bytes currently buffered by all connections, each held run's bookkeeping
+    /// included (at most [`FlowConfig::max_buffered_total`]).
     pub fn buffered_bytes(&self) -> usize {
         self.shared.buffered_total
     }
@@ -267,7 +287,7 @@ impl FlowTable {
         let (phase, list) = if seg.flags.syn {
             (Phase::Handshake, HANDSHAKE)
         } else {
-            (Phase::Established, ESTABLISHED)
+            (Phase::Established, ONE_SIDED)
         };
         sink.on_open(&info);
         let stats = &mut self.shared.stats;
@@ -287,7 +307,11 @@ impl FlowTable {
     }
 
     /// Makes room for one connection: a finished one still lingering if there is one (it has
-    /// nothing left to lose), else the least recently active. Returns false if the table is empty.
+    /// nothing left to lose), else the least recently active, where a connection that has shown
+    /// both directions counts as active `handshake_timeout` later than it was. Under a flood of
+    /// spoofed SYNs or one-packet flows the table therefore sheds the flood's own flows, which
+    /// are all younger than that, and keeps real conversations; an idle keep-alive connection
+    /// left long enough still goes before a fresh one. Returns false if the table is empty.
     fn evict_one(&mut self, now: Timestamp, sink: &mut impl StreamSink) -> bool {
         if let Some(idx) = self.conns.tail(CLOSING) {
             let stats = &mut self.shared.stats;
@@ -295,11 +319,20 @@ impl FlowTable {
             self.close_naturally(idx, now, sink);
             return true;
         }
-        let last_seen = |idx: usize| self.conns.get(idx).map(|c| c.last_seen);
-        let victim = match (self.conns.tail(HANDSHAKE), self.conns.tail(ESTABLISHED)) {
-            (Some(h), Some(e)) => Some(if last_seen(e) < last_seen(h) { e } else { h }),
-            (h, e) => h.or(e),
-        };
+        let credit = self.cfg.handshake_timeout;
+        let victim = [
+            (HANDSHAKE, 0),
+            (ONE_SIDED, 0),
+            (ESTABLISHED, credit),
+        ]
+        .into_iter()
+        .filter_map(|(list, credit)| {
+            let idx = self.conns.tail(list)?;
+            let seen = self.conns.get(idx)?.last_seen.plus_nanos(credit);
+            Some((seen, idx))
+        })
+        .min_by_key(|(seen, _)| *seen)
+        .map(|(_, idx)| idx);
         let Some(idx) = victim else { return false };
         let stats = &mut self.shared.stats;
         stats.evicted = stats.evicted.saturating_add(1);

@@ -6,7 +6,7 @@
 //! connections and evict under pressure without scanning.
 
 /// Number of recency lists.
-pub(crate) const LISTS: usize = 3;
+pub(crate) const LISTS: usize = 4;
 
 #[derive(Debug)]
 struct Entry<T> {

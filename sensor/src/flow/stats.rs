@@ -27,6 +27,16 @@ pub struct FlowStats {
     pub stray_resets: u64,
     /// RSTs whose sequence number was far outside the direction's data (ignored).
     pub resets_ignored: u64,
+    /// RSTs inside the window but not at the next expected byte, the sender's next new byte or
+    /// the receiver's last acknowledgement (ignored, as an RFC 5961 receiver ignores them: an
+    /// injected RST guessed into the window).
+    pub resets_in_window: u64,
+    /// Data segments dropped by PAWS: stamped (TCP timestamps option) older than the newest
+    /// stamp of their sender's in-order segments (`TcpEvent::PawsRejected`).
+    pub paws_rejected: u64,
+    /// Times the receiver acknowledged bytes that PAWS had dropped, so the stamp learnt was
+    /// forgotten and learnt again.
+    pub paws_resyncs: u64,
     /// FINs ignored: before data already delivered, or far beyond anything seen.
     pub fins_ignored: u64,
     /// Segments whose payload was cut by the snaplen.
@@ -81,6 +91,9 @@ impl FlowStats {
             ("port_reuse", self.port_reuse),
             ("stray_resets", self.stray_resets),
             ("resets_ignored", self.resets_ignored),
+            ("resets_in_window", self.resets_in_window),
+            ("paws_rejected", self.paws_rejected),
+            ("paws_resyncs", self.paws_resyncs),
             ("fins_ignored", self.fins_ignored),
             ("truncated_segments", self.truncated_segments),
             ("bytes_delivered", self.bytes_delivered),

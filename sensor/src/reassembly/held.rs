@@ -4,6 +4,8 @@
 use super::{Ctx, HalfStream, Shared};
 use crate::stream::{StreamSink, TcpEvent};
 
+pub(crate) use crate::flow::HELD_RUN_OVERHEAD as RUN_OVERHEAD;
+
 /// A run of buffered stream bytes, or a run known to be missing (cut by the snaplen).
 #[derive(Debug)]
 pub(super) enum Chunk {
@@ -22,8 +24,8 @@ impl Chunk {
     /// Bytes of memory this chunk counts against the buffer limits.
     pub(super) fn held(&self) -> usize {
         match self {
-            Chunk::Data(v) => v.len(),
-            Chunk::Missing(_) => 0,
+            Chunk::Data(v) => v.len().saturating_add(RUN_OVERHEAD),
+            Chunk::Missing(_) => RUN_OVERHEAD,
         }
     }
 }
@@ -100,9 +102,11 @@ impl HalfStream {
             }
             let new_bytes: usize = pieces
                 .iter()
-                .filter(|p| p.captured)
-                .map(|p| usize::try_from(p.end - p.start).unwrap_or(usize::MAX))
-                .fold(0usize, usize::saturating_add);
+                .map(|p| match p.captured {
+                    true => usize::try_from(p.end - p.start).unwrap_or(usize::MAX),
+                    false => 0,
+                })
+                .fold(0usize, |sum, n| sum.saturating_add(n).saturating_add(RUN_OVERHEAD));
             if self.fits(ctx.shared, new_bytes, pieces.len()) {
                 for p in pieces {
                     let chunk = if p.captured {

@@ -16,7 +16,8 @@
 //!   detection), but never further than the data this direction has shown: an ACK alone never
 //!   skips beyond the capture, so an ACK captured ahead of its data (a TAP merging the two
 //!   directions with some skew) costs nothing, and a lost tail segment is reported when the
-//!   direction next sends, at its FIN, or at the close;
+//!   direction next sends, at its FIN, or when the connection is reset or closed (up to what
+//!   the other side acknowledged);
 //! - a FIN is beyond the hole (a FIN captured ahead of the last data segment therefore turns
 //!   that segment into a gap), or the connection is reset or closed;
 //! - a buffer limit is reached (`TcpEvent::BufferLimit`);
@@ -47,9 +48,9 @@
 //!   segment were never delivered and a copy of them is neither compared nor counted.
 //! - Bytes cut by the snaplen are neither compared nor filled in: a snaplen-cut region stays a
 //!   gap even if a later full-size retransmission covers it.
-//! - Data segments are not checked against a receive window (TCP options are not decoded):
-//!   one far ahead is held like any other, within the limits. FINs and RSTs must lie within
-//!   1 MiB of the data seen to be believed.
+//! - Data segments are not checked against a receive window (window scaling is not decoded):
+//!   one far ahead is held like any other, within the limits. FINs must lie within 1 MiB of the
+//!   data seen to be believed; RSTs must sit exactly where the receiver expects them.
 //! - Without ACKs from the other side, a one-byte rewrite of the last byte sent, placed where a
 //!   keep-alive probe goes, cannot be told from a probe and is not reported. A connection picked
 //!   up mid-stream whose first segment is a one-byte probe takes that byte as data, since
@@ -149,7 +150,7 @@ impl<S: StreamSink + ?Sized> Ctx<'_, S> {
 /// of delivered bytes, and the FIN.
 ///
 /// Invariants between calls: every buffered chunk starts after `next`, chunks never overlap,
-/// `buffered` is the sum of their data bytes, and the retained copy, when not empty, ends at
+/// `buffered` is the sum of what they are charged (data bytes plus `RUN_OVERHEAD` each), and the retained copy, when not empty, ends at
 /// `next`.
 #[derive(Debug, Default)]
 pub(crate) struct HalfStream {
@@ -172,12 +173,40 @@ pub(crate) struct HalfStream {
     buffered: usize,
     /// Delivered bytes the other side has not acknowledged yet, for comparing retransmissions.
     retained: Retained,
+    /// Newest TSval of a segment that reached the next expected byte (RFC 7323's TS.Recent).
+    ts_recent: Option<u32>,
+    /// A segment was dropped by PAWS since `ts_recent` was last learnt.
+    paws_dropped: bool,
+}
+
+/// What a RST's sequence number says about it, as a receiver following RFC 5961 §3.2 would
+/// judge it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RstVerdict {
+    /// At a position the receiver accepts (the next byte it expects, the sender's next new
+    /// byte, or the receiver's last acknowledgement), or nothing is known of the direction yet:
+    /// the connection is reset.
+    Exact,
+    /// Inside the window but not at such a position: a receiver answers it with a challenge ACK
+    /// and carries on, so the connection stays open. An injected RST guessed into the window
+    /// looks like this.
+    InWindow,
+    /// Far outside anything seen: ignored.
+    Far,
 }
 
 impl HalfStream {
-    /// Takes the ISN of this direction's SYN, unless the start is already known.
+    /// Takes the ISN of this direction's SYN, unless the start is already known from an
+    /// earlier SYN or from data. A bare segment before the SYN (the server's ACK ahead of its
+    /// SYN in a split handshake) fixed the start at its own sequence number, one byte early;
+    /// with nothing delivered, held or seen since, the SYN moves it.
     pub(crate) fn note_syn(&mut self, isn: SeqNum) {
-        if self.origin.is_none() {
+        let unused = self.isn.is_none()
+            && self.next == 0
+            && self.seen_end == 0
+            && self.chunks.is_empty()
+            && self.fin_at.is_none();
+        if self.origin.is_none() || unused {
             self.isn = Some(isn);
             self.origin = Some(isn + 1);
         }
@@ -201,6 +230,12 @@ impl HalfStream {
     /// Out-of-order data bytes held.
     pub(crate) fn buffered(&self) -> usize {
         self.buffered
+    }
+
+    /// Out-of-order data bytes held, without the runs' bookkeeping.
+    fn buffered_data(&self) -> usize {
+        self.buffered
+            .saturating_sub(self.chunks.len().saturating_mul(held::RUN_OVERHEAD))
     }
 
     /// Out-of-order chunks held.
@@ -276,9 +311,46 @@ impl HalfStream {
         off >= lo && off <= hi
     }
 
-    /// Whether a RST carrying `seq` is believable for this direction (its sender).
-    pub(crate) fn rst_plausible(&self, seq: SeqNum) -> bool {
-        self.control_plausible(seq)
+    /// How a RST carrying `seq` from this direction's sender is taken ([`RstVerdict`]).
+    pub(crate) fn rst_verdict(&self, seq: SeqNum) -> RstVerdict {
+        let Some(off) = self.offset_of(seq) else {
+            return RstVerdict::Exact;
+        };
+        let at = |pos: u64| i64::try_from(pos).is_ok_and(|p| p == off);
+        if at(self.next) || at(self.sent_end()) || (self.peer_ack_seen && at(self.peer_ack)) {
+            RstVerdict::Exact
+        } else if self.control_plausible(seq) {
+            RstVerdict::InWindow
+        } else {
+            RstVerdict::Far
+        }
+    }
+
+    /// Whether PAWS drops a segment carrying `tsval`: older (in 32-bit wrapping order) than the
+    /// newest TSval of this sender's in-order segments. Without timestamps on either, no.
+    pub(crate) fn paws_rejects(&mut self, tsval: Option<u32>) -> bool {
+        let (Some(recent), Some(ts)) = (self.ts_recent, tsval) else {
+            return false;
+        };
+        // Reinterpreting the wrapped difference as signed is the RFC's comparison.
+        let older = (ts.wrapping_sub(recent) as i32) < 0;
+        self.paws_dropped |= older;
+        older
+    }
+
+    /// Learns TS.Recent from a segment at `seq` that reaches the next expected byte. Segments
+    /// ahead of a hole do not count, so that the late segment filling the hole (stamped
+    /// earlier) is still accepted, as a receiver would.
+    pub(crate) fn note_tsval(&mut self, seq: SeqNum, tsval: Option<u32>) {
+        let Some(ts) = tsval else { return };
+        let in_order = self.offset_of(seq).is_none_or(|off| off <= self.next_i64());
+        if !in_order {
+            return;
+        }
+        self.ts_recent = match self.ts_recent {
+            Some(recent) if (ts.wrapping_sub(recent) as i32) < 0 => Some(recent),
+            _ => Some(ts),
+        };
     }
 
     /// The other side acknowledged up to `ack`: holes below it (and below data already seen)
@@ -292,6 +364,14 @@ impl HalfStream {
         let Some(off) = self.offset_of(ack) else {
             return;
         };
+        if self.paws_dropped && off > self.next_i64() {
+            // The receiver took bytes that PAWS made us drop: the TS.Recent we learnt is not
+            // the receiver's (a forged segment stamped in the future can do that). Learn it
+            // again rather than drop the rest of the stream.
+            self.ts_recent = None;
+            self.paws_dropped = false;
+            ctx.shared.stats.paws_resyncs = ctx.shared.stats.paws_resyncs.saturating_add(1);
+        }
         self.peer_ack_seen = true;
         if let Ok(off) = u64::try_from(off) {
             self.peer_ack = self.peer_ack.max(off);
@@ -478,7 +558,8 @@ impl HalfStream {
         // data waits behind it.
         let limit = ctx.shared.limits.max_above_hole_without_acks;
         if !self.peer_ack_seen && limit > 0 {
-            while self.buffered >= limit {
+            // The rule is about data waiting, not what holding it costs.
+            while self.buffered_data() >= limit {
                 let Some(first) = self.first_key() else { break };
                 let before = self.next;
                 self.skip_holes_below(ctx, first.max(self.next.saturating_add(1)));
@@ -523,10 +604,21 @@ impl HalfStream {
             }
             self.drain(ctx);
         }
-        if let Some(fin_at) = self.fin_at {
-            if !self.fin_delivered && fin_at > self.next {
-                self.skip(ctx, fin_at - self.next);
-                self.next = fin_at;
+        match self.fin_at {
+            Some(fin_at) => {
+                if !self.fin_delivered && fin_at > self.next {
+                    self.skip(ctx, fin_at - self.next);
+                    self.next = fin_at;
+                }
+            }
+            None => {
+                // A lost tail: the receiver acknowledged bytes the capture never showed. An
+                // ACK far beyond the data seen is not believed for this, as elsewhere.
+                let believable = self.next.max(self.seen_end).saturating_add(CONTROL_SLACK);
+                if self.peer_ack > self.next && self.peer_ack <= believable {
+                    self.skip(ctx, self.peer_ack - self.next);
+                    self.next = self.peer_ack;
+                }
             }
         }
         self.deliver_fin(ctx);

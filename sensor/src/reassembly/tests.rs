@@ -45,6 +45,9 @@ fn info() -> ConnInfo {
     }
 }
 
+/// A per-direction budget that ten held runs of small test segments never reach.
+const PLENTY: usize = 100 + 10 * held::RUN_OVERHEAD;
+
 fn shared(max_bytes: usize, max_segments: usize) -> Shared {
     Shared {
         stats: FlowStats::default(),
@@ -154,7 +157,7 @@ impl Harness {
 
 #[test]
 fn in_order_segments_pass_straight_through() {
-    let mut h = Harness::new(100, 10);
+    let mut h = Harness::new(PLENTY, 10);
     h.seg(0, b"ab");
     h.seg(2, b"cd");
     assert_eq!(h.out.log, vec!["data ab", "data cd"]);
@@ -163,14 +166,14 @@ fn in_order_segments_pass_straight_through() {
 
 #[test]
 fn held_runs_are_split_around_existing_ones() {
-    let mut h = Harness::new(100, 10);
+    let mut h = Harness::new(PLENTY, 10);
     h.seg(4, b"ef");
     h.seg(8, b"ij");
     h.seg(2, b"cdefghijkl");
     // "cd", "gh" and "kl" were added around the two runs already held.
     let keys: Vec<u64> = h.half.chunks.keys().copied().collect();
     assert_eq!(keys, vec![2, 4, 6, 8, 10]);
-    assert_eq!(h.half.buffered, 10);
+    assert_eq!(h.half.buffered, 10 + 5 * held::RUN_OVERHEAD);
     h.seg(0, b"ab");
     assert_eq!(h.out.data, b"abcdefghijkl");
     assert_eq!(h.shared.buffered_total, 0);
@@ -178,7 +181,7 @@ fn held_runs_are_split_around_existing_ones() {
 
 #[test]
 fn fully_covered_out_of_order_segment_adds_nothing() {
-    let mut h = Harness::new(100, 10);
+    let mut h = Harness::new(PLENTY, 10);
     h.seg(4, b"efgh");
     h.seg(5, b"fg");
     assert_eq!(h.half.chunks.len(), 1);
@@ -212,7 +215,7 @@ fn zero_limits_turn_every_hole_into_a_gap_at_once() {
 
 #[test]
 fn fin_is_delivered_only_when_reached() {
-    let mut h = Harness::new(100, 10);
+    let mut h = Harness::new(PLENTY, 10);
     h.seg_full(3, b"de", 2, true);
     // FIN beyond a hole gives the hole up at once.
     assert_eq!(h.out.log, vec!["gap 3", "data de", "fin"]);
@@ -225,7 +228,7 @@ fn fin_is_delivered_only_when_reached() {
 
 #[test]
 fn fin_before_delivered_data_or_far_ahead_is_ignored() {
-    let mut h = Harness::new(100, 10);
+    let mut h = Harness::new(PLENTY, 10);
     h.seg(0, b"abcdef");
     h.seg_full(2, b"", 0, true);
     h.seg_full(0x0100_0000, b"", 0, true);
@@ -244,20 +247,21 @@ fn fin_before_delivered_data_or_far_ahead_is_ignored() {
 
 #[test]
 fn fin_before_data_already_held_is_ignored() {
-    let mut h = Harness::new(100, 10);
+    let mut h = Harness::new(PLENTY, 10);
     h.seg(10, b"k");
     h.seg_full(5, b"", 0, true);
     h.ack(20);
     h.flush();
+    // The receiver acknowledged 20 bytes and the capture showed 11: the last 9 were lost.
     assert_eq!(
         h.out.log,
-        vec!["FinIgnored { dir: FromOrig }", "gap 10", "data k"]
+        vec!["FinIgnored { dir: FromOrig }", "gap 10", "data k", "gap 9"]
     );
 }
 
 #[test]
 fn ack_gaps_stop_at_the_data_seen() {
-    let mut h = Harness::new(100, 10);
+    let mut h = Harness::new(PLENTY, 10);
     h.seg(0, b"a");
     h.seg(5, b"f");
     h.ack(1000);
@@ -270,7 +274,7 @@ fn ack_gaps_stop_at_the_data_seen() {
 
 #[test]
 fn flush_reports_every_hole_and_a_pending_fin() {
-    let mut h = Harness::new(100, 10);
+    let mut h = Harness::new(PLENTY, 10);
     h.seg(2, b"c");
     h.seg(6, b"g");
     h.flush();
@@ -280,18 +284,49 @@ fn flush_reports_every_hole_and_a_pending_fin() {
 }
 
 #[test]
-fn rst_plausibility_window() {
-    let mut h = Harness::new(100, 10);
+fn rst_is_believed_only_where_a_receiver_would_take_it() {
+    let mut h = Harness::new(PLENTY, 10);
     h.seg(0, b"abc");
-    assert!(h.half.rst_plausible(SeqNum(103)));
-    assert!(h.half.rst_plausible(SeqNum(100)));
-    assert!(h.half.rst_plausible(SeqNum(103) + (1 << 20)));
-    assert!(!h.half.rst_plausible(SeqNum(103) + (1 << 20) + 1));
-    assert!(!h.half.rst_plausible(SeqNum(100) - (1 << 20) + 2));
-    assert!(
-        HalfStream::default().rst_plausible(SeqNum(12345)),
+    // 103 is both the next expected byte and the sender's next new byte.
+    assert_eq!(h.half.rst_verdict(SeqNum(103)), RstVerdict::Exact);
+    // Inside the window but not at the next byte: RFC 5961 answers with a challenge ACK.
+    assert_eq!(h.half.rst_verdict(SeqNum(100)), RstVerdict::InWindow);
+    assert_eq!(h.half.rst_verdict(SeqNum(104)), RstVerdict::InWindow);
+    assert_eq!(h.half.rst_verdict(SeqNum(103) + (1 << 20)), RstVerdict::InWindow);
+    assert_eq!(h.half.rst_verdict(SeqNum(103) + (1 << 20) + 1), RstVerdict::Far);
+    assert_eq!(h.half.rst_verdict(SeqNum(100) - (1 << 20) + 2), RstVerdict::Far);
+    // Data held beyond a hole: the sender's next new byte is a position too.
+    h.seg(10, b"xy");
+    assert_eq!(h.half.rst_verdict(SeqNum(112)), RstVerdict::Exact);
+    assert_eq!(h.half.rst_verdict(SeqNum(103)), RstVerdict::Exact);
+    assert_eq!(h.half.rst_verdict(SeqNum(106)), RstVerdict::InWindow);
+    assert_eq!(
+        HalfStream::default().rst_verdict(SeqNum(12345)),
+        RstVerdict::Exact,
         "unknown start: believe it"
     );
+}
+
+#[test]
+fn paws_compares_in_wrapping_order_and_learns_only_from_in_order_segments() {
+    let mut h = Harness::new(PLENTY, 10);
+    assert!(!h.half.paws_rejects(Some(5)), "nothing learnt yet");
+    h.half.note_tsval(SeqNum(100), Some(1000));
+    assert!(h.half.paws_rejects(Some(999)));
+    assert!(!h.half.paws_rejects(Some(1000)), "a duplicate carries the same stamp");
+    assert!(!h.half.paws_rejects(None), "a segment without the option is not judged");
+    // Ahead of the next expected byte: not learnt.
+    h.half.note_tsval(SeqNum(150), Some(5000));
+    assert!(!h.half.paws_rejects(Some(1500)));
+    // An older stamp never moves TS.Recent back.
+    h.half.note_tsval(SeqNum(100), Some(900));
+    assert!(h.half.paws_rejects(Some(999)));
+    // Across the 32-bit wrap, 3 is newer than u32::MAX - 2.
+    let mut h = Harness::new(PLENTY, 10);
+    h.half.note_tsval(SeqNum(100), Some(u32::MAX - 2));
+    assert!(!h.half.paws_rejects(Some(3)));
+    h.half.note_tsval(SeqNum(100), Some(3));
+    assert!(h.half.paws_rejects(Some(u32::MAX - 2)));
 }
 
 /// Random segment sequences on one direction, checking the invariants after every step and
@@ -307,7 +342,7 @@ fn random_sequences_keep_invariants() {
         x
     };
     for _ in 0..200 {
-        let mut h = Harness::new(300, 5);
+        let mut h = Harness::new(300 + 5 * held::RUN_OVERHEAD, 5);
         for _ in 0..60 {
             let start = (next() % 4000) as u32;
             let len = (next() % 120) as u32;

@@ -231,6 +231,7 @@ pub fn segment<'a>(
         payload,
         payload_len: payload.len() as u32,
         vlans: [None, None],
+        tsval: None,
     }
 }
 
