@@ -91,6 +91,7 @@ impl Harness {
             http: Arc::new(HttpConfig::default()),
             max_http_buffered_total,
             inventory: false,
+            stop_after: None,
         };
         Harness {
             p: Pipeline::new(&settings),

@@ -58,12 +58,16 @@ pub struct DecodeLimits {
     pub max_link_tags: usize,
     /// Decoder anomaly events queued between two drains. Default 1024.
     pub max_events: usize,
+    /// Verify IPv4 header and TCP checksums and count the bad ones (never dropped: a mirror
+    /// port sees checksum-offloaded packets). Default true; false saves about 0.1 ns per
+    /// byte.
+    pub verify_checksums: bool,
 }
 
 impl Default for DecodeLimits {
     fn default() -> Self {
         let d = DecodeConfig::default();
-        DecodeLimits { max_depth: d.max_depth, max_link_tags: d.max_link_tags, max_events: d.max_events }
+        DecodeLimits { max_depth: d.max_depth, max_link_tags: d.max_link_tags, max_events: d.max_events, verify_checksums: d.verify_checksums }
     }
 }
 
@@ -292,6 +296,7 @@ impl LimitsSection {
         cfg.max_depth = d.max_depth;
         cfg.max_link_tags = d.max_link_tags;
         cfg.max_events = d.max_events;
+        cfg.verify_checksums = d.verify_checksums;
         cfg.defrag.max_bytes_total = f.max_bytes_total;
         cfg.defrag.max_datagrams = f.max_datagrams;
         cfg.defrag.max_fragments_per_datagram = f.max_fragments_per_datagram;
