@@ -210,6 +210,12 @@ impl Pipeline {
         self.stop_after.is_none()
     }
 
+    /// Closed connections per service, two-way or one-sided, since the last call (see
+    /// `FlowTable::take_sides`).
+    pub fn take_sides(&mut self) -> (Vec<(std::net::SocketAddr, apitap_sensor::flow::Sides)>, u64) {
+        self.flows.take_sides()
+    }
+
     /// Records finished since the last call.
     pub fn drain_records(&mut self) -> impl Iterator<Item = TransactionRecord> + '_ {
         self.app.drain_records()

@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ethernet, Conversation, Side};
+use common::{ethernet, Conversation, Flags, Side};
 
 /// A veth pair, deleted when dropped.
 struct Veth(String);
@@ -199,4 +199,79 @@ fn the_daemon_names_the_interface_that_went_quiet() {
     let (status, log) = daemon.stop();
     assert!(status.success(), "{log}");
     assert!(log.contains("interface silent") && log.contains(&b.outside()), "{log}");
+}
+
+/// A daemon config for `interfaces` with a plain metrics endpoint on `port` and `extra` in
+/// `[metrics]`.
+fn daemon_config(dir: &std::path::Path, interfaces: &[String], port: u16, extra: &str) -> std::path::PathBuf {
+    let key = harness::hash_key(dir);
+    let cfg = dir.join("apitap.toml");
+    let list: Vec<String> = interfaces.iter().map(|i| format!("\"{i}\"")).collect();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nhash_key_file = \"{key}\"\nlog_format = \"json\"\n\n\
+             [capture]\ninterface = [{list}]\nfilter = \"tcp\"\n\n\
+             [store]\npath = \"{state}/apitap.db\"\n\n[report]\ndir = \"{state}/reports\"\n\n\
+             [metrics]\nlisten = \"127.0.0.1:{port}\"\n{extra}\n",
+            key = key.display(),
+            list = list.join(", "),
+            state = dir.join("state").display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+#[test]
+fn the_daemon_names_a_service_that_lost_a_direction() {
+    let tag = std::process::id() % 100_000;
+    let v = Veth::new(&format!("tsd{tag}"));
+    let dir = tempfile::tempdir().unwrap();
+    let port = harness::free_port();
+    let cfg = daemon_config(dir.path(), &[v.outside()], port, "one_sided_window_s = 2");
+    let daemon = harness::Daemon::start(&cfg);
+    let mut send = pcap::Capture::from_device(v.inside().as_str()).unwrap().open().unwrap();
+    let server = (Ipv4Addr::new(10, 2, 0, 9), 8080);
+    // Conversations first: both directions mirrored.
+    for i in 0..5u16 {
+        let c = Conversation::http((Ipv4Addr::new(10, 1, 0, 7), 42_000 + i), server, &[(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n", b"HTTP/1.1 204 No Content\r\n\r\n")]);
+        for (_, _, ip) in &c.packets {
+            send.sendpacket(ethernet(ip, &[]).as_slice()).unwrap();
+        }
+    }
+    // Then the mirror loses the server's direction: the clients' packets only, each
+    // connection ended by the client's reset.
+    let started = Instant::now();
+    let mut health = String::new();
+    let mut i = 0u16;
+    while started.elapsed() < Duration::from_secs(20) {
+        let mut c = Conversation::new((Ipv4Addr::new(10, 1, 0, 8), 43_000 + i), server);
+        c.handshake();
+        c.send(Side::Client, b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+        let rst = c.segment(Side::Client, c.client_seq, None, Flags { rst: true, ..Flags::default() }, b"");
+        for (_, side, ip) in &c.packets {
+            if *side == Side::Client {
+                send.sendpacket(ethernet(ip, &[]).as_slice()).unwrap();
+            }
+        }
+        send.sendpacket(ethernet(&rst, &[]).as_slice()).unwrap();
+        i = i.wrapping_add(1);
+        std::thread::sleep(Duration::from_millis(50));
+        if i % 10 == 0 {
+            health = http_get(&format!("http://127.0.0.1:{port}/health"));
+            if health.contains(r#""reasons":["one_sided_service"]"#) {
+                break;
+            }
+        }
+    }
+    let h: serde_json::Value = serde_json::from_str(&health).unwrap_or_else(|_| panic!("/health: {health:?}"));
+    assert_eq!(h["reasons"], serde_json::json!(["one_sided_service"]), "{h}");
+    assert_eq!(h["one_sided_services"], serde_json::json!(["10.2.0.9:8080"]), "{h}");
+    assert!(started.elapsed() >= Duration::from_secs(2), "not before the window with conversations has passed");
+    let metrics = http_get(&format!("http://127.0.0.1:{port}/metrics"));
+    assert!(metrics.contains("apitap_one_sided_services 1"), "{metrics}");
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("service seen in one direction only") && log.contains("10.2.0.9:8080"), "{log}");
 }

@@ -81,6 +81,10 @@ pub struct Running {
     reload_failures: u64,
     bound: Bound,
     health: HealthMonitor,
+    /// Services seen in one direction only, over `[metrics] one_sided_window_s`.
+    sides: crate::metrics::sides::SidesWindow,
+    /// The services the health last named one-sided (a change is logged).
+    one_sided: Vec<String>,
     start_wall: f64,
     /// Time spent handling packets (for the worker load metric).
     busy: Duration,
@@ -141,6 +145,7 @@ impl Running {
         };
         let outputs = Outputs { records: Box::new(Discard), anomalies: None, kafka, findings: Some(Vec::new()) };
         let health_rules = file.metrics.health_rules();
+        let one_sided_window = file.metrics.one_sided_window_s as f64;
         Ok(Running {
             config_path,
             file,
@@ -153,6 +158,8 @@ impl Running {
             reloads: 0,
             reload_failures: 0,
             health: HealthMonitor::new(health_rules),
+            sides: crate::metrics::sides::SidesWindow::new(one_sided_window),
+            one_sided: Vec::new(),
             bound,
             start_wall: wall_ns() as f64 / 1e9,
             busy: Duration::ZERO,
@@ -290,6 +297,18 @@ impl Running {
             busy_seconds: self.busy.as_secs_f64(),
         };
         let mut m = super::observe::gather(&inputs);
+        let (sides, _) = self.pipeline.take_sides();
+        self.sides.absorb(wall_ns() as f64 / 1e9, &sides);
+        m.one_sided_services = self.sides.one_sided();
+        if m.one_sided_services != self.one_sided {
+            for s in m.one_sided_services.iter().filter(|s| !self.one_sided.contains(s)) {
+                warn!(service = %s, "service seen in one direction only: it used to be a conversation (a mirror that lost a direction?)");
+            }
+            for s in self.one_sided.iter().filter(|s| !m.one_sided_services.contains(s)) {
+                info!(service = %s, "service seen in both directions again");
+            }
+            self.one_sided = m.one_sided_services.clone();
+        }
         m.memory.inventory = cp.last_inventory_bytes;
         let health = self.health.assess(&m, wall_ns() as f64 / 1e9);
         if health.silent_interfaces != self.silent_interfaces {

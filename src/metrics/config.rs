@@ -31,6 +31,9 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_SILENT_AFTER_S: u64 = 60;
 /// Default `drops_window_s`: seconds a rise in kernel drops keeps `kernel_drops_rising`.
 pub const DEFAULT_DROPS_WINDOW_S: u64 = 300;
+/// Default `one_sided_window_s`: the window over which a service's connections are judged
+/// one-sided.
+pub const DEFAULT_ONE_SIDED_WINDOW_S: u64 = 300;
 /// Shortest bearer token accepted, in bytes: shorter ones can be guessed.
 pub const MIN_TOKEN_BYTES: usize = 16;
 
@@ -67,6 +70,10 @@ pub struct MetricsConfig {
     /// Health: seconds a rise in kernel or interface drops keeps `kernel_drops_rising`
     /// (default [`DEFAULT_DROPS_WINDOW_S`]).
     pub drops_window_s: u64,
+    /// Health: seconds of the windows over which a service that used to be a conversation
+    /// is judged seen in one direction only (`one_sided_service`; default
+    /// [`DEFAULT_ONE_SIDED_WINDOW_S`]).
+    pub one_sided_window_s: u64,
 }
 
 impl Default for MetricsConfig {
@@ -84,6 +91,7 @@ impl Default for MetricsConfig {
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
             silent_after_s: DEFAULT_SILENT_AFTER_S,
             drops_window_s: DEFAULT_DROPS_WINDOW_S,
+            one_sided_window_s: DEFAULT_ONE_SIDED_WINDOW_S,
         }
     }
 }
@@ -238,7 +246,8 @@ impl MetricsConfig {
         range("io_timeout_ms", self.io_timeout_ms, 100, 600_000)?;
         range("request_timeout_ms", self.request_timeout_ms, 100, 600_000)?;
         range("silent_after_s", self.silent_after_s, 1, 7 * 86_400)?;
-        range("drops_window_s", self.drops_window_s, 1, 86_400)
+        range("drops_window_s", self.drops_window_s, 1, 86_400)?;
+        range("one_sided_window_s", self.one_sided_window_s, 1, 86_400)
     }
 
     /// The health thresholds of this section, for [`super::HealthMonitor::new`].

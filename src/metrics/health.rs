@@ -55,16 +55,20 @@ pub enum HealthReason {
     /// others still deliver (a TAP port or a mirror session lost after a network change);
     /// [`Health::silent_interfaces`] names it.
     InterfaceSilent,
+    /// Services that were conversations show only one direction now (a mirror that lost a
+    /// direction); [`Health::one_sided_services`] names them.
+    OneSidedService,
 }
 
 impl HealthReason {
     /// Every reason, for the exposition's state set.
-    pub const ALL: [HealthReason; 5] = [
+    pub const ALL: [HealthReason; 6] = [
         HealthReason::CaptureSilent,
         HealthReason::KernelDropsRising,
         HealthReason::KafkaDown,
         HealthReason::CheckpointFailing,
         HealthReason::InterfaceSilent,
+        HealthReason::OneSidedService,
     ];
 
     /// The stable name.
@@ -75,6 +79,7 @@ impl HealthReason {
             HealthReason::KafkaDown => "kafka_down",
             HealthReason::CheckpointFailing => "checkpoint_failing",
             HealthReason::InterfaceSilent => "interface_silent",
+            HealthReason::OneSidedService => "one_sided_service",
         }
     }
 
@@ -82,7 +87,11 @@ impl HealthReason {
     pub fn status(self) -> HealthStatus {
         match self {
             HealthReason::CheckpointFailing => HealthStatus::Failing,
-            HealthReason::CaptureSilent | HealthReason::KernelDropsRising | HealthReason::KafkaDown | HealthReason::InterfaceSilent => {
+            HealthReason::CaptureSilent
+            | HealthReason::KernelDropsRising
+            | HealthReason::KafkaDown
+            | HealthReason::InterfaceSilent
+            | HealthReason::OneSidedService => {
                 HealthStatus::Degraded
             }
         }
@@ -102,6 +111,8 @@ pub struct Health {
     pub uptime_seconds: f64,
     /// The interfaces behind [`HealthReason::InterfaceSilent`], in the configured order.
     pub silent_interfaces: Vec<String>,
+    /// The services behind [`HealthReason::OneSidedService`], busiest first.
+    pub one_sided_services: Vec<String>,
 }
 
 impl Health {
@@ -110,7 +121,7 @@ impl Health {
         reasons.sort_unstable();
         reasons.dedup();
         let status = reasons.iter().map(|r| r.status()).max().unwrap_or(HealthStatus::Ok);
-        Health { status, reasons, last_packet_time, uptime_seconds, silent_interfaces: Vec::new() }
+        Health { status, reasons, last_packet_time, uptime_seconds, silent_interfaces: Vec::new(), one_sided_services: Vec::new() }
     }
 
     /// The HTTP status `/health` answers with: 200 unless failing (503).
@@ -131,6 +142,7 @@ impl Health {
             "last_packet_time": self.last_packet_time,
             "uptime_seconds": self.uptime_seconds,
             "silent_interfaces": self.silent_interfaces,
+            "one_sided_services": self.one_sided_services,
         })
         .to_string()
     }
@@ -203,6 +215,9 @@ impl HealthMonitor {
         if !silent_interfaces.is_empty() {
             reasons.push(HealthReason::InterfaceSilent);
         }
+        if !m.one_sided_services.is_empty() {
+            reasons.push(HealthReason::OneSidedService);
+        }
         let drops = m.interfaces.iter().map(|i| i.kernel_dropped.saturating_add(i.interface_dropped)).fold(0u64, u64::saturating_add);
         if self.previous_drops.is_some_and(|p| drops > p) {
             self.last_drop_rise = Some(now);
@@ -232,6 +247,7 @@ impl HealthMonitor {
         }
         let mut health = Health::from_reasons(reasons, m.last_packet_time, (now - m.process.start_time).max(0.0));
         health.silent_interfaces = silent_interfaces;
+        health.one_sided_services = m.one_sided_services.clone();
         health
     }
 }
@@ -289,6 +305,17 @@ mod tests {
         // Both quiet: the capture is silent, not one interface.
         let h = mon.assess(&m, 1300.0);
         assert_eq!((h.reasons, h.silent_interfaces), (vec![HealthReason::CaptureSilent], vec![]));
+    }
+
+    #[test]
+    fn one_sided_services_degrade_and_are_named() {
+        let mut mon = HealthMonitor::new(HealthRules { silent_after: 1e9, drops_window: 1.0 });
+        let mut m = metrics(2000.0);
+        assert_eq!(mon.assess(&m, 2000.0).reasons, vec![]);
+        m.one_sided_services = vec!["10.2.0.9:8080".into()];
+        let h = mon.assess(&m, 2001.0);
+        assert_eq!((h.status, h.reasons.clone()), (HealthStatus::Degraded, vec![HealthReason::OneSidedService]));
+        assert!(h.to_json(true).contains(r#""one_sided_services":["10.2.0.9:8080"]"#), "{}", h.to_json(true));
     }
 
     #[test]

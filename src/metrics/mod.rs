@@ -24,6 +24,7 @@ mod http;
 pub mod model;
 pub mod render;
 pub mod server;
+pub mod sides;
 pub mod tls;
 
 // The module's whole interface is exported; the daemon uses part of it, its tests the rest.

@@ -18,6 +18,9 @@ use std::collections::BTreeMap;
 pub struct SensorMetrics {
     /// Capture per interface, in the order the daemon opened them.
     pub interfaces: Vec<InterfaceCapture>,
+    /// Services that were conversations and are now seen in one direction only
+    /// (`super::sides::SidesWindow::one_sided`).
+    pub one_sided_services: Vec<String>,
     /// The run summary's monotonic stage counters, keyed `stage.counter`
     /// (`decode.depth_limit`, `tcp.gaps`, `http.header_limit_hits`, ...). Fill it with
     /// [`SensorMetrics::set_stages`], which also routes the few non-monotonic ones to

@@ -63,6 +63,12 @@ pub fn render_scrape(m: &SensorMetrics, health: &Health, endpoint: &EndpointStat
         f.sample(&[("interface", &i.name)], health.silent_interfaces.contains(&i.name));
     }
     f.done();
+    e.single(
+        "apitap_one_sided_services",
+        Kind::Gauge,
+        "Services that were conversations and now show only one direction (health one_sided_service).",
+        m.one_sided_services.len() as u64,
+    );
     e.single("apitap_endpoint_connections_total", Kind::Counter, "Connections the metrics endpoint accepted.", endpoint.connections);
     let mut f = e.family(
         "apitap_endpoint_refused_connections_total",

@@ -48,12 +48,14 @@
 mod config;
 mod conn;
 mod key;
+mod sides;
 mod slab;
 mod stats;
 
 use std::collections::HashMap;
 
 pub use config::{FlowConfig, DEFAULT_SERVICE_PORTS, HELD_RUN_OVERHEAD};
+pub use sides::{Sides, MAX_SIDES_SERVICES};
 pub use stats::FlowStats;
 
 use self::conn::{Conn, Phase};
@@ -85,6 +87,8 @@ pub struct FlowTable {
     /// predecessor (merged capture sources) cannot move time backwards.
     clock: Timestamp,
     next_id: u64,
+    /// Closed connections per service, two-way or one-sided, since the last take.
+    sides: sides::SidesTally,
 }
 
 impl FlowTable {
@@ -110,6 +114,7 @@ impl FlowTable {
             },
             clock: Timestamp::default(),
             next_id: 0,
+            sides: sides::SidesTally::default(),
         }
     }
 
@@ -207,6 +212,12 @@ impl FlowTable {
             });
             self.close(idx, now, reason.unwrap_or(CloseReason::EndOfInput), sink);
         }
+    }
+
+    /// Closed connections per service (responder), two-way or one-sided, since the last call,
+    /// by address; and those of services beyond [`MAX_SIDES_SERVICES`]. Counting starts again.
+    pub fn take_sides(&mut self) -> (Vec<(std::net::SocketAddr, Sides)>, u64) {
+        self.sides.take()
     }
 
     /// Counters since creation.
@@ -376,6 +387,7 @@ impl FlowTable {
         };
         self.map.remove(&conn.key);
         conn.flush(ts, &mut self.shared, sink);
+        self.sides.add(conn.info.resp, conn.both_sides_seen());
         sink.on_close(&conn.info, ts, reason);
         let stats = &mut self.shared.stats;
         stats.flows_closed = stats.flows_closed.saturating_add(1);
