@@ -147,22 +147,7 @@ fn the_daemon_names_the_interface_that_went_quiet() {
     let (a, b) = (Veth::new(&format!("tqa{tag}")), Veth::new(&format!("tqb{tag}")));
     let dir = tempfile::tempdir().unwrap();
     let port = harness::free_port();
-    let key = harness::hash_key(dir.path());
-    let cfg = dir.path().join("apitap.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[daemon]\nhash_key_file = \"{key}\"\nlog_format = \"json\"\n\n\
-             [capture]\ninterface = [\"{a}\", \"{b}\"]\nfilter = \"tcp\"\n\n\
-             [store]\npath = \"{state}/apitap.db\"\n\n[report]\ndir = \"{state}/reports\"\n\n\
-             [metrics]\nlisten = \"127.0.0.1:{port}\"\nsilent_after_s = 2\n",
-            key = key.display(),
-            a = a.outside(),
-            b = b.outside(),
-            state = dir.path().join("state").display()
-        ),
-    )
-    .unwrap();
+    let cfg = daemon_config(dir.path(), &[a.outside(), b.outside()], port, "silent_after_s = 2");
     let daemon = harness::Daemon::start(&cfg);
     // Traffic on the first interface only, for longer than silent_after_s.
     let mut send = pcap::Capture::from_device(a.inside().as_str()).unwrap().open().unwrap();
