@@ -29,6 +29,10 @@
 //! etherparse does not cover (LLC/SNAP, SLL, NULL/LOOP, NFLOG, MPLS, PPPoE/PPP and the tunnels)
 //! are ours; the modules say where and why.
 //!
+//! Steering: [`steer_hash`] walks a frame's layers as [`Decoder::decode`] would, without state,
+//! and hashes its innermost IP address pair, so that a capture thread can send every packet of
+//! a connection (both directions, every fragment) to the same worker ([`worker_of`]).
+//!
 //! Not supported: checksums are not verified (mirror ports carry offloaded, unfinished
 //! checksums); ESP payloads are opaque; L2TP, EtherIP, WCCP, NSH, MACsec and 802.11 are skipped
 //! as the ethertype or UDP they arrive in; MPLS payloads other than IP or control-word
@@ -39,6 +43,7 @@ mod cursor;
 mod ip;
 mod link;
 mod stats;
+mod steer;
 mod tunnel;
 mod types;
 mod walk;
@@ -47,6 +52,7 @@ use crate::defrag::{DefragConfig, Defragmenter, EventQueue};
 use crate::packet::{LinkType, TcpSegment, Timestamp};
 
 pub use stats::DecodeStats;
+pub use steer::{steer_hash, steer_hash_with_wire_len, worker_of, NO_PAIR};
 pub use types::{DecodeError, DecodeEvent, Layer, SkipReason};
 
 use walk::{Stop, Walker};
@@ -228,7 +234,8 @@ impl Decoder {
                     tsval: m.tsval,
                 })
             }
-            Stop::Held | Stop::Reassembled { .. } => {
+            // `Peeked` ends only peek walks, never this one.
+            Stop::Held | Stop::Reassembled { .. } | Stop::Peeked => {
                 self.stats.held += 1;
                 Decoded::Held
             }

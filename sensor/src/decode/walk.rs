@@ -94,6 +94,9 @@ pub(crate) enum Stop {
     Skipped(SkipReason),
     /// Malformed.
     Error(DecodeError),
+    /// A peek walk reached a TCP header or a fragment: [`Walker::ip_pair`] holds the IP pair
+    /// it stopped at. Only [`Effects::Peek`] walks end this way.
+    Peeked,
 }
 
 impl From<DecodeError> for Stop {
@@ -125,18 +128,34 @@ enum UdpTunnel {
 /// state that does, so this only matters if that ever stops being true.
 const MAX_STEPS: usize = 1 << 16;
 
+/// What a walk may change besides the counters it is given.
+pub(crate) enum Effects<'s> {
+    /// A full decode: fragments go to the fragment table, anomalies to the event queue, and
+    /// checksums are verified when the configuration asks.
+    Decode {
+        defrag: &'s mut Defragmenter,
+        events: &'s mut EventQueue<DecodeEvent>,
+    },
+    /// A look at the layers only (flow steering): the walk records each IP header's address
+    /// pair in [`Walker::ip_pair`] and ends with [`Stop::Peeked`] at the first fragment or TCP
+    /// header, without storing the fragment or reading the TCP header. No checksum is verified
+    /// and no event is raised, so a peek costs no more than the layer headers it reads.
+    Peek,
+}
+
 /// State of one `decode` call, kept across the buffers it walks (frame, then reassembled
 /// datagrams).
 pub(crate) struct Walker<'s> {
     pub cfg: &'s DecodeConfig,
-    pub defrag: &'s mut Defragmenter,
+    effects: Effects<'s>,
     pub stats: &'s mut DecodeStats,
-    pub events: &'s mut EventQueue<DecodeEvent>,
     pub ts: Timestamp,
     depth: usize,
     link_tags: usize,
     seen_ip: bool,
     pub vlans: [Option<u16>; MAX_VLAN_TAGS],
+    /// Peek walks only: (source, destination) of the latest IP header read.
+    pub ip_pair: Option<(IpAddr, IpAddr)>,
 }
 
 impl<'s> Walker<'s> {
@@ -149,15 +168,35 @@ impl<'s> Walker<'s> {
     ) -> Self {
         Walker {
             cfg,
-            defrag,
+            effects: Effects::Decode { defrag, events },
             stats,
-            events,
             ts,
             depth: 0,
             link_tags: 0,
             seen_ip: false,
             vlans: [None; MAX_VLAN_TAGS],
+            ip_pair: None,
         }
+    }
+
+    /// A walker that only looks ([`Effects::Peek`]). `stats` receives the layer counters the
+    /// walk bumps on its way; callers pass a throwaway.
+    pub(crate) fn peek(cfg: &'s DecodeConfig, stats: &'s mut DecodeStats) -> Self {
+        Walker {
+            cfg,
+            effects: Effects::Peek,
+            stats,
+            ts: Timestamp(0),
+            depth: 0,
+            link_tags: 0,
+            seen_ip: false,
+            vlans: [None; MAX_VLAN_TAGS],
+            ip_pair: None,
+        }
+    }
+
+    fn peeking(&self) -> bool {
+        matches!(self.effects, Effects::Peek)
     }
 
     /// Walks `buf` (of which `wire` bytes were on the wire) from layer `next` until it stops.
@@ -209,8 +248,10 @@ impl<'s> Walker<'s> {
             },
             Next::Ipv4 => {
                 self.seen_ip = true;
-                let header_ok = !self.cfg.verify_checksums || checksum::ipv4_header_ok(cur.bytes());
+                let verify = self.cfg.verify_checksums && !self.peeking();
+                let header_ok = !verify || checksum::ipv4_header_ok(cur.bytes());
                 let r = ip::ipv4(cur)?;
+                self.note_pair(&r.0);
                 if !header_ok {
                     self.stats.ipv4_checksum_bad += 1;
                 }
@@ -220,6 +261,7 @@ impl<'s> Walker<'s> {
             Next::Ipv6 => {
                 self.seen_ip = true;
                 let r = ip::ipv6(cur)?;
+                self.note_pair(&r.0);
                 self.stats.ipv6 += 1;
                 self.ip_step(cur, r, Layer::Ipv6)
             }
@@ -233,6 +275,7 @@ impl<'s> Walker<'s> {
                 self.stats.ip_in_ip += 1;
                 Ok(if v6 { Next::Ipv6 } else { Next::Ipv4 })
             }
+            Next::Tcp(_) if self.peeking() => Err(Stop::Peeked),
             Next::Tcp(ctx) => {
                 if self.cfg.verify_checksums && !ctx.offloaded && !cur.is_cut() {
                     let ok = checksum::tcp_ok(ctx.src, ctx.dst, cur.bytes());
@@ -299,7 +342,26 @@ impl<'s> Walker<'s> {
         }
     }
 
+    /// Peek walks record the pair of every IP header; the last one recorded is the pair of the
+    /// header the walk stopped in or under.
+    fn note_pair(&mut self, step: &IpStep) {
+        if !self.peeking() {
+            return;
+        }
+        let ctx = match step {
+            IpStep::Next(Next::IpPayload(ctx)) => ctx,
+            IpStep::Fragment(f) => &f.ctx,
+            IpStep::Next(_) => return,
+        };
+        self.ip_pair = Some((ctx.src, ctx.dst));
+    }
+
     fn fragment(&mut self, cur: &Cur<'_>, f: FragInfo, layer: Layer) -> Stop {
+        let defrag = match &mut self.effects {
+            Effects::Decode { defrag, .. } => &mut **defrag,
+            // The fragment's own header is the innermost one visible.
+            Effects::Peek => return Stop::Peeked,
+        };
         if cur.is_cut() {
             self.stats.fragments_cut += 1;
             return Stop::Skipped(SkipReason::FragmentCut);
@@ -317,7 +379,7 @@ impl<'s> Walker<'s> {
             data: cur.bytes(),
             header_len: f.ctx.hdr_len,
         };
-        let outcome = self.defrag.insert(self.ts, frag);
+        let outcome = defrag.insert(self.ts, frag);
         self.drain_defrag_events();
         match outcome {
             DefragOutcome::Held => Stop::Held,
@@ -402,14 +464,21 @@ impl<'s> Walker<'s> {
     }
 
     fn event(&mut self, e: DecodeEvent) {
-        if !self.events.push(e) {
-            self.stats.events_dropped += 1;
+        if let Effects::Decode { events, .. } = &mut self.effects {
+            if !events.push(e) {
+                self.stats.events_dropped += 1;
+            }
         }
     }
 
     fn drain_defrag_events(&mut self) {
-        while let Some(e) = self.defrag.poll_event() {
-            self.event(DecodeEvent::Defrag(e));
+        let Effects::Decode { defrag, events } = &mut self.effects else {
+            return;
+        };
+        while let Some(e) = defrag.poll_event() {
+            if !events.push(DecodeEvent::Defrag(e)) {
+                self.stats.events_dropped += 1;
+            }
         }
     }
 }
