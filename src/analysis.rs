@@ -6,7 +6,7 @@ use std::path::Path;
 
 use apitap_discovery::behaviour::{Anomaly, Behaviour, Transaction};
 use apitap_discovery::identity::{GeoDb, IdSource, Identifier, Identity, RequestFacts};
-use apitap_discovery::inventory::{split_target, AuthKind, Inventory, Observation};
+use apitap_discovery::inventory::{split_target, AuthKind, Inventory, Observation, PreparedBodies};
 use apitap_parsers::http::{Direction, HttpEvent, HttpTransaction};
 
 /// Request framing events that matter to the smuggling detector (request side only).
@@ -47,8 +47,17 @@ impl Analysis {
         Analysis { inventory, identifier, behaviour, anomalies: Vec::new() }
     }
 
-    /// Feeds one transaction.
-    pub fn observe(&mut self, client: SocketAddr, server: SocketAddr, conn_uid: &str, tx: &HttpTransaction, latency_ms: Option<f64>) {
+    /// Feeds one transaction; `bodies` are its bodies' facts when they were computed already
+    /// (under this analysis's inventory configuration).
+    pub fn observe(
+        &mut self,
+        client: SocketAddr,
+        server: SocketAddr,
+        conn_uid: &str,
+        tx: &HttpTransaction,
+        latency_ms: Option<f64>,
+        bodies: Option<PreparedBodies>,
+    ) {
         let has = |names: &[String], want: &[&str]| names.iter().any(|n| want.iter().any(|w| n.eq_ignore_ascii_case(w)));
         let auth = AuthKind::from_parts(tx.auth_scheme.as_deref(), tx.api_key_header.is_some());
         let (path, _) = split_target(tx.uri.as_deref().unwrap_or("/"));
@@ -84,7 +93,7 @@ impl Analysis {
             response_body: &tx.response_body,
             deprecation_signalled: has(&tx.response_header_names, &["deprecation", "sunset"]),
         };
-        let observed = self.inventory.observe_sized(&obs, Some(tx.response_body_len));
+        let observed = self.inventory.observe_prepared(&obs, Some(tx.response_body_len), bodies);
         let Some(behaviour) = self.behaviour.as_mut() else { return };
         if tx.method.is_none() {
             return;

@@ -1,18 +1,18 @@
 //! The application layer of the pipeline: receives reassembled TCP streams, decides by content
 //! whether a connection carries HTTP (on any port), drives one HTTP parser per connection and
-//! turns finished transactions into output records.
+//! hands finished transactions (with their bodies' facts computed) and TLS hellos to whoever
+//! drains [`AppLayer::take_done`]: the analysis, on this thread or on the merging one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use apitap_parsers::http::{detect_request, detect_response, Detection, Direction, HttpConfig, HttpParser};
+use apitap_discovery::inventory::{InventoryConfig, PreparedBodies};
+use apitap_parsers::http::{detect_request, detect_response, Detection, Direction, HttpConfig, HttpParser, HttpTransaction};
 use apitap_sensor::stream::{CloseReason, ConnId, ConnInfo, Dir, StreamSink, TcpEvent};
 use apitap_sensor::Timestamp;
 
-use crate::analysis::Analysis;
-
 use crate::app_tls::TlsConn;
-use crate::record::{conn_uid, TransactionRecord};
+use crate::record::conn_uid;
 
 /// Bytes buffered per direction while deciding whether a connection is HTTP. A side that has
 /// sent this much without looking like HTTP is taken as not HTTP.
@@ -104,17 +104,49 @@ impl Conn {
     }
 }
 
+/// A finished transaction with what the analysis and the record need of its connection.
+pub struct Finished {
+    /// The connection as the flow table saw it.
+    pub info: ConnInfo,
+    /// Client and server are the other way round from `info`'s guess.
+    pub swapped: bool,
+    /// The connection's uid.
+    pub uid: String,
+    /// The transaction.
+    pub tx: HttpTransaction,
+    /// TCP events since the connection's previous transaction.
+    pub tcp_events: Vec<String>,
+    /// The bodies' facts, when the analysis runs.
+    pub bodies: Option<PreparedBodies>,
+}
+
+/// What the layer hands over, in the order it happened.
+pub enum Done {
+    /// A transaction.
+    Txn(Box<Finished>),
+    /// A TLS connection's hellos, for the inventory.
+    Tls {
+        /// Client address.
+        client: std::net::SocketAddr,
+        /// Server address.
+        server: std::net::SocketAddr,
+        /// The parsed hellos.
+        tls: Box<TlsConn>,
+    },
+}
+
 /// Drives HTTP parsing for every connection of the flow table.
 pub struct AppLayer {
     http_cfg: Arc<HttpConfig>,
     max_buffered_total: usize,
     buffered_total: usize,
     conns: HashMap<ConnId, Conn>,
-    records: Vec<TransactionRecord>,
+    done: Vec<Done>,
     stats: AppStats,
     http_counters: BTreeMap<&'static str, u64>,
-    /// Inventory, identities and detectors, when they run.
-    analysis: Option<Box<Analysis>>,
+    /// The inventory's configuration when the analysis runs: bodies' facts are computed here
+    /// under it, and TLS hellos are parsed.
+    analysis: Option<Arc<InventoryConfig>>,
 }
 
 impl AppLayer {
@@ -128,7 +160,7 @@ impl AppLayer {
             max_buffered_total,
             buffered_total: 0,
             conns: HashMap::new(),
-            records: Vec::new(),
+            done: Vec::new(),
             stats: AppStats::default(),
             http_counters: BTreeMap::new(),
             analysis: None,
@@ -153,29 +185,20 @@ impl AppLayer {
         self.conns.len()
     }
 
-    /// Takes the analysis out (a reload rebuilds it and puts the state back).
-    pub fn take_analysis(&mut self) -> Option<Analysis> {
-        self.analysis.take().map(|a| *a)
+    /// From now on, prepare transactions for an analysis under this inventory configuration
+    /// (`None`: records only, and TLS connections are not parsed).
+    pub fn set_analysis(&mut self, cfg: Option<Arc<InventoryConfig>>) {
+        self.analysis = cfg;
     }
 
-    /// Feeds every transaction from now on to `analysis` as well.
-    pub fn set_analysis(&mut self, analysis: Analysis) {
-        self.analysis = Some(Box::new(analysis));
+    /// Takes what finished so far, in order.
+    pub fn take_done(&mut self) -> Vec<Done> {
+        std::mem::take(&mut self.done)
     }
 
-    /// The analysis, if it runs.
-    pub fn analysis_mut(&mut self) -> Option<&mut Analysis> {
-        self.analysis.as_deref_mut()
-    }
-
-    /// The analysis, if it runs.
-    pub fn analysis_ref(&self) -> Option<&Analysis> {
-        self.analysis.as_deref()
-    }
-
-    /// Takes the records finished so far.
-    pub fn drain_records(&mut self) -> std::vec::Drain<'_, TransactionRecord> {
-        self.records.drain(..)
+    /// Whether anything finished since the last [`AppLayer::take_done`].
+    pub fn has_done(&self) -> bool {
+        !self.done.is_empty()
     }
 
     /// Counters of this layer.
@@ -258,13 +281,12 @@ impl AppLayer {
         let Some(conn) = self.conns.get_mut(&id) else { return };
         let State::Http { parser, swapped } = &mut conn.state else { return };
         while let Some(tx) = parser.poll_transaction() {
-            if let Some(a) = self.analysis.as_deref_mut() {
-                let (client, server) = conn.info.client_server(*swapped);
-                a.observe(client, server, &conn.uid, &tx, crate::record::latency(&tx));
-            }
-            let events = std::mem::take(&mut conn.tcp_events);
-            let rec = TransactionRecord::new(&conn.info, *swapped, &conn.uid, tx, events);
-            self.records.push(rec);
+            let bodies = self.analysis.as_deref().map(|cfg| {
+                PreparedBodies::compute(cfg, tx.request_content_type.as_deref(), &tx.request_body, tx.response_content_type.as_deref(), &tx.response_body)
+            });
+            let tcp_events = std::mem::take(&mut conn.tcp_events);
+            let finished = Finished { info: conn.info.clone(), swapped: *swapped, uid: conn.uid.clone(), tx, tcp_events, bodies };
+            self.done.push(Done::Txn(Box::new(finished)));
             self.stats.transactions += 1;
         }
     }
@@ -273,12 +295,15 @@ impl AppLayer {
     /// looking at it.
     fn close_tls(&mut self, id: ConnId) {
         let Some(conn) = self.conns.get_mut(&id) else { return };
-        let State::Tls(tls) = &mut conn.state else { return };
-        if let Some(a) = self.analysis.as_deref_mut() {
-            let (client, server) = conn.info.client_server(tls.swapped);
-            tls.report(&mut a.inventory, client, server);
+        if !matches!(conn.state, State::Tls(_)) {
+            return;
         }
-        conn.state = State::NotHttp;
+        if let State::Tls(tls) = std::mem::replace(&mut conn.state, State::NotHttp) {
+            if self.analysis.is_some() {
+                let (client, server) = conn.info.client_server(tls.swapped);
+                self.done.push(Done::Tls { client, server, tls });
+            }
+        }
     }
 
     /// Reports a TLS connection's hellos once both are in, and stops looking at it.

@@ -177,6 +177,11 @@ pub struct CommonArgs {
     /// similar; bodies are never stored). Connections that would exceed it stop being parsed.
     #[arg(long, default_value_t = 256, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub http_buffer_mib: u32,
+    /// Worker threads for decode, reassembly and HTTP parsing (0: one per available core; 1:
+    /// all on the reading thread). Each worker gets an equal share of the flow, reassembly,
+    /// fragment and HTTP memory limits.
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=256))]
+    pub workers: u16,
     /// Print the run summary as JSON on standard error instead of text.
     #[arg(long)]
     pub summary_json: bool,

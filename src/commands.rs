@@ -185,6 +185,7 @@ fn finish(
     let mut stages = pipeline.counters();
     stages.append(&mut summary.stages);
     summary.stages = stages;
+    summary.workers = pipeline.worker_summaries();
     if let Some(k) = writer.kafka.take() {
         let now = pipeline.now().0;
         let report = k.finish(now, pipeline.analysis_mut().map(|a| &mut a.inventory), &summary, crate::output::SHUTDOWN_TIMEOUT);
@@ -327,6 +328,7 @@ pub(crate) fn interface_summaries(st: &live::LiveStats) -> Vec<crate::summary::I
 
 fn capture(args: CaptureArgs) -> Result<ExitCode> {
     let mut settings = Settings::from_args(&args.common, args.out.as_deref())?;
+    settings.queue_wait = Some(crate::pipeline::workers::LIVE_QUEUE_WAIT);
     let mut pipeline = start_pipeline(&mut settings, &args.common)?;
     let mut writer = open_outputs(args.out.as_deref(), &args.common, &mut pipeline)?;
     let mut summary = Summary::default();

@@ -25,6 +25,20 @@ pub struct Settings {
     pub inventory: bool,
     /// Run only up to this stage (`read --stop-after`, for measuring); `None`: every stage.
     pub stop_after: Option<crate::pipeline::Stage>,
+    /// Worker threads for decode, reassembly and HTTP parsing; 0 or 1 runs them on the
+    /// reading thread.
+    pub workers: usize,
+    /// Live capture: how long the reading thread waits for room in a full worker queue before
+    /// it drops the batch (counted per worker). `None` (reading a file) waits for ever.
+    pub queue_wait: Option<std::time::Duration>,
+}
+
+/// The worker threads `requested` stands for: 0 means one per available core.
+pub fn resolve_workers(requested: usize) -> usize {
+    if requested > 0 {
+        return requested;
+    }
+    std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(1)
 }
 
 impl Settings {
@@ -40,6 +54,8 @@ impl Settings {
             max_http_buffered_total: (cap.http_buffer_mib as usize) << 20,
             inventory: true,
             stop_after: None,
+            workers: resolve_workers(cap.workers),
+            queue_wait: Some(crate::pipeline::workers::LIVE_QUEUE_WAIT),
         }
     }
 
@@ -80,6 +96,8 @@ impl Settings {
             max_http_buffered_total: (args.http_buffer_mib as usize) << 20,
             inventory: out.is_some() && !args.no_inventory,
             stop_after: None,
+            workers: resolve_workers(usize::from(args.workers)),
+            queue_wait: None,
         };
         Ok(match &args.config {
             Some(path) => settings.with_limits(&crate::config_file::load(path)?.limits),

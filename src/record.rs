@@ -167,13 +167,17 @@ impl TransactionRecord {
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// A Zeek-style connection uid ("C" and 17 base-62 digits) derived from the connection's
-/// endpoints and first packet time, so the same capture gives the same uids on every run.
+/// endpoints, VLAN tags and first packet time, so the same capture gives the same uids on
+/// every run and with any number of workers (the flow table's own connection number is not
+/// in it: each worker counts its own).
 pub fn conn_uid(conn: &ConnInfo) -> String {
     let mut h = SipHasher13::new_with_keys(0x6170_6974_6170, 0x7569_6400);
     h.write(conn.orig.to_string().as_bytes());
     h.write(conn.resp.to_string().as_bytes());
     h.write_u64(conn.first_ts.0);
-    h.write_u64(conn.id.0);
+    for v in conn.vlans {
+        h.write_u32(v.map_or(u32::MAX, u32::from));
+    }
     let mut a = h.finish();
     h.write_u8(1);
     let mut b = h.finish();

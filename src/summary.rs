@@ -30,7 +30,22 @@ pub struct Summary {
     /// Each interface of a live capture on several (the `capture` stage has the totals).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<InterfaceSummary>,
+    /// Each worker thread's load and losses, when the chain ran on worker threads.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerSummary>,
 }
+
+/// One worker thread of a run.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct WorkerSummary {
+    /// Packets handed to it.
+    pub packets: u64,
+    /// Packets dropped because its queue stayed full (live capture only).
+    pub queue_drops: u64,
+    /// Seconds it spent processing.
+    pub busy_seconds: f64,
+}
+
 
 /// One interface of a live capture.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -67,6 +82,7 @@ impl Summary {
             stages,
             kafka: None,
             interfaces: self.interfaces.clone(),
+            workers: self.workers.clone(),
         }
     }
 
@@ -109,6 +125,11 @@ impl Summary {
                 "interface {}: {} packets ({} bytes), {} dropped by the kernel, {} by the interface\n",
                 i.name, i.packets, i.bytes, i.kernel_dropped, i.interface_dropped
             ));
+        }
+        if !self.workers.is_empty() {
+            let packets: Vec<String> = self.workers.iter().map(|w| w.packets.to_string()).collect();
+            let drops: u64 = self.workers.iter().map(|w| w.queue_drops).sum();
+            s.push_str(&format!("workers: {} (packets {}), {} packets dropped at full worker queues\n", self.workers.len(), packets.join(" / "), drops));
         }
         if self.anomalies > 0 || self.stages.contains_key("behaviour") {
             s.push_str(&format!(

@@ -83,6 +83,9 @@ pub struct CaptureSection {
     /// Extra query and path parameter names whose values are credentials (added to the
     /// built-in list).
     pub redact_params: Vec<String>,
+    /// Worker threads for decode, reassembly and HTTP parsing, 0 to 256; 0 means one per
+    /// available core. Default 0.
+    pub workers: usize,
 }
 
 impl Default for CaptureSection {
@@ -96,6 +99,7 @@ impl Default for CaptureSection {
             http_buffer_mib: 256,
             split_vlans: false,
             redact_params: Vec::new(),
+            workers: 0,
         }
     }
 }
@@ -228,6 +232,9 @@ impl CaptureSection {
         }
         if !(1..=65_536).contains(&self.http_buffer_mib) {
             return Err(invalid("[capture] http_buffer_mib", "must be 1 to 65536 MiB (default 256)"));
+        }
+        if self.workers > crate::pipeline::workers::MAX_WORKERS {
+            return Err(invalid("[capture] workers", "must be 0 (one per core) to 256 (default 0)"));
         }
         if let Some(name) = self
             .redact_params

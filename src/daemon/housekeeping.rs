@@ -295,6 +295,7 @@ impl Running {
             packet_time: now,
             process,
             busy_seconds: self.busy.as_secs_f64(),
+            workers: self.pipeline.worker_stats(),
         };
         let mut m = super::observe::gather(&inputs);
         let (sides, _) = self.pipeline.take_sides();
@@ -413,6 +414,7 @@ impl Running {
         let mut stages = self.pipeline.counters();
         stages.append(&mut self.summary.stages);
         self.summary.stages = stages;
+        self.summary.workers = self.pipeline.worker_summaries();
         if let Some(k) = self.outputs.kafka.take() {
             let now = self.pipeline.now().0;
             // The flush gets what is left of the deadline but the reserve for closing the

@@ -62,6 +62,8 @@ pub struct Inputs<'a> {
     pub process: ProcessMetrics,
     /// Seconds the capture loop spent handling packets so far.
     pub busy_seconds: f64,
+    /// Each worker thread's load and losses (empty: the capture loop does all the work).
+    pub workers: Vec<crate::pipeline::WorkerStats>,
 }
 
 /// The metrics of this second.
@@ -107,7 +109,20 @@ pub fn gather(i: &Inputs<'_>) -> SensorMetrics {
         kafka_queue: queue.saturating_mul(TYPICAL_MESSAGE_BYTES),
         spool: spool_bytes,
     };
-    m.workers = vec![WorkerLoad { id: 0, packets: stage("input", "packets"), busy_seconds: i.busy_seconds }];
+    m.workers = if i.workers.is_empty() {
+        vec![WorkerLoad { id: 0, packets: stage("input", "packets"), busy_seconds: i.busy_seconds, queue_drops: 0 }]
+    } else {
+        i.workers
+            .iter()
+            .enumerate()
+            .map(|(id, w)| WorkerLoad {
+                id: u32::try_from(id).unwrap_or(u32::MAX),
+                packets: w.packets,
+                busy_seconds: w.busy_nanos as f64 / 1e9,
+                queue_drops: w.queue_drops,
+            })
+            .collect()
+    };
     m.checkpoint = Some(i.checkpoint.clone());
     m.last_packet_time = (i.packet_time > 0).then(|| i.packet_time as f64 / 1e9);
     m.process = i.process.clone();

@@ -59,7 +59,7 @@ pub struct SensorMetrics {
     pub kafka: Option<KafkaMetrics>,
     /// Memory by component.
     pub memory: MemoryBytes,
-    /// Load per worker thread (one today).
+    /// Load per worker thread (one, the capture thread, when the chain runs there).
     pub workers: Vec<WorkerLoad>,
     /// The persistent store's checkpoints; `None` when the store is off.
     pub checkpoint: Option<CheckpointMetrics>,
@@ -156,6 +156,8 @@ pub struct WorkerLoad {
     pub packets: u64,
     /// Seconds it spent working (not waiting for packets).
     pub busy_seconds: f64,
+    /// Packets dropped because its queue stayed full.
+    pub queue_drops: u64,
 }
 
 /// The persistent store's checkpoints.

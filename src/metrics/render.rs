@@ -245,6 +245,16 @@ fn resources(e: &mut Exposition, m: &SensorMetrics) {
         f.sample(&[("worker", &w.id.to_string())], w.busy_seconds);
     }
     f.done();
+    let mut f = e.family(
+        "apitap_worker_queue_drops_total",
+        Kind::Counter,
+        "Packets dropped because the worker's queue stayed full, by worker thread.",
+        MAX_WORKERS,
+    );
+    for w in &m.workers {
+        f.sample(&[("worker", &w.id.to_string())], w.queue_drops);
+    }
+    f.done();
     let Some(c) = &m.checkpoint else { return };
     e.single(
         "apitap_store_last_checkpoint_packet_timestamp_seconds",

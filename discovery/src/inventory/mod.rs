@@ -171,6 +171,13 @@ impl Inventory {
     /// [`Inventory::observe`] with the response body's full length as sent (`None`: the
     /// captured length), for the service's hourly traffic.
     pub fn observe_sized(&mut self, obs: &Observation<'_>, response_bytes: Option<u64>) -> Observed {
+        self.observe_prepared(obs, response_bytes, None)
+    }
+
+    /// [`Inventory::observe_sized`] with the bodies' facts already computed by
+    /// [`PreparedBodies::compute`] under this inventory's configuration (on another thread):
+    /// the result is the same as computing them here. `None` computes them here.
+    pub fn observe_prepared(&mut self, obs: &Observation<'_>, response_bytes: Option<u64>, prepared: Option<PreparedBodies>) -> Observed {
         self.stats.transactions += 1;
         let Some(raw_method) = obs.method else {
             self.stats.without_request += 1;
@@ -311,7 +318,7 @@ impl Inventory {
                 &mut ep.stats
             }
         };
-        let facts = account(stats, obs, query, cfg, &limits);
+        let facts = account(stats, obs, query, cfg, &limits, prepared);
         if let Some(f) = facts {
             out.response_sensitive = f.sensitive.iter().map(|(_, n)| *n).sum();
             out.response_ids = f.object_ids;
@@ -365,8 +372,57 @@ fn inferred_landing(cfg: &InventoryConfig, service: &str, method: &str, template
     Landing::Endpoint { class: Classification::Shadow, accepted: report::accepted_for(cfg, service, method, template).is_some() }
 }
 
+/// Facts of a request body under `cfg`.
+fn request_facts(cfg: &InventoryConfig, content_type: Option<&str>, body: &[u8]) -> BodyFacts {
+    analyze_body(content_type, body, &cfg.content)
+}
+
+/// Facts of a response body under `cfg` (object ids up to `max_object_ids`).
+fn response_facts(cfg: &InventoryConfig, content_type: Option<&str>, body: &[u8]) -> BodyFacts {
+    let content = crate::content::ContentLimits { max_ids: cfg.max_object_ids, ..cfg.content };
+    analyze_body(content_type, body, &content)
+}
+
+/// The facts of a transaction's bodies, computed away from the inventory: body analysis is a
+/// pure function of the bytes and the configuration, and the costliest part of observing a
+/// transaction, so a worker thread can compute it while the inventory's owner merges.
+#[derive(Clone, Debug, Default)]
+pub struct PreparedBodies {
+    /// Facts of the request body; `None` when it was empty.
+    pub request: Option<BodyFacts>,
+    /// Facts of the response body; `None` when it was empty.
+    pub response: Option<BodyFacts>,
+}
+
+impl PreparedBodies {
+    /// The facts [`Inventory::observe_sized`] would compute for these bodies under `cfg`.
+    pub fn compute(
+        cfg: &InventoryConfig,
+        request_content_type: Option<&str>,
+        request_body: &[u8],
+        response_content_type: Option<&str>,
+        response_body: &[u8],
+    ) -> Self {
+        PreparedBodies {
+            request: (!request_body.is_empty()).then(|| request_facts(cfg, request_content_type, request_body)),
+            response: (!response_body.is_empty()).then(|| response_facts(cfg, response_content_type, response_body)),
+        }
+    }
+}
+
 /// Counts one transaction on an endpoint; returns the response body's facts when it had one.
-fn account(stats: &mut EndpointStats, obs: &Observation<'_>, query: &str, cfg: &InventoryConfig, limits: &MergeLimits) -> Option<BodyFacts> {
+fn account(
+    stats: &mut EndpointStats,
+    obs: &Observation<'_>,
+    query: &str,
+    cfg: &InventoryConfig,
+    limits: &MergeLimits,
+    prepared: Option<PreparedBodies>,
+) -> Option<BodyFacts> {
+    let (pre_request, pre_response) = match prepared {
+        Some(p) => (Some(p.request), Some(p.response)),
+        None => (None, None),
+    };
     stats.hit(obs.ts);
     let client = digest(obs.client);
     stats.clients.insert(client);
@@ -395,13 +451,18 @@ fn account(stats: &mut EndpointStats, obs: &Observation<'_>, query: &str, cfg: &
         }
     }
     if !obs.request_body.is_empty() {
-        let facts = analyze_body(obs.request_content_type, obs.request_body, &cfg.content);
+        let facts = match pre_request {
+            Some(p) => p.unwrap_or_default(),
+            None => request_facts(cfg, obs.request_content_type, obs.request_body),
+        };
         absorb(&mut stats.request_shape, &mut stats.request_sensitive, &facts, limits.shape_fields);
     }
     let mut response = None;
     if !obs.response_body.is_empty() {
-        let content = crate::content::ContentLimits { max_ids: cfg.max_object_ids, ..cfg.content };
-        let facts = analyze_body(obs.response_content_type, obs.response_body, &content);
+        let facts = match pre_response {
+            Some(p) => p.unwrap_or_default(),
+            None => response_facts(cfg, obs.response_content_type, obs.response_body),
+        };
         absorb(&mut stats.response_shape, &mut stats.response_sensitive, &facts, limits.shape_fields);
         let success = obs.status.is_some_and(|s| (200..300).contains(&s));
         if success && obs.auth == AuthKind::None && !facts.sensitive.is_empty() {

@@ -1,16 +1,25 @@
 //! Packets in, transaction records out: link/tunnel decode, IP defragmentation, the flow
-//! table with TCP reassembly, and the HTTP layer, wired in that order.
+//! table with TCP reassembly, and the HTTP layer ([`stages`]), run on this thread or on
+//! worker threads ([`workers`], merged back in input order by [`merge`]); then the analysis
+//! (inventory, identities, detectors) and the records, always on this thread.
+
+mod merge;
+pub mod stages;
+pub mod workers;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use apitap_sensor::capture::PacketRecord;
-use apitap_sensor::decode::{Decoded, Decoder};
-use apitap_sensor::flow::FlowTable;
 use apitap_sensor::Timestamp;
 
-use crate::app::AppLayer;
+use crate::analysis::Analysis;
+use crate::app::Done;
 use crate::config::Settings;
 use crate::record::TransactionRecord;
+use merge::Released;
+use stages::Stages;
+pub use workers::WorkerStats;
 
 /// How often (packet time) idle flows and stale fragments are expired.
 const TIMEOUT_INTERVAL_NANOS: u64 = 1_000_000_000;
@@ -32,24 +41,21 @@ pub enum Stage {
     Http,
 }
 
-/// A stream sink that ignores everything: the TCP stage alone.
-struct Discard;
-
-impl apitap_sensor::stream::StreamSink for Discard {
-    fn on_open(&mut self, _: &apitap_sensor::stream::ConnInfo) {}
-    fn on_data(&mut self, _: &apitap_sensor::stream::ConnInfo, _: Timestamp, _: apitap_sensor::stream::Dir, _: &[u8]) {}
-    fn on_gap(&mut self, _: &apitap_sensor::stream::ConnInfo, _: Timestamp, _: apitap_sensor::stream::Dir, _: u64) {}
-    fn on_fin(&mut self, _: &apitap_sensor::stream::ConnInfo, _: Timestamp, _: apitap_sensor::stream::Dir) {}
-    fn on_event(&mut self, _: &apitap_sensor::stream::ConnInfo, _: Timestamp, _: apitap_sensor::stream::TcpEvent) {}
-    fn on_close(&mut self, _: &apitap_sensor::stream::ConnInfo, _: Timestamp, _: apitap_sensor::stream::CloseReason) {}
+/// Where the packet chain runs.
+enum Engine {
+    /// On the calling thread.
+    Inline(Box<Stages>),
+    /// On worker threads.
+    Workers(Box<workers::Workers>),
 }
 
-/// The whole sans-IO processing chain for one trace.
+/// The whole processing chain for one trace or capture.
 pub struct Pipeline {
     stop_after: Option<Stage>,
-    decoder: Decoder,
-    flows: FlowTable,
-    app: AppLayer,
+    engine: Engine,
+    /// Inventory, identities and detectors, when they run.
+    analysis: Option<Box<Analysis>>,
+    records: Vec<TransactionRecord>,
     /// The timeout clock: the latest confirmed packet time; it never runs backwards.
     now: Timestamp,
     /// A large forward jump waiting for a second packet to confirm it.
@@ -59,20 +65,31 @@ pub struct Pipeline {
     next_timeout: Timestamp,
     packets: u64,
     bytes: u64,
-    /// Anomaly events reported by link/IP decode and defragmentation.
-    decode_events: u64,
     /// Packets whose timestamp was earlier than one already seen.
     time_regressions: u64,
 }
 
 impl Pipeline {
-    /// A pipeline with the given settings.
+    /// A pipeline with the given settings: on this thread when `settings.workers` is 0 or 1
+    /// (or the worker threads cannot be started, which is logged), else on that many worker
+    /// threads.
     pub fn new(settings: &Settings) -> Self {
+        let engine = if settings.workers > 1 {
+            match workers::Workers::start(settings, settings.workers) {
+                Ok(w) => Engine::Workers(Box::new(w)),
+                Err(e) => {
+                    tracing::warn!("could not start {} worker threads ({e}); processing on one thread", settings.workers);
+                    Engine::Inline(Box::new(Stages::new(settings)))
+                }
+            }
+        } else {
+            Engine::Inline(Box::new(Stages::new(settings)))
+        };
         Pipeline {
             stop_after: settings.stop_after,
-            decoder: Decoder::new(settings.decode.clone()),
-            flows: FlowTable::new(settings.flow.clone()),
-            app: AppLayer::new(settings.http.clone(), settings.max_http_buffered_total),
+            engine,
+            analysis: None,
+            records: Vec::new(),
             now: Timestamp(0),
             pending_jump: None,
             time_jumps_held: 0,
@@ -80,40 +97,69 @@ impl Pipeline {
             packets: 0,
             bytes: 0,
             time_regressions: 0,
-            decode_events: 0,
         }
     }
 
     /// Feeds every transaction to `analysis` as well.
     pub fn set_analysis(&mut self, analysis: crate::analysis::Analysis) {
-        self.app.set_analysis(analysis);
+        let cfg = Some(Arc::new(analysis.inventory.config().clone()));
+        match &mut self.engine {
+            Engine::Inline(s) => s.set_analysis(cfg),
+            Engine::Workers(w) => w.set_analysis(cfg),
+        }
+        self.analysis = Some(Box::new(analysis));
     }
 
     /// HTTP settings for connections that start from now on.
     pub fn set_http_config(&mut self, cfg: std::sync::Arc<apitap_parsers::http::HttpConfig>) {
-        self.app.set_http_config(cfg);
+        match &mut self.engine {
+            Engine::Inline(s) => s.set_http_config(cfg),
+            Engine::Workers(w) => w.set_http_config(cfg),
+        }
     }
 
     /// What the pipeline holds right now: open flows, bytes held by reassembly (out of order
-    /// and retained for retransmission checks), bytes held by HTTP parsing.
+    /// and retained for retransmission checks), bytes held by HTTP parsing. With workers,
+    /// as of their latest report (at most one second of packet time old).
     pub fn gauges(&self) -> (u64, u64, u64) {
-        let reassembly = self.flows.buffered_bytes().saturating_add(self.flows.retained_bytes());
-        (self.flows.len() as u64, reassembly as u64, self.app.buffered_total() as u64)
+        let g = match &self.engine {
+            Engine::Inline(s) => s.gauges(),
+            Engine::Workers(w) => w.gauges(),
+        };
+        (g.flows, g.reassembly, g.http)
+    }
+
+    /// Each worker's load and losses; empty when the chain runs on this thread.
+    pub fn worker_stats(&self) -> Vec<WorkerStats> {
+        match &self.engine {
+            Engine::Inline(_) => Vec::new(),
+            Engine::Workers(w) => w.stats().to_vec(),
+        }
+    }
+
+    /// [`Pipeline::worker_stats`] for the run summary.
+    pub fn worker_summaries(&self) -> Vec<crate::summary::WorkerSummary> {
+        let summary = |w: &WorkerStats| crate::summary::WorkerSummary {
+            packets: w.packets,
+            queue_drops: w.queue_drops,
+            busy_seconds: w.busy_nanos as f64 / 1e9,
+        };
+        self.worker_stats().iter().map(summary).collect()
     }
 
     /// Takes the analysis out (a reload rebuilds it).
     pub fn take_analysis(&mut self) -> Option<crate::analysis::Analysis> {
-        self.app.take_analysis()
+        self.analysis.take().map(|a| *a)
     }
 
     /// The analysis (inventory, identities, detectors), if it runs.
     pub fn analysis_mut(&mut self) -> Option<&mut crate::analysis::Analysis> {
-        self.app.analysis_mut()
+        self.analysis.as_deref_mut()
     }
 
     /// Anomalies raised since the last call.
     pub fn drain_anomalies(&mut self) -> Vec<apitap_discovery::behaviour::Anomaly> {
-        self.app.analysis_mut().map(|a| a.drain_anomalies()).unwrap_or_default()
+        self.analysis.as_deref_mut().map(|a| a.drain_anomalies()).unwrap_or_default()
     }
 
     /// Processes one captured packet.
@@ -127,20 +173,40 @@ impl Pipeline {
         if self.stop_after == Some(Stage::Capture) {
             return;
         }
-        // The packet keeps its own time: transaction times and latencies come from it, while
-        // the monotonic clock above only drives timeouts.
-        match self.decoder.decode(rec.ts, rec.link, rec.data, rec.wire_len) {
-            Decoded::Tcp(seg) => match self.stop_after {
-                Some(Stage::Decode) => {}
-                Some(Stage::Tcp) => self.flows.handle_segment(rec.ts, &seg, &mut Discard),
-                _ => self.flows.handle_segment(rec.ts, &seg, &mut self.app),
-            },
-            Decoded::Held | Decoded::Skipped(_) | Decoded::Error(_) => {}
+        match &mut self.engine {
+            Engine::Inline(s) => {
+                s.handle_packet(rec);
+                if s.has_done() {
+                    let done = s.take_done();
+                    self.apply(done);
+                }
+            }
+            Engine::Workers(w) => {
+                w.dispatch(rec);
+                self.pump();
+            }
         }
-        // Decode anomalies (fragment overlaps, limits) are counted by the decoder's own
-        // statistics; the queue is drained so it never fills and drops.
-        while self.decoder.poll_event().is_some() {
-            self.decode_events += 1;
+    }
+
+    /// Feeds finished items to the analysis and makes their records.
+    fn apply(&mut self, done: Vec<Done>) {
+        for d in done {
+            apply_one(self.analysis.as_deref_mut(), &mut self.records, d);
+        }
+    }
+
+    /// Takes in what the workers' merge released.
+    fn pump(&mut self) {
+        let Engine::Workers(w) = &mut self.engine else { return };
+        for r in w.take_released() {
+            match r {
+                Released::Done(d) => apply_one(self.analysis.as_deref_mut(), &mut self.records, d),
+                Released::Advance(now) => {
+                    if let Some(a) = self.analysis.as_deref_mut() {
+                        a.advance(now.0);
+                    }
+                }
+            }
         }
     }
 
@@ -169,16 +235,22 @@ impl Pipeline {
     }
 
     fn expire(&mut self) {
-        self.decoder.expire(self.now);
-        if self.stop_after == Some(Stage::Tcp) {
-            self.flows.handle_timeout(self.now, &mut Discard);
-        } else {
-            self.flows.handle_timeout(self.now, &mut self.app);
+        let now = self.now;
+        match &mut self.engine {
+            Engine::Inline(s) => {
+                s.expire(now);
+                let done = s.take_done();
+                self.apply(done);
+                if let Some(a) = self.analysis.as_deref_mut() {
+                    a.advance(now.0);
+                }
+            }
+            Engine::Workers(w) => {
+                w.tick(now);
+                self.pump();
+            }
         }
-        if let Some(a) = self.app.analysis_mut() {
-            a.advance(self.now.0);
-        }
-        self.next_timeout = self.now.plus_nanos(TIMEOUT_INTERVAL_NANOS);
+        self.next_timeout = now.plus_nanos(TIMEOUT_INTERVAL_NANOS);
     }
 
     /// Advances the timeout clock without a packet (a quiet live interface), so idle flows
@@ -197,10 +269,17 @@ impl Pipeline {
 
     /// End of input: flush every flow and every pending transaction.
     pub fn finish(&mut self) {
-        if self.stop_after == Some(Stage::Tcp) {
-            self.flows.finish(self.now, &mut Discard);
-        } else {
-            self.flows.finish(self.now, &mut self.app);
+        let now = self.now;
+        match &mut self.engine {
+            Engine::Inline(s) => {
+                s.finish(now);
+                let done = s.take_done();
+                self.apply(done);
+            }
+            Engine::Workers(w) => {
+                w.finish(now);
+                self.pump();
+            }
         }
     }
 
@@ -213,15 +292,29 @@ impl Pipeline {
     /// Closed connections per service, two-way or one-sided, since the last call (see
     /// `FlowTable::take_sides`).
     pub fn take_sides(&mut self) -> (Vec<(std::net::SocketAddr, apitap_sensor::flow::Sides)>, u64) {
-        self.flows.take_sides()
+        match &mut self.engine {
+            Engine::Inline(s) => s.take_sides(),
+            Engine::Workers(w) => w.take_sides(),
+        }
     }
 
     /// Records finished since the last call.
     pub fn drain_records(&mut self) -> impl Iterator<Item = TransactionRecord> + '_ {
-        self.app.drain_records()
+        self.records.drain(..)
     }
 
-    /// Every counter of every stage, by stage, for the run summary.
+    /// The chain, when it runs on this thread (the flood tests look inside).
+    #[cfg(test)]
+    fn inline(&self) -> Option<&Stages> {
+        match &self.engine {
+            Engine::Inline(s) => Some(s),
+            Engine::Workers(_) => None,
+        }
+    }
+
+    /// Every counter of every stage, by stage, for the run summary. With workers, their
+    /// counters are as of their latest report (at most one second of packet time old; exact
+    /// after [`Pipeline::finish`]).
     pub fn counters(&self) -> BTreeMap<&'static str, BTreeMap<&'static str, u64>> {
         let mut all = BTreeMap::new();
         let input = BTreeMap::from([
@@ -229,30 +322,15 @@ impl Pipeline {
             ("bytes", self.bytes),
             ("time_regressions", self.time_regressions),
             ("time_jumps_held", self.time_jumps_held),
-            ("decode_events", self.decode_events),
+            ("decode_events", 0),
         ]);
         all.insert("input", input);
-        all.insert("decode", self.decoder.stats().counters().into_iter().collect());
-        all.insert("tcp", self.flows.stats().counters().into_iter().collect());
-        let a = self.app.stats();
-        all.insert(
-            "app",
-            BTreeMap::from([
-                ("http_connections", a.http_connections),
-                ("http_connections_reversed", a.http_connections_reversed),
-                ("other_connections", a.other_connections),
-                ("tls_connections", a.tls_connections),
-                ("undecided_connections", a.undecided_connections),
-                ("transactions", a.transactions),
-                ("tcp_events", a.tcp_events),
-                ("tcp_events_dropped", a.tcp_events_dropped),
-                ("detect_overflow_bytes", a.detect_overflow_bytes),
-                ("budget_shed_connections", a.budget_shed_connections),
-                ("buffered_peak", a.buffered_peak),
-            ]),
-        );
-        all.insert("http", self.app.http_counters());
-        if let Some(a) = self.app.analysis_ref() {
+        let chain = match &self.engine {
+            Engine::Inline(s) => s.counters(),
+            Engine::Workers(w) => w.counters(),
+        };
+        stages::add_counters(&mut all, &chain);
+        if let Some(a) = self.analysis.as_deref() {
             if let Some(b) = a.behaviour() {
                 let st = b.stats();
                 let al = b.alert_stats();
@@ -287,6 +365,24 @@ impl Pipeline {
     }
 }
 
+/// Feeds one finished item to the analysis and makes its record.
+fn apply_one(analysis: Option<&mut Analysis>, records: &mut Vec<TransactionRecord>, done: Done) {
+    match done {
+        Done::Txn(f) => {
+            let f = *f;
+            if let Some(a) = analysis {
+                let (client, server) = f.info.client_server(f.swapped);
+                a.observe(client, server, &f.uid, &f.tx, crate::record::latency(&f.tx), f.bodies);
+            }
+            records.push(TransactionRecord::new(&f.info, f.swapped, &f.uid, f.tx, f.tcp_events));
+        }
+        Done::Tls { client, server, mut tls } => {
+            if let Some(a) = analysis {
+                tls.report(&mut a.inventory, client, server);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
-#[path = "pipeline_floods.rs"]
 mod floods;

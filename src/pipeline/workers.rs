@@ -1,0 +1,416 @@
+//! N worker threads, each running its own [`Stages`] chain, fed by the thread that reads the
+//! capture. Every packet goes to the worker its steering hash names (the innermost IP address
+//! pair, so both directions and every fragment of a connection meet in one flow table);
+//! packets travel in batches over bounded queues, and finished transactions come back tagged
+//! with the input position that finished them. [`Merge`](super::merge::Merge) puts them back
+//! in input order, so a replay gives the same analysis whatever the threads' timing.
+//!
+//! Why one reading thread and not the kernel's `PACKET_FANOUT`: see docs/ARCHITECTURE.md
+//! ("Workers").
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use apitap_discovery::inventory::InventoryConfig;
+use apitap_parsers::http::HttpConfig;
+use apitap_sensor::capture::PacketRecord;
+use apitap_sensor::decode::{steer_hash_with_wire_len, worker_of, DecodeConfig};
+use apitap_sensor::flow::Sides;
+use apitap_sensor::packet::LinkType;
+use apitap_sensor::Timestamp;
+
+use super::merge::{Merge, Released};
+use super::stages::{add_counters, Gauges, StageCounters, Stages};
+use crate::config::Settings;
+
+/// Packets gathered (over all workers) before the batches are handed over. Larger batches
+/// cost less per packet to hand over; smaller ones keep records flowing sooner.
+pub const BATCH_PACKETS: usize = 1024;
+
+/// Bytes of packet data gathered (over all workers) before the batches are handed over.
+pub const BATCH_BYTES: usize = 2 << 20;
+
+/// Batches that may wait in one worker's queue. With [`BATCH_PACKETS`] this bounds the
+/// packets in flight per worker.
+pub const QUEUE_BATCHES: usize = 8;
+
+/// Most worker threads a configuration may ask for.
+pub const MAX_WORKERS: usize = 256;
+
+/// Live capture: how long the reading thread waits for room in a full worker queue before it
+/// drops that worker's batch. Waiting stalls every worker (the kernel ring then fills for
+/// all connections); dropping confines the loss to the connections of the worker that fell
+/// behind, and it is counted.
+pub const LIVE_QUEUE_WAIT: Duration = Duration::from_millis(50);
+
+/// How long the reading thread waits between checks for worker output while a queue is
+/// full.
+const FULL_QUEUE_POLL: Duration = Duration::from_millis(1);
+
+/// One entry of a batch, in input order.
+enum Entry {
+    /// A packet; its bytes are `data[start..end]` of the batch.
+    Packet { index: u64, ts: Timestamp, link: LinkType, wire_len: u32, start: usize, end: usize },
+    /// Expire idle flows as of `now`.
+    Tick { index: u64, now: Timestamp },
+    /// End of input: flush everything as of `now`.
+    Finish { index: u64, now: Timestamp },
+    /// HTTP settings for new connections.
+    HttpConfig(Arc<HttpConfig>),
+    /// Prepare transactions for this analysis configuration.
+    Analysis(Option<Arc<InventoryConfig>>),
+}
+
+/// Work for one worker: entries in input order, and the input position up to which the
+/// worker has now been given everything meant for it.
+#[derive(Default)]
+struct Batch {
+    entries: Vec<Entry>,
+    data: Vec<u8>,
+    upto: u64,
+}
+
+impl Batch {
+    fn packets(&self) -> usize {
+        self.entries.iter().filter(|e| matches!(e, Entry::Packet { .. })).count()
+    }
+}
+
+/// What a worker reports back.
+struct Output {
+    worker: usize,
+    /// Finished items with the input position that finished them, in order.
+    done: Vec<(u64, crate::app::Done)>,
+    /// Everything up to this position has been processed.
+    upto: u64,
+    /// Latest counters and gauges (after a tick or at the end).
+    snapshot: Option<Box<Snapshot>>,
+    /// The batch, emptied, for reuse.
+    recycled: Batch,
+    /// Nanoseconds spent processing this batch.
+    busy_nanos: u64,
+}
+
+/// A worker's counters and gauges at one point, and the sides of connections closed since
+/// its previous snapshot.
+struct Snapshot {
+    counters: StageCounters,
+    gauges: Gauges,
+    sides: (Vec<(std::net::SocketAddr, Sides)>, u64),
+}
+
+/// One worker's load and losses, for the summary and metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Packets handed to this worker.
+    pub packets: u64,
+    /// Packets dropped because its queue stayed full (live capture only).
+    pub queue_drops: u64,
+    /// Nanoseconds it spent processing.
+    pub busy_nanos: u64,
+}
+
+/// The worker threads and the reading thread's side of them.
+pub struct Workers {
+    inputs: Vec<SyncSender<Batch>>,
+    output: Receiver<Output>,
+    handles: Vec<JoinHandle<()>>,
+    /// Per worker: the batch being filled.
+    filling: Vec<Batch>,
+    /// Emptied batches returned by the workers.
+    spare: Vec<Batch>,
+    filling_packets: usize,
+    filling_bytes: usize,
+    /// Input position of the next entry.
+    index: u64,
+    merge: Merge,
+    snapshots: Vec<Option<Snapshot>>,
+    sides: (Vec<(std::net::SocketAddr, Sides)>, u64),
+    stats: Vec<WorkerStats>,
+    /// How long to wait for room in a full queue before dropping the batch; `None` waits for
+    /// ever (reading a file loses nothing).
+    queue_wait: Option<Duration>,
+    decode: DecodeConfig,
+}
+
+/// `settings` with every total limit split between `n` workers, so that the sum stays what
+/// was configured.
+fn share(settings: &Settings, n: usize) -> Settings {
+    let part = |v: usize| v.div_ceil(n).max(1);
+    let mut s = settings.clone();
+    s.flow.max_flows = part(s.flow.max_flows);
+    s.flow.max_buffered_total = part(s.flow.max_buffered_total);
+    s.flow.max_retained_total = part(s.flow.max_retained_total);
+    s.decode.defrag.max_bytes_total = part(s.decode.defrag.max_bytes_total);
+    s.decode.defrag.max_datagrams = part(s.decode.defrag.max_datagrams);
+    s.max_http_buffered_total = part(s.max_http_buffered_total);
+    s
+}
+
+impl Workers {
+    /// Starts `n` (at least 2) workers with `settings` shared between them.
+    pub fn start(settings: &Settings, n: usize) -> std::io::Result<Self> {
+        let n = n.max(2);
+        let each = share(settings, n);
+        let (out_tx, output) = mpsc::channel();
+        let mut inputs = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        for worker in 0..n {
+            let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUE_BATCHES);
+            let stages = Stages::new(&each);
+            let out = out_tx.clone();
+            let handle = std::thread::Builder::new().name(format!("apitap-worker-{worker}")).spawn(move || run(worker, stages, rx, out))?;
+            inputs.push(tx);
+            handles.push(handle);
+        }
+        Ok(Workers {
+            inputs,
+            output,
+            handles,
+            filling: (0..n).map(|_| Batch::default()).collect(),
+            spare: Vec::new(),
+            filling_packets: 0,
+            filling_bytes: 0,
+            index: 0,
+            merge: Merge::new(n),
+            snapshots: (0..n).map(|_| None).collect(),
+            sides: (Vec::new(), 0),
+            stats: vec![WorkerStats::default(); n],
+            queue_wait: settings.queue_wait,
+            decode: settings.decode.clone(),
+        })
+    }
+
+    /// Number of workers.
+    pub fn len(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// Hands a packet to its worker (batched).
+    pub fn dispatch(&mut self, rec: &PacketRecord<'_>) {
+        let worker = worker_of(steer_hash_with_wire_len(&self.decode, rec.link, rec.data, rec.wire_len), self.len());
+        let index = self.next_index();
+        let Some(batch) = self.filling.get_mut(worker) else { return };
+        let start = batch.data.len();
+        batch.data.extend_from_slice(rec.data);
+        batch.entries.push(Entry::Packet { index, ts: rec.ts, link: rec.link, wire_len: rec.wire_len, start, end: batch.data.len() });
+        if let Some(s) = self.stats.get_mut(worker) {
+            s.packets += 1;
+        }
+        self.filling_packets += 1;
+        self.filling_bytes += rec.data.len();
+        if self.filling_packets >= BATCH_PACKETS || self.filling_bytes >= BATCH_BYTES {
+            self.flush();
+        }
+        self.collect(false);
+    }
+
+    /// Expires idle flows in every worker as of `now`; the merge advances the analysis
+    /// there.
+    pub fn tick(&mut self, now: Timestamp) {
+        let index = self.next_index();
+        for b in &mut self.filling {
+            b.entries.push(Entry::Tick { index, now });
+        }
+        self.merge.push_tick(index, now);
+        self.flush();
+        self.collect(false);
+    }
+
+    /// HTTP settings for connections that start from now on.
+    pub fn set_http_config(&mut self, cfg: Arc<HttpConfig>) {
+        for b in &mut self.filling {
+            b.entries.push(Entry::HttpConfig(Arc::clone(&cfg)));
+        }
+    }
+
+    /// Prepares transactions for this analysis configuration from now on.
+    pub fn set_analysis(&mut self, cfg: Option<Arc<InventoryConfig>>) {
+        for b in &mut self.filling {
+            b.entries.push(Entry::Analysis(cfg.clone()));
+        }
+    }
+
+    /// End of input: every worker flushes as of `now`; returns when all have answered.
+    pub fn finish(&mut self, now: Timestamp) {
+        let index = self.next_index();
+        for b in &mut self.filling {
+            b.entries.push(Entry::Finish { index, now });
+        }
+        // The last batches must arrive whatever the queue policy.
+        let wait = self.queue_wait.take();
+        self.flush();
+        self.queue_wait = wait;
+        while self.merge.upto() < index {
+            match self.output.recv_timeout(Duration::from_millis(100)) {
+                Ok(out) => self.absorb(out),
+                Err(RecvTimeoutError::Timeout) => {
+                    // A worker only ends when its queue closes, so one that ended panicked:
+                    // what it held is lost, and waiting for it would never end.
+                    if self.handles.iter().any(JoinHandle::is_finished) {
+                        tracing::error!("a worker thread failed; the connections it held are lost");
+                        break;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    }
+
+    /// Items the merge has released, in input order.
+    pub fn take_released(&mut self) -> Vec<Released> {
+        self.merge.take_released()
+    }
+
+    /// Sum of the workers' latest counters.
+    pub fn counters(&self) -> StageCounters {
+        let mut all = StageCounters::new();
+        for s in self.snapshots.iter().flatten() {
+            add_counters(&mut all, &s.counters);
+        }
+        all
+    }
+
+    /// Sum of the workers' latest gauges.
+    pub fn gauges(&self) -> Gauges {
+        self.snapshots.iter().flatten().fold(Gauges::default(), |acc, s| acc.add(s.gauges))
+    }
+
+    /// Connections closed per service since the last call, over all workers.
+    pub fn take_sides(&mut self) -> (Vec<(std::net::SocketAddr, Sides)>, u64) {
+        std::mem::take(&mut self.sides)
+    }
+
+    /// Each worker's load and losses.
+    pub fn stats(&self) -> &[WorkerStats] {
+        &self.stats
+    }
+
+    fn next_index(&mut self) -> u64 {
+        self.index += 1;
+        self.index
+    }
+
+    /// Hands every worker its batch (empty ones too: they carry how far the input went).
+    fn flush(&mut self) {
+        let upto = self.index;
+        for worker in 0..self.inputs.len() {
+            let fresh = self.spare.pop().unwrap_or_default();
+            let Some(slot) = self.filling.get_mut(worker) else { continue };
+            let mut batch = std::mem::replace(slot, fresh);
+            batch.upto = upto;
+            self.send(worker, batch);
+        }
+        self.filling_packets = 0;
+        self.filling_bytes = 0;
+    }
+
+    /// Sends `batch` to `worker`, taking in worker output while its queue is full. Past the
+    /// queue wait (live capture), the batch's packets are dropped and counted; its other
+    /// entries and its position still go, so that the merge never waits for them.
+    fn send(&mut self, worker: usize, mut batch: Batch) {
+        let Some(tx) = self.inputs.get(worker).cloned() else { return };
+        let started = Instant::now();
+        loop {
+            match tx.try_send(batch) {
+                Ok(()) => return,
+                Err(TrySendError::Disconnected(_)) => return,
+                Err(TrySendError::Full(b)) => batch = b,
+            }
+            if let Some(wait) = self.queue_wait {
+                if started.elapsed() >= wait && batch.packets() > 0 {
+                    let dropped = batch.packets() as u64;
+                    if let Some(s) = self.stats.get_mut(worker) {
+                        s.queue_drops += dropped;
+                    }
+                    batch.entries.retain(|e| !matches!(e, Entry::Packet { .. }));
+                    batch.data.clear();
+                }
+            }
+            if let Ok(out) = self.output.recv_timeout(FULL_QUEUE_POLL) {
+                self.absorb(out);
+            }
+        }
+    }
+
+    /// Takes in whatever worker output is ready (`block`: wait for at least one).
+    fn collect(&mut self, block: bool) {
+        if block {
+            if let Ok(out) = self.output.recv() {
+                self.absorb(out);
+            }
+        }
+        while let Ok(out) = self.output.try_recv() {
+            self.absorb(out);
+        }
+    }
+
+    fn absorb(&mut self, out: Output) {
+        let Output { worker, done, upto, snapshot, recycled, busy_nanos } = out;
+        if let Some(s) = self.stats.get_mut(worker) {
+            s.busy_nanos = s.busy_nanos.saturating_add(busy_nanos);
+        }
+        if let Some(snap) = snapshot {
+            let snap = *snap;
+            self.sides.0.extend(snap.sides.0.iter().copied());
+            self.sides.1 = self.sides.1.saturating_add(snap.sides.1);
+            if let Some(slot) = self.snapshots.get_mut(worker) {
+                *slot = Some(Snapshot { sides: (Vec::new(), 0), ..snap });
+            }
+        }
+        self.merge.push(worker, done, upto);
+        if self.spare.len() < self.inputs.len() * 2 {
+            self.spare.push(recycled);
+        }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        // Closing the queues ends the workers' loops.
+        self.inputs.clear();
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A worker's loop: process batches until its queue closes.
+fn run(worker: usize, mut stages: Stages, input: Receiver<Batch>, output: mpsc::Sender<Output>) {
+    while let Ok(mut batch) = input.recv() {
+        let started = Instant::now();
+        let mut done = Vec::new();
+        let mut snapshot = None;
+        for entry in batch.entries.drain(..) {
+            match entry {
+                Entry::Packet { index, ts, link, wire_len, start, end } => {
+                    let data = batch.data.get(start..end).unwrap_or(&[]);
+                    stages.handle_packet(&PacketRecord { ts, link, data, wire_len, interface: 0 });
+                    if stages.has_done() {
+                        done.extend(stages.take_done().into_iter().map(|d| (index, d)));
+                    }
+                }
+                Entry::Tick { index, now } => {
+                    stages.expire(now);
+                    done.extend(stages.take_done().into_iter().map(|d| (index, d)));
+                    snapshot = Some(Box::new(Snapshot { counters: stages.counters(), gauges: stages.gauges(), sides: stages.take_sides() }));
+                }
+                Entry::Finish { index, now } => {
+                    stages.finish(now);
+                    done.extend(stages.take_done().into_iter().map(|d| (index, d)));
+                    snapshot = Some(Box::new(Snapshot { counters: stages.counters(), gauges: stages.gauges(), sides: stages.take_sides() }));
+                }
+                Entry::HttpConfig(cfg) => stages.set_http_config(cfg),
+                Entry::Analysis(cfg) => stages.set_analysis(cfg),
+            }
+        }
+        batch.data.clear();
+        let upto = batch.upto;
+        let busy_nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if output.send(Output { worker, done, upto, snapshot, recycled: batch, busy_nanos }).is_err() {
+            return;
+        }
+    }
+}
