@@ -12,7 +12,8 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 
 use apitap_sensor::decode::{
-    steer_hash, steer_hash_with_wire_len, worker_of, DecodeConfig, DecodeError, Decoder,
+    steer, steer_hash, steer_hash_with_wire_len, worker_of, DecodeConfig, DecodeError, Decoder,
+    Steer,
 };
 use apitap_sensor::{LinkType, Timestamp};
 use decode_support::*;
@@ -359,6 +360,68 @@ fn every_fragment_hashes_like_the_unfragmented_packets() {
         for f in checked(frags, a, b, wrap) {
             assert_eq!(h(LinkType::Raw, &f), bare(a, b));
         }
+    }
+}
+
+fn st(f: &[u8]) -> Steer {
+    steer(&DecodeConfig::default(), LinkType::Raw, f, wire(f))
+}
+
+#[test]
+fn steer_by_connection_is_symmetric_and_separates_ports() {
+    let mut rng = Rng(0x5eed_0010);
+    let mut seen = HashSet::new();
+    for _ in 0..200 {
+        let (a, b) = (v4(&mut rng), v4(&mut rng));
+        let sport = 1024 + (rng.next() % 60_000) as u16;
+        let there = st(&tcp4_between(a, b, sport, 443, b"x"));
+        let back = st(&tcp4_between(b, a, 443, sport, b"y"));
+        assert_eq!(there, back, "both directions");
+        let Steer::Packet(hash) = there else { panic!("{there:?}") };
+        seen.insert(hash);
+        // Another connection between the same hosts: another hash (the pair hash would not).
+        let other = st(&tcp4_between(a, b, sport.wrapping_add(1), 443, b"x"));
+        assert_ne!(other, there, "ports are in the hash");
+    }
+    assert_eq!(seen.len(), 200);
+    // Many connections between one gateway and one back end spread over the workers.
+    let hashes: Vec<u64> = (0..10_000u16)
+        .map(|i| match st(&tcp4_between([10, 0, 0, 1], [10, 0, 0, 2], 20_000 + i, 8080, b"x")) {
+            Steer::Packet(h) => h,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_balanced(&hashes, "one host pair, 10,000 client ports");
+}
+
+#[test]
+fn steer_names_fragments_and_the_first_one_carries_the_connection() {
+    let payload = [0x5a; 400];
+    let mut rng = Rng(0x5eed_0011);
+    for round in 0..20 {
+        let (a, b) = (IpAddr::from(v4(&mut rng)), IpAddr::from(v4(&mut rng)));
+        let whole = match st(&packet(a, b, b"whole")) {
+            Steer::Packet(h) => h,
+            other => panic!("{other:?}"),
+        };
+        let frags = checked(fragment4(&packet(a, b, &payload), &[24, 200]), a, b, None);
+        let mut datagrams = HashSet::new();
+        for (i, f) in frags.iter().enumerate() {
+            let Steer::Fragment { datagram, pair, connection, first } = st(f) else { panic!("fragment {i}") };
+            datagrams.insert(datagram);
+            assert_eq!(pair, bare(a, b), "the pair hash is the pair's");
+            assert_eq!(first, i == 0);
+            if i == 0 {
+                assert_eq!(connection, Some(whole), "round {round}: the first fragment steers like the connection");
+            } else {
+                assert_eq!(connection, None, "later fragments show no ports");
+            }
+        }
+        assert_eq!(datagrams.len(), 1, "one datagram key for all its fragments");
+        // Another datagram of the same connection: another key.
+        let again = fragment6(&packet(IpAddr::from(v6(&mut rng)), IpAddr::from(v6(&mut rng)), &payload), &[24, 200], round);
+        let Steer::Fragment { datagram, .. } = st(&again[1]) else { panic!() };
+        assert!(!datagrams.contains(&datagram));
     }
 }
 

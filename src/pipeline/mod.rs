@@ -4,6 +4,7 @@
 //! (inventory, identities, detectors) and the records, always on this thread.
 
 mod merge;
+mod route;
 pub mod stages;
 pub mod workers;
 
@@ -168,7 +169,7 @@ impl Pipeline {
         self.bytes += rec.data.len() as u64;
         self.advance_clock(rec.ts);
         if self.now >= self.next_timeout {
-            self.expire();
+            self.expire(false);
         }
         if self.stop_after == Some(Stage::Capture) {
             return;
@@ -234,7 +235,8 @@ impl Pipeline {
         self.now = ts;
     }
 
-    fn expire(&mut self) {
+    /// Timeouts as of the clock; `quiet`: called for a quiet link, not before a packet.
+    fn expire(&mut self, quiet: bool) {
         let now = self.now;
         match &mut self.engine {
             Engine::Inline(s) => {
@@ -246,7 +248,7 @@ impl Pipeline {
                 }
             }
             Engine::Workers(w) => {
-                w.tick(now);
+                w.tick(now, quiet);
                 self.pump();
             }
         }
@@ -259,7 +261,7 @@ impl Pipeline {
         if now > self.now {
             self.now = now;
         }
-        self.expire();
+        self.expire(true);
     }
 
     /// The pipeline's packet-time clock (the latest confirmed packet or tick).

@@ -1,7 +1,8 @@
 //! N worker threads, each running its own [`Stages`] chain, fed by the thread that reads the
-//! capture. Every packet goes to the worker its steering hash names (the innermost IP address
-//! pair, so both directions and every fragment of a connection meet in one flow table);
-//! packets travel in batches over bounded queues, and finished transactions come back tagged
+//! capture. Every packet goes to the worker of its connection (`apitap_sensor::decode::steer`:
+//! the innermost address pair and the TCP ports, equal in both directions), and every IP
+//! fragment where its datagram's first fragment went (`route`), so that a connection lives in
+//! one flow table; packets travel in batches over bounded queues, and finished transactions come back tagged
 //! with the input position that finished them. [`Merge`](super::merge::Merge) puts them back
 //! in input order, so a replay gives the same analysis whatever the threads' timing.
 //!
@@ -16,12 +17,13 @@ use std::time::{Duration, Instant};
 use apitap_discovery::inventory::InventoryConfig;
 use apitap_parsers::http::HttpConfig;
 use apitap_sensor::capture::PacketRecord;
-use apitap_sensor::decode::{steer_hash_with_wire_len, worker_of, DecodeConfig};
+use apitap_sensor::decode::{steer, worker_of, DecodeConfig, Steer};
 use apitap_sensor::flow::Sides;
 use apitap_sensor::packet::LinkType;
 use apitap_sensor::Timestamp;
 
 use super::merge::{Merge, Released};
+use super::route::{HeldFragment, Router};
 use super::stages::{add_counters, Gauges, StageCounters, Stages};
 use crate::config::Settings;
 
@@ -44,6 +46,16 @@ pub const MAX_WORKERS: usize = 256;
 /// all connections); dropping confines the loss to the connections of the worker that fell
 /// behind, and it is counted.
 pub const LIVE_QUEUE_WAIT: Duration = Duration::from_millis(50);
+
+/// A tick hands the batches over when they have waited this long (wall clock), so that
+/// records keep flowing from a quiet link; a dense capture fills the batches first. Handing
+/// over at every tick would cost a wake-up per worker per second of packet time, which a
+/// replay of a sparse week turns into one per packet.
+const TICK_FLUSH_AFTER: Duration = Duration::from_millis(20);
+
+/// A worker reports its counters at a tick at most this often (wall clock), and always at the
+/// end.
+const SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
 
 /// How long the reading thread waits between checks for worker output while a queue is
 /// full.
@@ -123,6 +135,7 @@ pub struct Workers {
     spare: Vec<Batch>,
     filling_packets: usize,
     filling_bytes: usize,
+    last_flush: Instant,
     /// Input position of the next entry.
     index: u64,
     merge: Merge,
@@ -133,6 +146,9 @@ pub struct Workers {
     /// ever (reading a file loses nothing).
     queue_wait: Option<Duration>,
     decode: DecodeConfig,
+    router: Router,
+    /// Held fragments released by the router, waiting to be batched.
+    released: Vec<(usize, HeldFragment)>,
 }
 
 /// `settings` with every total limit split between `n` workers, so that the sum stays what
@@ -173,6 +189,7 @@ impl Workers {
             spare: Vec::new(),
             filling_packets: 0,
             filling_bytes: 0,
+            last_flush: Instant::now(),
             index: 0,
             merge: Merge::new(n),
             snapshots: (0..n).map(|_| None).collect(),
@@ -180,6 +197,8 @@ impl Workers {
             stats: vec![WorkerStats::default(); n],
             queue_wait: settings.queue_wait,
             decode: settings.decode.clone(),
+            router: Router::new(u64::try_from(settings.decode.defrag.timeout.as_nanos()).unwrap_or(u64::MAX)),
+            released: Vec::new(),
         })
     }
 
@@ -188,9 +207,38 @@ impl Workers {
         self.inputs.len()
     }
 
-    /// Hands a packet to its worker (batched).
+    /// Hands a packet to the worker of its connection (batched). A fragment goes where its
+    /// datagram's first fragment went, and waits for it if it came first (see `route`).
     pub fn dispatch(&mut self, rec: &PacketRecord<'_>) {
-        let worker = worker_of(steer_hash_with_wire_len(&self.decode, rec.link, rec.data, rec.wire_len), self.len());
+        let n = self.len();
+        match steer(&self.decode, rec.link, rec.data, rec.wire_len) {
+            Steer::Unpaired => self.push(0, rec),
+            Steer::Packet(h) => self.push(worker_of(h, n), rec),
+            Steer::Fragment { datagram, pair, connection, first } => {
+                let fallback = worker_of(pair, n);
+                // A first fragment without TCP ports (another protocol, or a first fragment too
+                // short to show them) goes by its pair, and the rest of its datagram with it.
+                let first_to = first.then(|| connection.map_or(fallback, |c| worker_of(c, n)));
+                let hold = || HeldFragment { ts: rec.ts, link: rec.link, wire_len: rec.wire_len, data: rec.data.to_vec(), fallback };
+                let mut released = std::mem::take(&mut self.released);
+                let to = self.router.fragment(rec.ts, datagram, first_to, hold, &mut released);
+                // The fragments that waited arrived earlier: they go first, so that the worker
+                // sees the datagram in capture order and completes it at the same packet.
+                self.push_released(&mut released);
+                self.released = released;
+                if let Some(w) = to {
+                    self.push(w, rec);
+                }
+            }
+        }
+        if self.filling_packets >= BATCH_PACKETS || self.filling_bytes >= BATCH_BYTES {
+            self.flush();
+            self.collect(false);
+        }
+    }
+
+    /// Adds a packet to `worker`'s batch.
+    fn push(&mut self, worker: usize, rec: &PacketRecord<'_>) {
         let index = self.next_index();
         let Some(batch) = self.filling.get_mut(worker) else { return };
         let start = batch.data.len();
@@ -201,21 +249,30 @@ impl Workers {
         }
         self.filling_packets += 1;
         self.filling_bytes += rec.data.len();
-        if self.filling_packets >= BATCH_PACKETS || self.filling_bytes >= BATCH_BYTES {
-            self.flush();
+    }
+
+    /// Adds the fragments the router released to their workers' batches.
+    fn push_released(&mut self, released: &mut Vec<(usize, HeldFragment)>) {
+        for (w, f) in released.drain(..) {
+            self.push(w, &PacketRecord { ts: f.ts, link: f.link, data: &f.data, wire_len: f.wire_len, interface: 0 });
         }
-        self.collect(false);
     }
 
     /// Expires idle flows in every worker as of `now`; the merge advances the analysis
-    /// there.
-    pub fn tick(&mut self, now: Timestamp) {
+    /// there. `quiet`: no packet is coming (a quiet link), so hand everything over now.
+    pub fn tick(&mut self, now: Timestamp, quiet: bool) {
+        let mut released = std::mem::take(&mut self.released);
+        self.router.expire(now, &mut released);
+        self.push_released(&mut released);
+        self.released = released;
         let index = self.next_index();
         for b in &mut self.filling {
             b.entries.push(Entry::Tick { index, now });
         }
         self.merge.push_tick(index, now);
-        self.flush();
+        if quiet || self.last_flush.elapsed() >= TICK_FLUSH_AFTER {
+            self.flush();
+        }
         self.collect(false);
     }
 
@@ -235,6 +292,10 @@ impl Workers {
 
     /// End of input: every worker flushes as of `now`; returns when all have answered.
     pub fn finish(&mut self, now: Timestamp) {
+        let mut released = std::mem::take(&mut self.released);
+        self.router.finish(&mut released);
+        self.push_released(&mut released);
+        self.released = released;
         let index = self.next_index();
         for b in &mut self.filling {
             b.entries.push(Entry::Finish { index, now });
@@ -264,9 +325,18 @@ impl Workers {
         self.merge.take_released()
     }
 
-    /// Sum of the workers' latest counters.
+    /// Sum of the workers' latest counters, and the reading thread's fragment routing.
     pub fn counters(&self) -> StageCounters {
         let mut all = StageCounters::new();
+        let r = self.router.stats();
+        all.insert(
+            "steering",
+            std::collections::BTreeMap::from([
+                ("fragments_held", r.held),
+                ("fragments_unrouted", r.unrouted),
+                ("fragment_routes_evicted", r.routes_evicted),
+            ]),
+        );
         for s in self.snapshots.iter().flatten() {
             add_counters(&mut all, &s.counters);
         }
@@ -305,6 +375,7 @@ impl Workers {
         }
         self.filling_packets = 0;
         self.filling_bytes = 0;
+        self.last_flush = Instant::now();
     }
 
     /// Sends `batch` to `worker`, taking in worker output while its queue is full. Past the
@@ -379,6 +450,7 @@ impl Drop for Workers {
 
 /// A worker's loop: process batches until its queue closes.
 fn run(worker: usize, mut stages: Stages, input: Receiver<Batch>, output: mpsc::Sender<Output>) {
+    let mut last_snapshot: Option<Instant> = None;
     while let Ok(mut batch) = input.recv() {
         let started = Instant::now();
         let mut done = Vec::new();
@@ -395,7 +467,10 @@ fn run(worker: usize, mut stages: Stages, input: Receiver<Batch>, output: mpsc::
                 Entry::Tick { index, now } => {
                     stages.expire(now);
                     done.extend(stages.take_done().into_iter().map(|d| (index, d)));
-                    snapshot = Some(Box::new(Snapshot { counters: stages.counters(), gauges: stages.gauges(), sides: stages.take_sides() }));
+                    if last_snapshot.is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY) {
+                        snapshot = Some(Box::new(Snapshot { counters: stages.counters(), gauges: stages.gauges(), sides: stages.take_sides() }));
+                        last_snapshot = Some(Instant::now());
+                    }
                 }
                 Entry::Finish { index, now } => {
                     stages.finish(now);

@@ -52,7 +52,7 @@ use crate::defrag::{DefragConfig, Defragmenter, EventQueue};
 use crate::packet::{LinkType, TcpSegment, Timestamp};
 
 pub use stats::DecodeStats;
-pub use steer::{steer_hash, steer_hash_with_wire_len, worker_of, NO_PAIR};
+pub use steer::{steer, steer_hash, steer_hash_with_wire_len, worker_of, Steer, NO_PAIR};
 pub use types::{DecodeError, DecodeEvent, Layer, SkipReason};
 
 use walk::{Stop, Walker};

@@ -104,6 +104,64 @@ pub fn worker_of(hash: u64, workers: usize) -> usize {
     usize::try_from(w).unwrap_or(0)
 }
 
+/// Where a frame belongs, by connection: what [`steer`] returns.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Steer {
+    /// No IP header to steer by (the frames [`steer_hash`] gives [`NO_PAIR`]).
+    Unpaired,
+    /// A whole packet: for TCP the connection's hash (address pair and ports, equal in both
+    /// directions), for anything else its address pair's hash.
+    Packet(u64),
+    /// An IP fragment. Only a first fragment shows the ports, so a steering thread routes a
+    /// datagram by its first fragment ([`Steer::Fragment::connection`]) and sends the other
+    /// fragments of the same `datagram` the same way.
+    Fragment {
+        /// The datagram's key: address pair, identification and protocol.
+        datagram: u64,
+        /// The address pair's hash ([`steer_hash`]), for fragments whose first one never shows.
+        pair: u64,
+        /// For a first fragment whose data starts with a TCP header's ports: the connection's
+        /// hash, equal to [`Steer::Packet`] of the connection's unfragmented packets.
+        connection: Option<u64>,
+        /// This is the datagram's first fragment (offset 0).
+        first: bool,
+    },
+}
+
+/// Steers `frame` by connection rather than by address pair: like
+/// [`steer_hash_with_wire_len`], with the TCP ports in the hash when the packet shows them,
+/// and fragments reported as such so that the caller can route every fragment of a datagram
+/// where its first fragment goes (the stateful part, which this function leaves to the
+/// caller). Hashing ports spreads the connections between two busy hosts (a gateway and a back
+/// end) over every worker, where the pair hash puts them all on one.
+pub fn steer(cfg: &DecodeConfig, link: LinkType, frame: &[u8], wire_len: u32) -> Steer {
+    let wire = usize::try_from(wire_len).unwrap_or(usize::MAX);
+    let mut stats = DecodeStats::default();
+    let mut walker = Walker::peek(cfg, &mut stats);
+    if let Stop::Error(_) = walker.run(frame, wire, Next::Link(link)) {
+        return Steer::Unpaired;
+    }
+    let Some((src, dst)) = walker.ip_pair else { return Steer::Unpaired };
+    let pair = pair_hash(src, dst);
+    let connection = walker.ports.map(|(sp, dp)| connection_hash(pair, (src, sp), (dst, dp)));
+    match walker.fragment {
+        Some((id, proto, first)) => Steer::Fragment {
+            datagram: fmix64(pair ^ (u64::from(id) << 8 | u64::from(proto)).wrapping_mul(MUL)),
+            pair,
+            connection,
+            first,
+        },
+        None => Steer::Packet(connection.unwrap_or(pair)),
+    }
+}
+
+/// A connection's hash from its pair's hash and its two endpoints, equal in both directions.
+fn connection_hash(pair: u64, a: (IpAddr, u16), b: (IpAddr, u16)) -> u64 {
+    let (lo, hi) = if a <= b { (a.1, b.1) } else { (b.1, a.1) };
+    let ports = (u64::from(lo) << 16) | u64::from(hi);
+    fmix64(pair ^ ports.wrapping_mul(MUL))
+}
+
 fn peek(cfg: &DecodeConfig, link: LinkType, frame: &[u8], wire: usize) -> u64 {
     // The walker bumps layer counters as it goes; these are dropped with the call. A few
     // hundred bytes of stack, zeroed per call: cheaper than a branch on every counter.

@@ -105,6 +105,14 @@ impl From<DecodeError> for Stop {
     }
 }
 
+/// The ports at the start of a TCP header, when its first four bytes are there.
+fn tcp_ports(b: &[u8]) -> Option<(u16, u16)> {
+    match b {
+        [a, b, c, d, ..] => Some((u16::from_be_bytes([*a, *b]), u16::from_be_bytes([*c, *d]))),
+        _ => None,
+    }
+}
+
 /// Counts a header that parsed (whatever it leads to); a malformed one is not counted.
 fn counted(counter: &mut u64, r: Result<Next, Stop>) -> Result<Next, Stop> {
     if !matches!(r, Err(Stop::Error(_))) {
@@ -156,6 +164,11 @@ pub(crate) struct Walker<'s> {
     pub vlans: [Option<u16>; MAX_VLAN_TAGS],
     /// Peek walks only: (source, destination) of the latest IP header read.
     pub ip_pair: Option<(IpAddr, IpAddr)>,
+    /// Peek walks only: the TCP ports (source, destination) where the walk reached a TCP
+    /// header, or a first fragment whose data starts with one.
+    pub ports: Option<(u16, u16)>,
+    /// Peek walks only: the fragment the walk stopped at: (identification, protocol, first).
+    pub fragment: Option<(u32, u8, bool)>,
 }
 
 impl<'s> Walker<'s> {
@@ -176,6 +189,8 @@ impl<'s> Walker<'s> {
             seen_ip: false,
             vlans: [None; MAX_VLAN_TAGS],
             ip_pair: None,
+            ports: None,
+            fragment: None,
         }
     }
 
@@ -192,6 +207,8 @@ impl<'s> Walker<'s> {
             seen_ip: false,
             vlans: [None; MAX_VLAN_TAGS],
             ip_pair: None,
+            ports: None,
+            fragment: None,
         }
     }
 
@@ -275,7 +292,10 @@ impl<'s> Walker<'s> {
                 self.stats.ip_in_ip += 1;
                 Ok(if v6 { Next::Ipv6 } else { Next::Ipv4 })
             }
-            Next::Tcp(_) if self.peeking() => Err(Stop::Peeked),
+            Next::Tcp(_) if self.peeking() => {
+                self.ports = tcp_ports(cur.bytes());
+                Err(Stop::Peeked)
+            }
             Next::Tcp(ctx) => {
                 if self.cfg.verify_checksums && !ctx.offloaded && !cur.is_cut() {
                     let ok = checksum::tcp_ok(ctx.src, ctx.dst, cur.bytes());
@@ -360,7 +380,14 @@ impl<'s> Walker<'s> {
         let defrag = match &mut self.effects {
             Effects::Decode { defrag, .. } => &mut **defrag,
             // The fragment's own header is the innermost one visible.
-            Effects::Peek => return Stop::Peeked,
+            Effects::Peek => {
+                let first = f.offset == 0;
+                self.fragment = Some((f.id, f.ctx.proto, first));
+                if first && f.ctx.proto == 6 {
+                    self.ports = tcp_ports(cur.bytes());
+                }
+                return Stop::Peeked;
+            }
         };
         if cur.is_cut() {
             self.stats.fragments_cut += 1;
