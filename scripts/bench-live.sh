@@ -10,8 +10,10 @@
 #
 # Defaults: the benchmark's API mix (scripts/bench.sh makes it), 1,000,000 packets, rates
 # 250 500 750 1000 1500 2000 Mbit/s and `top` (as fast as tcpreplay can). The packets are
-# preloaded into memory; the rate reported is the one tcpreplay achieved. Needs root,
-# iproute2, tcpreplay, taskset and python3.
+# preloaded into memory; the rate reported is the one tcpreplay achieved. WORKERS (default 1)
+# is apitap's `--workers`: apitap has one core here, where worker threads only add hand-overs;
+# on a machine with cores to spare, pin apitap to several (APITAP_CORES, default 1) and raise
+# it. Needs root, iproute2, tcpreplay, taskset and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/rust-env.sh
@@ -47,7 +49,7 @@ best=0
 for rate in "${rates[@]}"; do
   out="$work/out-$rate"
   : > "$work/err-$rate"
-  ip netns exec "$ns" taskset -c 1 "$apitap" capture -i bench1 --out "$out" 2> "$work/err-$rate" &
+  ip netns exec "$ns" taskset -c "${APITAP_CORES:-1}" "$apitap" capture -i bench1 --workers "${WORKERS:-1}" --out "$out" 2> "$work/err-$rate" &
   pid=$!
   for _ in $(seq 100); do grep -q "capturing on" "$work/err-$rate" && break; sleep 0.1; done
   kill -0 "$pid" 2>/dev/null || { echo "apitap capture did not start:" >&2; cat "$work/err-$rate" >&2; exit 1; }

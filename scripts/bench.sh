@@ -15,7 +15,10 @@
 #   http       + content detection and HTTP parsing (records made, then dropped)
 #   records    + transaction records written as JSON lines (--out, --no-inventory)
 #   inventory  + endpoint inventory: templates, spec matching, body shapes, sensitive data
-#   full       + identities and the behavioural detectors: `apitap read CAPTURE --out DIR`, as shipped
+#   full-1     + identities and the behavioural detectors, on one thread
+#   full       `apitap read CAPTURE --out DIR` as shipped: the same on worker threads, one per
+#              core (docs/ARCHITECTURE.md, "Workers")
+# The stages run with --workers 1, so that each run minus the one before is that stage's cost.
 # Then `tshark -r CAPTURE -Y http -T fields ...` (TSHARK=0 skips it: it takes minutes).
 # Needs GNU time, python3 and tshark (scripts/install-deps.sh).
 set -euo pipefail
@@ -46,12 +49,14 @@ timed() { # NAME COMMAND...: runs it, GNU time's figures into $work/NAME.time
 }
 for stage in capture decode tcp http; do
   echo "stage $stage" >&2
-  timed "$stage" "$apitap" read "$capture" --no-progress --stop-after "$stage"
+  timed "$stage" "$apitap" read "$capture" --no-progress --workers 1 --stop-after "$stage"
 done
 echo "stage records" >&2
-timed records "$apitap" read "$capture" --no-progress --out "$work/records" --no-inventory
+timed records "$apitap" read "$capture" --no-progress --workers 1 --out "$work/records" --no-inventory
 echo "stage inventory" >&2
-timed inventory "$apitap" read "$capture" --no-progress --out "$work/inventory" --no-detect
+timed inventory "$apitap" read "$capture" --no-progress --workers 1 --out "$work/inventory" --no-detect
+echo "stage full-1" >&2
+timed full-1 "$apitap" read "$capture" --no-progress --workers 1 --out "$work/full-1"
 echo "stage full" >&2
 timed full "$apitap" read "$capture" --no-progress --out "$work/full"
 if [ "${TSHARK:-1}" != 0 ]; then
@@ -75,7 +80,7 @@ print(f"capture: {capture}: {os.path.getsize(capture) / 1e9:.2f} GB, {packets:,}
 print()
 print("| Run | Wall s | CPU s | Packets/s | Packets per CPU-s | Gbit/s | Transactions/s | Peak RSS MiB |")
 print("|---|---|---|---|---|---|---|---|")
-rows = ["capture", "decode", "tcp", "http", "records", "inventory", "full"]
+rows = ["capture", "decode", "tcp", "http", "records", "inventory", "full-1", "full"]
 if os.path.exists(os.path.join(work, "tshark.time")):
     rows.append("tshark")
 fig = {}
@@ -87,7 +92,7 @@ for name in rows:
 print()
 prev = 0.0
 parts = []
-for name in rows[:7]:
+for name in rows[:7]:  # the one-thread runs
     cpu = fig[name][1]
     parts.append(f"{name} {max(cpu - prev, 0):.2f} s")
     prev = cpu

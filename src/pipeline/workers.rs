@@ -73,6 +73,9 @@ enum Entry {
     HttpConfig(Arc<HttpConfig>),
     /// Prepare transactions for this analysis configuration.
     Analysis(Option<Arc<InventoryConfig>>),
+    /// Tests only: the worker stalls this long (a worker that fell behind).
+    #[cfg(test)]
+    Stall(Duration),
 }
 
 /// Work for one worker: entries in input order, and the input position up to which the
@@ -479,6 +482,8 @@ fn run(worker: usize, mut stages: Stages, input: Receiver<Batch>, output: mpsc::
                 }
                 Entry::HttpConfig(cfg) => stages.set_http_config(cfg),
                 Entry::Analysis(cfg) => stages.set_analysis(cfg),
+                #[cfg(test)]
+                Entry::Stall(d) => std::thread::sleep(d),
             }
         }
         batch.data.clear();
@@ -487,5 +492,72 @@ fn run(worker: usize, mut stages: Stages, input: Receiver<Batch>, output: mpsc::
         if output.send(Output { worker, done, upto, snapshot, recycled: batch, busy_nanos }).is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn settings(queue_wait: Option<Duration>) -> Settings {
+        Settings {
+            decode: DecodeConfig::default(),
+            flow: apitap_sensor::flow::FlowConfig::default(),
+            http: Arc::new(HttpConfig::default()),
+            max_http_buffered_total: 1 << 20,
+            inventory: false,
+            stop_after: None,
+            workers: 2,
+            queue_wait,
+        }
+    }
+
+    /// A TCP packet of one of many connections between two hosts.
+    fn packet(port: u16) -> Vec<u8> {
+        let b = etherparse::PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).tcp(port, 80, 1, 1000);
+        let mut out = Vec::new();
+        b.write(&mut out, b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        out
+    }
+
+    fn feed(w: &mut Workers, n: u16) {
+        for i in 0..n {
+            let data = packet(1024 + i);
+            w.dispatch(&PacketRecord { ts: Timestamp(1_000 + u64::from(i)), link: LinkType::Raw, data: &data, wire_len: data.len() as u32, interface: 0 });
+        }
+    }
+
+    fn stall_all(w: &mut Workers, d: Duration) {
+        for b in &mut w.filling {
+            b.entries.push(Entry::Stall(d));
+        }
+        w.flush();
+    }
+
+    #[test]
+    fn a_stalled_worker_loses_its_packets_live_and_nothing_when_reading_a_file() {
+        // Live: the workers stall; the queues fill; past the wait, batches are dropped and
+        // counted per worker, and the end of input still completes.
+        let mut live = Workers::start(&settings(Some(Duration::from_millis(5))), 2).unwrap();
+        stall_all(&mut live, Duration::from_millis(300));
+        feed(&mut live, 30_000);
+        live.finish(Timestamp(1_000_000));
+        let dropped: u64 = live.stats().iter().map(|s| s.queue_drops).sum();
+        let handed: u64 = live.stats().iter().map(|s| s.packets).sum();
+        assert_eq!(handed, 30_000);
+        assert!(dropped > 0, "a stalled worker's batches are dropped: {:?}", live.stats());
+        let tcp = live.counters();
+        let decoded = tcp.get("decode").and_then(|d| d.get("packets")).copied().unwrap_or(0);
+        assert_eq!(decoded + dropped, 30_000, "every packet was either decoded or counted as dropped");
+
+        // A file: the same stall loses nothing.
+        let mut file = Workers::start(&settings(None), 2).unwrap();
+        stall_all(&mut file, Duration::from_millis(300));
+        feed(&mut file, 30_000);
+        file.finish(Timestamp(1_000_000));
+        assert_eq!(file.stats().iter().map(|s| s.queue_drops).sum::<u64>(), 0);
+        let decoded = file.counters().get("decode").and_then(|d| d.get("packets")).copied().unwrap_or(0);
+        assert_eq!(decoded, 30_000);
     }
 }
