@@ -496,6 +496,7 @@ fn run(worker: usize, mut stages: Stages, input: Receiver<Batch>, output: mpsc::
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::config::Settings;
