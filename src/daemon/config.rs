@@ -298,6 +298,16 @@ mod tests {
     }
 
     #[test]
+    fn workers_are_bounded() {
+        let with = |workers| CaptureSection { interface: vec!["eth1".into()], workers, ..CaptureSection::default() }.validate();
+        with(0).unwrap();
+        with(256).unwrap();
+        let err = with(257).unwrap_err();
+        assert_eq!(err.key, "[capture] workers");
+        assert!(err.problem.contains("0 (one per core) to 256"), "{err:?}");
+    }
+
+    #[test]
     fn interfaces_are_one_name_a_list_or_a_comma_separated_string() {
         let parse = |v: &str| toml::from_str::<CaptureSection>(&format!("interface = {v}")).unwrap().interface;
         assert_eq!(parse("\"eth1\""), ["eth1"]);
