@@ -446,6 +446,33 @@ fn outer_fragments_of_a_tunnel_steer_by_the_outer_pair() {
 }
 
 #[test]
+fn steer_looks_into_a_first_outer_fragment_for_the_inner_connection() {
+    // What `steer` (unlike the stateless pair hash) does about the case above: the first
+    // fragment's data holds the tunnel and inner headers, so it carries the inner connection,
+    // and the later fragments name its datagram (the caller routes them after it).
+    let mut rng = Rng(0x5eed_0012);
+    for _ in 0..20 {
+        let (a, b) = (IpAddr::from(v4(&mut rng)), IpAddr::from(v4(&mut rng)));
+        let inner = packet(a, b, &[1; 400]);
+        let whole = match st(&udp4(61000, 4789, &vxlan(7, &eth(0x0800, &packet(a, b, b"x"))))) {
+            Steer::Packet(h) => h,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(st(&packet(a, b, b"y")), Steer::Packet(whole), "tunnelled or not, one connection");
+        let frags = fragment4(&udp4(61000, 4789, &vxlan(7, &eth(0x0800, &inner))), &[64, 256]);
+        let mut keys = HashSet::new();
+        for (i, f) in frags.iter().enumerate() {
+            let Steer::Fragment { datagram, pair, connection, first } = st(f) else { panic!("{i}") };
+            keys.insert(datagram);
+            assert_eq!(pair, outer_pair_hash(), "the fallback is the outer pair, as every fragment shows");
+            assert_eq!(first, i == 0);
+            assert_eq!(connection, (i == 0).then_some(whole), "fragment {i}");
+        }
+        assert_eq!(keys.len(), 1);
+    }
+}
+
+#[test]
 fn snaplen_cut_frames_steer_like_whole_ones() {
     let cfg = DecodeConfig::default();
     let (a, b) = (IpAddr::from([10, 2, 0, 1]), IpAddr::from([10, 2, 0, 2]));

@@ -77,6 +77,12 @@ impl<'b> Cur<'b> {
         Ok(())
     }
 
+    /// Lifts the on-wire bound: what follows is the start of a datagram whose other bytes
+    /// are elsewhere (the data of a first fragment), so its length fields may claim more.
+    pub(crate) fn unbound(&mut self) {
+        self.wire = usize::MAX;
+    }
+
     /// Bounds the rest of the packet to `len` on-wire bytes (a length field of `layer`).
     /// Bytes past it (Ethernet padding, trailers) are dropped. `Truncated` if `len` is more
     /// than the enclosing layer had on the wire.

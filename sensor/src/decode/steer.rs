@@ -132,27 +132,36 @@ pub enum Steer {
 /// [`steer_hash_with_wire_len`], with the TCP ports in the hash when the packet shows them,
 /// and fragments reported as such so that the caller can route every fragment of a datagram
 /// where its first fragment goes (the stateful part, which this function leaves to the
-/// caller). Hashing ports spreads the connections between two busy hosts (a gateway and a back
+/// caller). A first fragment is looked into: its data holds the headers the later fragments
+/// lack, so a tunnel packet whose outer header was fragmented is steered by the connection
+/// inside it, like that connection's whole packets. Hashing ports spreads the connections between two busy hosts (a gateway and a back
 /// end) over every worker, where the pair hash puts them all on one.
 pub fn steer(cfg: &DecodeConfig, link: LinkType, frame: &[u8], wire_len: u32) -> Steer {
     let wire = usize::try_from(wire_len).unwrap_or(usize::MAX);
     let mut stats = DecodeStats::default();
     let mut walker = Walker::peek(cfg, &mut stats);
-    if let Stop::Error(_) = walker.run(frame, wire, Next::Link(link)) {
+    walker.into_first_fragments = true;
+    let stop = walker.run(frame, wire, Next::Link(link));
+    let connection = |w: &Walker<'_>| match (w.ip_pair, w.ports) {
+        (Some((src, dst)), Some((sp, dp))) => Some(connection_hash(pair_hash(src, dst), (src, sp), (dst, dp))),
+        _ => None,
+    };
+    // A fragment is a fragment whatever the walk inside its data found (or failed on): its
+    // datagram and its own pair are what every fragment of it shows.
+    if let Some(f) = walker.fragment {
+        let pair = pair_hash(f.src, f.dst);
+        return Steer::Fragment {
+            datagram: fmix64(pair ^ (u64::from(f.id) << 8 | u64::from(f.proto)).wrapping_mul(MUL)),
+            pair,
+            connection: if f.first { connection(&walker) } else { None },
+            first: f.first,
+        };
+    }
+    if let Stop::Error(_) = stop {
         return Steer::Unpaired;
     }
     let Some((src, dst)) = walker.ip_pair else { return Steer::Unpaired };
-    let pair = pair_hash(src, dst);
-    let connection = walker.ports.map(|(sp, dp)| connection_hash(pair, (src, sp), (dst, dp)));
-    match walker.fragment {
-        Some((id, proto, first)) => Steer::Fragment {
-            datagram: fmix64(pair ^ (u64::from(id) << 8 | u64::from(proto)).wrapping_mul(MUL)),
-            pair,
-            connection,
-            first,
-        },
-        None => Steer::Packet(connection.unwrap_or(pair)),
-    }
+    Steer::Packet(connection(&walker).unwrap_or_else(|| pair_hash(src, dst)))
 }
 
 /// A connection's hash from its pair's hash and its two endpoints, equal in both directions.

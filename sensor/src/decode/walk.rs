@@ -167,8 +167,22 @@ pub(crate) struct Walker<'s> {
     /// Peek walks only: the TCP ports (source, destination) where the walk reached a TCP
     /// header, or a first fragment whose data starts with one.
     pub ports: Option<(u16, u16)>,
-    /// Peek walks only: the fragment the walk stopped at: (identification, protocol, first).
-    pub fragment: Option<(u32, u8, bool)>,
+    /// Peek walks only: the (outermost) fragment the walk met: identification, protocol,
+    /// whether it is the first, and its header's (source, destination).
+    pub fragment: Option<PeekedFragment>,
+    /// Peek walks only: walk on into the data of a first fragment (it holds the headers the
+    /// later fragments lack) instead of stopping there.
+    pub into_first_fragments: bool,
+}
+
+/// A fragment a peek walk met.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PeekedFragment {
+    pub id: u32,
+    pub proto: u8,
+    pub first: bool,
+    pub src: IpAddr,
+    pub dst: IpAddr,
 }
 
 impl<'s> Walker<'s> {
@@ -191,6 +205,7 @@ impl<'s> Walker<'s> {
             ip_pair: None,
             ports: None,
             fragment: None,
+            into_first_fragments: false,
         }
     }
 
@@ -209,6 +224,7 @@ impl<'s> Walker<'s> {
             ip_pair: None,
             ports: None,
             fragment: None,
+            into_first_fragments: false,
         }
     }
 
@@ -358,6 +374,14 @@ impl<'s> Walker<'s> {
         }
         match step {
             IpStep::Next(n) => Ok(n),
+            IpStep::Fragment(f) if self.peeking() && self.into_first_fragments && f.offset == 0 && self.fragment.is_none() => {
+                // The first fragment's data starts with the headers inside the datagram (a
+                // tunnel's inner packet, the TCP ports); its length fields count bytes that
+                // are in later fragments, so the rest of the walk has no on-wire bound.
+                self.fragment = Some(PeekedFragment { id: f.id, proto: f.ctx.proto, first: true, src: f.ctx.src, dst: f.ctx.dst });
+                cur.unbound();
+                Ok(Next::IpPayload(f.ctx))
+            }
             IpStep::Fragment(f) => Err(self.fragment(cur, f, layer)),
         }
     }
@@ -382,7 +406,9 @@ impl<'s> Walker<'s> {
             // The fragment's own header is the innermost one visible.
             Effects::Peek => {
                 let first = f.offset == 0;
-                self.fragment = Some((f.id, f.ctx.proto, first));
+                if self.fragment.is_none() {
+                    self.fragment = Some(PeekedFragment { id: f.id, proto: f.ctx.proto, first, src: f.ctx.src, dst: f.ctx.dst });
+                }
                 if first && f.ctx.proto == 6 {
                     self.ports = tcp_ports(cur.bytes());
                 }
