@@ -1,16 +1,16 @@
 //! Start lines, heads, bodies and the end of a message: the Zeek HTTP analyzer's rules for
-//! what each line means, applied to one direction of an [`HttpParser`].
+//! what each line means, applied to one direction of an [`HttpParser`](super::HttpParser).
 
 use super::body::{decide, zeek_atoi, Body, Chunk, DecodeNote, ExpectBody, Framing, MessageInfo};
 use super::credential;
 use super::head::{parse_fields, parse_request_line, parse_status_line, value_token, Field, LineNotes, RequestLineError, Version};
 use super::lines::Term;
-use super::parser::{Message, Mode};
+use super::parser::{Cx, Message, Mode};
 use super::redact::{auth_scheme, host_without_userinfo, redact_target, Form, OTHER_AUTH_SCHEME};
 use super::retain;
 use super::text::wire_string;
-use super::txn::MessageEnd;
-use super::{Direction, HttpConfig, HttpEvent, HttpParser, HttpStats, HttpTransaction};
+use super::txn::{MessageEnd, RequestLine};
+use super::{Direction, HttpConfig, HttpEvent, HttpStats, HttpTransaction};
 
 /// Methods Zeek (and RFC 9110, 5789, WebDAV) know; others get [`HttpEvent::NonStandardMethod`].
 const KNOWN_METHODS: &[&str] = &[
@@ -78,7 +78,7 @@ fn note_events(notes: LineNotes, dir: Direction, out: &mut Vec<HttpEvent>) {
     }
 }
 
-impl HttpParser {
+impl Cx<'_> {
     pub(super) fn start_line(&mut self, ts: u64, dir: Direction, line: &[u8], term: Term) {
         match dir {
             Direction::ToServer => self.request_line(ts, line),
@@ -152,15 +152,12 @@ impl HttpParser {
             self.stats.uri_truncations += 1;
             events.push(HttpEvent::UriTruncated { limit: cfg.max_uri_len });
         }
-        let t = self.tracker.on_request(ts, &cfg, &mut self.stats);
-        t.method = Some(method);
-        t.uri = Some(uri);
-        t.uri_redacted = redacted;
-        t.version = req.version.map(Version::text);
+        let line = RequestLine { method_uri: Some((method, uri)), uri_redacted: redacted, version: req.version };
+        self.tracker.open_request(ts, line, &cfg, self.stats);
         for e in events {
             self.event(dir, e);
         }
-        self.client.msg = Some(Message::new(req.version, ExpectBody::Maybe));
+        self.client.msg = Some(Box::new(Message::new(req.version, ExpectBody::Maybe)));
         self.client.mode = Mode::Message;
         if is_09 {
             // The response to an HTTP/0.9 request is raw data until the server closes; a
@@ -178,7 +175,7 @@ impl HttpParser {
 
     fn expect_reply_body(&self) -> ExpectBody {
         let code = self.conn.reply_code;
-        if self.conn.unanswered.front() == Some(&true) || (100..200).contains(&code) || code == 204 || code == 304 {
+        if self.conn.unanswered.front_is_head() || (100..200).contains(&code) || code == 204 || code == 304 {
             ExpectBody::NotExpected
         } else {
             ExpectBody::Expected
@@ -221,7 +218,7 @@ impl HttpParser {
             self.event(dir, e);
         }
         let expect = self.expect_reply_body();
-        self.server.msg = Some(Message::new(status.version, expect));
+        self.server.msg = Some(Box::new(Message::new(status.version, expect)));
         self.server.mode = Mode::Message;
     }
 
@@ -236,7 +233,7 @@ impl HttpParser {
             t.status_code = Some(0);
             t.response_version = Some(Version::V09.text());
             let expect = self.expect_reply_body();
-            let mut msg = Message::new(Some(Version::V09), expect);
+            let mut msg = Box::new(Message::new(Some(Version::V09), expect));
             if expect == ExpectBody::NotExpected {
                 msg.head_done = true;
                 self.server.msg = Some(msg);
@@ -245,7 +242,7 @@ impl HttpParser {
                 return;
             }
             msg.head_done = true;
-            msg.body = Some(Body::new(Framing::UntilClose, None, false, &self.cfg));
+            msg.body = Some(Box::new(Body::new(Framing::UntilClose, None, false, self.cfg)));
             self.server.msg = Some(msg);
         }
         self.body_bytes(ts, Direction::ToClient, data);
@@ -341,7 +338,7 @@ impl HttpParser {
         match decision.framing {
             Some(framing) if !tunnel => {
                 if let Some(msg) = self.side_mut(dir).msg.as_mut() {
-                    msg.body = Some(Body::new(framing, decision.coding, decision.undecodable, &cfg));
+                    msg.body = Some(Box::new(Body::new(framing, decision.coding, decision.undecodable, &cfg)));
                 }
             }
             _ => self.message_done(ts, dir, false),
@@ -376,7 +373,7 @@ impl HttpParser {
                 let tok = value_token(f.value);
                 if !tok.is_empty() {
                     let (p, _) = wire_string(tok, self.cfg.max_field_len);
-                    self.conn.upgrade_protocol = Some(p);
+                    self.conn.upgrade_protocol = Some(p.into_boxed_str());
                 }
             }
         }
@@ -514,7 +511,7 @@ impl HttpParser {
                 }
                 if let (true, Some(protocol)) = (upgrade, protocol) {
                     if let Some(t) = self.tracker.current(dir) {
-                        t.tunnel = Some(protocol);
+                        t.tunnel = Some(protocol.into_string());
                     }
                     // A switched connection gets no final response: emit the 101 now.
                     self.tracker.emit_current(dir, &self.cfg, &mut self.stats);
