@@ -206,20 +206,18 @@ impl FlowTable {
     /// End of input: every connection delivers what it buffered (each hole becomes a gap, a FIN
     /// seen is delivered) and is closed, in the order the connections were opened, with
     /// `CloseReason::EndOfInput`, or with `Fin`/`Reset` for those that had already finished.
+    ///
+    /// The table's storage shrinks while the connections are closed, so that what their
+    /// closing produces (every pending transaction, at once) can reuse its memory.
     pub fn finish(&mut self, now: Timestamp, sink: &mut impl StreamSink) {
         self.clock = self.clock.max(now);
-        let mut all: Vec<(ConnId, usize)> = self
-            .conns
-            .indices()
-            .filter_map(|i| self.conns.get(i).map(|c| (c.info.id, i)))
-            .collect();
-        all.sort_unstable();
-        for (_, idx) in all {
-            let reason = self.conns.get(idx).and_then(|c| match c.phase {
-                Phase::Closing(reason) => Some(reason),
-                _ => None,
-            });
-            self.close(idx, now, reason.unwrap_or(CloseReason::EndOfInput), sink);
+        self.index = HashTable::new();
+        for conn in self.conns.drain_sorted(|c| c.info.id) {
+            let reason = match conn.phase {
+                Phase::Closing(reason) => reason,
+                _ => CloseReason::EndOfInput,
+            };
+            self.close_conn(conn, now, reason, sink);
         }
     }
 
@@ -404,7 +402,7 @@ impl FlowTable {
         reason: CloseReason,
         sink: &mut impl StreamSink,
     ) {
-        let Some(mut conn) = self.conns.remove(idx) else {
+        let Some(conn) = self.conns.remove(idx) else {
             return;
         };
         let hash = self.hasher.hash_one(FlowKey::of_conn(&conn.info, self.cfg.split_by_vlan));
@@ -413,10 +411,21 @@ impl FlowTable {
         }
         if self.conns.len() == 0 {
             // Neither the slab nor the index shrinks as connections leave; when the last one
-            // has gone (the end of input, or a quiet spell) their memory goes back.
+            // has gone (a quiet spell) their memory goes back.
             self.conns = Slab::default();
             self.index = HashTable::new();
         }
+        self.close_conn(conn, ts, reason, sink);
+    }
+
+    /// Closes a connection already taken out of the table.
+    fn close_conn(
+        &mut self,
+        mut conn: Conn,
+        ts: Timestamp,
+        reason: CloseReason,
+        sink: &mut impl StreamSink,
+    ) {
         conn.flush(ts, &mut self.shared, sink);
         self.sides.add(conn.info.resp, conn.both_sides_seen());
         sink.on_close(&conn.info, ts, reason);

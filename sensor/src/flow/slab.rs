@@ -142,6 +142,17 @@ impl<T> Slab<T> {
             .map(|(i, _)| i)
     }
 
+    /// Takes every value out, leaving the slab empty, to be visited in ascending `key` order.
+    /// The storage shrinks while the values are taken, so that its memory goes back as they
+    /// are processed rather than after the last one.
+    pub(crate) fn drain_sorted<K: Ord>(&mut self, key: impl Fn(&T) -> K) -> SortedDrain<T> {
+        let mut entries = std::mem::take(self).entries;
+        entries.retain(|e| e.value.is_some());
+        // Descending, so that popping from the end gives ascending order.
+        entries.sort_unstable_by(|a, b| b.value.as_ref().map(&key).cmp(&a.value.as_ref().map(&key)));
+        SortedDrain { entries }
+    }
+
     fn unlink(&mut self, idx: usize) {
         let Some(e) = self.entries.get(idx) else {
             return;
@@ -199,6 +210,29 @@ impl<T> Slab<T> {
     }
 }
 
+/// The values of a slab in ascending key order; see [`Slab::drain_sorted`].
+pub(crate) struct SortedDrain<T> {
+    entries: Vec<Entry<T>>,
+}
+
+impl<T> Iterator for SortedDrain<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        loop {
+            let entry = self.entries.pop()?;
+            // Give back the storage in steps of an eighth: a few dozen reallocations for a
+            // million values, each shrinking in place.
+            if self.entries.len() <= self.entries.capacity() / 8 * 7 {
+                self.entries.shrink_to_fit();
+            }
+            if let Some(value) = entry.value {
+                return Some(value);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -242,5 +276,18 @@ mod tests {
         assert_eq!(s.tail(0), None);
         assert_eq!(s.tail(1), None);
         assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn drain_sorted_gives_every_value_in_key_order_and_empties_the_slab() {
+        let mut s = Slab::default();
+        let idx: Vec<usize> = [50u32, 10, 40, 20, 30, 60].iter().map(|v| s.insert(*v, (*v as usize / 10) % LISTS)).collect();
+        s.remove(idx[2]);
+        s.insert(5, 0);
+        let out: Vec<u32> = s.drain_sorted(|v| *v).collect();
+        assert_eq!(out, vec![5, 10, 20, 30, 50, 60]);
+        assert_eq!(s.len(), 0);
+        assert_eq!(s.indices().count(), 0);
+        assert!((0..LISTS).all(|l| s.tail(l).is_none()));
     }
 }
