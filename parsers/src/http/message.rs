@@ -117,7 +117,7 @@ impl Cx<'_> {
                         RequestLineError::Bad => HttpEvent::BadRequestLine,
                         RequestLineError::BadWithVersion => HttpEvent::BadRequestLineWithVersion,
                     };
-                    self.tracker.orphan_event(event, &self.cfg, &mut self.stats);
+                    self.tracker.orphan_event(event, self.cfg, self.stats);
                     self.client.mode = Mode::Stopped;
                 }
                 return;
@@ -137,7 +137,7 @@ impl Cx<'_> {
         self.conn.unanswered.push_back(req.method.eq_ignore_ascii_case(b"HEAD"));
 
         let cfg = self.cfg.clone();
-        let method = field_string(req.method, &cfg, &mut self.stats);
+        let method = field_string(req.method, &cfg, self.stats);
         let (uri, redacted) = redact_target(req.uri, &cfg.redact_query_params, Form::Decoded);
         let (uri, uri_cut) = wire_string(&uri, cfg.max_uri_len);
         let mut events = Vec::new();
@@ -187,7 +187,7 @@ impl Cx<'_> {
         let Some(status) = parse_status_line(line) else {
             if !line.is_empty() {
                 self.stats.bad_status_lines += 1;
-                self.tracker.orphan_event(HttpEvent::BadStatusLine, &self.cfg, &mut self.stats);
+                self.tracker.orphan_event(HttpEvent::BadStatusLine, self.cfg, self.stats);
                 self.server.mode = Mode::Stopped;
             }
             return;
@@ -199,7 +199,7 @@ impl Cx<'_> {
             self.conn.connect_request = false;
         }
         let cfg = self.cfg.clone();
-        let reason = status.reason.map(|r| field_string(r, &cfg, &mut self.stats));
+        let reason = status.reason.map(|r| field_string(r, &cfg, self.stats));
         let unsolicited = self.conn.unanswered.is_empty();
         let t = self.tracker.on_reply(ts);
         t.status_code = Some(status.code);
@@ -319,11 +319,11 @@ impl Cx<'_> {
         };
         let decision = decide(info, &fields.list);
         if dir == Direction::ToServer && !cfg.retain_headers.is_empty() {
-            let kept = retain::collect(&fields.list, &cfg, &mut self.stats, &mut events);
+            let kept = retain::collect(&fields.list, &cfg, self.stats, &mut events);
             self.tracker.set_retained(ts, kept);
         }
         let t = self.tracker.session(ts, dir);
-        if apply_fields(t, dir, &fields.list, &cfg, &mut self.stats, &mut events) {
+        if apply_fields(t, dir, &fields.list, &cfg, self.stats, &mut events) {
             self.stats.header_name_limit_hits += 1;
             events.push(HttpEvent::HeaderNameLimit { dir, limit: cfg.max_header_names });
         }
@@ -489,7 +489,7 @@ impl Cx<'_> {
         // http-09 and no-version traces log that late end as a second, empty row.
         let request_open = dir == Direction::ToClient
             && self.client.msg.as_ref().is_some_and(|m| m.version != Some(Version::V09));
-        self.tracker.on_message_done(ts, dir, end, request_open, &self.cfg, &mut self.stats);
+        self.tracker.on_message_done(ts, dir, end, request_open, self.cfg, self.stats);
         let next = if interrupted { Mode::Stopped } else { Mode::Start };
         match dir {
             Direction::ToServer => {
@@ -514,7 +514,7 @@ impl Cx<'_> {
                         t.tunnel = Some(protocol.into_string());
                     }
                     // A switched connection gets no final response: emit the 101 now.
-                    self.tracker.emit_current(dir, &self.cfg, &mut self.stats);
+                    self.tracker.emit_current(dir, self.cfg, self.stats);
                     self.start_tunnel();
                 }
             }
@@ -524,7 +524,7 @@ impl Cx<'_> {
     fn start_tunnel(&mut self) {
         self.stats.tunnels += 1;
         // The request in progress will not be parsed to its end.
-        self.tracker.release_held(&self.cfg, &mut self.stats);
+        self.tracker.release_held(self.cfg, self.stats);
         for side in [&mut self.client, &mut self.server] {
             side.msg = None;
             side.lines.reset();

@@ -151,6 +151,9 @@ pub(super) struct Unanswered {
     popped: u64,
     /// Positions (counted like `popped`) of the waiting HEAD requests, in order; boxed, and
     /// only while there are any.
+    // Boxed on purpose: it keeps every connection's parser 24 bytes smaller, and HEAD
+    // requests are rare enough that the extra allocation is seldom paid.
+    #[allow(clippy::box_collection)]
     heads: Option<Box<VecDeque<u64>>>,
 }
 
@@ -468,20 +471,20 @@ impl Cx<'_> {
     }
     pub(super) fn side(&self, dir: Direction) -> &Side {
         match dir {
-            Direction::ToServer => &self.client,
-            Direction::ToClient => &self.server,
+            Direction::ToServer => self.client,
+            Direction::ToClient => self.server,
         }
     }
 
     pub(super) fn side_mut(&mut self, dir: Direction) -> &mut Side {
         match dir {
-            Direction::ToServer => &mut self.client,
-            Direction::ToClient => &mut self.server,
+            Direction::ToServer => self.client,
+            Direction::ToClient => self.server,
         }
     }
 
     pub(super) fn event(&mut self, dir: Direction, event: HttpEvent) {
-        self.tracker.event(dir, event, &self.cfg, &mut self.stats);
+        self.tracker.event(dir, event, self.cfg, self.stats);
     }
 
     pub(super) fn mark_gap(&mut self, dir: Direction) {

@@ -137,7 +137,7 @@ impl Pending {
 
     /// The slot of `idx`, made by `create` if there is none.
     fn entry(&mut self, idx: u64, create: impl FnOnce() -> Slot) -> &mut Slot {
-        if !self.last.as_ref().is_some_and(|(i, _)| *i == idx) {
+        if self.last.as_ref().is_none_or(|(i, _)| *i != idx) {
             let slot = self.remove(idx).unwrap_or_else(create);
             if let Some(prev) = self.last.take() {
                 let at = self.others.partition_point(|(i, _)| *i < prev.0);

@@ -21,7 +21,7 @@ pub struct FlowConfig {
     /// SYN flood or a flood of one-packet flows evicts its own flows first). 0 is treated as 1,
     /// and values above 2^32 − 2 as that (connections are numbered in 32 bits).
     ///
-    /// Memory: each tracked connection costs the table about 400 bytes while it holds no
+    /// Memory: each tracked connection costs the table about 430 bytes while it holds no
     /// data (its entry and its index slot), plus what its buffers hold (the limits below).
     pub max_flows: usize,
     /// Out-of-order bytes held per direction (default 1 MiB). Each held run is charged 64

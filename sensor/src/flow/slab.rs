@@ -149,7 +149,7 @@ impl<T> Slab<T> {
         let mut entries = std::mem::take(self).entries;
         entries.retain(|e| e.value.is_some());
         // Descending, so that popping from the end gives ascending order.
-        entries.sort_unstable_by(|a, b| b.value.as_ref().map(&key).cmp(&a.value.as_ref().map(&key)));
+        entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.value.as_ref().map(&key)));
         SortedDrain { entries }
     }
 
