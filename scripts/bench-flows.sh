@@ -5,10 +5,13 @@
 # through a configuration file) and GNU time reports its peak RSS. The same run with 1,000
 # connections is the baseline; the difference divided by the extra connections is the cost
 # of one idle flow (flow table, reassembly and the HTTP parser's partial request).
+# The peak comes at the end of input, where every connection is closed and its transaction
+# emitted at once; the RSS sampled when the whole capture has been read (from /proc, while the
+# reader's file position is past 99% of the file) is the cost of the idle flows alone.
 #
 #   scripts/bench-flows.sh [N]      (default 1000000)
 #
-# Needs python3 and GNU time.
+# Needs python3, GNU time and /proc (Linux).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/rust-env.sh
@@ -61,18 +64,50 @@ with open(path, "wb") as f:
 PY
 }
 printf '[limits.tcp]\nmax_flows = %d\n' "$((n + 1000))" > "$work/flows.toml"
-measure() { # COUNT: prints peak RSS in KiB and the flows the run tracked
+measure() { # COUNT: prints peak RSS in KiB, RSS in KiB when the capture had been read, flows, evictions
   make_capture "$1" "$work/cap.pcap"
-  /usr/bin/time -o "$work/time" -f "%M" "$apitap" read "$work/cap.pcap" --no-progress --config "$work/flows.toml" \
-    --out "$work/out" --no-detect > /dev/null 2> "$work/err" || { cat "$work/err" >&2; exit 1; }
-  python3 -c "
-import json; s = json.load(open('$work/out/summary.json'))['stages']['tcp']
-print($(cat "$work/time"), s['flows_opened'], s['evicted'])"
+  python3 - "$apitap" "$work" <<'PY' || { cat "$work/err" >&2; exit 1; }
+import os, subprocess, sys, time
+apitap, work = sys.argv[1], sys.argv[2]
+cap = os.path.join(work, "cap.pcap")
+size = os.path.getsize(cap)
+cmd = ["/usr/bin/time", "-o", os.path.join(work, "time"), "-f", "%M", apitap, "read", cap, "--no-progress",
+       "--config", os.path.join(work, "flows.toml"), "--out", os.path.join(work, "out"), "--no-detect"]
+err = open(os.path.join(work, "err"), "w")
+proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+# The RSS when the whole capture has been read and every connection is idle, before the end of
+# input closes them: sampled while the reader's file position is past 99% of the file.
+read_rss, pid = 0, None
+while proc.poll() is None:
+    try:
+        if pid is None:
+            kids = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
+            pid = int(kids[0]) if kids else None
+        if pid is not None:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == cap:
+                    pos = int(open(f"/proc/{pid}/fdinfo/{fd}").read().split()[1])
+                    if pos >= size * 0.99:
+                        rss = next(l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS:"))
+                        read_rss = max(read_rss, int(rss.split()[1]))
+    except (OSError, ValueError, IndexError, StopIteration):
+        pass
+    time.sleep(0.02)
+if proc.returncode != 0:
+    sys.exit(1)
+import json
+s = json.load(open(os.path.join(work, "out", "summary.json")))["stages"]["tcp"]
+print(open(os.path.join(work, "time")).read().split()[-1], read_rss, s["flows_opened"], s["evicted"])
+PY
 }
-read -r base_rss base_flows _ <<< "$(measure 1000)"
-read -r big_rss big_flows evicted <<< "$(measure "$n")"
+read -r base_rss base_read base_flows _ <<< "$(measure 1000)"
+read -r big_rss big_read big_flows evicted <<< "$(measure "$n")"
 python3 -c "
 base, big, n0, n1, ev = $base_rss, $big_rss, $base_flows, $big_flows, $evicted
 per = (big - base) * 1024 / max(n1 - n0, 1)
 print(f'{n1:,} idle flows tracked ({ev} evicted): peak RSS {big / 1024:.0f} MiB '
-      f'(baseline {base / 1024:.1f} MiB with {n0:,}); {per:.0f} bytes per idle flow')"
+      f'(baseline {base / 1024:.1f} MiB with {n0:,}); {per:.0f} bytes per idle flow')
+r0, r1 = $base_read or $base_rss, $big_read
+if r0 and r1:
+    print(f'when the capture had been read (every flow idle, before the end of input closes them): '
+          f'RSS {r1 / 1024:.0f} MiB; {(r1 - r0) * 1024 / max(n1 - n0, 1):.0f} bytes per idle flow')"

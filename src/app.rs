@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use apitap_discovery::inventory::{InventoryConfig, PreparedBodies};
-use apitap_parsers::http::{detect_request, detect_response, Detection, Direction, HttpConfig, HttpParser, HttpTransaction};
+use apitap_parsers::http::{detect_request, detect_response, Detection, Direction, HttpConfig, HttpConnParser, HttpStats, HttpTransaction};
 use apitap_sensor::stream::{CloseReason, ConnId, ConnInfo, Dir, StreamSink, TcpEvent};
 use apitap_sensor::Timestamp;
 
@@ -21,6 +21,8 @@ pub const MAX_DETECT_BYTES: usize = 4096;
 /// TCP-level events kept per connection until its next transaction carries them.
 pub const MAX_PENDING_TCP_EVENTS: usize = 16;
 
+/// Capacity of the connection map above which it is shrunk once it is seven-eighths empty.
+const MAP_SHRINK_FROM: usize = 4096;
 
 /// Counters of the application layer (summed into the run summary).
 #[derive(Debug, Default, Clone)]
@@ -51,9 +53,13 @@ pub struct AppStats {
     pub buffered_peak: u64,
 }
 
+/// What a connection is to this layer. Every variant is a pointer or nothing, so that an
+/// idle connection costs a few words here.
 enum State {
-    Detecting(Detect),
-    Http { parser: Box<HttpParser>, swapped: bool },
+    /// Nothing has arrived yet (a SYN flood's connections stay here, holding no buffer).
+    New,
+    Detecting(Box<Detect>),
+    Http { parser: Box<HttpConnParser>, swapped: bool },
     Tls(Box<TlsConn>),
     NotHttp,
 }
@@ -83,11 +89,11 @@ impl Side {
     }
 }
 
+/// One connection's entry. Its `ConnInfo` is not kept: the flow table hands it in with every
+/// call, and the uid is computed from it when a transaction is finished.
 struct Conn {
-    info: ConnInfo,
-    uid: String,
     state: State,
-    tcp_events: Vec<String>,
+    tcp_events: TcpEvents,
     /// What this connection's buffers counted in the layer's total at the last check.
     accounted: usize,
 }
@@ -99,8 +105,72 @@ impl Conn {
             State::Detecting(d) => d.orig.buf.len() + d.resp.buf.len(),
             State::Http { parser, .. } => parser.buffered_bytes(),
             State::Tls(t) => t.buffered(),
-            State::NotHttp => 0,
+            State::New | State::NotHttp => 0,
         }
+    }
+
+    /// The detection state, made at the first thing that arrives.
+    fn detecting(&mut self) -> &mut State {
+        if matches!(self.state, State::New) {
+            self.state = State::Detecting(Box::default());
+        }
+        &mut self.state
+    }
+}
+
+/// The names of the TCP events a connection's next transaction carries, in order, at most
+/// [`MAX_PENDING_TCP_EVENTS`]: each is one of a few fixed names, so they are packed three bits
+/// apiece into one word instead of a vector of strings per connection.
+#[derive(Clone, Copy, Default)]
+struct TcpEvents(u64);
+
+/// The names [`TcpEvents`] can hold; a name's code is its position plus one.
+const TCP_EVENT_NAMES: [&str; 7] = [
+    "tcp_overlap_mismatch",
+    "tcp_buffer_limit",
+    "tcp_data_after_close",
+    "tcp_reset_ignored",
+    "tcp_fin_ignored",
+    "tcp_paws_rejected",
+    "http_buffer_budget",
+];
+
+/// Bits of one code, and where the count starts.
+const TCP_EVENT_BITS: u32 = 3;
+const TCP_EVENT_COUNT_SHIFT: u32 = 58;
+const _: () = assert!(MAX_PENDING_TCP_EVENTS as u32 * TCP_EVENT_BITS <= TCP_EVENT_COUNT_SHIFT);
+const _: () = assert!(TCP_EVENT_NAMES.len() < 1 << TCP_EVENT_BITS);
+
+impl TcpEvents {
+    fn len(self) -> usize {
+        (self.0 >> TCP_EVENT_COUNT_SHIFT) as usize
+    }
+
+    /// Adds `name` (one of [`TCP_EVENT_NAMES`]); false when full.
+    fn push(&mut self, name: &str) -> bool {
+        let n = self.len();
+        let Some(code) = TCP_EVENT_NAMES.iter().position(|k| *k == name) else { return false };
+        if n >= MAX_PENDING_TCP_EVENTS {
+            return false;
+        }
+        let shift = n as u32 * TCP_EVENT_BITS;
+        let payload = self.0 & ((1 << TCP_EVENT_COUNT_SHIFT) - 1);
+        self.0 = payload | ((code as u64 + 1) << shift) | (((n + 1) as u64) << TCP_EVENT_COUNT_SHIFT);
+        true
+    }
+
+    /// The names, oldest first, leaving none.
+    fn take(&mut self) -> Vec<String> {
+        let n = self.len();
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let code = (self.0 >> (i as u32 * TCP_EVENT_BITS)) & ((1 << TCP_EVENT_BITS) - 1);
+            if let Some(name) = usize::try_from(code).ok().and_then(|c| c.checked_sub(1)).and_then(|c| TCP_EVENT_NAMES.get(c)) {
+                out.push((*name).to_string());
+            }
+        }
+        self.0 = 0;
+        out
     }
 }
 
@@ -110,7 +180,7 @@ pub struct Finished {
     pub info: ConnInfo,
     /// Client and server are the other way round from `info`'s guess.
     pub swapped: bool,
-    /// The connection's uid.
+    /// The connection's uid ([`conn_uid`] of `info`).
     pub uid: String,
     /// The transaction.
     pub tx: HttpTransaction,
@@ -143,7 +213,11 @@ pub struct AppLayer {
     conns: HashMap<ConnId, Conn>,
     done: Vec<Done>,
     stats: AppStats,
-    http_counters: BTreeMap<&'static str, u64>,
+    /// HTTP parser counters of every connection, live and closed: the parsers count into
+    /// these instead of keeping their own.
+    http_stats: HttpStats,
+    /// Whether any connection was parsed as HTTP (before that the counters are not shown).
+    http_seen: bool,
     /// The inventory's configuration when the analysis runs: bodies' facts are computed here
     /// under it, and TLS hellos are parsed.
     analysis: Option<Arc<InventoryConfig>>,
@@ -162,7 +236,8 @@ impl AppLayer {
             conns: HashMap::new(),
             done: Vec::new(),
             stats: AppStats::default(),
-            http_counters: BTreeMap::new(),
+            http_stats: HttpStats::default(),
+            http_seen: false,
             analysis: None,
         }
     }
@@ -206,23 +281,20 @@ impl AppLayer {
         &self.stats
     }
 
-    /// HTTP parser counters summed over closed connections and the live ones.
+    /// HTTP parser counters summed over closed connections and the live ones (empty until a
+    /// connection was parsed as HTTP).
     pub fn http_counters(&self) -> BTreeMap<&'static str, u64> {
-        let mut total = self.http_counters.clone();
-        for conn in self.conns.values() {
-            if let State::Http { parser, .. } = &conn.state {
-                for (name, value) in parser.stats().counters() {
-                    *total.entry(name).or_default() += value;
-                }
-            }
+        if !self.http_seen {
+            return BTreeMap::new();
         }
-        total
+        self.http_stats.counters().into_iter().collect()
     }
 
     /// Updates the layer's buffer total after `id` was fed. When the budget is spent, the
     /// connection that just grew stops being parsed: what it completed is reported, its
     /// records carry an `http_buffer_budget` event, and its buffers are freed.
-    fn account(&mut self, id: ConnId, ts: Timestamp) {
+    fn account(&mut self, info: &ConnInfo, ts: Timestamp) {
+        let id = info.id;
         let Some(conn) = self.conns.get_mut(&id) else { return };
         let now = conn.buffered();
         self.buffered_total = self.buffered_total.saturating_sub(conn.accounted).saturating_add(now);
@@ -232,28 +304,26 @@ impl AppLayer {
             return;
         }
         self.stats.budget_shed_connections += 1;
-        if conn.tcp_events.len() < MAX_PENDING_TCP_EVENTS {
-            conn.tcp_events.push("http_buffer_budget".to_string());
-        }
+        let _kept = conn.tcp_events.push("http_buffer_budget");
         if let State::Http { parser, .. } = &mut conn.state {
-            parser.handle_close(ts.0);
+            parser.handle_close(&mut self.http_stats, ts.0);
         }
-        self.collect(id);
+        self.collect(info);
         let Some(conn) = self.conns.get_mut(&id) else { return };
-        let state = std::mem::replace(&mut conn.state, State::NotHttp);
+        conn.state = State::NotHttp;
         self.buffered_total = self.buffered_total.saturating_sub(conn.accounted);
         conn.accounted = 0;
-        self.retire(state);
     }
 
     /// Bytes of a chunk that did not fit in the detection window: parsed if the window's
     /// contents decided HTTP, else (still undecided) remembered as lost after the window.
-    fn after_detect_window(&mut self, id: ConnId, ts: Timestamp, dir: Dir, rest: &[u8]) {
+    fn after_detect_window(&mut self, info: &ConnInfo, ts: Timestamp, dir: Dir, rest: &[u8]) {
+        let id = info.id;
         let Some(c) = self.conns.get_mut(&id) else { return };
         match &mut c.state {
             State::Http { parser, swapped } => {
-                let _ = parser.handle_data(ts.0, to_direction(dir, *swapped), rest);
-                self.collect(id);
+                let _ = parser.handle_data(&mut self.http_stats, ts.0, to_direction(dir, *swapped), rest);
+                self.collect(info);
             }
             State::Detecting(det) => {
                 let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
@@ -262,30 +332,21 @@ impl AppLayer {
             }
             State::Tls(tls) => {
                 tls.feed(ts, dir, rest);
-                self.settle_tls(id);
+                self.settle_tls(info);
             }
-            State::NotHttp => {}
+            State::New | State::NotHttp => {}
         }
     }
 
-    /// Adds a finished parser's counters to the layer's totals.
-    fn retire(&mut self, state: State) {
-        if let State::Http { parser, .. } = state {
-            for (name, value) in parser.stats().counters() {
-                *self.http_counters.entry(name).or_default() += value;
-            }
-        }
-    }
-
-    fn collect(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+    fn collect(&mut self, info: &ConnInfo) {
+        let Some(conn) = self.conns.get_mut(&info.id) else { return };
         let State::Http { parser, swapped } = &mut conn.state else { return };
         while let Some(tx) = parser.poll_transaction() {
             let bodies = self.analysis.as_deref().map(|cfg| {
                 PreparedBodies::compute(cfg, tx.request_content_type.as_deref(), &tx.request_body, tx.response_content_type.as_deref(), &tx.response_body)
             });
-            let tcp_events = std::mem::take(&mut conn.tcp_events);
-            let finished = Finished { info: conn.info.clone(), swapped: *swapped, uid: conn.uid.clone(), tx, tcp_events, bodies };
+            let tcp_events = conn.tcp_events.take();
+            let finished = Finished { info: info.clone(), swapped: *swapped, uid: conn_uid(info), tx, tcp_events, bodies };
             self.done.push(Done::Txn(Box::new(finished)));
             self.stats.transactions += 1;
         }
@@ -293,30 +354,30 @@ impl AppLayer {
 
     /// Reports what a TLS connection's hellos showed (the server's may be missing) and stops
     /// looking at it.
-    fn close_tls(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+    fn close_tls(&mut self, info: &ConnInfo) {
+        let Some(conn) = self.conns.get_mut(&info.id) else { return };
         if !matches!(conn.state, State::Tls(_)) {
             return;
         }
         if let State::Tls(tls) = std::mem::replace(&mut conn.state, State::NotHttp) {
             if self.analysis.is_some() {
-                let (client, server) = conn.info.client_server(tls.swapped);
+                let (client, server) = info.client_server(tls.swapped);
                 self.done.push(Done::Tls { client, server, tls });
             }
         }
     }
 
     /// Reports a TLS connection's hellos once both are in, and stops looking at it.
-    fn settle_tls(&mut self, id: ConnId) {
-        let finished = self.conns.get(&id).is_some_and(|c| matches!(&c.state, State::Tls(t) if t.finished()));
+    fn settle_tls(&mut self, info: &ConnInfo) {
+        let finished = self.conns.get(&info.id).is_some_and(|c| matches!(&c.state, State::Tls(t) if t.finished()));
         if finished {
-            self.close_tls(id);
+            self.close_tls(info);
         }
     }
 
     /// Decides HTTP or not for a detecting connection, and replays what was buffered.
-    fn try_decide(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+    fn try_decide(&mut self, info: &ConnInfo) {
+        let Some(conn) = self.conns.get_mut(&info.id) else { return };
         let State::Detecting(det) = &mut conn.state else { return };
         let looks = |side: &Side, want_request: bool| -> Detection {
             if side.buf.is_empty() {
@@ -340,19 +401,19 @@ impl AppLayer {
             if self.analysis.is_some() {
                 match tls_orientation(det) {
                     TlsGuess::Tls(swapped) => {
-                        let det = std::mem::take(det);
+                        let det = std::mem::take(&mut **det);
                         let mut tls = Box::new(TlsConn::new(swapped));
                         let mut sides = [(Dir::FromOrig, det.orig), (Dir::FromResp, det.resp)];
                         sides.sort_by_key(|(_, s)| s.first_ts.unwrap_or(Timestamp(u64::MAX)));
                         for (dir, side) in sides {
                             if side.lost == 0 && !side.buf.is_empty() {
-                                tls.feed(side.first_ts.unwrap_or(conn.info.first_ts), dir, &side.buf);
+                                tls.feed(side.first_ts.unwrap_or(info.first_ts), dir, &side.buf);
                             }
                         }
                         self.stats.other_connections += 1;
                         self.stats.tls_connections += 1;
                         conn.state = State::Tls(tls);
-                        self.settle_tls(id);
+                        self.settle_tls(info);
                         return;
                     }
                     TlsGuess::NeedMore => return,
@@ -365,32 +426,34 @@ impl AppLayer {
             }
             return;
         };
-        let det = std::mem::take(det);
-        let mut parser = Box::new(HttpParser::new(Arc::clone(&self.http_cfg)));
+        let det = std::mem::take(&mut **det);
+        let mut parser = Box::new(HttpConnParser::new(Arc::clone(&self.http_cfg)));
+        let stats = &mut self.http_stats;
+        self.http_seen = true;
         // Replay in time order so a request is seen before its response.
         let mut sides = [(Dir::FromOrig, det.orig), (Dir::FromResp, det.resp)];
         sides.sort_by_key(|(_, s)| s.first_ts.unwrap_or(Timestamp(u64::MAX)));
         for (dir, side) in sides {
             let direction = to_direction(dir, swapped);
-            let ts = side.first_ts.unwrap_or(conn.info.first_ts).0;
+            let ts = side.first_ts.unwrap_or(info.first_ts).0;
             if side.lost > 0 {
-                parser.handle_gap(ts, direction, side.lost);
+                parser.handle_gap(stats, ts, direction, side.lost);
             }
             let starts_message = match direction {
                 Direction::ToServer => detect_request(&side.buf) != Detection::NotHttp,
                 Direction::ToClient => detect_response(&side.buf) != Detection::NotHttp,
             };
             if starts_message {
-                let _ = parser.handle_data(ts, direction, &side.buf);
+                let _ = parser.handle_data(stats, ts, direction, &side.buf);
             } else if !side.buf.is_empty() {
                 // Picked up in the middle of a message: skip to the next one.
-                parser.handle_gap(ts, direction, side.buf.len() as u64);
+                parser.handle_gap(stats, ts, direction, side.buf.len() as u64);
             }
             if side.overflow > 0 {
-                parser.handle_gap(ts, direction, side.overflow);
+                parser.handle_gap(stats, ts, direction, side.overflow);
             }
             if side.eof {
-                parser.handle_eof(ts, direction);
+                parser.handle_eof(stats, ts, direction);
             }
         }
         self.stats.http_connections += 1;
@@ -398,7 +461,7 @@ impl AppLayer {
             self.stats.http_connections_reversed += 1;
         }
         conn.state = State::Http { parser, swapped };
-        self.collect(id);
+        self.collect(info);
     }
 }
 
@@ -445,30 +508,20 @@ fn to_direction(dir: Dir, swapped: bool) -> Direction {
 
 impl StreamSink for AppLayer {
     fn on_open(&mut self, conn: &ConnInfo) {
-        let uid = conn_uid(conn);
-        self.conns.insert(
-            conn.id,
-            Conn {
-                info: conn.clone(),
-                uid,
-                state: State::Detecting(Detect::default()),
-                tcp_events: Vec::new(),
-                accounted: 0,
-            },
-        );
+        self.conns.insert(conn.id, Conn { state: State::New, tcp_events: TcpEvents::default(), accounted: 0 });
     }
 
     fn on_data(&mut self, conn: &ConnInfo, ts: Timestamp, dir: Dir, data: &[u8]) {
         let Some(c) = self.conns.get_mut(&conn.id) else { return };
-        match &mut c.state {
-            State::NotHttp => {}
+        match c.detecting() {
+            State::New | State::NotHttp => {}
             State::Tls(tls) => {
                 tls.feed(ts, dir, data);
-                self.settle_tls(conn.id);
+                self.settle_tls(conn);
             }
             State::Http { parser, swapped } => {
-                let _ = parser.handle_data(ts.0, to_direction(dir, *swapped), data);
-                self.collect(conn.id);
+                let _ = parser.handle_data(&mut self.http_stats, ts.0, to_direction(dir, *swapped), data);
+                self.collect(conn);
             }
             State::Detecting(det) => {
                 let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
@@ -476,26 +529,26 @@ impl StreamSink for AppLayer {
                 let room = MAX_DETECT_BYTES.saturating_sub(side.buf.len());
                 let (head, rest) = data.split_at(room.min(data.len()));
                 side.buf.extend_from_slice(head);
-                self.try_decide(conn.id);
+                self.try_decide(conn);
                 if !rest.is_empty() {
-                    self.after_detect_window(conn.id, ts, dir, rest);
+                    self.after_detect_window(conn, ts, dir, rest);
                 }
             }
         }
-        self.account(conn.id, ts);
+        self.account(conn, ts);
     }
 
     fn on_gap(&mut self, conn: &ConnInfo, ts: Timestamp, dir: Dir, len: u64) {
         let Some(c) = self.conns.get_mut(&conn.id) else { return };
-        match &mut c.state {
-            State::NotHttp => {}
+        match c.detecting() {
+            State::New | State::NotHttp => {}
             State::Tls(_) => {
                 // A hello with a hole cannot be parsed: report what is complete and stop.
-                self.close_tls(conn.id);
+                self.close_tls(conn);
             }
             State::Http { parser, swapped } => {
-                parser.handle_gap(ts.0, to_direction(dir, *swapped), len);
-                self.collect(conn.id);
+                parser.handle_gap(&mut self.http_stats, ts.0, to_direction(dir, *swapped), len);
+                self.collect(conn);
             }
             State::Detecting(det) => {
                 let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
@@ -505,35 +558,33 @@ impl StreamSink for AppLayer {
                 side.first_ts.get_or_insert(ts);
             }
         }
-        self.account(conn.id, ts);
+        self.account(conn, ts);
     }
 
     fn on_fin(&mut self, conn: &ConnInfo, ts: Timestamp, dir: Dir) {
         let Some(c) = self.conns.get_mut(&conn.id) else { return };
-        match &mut c.state {
-            State::NotHttp => {}
-            State::Tls(_) => self.close_tls(conn.id),
+        match c.detecting() {
+            State::New | State::NotHttp => {}
+            State::Tls(_) => self.close_tls(conn),
             State::Http { parser, swapped } => {
-                parser.handle_eof(ts.0, to_direction(dir, *swapped));
-                self.collect(conn.id);
+                parser.handle_eof(&mut self.http_stats, ts.0, to_direction(dir, *swapped));
+                self.collect(conn);
             }
             State::Detecting(det) => {
                 let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
                 side.eof = true;
-                self.try_decide(conn.id);
+                self.try_decide(conn);
             }
         }
-        self.account(conn.id, ts);
+        self.account(conn, ts);
     }
 
     fn on_event(&mut self, conn: &ConnInfo, _ts: Timestamp, event: TcpEvent) {
         self.stats.tcp_events += 1;
         let Some(c) = self.conns.get_mut(&conn.id) else { return };
-        if c.tcp_events.len() >= MAX_PENDING_TCP_EVENTS {
+        if !c.tcp_events.push(tcp_event_name(&event)) {
             self.stats.tcp_events_dropped += 1;
-            return;
         }
-        c.tcp_events.push(tcp_event_name(&event).to_string());
     }
 
     fn on_close(&mut self, conn: &ConnInfo, ts: Timestamp, _reason: CloseReason) {
@@ -541,24 +592,31 @@ impl StreamSink for AppLayer {
             if let State::Detecting(det) = &mut c.state {
                 det.orig.eof = true;
                 det.resp.eof = true;
-                self.try_decide(conn.id);
+                self.try_decide(conn);
             }
         }
         if let Some(c) = self.conns.get_mut(&conn.id) {
             match &mut c.state {
-                State::Http { parser, .. } => parser.handle_close(ts.0),
-                State::Detecting(_) => self.stats.undecided_connections += 1,
+                State::Http { parser, .. } => parser.handle_close(&mut self.http_stats, ts.0),
+                // Nothing arrived: as undecided as a connection whose bytes said nothing yet.
+                State::New | State::Detecting(_) => self.stats.undecided_connections += 1,
                 State::Tls(_) => {}
                 State::NotHttp => {}
             }
         }
         if matches!(self.conns.get(&conn.id).map(|c| &c.state), Some(State::Tls(_))) {
-            self.close_tls(conn.id);
+            self.close_tls(conn);
         }
-        self.collect(conn.id);
+        self.collect(conn);
         if let Some(c) = self.conns.remove(&conn.id) {
             self.buffered_total = self.buffered_total.saturating_sub(c.accounted);
-            self.retire(c.state);
+        }
+        // The map does not shrink by itself: after a flood, or at the end of input, its
+        // slots would stay allocated.
+        if self.conns.is_empty() {
+            self.conns = HashMap::new();
+        } else if self.conns.capacity() > MAP_SHRINK_FROM && self.conns.len() < self.conns.capacity() / 8 {
+            self.conns.shrink_to(self.conns.len() * 2);
         }
     }
 }
@@ -571,5 +629,47 @@ fn tcp_event_name(event: &TcpEvent) -> &'static str {
         TcpEvent::ResetIgnored { .. } => "tcp_reset_ignored",
         TcpEvent::FinIgnored { .. } => "tcp_fin_ignored",
         TcpEvent::PawsRejected { .. } => "tcp_paws_rejected",
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    // The packed list gives back the names in the order they came, keeps at most
+    // MAX_PENDING_TCP_EVENTS and starts empty again once taken.
+    #[test]
+    fn tcp_events_keep_their_order_and_bound() {
+        let mut e = TcpEvents::default();
+        let names: Vec<&str> = (0..20).map(|i| TCP_EVENT_NAMES[(i * 5 + 3) % TCP_EVENT_NAMES.len()]).collect();
+        let kept: Vec<bool> = names.iter().map(|n| e.push(n)).collect();
+        assert_eq!(kept.iter().filter(|k| **k).count(), MAX_PENDING_TCP_EVENTS);
+        assert!(kept[..MAX_PENDING_TCP_EVENTS].iter().all(|k| *k));
+        let expected: Vec<String> = names[..MAX_PENDING_TCP_EVENTS].iter().map(|n| n.to_string()).collect();
+        assert_eq!(e.take(), expected);
+        assert!(e.take().is_empty());
+        assert!(e.push("http_buffer_budget"));
+        assert!(!e.push("not_an_event"));
+        assert_eq!(e.take(), vec!["http_buffer_budget".to_string()]);
+    }
+
+    // Every event the flow table can raise has a code.
+    #[test]
+    fn every_tcp_event_name_packs() {
+        use apitap_sensor::stream::Dir;
+        let events = [
+            TcpEvent::OverlapMismatch { dir: Dir::FromOrig, offset: 0, len: 1 },
+            TcpEvent::BufferLimit { dir: Dir::FromOrig, dropped: 1 },
+            TcpEvent::DataAfterClose { dir: Dir::FromOrig },
+            TcpEvent::ResetIgnored { dir: Dir::FromOrig },
+            TcpEvent::FinIgnored { dir: Dir::FromOrig },
+            TcpEvent::PawsRejected { dir: Dir::FromOrig },
+        ];
+        let mut e = TcpEvents::default();
+        for ev in &events {
+            assert!(e.push(tcp_event_name(ev)));
+        }
+        assert_eq!(e.take().len(), events.len());
     }
 }

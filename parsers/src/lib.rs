@@ -7,6 +7,6 @@ pub mod http;
 pub mod tls;
 
 pub use http::{
-    detect_request, detect_response, Detection, Direction, HttpConfig, HttpEvent, HttpParser, HttpStats,
+    detect_request, detect_response, Detection, Direction, HttpConfig, HttpConnParser, HttpEvent, HttpParser, HttpStats,
     HttpTransaction, Progress, StreamState,
 };

@@ -244,3 +244,29 @@ fn full_table_sheds_one_sided_flows_before_a_conversation() {
     assert_eq!(run.table.stats().evicted, 5);
     run.finish();
 }
+
+// The table gives its storage back when its last connection leaves; connections that come
+// after (one of them on an address pair seen before) must still be found by both directions.
+#[test]
+fn a_table_that_emptied_tracks_new_connections() {
+    let mut run = Run::default_cfg();
+    for n in 1..=40u16 {
+        run.feed(&client(n).c(10, 1, "PA", b"old"));
+    }
+    run.wait(301);
+    assert!(run.table.is_empty());
+    for n in [3u16, 41, 42] {
+        let p = client(n);
+        run.feed_all(&handshake(&p));
+        run.feed(&p.c(CISN + 1, SISN + 1, "PA", format!("req{n}").as_bytes()));
+        run.feed(&p.s(SISN + 1, CISN + 5, "PA", format!("resp{n}").as_bytes()));
+    }
+    assert_eq!(run.table.len(), 3);
+    assert_eq!(run.rec.opens(), (0..43).collect::<Vec<_>>());
+    for (id, n) in [(40u64, 3u16), (41, 41), (42, 42)] {
+        assert_eq!(run.rec.stream(id, Dir::FromOrig), vec![Piece::Bytes(format!("req{n}").into_bytes())]);
+        assert_eq!(run.rec.stream(id, Dir::FromResp), vec![Piece::Bytes(format!("resp{n}").into_bytes())]);
+    }
+    run.finish();
+    assert!(run.table.is_empty());
+}

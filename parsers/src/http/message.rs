@@ -1,16 +1,16 @@
 //! Start lines, heads, bodies and the end of a message: the Zeek HTTP analyzer's rules for
-//! what each line means, applied to one direction of an [`HttpParser`].
+//! what each line means, applied to one direction of an [`HttpParser`](super::HttpParser).
 
 use super::body::{decide, zeek_atoi, Body, Chunk, DecodeNote, ExpectBody, Framing, MessageInfo};
 use super::credential;
 use super::head::{parse_fields, parse_request_line, parse_status_line, value_token, Field, LineNotes, RequestLineError, Version};
 use super::lines::Term;
-use super::parser::{Message, Mode};
+use super::parser::{Cx, Message, Mode};
 use super::redact::{auth_scheme, host_without_userinfo, redact_target, Form, OTHER_AUTH_SCHEME};
 use super::retain;
 use super::text::wire_string;
-use super::txn::MessageEnd;
-use super::{Direction, HttpConfig, HttpEvent, HttpParser, HttpStats, HttpTransaction};
+use super::txn::{MessageEnd, RequestLine};
+use super::{Direction, HttpConfig, HttpEvent, HttpStats, HttpTransaction};
 
 /// Methods Zeek (and RFC 9110, 5789, WebDAV) know; others get [`HttpEvent::NonStandardMethod`].
 const KNOWN_METHODS: &[&str] = &[
@@ -78,7 +78,7 @@ fn note_events(notes: LineNotes, dir: Direction, out: &mut Vec<HttpEvent>) {
     }
 }
 
-impl HttpParser {
+impl Cx<'_> {
     pub(super) fn start_line(&mut self, ts: u64, dir: Direction, line: &[u8], term: Term) {
         match dir {
             Direction::ToServer => self.request_line(ts, line),
@@ -117,7 +117,7 @@ impl HttpParser {
                         RequestLineError::Bad => HttpEvent::BadRequestLine,
                         RequestLineError::BadWithVersion => HttpEvent::BadRequestLineWithVersion,
                     };
-                    self.tracker.orphan_event(event, &self.cfg, &mut self.stats);
+                    self.tracker.orphan_event(event, self.cfg, self.stats);
                     self.client.mode = Mode::Stopped;
                 }
                 return;
@@ -137,7 +137,7 @@ impl HttpParser {
         self.conn.unanswered.push_back(req.method.eq_ignore_ascii_case(b"HEAD"));
 
         let cfg = self.cfg.clone();
-        let method = field_string(req.method, &cfg, &mut self.stats);
+        let method = field_string(req.method, &cfg, self.stats);
         let (uri, redacted) = redact_target(req.uri, &cfg.redact_query_params, Form::Decoded);
         let (uri, uri_cut) = wire_string(&uri, cfg.max_uri_len);
         let mut events = Vec::new();
@@ -152,15 +152,12 @@ impl HttpParser {
             self.stats.uri_truncations += 1;
             events.push(HttpEvent::UriTruncated { limit: cfg.max_uri_len });
         }
-        let t = self.tracker.on_request(ts, &cfg, &mut self.stats);
-        t.method = Some(method);
-        t.uri = Some(uri);
-        t.uri_redacted = redacted;
-        t.version = req.version.map(Version::text);
+        let line = RequestLine { method_uri: Some((method, uri)), uri_redacted: redacted, version: req.version };
+        self.tracker.open_request(ts, line, &cfg, self.stats);
         for e in events {
             self.event(dir, e);
         }
-        self.client.msg = Some(Message::new(req.version, ExpectBody::Maybe));
+        self.client.msg = Some(Box::new(Message::new(req.version, ExpectBody::Maybe)));
         self.client.mode = Mode::Message;
         if is_09 {
             // The response to an HTTP/0.9 request is raw data until the server closes; a
@@ -178,7 +175,7 @@ impl HttpParser {
 
     fn expect_reply_body(&self) -> ExpectBody {
         let code = self.conn.reply_code;
-        if self.conn.unanswered.front() == Some(&true) || (100..200).contains(&code) || code == 204 || code == 304 {
+        if self.conn.unanswered.front_is_head() || (100..200).contains(&code) || code == 204 || code == 304 {
             ExpectBody::NotExpected
         } else {
             ExpectBody::Expected
@@ -190,7 +187,7 @@ impl HttpParser {
         let Some(status) = parse_status_line(line) else {
             if !line.is_empty() {
                 self.stats.bad_status_lines += 1;
-                self.tracker.orphan_event(HttpEvent::BadStatusLine, &self.cfg, &mut self.stats);
+                self.tracker.orphan_event(HttpEvent::BadStatusLine, self.cfg, self.stats);
                 self.server.mode = Mode::Stopped;
             }
             return;
@@ -202,7 +199,7 @@ impl HttpParser {
             self.conn.connect_request = false;
         }
         let cfg = self.cfg.clone();
-        let reason = status.reason.map(|r| field_string(r, &cfg, &mut self.stats));
+        let reason = status.reason.map(|r| field_string(r, &cfg, self.stats));
         let unsolicited = self.conn.unanswered.is_empty();
         let t = self.tracker.on_reply(ts);
         t.status_code = Some(status.code);
@@ -221,7 +218,7 @@ impl HttpParser {
             self.event(dir, e);
         }
         let expect = self.expect_reply_body();
-        self.server.msg = Some(Message::new(status.version, expect));
+        self.server.msg = Some(Box::new(Message::new(status.version, expect)));
         self.server.mode = Mode::Message;
     }
 
@@ -236,7 +233,7 @@ impl HttpParser {
             t.status_code = Some(0);
             t.response_version = Some(Version::V09.text());
             let expect = self.expect_reply_body();
-            let mut msg = Message::new(Some(Version::V09), expect);
+            let mut msg = Box::new(Message::new(Some(Version::V09), expect));
             if expect == ExpectBody::NotExpected {
                 msg.head_done = true;
                 self.server.msg = Some(msg);
@@ -245,7 +242,7 @@ impl HttpParser {
                 return;
             }
             msg.head_done = true;
-            msg.body = Some(Body::new(Framing::UntilClose, None, false, &self.cfg));
+            msg.body = Some(Box::new(Body::new(Framing::UntilClose, None, false, self.cfg)));
             self.server.msg = Some(msg);
         }
         self.body_bytes(ts, Direction::ToClient, data);
@@ -322,11 +319,11 @@ impl HttpParser {
         };
         let decision = decide(info, &fields.list);
         if dir == Direction::ToServer && !cfg.retain_headers.is_empty() {
-            let kept = retain::collect(&fields.list, &cfg, &mut self.stats, &mut events);
+            let kept = retain::collect(&fields.list, &cfg, self.stats, &mut events);
             self.tracker.set_retained(ts, kept);
         }
         let t = self.tracker.session(ts, dir);
-        if apply_fields(t, dir, &fields.list, &cfg, &mut self.stats, &mut events) {
+        if apply_fields(t, dir, &fields.list, &cfg, self.stats, &mut events) {
             self.stats.header_name_limit_hits += 1;
             events.push(HttpEvent::HeaderNameLimit { dir, limit: cfg.max_header_names });
         }
@@ -341,7 +338,7 @@ impl HttpParser {
         match decision.framing {
             Some(framing) if !tunnel => {
                 if let Some(msg) = self.side_mut(dir).msg.as_mut() {
-                    msg.body = Some(Body::new(framing, decision.coding, decision.undecodable, &cfg));
+                    msg.body = Some(Box::new(Body::new(framing, decision.coding, decision.undecodable, &cfg)));
                 }
             }
             _ => self.message_done(ts, dir, false),
@@ -376,7 +373,7 @@ impl HttpParser {
                 let tok = value_token(f.value);
                 if !tok.is_empty() {
                     let (p, _) = wire_string(tok, self.cfg.max_field_len);
-                    self.conn.upgrade_protocol = Some(p);
+                    self.conn.upgrade_protocol = Some(p.into_boxed_str());
                 }
             }
         }
@@ -492,7 +489,7 @@ impl HttpParser {
         // http-09 and no-version traces log that late end as a second, empty row.
         let request_open = dir == Direction::ToClient
             && self.client.msg.as_ref().is_some_and(|m| m.version != Some(Version::V09));
-        self.tracker.on_message_done(ts, dir, end, request_open, &self.cfg, &mut self.stats);
+        self.tracker.on_message_done(ts, dir, end, request_open, self.cfg, self.stats);
         let next = if interrupted { Mode::Stopped } else { Mode::Start };
         match dir {
             Direction::ToServer => {
@@ -514,10 +511,10 @@ impl HttpParser {
                 }
                 if let (true, Some(protocol)) = (upgrade, protocol) {
                     if let Some(t) = self.tracker.current(dir) {
-                        t.tunnel = Some(protocol);
+                        t.tunnel = Some(protocol.into_string());
                     }
                     // A switched connection gets no final response: emit the 101 now.
-                    self.tracker.emit_current(dir, &self.cfg, &mut self.stats);
+                    self.tracker.emit_current(dir, self.cfg, self.stats);
                     self.start_tunnel();
                 }
             }
@@ -527,7 +524,7 @@ impl HttpParser {
     fn start_tunnel(&mut self) {
         self.stats.tunnels += 1;
         // The request in progress will not be parsed to its end.
-        self.tracker.release_held(&self.cfg, &mut self.stats);
+        self.tracker.release_held(self.cfg, self.stats);
         for side in [&mut self.client, &mut self.server] {
             side.msg = None;
             side.lines.reset();

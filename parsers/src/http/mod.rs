@@ -54,7 +54,7 @@ pub use config::{HttpConfig, HttpStats, DECODE_RATIO_FLOOR, DEFAULT_REDACTED_PAR
 pub use credential::{credential_digest, CredentialSource, API_KEY_HEADERS};
 pub use detect::{detect_request, detect_response, Detection};
 pub use event::HttpEvent;
-pub use parser::{HttpParser, Progress, StreamState};
+pub use parser::{HttpConnParser, HttpParser, Progress, StreamState};
 pub use retain::RetainedHeaders;
 pub use text::REDACTED;
 pub use transaction::HttpTransaction;

@@ -69,8 +69,9 @@ pub(super) struct Message {
     pub head_limit_hit: bool,
     /// The blank line ending the head was seen.
     pub head_done: bool,
-    /// Set once the head has ended and the message has a body.
-    pub body: Option<Body>,
+    /// Set once the head has ended and the message has a body. Boxed: a message still in its
+    /// head (an idle connection that sent part of one) does not carry the body's state.
+    pub body: Option<Box<Body>>,
     pub bare_lf_noted: bool,
     pub bare_cr_noted: bool,
     pub fold_noted: bool,
@@ -98,7 +99,9 @@ impl Message {
 pub(super) struct Side {
     pub lines: LineSplitter,
     pub mode: Mode,
-    pub msg: Option<Message>,
+    /// The message in progress. Boxed, and created at its start line: an idle direction
+    /// between messages holds only this pointer.
+    pub msg: Option<Box<Message>>,
     /// Bytes were lost before the next message on this side: mark it.
     pub gap_pending: bool,
 }
@@ -110,13 +113,13 @@ impl Side {
 
     /// Heap bytes of the buffers the network can grow on this side.
     fn held_bytes(&self) -> usize {
-        let msg = self.msg.as_ref().map_or(0, |m| m.head.capacity() + m.body.as_ref().map_or(0, Body::held_bytes));
+        let msg = self.msg.as_ref().map_or(0, |m| m.head.capacity() + m.body.as_deref().map_or(0, Body::held_bytes));
         self.lines.capacity() + msg
     }
 }
 
-/// Capacity of a line buffer kept for reuse after a line; a buffer that grew past it for one
-/// long line is released, so an idle connection does not keep holding it.
+/// Capacity of a line buffer kept for reuse after a line inside a message; a buffer that grew
+/// past it for one long line is released, so an idle connection does not keep holding it.
 const LINE_BUFFER_RETAIN: usize = 4096;
 
 /// Connection-wide state that both directions consult (the fields of Zeek's HTTP analyzer).
@@ -131,14 +134,69 @@ pub(super) struct ConnState {
     /// Status code of the response being parsed.
     pub reply_code: u16,
     pub upgrade_connection: bool,
-    pub upgrade_protocol: Option<String>,
-    /// Requests still waiting for a final response: whether each was HEAD.
-    pub unanswered: VecDeque<bool>,
+    pub upgrade_protocol: Option<Box<str>>,
+    /// Requests still waiting for a final response, and which of them were HEAD.
+    pub unanswered: Unanswered,
     pub request_version: Option<Version>,
     pub reply_version: Option<Version>,
 }
 
-/// A sans-IO HTTP/1.x parser for one TCP connection.
+/// Requests waiting for a final response, oldest first, and whether each was HEAD. Only the
+/// positions of HEAD requests are stored (most connections send none, and then this holds no
+/// allocation); the caller bounds the count by `max_pending_requests`.
+#[derive(Debug, Default)]
+pub(super) struct Unanswered {
+    count: usize,
+    /// Requests ever taken off the front: the position of the oldest waiting one.
+    popped: u64,
+    /// Positions (counted like `popped`) of the waiting HEAD requests, in order; boxed, and
+    /// only while there are any.
+    // Boxed on purpose: it keeps every connection's parser 24 bytes smaller, and HEAD
+    // requests are rare enough that the extra allocation is seldom paid.
+    #[allow(clippy::box_collection)]
+    heads: Option<Box<VecDeque<u64>>>,
+}
+
+impl Unanswered {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Whether the oldest waiting request was HEAD.
+    pub fn front_is_head(&self) -> bool {
+        self.count > 0 && self.heads.as_ref().and_then(|h| h.front()) == Some(&self.popped)
+    }
+
+    pub fn push_back(&mut self, head: bool) {
+        if head {
+            let at = self.popped.saturating_add(self.count as u64);
+            self.heads.get_or_insert_with(Box::default).push_back(at);
+        }
+        self.count += 1;
+    }
+
+    pub fn pop_front(&mut self) {
+        if self.count == 0 {
+            return;
+        }
+        if self.front_is_head() {
+            if let Some(heads) = self.heads.as_mut() {
+                heads.pop_front();
+                if heads.is_empty() {
+                    self.heads = None;
+                }
+            }
+        }
+        self.popped = self.popped.saturating_add(1);
+        self.count -= 1;
+    }
+}
+
+/// A sans-IO HTTP/1.x parser for one TCP connection, with its own counters.
 ///
 /// Feed it the reassembled bytes of both directions in stream order with packet timestamps
 /// (`handle_data`, `handle_gap`, `handle_eof`, `handle_close`) and take finished transactions
@@ -154,10 +212,77 @@ pub(super) struct ConnState {
 /// end and carries both ([`HttpEvent::EarlyResponse`]), where Zeek splits the request's end into
 /// a row of its own. HTTP/0.9, pipelining, 1xx responses, CONNECT and Upgrade tunnels are
 /// handled; HTTP/2 and TLS are not (a TLS or HTTP/2 stream is simply "not HTTP").
+///
+/// A caller that runs many connections and sums their counters anyway uses
+/// [`HttpConnParser`] instead, which is this parser without the counters (256 bytes less per
+/// connection).
 #[derive(Debug)]
 pub struct HttpParser {
+    conn: HttpConnParser,
+    stats: HttpStats,
+}
+
+impl HttpParser {
+    /// A parser for a new connection.
+    pub fn new(cfg: Arc<HttpConfig>) -> Self {
+        HttpParser { conn: HttpConnParser::new(cfg), stats: HttpStats::default() }
+    }
+
+    /// In-order bytes of one direction, seen at packet time `ts` (ns).
+    pub fn handle_data(&mut self, ts: u64, dir: Direction, data: &[u8]) -> Progress {
+        self.conn.handle_data(&mut self.stats, ts, dir, data)
+    }
+
+    /// `len` bytes of `dir` will never arrive. Inside a body whose end is known (or that runs
+    /// to the close) they are counted and parsing goes on; anywhere else the message in
+    /// progress ends there, marked, and parsing resumes at the next line that looks like a
+    /// message start.
+    pub fn handle_gap(&mut self, ts: u64, dir: Direction, len: u64) {
+        self.conn.handle_gap(&mut self.stats, ts, dir, len);
+    }
+
+    /// The direction ended (FIN or RST): a partial line is finished, a message that runs to
+    /// the close (or was cut short) ends.
+    pub fn handle_eof(&mut self, ts: u64, dir: Direction) {
+        self.conn.handle_eof(&mut self.stats, ts, dir);
+    }
+
+    /// The connection is gone: every message in progress ends and every pending transaction
+    /// is emitted, answered or not.
+    pub fn handle_close(&mut self, ts: u64) {
+        self.conn.handle_close(&mut self.stats, ts);
+    }
+
+    /// The next finished transaction, oldest first.
+    pub fn poll_transaction(&mut self) -> Option<HttpTransaction> {
+        self.conn.poll_transaction()
+    }
+
+    /// Counters of this parser.
+    pub fn stats(&self) -> &HttpStats {
+        &self.stats
+    }
+
+    /// Heap bytes this parser holds in buffers the network can grow; see
+    /// [`HttpConnParser::buffered_bytes`].
+    pub fn buffered_bytes(&self) -> usize {
+        self.conn.buffered_bytes()
+    }
+}
+
+/// [`HttpParser`] without counters of its own: every call adds to the [`HttpStats`] the
+/// caller passes, so that a layer running many connections keeps one set for all of them
+/// instead of one per connection. Otherwise the same parser, with the same promises and the
+/// same limits. The caller may pass the same counters to every connection, or different ones
+/// to each call; nothing is kept between calls.
+///
+/// Memory of an idle connection: this struct (a few hundred bytes) and, when a message is in
+/// progress, its state (boxed, with the head collected so far) and its open transaction (a
+/// small record until its head ends or a response comes for it, then a full
+/// [`HttpTransaction`]). A connection between messages holds no message state.
+#[derive(Debug)]
+pub struct HttpConnParser {
     pub(super) cfg: Arc<HttpConfig>,
-    pub(super) stats: HttpStats,
     pub(super) tracker: Tracker,
     pub(super) client: Side,
     pub(super) server: Side,
@@ -165,12 +290,23 @@ pub struct HttpParser {
     pub(super) closed: bool,
 }
 
-impl HttpParser {
+/// The parser's state together with the counters of the call in progress: the methods that
+/// parse run on this, so that the counters need not live in the parser.
+pub(super) struct Cx<'a> {
+    pub cfg: &'a Arc<HttpConfig>,
+    pub tracker: &'a mut Tracker,
+    pub client: &'a mut Side,
+    pub server: &'a mut Side,
+    pub conn: &'a mut ConnState,
+    pub closed: &'a mut bool,
+    pub stats: &'a mut HttpStats,
+}
+
+impl HttpConnParser {
     /// A parser for a new connection.
     pub fn new(cfg: Arc<HttpConfig>) -> Self {
-        HttpParser {
+        HttpConnParser {
             cfg,
-            stats: HttpStats::default(),
             tracker: Tracker::default(),
             client: Side::new(),
             server: Side::new(),
@@ -179,21 +315,76 @@ impl HttpParser {
         }
     }
 
-    /// In-order bytes of one direction, seen at packet time `ts` (ns).
-    pub fn handle_data(&mut self, ts: u64, dir: Direction, data: &[u8]) -> Progress {
+    fn cx<'a>(&'a mut self, stats: &'a mut HttpStats) -> Cx<'a> {
+        Cx {
+            cfg: &self.cfg,
+            tracker: &mut self.tracker,
+            client: &mut self.client,
+            server: &mut self.server,
+            conn: &mut self.conn,
+            closed: &mut self.closed,
+            stats,
+        }
+    }
+
+    /// In-order bytes of one direction, seen at packet time `ts` (ns); counted in `stats`.
+    pub fn handle_data(&mut self, stats: &mut HttpStats, ts: u64, dir: Direction, data: &[u8]) -> Progress {
+        self.cx(stats).handle_data(ts, dir, data)
+    }
+
+    /// As [`HttpParser::handle_gap`]; counted in `stats`.
+    pub fn handle_gap(&mut self, stats: &mut HttpStats, ts: u64, dir: Direction, len: u64) {
+        self.cx(stats).handle_gap(ts, dir, len);
+    }
+
+    /// As [`HttpParser::handle_eof`]; counted in `stats`.
+    pub fn handle_eof(&mut self, stats: &mut HttpStats, ts: u64, dir: Direction) {
+        self.cx(stats).handle_eof(ts, dir);
+    }
+
+    /// As [`HttpParser::handle_close`]; counted in `stats`.
+    pub fn handle_close(&mut self, stats: &mut HttpStats, ts: u64) {
+        self.cx(stats).handle_close(ts);
+    }
+
+    /// The next finished transaction, oldest first.
+    pub fn poll_transaction(&mut self) -> Option<HttpTransaction> {
+        self.tracker.poll()
+    }
+
+    /// Heap bytes this parser holds in buffers the network can grow: the partial line of
+    /// each direction, the head being collected, the state of a running gzip/deflate decoder
+    /// (the inflater's fixed size), and captured body bytes
+    /// ([`HttpConfig::max_body_capture`]), both of the messages in progress and of every
+    /// transaction not yet polled (waiting for a response, for the end of its request, or for
+    /// [`poll_transaction`](Self::poll_transaction)). Allocated capacity is counted, since that
+    /// is the memory in use. Constant time, so a caller can sum it over every connection to
+    /// enforce a global budget; it falls when transactions are polled.
+    ///
+    /// Not counted: the strings of waiting transactions, which are bounded by
+    /// [`HttpConfig::max_pending_requests`], [`HttpConfig::max_ready_transactions`] and the
+    /// per-string limits, and the parser's own fixed-size state.
+    pub fn buffered_bytes(&self) -> usize {
+        self.client.held_bytes() + self.server.held_bytes() + self.tracker.body_bytes()
+    }
+}
+
+impl Cx<'_> {
+    fn handle_data(&mut self, ts: u64, dir: Direction, data: &[u8]) -> Progress {
         let len = data.len() as u64;
         match dir {
             Direction::ToServer => self.stats.bytes_to_server += len,
             Direction::ToClient => self.stats.bytes_to_client += len,
         }
-        let ignored = if self.closed { data.len() } else { self.feed(ts, dir, data) };
+        let ignored = if *self.closed { data.len() } else { self.feed(ts, dir, data) };
         self.stats.ignored_bytes += ignored as u64;
+        let ready = self.tracker.ready_len();
         let side = self.side(dir);
         Progress {
             consumed: data.len() - ignored,
             ignored,
             buffered: side.lines.held(),
-            ready: self.tracker.ready_len(),
+            ready,
             state: match side.mode {
                 Mode::Tunnel => StreamState::Tunnel,
                 Mode::Stopped => StreamState::Stopped,
@@ -203,14 +394,10 @@ impl HttpParser {
         }
     }
 
-    /// `len` bytes of `dir` will never arrive. Inside a body whose end is known (or that runs
-    /// to the close) they are counted and parsing goes on; anywhere else the message in
-    /// progress ends there, marked, and parsing resumes at the next line that looks like a
-    /// message start.
-    pub fn handle_gap(&mut self, ts: u64, dir: Direction, len: u64) {
+    fn handle_gap(&mut self, ts: u64, dir: Direction, len: u64) {
         self.stats.gaps += 1;
         self.stats.gap_bytes = self.stats.gap_bytes.saturating_add(len);
-        if self.closed {
+        if *self.closed {
             return;
         }
         match self.side(dir).mode {
@@ -235,7 +422,7 @@ impl HttpParser {
             self.event(dir, event);
             self.message_done(ts, dir, true);
         } else {
-            self.tracker.orphan_event(event, &self.cfg, &mut self.stats);
+            self.tracker.orphan_event(event, self.cfg, self.stats);
             self.side_mut(dir).gap_pending = true;
         }
         let side = self.side_mut(dir);
@@ -245,10 +432,8 @@ impl HttpParser {
         }
     }
 
-    /// The direction ended (FIN or RST): a partial line is finished, a message that runs to
-    /// the close (or was cut short) ends.
-    pub fn handle_eof(&mut self, ts: u64, dir: Direction) {
-        if self.closed {
+    fn handle_eof(&mut self, ts: u64, dir: Direction) {
+        if *self.closed {
             return;
         }
         let side = self.side(dir);
@@ -270,10 +455,8 @@ impl HttpParser {
         }
     }
 
-    /// The connection is gone: every message in progress ends and every pending transaction
-    /// is emitted, answered or not.
-    pub fn handle_close(&mut self, ts: u64) {
-        if self.closed {
+    fn handle_close(&mut self, ts: u64) {
+        if *self.closed {
             return;
         }
         for dir in [Direction::ToServer, Direction::ToClient] {
@@ -281,54 +464,27 @@ impl HttpParser {
                 self.message_done(ts, dir, true);
             }
         }
-        self.tracker.finalize(&self.cfg, &mut self.stats);
+        self.tracker.finalize(self.cfg, self.stats);
         self.client.mode = Mode::Ended;
         self.server.mode = Mode::Ended;
-        self.closed = true;
+        *self.closed = true;
     }
-
-    /// The next finished transaction, oldest first.
-    pub fn poll_transaction(&mut self) -> Option<HttpTransaction> {
-        self.tracker.poll()
-    }
-
-    /// Counters of this parser.
-    pub fn stats(&self) -> &HttpStats {
-        &self.stats
-    }
-
-    /// Heap bytes this parser holds in buffers the network can grow: the partial line of
-    /// each direction, the head being collected, the state of a running gzip/deflate decoder
-    /// (the inflater's fixed size), and captured body bytes
-    /// ([`HttpConfig::max_body_capture`]), both of the messages in progress and of every
-    /// transaction not yet polled (waiting for a response, for the end of its request, or for
-    /// [`poll_transaction`](Self::poll_transaction)). Allocated capacity is counted, since that
-    /// is the memory in use. Constant time, so a caller can sum it over every connection to
-    /// enforce a global budget; it falls when transactions are polled.
-    ///
-    /// Not counted: the strings of waiting transactions, which are bounded by
-    /// [`HttpConfig::max_pending_requests`], [`HttpConfig::max_ready_transactions`] and the
-    /// per-string limits, and the parser's own fixed-size state.
-    pub fn buffered_bytes(&self) -> usize {
-        self.client.held_bytes() + self.server.held_bytes() + self.tracker.body_bytes()
-    }
-
     pub(super) fn side(&self, dir: Direction) -> &Side {
         match dir {
-            Direction::ToServer => &self.client,
-            Direction::ToClient => &self.server,
+            Direction::ToServer => self.client,
+            Direction::ToClient => self.server,
         }
     }
 
     pub(super) fn side_mut(&mut self, dir: Direction) -> &mut Side {
         match dir {
-            Direction::ToServer => &mut self.client,
-            Direction::ToClient => &mut self.server,
+            Direction::ToServer => self.client,
+            Direction::ToClient => self.server,
         }
     }
 
     pub(super) fn event(&mut self, dir: Direction, event: HttpEvent) {
-        self.tracker.event(dir, event, &self.cfg, &mut self.stats);
+        self.tracker.event(dir, event, self.cfg, self.stats);
     }
 
     pub(super) fn mark_gap(&mut self, dir: Direction) {
@@ -404,7 +560,7 @@ impl HttpParser {
         if side.mode != Mode::Message {
             return None;
         }
-        side.msg.as_ref().and_then(|m| m.body.as_ref()).filter(|b| b.framing == Framing::LinesUntilClose)
+        side.msg.as_ref().and_then(|m| m.body.as_deref()).filter(|b| b.framing == Framing::LinesUntilClose)
     }
 
     /// A complete line (its content is in the direction's splitter).
@@ -443,12 +599,15 @@ impl HttpParser {
             }
             _ => {}
         }
-        let lines = &mut self.side_mut(dir).lines;
+        let side = self.side_mut(dir);
         let mut line = line;
         line.clear();
-        if line.capacity() > LINE_BUFFER_RETAIN {
+        // Between messages the buffer is released: an idle keep-alive connection then holds
+        // none, at the price of one allocation per message.
+        if line.capacity() > LINE_BUFFER_RETAIN || side.msg.is_none() {
             line = Vec::new();
         }
+        let lines = &mut side.lines;
         *lines.buffer_mut() = line;
         lines.clear_line();
     }
@@ -507,5 +666,44 @@ fn term_len(term: Term) -> u64 {
         Term::CrLf => 2,
         Term::Lf | Term::Cr => 1,
         Term::None => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The compact queue answers like the queue of flags it replaced, for any mix of pushes and
+    // pops.
+    #[test]
+    fn unanswered_behaves_as_a_queue_of_head_flags() {
+        let mut model: VecDeque<bool> = VecDeque::new();
+        let mut q = Unanswered::default();
+        let mut x: u32 = 12345;
+        for _ in 0..5000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            match (x >> 16) % 5 {
+                0 | 1 => {
+                    let head = (x >> 8) % 3 == 0;
+                    model.push_back(head);
+                    q.push_back(head);
+                }
+                _ => {
+                    model.pop_front();
+                    q.pop_front();
+                }
+            }
+            assert_eq!(q.len(), model.len());
+            assert_eq!(q.is_empty(), model.is_empty());
+            assert_eq!(q.front_is_head(), model.front() == Some(&true));
+        }
+    }
+
+    // What an idle connection costs in the parser itself (its message state and transaction
+    // are separate, and only exist while a message is in progress).
+    #[test]
+    fn a_connection_parser_stays_small() {
+        assert!(std::mem::size_of::<HttpConnParser>() <= 384, "{}", std::mem::size_of::<HttpConnParser>());
+        assert!(std::mem::size_of::<HttpParser>() >= std::mem::size_of::<HttpConnParser>() + 256);
     }
 }

@@ -10,33 +10,186 @@
 //! error, `Expect: 100-continue` answered at once) does not emit the transaction; it is held
 //! until the request ends, so one exchange stays one row where Zeek writes two. HTTP/0.9
 //! requests, which only end at the client's close, keep Zeek's two rows.
+//!
+//! Memory: an open transaction whose request head has not ended is an [`Opening`], a few
+//! dozen bytes with what the request line said; it becomes a full [`HttpTransaction`] when
+//! its head ends, a response comes for it, or anything else needs the whole record. An idle
+//! connection that sent part of a request head therefore does not hold a whole transaction.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
+use super::head::Version;
 use super::{Direction, HttpConfig, HttpEvent, HttpStats, HttpTransaction, RetainedHeaders};
+
+/// What a request line said, for a transaction whose head has not ended yet.
+#[derive(Debug, Default)]
+pub(crate) struct Opening {
+    ts: u64,
+    trans_depth: u32,
+    uri_redacted: bool,
+    version: Option<Version>,
+    /// Method and URI in one allocation (the method first, `method_len` bytes); `None` when
+    /// the request line gave neither.
+    line: Option<Box<str>>,
+    method_len: usize,
+    events: Vec<HttpEvent>,
+}
+
+impl Opening {
+    /// The whole transaction, as the request line would have left it.
+    fn into_transaction(self) -> HttpTransaction {
+        let (method, uri) = match &self.line {
+            Some(line) => {
+                let (m, u) = line.split_at_checked(self.method_len).unwrap_or((line, ""));
+                (Some(m.to_owned()), Some(u.to_owned()))
+            }
+            None => (None, None),
+        };
+        HttpTransaction {
+            trans_depth: self.trans_depth,
+            ts: self.ts,
+            request_start: Some(self.ts),
+            method,
+            uri,
+            uri_redacted: self.uri_redacted,
+            version: self.version.map(Version::text),
+            events: self.events,
+            ..Default::default()
+        }
+    }
+}
+
+/// One open transaction: exactly one of the two is set.
+#[derive(Debug, Default)]
+struct Slot {
+    opening: Option<Box<Opening>>,
+    full: Option<Box<HttpTransaction>>,
+}
+
+impl Slot {
+    /// The whole transaction, made from the opening record the first time it is needed.
+    fn full(&mut self) -> &mut HttpTransaction {
+        if let Some(o) = self.opening.take() {
+            self.full = Some(Box::new(o.into_transaction()));
+        }
+        self.full.get_or_insert_with(Box::default)
+    }
+
+    fn into_full(mut self) -> Box<HttpTransaction> {
+        match self.opening.take() {
+            Some(o) => Box::new(o.into_transaction()),
+            None => self.full.unwrap_or_default(),
+        }
+    }
+
+    fn events(&mut self) -> &mut Vec<HttpEvent> {
+        match (&mut self.opening, &mut self.full) {
+            (Some(o), _) => &mut o.events,
+            (None, full) => &mut full.get_or_insert_with(Box::default).events,
+        }
+    }
+
+    fn status_code(&self) -> Option<u16> {
+        self.full.as_ref().and_then(|t| t.status_code)
+    }
+
+    fn body_bytes(&self) -> usize {
+        self.full.as_ref().map_or(0, |t| t.body_bytes())
+    }
+}
+
+/// The open transactions by index. Most connections have one open at a time, so the one used
+/// last is kept in place and only pipelined requests beyond it take a vector (in index
+/// order); their number is bounded by `max_pending_requests` (plus the responses in
+/// progress).
+#[derive(Debug, Default)]
+struct Pending {
+    last: Option<(u64, Slot)>,
+    others: Vec<(u64, Slot)>,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.others.len() + usize::from(self.last.is_some())
+    }
+
+    fn get(&self, idx: u64) -> Option<&Slot> {
+        match &self.last {
+            Some((i, s)) if *i == idx => Some(s),
+            _ => self.others.iter().find(|(i, _)| *i == idx).map(|(_, s)| s),
+        }
+    }
+
+    fn get_mut(&mut self, idx: u64) -> Option<&mut Slot> {
+        match &mut self.last {
+            Some((i, s)) if *i == idx => Some(s),
+            _ => self.others.iter_mut().find(|(i, _)| *i == idx).map(|(_, s)| s),
+        }
+    }
+
+    fn remove(&mut self, idx: u64) -> Option<Slot> {
+        if self.last.as_ref().is_some_and(|(i, _)| *i == idx) {
+            return self.last.take().map(|(_, s)| s);
+        }
+        let pos = self.others.iter().position(|(i, _)| *i == idx)?;
+        Some(self.others.remove(pos).1)
+    }
+
+    /// The slot of `idx`, made by `create` if there is none.
+    fn entry(&mut self, idx: u64, create: impl FnOnce() -> Slot) -> &mut Slot {
+        if self.last.as_ref().is_none_or(|(i, _)| *i != idx) {
+            let slot = self.remove(idx).unwrap_or_else(create);
+            if let Some(prev) = self.last.take() {
+                let at = self.others.partition_point(|(i, _)| *i < prev.0);
+                self.others.insert(at, prev);
+            }
+            self.last = Some((idx, slot));
+        }
+        &mut self.last.get_or_insert_with(|| (idx, Slot::default())).1
+    }
+
+    /// Every slot, in index order, leaving none.
+    fn take_all(&mut self) -> Vec<(u64, Slot)> {
+        let mut all = std::mem::take(&mut self.others);
+        if let Some(last) = self.last.take() {
+            let at = all.partition_point(|(i, _)| *i < last.0);
+            all.insert(at, last);
+        }
+        all
+    }
+}
 
 /// Pending and finished transactions of one connection.
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
-    /// Boxed: a map node has room for eleven entries, which inline would cost 7 KiB for the
-    /// one transaction most connections have open.
-    pending: BTreeMap<u64, Box<HttpTransaction>>,
+    pending: Pending,
     current_request: u64,
     current_response: u64,
     trans_depth: u32,
-    ready: VecDeque<HttpTransaction>,
+    /// Boxed, so that the queue's buffer is small; it is released whenever it runs empty, so
+    /// a connection between transactions holds none.
+    ready: VecDeque<Box<HttpTransaction>>,
     /// Events seen while no transaction was open on their side; they go to the next one.
     orphans: Vec<HttpEvent>,
-    /// A transaction whose final response ended while its request was still arriving, with
-    /// its index: it waits for the end of the request so that it is emitted whole.
-    held: Option<(u64, Box<HttpTransaction>)>,
-    /// Transactions finished while one is held, in order; emitted after it so that emission
-    /// stays in `trans_depth` order. Bounded by `max_ready_transactions`.
-    behind: VecDeque<HttpTransaction>,
+    /// The rare case of a response that ended before its request: boxed, and only while it
+    /// lasts.
+    early: Option<Box<Early>>,
     /// Heap bytes of the captured bodies and retained header values of every transaction held
     /// here (pending, held, behind and ready), kept up to date so that it can be read in
     /// constant time.
     body_bytes: usize,
+}
+
+/// A transaction whose final response ended while its request was still arriving, and the
+/// transactions that finished behind it.
+#[derive(Debug)]
+struct Early {
+    /// The held transaction with its index: it waits for the end of the request so that it
+    /// is emitted whole.
+    held: (u64, Box<HttpTransaction>),
+    /// Transactions finished while it is held, in order; emitted after it so that emission
+    /// stays in `trans_depth` order. Bounded by `max_ready_transactions`.
+    behind: VecDeque<Box<HttpTransaction>>,
 }
 
 /// What a finished message contributes.
@@ -47,6 +200,15 @@ pub(crate) struct MessageEnd {
     /// The captured prefix of the entity.
     pub body: Vec<u8>,
     pub body_truncated: bool,
+}
+
+/// What a request line says about its transaction.
+#[derive(Debug, Default)]
+pub(crate) struct RequestLine {
+    /// Method and URI, bounded by the caller.
+    pub method_uri: Option<(String, String)>,
+    pub uri_redacted: bool,
+    pub version: Option<Version>,
 }
 
 fn is_informational(code: Option<u16>) -> bool {
@@ -63,23 +225,25 @@ impl Tracker {
 
     /// Whether the request side's transaction is the held one.
     fn holds_request(&self) -> bool {
-        self.held.as_ref().is_some_and(|(idx, _)| *idx == self.current_request)
+        self.early.as_ref().is_some_and(|e| e.held.0 == self.current_request)
     }
 
     /// The transaction a message on `dir` belongs to, created if needed (Zeek's `set_state`).
     pub fn session(&mut self, ts: u64, dir: Direction) -> &mut HttpTransaction {
         let idx = self.index(dir);
         if dir == Direction::ToServer && self.holds_request() {
-            if let Some((_, t)) = self.held.as_mut() {
-                return t;
+            if let Some(e) = self.early.as_mut() {
+                return &mut e.held.1;
             }
         }
         let depth = &mut self.trans_depth;
         let orphans = &mut self.orphans;
-        self.pending.entry(idx).or_insert_with(|| {
+        let slot = self.pending.entry(idx, || {
             *depth = depth.saturating_add(1);
-            Box::new(HttpTransaction { trans_depth: *depth, ts, events: std::mem::take(orphans), ..Default::default() })
-        })
+            let t = HttpTransaction { trans_depth: *depth, ts, events: std::mem::take(orphans), ..Default::default() };
+            Slot { opening: None, full: Some(Box::new(t)) }
+        });
+        slot.full()
     }
 
     /// Stores the retained request headers of the request side's transaction, keeping
@@ -95,14 +259,25 @@ impl Tracker {
     /// The open transaction of `dir`, if any, without creating one.
     pub fn current(&mut self, dir: Direction) -> Option<&mut HttpTransaction> {
         if dir == Direction::ToServer && self.holds_request() {
-            return self.held.as_mut().map(|(_, t)| &mut **t);
+            return self.early.as_mut().map(|e| &mut *e.held.1);
         }
         let idx = self.index(dir);
-        self.pending.get_mut(&idx).map(|t| &mut **t)
+        self.pending.get_mut(idx).map(Slot::full)
     }
 
-    /// A request line was parsed.
-    pub fn on_request(&mut self, ts: u64, cfg: &HttpConfig, stats: &mut HttpStats) -> &mut HttpTransaction {
+    /// The event list of `dir`'s open transaction, if any, without making an opening record
+    /// a full transaction.
+    fn current_events(&mut self, dir: Direction) -> Option<&mut Vec<HttpEvent>> {
+        if dir == Direction::ToServer && self.holds_request() {
+            return self.early.as_mut().map(|e| &mut e.held.1.events);
+        }
+        let idx = self.index(dir);
+        self.pending.get_mut(idx).map(Slot::events)
+    }
+
+    /// Moves the request side to the next transaction; with too many pending, every
+    /// transaction before it is emitted as it is. Returns whether that happened.
+    fn next_request(&mut self, cfg: &HttpConfig, stats: &mut HttpStats) -> bool {
         if self.current_request < self.current_response {
             self.current_request = self.current_response;
         }
@@ -114,27 +289,75 @@ impl Tracker {
                 self.current_response = 1;
             }
             while self.current_response < self.current_request {
-                if let Some(t) = self.pending.remove(&self.current_response) {
-                    self.emit(*t, cfg, stats);
+                if let Some(t) = self.pending.remove(self.current_response) {
+                    self.emit(t.into_full(), cfg, stats);
                 }
                 self.current_response += 1;
             }
         }
         self.current_request += 1;
+        flushed
+    }
+
+    /// A request line was parsed (the whole transaction, for tests that fill it in).
+    #[cfg(test)]
+    pub fn on_request(&mut self, ts: u64, cfg: &HttpConfig, stats: &mut HttpStats) -> &mut HttpTransaction {
+        self.open_request(ts, RequestLine::default(), cfg, stats);
+        self.session(ts, Direction::ToServer)
+    }
+
+    /// A request line was parsed: opens the next transaction on the request side with what it
+    /// said. A new transaction stays an [`Opening`] record until more than that is needed.
+    pub fn open_request(&mut self, ts: u64, line: RequestLine, cfg: &HttpConfig, stats: &mut HttpStats) {
+        let flushed = self.next_request(cfg, stats);
         let max_events = cfg.max_events_per_transaction;
+        let idx = self.current_request;
+        let fresh = !self.holds_request() && self.pending.get(idx).is_none();
+        if fresh {
+            self.trans_depth = self.trans_depth.saturating_add(1);
+            let (text, method_len) = match line.method_uri {
+                Some((method, uri)) => {
+                    let len = method.len();
+                    let mut text = String::with_capacity(len + uri.len());
+                    text.push_str(&method);
+                    text.push_str(&uri);
+                    (Some(text.into_boxed_str()), len)
+                }
+                None => (None, 0),
+            };
+            let mut o = Box::new(Opening {
+                ts,
+                trans_depth: self.trans_depth,
+                uri_redacted: line.uri_redacted,
+                version: line.version,
+                line: text,
+                method_len,
+                events: std::mem::take(&mut self.orphans),
+            });
+            if flushed {
+                let event = HttpEvent::TooManyPendingRequests { limit: cfg.max_pending_requests };
+                push_event_to(&mut o.events, event, max_events, stats);
+            }
+            self.pending.entry(idx, || Slot { opening: Some(o), full: None });
+            return;
+        }
         let t = self.session(ts, Direction::ToServer);
         if flushed {
             push_event(t, HttpEvent::TooManyPendingRequests { limit: cfg.max_pending_requests }, max_events, stats);
         }
         t.request_start = Some(ts);
-        t
+        let (method, uri) = line.method_uri.unzip();
+        t.method = method;
+        t.uri = uri;
+        t.uri_redacted = line.uri_redacted;
+        t.version = line.version.map(Version::text);
     }
 
     /// A status line (or an HTTP/0.9 response) was seen.
     pub fn on_reply(&mut self, ts: u64) -> &mut HttpTransaction {
-        let advance = match self.pending.get(&self.current_response) {
+        let advance = match self.pending.get(self.current_response) {
             None => true,
-            Some(t) => t.status_code.is_some() && !is_informational(t.status_code),
+            Some(t) => t.status_code().is_some() && !is_informational(t.status_code()),
         };
         if advance {
             self.current_response += 1;
@@ -189,13 +412,14 @@ impl Tracker {
                 t.response_end = Some(ts);
                 if !is_informational(t.status_code) {
                     let idx = self.current_response;
-                    if let Some(mut t) = self.pending.remove(&idx) {
-                        if request_open && idx == self.current_request && self.held.is_none() {
+                    if let Some(slot) = self.pending.remove(idx) {
+                        let mut t = slot.into_full();
+                        if request_open && idx == self.current_request && self.early.is_none() {
                             stats.early_responses += 1;
                             push_event(&mut t, HttpEvent::EarlyResponse, cfg.max_events_per_transaction, stats);
-                            self.held = Some((idx, t));
+                            self.early = Some(Box::new(Early { held: (idx, t), behind: VecDeque::new() }));
                         } else {
-                            self.emit(*t, cfg, stats);
+                            self.emit(t, cfg, stats);
                         }
                     }
                 }
@@ -205,19 +429,20 @@ impl Tracker {
 
     /// Emits the held transaction, as it is, and every transaction finished behind it.
     pub fn release_held(&mut self, cfg: &HttpConfig, stats: &mut HttpStats) {
-        if let Some((_, t)) = self.held.take() {
-            self.push_ready(*t, cfg, stats);
-        }
-        while let Some(t) = self.behind.pop_front() {
+        if let Some(early) = self.early.take() {
+            let Early { held: (_, t), behind } = *early;
             self.push_ready(t, cfg, stats);
+            for t in behind {
+                self.push_ready(t, cfg, stats);
+            }
         }
     }
 
     /// Attaches an event to the open transaction of `dir`, or keeps it for the next one.
     pub fn event(&mut self, dir: Direction, event: HttpEvent, cfg: &HttpConfig, stats: &mut HttpStats) {
         let max = cfg.max_events_per_transaction;
-        match self.current(dir) {
-            Some(t) => push_event(t, event, max, stats),
+        match self.current_events(dir) {
+            Some(events) => push_event_to(events, event, max, stats),
             None => self.orphan_event(event, cfg, stats),
         }
     }
@@ -238,18 +463,18 @@ impl Tracker {
     /// Emits the open transaction of `dir` now (a 1xx that will get no final response).
     pub fn emit_current(&mut self, dir: Direction, cfg: &HttpConfig, stats: &mut HttpStats) {
         let idx = self.index(dir);
-        if let Some(t) = self.pending.remove(&idx) {
-            self.emit(*t, cfg, stats);
+        if let Some(t) = self.pending.remove(idx) {
+            self.emit(t.into_full(), cfg, stats);
         }
     }
 
     /// Emits every pending transaction (the connection is gone).
     pub fn finalize(&mut self, cfg: &HttpConfig, stats: &mut HttpStats) {
         self.release_held(cfg, stats);
-        for (idx, t) in std::mem::take(&mut self.pending) {
+        for (idx, t) in self.pending.take_all() {
             // Zeek never logs slot 0: it only holds state from before the first message.
             if idx != 0 {
-                self.emit(*t, cfg, stats);
+                self.emit(t.into_full(), cfg, stats);
             } else {
                 self.body_bytes = self.body_bytes.saturating_sub(t.body_bytes());
             }
@@ -258,25 +483,25 @@ impl Tracker {
     }
 
     /// Emits a finished transaction, behind the held one if there is one.
-    fn emit(&mut self, t: HttpTransaction, cfg: &HttpConfig, stats: &mut HttpStats) {
-        let Some((_, held)) = self.held.as_mut() else {
+    fn emit(&mut self, t: Box<HttpTransaction>, cfg: &HttpConfig, stats: &mut HttpStats) {
+        let Some(early) = self.early.as_mut() else {
             self.push_ready(t, cfg, stats);
             return;
         };
-        self.behind.push_back(t);
+        early.behind.push_back(t);
         // The held transaction and those behind it count against the same bound as the ready
         // queue, which they join together. At the bound the held one goes out without the end
         // of its request, which then starts a transaction of its own (as in Zeek).
         let limit = cfg.max_ready_transactions.max(1);
-        if 1 + self.behind.len() >= limit {
+        if 1 + early.behind.len() >= limit {
             stats.held_limit_hits += 1;
-            push_event(held, HttpEvent::HeldTransactionLimit { limit }, cfg.max_events_per_transaction, stats);
+            push_event(&mut early.held.1, HttpEvent::HeldTransactionLimit { limit }, cfg.max_events_per_transaction, stats);
             self.release_held(cfg, stats);
         }
     }
 
     /// Queues a transaction for `poll`, dropping the oldest at `max_ready_transactions`.
-    fn push_ready(&mut self, t: HttpTransaction, cfg: &HttpConfig, stats: &mut HttpStats) {
+    fn push_ready(&mut self, t: Box<HttpTransaction>, cfg: &HttpConfig, stats: &mut HttpStats) {
         if self.ready.len() >= cfg.max_ready_transactions.max(1) {
             if let Some(dropped) = self.ready.pop_front() {
                 self.body_bytes = self.body_bytes.saturating_sub(dropped.body_bytes());
@@ -289,8 +514,11 @@ impl Tracker {
 
     pub fn poll(&mut self) -> Option<HttpTransaction> {
         let t = self.ready.pop_front()?;
+        if self.ready.is_empty() {
+            self.ready = VecDeque::new();
+        }
         self.body_bytes = self.body_bytes.saturating_sub(t.body_bytes());
-        Some(t)
+        Some(*t)
     }
 
     /// Heap bytes of the captured bodies of the transactions held here.
@@ -310,12 +538,17 @@ impl Tracker {
 
 /// Adds an event to a transaction within the per-transaction bound.
 pub(crate) fn push_event(t: &mut HttpTransaction, event: HttpEvent, max: usize, stats: &mut HttpStats) {
-    if t.events.len() < max {
+    push_event_to(&mut t.events, event, max, stats);
+}
+
+/// Adds an event to a transaction's list within the per-transaction bound.
+fn push_event_to(events: &mut Vec<HttpEvent>, event: HttpEvent, max: usize, stats: &mut HttpStats) {
+    if events.len() < max {
         stats.events += 1;
         if event.is_smuggling_indicator() {
             stats.smuggling_indicators += 1;
         }
-        t.events.push(event);
+        events.push(event);
     } else {
         stats.events_dropped += 1;
     }
@@ -506,5 +739,56 @@ mod tests {
         }
         assert_eq!(st.transactions_dropped, 1);
         assert_eq!(tr.poll().unwrap().trans_depth, 2);
+    }
+
+    // An idle connection that sent part of a request head must not hold a whole transaction:
+    // the request line stays a small record until more is needed, and the transaction made
+    // from it then reads exactly as if it had been whole from the start.
+    #[test]
+    fn a_request_in_its_head_is_a_small_record_until_needed() {
+        let cfg = HttpConfig::default();
+        let mut st = HttpStats::default();
+        let mut tr = Tracker::default();
+        let line = RequestLine { method_uri: Some(("PUT".into(), "/a/b?c".into())), uri_redacted: true, version: Some(Version::V10) };
+        tr.open_request(7, line, &cfg, &mut st);
+        tr.event(Direction::ToServer, HttpEvent::BareLf { dir: Direction::ToServer }, &cfg, &mut st);
+        let slot = tr.pending.get(1).unwrap();
+        assert!(slot.opening.is_some() && slot.full.is_none());
+        assert!(std::mem::size_of::<Opening>() * 6 < std::mem::size_of::<HttpTransaction>());
+        let t = tr.session(9, Direction::ToServer);
+        assert_eq!((t.trans_depth, t.ts, t.request_start), (1, 7, Some(7)));
+        assert_eq!((t.method.as_deref(), t.uri.as_deref(), t.version.as_deref()), (Some("PUT"), Some("/a/b?c"), Some("1.0")));
+        assert!(t.uri_redacted);
+        assert_eq!(t.events, vec![HttpEvent::BareLf { dir: Direction::ToServer }]);
+        assert_eq!(st.events, 1);
+        tr.finalize(&cfg, &mut st);
+        let out = tr.poll().unwrap();
+        assert_eq!((out.method.as_deref(), out.status_code, out.request_end), (Some("PUT"), None, None));
+    }
+
+    // Pipelined requests keep their order when several are open at once and responses come
+    // out of step with the one kept in place.
+    #[test]
+    fn several_open_requests_emit_in_index_order_at_close() {
+        let cfg = HttpConfig::default();
+        let mut st = HttpStats::default();
+        let mut tr = Tracker::default();
+        for m in ["A", "B", "C", "D"] {
+            tr.open_request(1, RequestLine { method_uri: Some((m.into(), "/".into())), ..RequestLine::default() }, &cfg, &mut st);
+        }
+        tr.on_reply(2).status_code = Some(200);
+        done(&mut tr, Direction::ToClient, &cfg, &mut st);
+        assert_eq!(tr.pending_len(), 3);
+        tr.finalize(&cfg, &mut st);
+        let order: Vec<_> = std::iter::from_fn(|| tr.poll()).map(|t| (t.trans_depth, t.method, t.status_code)).collect();
+        assert_eq!(
+            order,
+            vec![
+                (1, Some("A".to_owned()), Some(200)),
+                (2, Some("B".to_owned()), None),
+                (3, Some("C".to_owned()), None),
+                (4, Some("D".to_owned()), None)
+            ]
+        );
     }
 }

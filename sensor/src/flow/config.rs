@@ -18,7 +18,11 @@ pub struct FlowConfig {
     /// finished (FIN or RST, waiting out `closed_linger`) is closed first; otherwise the
     /// least-recently-active connection is closed with `CloseReason::Evicted`, where one that
     /// has shown both directions counts as `handshake_timeout` more recent than it is (so a
-    /// SYN flood or a flood of one-packet flows evicts its own flows first). 0 is treated as 1.
+    /// SYN flood or a flood of one-packet flows evicts its own flows first). 0 is treated as 1,
+    /// and values above 2^32 − 2 as that (connections are numbered in 32 bits).
+    ///
+    /// Memory: each tracked connection costs the table about 430 bytes while it holds no
+    /// data (its entry and its index slot), plus what its buffers hold (the limits below).
     pub max_flows: usize,
     /// Out-of-order bytes held per direction (default 1 MiB). Each held run is charged 64
     /// bytes of bookkeeping on top of its data, so that a flood of tiny out-of-order segments

@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 
-use super::key::FlowKey;
 use crate::packet::{TcpSegment, Timestamp};
 use crate::reassembly::{Ctx, HalfStream, RstVerdict, Shared};
 use crate::seq::SeqNum;
@@ -19,10 +18,11 @@ pub(crate) enum Phase {
     Closing(CloseReason),
 }
 
+/// One connection of the table. Its key is not stored: `FlowKey::of_conn` computes it from
+/// `info` when the table needs it.
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) info: ConnInfo,
-    pub(crate) key: FlowKey,
     orig: HalfStream,
     resp: HalfStream,
     pub(crate) phase: Phase,
@@ -35,10 +35,9 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(info: ConnInfo, key: FlowKey, phase: Phase, clock: Timestamp) -> Conn {
+    pub(crate) fn new(info: ConnInfo, phase: Phase, clock: Timestamp) -> Conn {
         Conn {
             info,
-            key,
             orig: HalfStream::default(),
             resp: HalfStream::default(),
             phase,

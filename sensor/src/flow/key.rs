@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::packet::{TcpSegment, MAX_VLAN_TAGS};
-use crate::stream::OrigInference;
+use crate::stream::{ConnInfo, OrigInference};
 
 /// Identifies a connection in the table: both endpoints in a fixed order, so that the two
 /// directions of a connection find the same entry, plus the VLAN IDs when VLANs split flows.
@@ -21,6 +21,22 @@ impl FlowKey {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         let vlans = if split_by_vlan {
             seg.vlans
+        } else {
+            [None; MAX_VLAN_TAGS]
+        };
+        FlowKey { lo, hi, vlans }
+    }
+
+    /// The key of a connection, from what the table keeps of it: the same key as
+    /// [`FlowKey::of`] gives for any of its segments (`orig` and `resp` are the first segment's
+    /// endpoints, `vlans` its tags), so the table need not store the key beside the
+    /// connection.
+    pub(crate) fn of_conn(info: &ConnInfo, split_by_vlan: bool) -> FlowKey {
+        let a = (info.orig.ip(), info.orig.port());
+        let b = (info.resp.ip(), info.resp.port());
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let vlans = if split_by_vlan {
+            info.vlans
         } else {
             [None; MAX_VLAN_TAGS]
         };
@@ -107,6 +123,35 @@ mod tests {
         assert_ne!(FlowKey::of(&a, true), FlowKey::of(&b, true));
         let c = reversed(&a);
         assert_eq!(FlowKey::of(&a, true), FlowKey::of(&c, true));
+    }
+
+    #[test]
+    fn a_connection_gives_the_key_of_its_segments() {
+        let syn = TcpFlags {
+            syn: true,
+            ..TcpFlags::default()
+        };
+        let v6 = TcpSegment {
+            src: "2001:db8::1".parse().unwrap(),
+            dst: "2001:db8::2".parse().unwrap(),
+            ..seg(40000, 443, syn, [Some(7), Some(8)])
+        };
+        for first in [seg(40000, 80, syn, [Some(10), None]), seg(80, 40000, TcpFlags::default(), [None, None]), v6] {
+            for split in [false, true] {
+                let (orig, resp, inference) = infer_orig(&first, &[]);
+                let info = ConnInfo {
+                    id: crate::stream::ConnId(1),
+                    orig,
+                    resp,
+                    first_ts: crate::packet::Timestamp(5),
+                    inference,
+                    vlans: first.vlans,
+                };
+                let key = FlowKey::of_conn(&info, split);
+                assert_eq!(key, FlowKey::of(&first, split));
+                assert_eq!(key, FlowKey::of(&reversed(&first), split));
+            }
+        }
     }
 
     #[test]

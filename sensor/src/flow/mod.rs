@@ -52,7 +52,9 @@ mod sides;
 mod slab;
 mod stats;
 
-use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
 
 pub use config::{FlowConfig, DEFAULT_SERVICE_PORTS, HELD_RUN_OVERHEAD};
 pub use sides::{Sides, MAX_SIDES_SERVICES};
@@ -60,7 +62,7 @@ pub use stats::FlowStats;
 
 use self::conn::{Conn, Phase};
 use self::key::{infer_orig, FlowKey};
-use self::slab::Slab;
+use self::slab::{Slab, MAX_ENTRIES};
 use crate::packet::{TcpSegment, Timestamp};
 use crate::reassembly::{Limits, Shared};
 use crate::stream::{CloseReason, ConnId, ConnInfo, StreamSink};
@@ -80,7 +82,12 @@ const ONE_SIDED: usize = 3;
 #[derive(Debug)]
 pub struct FlowTable {
     cfg: FlowConfig,
-    map: HashMap<FlowKey, usize>,
+    /// `cfg.max_flows`, at least 1 and at most what the slab can address.
+    max_flows: usize,
+    /// Slot numbers of `conns`, found by the hash of their key; the key is compared through
+    /// the connection (`FlowKey::of_conn`), so each entry is 4 bytes.
+    index: HashTable<u32>,
+    hasher: RandomState,
     conns: Slab<Conn>,
     shared: Shared,
     /// Latest packet time seen: timeouts run on it, so a packet stamped earlier than its
@@ -103,8 +110,10 @@ impl FlowTable {
             max_retained_total: cfg.max_retained_total,
         };
         FlowTable {
+            max_flows: cfg.max_flows.clamp(1, MAX_ENTRIES),
             cfg,
-            map: HashMap::new(),
+            index: HashTable::new(),
+            hasher: RandomState::new(),
             conns: Slab::default(),
             shared: Shared {
                 stats: FlowStats::default(),
@@ -135,7 +144,7 @@ impl FlowTable {
         let stats = &mut self.shared.stats;
         stats.segments = stats.segments.saturating_add(1);
         let key = FlowKey::of(seg, self.cfg.split_by_vlan);
-        let mut found = self.map.get(&key).copied();
+        let mut found = self.find(&key);
         if let Some(idx) = found {
             // Expired while the caller had not called handle_timeout yet: close it on time first.
             if let Some(deadline) = self.deadline(idx).filter(|d| *d <= self.clock) {
@@ -197,20 +206,18 @@ impl FlowTable {
     /// End of input: every connection delivers what it buffered (each hole becomes a gap, a FIN
     /// seen is delivered) and is closed, in the order the connections were opened, with
     /// `CloseReason::EndOfInput`, or with `Fin`/`Reset` for those that had already finished.
+    ///
+    /// The table's storage shrinks while the connections are closed, so that what their
+    /// closing produces (every pending transaction, at once) can reuse its memory.
     pub fn finish(&mut self, now: Timestamp, sink: &mut impl StreamSink) {
         self.clock = self.clock.max(now);
-        let mut all: Vec<(ConnId, usize)> = self
-            .conns
-            .indices()
-            .filter_map(|i| self.conns.get(i).map(|c| (c.info.id, i)))
-            .collect();
-        all.sort_unstable();
-        for (_, idx) in all {
-            let reason = self.conns.get(idx).and_then(|c| match c.phase {
-                Phase::Closing(reason) => Some(reason),
-                _ => None,
-            });
-            self.close(idx, now, reason.unwrap_or(CloseReason::EndOfInput), sink);
+        self.index = HashTable::new();
+        for conn in self.conns.drain_sorted(|c| c.info.id) {
+            let reason = match conn.phase {
+                Phase::Closing(reason) => reason,
+                _ => CloseReason::EndOfInput,
+            };
+            self.close_conn(conn, now, reason, sink);
         }
     }
 
@@ -280,7 +287,7 @@ impl FlowTable {
         seg: &TcpSegment<'_>,
         sink: &mut impl StreamSink,
     ) -> usize {
-        while self.conns.len() >= self.cfg.max_flows.max(1) {
+        while self.conns.len() >= self.max_flows {
             if !self.evict_one(now, sink) {
                 break;
             }
@@ -303,11 +310,24 @@ impl FlowTable {
         sink.on_open(&info);
         let stats = &mut self.shared.stats;
         stats.flows_opened = stats.flows_opened.saturating_add(1);
-        let idx = self
-            .conns
-            .insert(Conn::new(info, key, phase, self.clock), list);
-        self.map.insert(key, idx);
+        let idx = self.conns.insert(Conn::new(info, phase, self.clock), list);
+        let hash = self.hasher.hash_one(key);
+        let (conns, hasher, split) = (&self.conns, &self.hasher, self.cfg.split_by_vlan);
+        let slot = u32::try_from(idx).unwrap_or(u32::MAX);
+        self.index.insert_unique(hash, slot, |i| rehash(conns, hasher, split, i));
         idx
+    }
+
+    /// The slot of the connection with this key.
+    fn find(&self, key: &FlowKey) -> Option<usize> {
+        let hash = self.hasher.hash_one(key);
+        let split = self.cfg.split_by_vlan;
+        let conns = &self.conns;
+        self.index
+            .find(hash, |&i| {
+                conns.get(i as usize).is_some_and(|c| FlowKey::of_conn(&c.info, split) == *key)
+            })
+            .map(|&i| i as usize)
     }
 
     /// Closes a connection that ended by itself (FIN or RST) before its linger was over, with
@@ -382,10 +402,30 @@ impl FlowTable {
         reason: CloseReason,
         sink: &mut impl StreamSink,
     ) {
-        let Some(mut conn) = self.conns.remove(idx) else {
+        let Some(conn) = self.conns.remove(idx) else {
             return;
         };
-        self.map.remove(&conn.key);
+        let hash = self.hasher.hash_one(FlowKey::of_conn(&conn.info, self.cfg.split_by_vlan));
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i as usize == idx) {
+            entry.remove();
+        }
+        if self.conns.len() == 0 {
+            // Neither the slab nor the index shrinks as connections leave; when the last one
+            // has gone (a quiet spell) their memory goes back.
+            self.conns = Slab::default();
+            self.index = HashTable::new();
+        }
+        self.close_conn(conn, ts, reason, sink);
+    }
+
+    /// Closes a connection already taken out of the table.
+    fn close_conn(
+        &mut self,
+        mut conn: Conn,
+        ts: Timestamp,
+        reason: CloseReason,
+        sink: &mut impl StreamSink,
+    ) {
         conn.flush(ts, &mut self.shared, sink);
         self.sides.add(conn.info.resp, conn.both_sides_seen());
         sink.on_close(&conn.info, ts, reason);
@@ -400,4 +440,11 @@ impl FlowTable {
         };
         *counter = counter.saturating_add(1);
     }
+}
+
+/// The hash of the connection in slot `i`, for the index to move it when it grows.
+fn rehash(conns: &Slab<Conn>, hasher: &RandomState, split_by_vlan: bool, i: &u32) -> u64 {
+    conns
+        .get(*i as usize)
+        .map_or(0, |c| hasher.hash_one(FlowKey::of_conn(&c.info, split_by_vlan)))
 }

@@ -8,25 +8,47 @@
 /// Number of recency lists.
 pub(crate) const LISTS: usize = 4;
 
+/// The most entries a slab holds: links are 32-bit, with one value kept for "none".
+pub(crate) const MAX_ENTRIES: usize = u32::MAX as usize - 1;
+
+/// A link to no entry.
+const NONE: u32 = u32::MAX;
+
+/// Entries beyond which the vector grows by a quarter instead of doubling, so that a large
+/// table does not reserve up to twice what it holds.
+const GENTLE_GROWTH_FROM: usize = 4096;
+
 #[derive(Debug)]
 struct Entry<T> {
     value: Option<T>,
-    prev: Option<usize>,
-    next: Option<usize>,
-    list: usize,
+    /// Links within the entry's list, as indices (`NONE` for no entry): 32 bits each rather
+    /// than an `Option<usize>`'s 16 bytes.
+    prev: u32,
+    next: u32,
+    list: u8,
 }
 
-#[derive(Copy, Clone, Debug, Default)]
+#[derive(Copy, Clone, Debug)]
 struct Ends {
-    head: Option<usize>,
-    tail: Option<usize>,
+    head: u32,
+    tail: u32,
 }
 
-/// Vector-backed storage with `LISTS` recency lists.
+impl Default for Ends {
+    fn default() -> Self {
+        Ends { head: NONE, tail: NONE }
+    }
+}
+
+fn link(idx: u32) -> Option<usize> {
+    (idx != NONE).then_some(idx as usize)
+}
+
+/// Vector-backed storage with `LISTS` recency lists, for at most [`MAX_ENTRIES`] entries.
 #[derive(Debug)]
 pub(crate) struct Slab<T> {
     entries: Vec<Entry<T>>,
-    free: Vec<usize>,
+    free: Vec<u32>,
     lists: [Ends; LISTS],
     len: usize,
 }
@@ -47,24 +69,31 @@ impl<T> Slab<T> {
         self.len
     }
 
-    /// Stores `value` at the front of `list` and returns its index.
+    /// Stores `value` at the front of `list` and returns its index. The caller keeps the slab
+    /// below [`MAX_ENTRIES`] (the flow table's `max_flows` is capped there); an entry beyond it
+    /// could not be linked into a list.
     pub(crate) fn insert(&mut self, value: T, list: usize) -> usize {
         let entry = Entry {
             value: Some(value),
-            prev: None,
-            next: None,
-            list,
+            prev: NONE,
+            next: NONE,
+            list: u8::try_from(list).unwrap_or(u8::MAX),
         };
         let idx = match self.free.pop() {
             Some(idx) => {
+                let idx = idx as usize;
                 if let Some(slot) = self.entries.get_mut(idx) {
                     *slot = entry;
                 }
                 idx
             }
             None => {
+                let len = self.entries.len();
+                if len == self.entries.capacity() && len >= GENTLE_GROWTH_FROM {
+                    self.entries.reserve_exact(len / 4);
+                }
                 self.entries.push(entry);
-                self.entries.len() - 1
+                len
             }
         };
         self.link_front(idx, list);
@@ -83,7 +112,9 @@ impl<T> Slab<T> {
     pub(crate) fn remove(&mut self, idx: usize) -> Option<T> {
         let value = self.entries.get_mut(idx)?.value.take()?;
         self.unlink(idx);
-        self.free.push(idx);
+        if let Ok(idx) = u32::try_from(idx) {
+            self.free.push(idx);
+        }
         self.len -= 1;
         Some(value)
     }
@@ -99,7 +130,7 @@ impl<T> Slab<T> {
 
     /// The least recent entry of `list`.
     pub(crate) fn tail(&self, list: usize) -> Option<usize> {
-        self.lists.get(list).and_then(|l| l.tail)
+        self.lists.get(list).and_then(|l| link(l.tail))
     }
 
     /// Indices of every stored entry, in storage order.
@@ -111,52 +142,93 @@ impl<T> Slab<T> {
             .map(|(i, _)| i)
     }
 
+    /// Takes every value out, leaving the slab empty, to be visited in ascending `key` order.
+    /// The storage shrinks while the values are taken, so that its memory goes back as they
+    /// are processed rather than after the last one.
+    pub(crate) fn drain_sorted<K: Ord>(&mut self, key: impl Fn(&T) -> K) -> SortedDrain<T> {
+        let mut entries = std::mem::take(self).entries;
+        entries.retain(|e| e.value.is_some());
+        // Descending, so that popping from the end gives ascending order.
+        entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.value.as_ref().map(&key)));
+        SortedDrain { entries }
+    }
+
     fn unlink(&mut self, idx: usize) {
         let Some(e) = self.entries.get(idx) else {
             return;
         };
-        let (prev, next, list) = (e.prev, e.next, e.list);
-        match prev.and_then(|p| self.entries.get_mut(p)) {
+        let (prev, next, list) = (e.prev, e.next, usize::from(e.list));
+        let this = u32::try_from(idx).unwrap_or(NONE);
+        match link(prev).and_then(|p| self.entries.get_mut(p)) {
             Some(p) => p.next = next,
             None => {
                 if let Some(l) = self.lists.get_mut(list) {
-                    if l.head == Some(idx) {
+                    if l.head == this {
                         l.head = next;
                     }
                 }
             }
         }
-        match next.and_then(|n| self.entries.get_mut(n)) {
+        match link(next).and_then(|n| self.entries.get_mut(n)) {
             Some(n) => n.prev = prev,
             None => {
                 if let Some(l) = self.lists.get_mut(list) {
-                    if l.tail == Some(idx) {
+                    if l.tail == this {
                         l.tail = prev;
                     }
                 }
             }
         }
         if let Some(e) = self.entries.get_mut(idx) {
-            e.prev = None;
-            e.next = None;
+            e.prev = NONE;
+            e.next = NONE;
         }
     }
 
     fn link_front(&mut self, idx: usize, list: usize) {
+        let Ok(this) = u32::try_from(idx) else {
+            return;
+        };
+        if this == NONE {
+            return;
+        }
         let Some(ends) = self.lists.get_mut(list) else {
             return;
         };
-        let old_head = ends.head.replace(idx);
-        if ends.tail.is_none() {
-            ends.tail = Some(idx);
+        let old_head = std::mem::replace(&mut ends.head, this);
+        if ends.tail == NONE {
+            ends.tail = this;
         }
-        if let Some(h) = old_head.and_then(|h| self.entries.get_mut(h)) {
-            h.prev = Some(idx);
+        if let Some(h) = link(old_head).and_then(|h| self.entries.get_mut(h)) {
+            h.prev = this;
         }
         if let Some(e) = self.entries.get_mut(idx) {
-            e.prev = None;
+            e.prev = NONE;
             e.next = old_head;
-            e.list = list;
+            e.list = u8::try_from(list).unwrap_or(u8::MAX);
+        }
+    }
+}
+
+/// The values of a slab in ascending key order; see [`Slab::drain_sorted`].
+pub(crate) struct SortedDrain<T> {
+    entries: Vec<Entry<T>>,
+}
+
+impl<T> Iterator for SortedDrain<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        loop {
+            let entry = self.entries.pop()?;
+            // Give back the storage in steps of an eighth: a few dozen reallocations for a
+            // million values, each shrinking in place.
+            if self.entries.len() <= self.entries.capacity() / 8 * 7 {
+                self.entries.shrink_to_fit();
+            }
+            if let Some(value) = entry.value {
+                return Some(value);
+            }
         }
     }
 }
@@ -172,7 +244,7 @@ mod tests {
         let mut cur = slab.tail(list);
         while let Some(i) = cur {
             out.push(*slab.get(i).unwrap());
-            cur = slab.entries[i].prev;
+            cur = link(slab.entries[i].prev);
         }
         out
     }
@@ -204,5 +276,18 @@ mod tests {
         assert_eq!(s.tail(0), None);
         assert_eq!(s.tail(1), None);
         assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn drain_sorted_gives_every_value_in_key_order_and_empties_the_slab() {
+        let mut s = Slab::default();
+        let idx: Vec<usize> = [50u32, 10, 40, 20, 30, 60].iter().map(|v| s.insert(*v, (*v as usize / 10) % LISTS)).collect();
+        s.remove(idx[2]);
+        s.insert(5, 0);
+        let out: Vec<u32> = s.drain_sorted(|v| *v).collect();
+        assert_eq!(out, vec![5, 10, 20, 30, 50, 60]);
+        assert_eq!(s.len(), 0);
+        assert_eq!(s.indices().count(), 0);
+        assert!((0..LISTS).all(|l| s.tail(l).is_none()));
     }
 }

@@ -1,6 +1,8 @@
 //! The out-of-order buffer of a [`HalfStream`]: runs held until the hole before them fills or
 //! is given up, compared with every later copy of their bytes (first copy wins).
 
+use std::collections::BTreeMap;
+
 use super::{Ctx, HalfStream, Shared};
 use crate::stream::{StreamSink, TcpEvent};
 
@@ -230,6 +232,11 @@ impl HalfStream {
                 break;
             }
             let chunk = entry.remove();
+            if self.chunks.is_empty() {
+                // An emptied map may keep its node: give it back, so that a connection that
+                // once saw reordering does not hold it while idle.
+                self.chunks = BTreeMap::new();
+            }
             let held = chunk.held();
             self.buffered = self.buffered.saturating_sub(held);
             ctx.shared.buffered_total = ctx.shared.buffered_total.saturating_sub(held);

@@ -152,6 +152,10 @@ impl<S: StreamSink + ?Sized> Ctx<'_, S> {
 /// Invariants between calls: every buffered chunk starts after `next`, chunks never overlap,
 /// `buffered` is the sum of what they are charged (data bytes plus `RUN_OVERHEAD` each), and the retained copy, when not empty, ends at
 /// `next`.
+///
+/// Memory: about 120 bytes, plus, only while they hold something, the out-of-order runs (the
+/// map is given back when it empties) and the retained copy (given back when everything is
+/// acknowledged).
 #[derive(Debug, Default)]
 pub(crate) struct HalfStream {
     /// Sequence number of stream offset 0: ISN+1 after a SYN, else the first segment's number.
