@@ -3,38 +3,93 @@
 //! response bodies sampled by endpoint from a simulated open-banking capture, and 400 request
 //! paths) and on bodies made to be full of sensitive values.
 //!
-//! Run: `cargo bench -p apitap-discovery --bench content` (release build). Each figure is the
-//! best of several rounds of about 0.3 s; they are measurements for comparing builds on one
-//! machine, never thresholds.
+//! Each figure is given for the library and for the implementation before its optimisation
+//! (the oracle of tests/content_equivalence.rs, compiled here the same way), measured in turns
+//! so that a busy machine slows both alike.
+//!
+//! Run: `cargo bench -p apitap-discovery --bench content [-- simulator|ids|sensitive|absorb|classify]`
+//! (release build). Each figure is the best of several rounds of about 0.2 s; they are
+//! measurements for comparing builds on one machine, never thresholds. On a busy machine,
+//! count instructions instead: `perf stat -e instructions:u BENCH simulator now passes=100`
+//! runs 100 passes of only the library's code (`before`: only the old), without timing.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use apitap_discovery::content::{analyze_body, ContentLimits};
+use apitap_discovery::content::{analyze_body, ContentLimits, JsonType};
 use apitap_discovery::inventory::Shape;
 use apitap_discovery::template::classify;
+
+#[path = "../tests/reference/mod.rs"]
+mod reference;
 
 const CORPUS: &str = include_str!("data/bodies.jsonl");
 const PATHS: &str = include_str!("data/paths.txt");
 
-/// The best time per item of `rounds` rounds, each running `f` over all items until about
-/// `budget` has passed.
-fn per_item(items: usize, mut f: impl FnMut()) -> f64 {
-    let budget = Duration::from_millis(300);
-    let mut best = f64::INFINITY;
-    for _ in 0..5 {
+/// What to run, from the command line.
+struct Mode {
+    sections: Vec<String>,
+    /// Fixed passes of one side only (`now` or `before`), untimed, for counting instructions.
+    passes: Option<(u32, bool)>,
+}
+
+static MODE: std::sync::OnceLock<Mode> = std::sync::OnceLock::new();
+
+fn mode() -> &'static Mode {
+    MODE.get_or_init(|| {
+        // `cargo bench` passes `--bench`.
+        let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+        let passes = args
+            .iter()
+            .find_map(|a| a.strip_prefix("passes=")?.parse().ok())
+            .map(|n| (n, !args.iter().any(|a| a == "before")));
+        let sections = args
+            .into_iter()
+            .filter(|a| !a.starts_with("passes=") && a != "now" && a != "before")
+            .collect();
+        Mode { sections, passes }
+    })
+}
+
+/// The best time per item of `f` (now) and `g` (before) over several rounds, taken in turns,
+/// each round running over all items until about 0.2 s has passed.
+fn per_item(items: usize, mut f: impl FnMut(), mut g: impl FnMut()) -> (f64, f64) {
+    if let Some((n, now)) = mode().passes {
+        for _ in 0..n {
+            if now {
+                f();
+            } else {
+                g();
+            }
+        }
+        return (f64::NAN, f64::NAN);
+    }
+    let budget = Duration::from_millis(200);
+    let round = |f: &mut dyn FnMut()| {
         let start = Instant::now();
         let mut runs = 0u32;
         while start.elapsed() < budget || runs == 0 {
             f();
             runs += 1;
         }
-        let ns = start.elapsed().as_nanos() as f64 / f64::from(runs) / items as f64;
-        best = best.min(ns);
+        start.elapsed().as_nanos() as f64 / f64::from(runs) / items as f64
+    };
+    let (mut now, mut before) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..6 {
+        now = now.min(round(&mut f));
+        before = before.min(round(&mut g));
     }
-    best
+    (now, before)
+}
+
+fn show(what: &str, unit: &str, (now, before): (f64, f64)) {
+    println!(
+        "{what:<58} {now:>9.0} ns/{unit} (before {before:>9.0}: {:.2}x)",
+        before / now
+    );
 }
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
@@ -83,63 +138,130 @@ fn sensitive_bodies() -> Vec<(String, Vec<u8>)> {
 
 fn bench_bodies(name: &str, bodies: &[(String, Vec<u8>)], limits: &ContentLimits) {
     let bytes: usize = bodies.iter().map(|(_, b)| b.len()).sum();
-    let ns = per_item(bodies.len(), || {
-        for (ct, body) in bodies {
-            black_box(analyze_body(Some(ct), black_box(body), limits));
-        }
-    });
-    let mb_s = bytes as f64 / bodies.len() as f64 / ns * 1000.0;
-    println!(
-        "analyze_body {name:<24} {:>4} bodies, {:>6} bytes mean: {ns:>9.0} ns/body {mb_s:>7.1} MB/s",
+    let times = per_item(
         bodies.len(),
-        bytes / bodies.len()
+        || {
+            for (ct, body) in bodies {
+                black_box(analyze_body(Some(ct), black_box(body), limits));
+            }
+        },
+        || {
+            for (ct, body) in bodies {
+                black_box(reference::content::analyze_body(Some(ct), black_box(body), limits));
+            }
+        },
+    );
+    show(
+        &format!(
+            "analyze_body {name}, {} bodies of {} bytes",
+            bodies.len(),
+            bytes / bodies.len()
+        ),
+        "body",
+        times,
     );
 }
 
 fn main() {
+    let only = &mode().sections;
+    let run = |section: &str| only.is_empty() || only.iter().any(|o| section.contains(o.as_str()));
     let corpus = corpus();
     let limits = ContentLimits::default();
     let with_ids = ContentLimits {
         max_ids: 64,
         ..limits
     };
-    bench_bodies("simulator", &corpus, &limits);
-    bench_bodies("simulator, object ids", &corpus, &with_ids);
-    bench_bodies("sensitive", &sensitive_bodies(), &limits);
+    if run("analyze simulator") {
+        bench_bodies("simulator", &corpus, &limits);
+    }
+    if run("analyze ids") {
+        bench_bodies("simulator, object ids", &corpus, &with_ids);
+    }
+    if run("analyze sensitive") {
+        bench_bodies("sensitive", &sensitive_bodies(), &limits);
+    }
+    if run("absorb") {
+        absorb(&corpus, &limits);
+    }
+    if run("classify") {
+        segments();
+    }
+}
+
+fn absorb(corpus: &[(String, Vec<u8>)], limits: &ContentLimits) {
 
     // Absorption: one endpoint's shape takes every body's fields (almost all already known).
     let facts: Vec<_> = corpus
         .iter()
-        .map(|(ct, b)| analyze_body(Some(ct), b, &limits))
+        .map(|(ct, b)| analyze_body(Some(ct), b, limits))
         .collect();
     let fields: usize = facts.iter().map(|f| f.shape.len()).sum();
     let mut shape = Shape::default();
-    let ns = per_item(facts.len(), || {
-        for f in &facts {
-            for (path, ty) in &f.shape {
-                shape.add(path, *ty, 256);
-            }
-        }
-    });
-    black_box(&shape);
-    println!(
-        "Shape::add    {:>4} bodies, {:.1} fields per body: {ns:>9.0} ns/body",
+    let mut fields_before = BTreeMap::new();
+    let times = per_item(
         facts.len(),
-        fields as f64 / facts.len() as f64
+        || {
+            for f in &facts {
+                for (path, ty) in &f.shape {
+                    shape.add(path, *ty, 256);
+                }
+            }
+        },
+        || {
+            for f in &facts {
+                for (path, ty) in &f.shape {
+                    reference_add(&mut fields_before, path, *ty, 256);
+                }
+            }
+        },
     );
+    black_box((&shape, &fields_before));
+    show(
+        &format!(
+            "Shape::add, {} bodies of {:.1} fields",
+            facts.len(),
+            fields as f64 / facts.len() as f64
+        ),
+        "body",
+        times,
+    );
+}
+
+/// `inventory::Shape::add` before its optimisation.
+fn reference_add(fields: &mut BTreeMap<String, Vec<JsonType>>, path: &str, ty: JsonType, max: usize) {
+    if let Some(types) = fields.get_mut(path) {
+        if !types.contains(&ty) {
+            types.push(ty);
+            types.sort();
+        }
+    } else if fields.len() < max {
+        fields.insert(path.to_string(), vec![ty]);
+    }
+}
+
+fn segments() {
 
     let segments: Vec<&str> = PATHS
         .lines()
         .flat_map(|p| p.split('/'))
         .filter(|s| !s.is_empty())
         .collect();
-    let ns = per_item(segments.len(), || {
-        for s in &segments {
-            black_box(classify(black_box(s)));
-        }
-    });
-    println!(
-        "classify      {:>4} segments: {ns:>9.1} ns/segment",
-        segments.len()
+    let times = per_item(
+        segments.len(),
+        || {
+            for s in &segments {
+                black_box(classify(black_box(s)));
+            }
+        },
+        || {
+            for s in &segments {
+                black_box(reference::template::classify(black_box(s)));
+            }
+        },
+    );
+    show(
+        &format!("classify, {} path segments", segments.len()),
+        "segment",
+        times,
     );
 }
