@@ -52,6 +52,7 @@ struct Scanner<'a, 'o> {
     stack: Vec<Frame>,
     /// Decoded string scratch (escapes), reused for every string.
     buf: Vec<u8>,
+    contexts: Contexts,
     too_deep: u32,
 }
 
@@ -79,6 +80,7 @@ pub(crate) fn analyze(src: &[u8], limits: &ContentLimits, out: &mut Outcome) -> 
         path: Vec::with_capacity(128),
         stack: Vec::with_capacity(8),
         buf: Vec::new(),
+        contexts: Contexts::default(),
         too_deep: 0,
     };
     let stop = s.run();
@@ -105,12 +107,37 @@ fn path_str(path: &[u8]) -> &str {
     std::str::from_utf8(path).unwrap_or_default()
 }
 
-/// The field context of the path for the detectors (none when it is not recorded).
-fn context(path: &[u8], recording: bool) -> FieldContext {
-    if recording {
-        FieldContext::from_path(path_str(path))
-    } else {
-        FieldContext::default()
+/// Paths whose field context was computed last, with it: the members of the elements of an
+/// array repeat their paths, and a context costs more than comparing paths.
+#[derive(Default)]
+struct Contexts {
+    recent: Vec<(Vec<u8>, FieldContext)>,
+    /// The entry replaced next once [`CONTEXTS`] are held.
+    next: usize,
+}
+
+/// Field contexts remembered per body.
+const CONTEXTS: usize = 8;
+
+impl Contexts {
+    /// The field context of `path` for the detectors (none when it is not recorded).
+    fn of(&mut self, path: &[u8], recording: bool) -> FieldContext {
+        if !recording {
+            return FieldContext::default();
+        }
+        if let Some((_, ctx)) = self.recent.iter().find(|(p, _)| p.as_slice() == path) {
+            return *ctx;
+        }
+        let ctx = FieldContext::from_path(path_str(path));
+        if self.recent.len() < CONTEXTS {
+            self.recent.push((path.to_vec(), ctx));
+        } else if let Some(slot) = self.recent.get_mut(self.next) {
+            slot.0.clear();
+            slot.0.extend_from_slice(path);
+            slot.1 = ctx;
+            self.next = (self.next + 1) % CONTEXTS;
+        }
+        ctx
     }
 }
 
@@ -245,8 +272,8 @@ impl<'a> Scanner<'a, '_> {
                 self.record(ty);
                 if let Some(digits) = integer.and_then(|(start, end)| self.src.get(start..end)) {
                     let recording = self.recording();
-                    let path = &self.path;
-                    detect::scan_integer(digits, || context(path, recording), &mut self.out.tally);
+                    let (path, contexts) = (&self.path, &mut self.contexts);
+                    detect::scan_integer(digits, || contexts.of(path, recording), &mut self.out.tally);
                     if self.limits.max_ids > 0 && recording && super::is_id_key(path_str(path)) {
                         super::collect_id(&mut self.out.object_ids, self.limits.max_ids, digits);
                     }
@@ -368,8 +395,8 @@ impl<'a> Scanner<'a, '_> {
             self.out.long_strings = self.out.long_strings.saturating_add(1);
         }
         let recording = self.recording();
-        let path = &self.path;
-        detect::scan_value(text, cut, || context(path, recording), &mut self.out.tally);
+        let (path, contexts) = (&self.path, &mut self.contexts);
+        detect::scan_value(text, cut, || contexts.of(path, recording), &mut self.out.tally);
         if self.limits.max_ids > 0 && !cut && recording && super::is_id_key(path_str(path)) {
             super::collect_id(&mut self.out.object_ids, self.limits.max_ids, text);
         }

@@ -273,7 +273,12 @@ impl FieldContext {
     pub(crate) fn from_path(path: &str) -> Self {
         let mut segments = path
             .rsplit('.')
-            .map(|s| s.trim_end_matches("[]"))
+            .map(|mut s| {
+                while let Some(rest) = s.strip_suffix("[]") {
+                    s = rest;
+                }
+                s
+            })
             .filter(|s| !s.is_empty());
         let key = segments.next();
         let parent = segments.next();
