@@ -366,7 +366,7 @@ impl<'a> Scanner<'a, '_> {
                     &self.buf
                 }
             };
-            let text = key_segment(key, room, &mut self.out.tally).0;
+            let text = key_segment(key, room, &mut self.out.tally);
             ok = text.is_some();
             if let Some(text) = text {
                 if outer_len > 0 {
@@ -537,7 +537,7 @@ pub(crate) fn push_segment(
     room: usize,
     tally: &mut detect::Tally,
 ) -> bool {
-    let Some(text) = key_segment(key, room, tally).0 else {
+    let Some(text) = key_segment(key, room, tally) else {
         return false;
     };
     if !path.is_empty() {
@@ -547,12 +547,12 @@ pub(crate) fn push_segment(
     true
 }
 
-/// The segment a key makes when it fits in `room` bytes (`*` for a key that is data; a key
-/// that is not UTF-8 with its invalid bytes replaced), and whether a detector fired in it (and
-/// was counted). The segment is always UTF-8.
-fn key_segment<'k>(key: &'k [u8], room: usize, tally: &mut detect::Tally) -> (Option<Cow<'k, [u8]>>, bool) {
+/// The segment a key makes when it fits in `room` bytes: `*` for a key that is data (digits,
+/// a UUID, or a value in which a detector fires, which is counted), a key that is not UTF-8
+/// with its invalid bytes replaced. The segment is always UTF-8.
+fn key_segment<'k>(key: &'k [u8], room: usize, tally: &mut detect::Tally) -> Option<Cow<'k, [u8]>> {
     if key.len() > room {
-        return (None, false);
+        return None;
     }
     let (mut digits, mut at) = (0usize, false);
     for &b in key {
@@ -560,12 +560,10 @@ fn key_segment<'k>(key: &'k [u8], room: usize, tally: &mut detect::Tally) -> (Op
         at |= b == b'@';
     }
     let mut data = (!key.is_empty() && digits == key.len()) || is_uuid(key);
-    let mut fired = false;
     if !data && (digits > 0 || at) {
         let before = tally.total();
         detect::scan_value(key, false, FieldContext::default, tally);
-        fired = tally.total() != before;
-        data = fired;
+        data = tally.total() != before;
     }
     let text = if data {
         Cow::Borrowed(b"*".as_slice())
@@ -574,10 +572,7 @@ fn key_segment<'k>(key: &'k [u8], room: usize, tally: &mut detect::Tally) -> (Op
     } else {
         Cow::Owned(String::from_utf8_lossy(key).into_owned().into_bytes())
     };
-    if text.len() > room {
-        return (None, fired);
-    }
-    (Some(text), fired)
+    (text.len() <= room).then_some(text)
 }
 
 /// A key that is a UUID (an identifier rather than a name, as are keys of digits only).
