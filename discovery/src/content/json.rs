@@ -274,7 +274,7 @@ impl<'a> Scanner<'a, '_> {
                     let recording = self.recording();
                     let (path, contexts) = (&self.path, &mut self.contexts);
                     detect::scan_integer(digits, || contexts.of(path, recording), &mut self.out.tally);
-                    if self.limits.max_ids > 0 && recording && super::is_id_key(path_str(path)) {
+                    if self.limits.max_ids > 0 && recording && super::is_id_key(path) {
                         super::collect_id(&mut self.out.object_ids, self.limits.max_ids, digits);
                     }
                 }
@@ -397,7 +397,7 @@ impl<'a> Scanner<'a, '_> {
         let recording = self.recording();
         let (path, contexts) = (&self.path, &mut self.contexts);
         detect::scan_value(text, cut, || contexts.of(path, recording), &mut self.out.tally);
-        if self.limits.max_ids > 0 && !cut && recording && super::is_id_key(path_str(path)) {
+        if self.limits.max_ids > 0 && !cut && recording && super::is_id_key(path) {
             super::collect_id(&mut self.out.object_ids, self.limits.max_ids, text);
         }
     }

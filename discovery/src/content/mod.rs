@@ -132,11 +132,14 @@ pub struct ContentLimits {
 /// Longest value collected as an object identifier.
 pub const MAX_OBJECT_ID_BYTES: usize = 128;
 
-/// Whether the last key of a recorded JSON path names an object identifier (see
-/// [`ContentLimits::max_ids`]).
-pub(crate) fn is_id_key(path: &str) -> bool {
-    let last = path.rsplit('.').next().unwrap_or(path);
-    is_id_name(last.trim_end_matches("[]"))
+/// Whether the last key of a recorded JSON path (UTF-8) names an object identifier (see
+/// [`ContentLimits::max_ids`]). Only the last segment is read as text.
+pub(crate) fn is_id_key(path: &[u8]) -> bool {
+    let mut last = path.rsplit(|b| *b == b'.').next().unwrap_or(path);
+    while let Some(rest) = last.strip_suffix(b"[]") {
+        last = rest;
+    }
+    std::str::from_utf8(last).is_ok_and(is_id_name)
 }
 
 /// Whether a name (a JSON key, a path parameter) names an object identifier: `id`, or ending
