@@ -28,7 +28,7 @@ pub(crate) fn analyze(src: &[u8], cut: bool, limits: &ContentLimits, out: &mut O
         path.clear();
         let named = push_segment(&mut path, &name, limits.max_path_bytes, &mut out.tally);
         if named {
-            out.shape.insert(&path, JsonType::String, limits.max_fields);
+            out.shape.insert(path.as_bytes(), JsonType::String, limits.max_fields);
         } else {
             out.shape.path_too_long();
         }

@@ -1,6 +1,8 @@
 //! A streaming JSON scanner for body prefixes: one pass, no DOM, tolerant of a cut end. It
 //! records the shape (paths and types) and feeds values to the detectors.
 
+use std::borrow::Cow;
+
 use super::detect::{self, FieldContext};
 use super::{ContentEvent, ContentLimits, JsonType, Outcome};
 
@@ -45,10 +47,12 @@ struct Scanner<'a, 'o> {
     pos: usize,
     limits: &'a ContentLimits,
     out: &'o mut Outcome,
-    path: String,
+    /// The current path, always UTF-8 (built from whole `str` segments).
+    path: Vec<u8>,
     stack: Vec<Frame>,
     /// Decoded string scratch (escapes), reused for every string.
     buf: Vec<u8>,
+    contexts: Contexts,
     too_deep: u32,
 }
 
@@ -73,9 +77,10 @@ pub(crate) fn analyze(src: &[u8], limits: &ContentLimits, out: &mut Outcome) -> 
         pos: bom,
         limits,
         out,
-        path: String::new(),
-        stack: Vec::new(),
+        path: Vec::with_capacity(128),
+        stack: Vec::with_capacity(8),
         buf: Vec::new(),
+        contexts: Contexts::default(),
         too_deep: 0,
     };
     let stop = s.run();
@@ -95,6 +100,45 @@ pub(crate) fn analyze(src: &[u8], limits: &ContentLimits, out: &mut Outcome) -> 
 /// JSON whitespace (RFC 8259: space, tab, line feed, carriage return).
 fn is_blank(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// The path as text: it is built from whole `str` segments, so it always is.
+fn path_str(path: &[u8]) -> &str {
+    std::str::from_utf8(path).unwrap_or_default()
+}
+
+/// Paths whose field context was computed last, with it: the members of the elements of an
+/// array repeat their paths, and a context costs more than comparing paths.
+#[derive(Default)]
+struct Contexts {
+    recent: Vec<(Vec<u8>, FieldContext)>,
+    /// The entry replaced next once [`CONTEXTS`] are held.
+    next: usize,
+}
+
+/// Field contexts remembered per body.
+const CONTEXTS: usize = 8;
+
+impl Contexts {
+    /// The field context of `path` for the detectors (none when it is not recorded).
+    fn of(&mut self, path: &[u8], recording: bool) -> FieldContext {
+        if !recording {
+            return FieldContext::default();
+        }
+        if let Some((_, ctx)) = self.recent.iter().find(|(p, _)| p.as_slice() == path) {
+            return *ctx;
+        }
+        let ctx = FieldContext::from_path(path_str(path));
+        if self.recent.len() < CONTEXTS {
+            self.recent.push((path.to_vec(), ctx));
+        } else if let Some(slot) = self.recent.get_mut(self.next) {
+            slot.0.clear();
+            slot.0.extend_from_slice(path);
+            slot.1 = ctx;
+            self.next = (self.next + 1) % CONTEXTS;
+        }
+        ctx
+    }
 }
 
 /// A JSON string as found in the source: its raw bytes between the quotes and whether they
@@ -182,14 +226,15 @@ impl<'a> Scanner<'a, '_> {
     }
 
     fn record(&mut self, ty: JsonType) {
-        if self.recording() {
-            self.out
-                .shape
-                .insert(&self.path, ty, self.limits.max_fields);
-        } else {
+        if !self.recording() {
             self.out.shape.path_too_long();
+            return;
         }
+        self.out
+            .shape
+            .insert(&self.path, ty, self.limits.max_fields);
     }
+
 
     /// A value starting with `b` at `pos`.
     fn value(&mut self, b: u8) -> Result<Expect, Stop> {
@@ -227,16 +272,9 @@ impl<'a> Scanner<'a, '_> {
                 self.record(ty);
                 if let Some(digits) = integer.and_then(|(start, end)| self.src.get(start..end)) {
                     let recording = self.recording();
-                    let path = &self.path;
-                    let ctx = || {
-                        if recording {
-                            FieldContext::from_path(path)
-                        } else {
-                            FieldContext::default()
-                        }
-                    };
-                    detect::scan_integer(digits, ctx, &mut self.out.tally);
-                    if self.limits.max_ids > 0 && recording && super::is_id_key(&self.path) {
+                    let (path, contexts) = (&self.path, &mut self.contexts);
+                    detect::scan_integer(digits, || contexts.of(path, recording), &mut self.out.tally);
+                    if self.limits.max_ids > 0 && recording && super::is_id_key(path) {
                         super::collect_id(&mut self.out.object_ids, self.limits.max_ids, digits);
                     }
                 }
@@ -270,7 +308,7 @@ impl<'a> Scanner<'a, '_> {
         let mut ok = base_ok;
         if !object && base_ok {
             if outer_len + 2 <= self.limits.max_path_bytes {
-                self.path.push_str("[]");
+                self.path.extend_from_slice(b"[]");
             } else {
                 ok = false;
             }
@@ -319,19 +357,23 @@ impl<'a> Scanner<'a, '_> {
                 .limits
                 .max_path_bytes
                 .saturating_sub(outer_len + usize::from(outer_len > 0));
+            let raw_key = self.src.get(raw.start..raw.end).unwrap_or(&[]);
             // One byte more than fits is enough to know it does not.
             let key = match raw.escaped {
-                false => self.src.get(raw.start..raw.end).unwrap_or(&[]),
+                false => raw_key,
                 true => {
-                    decode(
-                        self.src.get(raw.start..raw.end).unwrap_or(&[]),
-                        &mut self.buf,
-                        room.saturating_add(1),
-                    );
+                    decode(raw_key, &mut self.buf, room.saturating_add(1));
                     &self.buf
                 }
             };
-            ok = push_segment(&mut self.path, key, room, &mut self.out.tally);
+            let text = key_segment(key, room, &mut self.out.tally);
+            ok = text.is_some();
+            if let Some(text) = text {
+                if outer_len > 0 {
+                    self.path.push(b'.');
+                }
+                self.path.extend_from_slice(&text);
+            }
         }
         if let Some(frame) = self.stack.last_mut() {
             frame.ok = ok;
@@ -353,16 +395,9 @@ impl<'a> Scanner<'a, '_> {
             self.out.long_strings = self.out.long_strings.saturating_add(1);
         }
         let recording = self.recording();
-        let path = &self.path;
-        let ctx = || {
-            if recording {
-                FieldContext::from_path(path)
-            } else {
-                FieldContext::default()
-            }
-        };
-        detect::scan_value(text, cut, ctx, &mut self.out.tally);
-        if self.limits.max_ids > 0 && !cut && recording && super::is_id_key(&self.path) {
+        let (path, contexts) = (&self.path, &mut self.contexts);
+        detect::scan_value(text, cut, || contexts.of(path, recording), &mut self.out.tally);
+        if self.limits.max_ids > 0 && !cut && recording && super::is_id_key(path) {
             super::collect_id(&mut self.out.object_ids, self.limits.max_ids, text);
         }
     }
@@ -374,6 +409,7 @@ impl<'a> Scanner<'a, '_> {
         let mut i = start;
         let mut escaped = false;
         loop {
+            i = skip_plain(self.src, i);
             let Some(&b) = self.src.get(i) else {
                 return Err(Stop::Cut);
             };
@@ -471,6 +507,27 @@ impl<'a> Scanner<'a, '_> {
     }
 }
 
+/// Past the bytes from `i` on that need no attention inside a string (not `"`, `\` or a
+/// control character), eight at a time: where the first byte that does is, or where the
+/// last whole word ends.
+fn skip_plain(src: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Non-zero when a byte of `x` is zero; the lowest flagged byte is always a real one.
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    while let Some(word) = src.get(i..i + 8) {
+        let w = u64::from_le_bytes(<[u8; 8]>::try_from(word).unwrap_or([0; 8]));
+        let special = zero(w ^ (ONES * u64::from(b'"')))
+            | zero(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
 /// Appends a key to `path` as a segment (after a `.` unless the path is empty), if it fits in
 /// `room` bytes. A key that is data (digits, a UUID, a sensitive value) becomes `*`; a key in
 /// which a detector fires is counted. Returns whether it fitted.
@@ -480,42 +537,54 @@ pub(crate) fn push_segment(
     room: usize,
     tally: &mut detect::Tally,
 ) -> bool {
-    if key.len() > room {
+    let Some(text) = key_segment(key, room, tally) else {
         return false;
+    };
+    if !path.is_empty() {
+        path.push('.');
     }
-    let mut data = is_data_key(key);
-    if !data && key.iter().any(|b| b.is_ascii_digit() || *b == b'@') {
+    path.push_str(&String::from_utf8_lossy(&text));
+    true
+}
+
+/// The segment a key makes when it fits in `room` bytes: `*` for a key that is data (digits,
+/// a UUID, or a value in which a detector fires, which is counted), a key that is not UTF-8
+/// with its invalid bytes replaced. The segment is always UTF-8.
+fn key_segment<'k>(key: &'k [u8], room: usize, tally: &mut detect::Tally) -> Option<Cow<'k, [u8]>> {
+    if key.len() > room {
+        return None;
+    }
+    let (mut digits, mut at) = (0usize, false);
+    for &b in key {
+        digits += usize::from(b.is_ascii_digit());
+        at |= b == b'@';
+    }
+    let mut data = (!key.is_empty() && digits == key.len()) || is_uuid(key);
+    if !data && (digits > 0 || at) {
         let before = tally.total();
         detect::scan_value(key, false, FieldContext::default, tally);
         data = tally.total() != before;
     }
-    let text = match std::str::from_utf8(key) {
-        _ if data => "*".into(),
-        Ok(name) => std::borrow::Cow::Borrowed(name),
-        Err(_) => String::from_utf8_lossy(key),
+    let text = if data {
+        Cow::Borrowed(b"*".as_slice())
+    } else if key.is_ascii() || std::str::from_utf8(key).is_ok() {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(String::from_utf8_lossy(key).into_owned().into_bytes())
     };
-    if text.len() > room {
-        return false;
-    }
-    if !path.is_empty() {
-        path.push('.');
-    }
-    path.push_str(&text);
-    true
+    (text.len() <= room).then_some(text)
 }
 
-/// Keys that are identifiers rather than names: all digits, or a UUID.
-fn is_data_key(key: &[u8]) -> bool {
-    let all_digits = !key.is_empty() && key.iter().all(u8::is_ascii_digit);
-    let uuid = key.len() == 36
+/// A key that is a UUID (an identifier rather than a name, as are keys of digits only).
+fn is_uuid(key: &[u8]) -> bool {
+    key.len() == 36
         && key.iter().enumerate().all(|(i, b)| {
             if matches!(i, 8 | 13 | 18 | 23) {
                 *b == b'-'
             } else {
                 b.is_ascii_hexdigit()
             }
-        });
-    all_digits || uuid
+        })
 }
 
 /// Decodes the escapes of a validated JSON string body into `buf` (cleared first), stopping

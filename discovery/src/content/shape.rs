@@ -9,22 +9,25 @@ use super::JsonType;
 #[derive(Default)]
 pub(crate) struct Shape {
     entries: Vec<(String, JsonType)>,
-    /// Indexes into `entries` (`EMPTY` for a free slot); its length is a power of two, at
-    /// least twice the number of entries.
-    slots: Vec<u32>,
+    /// The high half of each entry's hash and its index into `entries` (`EMPTY` for a free
+    /// slot), so most mismatches are told without comparing paths; the length is a power of
+    /// two, at least twice the number of entries.
+    slots: Vec<u64>,
     dropped: u32,
     too_long: u32,
 }
 
-const EMPTY: u32 = u32::MAX;
+const EMPTY: u64 = u64::MAX;
 
-/// A multiply-rotate hash (the Fx hash of the Rust compiler) over the path eight bytes at a
-/// time, then the type: fast on the short keys here, and the table bound above makes its
-/// weakness against chosen collisions harmless.
-fn hash(path: &str, ty: JsonType) -> u64 {
+/// Slots of a new table: room for the 32 pairs of a typical body before it grows.
+const INITIAL_SLOTS: usize = 64;
+
+/// A multiply-rotate hash (the Fx hash of the Rust compiler) over `bytes` eight at a time, then
+/// `seed` and the length: fast on the short keys here, and the bounds of the tables using it
+/// make its weakness against chosen collisions harmless.
+pub(crate) fn hash_bytes(bytes: &[u8], seed: u64) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let step = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(K);
-    let bytes = path.as_bytes();
     let mut chunks = bytes.chunks_exact(8);
     let mut h = (&mut chunks).fold(0u64, |h, c| {
         step(h, <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes))
@@ -34,9 +37,13 @@ fn hash(path: &str, ty: JsonType) -> u64 {
         .zip(chunks.remainder())
         .for_each(|(t, b)| *t = *b);
     h = step(h, u64::from_le_bytes(tail));
-    h = step(h, (bytes.len() as u64) << 8 | ty as u64);
-    // Fold the high bits down: the table uses the low ones.
+    h = step(h, (bytes.len() as u64) << 8 ^ seed);
+    // Fold the high bits down: the tables use the low ones.
     h ^ (h >> 29)
+}
+
+fn slot(hash: u64, index: usize) -> u64 {
+    (hash & 0xFFFF_FFFF_0000_0000) | index as u64
 }
 
 /// Values not recorded, by reason.
@@ -46,50 +53,63 @@ pub(crate) struct Counts {
 }
 
 impl Shape {
-    /// Records `ty` at `path` unless the pair is known; a new pair past `max` is counted as
-    /// dropped instead.
-    pub fn insert(&mut self, path: &str, ty: JsonType, max: usize) {
+    /// Records `ty` at `path` (UTF-8) unless the pair is known; a new pair past `max` is
+    /// counted as dropped instead. Returns whether the pair is in the shape now.
+    pub fn insert(&mut self, path: &[u8], ty: JsonType, max: usize) -> bool {
+        let h = hash_bytes(path, ty as u64);
         let mask = self.slots.len().wrapping_sub(1);
-        let mut at = hash(path, ty) as usize & mask;
+        let mut at = h as usize & mask;
         // Probe until the pair or a free slot (there always is one: the table is never more
         // than half full).
-        while let Some(&slot) = self.slots.get(at) {
-            if slot == EMPTY {
+        while let Some(&s) = self.slots.get(at) {
+            if s == EMPTY {
                 break;
             }
-            if self
-                .entries
-                .get(slot as usize)
-                .is_some_and(|(p, t)| *t == ty && p == path)
+            if s >> 32 == h >> 32
+                && self
+                    .entries
+                    .get((s & 0xFFFF_FFFF) as usize)
+                    .is_some_and(|(p, t)| *t == ty && p.as_bytes() == path)
             {
-                return;
+                return true;
             }
             at = (at + 1) & mask;
         }
-        if self.entries.len() >= max || self.entries.len() >= EMPTY as usize {
+        if self.entries.len() >= max || self.entries.len() >= u32::MAX as usize {
             self.dropped = self.dropped.saturating_add(1);
-            return;
+            return false;
         }
-        self.entries.push((path.to_owned(), ty));
+        let text = match std::str::from_utf8(path) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(path).into_owned(),
+        };
+        if self.entries.capacity() == 0 {
+            self.entries.reserve(INITIAL_SLOTS / 2);
+        }
+        self.entries.push((text, ty));
         if self.entries.len() * 2 > self.slots.len() {
             self.rebuild();
-        } else if let Some(slot) = self.slots.get_mut(at) {
-            *slot = (self.entries.len() - 1) as u32;
+        } else if let Some(s) = self.slots.get_mut(at) {
+            *s = slot(h, self.entries.len() - 1);
         }
+        true
     }
 
     /// Grows the index to four times the entries and re-inserts them all.
     fn rebuild(&mut self) {
-        let size = (self.entries.len() * 4).next_power_of_two().max(16);
+        let size = (self.entries.len() * 4)
+            .next_power_of_two()
+            .max(INITIAL_SLOTS);
         self.slots = vec![EMPTY; size];
         let mask = size - 1;
         for (i, (p, t)) in self.entries.iter().enumerate() {
-            let mut at = hash(p, *t) as usize & mask;
+            let h = hash_bytes(p.as_bytes(), *t as u64);
+            let mut at = h as usize & mask;
             while self.slots.get(at).is_some_and(|s| *s != EMPTY) {
                 at = (at + 1) & mask;
             }
-            if let Some(slot) = self.slots.get_mut(at) {
-                *slot = i as u32;
+            if let Some(s) = self.slots.get_mut(at) {
+                *s = slot(h, i);
             }
         }
     }
@@ -118,13 +138,13 @@ mod tests {
     #[test]
     fn pairs_are_kept_once_in_first_seen_order_up_to_the_limit() {
         let mut s = Shape::default();
-        s.insert("a", JsonType::String, 3);
-        s.insert("a", JsonType::String, 3);
-        s.insert("b", JsonType::Integer, 3);
-        s.insert("a", JsonType::Null, 3);
-        s.insert("c", JsonType::Bool, 3);
-        s.insert("a", JsonType::Null, 3);
-        s.insert("a", JsonType::Bool, 3);
+        s.insert(b"a", JsonType::String, 3);
+        s.insert(b"a", JsonType::String, 3);
+        s.insert(b"b", JsonType::Integer, 3);
+        s.insert(b"a", JsonType::Null, 3);
+        s.insert(b"c", JsonType::Bool, 3);
+        s.insert(b"a", JsonType::Null, 3);
+        s.insert(b"a", JsonType::Bool, 3);
         assert_eq!(s.counts().dropped, 2);
         assert_eq!(
             s.into_entries(),

@@ -48,7 +48,13 @@ impl Compact {
     }
 
     fn contains(&self, needle: &[u8]) -> bool {
-        self.bytes().windows(needle.len()).any(|w| w == needle)
+        // Most names hold few of a needle's first letter: compare only where it starts.
+        let Some(&first) = needle.first() else {
+            return true;
+        };
+        self.bytes()
+            .windows(needle.len())
+            .any(|w| w.first() == Some(&first) && w == needle)
     }
 
     fn ends_with(&self, suffix: &[u8]) -> bool {
@@ -94,7 +100,67 @@ impl<'a> Iterator for Words<'a> {
 }
 
 fn has_word(name: &str, list: &[&str]) -> bool {
-    words(name).any(|w| list.iter().any(|l| w.eq_ignore_ascii_case(l)))
+    words(name).any(|w| is_listed(w, list))
+}
+
+/// Whether `word` is one of `list`, in any case.
+fn is_listed(word: &str, list: &[&str]) -> bool {
+    list.iter().any(|l| word.eq_ignore_ascii_case(l))
+}
+
+/// The words of a name (see [`words`]), up to [`MAX_WORDS`]; `more` when it had more.
+struct WordList<'a> {
+    words: [&'a str; MAX_WORDS],
+    len: usize,
+    more: bool,
+}
+
+/// Words of a name looked at for keywords; a longer name's later words are read again
+/// from the name itself.
+const MAX_WORDS: usize = 8;
+
+impl<'a> WordList<'a> {
+    fn new(name: &'a str) -> Self {
+        let mut list = WordList {
+            words: [""; MAX_WORDS],
+            len: 0,
+            more: false,
+        };
+        for w in words(name) {
+            match list.words.get_mut(list.len) {
+                Some(slot) => {
+                    *slot = w;
+                    list.len += 1;
+                }
+                None => {
+                    list.more = true;
+                    break;
+                }
+            }
+        }
+        list
+    }
+
+    /// Whether any word of `name` (this list's) is in `keywords`.
+    fn has(&self, name: &str, keywords: &[&str]) -> bool {
+        if self.more {
+            return has_word(name, keywords);
+        }
+        self.words
+            .get(..self.len)
+            .unwrap_or(&[])
+            .iter()
+            .any(|w| is_listed(w, keywords))
+    }
+
+    /// How many words `name` (this list's) has, counting past [`MAX_WORDS`] only when needed.
+    fn count(&self, name: &str) -> usize {
+        if self.more {
+            words(name).count()
+        } else {
+            self.len
+        }
+    }
 }
 
 /// Words of field names that say the value is something other than a card number.
@@ -154,7 +220,8 @@ impl FieldContext {
         for (name, is_key) in [(key, true), (parent, false)] {
             let Some(name) = name else { continue };
             let c = Compact::new(name);
-            ctx.card |= has_word(name, &["card", "cards", "pan"])
+            let w = WordList::new(name);
+            ctx.card |= w.has(name, &["card", "cards", "pan"])
                 || [
                     b"cardnumber".as_slice(),
                     b"cardno",
@@ -169,10 +236,10 @@ impl FieldContext {
                 // `partieNumber`, `serialNo`: the number of something named, not a card's
                 // (unless the something is a card, which `card` catches first).
                 let qualified_number =
-                    words(name).count() > 1 && has_word(name, &["number", "no", "num", "nr"]);
-                ctx.not_card = has_word(name, NOT_CARD) || qualified_number;
+                    w.count(name) > 1 && w.has(name, &["number", "no", "num", "nr"]);
+                ctx.not_card = w.has(name, NOT_CARD) || qualified_number;
             }
-            ctx.phone |= has_word(name, &["tel", "cell", "fone"])
+            ctx.phone |= w.has(name, &["tel", "cell", "fone"])
                 || [
                     b"phone".as_slice(),
                     b"mobile",
@@ -206,7 +273,12 @@ impl FieldContext {
     pub(crate) fn from_path(path: &str) -> Self {
         let mut segments = path
             .rsplit('.')
-            .map(|s| s.trim_end_matches("[]"))
+            .map(|mut s| {
+                while let Some(rest) = s.strip_suffix("[]") {
+                    s = rest;
+                }
+                s
+            })
             .filter(|s| !s.is_empty());
         let key = segments.next();
         let parent = segments.next();

@@ -215,9 +215,16 @@ pub(crate) fn scan_value(
     tally: &mut Tally,
 ) {
     let trimmed = value.trim_ascii();
+    let Marks {
+        digits,
+        digit_pair,
+        sign,
+    } = Marks::of(value);
+    // Every detector needs two adjacent digits, an `@` or a `+`: a value without them (a
+    // word, a short id) cannot match and is not scanned.
+    let may_match = digit_pair || sign;
     // Everything the field names can change has 8 to 19 digits (phones, CPF, CNPJ, cards);
     // amounts, dates and words are read the same in any field and skip the names.
-    let digits = trimmed.iter().filter(|b| b.is_ascii_digit()).count();
     let ambiguous = !cut
         && trimmed.len() <= MAX_WHOLE
         && (8..=19).contains(&digits)
@@ -229,6 +236,9 @@ pub(crate) fn scan_value(
                     .iter()
                     .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())));
     if !ambiguous {
+        if !may_match {
+            return;
+        }
         scan_with(
             value,
             Scan {
@@ -250,6 +260,9 @@ pub(crate) fn scan_value(
         tally.add(SensitiveKind::Phone);
         return;
     }
+    if !may_match {
+        return;
+    }
     scan_with(
         value,
         Scan {
@@ -258,6 +271,36 @@ pub(crate) fn scan_value(
         },
         tally,
     );
+}
+
+/// What one pass over a value says about which detectors could fire in it.
+struct Marks {
+    /// ASCII digits.
+    digits: usize,
+    /// Two ASCII digits in a row somewhere: every detector but the e-mail and international
+    /// phone ones needs that.
+    digit_pair: bool,
+    /// An `@` (e-mail) or `+` (international phone) somewhere.
+    sign: bool,
+}
+
+impl Marks {
+    fn of(value: &[u8]) -> Marks {
+        let mut m = Marks {
+            digits: 0,
+            digit_pair: false,
+            sign: false,
+        };
+        let mut previous_digit = false;
+        for &b in value {
+            let digit = b.is_ascii_digit();
+            m.digits += usize::from(digit);
+            m.digit_pair |= digit & previous_digit;
+            m.sign |= b == b'@' || b == b'+';
+            previous_digit = digit;
+        }
+        m
+    }
 }
 
 /// Scans the digits of a JSON integer (no sign, no fraction): a card number, or with the
