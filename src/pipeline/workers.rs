@@ -116,6 +116,13 @@ struct Snapshot {
     sides: (Vec<(std::net::SocketAddr, Sides)>, u64),
 }
 
+impl Snapshot {
+    /// `stages`' counters and gauges now, taking the sides it has gathered.
+    fn of(stages: &mut Stages) -> Box<Snapshot> {
+        Box::new(Snapshot { counters: stages.counters(), gauges: stages.gauges(), sides: stages.take_sides() })
+    }
+}
+
 /// One worker's load and losses, for the summary and metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerStats {
@@ -142,7 +149,8 @@ pub struct Workers {
     /// Input position of the next entry.
     index: u64,
     merge: Merge,
-    snapshots: Vec<Option<Snapshot>>,
+    /// Per worker: its latest counters and gauges.
+    latest: Vec<Option<(StageCounters, Gauges)>>,
     sides: (Vec<(std::net::SocketAddr, Sides)>, u64),
     stats: Vec<WorkerStats>,
     /// How long to wait for room in a full queue before dropping the batch; `None` waits for
@@ -150,8 +158,6 @@ pub struct Workers {
     queue_wait: Option<Duration>,
     decode: DecodeConfig,
     router: Router,
-    /// Held fragments released by the router, waiting to be batched.
-    released: Vec<(usize, HeldFragment)>,
 }
 
 /// `settings` with every total limit split between `n` workers, so that the sum stays what
@@ -195,13 +201,12 @@ impl Workers {
             last_flush: Instant::now(),
             index: 0,
             merge: Merge::new(n),
-            snapshots: (0..n).map(|_| None).collect(),
+            latest: (0..n).map(|_| None).collect(),
             sides: (Vec::new(), 0),
             stats: vec![WorkerStats::default(); n],
             queue_wait: settings.queue_wait,
             decode: settings.decode.clone(),
             router: Router::new(u64::try_from(settings.decode.defrag.timeout.as_nanos()).unwrap_or(u64::MAX)),
-            released: Vec::new(),
         })
     }
 
@@ -223,12 +228,11 @@ impl Workers {
                 // short to show them) goes by its pair, and the rest of its datagram with it.
                 let first_to = first.then(|| connection.map_or(fallback, |c| worker_of(c, n)));
                 let hold = || HeldFragment { ts: rec.ts, link: rec.link, wire_len: rec.wire_len, data: rec.data.to_vec(), fallback };
-                let mut released = std::mem::take(&mut self.released);
+                let mut released = Vec::new();
                 let to = self.router.fragment(rec.ts, datagram, first_to, hold, &mut released);
                 // The fragments that waited arrived earlier: they go first, so that the worker
                 // sees the datagram in capture order and completes it at the same packet.
-                self.push_released(&mut released);
-                self.released = released;
+                self.push_released(released);
                 if let Some(w) = to {
                     self.push(w, rec);
                 }
@@ -255,8 +259,8 @@ impl Workers {
     }
 
     /// Adds the fragments the router released to their workers' batches.
-    fn push_released(&mut self, released: &mut Vec<(usize, HeldFragment)>) {
-        for (w, f) in released.drain(..) {
+    fn push_released(&mut self, released: Vec<(usize, HeldFragment)>) {
+        for (w, f) in released {
             self.push(w, &PacketRecord { ts: f.ts, link: f.link, data: &f.data, wire_len: f.wire_len, interface: 0 });
         }
     }
@@ -264,10 +268,9 @@ impl Workers {
     /// Expires idle flows in every worker as of `now`; the merge advances the analysis
     /// there. `quiet`: no packet is coming (a quiet link), so hand everything over now.
     pub fn tick(&mut self, now: Timestamp, quiet: bool) {
-        let mut released = std::mem::take(&mut self.released);
+        let mut released = Vec::new();
         self.router.expire(now, &mut released);
-        self.push_released(&mut released);
-        self.released = released;
+        self.push_released(released);
         let index = self.next_index();
         for b in &mut self.filling {
             b.entries.push(Entry::Tick { index, now });
@@ -295,10 +298,9 @@ impl Workers {
 
     /// End of input: every worker flushes as of `now`; returns when all have answered.
     pub fn finish(&mut self, now: Timestamp) {
-        let mut released = std::mem::take(&mut self.released);
+        let mut released = Vec::new();
         self.router.finish(&mut released);
-        self.push_released(&mut released);
-        self.released = released;
+        self.push_released(released);
         let index = self.next_index();
         for b in &mut self.filling {
             b.entries.push(Entry::Finish { index, now });
@@ -340,15 +342,15 @@ impl Workers {
                 ("fragment_routes_evicted", r.routes_evicted),
             ]),
         );
-        for s in self.snapshots.iter().flatten() {
-            add_counters(&mut all, &s.counters);
+        for (counters, _) in self.latest.iter().flatten() {
+            add_counters(&mut all, counters);
         }
         all
     }
 
     /// Sum of the workers' latest gauges.
     pub fn gauges(&self) -> Gauges {
-        self.snapshots.iter().flatten().fold(Gauges::default(), |acc, s| acc.add(s.gauges))
+        self.latest.iter().flatten().fold(Gauges::default(), |acc, (_, g)| acc.add(*g))
     }
 
     /// Connections closed per service since the last call, over all workers.
@@ -427,11 +429,11 @@ impl Workers {
             s.busy_nanos = s.busy_nanos.saturating_add(busy_nanos);
         }
         if let Some(snap) = snapshot {
-            let snap = *snap;
-            self.sides.0.extend(snap.sides.0.iter().copied());
-            self.sides.1 = self.sides.1.saturating_add(snap.sides.1);
-            if let Some(slot) = self.snapshots.get_mut(worker) {
-                *slot = Some(Snapshot { sides: (Vec::new(), 0), ..snap });
+            let Snapshot { counters, gauges, sides } = *snap;
+            self.sides.0.extend(sides.0);
+            self.sides.1 = self.sides.1.saturating_add(sides.1);
+            if let Some(slot) = self.latest.get_mut(worker) {
+                *slot = Some((counters, gauges));
             }
         }
         self.merge.push(worker, done, upto);
@@ -471,14 +473,14 @@ fn run(worker: usize, mut stages: Stages, input: Receiver<Batch>, output: mpsc::
                     stages.expire(now);
                     done.extend(stages.take_done().into_iter().map(|d| (index, d)));
                     if last_snapshot.is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY) {
-                        snapshot = Some(Box::new(Snapshot { counters: stages.counters(), gauges: stages.gauges(), sides: stages.take_sides() }));
+                        snapshot = Some(Snapshot::of(&mut stages));
                         last_snapshot = Some(Instant::now());
                     }
                 }
                 Entry::Finish { index, now } => {
                     stages.finish(now);
                     done.extend(stages.take_done().into_iter().map(|d| (index, d)));
-                    snapshot = Some(Box::new(Snapshot { counters: stages.counters(), gauges: stages.gauges(), sides: stages.take_sides() }));
+                    snapshot = Some(Snapshot::of(&mut stages));
                 }
                 Entry::HttpConfig(cfg) => stages.set_http_config(cfg),
                 Entry::Analysis(cfg) => stages.set_analysis(cfg),

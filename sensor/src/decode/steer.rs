@@ -139,8 +139,7 @@ pub enum Steer {
 pub fn steer(cfg: &DecodeConfig, link: LinkType, frame: &[u8], wire_len: u32) -> Steer {
     let wire = usize::try_from(wire_len).unwrap_or(usize::MAX);
     let mut stats = DecodeStats::default();
-    let mut walker = Walker::peek(cfg, &mut stats);
-    walker.into_first_fragments = true;
+    let mut walker = Walker::peek(cfg, &mut stats, true);
     let stop = walker.run(frame, wire, Next::Link(link));
     let connection = |w: &Walker<'_>| match (w.ip_pair, w.ports) {
         (Some((src, dst)), Some((sp, dp))) => Some(connection_hash(pair_hash(src, dst), (src, sp), (dst, dp))),
@@ -175,7 +174,7 @@ fn peek(cfg: &DecodeConfig, link: LinkType, frame: &[u8], wire: usize) -> u64 {
     // The walker bumps layer counters as it goes; these are dropped with the call. A few
     // hundred bytes of stack, zeroed per call: cheaper than a branch on every counter.
     let mut stats = DecodeStats::default();
-    let mut walker = Walker::peek(cfg, &mut stats);
+    let mut walker = Walker::peek(cfg, &mut stats, false);
     match walker.run(frame, wire, Next::Link(link)) {
         Stop::Error(_) => NO_PAIR,
         // A fragment or TCP (`Peeked`), or a payload that is not for the TCP path: the last IP

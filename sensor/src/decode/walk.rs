@@ -148,7 +148,11 @@ pub(crate) enum Effects<'s> {
     /// pair in [`Walker::ip_pair`] and ends with [`Stop::Peeked`] at the first fragment or TCP
     /// header, without storing the fragment or reading the TCP header. No checksum is verified
     /// and no event is raised, so a peek costs no more than the layer headers it reads.
-    Peek,
+    Peek {
+        /// Walk on into the data of a first fragment (it holds the headers the later
+        /// fragments lack) instead of stopping there.
+        into_first_fragments: bool,
+    },
 }
 
 /// State of one `decode` call, kept across the buffers it walks (frame, then reassembled
@@ -170,9 +174,6 @@ pub(crate) struct Walker<'s> {
     /// Peek walks only: the (outermost) fragment the walk met: identification, protocol,
     /// whether it is the first, and its header's (source, destination).
     pub fragment: Option<PeekedFragment>,
-    /// Peek walks only: walk on into the data of a first fragment (it holds the headers the
-    /// later fragments lack) instead of stopping there.
-    pub into_first_fragments: bool,
 }
 
 /// A fragment a peek walk met.
@@ -193,9 +194,19 @@ impl<'s> Walker<'s> {
         events: &'s mut EventQueue<DecodeEvent>,
         ts: Timestamp,
     ) -> Self {
+        Self::with(cfg, Effects::Decode { defrag, events }, stats, ts)
+    }
+
+    /// A walker that only looks ([`Effects::Peek`]). `stats` receives the layer counters the
+    /// walk bumps on its way; callers pass a throwaway.
+    pub(crate) fn peek(cfg: &'s DecodeConfig, stats: &'s mut DecodeStats, into_first_fragments: bool) -> Self {
+        Self::with(cfg, Effects::Peek { into_first_fragments }, stats, Timestamp(0))
+    }
+
+    fn with(cfg: &'s DecodeConfig, effects: Effects<'s>, stats: &'s mut DecodeStats, ts: Timestamp) -> Self {
         Walker {
             cfg,
-            effects: Effects::Decode { defrag, events },
+            effects,
             stats,
             ts,
             depth: 0,
@@ -205,31 +216,11 @@ impl<'s> Walker<'s> {
             ip_pair: None,
             ports: None,
             fragment: None,
-            into_first_fragments: false,
-        }
-    }
-
-    /// A walker that only looks ([`Effects::Peek`]). `stats` receives the layer counters the
-    /// walk bumps on its way; callers pass a throwaway.
-    pub(crate) fn peek(cfg: &'s DecodeConfig, stats: &'s mut DecodeStats) -> Self {
-        Walker {
-            cfg,
-            effects: Effects::Peek,
-            stats,
-            ts: Timestamp(0),
-            depth: 0,
-            link_tags: 0,
-            seen_ip: false,
-            vlans: [None; MAX_VLAN_TAGS],
-            ip_pair: None,
-            ports: None,
-            fragment: None,
-            into_first_fragments: false,
         }
     }
 
     fn peeking(&self) -> bool {
-        matches!(self.effects, Effects::Peek)
+        matches!(self.effects, Effects::Peek { .. })
     }
 
     /// Walks `buf` (of which `wire` bytes were on the wire) from layer `next` until it stops.
@@ -374,7 +365,9 @@ impl<'s> Walker<'s> {
         }
         match step {
             IpStep::Next(n) => Ok(n),
-            IpStep::Fragment(f) if self.peeking() && self.into_first_fragments && f.offset == 0 && self.fragment.is_none() => {
+            IpStep::Fragment(f)
+                if matches!(self.effects, Effects::Peek { into_first_fragments: true }) && f.offset == 0 && self.fragment.is_none() =>
+            {
                 // The first fragment's data starts with the headers inside the datagram (a
                 // tunnel's inner packet, the TCP ports); its length fields count bytes that
                 // are in later fragments, so the rest of the walk has no on-wire bound.
@@ -404,7 +397,7 @@ impl<'s> Walker<'s> {
         let defrag = match &mut self.effects {
             Effects::Decode { defrag, .. } => &mut **defrag,
             // The fragment's own header is the innermost one visible.
-            Effects::Peek => {
+            Effects::Peek { .. } => {
                 let first = f.offset == 0;
                 if self.fragment.is_none() {
                     self.fragment = Some(PeekedFragment { id: f.id, proto: f.ctx.proto, first, src: f.ctx.src, dst: f.ctx.dst });
