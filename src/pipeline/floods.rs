@@ -113,11 +113,12 @@ impl Harness {
         let rec = PacketRecord { ts: Timestamp(self.now), link: LinkType::Raw, data: ip, wire_len: ip.len() as u32, interface: 0 };
         self.p.handle_packet(&rec);
         self.records.extend(self.p.drain_records());
-        self.peak_flows = self.peak_flows.max(self.p.inline().expect("inline chain").flows.len());
-        self.peak_app_conns = self.peak_app_conns.max(self.p.inline().expect("inline chain").app.connections());
-        self.peak_buffered = self.peak_buffered.max(self.p.inline().expect("inline chain").flows.buffered_bytes());
-        self.peak_retained = self.peak_retained.max(self.p.inline().expect("inline chain").flows.retained_bytes());
-        self.peak_http = self.peak_http.max(self.p.inline().expect("inline chain").app.buffered_total());
+        let chain = self.p.inline().expect("inline chain");
+        self.peak_flows = self.peak_flows.max(chain.flows.len());
+        self.peak_app_conns = self.peak_app_conns.max(chain.app.connections());
+        self.peak_buffered = self.peak_buffered.max(chain.flows.buffered_bytes());
+        self.peak_retained = self.peak_retained.max(chain.flows.retained_bytes());
+        self.peak_http = self.peak_http.max(chain.app.buffered_total());
     }
 
     fn finish(&mut self) {
