@@ -186,7 +186,7 @@ pub struct Finished {
     pub tx: HttpTransaction,
     /// TCP events since the connection's previous transaction.
     pub tcp_events: Vec<String>,
-    /// The bodies' facts, when the analysis runs.
+    /// The bodies' facts, when the analysis runs and the chain is on a worker thread.
     pub bodies: Option<PreparedBodies>,
 }
 
@@ -218,9 +218,13 @@ pub struct AppLayer {
     http_stats: HttpStats,
     /// Whether any connection was parsed as HTTP (before that the counters are not shown).
     http_seen: bool,
-    /// The inventory's configuration when the analysis runs: bodies' facts are computed here
-    /// under it, and TLS hellos are parsed.
+    /// The inventory's configuration when the analysis runs: TLS hellos are parsed, and
+    /// bodies' facts are computed here under it when `prepare_bodies` says so.
     analysis: Option<Arc<InventoryConfig>>,
+    /// Compute bodies' facts here (a worker thread, so that the analysis thread need not);
+    /// on the analysis's own thread the inventory computes them, and only for the
+    /// transactions that land on an endpoint.
+    prepare_bodies: bool,
 }
 
 impl AppLayer {
@@ -239,6 +243,7 @@ impl AppLayer {
             http_stats: HttpStats::default(),
             http_seen: false,
             analysis: None,
+            prepare_bodies: false,
         }
     }
 
@@ -261,9 +266,11 @@ impl AppLayer {
     }
 
     /// From now on, prepare transactions for an analysis under this inventory configuration
-    /// (`None`: records only, and TLS connections are not parsed).
-    pub fn set_analysis(&mut self, cfg: Option<Arc<InventoryConfig>>) {
+    /// (`None`: records only, and TLS connections are not parsed), with their bodies' facts
+    /// when `prepare_bodies`.
+    pub fn set_analysis(&mut self, cfg: Option<Arc<InventoryConfig>>, prepare_bodies: bool) {
         self.analysis = cfg;
+        self.prepare_bodies = prepare_bodies;
     }
 
     /// Takes what finished so far, in order.
@@ -342,7 +349,7 @@ impl AppLayer {
         let Some(conn) = self.conns.get_mut(&info.id) else { return };
         let State::Http { parser, swapped } = &mut conn.state else { return };
         while let Some(tx) = parser.poll_transaction() {
-            let bodies = self.analysis.as_deref().map(|cfg| {
+            let bodies = self.analysis.as_deref().filter(|_| self.prepare_bodies).map(|cfg| {
                 PreparedBodies::compute(cfg, tx.request_content_type.as_deref(), &tx.request_body, tx.response_content_type.as_deref(), &tx.response_body)
             });
             let tcp_events = conn.tcp_events.take();

@@ -80,11 +80,11 @@ impl Pipeline {
                 Ok(w) => Engine::Workers(Box::new(w)),
                 Err(e) => {
                     tracing::warn!("could not start {} worker threads ({e}); processing on one thread", settings.workers);
-                    Engine::Inline(Box::new(Stages::new(settings)))
+                    Engine::Inline(Box::new(Stages::new(settings, false)))
                 }
             }
         } else {
-            Engine::Inline(Box::new(Stages::new(settings)))
+            Engine::Inline(Box::new(Stages::new(settings, false)))
         };
         Pipeline {
             stop_after: settings.stop_after,

@@ -64,23 +64,28 @@ pub struct Stages {
     pub(crate) app: AppLayer,
     /// Anomaly events reported by link/IP decode and defragmentation.
     decode_events: u64,
+    /// Compute bodies' facts for the analysis here (see [`Stages::new`]).
+    prepare_bodies: bool,
 }
 
 impl Stages {
-    /// A chain with the given settings (its limits are this chain's own).
-    pub fn new(settings: &Settings) -> Self {
+    /// A chain with the given settings (its limits are this chain's own). `prepare_bodies`:
+    /// the chain runs on a worker thread and analyses transactions' bodies there; on the
+    /// analysis's own thread the inventory analyses them, and only where it needs them.
+    pub fn new(settings: &Settings, prepare_bodies: bool) -> Self {
         Stages {
             stop_after: settings.stop_after,
             decoder: Decoder::new(settings.decode.clone()),
             flows: FlowTable::new(settings.flow.clone()),
             app: AppLayer::new(settings.http.clone(), settings.max_http_buffered_total),
             decode_events: 0,
+            prepare_bodies,
         }
     }
 
     /// Prepares transactions for an analysis under this inventory configuration from now on.
     pub fn set_analysis(&mut self, cfg: Option<Arc<InventoryConfig>>) {
-        self.app.set_analysis(cfg);
+        self.app.set_analysis(cfg, self.prepare_bodies);
     }
 
     /// HTTP settings for connections that start from now on.

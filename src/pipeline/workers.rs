@@ -184,7 +184,7 @@ impl Workers {
         let mut handles = Vec::with_capacity(n);
         for worker in 0..n {
             let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUE_BATCHES);
-            let stages = Stages::new(&each);
+            let stages = Stages::new(&each, true);
             let out = out_tx.clone();
             let handle = std::thread::Builder::new().name(format!("apitap-worker-{worker}")).spawn(move || run(worker, stages, rx, out))?;
             inputs.push(tx);
