@@ -57,9 +57,13 @@
 //! - protocol anomalies inside a hello as typed [`HelloAnomaly`] values, framing errors as
 //!   typed [`Malformed`] reasons, input that is not TLS as a typed [`NotTlsReason`].
 //!
+//! - decryption with the keys of an NSS key log ([`decrypt`]): TLS 1.2 AEAD suites and
+//!   TLS 1.3, the plaintext handed on to the HTTP parsers.
+//!
 //! NOT covered:
-//! - decryption, and anything encrypted: every certificate of a TLS 1.3 handshake, anything
-//!   after a ChangeCipherSpec (TLS 1.2 renegotiation included);
+//! - without keys, anything encrypted: every certificate of a TLS 1.3 handshake, anything
+//!   after a ChangeCipherSpec (TLS 1.2 renegotiation included); see [`decrypt`] for what
+//!   cannot be decrypted even with keys;
 //! - the contents of the certificates: they are bytes here, neither parsed (X.509 is the
 //!   discovery crate's business) nor verified;
 //! - the key exchange, CertificateStatus (OCSP stapling) and NewSessionTicket messages, and
@@ -72,6 +76,7 @@
 
 mod cert;
 mod config;
+pub mod decrypt;
 mod detect;
 mod ext;
 mod flight;
