@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use apitap_discovery::inventory::{InventoryConfig, PreparedBodies};
 use apitap_parsers::http::{detect_request, detect_response, Detection, Direction, HttpConfig, HttpConnParser, HttpStats, HttpTransaction};
+use apitap_parsers::tls::decrypt::{DecryptConfig, DecryptStats, DecryptStatus, KeySource};
 use apitap_sensor::stream::{CloseReason, ConnId, ConnInfo, Dir, StreamSink, TcpEvent};
 use apitap_sensor::Timestamp;
 
-use crate::app_tls::TlsConn;
+use crate::app_tls::{PlainCtx, TlsConn, TlsReport};
 use crate::record::conn_uid;
 
 /// Bytes buffered per direction while deciding whether a connection is HTTP. A side that has
@@ -34,8 +35,22 @@ pub struct AppStats {
     pub http_connections_reversed: u64,
     /// Connections decided not to be HTTP.
     pub other_connections: u64,
-    /// Of those, connections whose hellos were parsed as TLS (only with the inventory on).
+    /// Of those, connections whose hellos were parsed as TLS (with the inventory on, or key
+    /// logs given).
     pub tls_connections: u64,
+    /// TLS connections whose records were decrypted (key logs given).
+    pub tls_decrypted: u64,
+    /// TLS connections that could not be decrypted, by reason: no keys in time, a suite that
+    /// is not supported, records that did not open, no handshake seen.
+    pub tls_no_keys: u64,
+    /// See `tls_no_keys`.
+    pub tls_unsupported: u64,
+    /// See `tls_no_keys`.
+    pub tls_decrypt_failed: u64,
+    /// See `tls_no_keys`.
+    pub tls_no_handshake: u64,
+    /// Decryption counters of closed connections.
+    pub decrypt: DecryptStats,
     /// Connections that closed before enough bytes arrived to decide.
     pub undecided_connections: u64,
     /// Transactions produced.
@@ -188,6 +203,8 @@ pub struct Finished {
     pub tcp_events: Vec<String>,
     /// The bodies' facts, when the analysis runs and the chain is on a worker thread.
     pub bodies: Option<PreparedBodies>,
+    /// The exchange was decrypted from TLS (else it was read in the clear).
+    pub decrypted: bool,
 }
 
 /// What the layer hands over, in the order it happened.
@@ -201,7 +218,7 @@ pub enum Done {
         /// Server address.
         server: std::net::SocketAddr,
         /// The parsed hellos.
-        tls: Box<TlsConn>,
+        report: Box<TlsReport>,
     },
 }
 
@@ -225,6 +242,9 @@ pub struct AppLayer {
     /// on the analysis's own thread the inventory computes them, and only for the
     /// transactions that land on an endpoint.
     prepare_bodies: bool,
+    /// Session keys for TLS decryption (key logs given), and the decryptors' limits.
+    tls_keys: Option<Arc<dyn KeySource + Send + Sync>>,
+    decrypt_cfg: DecryptConfig,
 }
 
 impl AppLayer {
@@ -244,8 +264,23 @@ impl AppLayer {
             http_seen: false,
             analysis: None,
             prepare_bodies: false,
+            tls_keys: None,
+            decrypt_cfg: DecryptConfig::default(),
         }
     }
+
+    /// Whether TLS connections are decrypted (key logs given).
+    pub fn decrypts(&self) -> bool {
+        self.tls_keys.is_some()
+    }
+
+    /// Decrypts TLS connections that start from now on with these keys (`None`: TLS stays
+    /// metadata only).
+    pub fn set_tls_keys(&mut self, keys: Option<Arc<dyn KeySource + Send + Sync>>, cfg: DecryptConfig) {
+        self.tls_keys = keys;
+        self.decrypt_cfg = cfg;
+    }
+
 
     /// HTTP settings for connections that start from now on (a reload); parsers already
     /// running keep theirs.
@@ -338,7 +373,10 @@ impl AppLayer {
                 self.stats.detect_overflow_bytes += rest.len() as u64;
             }
             State::Tls(tls) => {
-                tls.feed(ts, dir, rest);
+                let keys: &dyn KeySource = self.tls_keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
+                let mut ctx = PlainCtx { keys, http_cfg: &self.http_cfg, http_stats: &mut self.http_stats };
+                tls.feed(ts, dir, rest, &mut ctx);
+                self.collect(info);
                 self.settle_tls(info);
             }
             State::New | State::NotHttp => {}
@@ -347,39 +385,56 @@ impl AppLayer {
 
     fn collect(&mut self, info: &ConnInfo) {
         let Some(conn) = self.conns.get_mut(&info.id) else { return };
-        let State::Http { parser, swapped } = &mut conn.state else { return };
+        let (parser, swapped, decrypted) = match &mut conn.state {
+            State::Http { parser, swapped } => (&mut **parser, *swapped, false),
+            State::Tls(tls) => {
+                let swapped = tls.swapped;
+                let Some(parser) = tls.http() else { return };
+                (parser, swapped, true)
+            }
+            _ => return,
+        };
         while let Some(tx) = parser.poll_transaction() {
             let bodies = self.analysis.as_deref().filter(|_| self.prepare_bodies).map(|cfg| {
                 PreparedBodies::compute(cfg, tx.request_content_type.as_deref(), &tx.request_body, tx.response_content_type.as_deref(), &tx.response_body)
             });
             let tcp_events = conn.tcp_events.take();
-            let finished = Finished { info: info.clone(), swapped: *swapped, uid: conn_uid(info), tx, tcp_events, bodies };
+            let finished = Finished { info: info.clone(), swapped, uid: conn_uid(info), tx, tcp_events, bodies, decrypted };
             self.done.push(Done::Txn(Box::new(finished)));
             self.stats.transactions += 1;
         }
     }
 
-    /// Reports what a TLS connection's hellos showed (the server's may be missing) and stops
-    /// looking at it.
-    fn close_tls(&mut self, info: &ConnInfo) {
-        let Some(conn) = self.conns.get_mut(&info.id) else { return };
-        if !matches!(conn.state, State::Tls(_)) {
-            return;
-        }
-        if let State::Tls(tls) = std::mem::replace(&mut conn.state, State::NotHttp) {
-            if self.analysis.is_some() {
-                let (client, server) = info.client_server(tls.swapped);
-                self.done.push(Done::Tls { client, server, tls });
-            }
-        }
+    /// Hands the TLS report on when it is ready (or `closing`), and stops looking at a
+    /// connection that has nothing more to give.
+    fn settle_tls(&mut self, info: &ConnInfo) {
+        self.settle_tls_at(info, false);
     }
 
-    /// Reports a TLS connection's hellos once both are in, and stops looking at it.
-    fn settle_tls(&mut self, info: &ConnInfo) {
-        let finished = self.conns.get(&info.id).is_some_and(|c| matches!(&c.state, State::Tls(t) if t.finished()));
-        if finished {
-            self.close_tls(info);
+    fn settle_tls_at(&mut self, info: &ConnInfo, closing: bool) {
+        let Some(conn) = self.conns.get_mut(&info.id) else { return };
+        let State::Tls(tls) = &mut conn.state else { return };
+        if let Some(report) = tls.take_report(closing) {
+            if self.analysis.is_some() {
+                let (client, server) = info.client_server(tls.swapped);
+                self.done.push(Done::Tls { client, server, report: Box::new(report) });
+            }
         }
+        if !(closing || tls.finished()) {
+            return;
+        }
+        if let Some(st) = tls.decrypt_stats() {
+            self.stats.decrypt.merge(st);
+        }
+        match tls.decryption() {
+            Some(DecryptStatus::Decrypting) => self.stats.tls_decrypted += 1,
+            Some(DecryptStatus::NoKeys | DecryptStatus::Pending | DecryptStatus::WaitingForKeys) => self.stats.tls_no_keys += 1,
+            Some(DecryptStatus::Unsupported(_)) => self.stats.tls_unsupported += 1,
+            Some(DecryptStatus::Failed) => self.stats.tls_decrypt_failed += 1,
+            Some(DecryptStatus::NoHandshake) => self.stats.tls_no_handshake += 1,
+            None => {}
+        }
+        conn.state = State::NotHttp;
     }
 
     /// Decides HTTP or not for a detecting connection, and replays what was buffered.
@@ -405,21 +460,34 @@ impl AppLayer {
         } else {
             let undecided = [forward.0, forward.1, reverse.0, reverse.1].contains(&Detection::NeedMore);
             let any_data = !det.orig.buf.is_empty() || !det.resp.buf.is_empty();
-            if self.analysis.is_some() {
+            if self.analysis.is_some() || self.tls_keys.is_some() {
                 match tls_orientation(det) {
                     TlsGuess::Tls(swapped) => {
                         let det = std::mem::take(&mut **det);
-                        let mut tls = Box::new(TlsConn::new(swapped));
+                        let decrypt = self.tls_keys.is_some().then_some(&self.decrypt_cfg);
+                        let mut tls = Box::new(TlsConn::new(swapped, decrypt));
+                        let keys: &dyn KeySource = self.tls_keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
+                        let mut ctx = PlainCtx { keys, http_cfg: &self.http_cfg, http_stats: &mut self.http_stats };
                         let mut sides = [(Dir::FromOrig, det.orig), (Dir::FromResp, det.resp)];
                         sides.sort_by_key(|(_, s)| s.first_ts.unwrap_or(Timestamp(u64::MAX)));
                         for (dir, side) in sides {
-                            if side.lost == 0 && !side.buf.is_empty() {
-                                tls.feed(side.first_ts.unwrap_or(info.first_ts), dir, &side.buf);
+                            let ts = side.first_ts.unwrap_or(info.first_ts);
+                            if side.lost > 0 {
+                                tls.gap(ts, dir, side.lost, &mut ctx);
+                            } else if !side.buf.is_empty() {
+                                tls.feed(ts, dir, &side.buf, &mut ctx);
+                            }
+                            if side.overflow > 0 {
+                                tls.gap(ts, dir, side.overflow, &mut ctx);
+                            }
+                            if side.eof {
+                                tls.eof(ts, dir, &mut ctx);
                             }
                         }
                         self.stats.other_connections += 1;
                         self.stats.tls_connections += 1;
                         conn.state = State::Tls(tls);
+                        self.collect(info);
                         self.settle_tls(info);
                         return;
                     }
@@ -469,6 +537,21 @@ impl AppLayer {
         }
         conn.state = State::Http { parser, swapped };
         self.collect(info);
+    }
+}
+
+/// Key source of a layer without key logs.
+static NO_KEYS: apitap_parsers::tls::decrypt::NoKeys = apitap_parsers::tls::decrypt::NoKeys;
+
+/// Whether a TLS connection is being decrypted (`Some(true)`), or could still be; `None` when
+/// the connection is not TLS.
+fn tls_status(conns: &HashMap<ConnId, Conn>, info: &ConnInfo) -> Option<bool> {
+    match conns.get(&info.id).map(|c| &c.state) {
+        Some(State::Tls(t)) => Some(matches!(
+            t.decryption(),
+            Some(DecryptStatus::Decrypting | DecryptStatus::Pending | DecryptStatus::WaitingForKeys)
+        )),
+        _ => None,
     }
 }
 
@@ -523,7 +606,10 @@ impl StreamSink for AppLayer {
         match c.detecting() {
             State::New | State::NotHttp => {}
             State::Tls(tls) => {
-                tls.feed(ts, dir, data);
+                let keys: &dyn KeySource = self.tls_keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
+                let mut ctx = PlainCtx { keys, http_cfg: &self.http_cfg, http_stats: &mut self.http_stats };
+                tls.feed(ts, dir, data, &mut ctx);
+                self.collect(conn);
                 self.settle_tls(conn);
             }
             State::Http { parser, swapped } => {
@@ -549,9 +635,15 @@ impl StreamSink for AppLayer {
         let Some(c) = self.conns.get_mut(&conn.id) else { return };
         match c.detecting() {
             State::New | State::NotHttp => {}
-            State::Tls(_) => {
-                // A hello with a hole cannot be parsed: report what is complete and stop.
-                self.close_tls(conn);
+            State::Tls(tls) => {
+                // A hello with a hole cannot be parsed, and a protected direction cannot be
+                // framed past one: the decryptor stops that direction.
+                let keys: &dyn KeySource = self.tls_keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
+                let mut ctx = PlainCtx { keys, http_cfg: &self.http_cfg, http_stats: &mut self.http_stats };
+                tls.gap(ts, dir, len, &mut ctx);
+                self.collect(conn);
+                let hellos_broken = !matches!(tls_status(&self.conns, conn), Some(true));
+                self.settle_tls_at(conn, hellos_broken);
             }
             State::Http { parser, swapped } => {
                 parser.handle_gap(&mut self.http_stats, ts.0, to_direction(dir, *swapped), len);
@@ -572,7 +664,14 @@ impl StreamSink for AppLayer {
         let Some(c) = self.conns.get_mut(&conn.id) else { return };
         match c.detecting() {
             State::New | State::NotHttp => {}
-            State::Tls(_) => self.close_tls(conn),
+            State::Tls(tls) => {
+                let keys: &dyn KeySource = self.tls_keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
+                let mut ctx = PlainCtx { keys, http_cfg: &self.http_cfg, http_stats: &mut self.http_stats };
+                tls.eof(ts, dir, &mut ctx);
+                self.collect(conn);
+                let decrypting = matches!(tls_status(&self.conns, conn), Some(true));
+                self.settle_tls_at(conn, !decrypting);
+            }
             State::Http { parser, swapped } => {
                 parser.handle_eof(&mut self.http_stats, ts.0, to_direction(dir, *swapped));
                 self.collect(conn);
@@ -607,13 +706,16 @@ impl StreamSink for AppLayer {
                 State::Http { parser, .. } => parser.handle_close(&mut self.http_stats, ts.0),
                 // Nothing arrived: as undecided as a connection whose bytes said nothing yet.
                 State::New | State::Detecting(_) => self.stats.undecided_connections += 1,
-                State::Tls(_) => {}
+                State::Tls(tls) => {
+                    let keys: &dyn KeySource = self.tls_keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
+                    let mut ctx = PlainCtx { keys, http_cfg: &self.http_cfg, http_stats: &mut self.http_stats };
+                    tls.close(ts, &mut ctx);
+                }
                 State::NotHttp => {}
             }
         }
-        if matches!(self.conns.get(&conn.id).map(|c| &c.state), Some(State::Tls(_))) {
-            self.close_tls(conn);
-        }
+        self.collect(conn);
+        self.settle_tls_at(conn, true);
         self.collect(conn);
         if let Some(c) = self.conns.remove(&conn.id) {
             self.buffered_total = self.buffered_total.saturating_sub(c.accounted);

@@ -1,12 +1,16 @@
 //! TLS connections seen by the application layer: the two hellos are parsed (SNI, ALPN,
-//! versions, JA4/JA4S) so that encrypted services still appear in the endpoint inventory,
-//! marked as not inspectable. Under TLS 1.2 and earlier the handshake after the hellos is read
-//! too, for the certificates: the server's chain and, with mutual TLS, the client's
-//! certificate. Nothing encrypted is looked at.
+//! versions, JA4/JA4S) so that encrypted services still appear in the endpoint inventory.
+//! Under TLS 1.2 and earlier the handshake after the hellos is read too, for the
+//! certificates: the server's chain and, with mutual TLS, the client's certificate. When the
+//! sensor has key logs, the connection is decrypted and its plaintext parsed as HTTP, like a
+//! connection in the clear; without keys it is metadata only.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use apitap_discovery::inventory::{Inventory, TlsObservation};
+use apitap_parsers::http::{Direction, HttpConfig, HttpConnParser, HttpStats};
+use apitap_parsers::tls::decrypt::{DecryptConfig, DecryptStats, DecryptStatus, KeySource, Output, TlsDecryptor};
 use apitap_parsers::tls::{
     ja4, ja4s, version_name, CertificateChain, ClientHello, HelloParser, HelloStatus, ServerHello, Side, TlsStats,
     Transport,
@@ -14,11 +18,30 @@ use apitap_parsers::tls::{
 use apitap_sensor::stream::Dir;
 use apitap_sensor::Timestamp;
 
-/// The handshake of one TLS connection, as far as it is in the clear.
+/// What HTTP parsing of decrypted bytes needs from the application layer.
+pub struct PlainCtx<'a> {
+    /// Where session keys are looked up.
+    pub keys: &'a dyn KeySource,
+    /// HTTP settings for a parser made now.
+    pub http_cfg: &'a Arc<HttpConfig>,
+    /// The layer's HTTP counters.
+    pub http_stats: &'a mut HttpStats,
+}
+
+/// Decryption of one connection and the HTTP parsing of its plaintext.
+struct Decrypting {
+    dec: TlsDecryptor,
+    http: Option<Box<HttpConnParser>>,
+}
+
+/// The handshake of one TLS connection, as far as it is in the clear, and its decryption
+/// when keys are available.
 ///
 /// Memory: what the two [`HelloParser`]s hold, bounded by their
 /// [`TlsConfig`](apitap_parsers::tls::TlsConfig) (default: a 16 KiB hello while it is
-/// reassembled, then at most 64 KiB of certificates per side); see [`TlsConn::buffered`].
+/// reassembled, then at most 64 KiB of certificates per side), plus the decryptor's held
+/// records ([`DecryptConfig::max_pending_bytes`]) and the HTTP parser's buffers; see
+/// [`TlsConn::buffered`].
 pub struct TlsConn {
     client: HelloParser,
     server: HelloParser,
@@ -28,11 +51,22 @@ pub struct TlsConn {
     server_hello: Option<Box<ServerHello>>,
     ts: Option<Timestamp>,
     reported: bool,
+    decrypt: Option<Box<Decrypting>>,
+}
+
+/// What the hellos and the clear part of the handshake showed, for the inventory.
+pub struct TlsReport {
+    hello: Box<ClientHello>,
+    server_hello: Option<Box<ServerHello>>,
+    ts: Option<Timestamp>,
+    /// Where decryption ended up; `None` when the sensor has no key logs.
+    pub decryption: Option<DecryptStatus>,
 }
 
 impl TlsConn {
-    /// A connection whose client is the TCP originator unless `swapped`.
-    pub fn new(swapped: bool) -> Self {
+    /// A connection whose client is the TCP originator unless `swapped`; decrypted under
+    /// `decrypt` when the sensor has key logs.
+    pub fn new(swapped: bool, decrypt: Option<&DecryptConfig>) -> Self {
         TlsConn {
             client: HelloParser::new(Side::Client),
             server: HelloParser::new(Side::Server),
@@ -41,41 +75,148 @@ impl TlsConn {
             server_hello: None,
             ts: None,
             reported: false,
+            decrypt: decrypt.map(|cfg| Box::new(Decrypting { dec: TlsDecryptor::new(cfg.clone()), http: None })),
         }
     }
 
-    /// Bytes held: hellos or Certificate messages being reassembled, and the certificates
-    /// kept.
+    /// Bytes held: hellos or Certificate messages being reassembled, the certificates kept,
+    /// records held for decryption and the HTTP parser's buffers.
     pub fn buffered(&self) -> usize {
-        self.client.buffered_bytes() + self.server.buffered_bytes()
+        let d = self.decrypt.as_deref().map_or(0, |d| d.dec.buffered() + d.http.as_deref().map_or(0, HttpConnParser::buffered_bytes));
+        self.client.buffered_bytes() + self.server.buffered_bytes() + d
     }
 
     /// Feeds bytes that travelled in TCP direction `dir`.
-    pub fn feed(&mut self, ts: Timestamp, dir: Dir, bytes: &[u8]) {
+    pub fn feed(&mut self, ts: Timestamp, dir: Dir, bytes: &[u8], ctx: &mut PlainCtx<'_>) {
         let from_client = (dir == Dir::FromOrig) != self.swapped;
         let parser = if from_client { &mut self.client } else { &mut self.server };
-        if parser.is_done() {
-            return;
+        if !parser.is_done() {
+            match parser.feed(bytes) {
+                HelloStatus::ClientHello(h) if from_client => {
+                    self.ts.get_or_insert(ts);
+                    if let Some(d) = self.decrypt.as_deref_mut() {
+                        d.dec.set_client_random(h.random);
+                    }
+                    self.hello = Some(h);
+                }
+                HelloStatus::ServerHello(h) if !from_client => {
+                    // The client's bytes do not say which version was chosen; under TLS 1.3 its
+                    // messages after the hello are encrypted, and its parser can stop now.
+                    self.client.set_negotiated_version(h.version());
+                    if let Some(d) = self.decrypt.as_deref_mut() {
+                        d.dec.set_server_hello(h.random, h.cipher_suite, h.version());
+                    }
+                    self.server_hello = Some(h);
+                }
+                _ => {}
+            }
         }
-        match parser.feed(bytes) {
-            HelloStatus::ClientHello(h) if from_client => {
-                self.ts.get_or_insert(ts);
-                self.hello = Some(h);
-            }
-            HelloStatus::ServerHello(h) if !from_client => {
-                // The client's bytes do not say which version was chosen; under TLS 1.3 its
-                // messages after the hello are encrypted, and its parser can stop now.
-                self.client.set_negotiated_version(h.version());
-                self.server_hello = Some(h);
-            }
-            _ => {}
+        if let Some(d) = self.decrypt.as_deref_mut() {
+            d.dec.feed(from_client, ts.0, bytes, ctx.keys);
+            d.drain(ctx);
         }
     }
 
-    /// Both sides have said all they say in the clear (or can no longer): nothing more to
-    /// learn.
-    pub fn finished(&self) -> bool {
+    /// A TCP gap: the hellos cannot be completed past it, and a protected direction stops.
+    pub fn gap(&mut self, ts: Timestamp, dir: Dir, len: u64, ctx: &mut PlainCtx<'_>) {
+        let from_client = (dir == Dir::FromOrig) != self.swapped;
+        if let Some(d) = self.decrypt.as_deref_mut() {
+            d.dec.gap(from_client, ts.0, len);
+            d.drain(ctx);
+        }
+    }
+
+    /// A direction ended (FIN): keys that arrived meanwhile are tried, then the HTTP parser
+    /// learns the end.
+    pub fn eof(&mut self, ts: Timestamp, dir: Dir, ctx: &mut PlainCtx<'_>) {
+        let from_client = (dir == Dir::FromOrig) != self.swapped;
+        if let Some(d) = self.decrypt.as_deref_mut() {
+            d.dec.retry(ts.0, ctx.keys);
+            d.drain(ctx);
+            if let Some(http) = d.http.as_deref_mut() {
+                http.handle_eof(ctx.http_stats, ts.0, if from_client { Direction::ToServer } else { Direction::ToClient });
+            }
+        }
+    }
+
+    /// The connection is closing: last try with the keys known now, then the HTTP parser
+    /// finishes what it has.
+    pub fn close(&mut self, ts: Timestamp, ctx: &mut PlainCtx<'_>) {
+        if let Some(d) = self.decrypt.as_deref_mut() {
+            d.dec.retry(ts.0, ctx.keys);
+            d.drain(ctx);
+            if let Some(http) = d.http.as_deref_mut() {
+                http.handle_close(ctx.http_stats, ts.0);
+            }
+        }
+    }
+
+    /// The HTTP parser of the decrypted bytes, once there are any.
+    pub fn http(&mut self) -> Option<&mut HttpConnParser> {
+        self.decrypt.as_deref_mut().and_then(|d| d.http.as_deref_mut())
+    }
+
+    /// Where decryption stands (`None`: the sensor has no key logs).
+    pub fn decryption(&self) -> Option<DecryptStatus> {
+        self.decrypt.as_deref().map(|d| d.dec.status())
+    }
+
+    /// Decryption counters (`None` without key logs).
+    pub fn decrypt_stats(&self) -> Option<&DecryptStats> {
+        self.decrypt.as_deref().map(|d| d.dec.stats())
+    }
+
+    fn hellos_done(&self) -> bool {
         self.client.is_done() && self.server.is_done()
+    }
+
+    /// Nothing more to learn: the hellos are done and nothing is being decrypted (or can be).
+    pub fn finished(&self) -> bool {
+        self.hellos_done()
+            && match self.decryption() {
+                None => true,
+                Some(DecryptStatus::Pending | DecryptStatus::WaitingForKeys | DecryptStatus::Decrypting) => false,
+                Some(_) => true,
+            }
+    }
+
+    /// The report for the inventory, once: when the hellos are done and decryption has
+    /// decided (or at once without keys), or when `closing` whatever was seen. `None` before
+    /// a ClientHello was seen.
+    pub fn take_report(&mut self, closing: bool) -> Option<TlsReport> {
+        if self.reported {
+            return None;
+        }
+        let decided = !matches!(self.decryption(), Some(DecryptStatus::Pending | DecryptStatus::WaitingForKeys));
+        if !closing && (!self.hellos_done() || !decided) {
+            return None;
+        }
+        let hello = self.hello.take()?;
+        self.reported = true;
+        Some(TlsReport { hello, server_hello: self.server_hello.take(), ts: self.ts, decryption: self.decryption() })
+    }
+}
+
+impl Decrypting {
+    /// Hands the decryptor's output to the HTTP parser (made at the first plaintext).
+    fn drain(&mut self, ctx: &mut PlainCtx<'_>) {
+        while let Some(out) = self.dec.poll_output() {
+            let http = self.http.get_or_insert_with(|| Box::new(HttpConnParser::new(Arc::clone(ctx.http_cfg))));
+            match out {
+                Output::Data { from_client, ts, bytes } => {
+                    let _ = http.handle_data(ctx.http_stats, ts, direction(from_client), &bytes);
+                }
+                Output::Gap { from_client, ts, len } => http.handle_gap(ctx.http_stats, ts, direction(from_client), len),
+            }
+        }
+    }
+}
+
+fn direction(from_client: bool) -> Direction {
+    if from_client {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
     }
 }
 
@@ -117,14 +258,10 @@ impl TlsConn {
     }
 }
 
-impl TlsConn {
-    /// Reports the hellos to the inventory once, if a ClientHello was seen.
-    pub fn report(&mut self, inventory: &mut Inventory, client: SocketAddr, server: SocketAddr) -> bool {
-        if self.reported {
-            return false;
-        }
-        let Some(h) = self.hello.as_deref() else { return false };
-        self.reported = true;
+impl TlsReport {
+    /// Reports the hellos to the inventory.
+    pub fn report(&self, inventory: &mut Inventory, client: SocketAddr, server: SocketAddr) {
+        let h = &self.hello;
         let fingerprint = ja4(h, Transport::Tcp);
         let server_fp = self.server_hello.as_deref().map(|s| ja4s(s, Transport::Tcp));
         let obs = TlsObservation {
@@ -139,7 +276,6 @@ impl TlsConn {
             ja4s: server_fp.as_deref(),
         };
         inventory.observe_tls(&obs);
-        true
     }
 }
 
@@ -169,12 +305,21 @@ mod tests {
         std::fs::read(format!("{FIXTURES}/pki/{name}.der")).unwrap()
     }
 
+    /// What feeding needs, without keys.
+    fn ctx() -> PlainCtx<'static> {
+        PlainCtx {
+            keys: &apitap_parsers::tls::decrypt::NoKeys,
+            http_cfg: Box::leak(Box::new(Arc::new(HttpConfig::default()))),
+            http_stats: Box::leak(Box::default()),
+        }
+    }
+
     /// Replays a fixture with the client as TCP originator, or (`swapped`) as responder.
     fn replay(name: &str, swapped: bool) -> TlsConn {
-        let mut conn = TlsConn::new(swapped);
+        let mut conn = TlsConn::new(swapped, None);
         for (i, (from_client, bytes)) in fixture(name).into_iter().enumerate() {
             let dir = if from_client != swapped { Dir::FromOrig } else { Dir::FromResp };
-            conn.feed(Timestamp(i as u64), dir, &bytes);
+            conn.feed(Timestamp(i as u64), dir, &bytes, &mut ctx());
         }
         conn
     }
@@ -203,10 +348,10 @@ mod tests {
 
         // TLS 1.3: both sides stop at the ServerHello, nothing kept.
         let fixture = fixture("tls13-mtls");
-        let mut conn = TlsConn::new(false);
+        let mut conn = TlsConn::new(false, None);
         for (i, (from_client, bytes)) in fixture.iter().take(2).enumerate() {
             let dir = if *from_client { Dir::FromOrig } else { Dir::FromResp };
-            conn.feed(Timestamp(i as u64), dir, bytes);
+            conn.feed(Timestamp(i as u64), dir, bytes, &mut ctx());
         }
         assert!(conn.finished(), "finished after ClientHello and ServerHello");
         assert_eq!((conn.client_certificate(), conn.server_certificates()), (None, None));

@@ -185,6 +185,11 @@ pub struct CommonArgs {
     /// Print the run summary as JSON on standard error instead of text.
     #[arg(long)]
     pub summary_json: bool,
+    /// NSS key log file (the SSLKEYLOGFILE format: CLIENT_RANDOM lines for TLS 1.2, traffic
+    /// secrets for TLS 1.3); TLS connections whose keys it holds are decrypted and parsed
+    /// as HTTP. Repeat for several. `capture` keeps reading the files as they grow.
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Vec<PathBuf>,
     /// OpenAPI spec (YAML or JSON, 3.0 or 3.1) to match traffic against; repeat for several.
     /// The endpoint inventory (inventory.json, openapi.yaml) is written to --out.
     #[arg(long, value_name = "FILE")]

@@ -329,6 +329,16 @@ pub(crate) fn interface_summaries(st: &live::LiveStats) -> Vec<crate::summary::I
 fn capture(args: CaptureArgs) -> Result<ExitCode> {
     let mut settings = Settings::from_args(&args.common, args.out.as_deref())?;
     settings.queue_wait = Some(crate::pipeline::workers::LIVE_QUEUE_WAIT);
+    // Key logs keep growing while a live capture runs (a client writes a line per session):
+    // read them again every few hundred milliseconds.
+    let _keylog_watcher = match &settings.tls_keys {
+        Some(store) => Some(crate::tls_keys::KeyLogWatcher::start(crate::tls_keys::KeyLogReader::new(
+            store.clone(),
+            args.common.tls_keylog.clone(),
+            None,
+        ))?),
+        None => None,
+    };
     let mut pipeline = start_pipeline(&mut settings, &args.common)?;
     let mut writer = open_outputs(args.out.as_deref(), &args.common, &mut pipeline)?;
     let mut summary = Summary::default();

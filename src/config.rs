@@ -31,6 +31,22 @@ pub struct Settings {
     /// Live capture: how long the reading thread waits for room in a full worker queue before
     /// it drops the batch (counted per worker). `None` (reading a file) waits for ever.
     pub queue_wait: Option<std::time::Duration>,
+    /// Session keys from key logs: TLS connections are decrypted when set.
+    pub tls_keys: Option<crate::tls_keys::KeyStore>,
+    /// Limits of each connection's decryption.
+    pub decrypt: apitap_parsers::tls::decrypt::DecryptConfig,
+}
+
+/// Reads the key logs named with `--tls-keylog` into a new store (`None` when none is named);
+/// a file that cannot be read stops the run.
+fn read_keylogs(files: &[std::path::PathBuf]) -> Result<Option<crate::tls_keys::KeyStore>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let store = crate::tls_keys::KeyStore::new(apitap_parsers::tls::decrypt::MAX_KEYLOG_SESSIONS);
+    let mut reader = crate::tls_keys::KeyLogReader::new(store.clone(), files.to_vec(), None);
+    reader.poll(true)?;
+    Ok(Some(store))
 }
 
 /// The worker threads `requested` stands for: 0 means one per available core.
@@ -56,6 +72,8 @@ impl Settings {
             stop_after: None,
             workers: resolve_workers(cap.workers),
             queue_wait: Some(crate::pipeline::workers::LIVE_QUEUE_WAIT),
+            tls_keys: None,
+            decrypt: Default::default(),
         }
     }
 
@@ -98,7 +116,10 @@ impl Settings {
             stop_after: None,
             workers: resolve_workers(usize::from(args.workers)),
             queue_wait: None,
+            tls_keys: None,
+            decrypt: Default::default(),
         };
+        let settings = Settings { tls_keys: read_keylogs(&args.tls_keylog)?, ..settings };
         Ok(match &args.config {
             Some(path) => settings.with_limits(&crate::config_file::load(path)?.limits),
             None => settings,

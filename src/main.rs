@@ -26,6 +26,7 @@ mod simulate;
 mod source;
 mod store;
 mod summary;
+mod tls_keys;
 
 use std::process::ExitCode;
 

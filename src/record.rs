@@ -101,6 +101,9 @@ pub struct TransactionRecord {
     /// Protocol anomalies seen in this exchange (HTTP) or its connection (TCP).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<String>,
+    /// How the sensor saw the exchange: `clear` (HTTP on the wire) or `decrypted` (TLS
+    /// opened with the keys of a key log).
+    pub visibility: &'static str,
     /// Record layout version.
     pub schema_version: u32,
 }
@@ -160,8 +163,17 @@ impl TransactionRecord {
             tunnel: tx.tunnel,
             vlans: conn.vlans.iter().flatten().copied().collect(),
             events,
+            visibility: "clear",
             schema_version: SCHEMA_VERSION,
         }
+    }
+
+    /// Marks the record as decrypted from TLS (when `decrypted`).
+    pub fn decrypted(mut self, decrypted: bool) -> Self {
+        if decrypted {
+            self.visibility = "decrypted";
+        }
+        self
     }
 }
 

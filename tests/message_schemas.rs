@@ -532,6 +532,11 @@ fn record_of(v: &Value) -> TransactionRecord {
         tunnel: s("tunnel"),
         vlans: list("vlans").iter().map(|x| x.as_u64().unwrap() as u16).collect(),
         events: list("events").iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+        visibility: match s("visibility").as_deref() {
+            Some("clear") => "clear",
+            Some("decrypted") => "decrypted",
+            other => panic!("visibility {other:?}"),
+        },
         schema_version: n("schema_version").unwrap() as u32,
     }
 }

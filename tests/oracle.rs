@@ -106,9 +106,14 @@ fn run_apitap(case: &Path, out: &Path) -> Vec<Row> {
         .collect();
     captures.sort();
     assert!(!captures.is_empty(), "no capture in {}", case.display());
+    // A case with a key log is one Zeek decrypts with it (its test passes the same secrets).
+    let keylog = case.join("keylog.txt");
+    let keylog_args: Vec<&std::ffi::OsStr> =
+        if keylog.exists() { vec!["--tls-keylog".as_ref(), keylog.as_os_str()] } else { vec![] };
     let output = Command::new(env!("CARGO_BIN_EXE_apitap"))
         .arg("read")
         .args(&captures)
+        .args(&keylog_args)
         .arg("--out")
         .arg(out)
         .arg("--no-progress")
@@ -127,6 +132,9 @@ fn run_apitap(case: &Path, out: &Path) -> Vec<Row> {
             let mut row: Row =
                 COMPARED.iter().map(|(zeek, ours)| (zeek.to_string(), ours_value(v.get(*ours)))).collect();
             row.insert("uid".to_string(), ours_value(v.get("uid")));
+            // Every transaction of a case with a key log came out of TLS; of the others, none.
+            let want = if keylog.exists() { "decrypted" } else { "clear" };
+            assert_eq!(v["visibility"], want, "{}: {l}", case.display());
             row
         })
         .collect()

@@ -94,6 +94,8 @@ impl Harness {
             stop_after: None,
             workers: 1,
             queue_wait: None,
+            tls_keys: None,
+            decrypt: Default::default(),
         };
         Harness {
             p: Pipeline::new(&settings),

@@ -68,6 +68,8 @@ pub struct Pipeline {
     bytes: u64,
     /// Packets whose timestamp was earlier than one already seen.
     time_regressions: u64,
+    /// The key logs' secrets, when TLS is decrypted (for their counters).
+    keylog: Option<crate::tls_keys::KeyStore>,
 }
 
 impl Pipeline {
@@ -98,6 +100,7 @@ impl Pipeline {
             packets: 0,
             bytes: 0,
             time_regressions: 0,
+            keylog: settings.tls_keys.clone(),
         }
     }
 
@@ -332,6 +335,19 @@ impl Pipeline {
             Engine::Workers(w) => w.counters(),
         };
         stages::add_counters(&mut all, &chain);
+        if let Some(k) = &self.keylog {
+            let st = k.stats();
+            all.insert(
+                "tls_keylog",
+                BTreeMap::from([
+                    ("secrets", st.secrets),
+                    ("sessions", k.sessions() as u64),
+                    ("lines_skipped", st.skipped),
+                    ("lines_malformed", st.malformed),
+                    ("sessions_evicted", st.evicted),
+                ]),
+            );
+        }
         if let Some(a) = self.analysis.as_deref() {
             if let Some(b) = a.behaviour() {
                 let st = b.stats();
@@ -376,11 +392,11 @@ fn apply_one(analysis: Option<&mut Analysis>, records: &mut Vec<TransactionRecor
                 let (client, server) = f.info.client_server(f.swapped);
                 a.observe(client, server, &f.uid, &f.tx, crate::record::latency(&f.tx), f.bodies);
             }
-            records.push(TransactionRecord::new(&f.info, f.swapped, &f.uid, f.tx, f.tcp_events));
+            records.push(TransactionRecord::new(&f.info, f.swapped, &f.uid, f.tx, f.tcp_events).decrypted(f.decrypted));
         }
-        Done::Tls { client, server, mut tls } => {
+        Done::Tls { client, server, report } => {
             if let Some(a) = analysis {
-                tls.report(&mut a.inventory, client, server);
+                report.report(&mut a.inventory, client, server);
             }
         }
     }

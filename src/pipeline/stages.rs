@@ -77,7 +77,12 @@ impl Stages {
             stop_after: settings.stop_after,
             decoder: Decoder::new(settings.decode.clone()),
             flows: FlowTable::new(settings.flow.clone()),
-            app: AppLayer::new(settings.http.clone(), settings.max_http_buffered_total),
+            app: {
+                let mut app = AppLayer::new(settings.http.clone(), settings.max_http_buffered_total);
+                let keys = settings.tls_keys.clone().map(|k| Arc::new(k) as Arc<dyn apitap_parsers::tls::decrypt::KeySource + Send + Sync>);
+                app.set_tls_keys(keys, settings.decrypt.clone());
+                app
+            },
             decode_events: 0,
             prepare_bodies,
         }
@@ -175,6 +180,25 @@ impl Stages {
             ]),
         );
         all.insert("http", self.app.http_counters());
+        if self.app.decrypts() {
+            let d = &a.decrypt;
+            all.insert(
+                "tls_decrypt",
+                BTreeMap::from([
+                    ("connections_decrypted", a.tls_decrypted),
+                    ("connections_without_keys", a.tls_no_keys),
+                    ("connections_unsupported_suite", a.tls_unsupported),
+                    ("connections_failed", a.tls_decrypt_failed),
+                    ("connections_without_handshake", a.tls_no_handshake),
+                    ("records_decrypted", d.records),
+                    ("plaintext_bytes", d.plaintext_bytes),
+                    ("records_failed", d.failed_records),
+                    ("undecrypted_bytes", d.undecrypted_bytes),
+                    ("pending_limit_hits", d.pending_limit_hits),
+                    ("gaps", d.gaps),
+                ]),
+            );
+        }
         all
     }
 }

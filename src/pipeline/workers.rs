@@ -513,6 +513,8 @@ mod tests {
             stop_after: None,
             workers: 2,
             queue_wait,
+            tls_keys: None,
+            decrypt: Default::default(),
         }
     }
 
