@@ -57,6 +57,7 @@ impl Analysis {
         tx: &HttpTransaction,
         latency_ms: Option<f64>,
         bodies: Option<PreparedBodies>,
+        tls_client_cert: Option<&[u8]>,
     ) {
         let has = |names: &[String], want: &[&str]| names.iter().any(|n| want.iter().any(|w| n.eq_ignore_ascii_case(w)));
         let auth = AuthKind::from_parts(tx.auth_scheme.as_deref(), tx.api_key_header.is_some());
@@ -73,7 +74,7 @@ impl Analysis {
             request_body: &tx.request_body,
             response_content_type: tx.response_content_type.as_deref(),
             response_body: &tx.response_body,
-            tls_client_cert: None,
+            tls_client_cert,
         };
         let identity: Identity = self.identifier.identify(&facts);
         let obs = Observation {

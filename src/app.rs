@@ -205,6 +205,9 @@ pub struct Finished {
     pub bodies: Option<PreparedBodies>,
     /// The exchange was decrypted from TLS (else it was read in the clear).
     pub decrypted: bool,
+    /// The client's certificate (DER) from its TLS handshake: read in the clear under
+    /// TLS 1.2, or decrypted under TLS 1.3. Shared by the connection's transactions.
+    pub client_cert: Option<Arc<[u8]>>,
 }
 
 /// What the layer hands over, in the order it happened.
@@ -385,12 +388,13 @@ impl AppLayer {
 
     fn collect(&mut self, info: &ConnInfo) {
         let Some(conn) = self.conns.get_mut(&info.id) else { return };
-        let (parser, swapped, decrypted) = match &mut conn.state {
-            State::Http { parser, swapped } => (&mut **parser, *swapped, false),
+        let (parser, swapped, decrypted, client_cert) = match &mut conn.state {
+            State::Http { parser, swapped } => (&mut **parser, *swapped, false, None),
             State::Tls(tls) => {
                 let swapped = tls.swapped;
+                let cert = tls.client_cert();
                 let Some(parser) = tls.http() else { return };
-                (parser, swapped, true)
+                (parser, swapped, true, cert)
             }
             _ => return,
         };
@@ -399,7 +403,7 @@ impl AppLayer {
                 PreparedBodies::compute(cfg, tx.request_content_type.as_deref(), &tx.request_body, tx.response_content_type.as_deref(), &tx.response_body)
             });
             let tcp_events = conn.tcp_events.take();
-            let finished = Finished { info: info.clone(), swapped, uid: conn_uid(info), tx, tcp_events, bodies, decrypted };
+            let finished = Finished { info: info.clone(), swapped, uid: conn_uid(info), tx, tcp_events, bodies, decrypted, client_cert: client_cert.clone() };
             self.done.push(Done::Txn(Box::new(finished)));
             self.stats.transactions += 1;
         }

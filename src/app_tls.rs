@@ -52,6 +52,8 @@ pub struct TlsConn {
     ts: Option<Timestamp>,
     reported: bool,
     decrypt: Option<Box<Decrypting>>,
+    /// The client's certificate once known (see [`TlsConn::client_cert`]).
+    client_cert: Option<Arc<[u8]>>,
 }
 
 /// What the hellos and the clear part of the handshake showed, for the inventory.
@@ -76,6 +78,7 @@ impl TlsConn {
             ts: None,
             reported: false,
             decrypt: decrypt.map(|cfg| Box::new(Decrypting { dec: TlsDecryptor::new(cfg.clone()), http: None })),
+            client_cert: None,
         }
     }
 
@@ -149,6 +152,20 @@ impl TlsConn {
                 http.handle_close(ctx.http_stats, ts.0);
             }
         }
+    }
+
+    /// The client's certificate (DER, unverified), for consumer identity: from a TLS 1.2
+    /// mutual-TLS handshake in the clear, or from a decrypted TLS 1.3 one. Looked up once it
+    /// can be known, then shared by every transaction of the connection.
+    pub fn client_cert(&mut self) -> Option<Arc<[u8]>> {
+        if self.client_cert.is_none() {
+            let clear = self.client.certificates().and_then(CertificateChain::leaf).map(Arc::from);
+            self.client_cert = clear.or_else(|| {
+                let chain = self.decrypt.as_deref()?.dec.client_certificates()?;
+                chain.leaf().map(Arc::from)
+            });
+        }
+        self.client_cert.clone()
     }
 
     /// The HTTP parser of the decrypted bytes, once there are any.

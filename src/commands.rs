@@ -336,7 +336,8 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
             store.clone(),
             args.common.tls_keylog.clone(),
             None,
-        ))?),
+        )
+        .on_stderr())?),
         None => None,
     };
     let mut pipeline = start_pipeline(&mut settings, &args.common)?;

@@ -44,7 +44,7 @@ fn read_keylogs(files: &[std::path::PathBuf]) -> Result<Option<crate::tls_keys::
         return Ok(None);
     }
     let store = crate::tls_keys::KeyStore::new(apitap_parsers::tls::decrypt::MAX_KEYLOG_SESSIONS);
-    let mut reader = crate::tls_keys::KeyLogReader::new(store.clone(), files.to_vec(), None);
+    let mut reader = crate::tls_keys::KeyLogReader::new(store.clone(), files.to_vec(), None).on_stderr();
     reader.poll(true)?;
     Ok(Some(store))
 }

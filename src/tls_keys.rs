@@ -47,13 +47,18 @@ impl KeyStore {
         self.log.read().map(|l| l.len()).unwrap_or(0)
     }
 
-    /// Adds the complete lines of `text` read from `path` (for messages), logging refused
+    /// Adds the complete lines of `text` read from `path` (for messages), reporting refused
     /// lines (by number, never their content) and returning how many secrets were taken.
-    fn add(&self, path: &Path, first_line: usize, text: &str) -> u64 {
+    fn add(&self, path: &Path, first_line: usize, text: &str, to_stderr: bool) -> u64 {
         let Ok(mut log) = self.log.write() else { return 0 };
         let before = log.stats().secrets;
         for (line, err) in log.add_text(text, MAX_REPORTED_ERRORS) {
-            tracing::warn!(file = %path.display(), line = first_line + line - 1, "key log line skipped: {err}");
+            let line = first_line + line - 1;
+            if to_stderr {
+                eprintln!("warning: {}:{line}: key log line skipped: {err}", path.display());
+            } else {
+                tracing::warn!(file = %path.display(), line, "key log line skipped: {err}");
+            }
         }
         log.stats().secrets - before
     }
@@ -80,12 +85,22 @@ pub struct KeyLogReader {
     files: Vec<PathBuf>,
     dir: Option<PathBuf>,
     followed: HashMap<PathBuf, Followed>,
+    /// Report bad lines on standard error (the command line) rather than in the log (the
+    /// daemon).
+    to_stderr: bool,
 }
 
 impl KeyLogReader {
-    /// A reader of `files` and of every regular file in `dir`.
+    /// A reader of `files` and of every regular file in `dir`, reporting bad lines in the
+    /// log.
     pub fn new(store: KeyStore, files: Vec<PathBuf>, dir: Option<PathBuf>) -> Self {
-        KeyLogReader { store, files, dir, followed: HashMap::new() }
+        KeyLogReader { store, files, dir, followed: HashMap::new(), to_stderr: false }
+    }
+
+    /// The same reader, reporting bad lines on standard error (`read`, `capture`).
+    pub fn on_stderr(mut self) -> Self {
+        self.to_stderr = true;
+        self
     }
 
     /// Reads what was added since the last call; returns the secrets taken. A file named
@@ -139,7 +154,7 @@ impl KeyLogReader {
         let first_line = state.lines + 1;
         state.offset += complete.len() as u64;
         state.lines += text.lines().count();
-        let taken = self.store.add(path, first_line, &text);
+        let taken = self.store.add(path, first_line, &text, self.to_stderr);
         // Zero what was read: it held secrets.
         buf.fill(0);
         Ok(taken)

@@ -1,0 +1,123 @@
+//! `apitap read --tls-keylog` on real TLS captures (OpenSSL s_server and s_client on loopback,
+//! `parsers/tests/tls_fixtures/decrypt/`): the HTTP inside each connection comes out as
+//! decrypted transactions, the client certificate of a decrypted TLS 1.3 handshake names the
+//! consumer, and what cannot be decrypted is counted, never guessed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("parsers/tests/tls_fixtures/decrypt")
+}
+
+fn read(case: &str, keylogs: &[PathBuf], out: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_apitap"));
+    cmd.arg("read").arg(fixtures().join(format!("{case}.pcap"))).args(["--no-progress", "--summary-json", "--out"]).arg(out);
+    for k in keylogs {
+        cmd.arg("--tls-keylog").arg(k);
+    }
+    cmd.output().unwrap()
+}
+
+fn records(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out.join("transactions.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn summary(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+/// The response body length, by Zeek's definition, of what tshark decrypted for a case: the
+/// server's plaintext after its head. s_server sends no Content-Length, so the body runs to
+/// the close and is counted line by line with a two-byte terminator each (Zeek's
+/// `response_body_len`, which apitap reproduces): every bare LF counts one byte more.
+fn body_len(case: &str) -> usize {
+    let text = std::fs::read_to_string(fixtures().join(format!("{case}.plain"))).unwrap();
+    let server: Vec<u8> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("s "))
+        .flat_map(|h| (0..h.len()).step_by(2).map(move |i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()))
+        .collect();
+    let head_end = server.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let body = &server[head_end..];
+    let bare_lf = body.iter().enumerate().filter(|(i, b)| **b == b'\n' && (*i == 0 || body[i - 1] != b'\r')).count();
+    body.len() + bare_lf
+}
+
+#[test]
+fn every_aead_suite_gives_the_transaction_inside() {
+    for case in ["tls12-aes128gcm", "tls12-aes256gcm", "tls12-chacha", "tls13-aes128gcm", "tls13-aes256gcm", "tls13-chacha", "tls13-mtls"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = read(case, &[fixtures().join(format!("{case}.keys"))], dir.path());
+        assert!(out.status.success(), "{case}: {}", String::from_utf8_lossy(&out.stderr));
+        let recs = records(dir.path());
+        assert_eq!(recs.len(), 1, "{case}: {recs:?}");
+        let r = &recs[0];
+        assert_eq!((r["method"].as_str(), r["uri"].as_str(), r["status_code"].as_u64()), (Some("GET"), Some("/accounts.json"), Some(200)), "{case}");
+        assert_eq!(r["host"], "api.bank.test");
+        assert_eq!(r["visibility"], "decrypted");
+        assert_eq!(r["response_body_len"], body_len(case), "{case}");
+        assert!(!std::fs::read_to_string(dir.path().join("transactions.jsonl")).unwrap().contains(&format!("tok-{case}")), "the bearer token leaked");
+        let d = &summary(dir.path())["stages"]["tls_decrypt"];
+        assert_eq!(d["connections_decrypted"], 1, "{case}: {d}");
+        assert_eq!(d["records_failed"], 0);
+    }
+}
+
+#[test]
+fn the_decrypted_tls13_client_certificate_names_the_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = read("tls13-mtls", &[fixtures().join("tls13-mtls.keys")], dir.path());
+    assert!(out.status.success());
+    let id = &summary(dir.path())["stages"]["identity"];
+    // The request also carries a bearer token; the certificate ranks first.
+    assert_eq!(id["source_client_cert"], 1, "{id}");
+    assert_eq!(id["source_opaque_token"], 0, "{id}");
+    // Without keys the certificate stays encrypted: the token (an opaque one) is all there is,
+    // and there is no transaction to carry it.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(read("tls13-mtls", &[], dir.path()).status.success());
+    assert!(records(dir.path()).is_empty());
+}
+
+#[test]
+fn what_cannot_be_decrypted_is_counted() {
+    // A CBC suite: no transaction, counted as unsupported.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(read("tls12-cbc", &[fixtures().join("tls12-cbc.keys")], dir.path()).status.success());
+    assert!(records(dir.path()).is_empty());
+    let d = &summary(dir.path())["stages"]["tls_decrypt"];
+    assert_eq!(d["connections_unsupported_suite"], 1, "{d}");
+    assert!(d["undecrypted_bytes"].as_u64().unwrap() > 0);
+
+    // Another session's keys only: counted as without keys.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(read("tls13-chacha", &[fixtures().join("tls12-chacha.keys")], dir.path()).status.success());
+    assert!(records(dir.path()).is_empty());
+    assert_eq!(summary(dir.path())["stages"]["tls_decrypt"]["connections_without_keys"], 1);
+}
+
+#[test]
+fn key_log_errors_name_the_file_and_line_and_never_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.keys");
+    let out = read("tls12-chacha", std::slice::from_ref(&missing), &dir.path().join("o1"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope.keys"), "{err}");
+
+    // A bad line among good ones: reported by number, the rest is used.
+    let good = std::fs::read_to_string(fixtures().join("tls12-chacha.keys")).unwrap();
+    let secret = "f00d".repeat(24);
+    let mixed = dir.path().join("mixed.keys");
+    std::fs::write(&mixed, format!("# comment\nCLIENT_RANDOM zz {secret}\n{good}")).unwrap();
+    let out = read("tls12-chacha", &[mixed], &dir.path().join("o2"));
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mixed.keys:2: ") && err.contains("client random"), "{err}");
+    assert!(!err.contains(&secret), "a secret was echoed: {err}");
+    assert_eq!(records(&dir.path().join("o2")).len(), 1);
+    assert_eq!(summary(&dir.path().join("o2"))["stages"]["tls_keylog"]["lines_malformed"], 1);
+}
