@@ -61,8 +61,6 @@ pub struct TlsReport {
     hello: Box<ClientHello>,
     server_hello: Option<Box<ServerHello>>,
     ts: Option<Timestamp>,
-    /// Where decryption ended up; `None` when the sensor has no key logs.
-    pub decryption: Option<DecryptStatus>,
 }
 
 impl TlsConn {
@@ -210,7 +208,7 @@ impl TlsConn {
         }
         let hello = self.hello.take()?;
         self.reported = true;
-        Some(TlsReport { hello, server_hello: self.server_hello.take(), ts: self.ts, decryption: self.decryption() })
+        Some(TlsReport { hello, server_hello: self.server_hello.take(), ts: self.ts })
     }
 }
 

@@ -331,13 +331,8 @@ fn capture(args: CaptureArgs) -> Result<ExitCode> {
     settings.queue_wait = Some(crate::pipeline::workers::LIVE_QUEUE_WAIT);
     // Key logs keep growing while a live capture runs (a client writes a line per session):
     // read them again every few hundred milliseconds.
-    let _keylog_watcher = match &settings.tls_keys {
-        Some(store) => Some(crate::tls_keys::KeyLogWatcher::start(crate::tls_keys::KeyLogReader::new(
-            store.clone(),
-            args.common.tls_keylog.clone(),
-            None,
-        )
-        .on_stderr())?),
+    let _keylog_watcher = match settings.keylog_reader() {
+        Some(reader) => Some(crate::tls_keys::KeyLogWatcher::start(reader.on_stderr())?),
         None => None,
     };
     let mut pipeline = start_pipeline(&mut settings, &args.common)?;

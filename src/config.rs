@@ -33,20 +33,12 @@ pub struct Settings {
     pub queue_wait: Option<std::time::Duration>,
     /// Session keys from key logs: TLS connections are decrypted when set.
     pub tls_keys: Option<crate::tls_keys::KeyStore>,
+    /// The key log files and directory the keys come from (`--tls-keylog`, `[tls]`).
+    pub keylog_files: Vec<std::path::PathBuf>,
+    /// See `keylog_files`.
+    pub keylog_dir: Option<std::path::PathBuf>,
     /// Limits of each connection's decryption.
     pub decrypt: apitap_parsers::tls::decrypt::DecryptConfig,
-}
-
-/// Reads the key logs named with `--tls-keylog` into a new store (`None` when none is named);
-/// a file that cannot be read stops the run.
-fn read_keylogs(files: &[std::path::PathBuf]) -> Result<Option<crate::tls_keys::KeyStore>> {
-    if files.is_empty() {
-        return Ok(None);
-    }
-    let store = crate::tls_keys::KeyStore::new(apitap_parsers::tls::decrypt::MAX_KEYLOG_SESSIONS);
-    let mut reader = crate::tls_keys::KeyLogReader::new(store.clone(), files.to_vec(), None).on_stderr();
-    reader.poll(true)?;
-    Ok(Some(store))
 }
 
 /// The worker threads `requested` stands for: 0 means one per available core.
@@ -73,8 +65,31 @@ impl Settings {
             workers: resolve_workers(cap.workers),
             queue_wait: Some(crate::pipeline::workers::LIVE_QUEUE_WAIT),
             tls_keys: None,
+            keylog_files: Vec::new(),
+            keylog_dir: None,
             decrypt: Default::default(),
         }
+    }
+
+    /// The same settings with the configuration file's `[tls]` applied: a key store when key
+    /// logs are configured (empty: the caller reads or watches them), and the decryptors'
+    /// limits.
+    pub fn with_tls(mut self, tls: &crate::daemon::config::TlsSection) -> Self {
+        self.decrypt = tls.decrypt_config();
+        self.keylog_files.extend(tls.keylog_files.iter().cloned());
+        if tls.keylog_dir.is_some() {
+            self.keylog_dir = tls.keylog_dir.clone();
+        }
+        if self.tls_keys.is_none() && (!self.keylog_files.is_empty() || self.keylog_dir.is_some()) {
+            self.tls_keys = Some(crate::tls_keys::KeyStore::new(tls.max_keylog_sessions));
+        }
+        self
+    }
+
+    /// A reader of the configured key logs into the settings' store (`None` without one).
+    pub fn keylog_reader(&self) -> Option<crate::tls_keys::KeyLogReader> {
+        let store = self.tls_keys.clone()?;
+        Some(crate::tls_keys::KeyLogReader::new(store, self.keylog_files.clone(), self.keylog_dir.clone()))
     }
 
     /// The same settings with the configuration file's `[limits]` applied: the decoder's,
@@ -117,12 +132,21 @@ impl Settings {
             workers: resolve_workers(usize::from(args.workers)),
             queue_wait: None,
             tls_keys: None,
+            keylog_files: args.tls_keylog.clone(),
+            keylog_dir: None,
             decrypt: Default::default(),
         };
-        let settings = Settings { tls_keys: read_keylogs(&args.tls_keylog)?, ..settings };
-        Ok(match &args.config {
-            Some(path) => settings.with_limits(&crate::config_file::load(path)?.limits),
-            None => settings,
-        })
+        let settings = match &args.config {
+            Some(path) => {
+                let file = crate::config_file::load(path)?;
+                settings.with_limits(&file.limits).with_tls(&file.tls)
+            }
+            None => settings.with_tls(&crate::daemon::config::TlsSection::default()),
+        };
+        // Read once now: a key log named but unreadable stops the run before any packet.
+        if let Some(reader) = settings.keylog_reader() {
+            reader.on_stderr().poll(true)?;
+        }
+        Ok(settings)
     }
 }

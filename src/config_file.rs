@@ -55,6 +55,9 @@ pub struct ConfigFile {
     /// The packet pipeline's limits: decoding, fragments, TCP, HTTP (docs/daemon.md).
     #[serde(default)]
     pub limits: crate::daemon::limits::LimitsSection,
+    /// TLS decryption with key logs (docs/tls.md).
+    #[serde(default)]
+    pub tls: crate::daemon::config::TlsSection,
     /// Where this file was read from (not a key).
     #[serde(skip)]
     pub path: PathBuf,
@@ -333,12 +336,13 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
         ("report", cfg.report.validate()),
         ("limits", cfg.limits.validate()),
         ("inventory", cfg.inventory.validate()),
+        ("tls", cfg.tls.validate()),
     ];
     for (table, check) in daemon_checks {
         if let Err(e) = check {
             // The limits sit one per line, so their mistakes point at the key itself.
             let line = match table {
-                "limits" | "inventory" => key_line(text, &e.key),
+                "limits" | "inventory" | "tls" => key_line(text, &e.key),
                 _ => None,
             }
             .unwrap_or_else(|| table_line(text, table));
@@ -346,6 +350,11 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
         }
     }
     let dir = path.parent().unwrap_or(Path::new("."));
+    for f in cfg.tls.keylog_files.iter_mut().chain(cfg.tls.keylog_dir.as_mut()) {
+        if f.is_relative() {
+            *f = dir.join(&*f);
+        }
+    }
     for (i, s) in cfg.spec.iter_mut().enumerate() {
         if s.file.as_os_str().is_empty() {
             bail!("{}:{}: [[spec]] has an empty file; give the OpenAPI file's path", path.display(), section_line(text, "spec", i));

@@ -334,3 +334,67 @@ mod tests {
         assert_eq!(s.validate().unwrap_err().key, "[store] checkpoint_interval_secs");
     }
 }
+
+/// `[tls]`: decryption with NSS key logs (docs/tls.md).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// Key log files (the `SSLKEYLOGFILE` format), followed as they grow. Relative paths are
+    /// taken from the configuration file's directory. Default: none.
+    pub keylog_files: Vec<PathBuf>,
+    /// A directory of key log files: every regular file in it is read, new ones as they
+    /// appear, each followed as it grows (the daemon; `read` reads it once). Default: none.
+    pub keylog_dir: Option<PathBuf>,
+    /// Most sessions' secrets kept, the oldest forgotten first, 1 to 10,000,000. Default
+    /// 100,000.
+    pub max_keylog_sessions: usize,
+    /// Seconds of packet time a connection's protected records wait for its keys before it
+    /// is given up, 1 to 600. Default 10.
+    pub key_wait_secs: u64,
+    /// KiB of protected records held per connection while its keys are awaited, 16 to
+    /// 65,536. Default 256.
+    pub max_pending_kib: usize,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        TlsSection {
+            keylog_files: Vec::new(),
+            keylog_dir: None,
+            max_keylog_sessions: apitap_parsers::tls::decrypt::MAX_KEYLOG_SESSIONS,
+            key_wait_secs: apitap_parsers::tls::decrypt::KEY_WAIT_NS / 1_000_000_000,
+            max_pending_kib: apitap_parsers::tls::decrypt::MAX_PENDING_BYTES >> 10,
+        }
+    }
+}
+
+impl TlsSection {
+    /// The decryptors' limits.
+    pub fn decrypt_config(&self) -> apitap_parsers::tls::decrypt::DecryptConfig {
+        apitap_parsers::tls::decrypt::DecryptConfig {
+            max_pending_bytes: self.max_pending_kib << 10,
+            key_wait_ns: self.key_wait_secs.saturating_mul(1_000_000_000),
+            ..Default::default()
+        }
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if !(1..=10_000_000).contains(&self.max_keylog_sessions) {
+            return Err(invalid("[tls] max_keylog_sessions", "must be 1 to 10000000 (default 100000)"));
+        }
+        if !(1..=600).contains(&self.key_wait_secs) {
+            return Err(invalid("[tls] key_wait_secs", "must be 1 to 600 seconds (default 10)"));
+        }
+        if !(16..=65_536).contains(&self.max_pending_kib) {
+            return Err(invalid("[tls] max_pending_kib", "must be 16 to 65536 KiB (default 256)"));
+        }
+        if let Some(f) = self.keylog_files.iter().find(|f| f.as_os_str().is_empty()) {
+            return Err(invalid("[tls] keylog_files", format!("{f:?} is empty; give a key log file's path")));
+        }
+        if self.keylog_dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
+            return Err(invalid("[tls] keylog_dir", "is empty; give a directory of key log files, or leave it out"));
+        }
+        Ok(())
+    }
+}

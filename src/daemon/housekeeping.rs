@@ -97,6 +97,8 @@ pub struct Running {
     checkpoints: Checkpointer,
     /// Packet time the next periodic report is due (0: not yet known).
     next_report: u64,
+    /// Follows the key logs while the daemon runs.
+    _keylog: Option<crate::tls_keys::KeyLogWatcher>,
 }
 
 impl Running {
@@ -104,7 +106,12 @@ impl Running {
     /// and starts publishing.
     pub fn start(config_path: PathBuf, file: ConfigFile, keys: super::Keys, bound: Bound) -> Result<Running> {
         let cap = file.capture.clone().unwrap_or_default();
-        let mut settings = Settings::from_capture(&cap).with_limits(&file.limits);
+        let mut settings = Settings::from_capture(&cap).with_limits(&file.limits).with_tls(&file.tls);
+        // Key logs are read now (an unreadable one stops the start) and then followed.
+        let keylog = match settings.keylog_reader() {
+            Some(reader) => Some(crate::tls_keys::KeyLogWatcher::start(reader)?),
+            None => None,
+        };
         let (store, loaded) = state::open(&file.store.path, &keys.current.0)?;
         let restored = state::restored(loaded);
         if restored.packet_time > 0 {
@@ -169,6 +176,7 @@ impl Running {
             silent_interfaces: Vec::new(),
             checkpoints,
             next_report,
+            _keylog: keylog,
         })
     }
 

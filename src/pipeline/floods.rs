@@ -95,6 +95,8 @@ impl Harness {
             workers: 1,
             queue_wait: None,
             tls_keys: None,
+            keylog_files: Vec::new(),
+            keylog_dir: None,
             decrypt: Default::default(),
         };
         Harness {

@@ -514,6 +514,8 @@ mod tests {
             workers: 2,
             queue_wait,
             tls_keys: None,
+            keylog_files: Vec::new(),
+            keylog_dir: None,
             decrypt: Default::default(),
         }
     }
