@@ -48,17 +48,18 @@ impl Analysis {
     }
 
     /// Feeds one transaction; `bodies` are its bodies' facts when they were computed already
-    /// (under this analysis's inventory configuration).
+    /// (under this analysis's inventory configuration); `tls_client_cert` is the client's
+    /// certificate from its TLS handshake, when one was seen.
     pub fn observe(
         &mut self,
         client: SocketAddr,
         server: SocketAddr,
         conn_uid: &str,
         tx: &HttpTransaction,
-        latency_ms: Option<f64>,
         bodies: Option<PreparedBodies>,
         tls_client_cert: Option<&[u8]>,
     ) {
+        let latency_ms = crate::record::latency(tx);
         let has = |names: &[String], want: &[&str]| names.iter().any(|n| want.iter().any(|w| n.eq_ignore_ascii_case(w)));
         let auth = AuthKind::from_parts(tx.auth_scheme.as_deref(), tx.api_key_header.is_some());
         let (path, _) = split_target(tx.uri.as_deref().unwrap_or("/"));

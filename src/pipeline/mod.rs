@@ -390,7 +390,7 @@ fn apply_one(analysis: Option<&mut Analysis>, records: &mut Vec<TransactionRecor
             let f = *f;
             if let Some(a) = analysis {
                 let (client, server) = f.info.client_server(f.swapped);
-                a.observe(client, server, &f.uid, &f.tx, crate::record::latency(&f.tx), f.bodies, f.client_cert.as_deref());
+                a.observe(client, server, &f.uid, &f.tx, f.bodies, f.client_cert.as_deref());
             }
             records.push(TransactionRecord::new(&f.info, f.swapped, &f.uid, f.tx, f.tcp_events).decrypted(f.decrypted));
         }
