@@ -18,6 +18,7 @@ pub mod content;
 pub mod identity;
 pub mod inventory;
 pub mod openapi;
+pub mod posture;
 pub mod sketch;
 pub mod specmatch;
 pub mod template;
