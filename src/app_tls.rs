@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use apitap_discovery::inventory::{Inventory, TlsObservation};
+use apitap_discovery::posture::{assess, Assessment, PostureConfig};
 use apitap_parsers::http::{Direction, HttpConfig, HttpConnParser, HttpStats};
 use apitap_parsers::tls::decrypt::{DecryptConfig, DecryptStats, DecryptStatus, KeySource, Output, TlsDecryptor};
 use apitap_parsers::tls::{
@@ -61,6 +62,10 @@ pub struct TlsReport {
     hello: Box<ClientHello>,
     server_hello: Option<Box<ServerHello>>,
     ts: Option<Timestamp>,
+    /// The session was decrypted.
+    decrypted: bool,
+    /// Posture of the handshake: old version, weak suite, the server certificate's findings.
+    posture: Assessment,
 }
 
 impl TlsConn {
@@ -208,7 +213,13 @@ impl TlsConn {
         }
         let hello = self.hello.take()?;
         self.reported = true;
-        Some(TlsReport { hello, server_hello: self.server_hello.take(), ts: self.ts })
+        let server_hello = self.server_hello.take();
+        let chosen = server_hello.as_deref().map(|s| (s.version(), s.cipher_suite));
+        let chain = self.server.certificates().map_or(&[][..], |c| c.certs.as_slice());
+        let ts_secs = self.ts.map_or(0, |t| i64::try_from(t.0 / 1_000_000_000).unwrap_or(i64::MAX));
+        let posture = assess(&PostureConfig::default(), chosen, chain, ts_secs);
+        let decrypted = self.decryption() == Some(DecryptStatus::Decrypting);
+        Some(TlsReport { hello, server_hello, ts: self.ts, decrypted, posture })
     }
 }
 
@@ -289,6 +300,10 @@ impl TlsReport {
             server_version: self.server_hello.as_deref().map(|s| version_name(s.version())),
             ja4: &fingerprint,
             ja4s: server_fp.as_deref(),
+            decrypted: self.decrypted,
+            server_suite: self.server_hello.as_deref().map(|s| s.cipher_suite),
+            findings: &self.posture.findings,
+            leaf: self.posture.leaf.as_ref(),
         };
         inventory.observe_tls(&obs);
     }

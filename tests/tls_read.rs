@@ -157,3 +157,34 @@ fn the_configuration_files_tls_table_names_key_logs_relative_to_itself() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("apitap.toml:4: [tls] key_wait_secs must be 1 to 600"), "{err}");
 }
+
+/// The inventory's TLS facts of a service.
+fn tls_facts(out: &Path, host: &str) -> serde_json::Value {
+    let inv: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("inventory.json")).unwrap()).unwrap();
+    inv["services"].as_array().unwrap().iter().find(|s| s["host"] == host).unwrap_or_else(|| panic!("no {host} in {inv}"))["tls"].clone()
+}
+
+#[test]
+fn the_inventory_says_what_was_decrypted_and_what_the_handshake_showed() {
+    // Zeek's heise.de trace: TLS 1.2, ECDHE-RSA-AES256-GCM-SHA384, a Let's Encrypt leaf valid
+    // until 2021-06-20 seen on 2021-05-11 (40 days before: no expiry finding).
+    let z = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps/zeek-oracle/scripts.policy.protocols.ssl.decryption");
+    for keyed in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_apitap"));
+        cmd.arg("read").arg(z.join("tls12-decryption.pcap")).args(["--no-progress", "--out"]).arg(dir.path());
+        if keyed {
+            cmd.arg("--tls-keylog").arg(z.join("keylog.txt"));
+        }
+        assert!(cmd.output().unwrap().status.success());
+        let t = tls_facts(dir.path(), "heise.de");
+        assert_eq!(t["sessions"], 1);
+        assert_eq!((t["decrypted_sessions"].as_u64(), t["metadata_only_sessions"].as_u64()), (Some(u64::from(keyed)), Some(u64::from(!keyed))), "{t}");
+        assert_eq!(t["server_suites"], serde_json::json!({"0xc030": 1}));
+        let certs = t["certificates"].as_object().unwrap();
+        assert_eq!(certs.len(), 1, "{t}");
+        let line = certs.keys().next().unwrap();
+        assert!(line.starts_with("CN=heise.de (issuer ") && line.contains("CN=R3") && line.contains("valid until 2021-06-20T13:32:15"), "{line}");
+        assert!(t.get("findings").is_none(), "{t}");
+    }
+}

@@ -102,6 +102,14 @@ pub struct TlsObservation<'a> {
     pub ja4: &'a str,
     /// JA4S of the ServerHello, when seen.
     pub ja4s: Option<&'a str>,
+    /// The session was decrypted with a key log (else it is metadata only).
+    pub decrypted: bool,
+    /// The cipher suite the server chose, when its hello was seen.
+    pub server_suite: Option<u16>,
+    /// Posture findings of the handshake ([`crate::posture::assess`]).
+    pub findings: &'a [crate::posture::Finding],
+    /// The server's leaf certificate, when sent in the clear (TLS 1.2 and earlier) and parsed.
+    pub leaf: Option<&'a crate::posture::LeafFacts>,
 }
 
 /// The service a request belongs to: the `Host` header (lower case, userinfo and a default

@@ -190,6 +190,20 @@ pub struct TlsReport {
     pub ja4: BTreeMap<String, u64>,
     /// JA4S fingerprints.
     pub ja4s: BTreeMap<String, u64>,
+    /// Sessions decrypted with a key log.
+    pub decrypted_sessions: u64,
+    /// Sessions seen as metadata only (not decrypted).
+    pub metadata_only_sessions: u64,
+    /// Cipher suites servers chose.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub server_suites: BTreeMap<String, u64>,
+    /// Posture findings (legacy_version, weak_cipher_suite, certificate_expired,
+    /// certificate_not_yet_valid, certificate_expiring, self_signed), by sessions.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub findings: BTreeMap<String, u64>,
+    /// Leaf certificates sent in the clear, by sessions.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub certificates: BTreeMap<String, u64>,
 }
 
 /// Reference to the documenting operation.
@@ -587,6 +601,11 @@ pub(super) fn build(
                 alpn: t.alpn.counts.clone(),
                 ja4: t.ja4.counts.clone(),
                 ja4s: t.ja4s.counts.clone(),
+                decrypted_sessions: t.decrypted_sessions,
+                metadata_only_sessions: t.sessions.saturating_sub(t.decrypted_sessions),
+                server_suites: t.server_suites.counts.clone(),
+                findings: t.findings.counts.clone(),
+                certificates: t.certificates.counts.clone(),
             }),
             traffic: traffic::report(&svc.traffic, cfg.traffic_hours, newest_hour),
         });

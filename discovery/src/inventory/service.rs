@@ -67,6 +67,19 @@ pub struct TlsFacts {
     pub ja4: BoundedCounts,
     /// JA4S fingerprints.
     pub ja4s: BoundedCounts,
+    /// Sessions decrypted with a key log (the others were metadata only).
+    #[serde(default)]
+    pub decrypted_sessions: u64,
+    /// Cipher suites servers chose (`0xc02f`).
+    #[serde(default)]
+    pub server_suites: BoundedCounts,
+    /// Posture findings ([`crate::posture::Finding`] names), by sessions.
+    #[serde(default)]
+    pub findings: BoundedCounts,
+    /// Leaf certificates servers sent in the clear, one line each (subject, issuer, end of
+    /// validity), by sessions.
+    #[serde(default)]
+    pub certificates: BoundedCounts,
 }
 
 /// One service (a Host, an SNI, or a server address).
@@ -178,6 +191,17 @@ impl Service {
         facts.ja4.add(tls.ja4, 1, max_values);
         if let Some(s) = tls.ja4s {
             facts.ja4s.add(s, 1, max_values);
+        }
+        facts.decrypted_sessions += u64::from(tls.decrypted);
+        if let Some(s) = tls.server_suite {
+            facts.server_suites.add(&format!("0x{s:04x}"), 1, max_values);
+        }
+        for f in tls.findings {
+            facts.findings.add(f.name(), 1, max_values);
+        }
+        if let Some(leaf) = tls.leaf {
+            let until = u64::try_from(leaf.not_after).map_or_else(|_| leaf.not_after.to_string(), |s| super::rfc3339(s.saturating_mul(1_000_000_000)));
+            facts.certificates.add(&format!("{} (issuer {}, valid until {until})", leaf.subject, leaf.issuer), 1, max_values);
         }
     }
 }

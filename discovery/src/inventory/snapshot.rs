@@ -452,8 +452,22 @@ pub(super) fn tls(t: TlsFacts, max_values: usize) -> Result<(TlsFacts, u64), Str
     let (alpn, d) = b(t.alpn, "tls.alpn")?;
     let (ja4, e) = b(t.ja4, "tls.ja4")?;
     let (ja4s, f) = b(t.ja4s, "tls.ja4s")?;
-    let facts = TlsFacts { sessions: count(t.sessions, "tls.sessions")?, client_versions, server_versions, alpn, ja4, ja4s };
-    Ok((facts, a + c + d + e + f))
+    let (server_suites, g) = b(t.server_suites, "tls.server_suites")?;
+    let (findings, h) = b(t.findings, "tls.findings")?;
+    let (certificates, i) = b(t.certificates, "tls.certificates")?;
+    let facts = TlsFacts {
+        sessions: count(t.sessions, "tls.sessions")?,
+        client_versions,
+        server_versions,
+        alpn,
+        ja4,
+        ja4s,
+        decrypted_sessions: count(t.decrypted_sessions, "tls.decrypted_sessions")?,
+        server_suites,
+        findings,
+        certificates,
+    };
+    Ok((facts, a + c + d + e + f + g + h + i))
 }
 
 #[cfg(test)]

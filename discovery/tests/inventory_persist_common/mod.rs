@@ -228,6 +228,10 @@ pub fn feed(inv: &mut Inventory, events: &[Event]) {
                     server_version: Some("TLS 1.3"),
                     ja4,
                     ja4s: None,
+                    decrypted: false,
+                    server_suite: None,
+                    findings: &[],
+                    leaf: None,
                 });
             }
         }
