@@ -792,3 +792,11 @@ mod tests {
         );
     }
 }
+
+/// Sizes of the open-transaction records, printed by the parser's size test.
+#[cfg(test)]
+pub(crate) fn print_type_sizes() {
+    use std::mem::size_of;
+    println!("Opening {}, Slot {}, Pending {}", size_of::<Opening>(), size_of::<Slot>(), size_of::<Pending>());
+    println!("HttpTransaction {}", size_of::<HttpTransaction>());
+}

@@ -211,8 +211,22 @@ impl<T> Slab<T> {
 }
 
 /// The values of a slab in ascending key order; see [`Slab::drain_sorted`].
+#[derive(Debug)]
 pub(crate) struct SortedDrain<T> {
+    /// Only entries holding a value, in descending key order.
     entries: Vec<Entry<T>>,
+}
+
+impl<T> SortedDrain<T> {
+    /// Values not taken yet.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether every value has been taken.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 impl<T> Iterator for SortedDrain<T> {
