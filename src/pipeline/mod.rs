@@ -298,8 +298,8 @@ impl Pipeline {
     }
 
     /// End of input at once: [`Pipeline::finish_some`] until every flow is closed, keeping
-    /// every record until [`Pipeline::drain_records`]. For callers that do not write records
-    /// (and tests); a writer calls `finish_some` and drains between calls.
+    /// every record until [`Pipeline::drain_records`] (tests compare it with the sliced end).
+    #[cfg(test)]
     pub fn finish(&mut self) {
         while !self.finish_some() {}
     }

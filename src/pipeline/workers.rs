@@ -342,6 +342,7 @@ impl Workers {
     }
 
     /// End of input at once: [`Workers::finish_some`] until every worker is done.
+    #[cfg(test)]
     pub fn finish(&mut self, now: Timestamp) {
         while !self.finish_some(now) {}
     }
