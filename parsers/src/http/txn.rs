@@ -560,6 +560,20 @@ fn push_event_to(events: &mut Vec<HttpEvent>, event: HttpEvent, max: usize, stat
     }
 }
 
+/// The events kept for the next transaction, leaving none.
+#[allow(clippy::box_collection)]
+fn take_orphans(orphans: &mut Option<Box<Vec<HttpEvent>>>) -> Vec<HttpEvent> {
+    orphans.take().map(|o| *o).unwrap_or_default()
+}
+
+/// Sizes of the open-transaction records, printed by the parser's size test.
+#[cfg(test)]
+pub(crate) fn print_type_sizes() {
+    use std::mem::size_of;
+    println!("Opening {}, Slot {}, Pending {}", size_of::<Opening>(), size_of::<Slot>(), size_of::<Pending>());
+    println!("HttpTransaction {}", size_of::<HttpTransaction>());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -797,18 +811,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// The events kept for the next transaction, leaving none.
-#[allow(clippy::box_collection)]
-fn take_orphans(orphans: &mut Option<Box<Vec<HttpEvent>>>) -> Vec<HttpEvent> {
-    orphans.take().map(|o| *o).unwrap_or_default()
-}
-
-/// Sizes of the open-transaction records, printed by the parser's size test.
-#[cfg(test)]
-pub(crate) fn print_type_sizes() {
-    use std::mem::size_of;
-    println!("Opening {}, Slot {}, Pending {}", size_of::<Opening>(), size_of::<Slot>(), size_of::<Pending>());
-    println!("HttpTransaction {}", size_of::<HttpTransaction>());
 }
