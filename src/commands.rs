@@ -176,7 +176,11 @@ fn finish(
     out: Option<&Path>,
     common: &CommonArgs,
 ) -> Result<Summary> {
-    pipeline.finish();
+    // A slice of the flows at a time, each slice's records written before the next, so that
+    // the records of every flow open at the end never exist at once.
+    while !pipeline.finish_some() {
+        drain(&mut pipeline, &mut writer, &mut summary)?;
+    }
     drain(&mut pipeline, &mut writer, &mut summary)?;
     writer.records.finish().context("cannot write transaction records")?;
     if let Some(w) = writer.anomalies.as_mut() {

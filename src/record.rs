@@ -190,8 +190,8 @@ pub fn conn_uid(conn: &ConnInfo) -> String {
     let mut h = SipHasher13::new_with_keys(0x6170_6974_6170, 0x7569_6400);
     // The address text goes straight into the hasher, whose input is a byte stream: the same
     // digest as hashing the whole string at once.
-    let _ = write!(HashText(&mut h), "{}", conn.orig);
-    let _ = write!(HashText(&mut h), "{}", conn.resp);
+    let _ = write!(HashText(&mut h), "{}", conn.orig());
+    let _ = write!(HashText(&mut h), "{}", conn.resp());
     h.write_u64(conn.first_ts.0);
     for v in conn.vlans {
         h.write_u32(v.map_or(u32::MAX, u32::from));
@@ -231,17 +231,17 @@ mod tests {
     #[test]
     fn conn_uid_hashes_the_address_text() {
         for (orig, resp) in [("10.0.0.1:40000", "10.9.0.1:443"), ("[2001:db8::1]:5555", "[fe80::1%3]:80")] {
-            let info = ConnInfo {
-                id: ConnId(9),
-                orig: orig.parse().unwrap(),
-                resp: resp.parse().unwrap(),
-                first_ts: Timestamp(1_700_000_000_123_456_789),
-                inference: OrigInference::Syn,
-                vlans: [Some(10), None],
-            };
+            let info = ConnInfo::new(
+                ConnId(9),
+                orig.parse().unwrap(),
+                resp.parse().unwrap(),
+                Timestamp(1_700_000_000_123_456_789),
+                OrigInference::Syn,
+                [Some(10), None],
+            );
             let mut h = SipHasher13::new_with_keys(0x6170_6974_6170, 0x7569_6400);
-            h.write(info.orig.to_string().as_bytes());
-            h.write(info.resp.to_string().as_bytes());
+            h.write(info.orig().to_string().as_bytes());
+            h.write(info.resp().to_string().as_bytes());
             h.write_u64(info.first_ts.0);
             h.write_u32(10);
             h.write_u32(u32::MAX);

@@ -3,7 +3,8 @@
 //! Reassembled bytes leave through a [`StreamSink`] so that in-order segments are passed on
 //! straight from the packet buffer without a copy.
 
-use std::net::SocketAddr;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::packet::Timestamp;
 
@@ -44,32 +45,117 @@ pub enum OrigInference {
 }
 
 /// A connection as the application layer sees it.
-#[derive(Clone, Debug)]
+///
+/// The endpoints are kept compactly (the flow table holds one of these per tracked
+/// connection, a million on a busy link): read them with [`ConnInfo::orig`] and
+/// [`ConnInfo::resp`]. An IPv6 endpoint's flow label and scope id are not kept (the decoder
+/// sets neither), so those addresses come back with both zero.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConnInfo {
     /// Identity within this run.
     pub id: ConnId,
-    /// Originator (client) address and port.
-    pub orig: SocketAddr,
-    /// Responder (server) address and port.
-    pub resp: SocketAddr,
     /// Time of the first packet of the connection.
     pub first_ts: Timestamp,
-    /// How `orig` was chosen.
-    pub inference: OrigInference,
+    /// Originator then responder address: an IPv4 address in the first four bytes.
+    ips: [[u8; 16]; 2],
+    /// Originator then responder port.
+    ports: [u16; 2],
     /// VLAN IDs of the first packet (outermost first), for the record.
     pub vlans: [Option<u16>; crate::packet::MAX_VLAN_TAGS],
+    /// Bit 0: the originator's address is IPv6; bit 1: the responder's.
+    v6: u8,
+    /// How `orig` was chosen.
+    pub inference: OrigInference,
+}
+
+/// An address as [`ConnInfo`] stores it, and whether it is IPv6.
+fn pack(ip: IpAddr) -> ([u8; 16], bool) {
+    match ip {
+        IpAddr::V4(a) => {
+            let mut out = [0; 16];
+            let [b0, b1, b2, b3] = a.octets();
+            out[..4].copy_from_slice(&[b0, b1, b2, b3]);
+            (out, false)
+        }
+        IpAddr::V6(a) => (a.octets(), true),
+    }
+}
+
+fn unpack(bytes: &[u8; 16], v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from(*bytes))
+    } else {
+        let [a, b, c, d, ..] = *bytes;
+        IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+    }
 }
 
 impl ConnInfo {
+    /// A connection from `orig` (the client, as far as the flow table could tell) to `resp`.
+    pub fn new(
+        id: ConnId,
+        orig: SocketAddr,
+        resp: SocketAddr,
+        first_ts: Timestamp,
+        inference: OrigInference,
+        vlans: [Option<u16>; crate::packet::MAX_VLAN_TAGS],
+    ) -> ConnInfo {
+        let (o, o6) = pack(orig.ip());
+        let (r, r6) = pack(resp.ip());
+        ConnInfo {
+            id,
+            first_ts,
+            ips: [o, r],
+            ports: [orig.port(), resp.port()],
+            vlans,
+            v6: u8::from(o6) | (u8::from(r6) << 1),
+            inference,
+        }
+    }
+
+    /// Originator (client) address and port.
+    pub fn orig(&self) -> SocketAddr {
+        let [o, _] = &self.ips;
+        let [p, _] = self.ports;
+        SocketAddr::new(unpack(o, self.v6 & 1 != 0), p)
+    }
+
+    /// Responder (server) address and port.
+    pub fn resp(&self) -> SocketAddr {
+        let [_, r] = &self.ips;
+        let [_, p] = self.ports;
+        SocketAddr::new(unpack(r, self.v6 & 2 != 0), p)
+    }
+
+    /// Whether `ip` and `port` are the originator's, without building its address.
+    pub fn is_orig(&self, ip: IpAddr, port: u16) -> bool {
+        let [o, _] = &self.ips;
+        let [p, _] = self.ports;
+        port == p && (self.v6 & 1 != 0, o) == (ip.is_ipv6(), &pack(ip).0)
+    }
+
     /// Client and server addresses: `orig` and `resp`, or the other way round when the
     /// application layer found from the content (`swapped`) that the TCP layer's guess was
     /// reversed.
     pub fn client_server(&self, swapped: bool) -> (SocketAddr, SocketAddr) {
         if swapped {
-            (self.resp, self.orig)
+            (self.resp(), self.orig())
         } else {
-            (self.orig, self.resp)
+            (self.orig(), self.resp())
         }
+    }
+}
+
+impl fmt::Debug for ConnInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnInfo")
+            .field("id", &self.id)
+            .field("orig", &self.orig())
+            .field("resp", &self.resp())
+            .field("first_ts", &self.first_ts)
+            .field("inference", &self.inference)
+            .field("vlans", &self.vlans)
+            .finish()
     }
 }
 

@@ -28,8 +28,8 @@ fn full_handshake_exchange_and_fin_both_ways() {
     run.feed(&p.c(c_end + 1, s_end + 1, "A", b""));
 
     let info = &run.rec.infos[&0];
-    assert_eq!(info.orig, p.client);
-    assert_eq!(info.resp, p.server);
+    assert_eq!(info.orig(), p.client);
+    assert_eq!(info.resp(), p.server);
     assert_eq!(info.inference, OrigInference::Syn);
     assert_eq!(
         run.rec.events,
@@ -66,7 +66,7 @@ fn syn_ack_seen_first_makes_its_receiver_the_originator() {
     run.finish();
     let info = &run.rec.infos[&0];
     assert_eq!(
-        (info.orig, info.resp, info.inference),
+        (info.orig(), info.resp(), info.inference),
         (p.client, p.server, OrigInference::SynAck)
     );
     assert_eq!(run.rec.bytes(0, Dir::FromOrig), REQ);
@@ -84,7 +84,7 @@ fn mid_stream_pickup_low_port_is_the_responder() {
     run.finish();
     let info = &run.rec.infos[&0];
     assert_eq!(
-        (info.orig, info.resp, info.inference),
+        (info.orig(), info.resp(), info.inference),
         (p.client, p.server, OrigInference::PortHeuristic)
     );
     assert_eq!(
@@ -104,7 +104,7 @@ fn mid_stream_pickup_well_known_and_configured_service_ports() {
     let p = Pair::new("10.0.0.1:50000", "10.0.0.2:8443");
     run.feed(&p.s(1, 1, "A", b""));
     run.finish();
-    assert_eq!(run.rec.infos[&0].orig, p.client);
+    assert_eq!(run.rec.infos[&0].orig(), p.client);
     assert_eq!(run.rec.infos[&0].inference, OrigInference::PortHeuristic);
 
     let cfg = FlowConfig {
@@ -115,7 +115,7 @@ fn mid_stream_pickup_well_known_and_configured_service_ports() {
     let p = Pair::new("10.0.0.1:50000", "10.0.0.2:7001");
     run.feed(&p.s(1, 1, "PA", b"x"));
     run.finish();
-    assert_eq!(run.rec.infos[&0].orig, p.client);
+    assert_eq!(run.rec.infos[&0].orig(), p.client);
     assert_eq!(run.rec.infos[&0].inference, OrigInference::PortHeuristic);
 }
 
@@ -129,7 +129,7 @@ fn mid_stream_pickup_without_port_hint_takes_first_sender() {
     run.finish();
     let info = &run.rec.infos[&0];
     assert_eq!(
-        (info.orig, info.resp, info.inference),
+        (info.orig(), info.resp(), info.inference),
         (p.server, p.client, OrigInference::FirstPacket)
     );
     assert_eq!(run.rec.bytes(0, Dir::FromOrig), b"hello");

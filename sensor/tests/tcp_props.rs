@@ -580,8 +580,8 @@ fn soup(seed: u64) -> FlowStats {
     );
     for (id, info) in &rec.infos {
         for (dir, from, to) in [
-            (Dir::FromOrig, info.orig, info.resp),
-            (Dir::FromResp, info.resp, info.orig),
+            (Dir::FromOrig, info.orig(), info.resp()),
+            (Dir::FromResp, info.resp(), info.orig()),
         ] {
             let delivered = rec.bytes(*id, dir).len();
             let distinct = positions.get(&(from, to)).map_or(0, HashSet::len);

@@ -97,7 +97,7 @@ fn one_sided_capture_of_the_server_direction_only() {
     run.feed(&p.s(7000 + len(RESP) + 100, 300, "PA", &body));
     let info = &run.rec.infos[&0];
     assert_eq!(
-        (info.orig, info.resp, info.inference),
+        (info.orig(), info.resp(), info.inference),
         (p.client, p.server, OrigInference::PortHeuristic)
     );
     let mut behind = body.to_vec();
@@ -122,7 +122,7 @@ fn one_sided_capture_of_the_client_direction_only() {
     run.feed(&p.c(CISN + 1 + len(REQ), SISN + 1, "FA", b""));
     run.finish();
     let info = &run.rec.infos[&0];
-    assert_eq!((info.orig, info.inference), (p.client, OrigInference::Syn));
+    assert_eq!((info.orig(), info.inference), (p.client, OrigInference::Syn));
     assert_eq!(run.rec.stream(0, Dir::FromOrig), vec![bytes(REQ)]);
     assert_eq!(run.rec.fins(0), vec![Dir::FromOrig]);
     assert_eq!(run.table.stats().gaps, 0);
@@ -135,7 +135,7 @@ fn exchange_after(p: &Pair, run: &mut Run) {
     run.finish();
     assert_eq!(run.rec.opens(), vec![0], "one connection");
     let info = &run.rec.infos[&0];
-    assert_eq!((info.orig, info.resp), (p.client, p.server), "orientation");
+    assert_eq!((info.orig(), info.resp()), (p.client, p.server), "orientation");
     assert_eq!(run.rec.stream(0, Dir::FromOrig), vec![bytes(REQ)]);
     assert_eq!(run.rec.stream(0, Dir::FromResp), vec![bytes(RESP)]);
     assert!(

@@ -416,7 +416,10 @@ impl Running {
     pub fn shutdown(&mut self, stats: LiveStats, deadline: Instant) -> Result<()> {
         self.summary.stages.insert("capture", crate::commands::capture_stage(&stats));
         self.summary.interfaces = crate::commands::interface_summaries(&stats);
-        self.pipeline.finish();
+        // A slice of the flows at a time, each slice's records handed on before the next.
+        while !self.pipeline.finish_some() {
+            self.drain();
+        }
         self.drain();
         self.checkpoint();
         let mut stages = self.pipeline.counters();

@@ -125,8 +125,11 @@ impl Harness {
         self.peak_http = self.peak_http.max(chain.app.buffered_total());
     }
 
+    /// The end of input a slice at a time, as `apitap read` runs it.
     fn finish(&mut self) {
-        self.p.finish();
+        while !self.p.finish_some() {
+            self.records.extend(self.p.drain_records());
+        }
         self.records.extend(self.p.drain_records());
     }
 

@@ -272,20 +272,39 @@ impl Pipeline {
         self.now
     }
 
-    /// End of input: flush every flow and every pending transaction.
-    pub fn finish(&mut self) {
+    /// End of input, a slice at a time: closes at most `FlowTable`'s `FINISH_SLICE` flows (per
+    /// worker), feeds their pending transactions to the analysis and makes their records, and
+    /// returns true once every flow is closed. Call it until it returns true and take the
+    /// records ([`Pipeline::drain_records`]) after every call: the records of every flow open
+    /// at the end (a million on a busy link) then never exist at once.
+    ///
+    /// On one thread the records come in the order one call of `FlowTable::finish` gives. On
+    /// workers each call closes a slice of every worker's flows, merged in worker order, so
+    /// the order depends on the input and the number of workers only (with more than a slice
+    /// of flows open per worker it interleaves the workers' slices, where one flush of
+    /// everything gave all of the first worker's records first).
+    pub fn finish_some(&mut self) -> bool {
         let now = self.now;
         match &mut self.engine {
             Engine::Inline(s) => {
-                s.finish(now);
+                let finished = s.finish_some(now);
                 let done = s.take_done();
                 self.apply(done);
+                finished
             }
             Engine::Workers(w) => {
-                w.finish(now);
+                let finished = w.finish_some(now);
                 self.pump();
+                finished
             }
         }
+    }
+
+    /// End of input at once: [`Pipeline::finish_some`] until every flow is closed, keeping
+    /// every record until [`Pipeline::drain_records`] (tests compare it with the sliced end).
+    #[cfg(test)]
+    pub fn finish(&mut self) {
+        while !self.finish_some() {}
     }
 
     /// Whether the records it makes are meant to be written (not a measuring run that stops
@@ -402,5 +421,7 @@ fn apply_one(analysis: Option<&mut Analysis>, records: &mut Vec<TransactionRecor
     }
 }
 
+#[cfg(test)]
+mod finish_slices;
 #[cfg(test)]
 mod floods;

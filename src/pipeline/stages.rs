@@ -10,7 +10,7 @@ use apitap_discovery::inventory::InventoryConfig;
 use apitap_parsers::http::HttpConfig;
 use apitap_sensor::capture::PacketRecord;
 use apitap_sensor::decode::{Decoded, Decoder};
-use apitap_sensor::flow::{FlowTable, Sides};
+use apitap_sensor::flow::{FlowTable, Sides, FINISH_SLICE};
 use apitap_sensor::Timestamp;
 
 use super::Stage;
@@ -126,12 +126,16 @@ impl Stages {
         }
     }
 
-    /// End of input: flush every flow and every pending transaction.
-    pub fn finish(&mut self, now: Timestamp) {
+    /// End of input, a slice at a time: closes at most [`FINISH_SLICE`] flows, flushing their
+    /// pending transactions into [`Stages::take_done`], and returns true once every flow is
+    /// closed. The caller takes what finished between calls, so that the transactions of every
+    /// flow open at the end do not exist at once; the flows close in the order one call of
+    /// `FlowTable::finish` closes them.
+    pub fn finish_some(&mut self, now: Timestamp) -> bool {
         if self.stop_after == Some(Stage::Tcp) {
-            self.flows.finish(now, &mut Discard);
+            self.flows.finish_some(now, FINISH_SLICE, &mut Discard)
         } else {
-            self.flows.finish(now, &mut self.app);
+            self.flows.finish_some(now, FINISH_SLICE, &mut self.app)
         }
     }
 

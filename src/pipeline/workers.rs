@@ -67,7 +67,7 @@ enum Entry {
     Packet { index: u64, ts: Timestamp, link: LinkType, wire_len: u32, start: usize, end: usize },
     /// Expire idle flows as of `now`.
     Tick { index: u64, now: Timestamp },
-    /// End of input: flush everything as of `now`.
+    /// End of input: close a slice of the flows as of `now` (`Stages::finish_some`).
     Finish { index: u64, now: Timestamp },
     /// HTTP settings for new connections.
     HttpConfig(Arc<HttpConfig>),
@@ -102,6 +102,8 @@ struct Output {
     upto: u64,
     /// Latest counters and gauges (after a tick or at the end).
     snapshot: Option<Box<Snapshot>>,
+    /// A `Finish` entry of this batch closed the worker's last flow.
+    finished: bool,
     /// The batch, emptied, for reuse.
     recycled: Batch,
     /// Nanoseconds spent processing this batch.
@@ -158,6 +160,8 @@ pub struct Workers {
     queue_wait: Option<Duration>,
     decode: DecodeConfig,
     router: Router,
+    /// Per worker, once the end of input has begun: whether it has closed every flow.
+    finished: Option<Vec<bool>>,
 }
 
 /// `settings` with every total limit split between `n` workers, so that the sum stays what
@@ -207,6 +211,7 @@ impl Workers {
             queue_wait: settings.queue_wait,
             decode: settings.decode.clone(),
             router: Router::new(u64::try_from(settings.decode.defrag.timeout.as_nanos()).unwrap_or(u64::MAX)),
+            finished: None,
         })
     }
 
@@ -296,14 +301,24 @@ impl Workers {
         }
     }
 
-    /// End of input: every worker flushes as of `now`; returns when all have answered.
-    pub fn finish(&mut self, now: Timestamp) {
-        let mut released = Vec::new();
-        self.router.finish(&mut released);
-        self.push_released(released);
+    /// End of input, a slice at a time: every worker that still holds flows closes a slice
+    /// of them as of `now` (`Stages::finish_some`); returns when all have answered, true once
+    /// every worker has closed its last flow (or a worker failed, which is logged). Each call
+    /// is an input position of its own, so the merge releases the slice's items in worker
+    /// order before the next slice starts.
+    pub fn finish_some(&mut self, now: Timestamp) -> bool {
+        if self.finished.is_none() {
+            let mut released = Vec::new();
+            self.router.finish(&mut released);
+            self.push_released(released);
+            self.finished = Some(vec![false; self.len()]);
+        }
         let index = self.next_index();
-        for b in &mut self.filling {
-            b.entries.push(Entry::Finish { index, now });
+        let pending = self.finished.clone().unwrap_or_default();
+        for (b, done) in self.filling.iter_mut().zip(pending) {
+            if !done {
+                b.entries.push(Entry::Finish { index, now });
+            }
         }
         // The last batches must arrive whatever the queue policy.
         let wait = self.queue_wait.take();
@@ -317,12 +332,19 @@ impl Workers {
                     // what it held is lost, and waiting for it would never end.
                     if self.handles.iter().any(JoinHandle::is_finished) {
                         tracing::error!("a worker thread failed; the connections it held are lost");
-                        break;
+                        return true;
                     }
                 }
-                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) => return true,
             }
         }
+        self.finished.as_ref().is_none_or(|f| f.iter().all(|d| *d))
+    }
+
+    /// End of input at once: [`Workers::finish_some`] until every worker is done.
+    #[cfg(test)]
+    pub fn finish(&mut self, now: Timestamp) {
+        while !self.finish_some(now) {}
     }
 
     /// Items the merge has released, in input order.
@@ -424,7 +446,12 @@ impl Workers {
     }
 
     fn absorb(&mut self, out: Output) {
-        let Output { worker, done, upto, snapshot, recycled, busy_nanos } = out;
+        let Output { worker, done, upto, snapshot, finished, recycled, busy_nanos } = out;
+        if finished {
+            if let Some(f) = self.finished.as_mut().and_then(|f| f.get_mut(worker)) {
+                *f = true;
+            }
+        }
         if let Some(s) = self.stats.get_mut(worker) {
             s.busy_nanos = s.busy_nanos.saturating_add(busy_nanos);
         }
@@ -460,6 +487,7 @@ fn run(worker: usize, mut stages: Stages, input: Receiver<Batch>, output: mpsc::
         let started = Instant::now();
         let mut done = Vec::new();
         let mut snapshot = None;
+        let mut finished = false;
         for entry in batch.entries.drain(..) {
             match entry {
                 Entry::Packet { index, ts, link, wire_len, start, end } => {
@@ -478,9 +506,11 @@ fn run(worker: usize, mut stages: Stages, input: Receiver<Batch>, output: mpsc::
                     }
                 }
                 Entry::Finish { index, now } => {
-                    stages.finish(now);
+                    finished = stages.finish_some(now);
                     done.extend(stages.take_done().into_iter().map(|d| (index, d)));
-                    snapshot = Some(Snapshot::of(&mut stages));
+                    if finished {
+                        snapshot = Some(Snapshot::of(&mut stages));
+                    }
                 }
                 Entry::HttpConfig(cfg) => stages.set_http_config(cfg),
                 Entry::Analysis(cfg) => stages.set_analysis(cfg),
@@ -491,7 +521,7 @@ fn run(worker: usize, mut stages: Stages, input: Receiver<Batch>, output: mpsc::
         batch.data.clear();
         let upto = batch.upto;
         let busy_nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        if output.send(Output { worker, done, upto, snapshot, recycled: batch, busy_nanos }).is_err() {
+        if output.send(Output { worker, done, upto, snapshot, finished, recycled: batch, busy_nanos }).is_err() {
             return;
         }
     }

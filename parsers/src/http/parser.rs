@@ -673,6 +673,20 @@ fn term_len(term: Term) -> u64 {
 mod tests {
     use super::*;
 
+    /// What an idle connection's parser costs, printed for docs/performance.md
+    /// (`cargo test -p apitap-parsers print_type_sizes -- --nocapture`); measured, not
+    /// promised, so nothing is asserted.
+    #[test]
+    fn print_type_sizes() {
+        use std::mem::size_of;
+        println!("HttpConnParser {}", size_of::<HttpConnParser>());
+        println!("Side {} (LineSplitter {}, Mode {})", size_of::<Side>(), size_of::<LineSplitter>(), size_of::<Mode>());
+        println!("Message {}", size_of::<Message>());
+        println!("ConnState {}", size_of::<ConnState>());
+        println!("Tracker {}", size_of::<Tracker>());
+        super::super::txn::print_type_sizes();
+    }
+
     // The compact queue answers like the queue of flags it replaced, for any mix of pushes and
     // pops.
     #[test]

@@ -1,7 +1,5 @@
 //! One tracked connection: its two directions and where it is in its life.
 
-use std::net::SocketAddr;
-
 use crate::packet::{TcpSegment, Timestamp};
 use crate::reassembly::{Ctx, HalfStream, RstVerdict, Shared};
 use crate::seq::SeqNum;
@@ -26,10 +24,10 @@ pub(crate) struct Conn {
     orig: HalfStream,
     resp: HalfStream,
     pub(crate) phase: Phase,
-    /// Table clock at the last packet.
+    /// Table clock at the last packet; once in `Phase::Closing`, when it entered that phase
+    /// (the linger runs from there, and eviction never looks at a closing connection's last
+    /// packet), so one field serves both.
     pub(crate) last_seen: Timestamp,
-    /// Table clock when the connection entered `Phase::Closing`.
-    pub(crate) closing_since: Timestamp,
     /// Whether a segment was seen from the originator, and from the responder.
     seen: [bool; 2],
 }
@@ -42,7 +40,6 @@ impl Conn {
             resp: HalfStream::default(),
             phase,
             last_seen: clock,
-            closing_since: clock,
             seen: [false; 2],
         }
     }
@@ -50,7 +47,7 @@ impl Conn {
     /// Which direction `seg` travels. A segment whose two endpoints are equal counts as
     /// from the originator.
     pub(crate) fn dir_of(&self, seg: &TcpSegment<'_>) -> Dir {
-        if SocketAddr::new(seg.src, seg.src_port) == self.info.orig {
+        if self.info.is_orig(seg.src, seg.src_port) {
             Dir::FromOrig
         } else {
             Dir::FromResp

@@ -32,8 +32,9 @@ impl FlowKey {
     /// endpoints, `vlans` its tags), so the table need not store the key beside the
     /// connection.
     pub(crate) fn of_conn(info: &ConnInfo, split_by_vlan: bool) -> FlowKey {
-        let a = (info.orig.ip(), info.orig.port());
-        let b = (info.resp.ip(), info.resp.port());
+        let (orig, resp) = (info.orig(), info.resp());
+        let a = (orig.ip(), orig.port());
+        let b = (resp.ip(), resp.port());
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         let vlans = if split_by_vlan {
             info.vlans
@@ -139,14 +140,14 @@ mod tests {
         for first in [seg(40000, 80, syn, [Some(10), None]), seg(80, 40000, TcpFlags::default(), [None, None]), v6] {
             for split in [false, true] {
                 let (orig, resp, inference) = infer_orig(&first, &[]);
-                let info = ConnInfo {
-                    id: crate::stream::ConnId(1),
+                let info = ConnInfo::new(
+                    crate::stream::ConnId(1),
                     orig,
                     resp,
-                    first_ts: crate::packet::Timestamp(5),
+                    crate::packet::Timestamp(5),
                     inference,
-                    vlans: first.vlans,
-                };
+                    first.vlans,
+                );
                 let key = FlowKey::of_conn(&info, split);
                 assert_eq!(key, FlowKey::of(&first, split));
                 assert_eq!(key, FlowKey::of(&reversed(&first), split));

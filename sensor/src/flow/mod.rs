@@ -3,7 +3,8 @@
 //!
 //! Everything is driven by the caller: [`FlowTable::handle_segment`] for each segment,
 //! [`FlowTable::handle_timeout`] every so often (every second of packet time is plenty), and
-//! [`FlowTable::finish`] at the end of input. Output goes to a [`StreamSink`].
+//! [`FlowTable::finish`] at the end of input (or [`FlowTable::finish_some`], repeatedly, to
+//! close the connections a slice at a time). Output goes to a [`StreamSink`].
 //!
 //! What a caller can rely on:
 //! - Both directions of a connection meet in one flow (VLAN tags ignored unless
@@ -62,7 +63,7 @@ pub use stats::FlowStats;
 
 use self::conn::{Conn, Phase};
 use self::key::{infer_orig, FlowKey};
-use self::slab::{Slab, MAX_ENTRIES};
+use self::slab::{Slab, SortedDrain, MAX_ENTRIES};
 use crate::packet::{TcpSegment, Timestamp};
 use crate::reassembly::{Limits, Shared};
 use crate::stream::{CloseReason, ConnId, ConnInfo, StreamSink};
@@ -76,6 +77,12 @@ const CLOSING: usize = 2;
 /// Recency list of connections past their handshake that have shown one direction only: a
 /// one-packet flow, a scan, or a one-sided capture.
 const ONE_SIDED: usize = 3;
+
+/// Connections [`FlowTable::finish_some`] closes per call unless told otherwise: what closing
+/// them produces (every pending transaction of each) stays a few megabytes, which the caller
+/// writes out before the next slice, instead of the transactions of a million connections at
+/// once.
+pub const FINISH_SLICE: usize = 4096;
 
 /// The connection table with two-way TCP reassembly. See the [module docs](self) for what it
 /// promises.
@@ -96,6 +103,9 @@ pub struct FlowTable {
     next_id: u64,
     /// Closed connections per service, two-way or one-sided, since the last take.
     sides: sides::SidesTally,
+    /// The connections an unfinished [`FlowTable::finish_some`] has yet to close, in the order
+    /// they were opened; out of the slab and the index.
+    finishing: Option<SortedDrain<Conn>>,
 }
 
 impl FlowTable {
@@ -124,6 +134,7 @@ impl FlowTable {
             clock: Timestamp::default(),
             next_id: 0,
             sides: sides::SidesTally::default(),
+            finishing: None,
         }
     }
 
@@ -140,6 +151,7 @@ impl FlowTable {
         seg: &TcpSegment<'_>,
         sink: &mut impl StreamSink,
     ) {
+        self.complete_finish(now, sink);
         self.clock = self.clock.max(now);
         let stats = &mut self.shared.stats;
         stats.segments = stats.segments.saturating_add(1);
@@ -171,19 +183,19 @@ impl FlowTable {
         };
         let was_closing = matches!(conn.phase, Phase::Closing(_));
         conn.handle(now, seg, &mut self.shared, sink);
-        conn.last_seen = self.clock;
+        if !was_closing {
+            conn.last_seen = self.clock;
+        }
         match conn.phase {
             Phase::Handshake => self.conns.move_to_front(idx, HANDSHAKE),
             Phase::Established if conn.both_sides_seen() => {
                 self.conns.move_to_front(idx, ESTABLISHED);
             }
             Phase::Established => self.conns.move_to_front(idx, ONE_SIDED),
-            Phase::Closing(_) if !was_closing => {
-                conn.closing_since = self.clock;
-                self.conns.move_to_front(idx, CLOSING);
-            }
-            // The linger runs from the end of the connection, not from its last packet, so
-            // that a peer sending after a RST cannot keep it in the table.
+            Phase::Closing(_) if !was_closing => self.conns.move_to_front(idx, CLOSING),
+            // The linger runs from the end of the connection (`last_seen` stays when it
+            // began), not from its last packet, so that a peer sending after a RST cannot keep
+            // it in the table.
             Phase::Closing(_) => {}
         }
     }
@@ -192,6 +204,7 @@ impl FlowTable {
     /// `CloseReason::Idle` (after delivering what they buffered), finished ones at the end of
     /// their linger with their own reason. Cost is proportional to the connections closed.
     pub fn handle_timeout(&mut self, now: Timestamp, sink: &mut impl StreamSink) {
+        self.complete_finish(now, sink);
         self.clock = self.clock.max(now);
         for list in [CLOSING, HANDSHAKE, ONE_SIDED, ESTABLISHED] {
             while let Some(idx) = self.conns.tail(list) {
@@ -208,16 +221,53 @@ impl FlowTable {
     /// `CloseReason::EndOfInput`, or with `Fin`/`Reset` for those that had already finished.
     ///
     /// The table's storage shrinks while the connections are closed, so that what their
-    /// closing produces (every pending transaction, at once) can reuse its memory.
+    /// closing produces can reuse its memory. A caller that hands what the sink gathers on
+    /// (transaction records) should use [`FlowTable::finish_some`] instead, so that the
+    /// output of every connection does not exist at once.
     pub fn finish(&mut self, now: Timestamp, sink: &mut impl StreamSink) {
+        while !self.finish_some(now, usize::MAX, sink) {}
+    }
+
+    /// End of input, a slice at a time: closes at most `max` connections (at least one) as
+    /// [`FlowTable::finish`] does, and returns true once none is left. Called again until it
+    /// returns true, it closes every connection exactly once, in the same order and with the
+    /// same reasons as one call of [`FlowTable::finish`]; [`FINISH_SLICE`] is a good `max`.
+    ///
+    /// From the first call, [`FlowTable::len`] counts the connections still to close, and the
+    /// walks over the table (`max_buffered_segments` and the like) no longer see them. Segments
+    /// or timeouts given before the last slice first close every connection left (as
+    /// [`FlowTable::finish`] would), then go to a table that starts empty.
+    pub fn finish_some(&mut self, now: Timestamp, max: usize, sink: &mut impl StreamSink) -> bool {
         self.clock = self.clock.max(now);
-        self.index = HashTable::new();
-        for conn in self.conns.drain_sorted(|c| c.info.id) {
+        let mut drain = match self.finishing.take() {
+            Some(d) => d,
+            None => {
+                self.index = HashTable::new();
+                self.conns.drain_sorted(|c| c.info.id)
+            }
+        };
+        for _ in 0..max.max(1) {
+            let Some(conn) = drain.next() else {
+                return true;
+            };
             let reason = match conn.phase {
                 Phase::Closing(reason) => reason,
                 _ => CloseReason::EndOfInput,
             };
             self.close_conn(conn, now, reason, sink);
+        }
+        if drain.is_empty() {
+            return true;
+        }
+        self.finishing = Some(drain);
+        false
+    }
+
+    /// Closes what an unfinished [`FlowTable::finish_some`] left, before the table takes new
+    /// input.
+    fn complete_finish(&mut self, now: Timestamp, sink: &mut impl StreamSink) {
+        if self.finishing.is_some() {
+            self.finish(now, sink);
         }
     }
 
@@ -232,14 +282,15 @@ impl FlowTable {
         &self.shared.stats
     }
 
-    /// Connections in the table, finished ones still lingering included.
+    /// Connections in the table, finished ones still lingering included, and those an
+    /// unfinished [`FlowTable::finish_some`] has yet to close.
     pub fn len(&self) -> usize {
-        self.conns.len()
+        self.conns.len().saturating_add(self.finishing.as_ref().map_or(0, SortedDrain::len))
     }
 
     /// Whether the table holds no connection.
     pub fn is_empty(&self) -> bool {
-        self.conns.len() == 0
+        self.len() == 0
     }
 
     /// Out-of-order bytes currently buffered by all connections, each held run's bookkeeping
@@ -293,14 +344,7 @@ impl FlowTable {
             }
         }
         let (orig, resp, inference) = infer_orig(seg, &self.cfg.service_ports);
-        let info = ConnInfo {
-            id: ConnId(self.next_id),
-            orig,
-            resp,
-            first_ts: now,
-            inference,
-            vlans: seg.vlans,
-        };
+        let info = ConnInfo::new(ConnId(self.next_id), orig, resp, now, inference, seg.vlans);
         self.next_id = self.next_id.saturating_add(1);
         let (phase, list) = if seg.flags.syn {
             (Phase::Handshake, HANDSHAKE)
@@ -377,7 +421,7 @@ impl FlowTable {
         Some(match conn.phase {
             Phase::Handshake => conn.last_seen.plus_nanos(self.cfg.handshake_timeout),
             Phase::Established => conn.last_seen.plus_nanos(self.cfg.idle_timeout),
-            Phase::Closing(_) => conn.closing_since.plus_nanos(self.cfg.closed_linger),
+            Phase::Closing(_) => conn.last_seen.plus_nanos(self.cfg.closed_linger),
         })
     }
 
@@ -427,7 +471,7 @@ impl FlowTable {
         sink: &mut impl StreamSink,
     ) {
         conn.flush(ts, &mut self.shared, sink);
-        self.sides.add(conn.info.resp, conn.both_sides_seen());
+        self.sides.add(conn.info.resp(), conn.both_sides_seen());
         sink.on_close(&conn.info, ts, reason);
         let stats = &mut self.shared.stats;
         stats.flows_closed = stats.flows_closed.saturating_add(1);
@@ -447,4 +491,19 @@ fn rehash(conns: &Slab<Conn>, hasher: &RandomState, split_by_vlan: bool, i: &u32
     conns
         .get(*i as usize)
         .map_or(0, |c| hasher.hash_one(FlowKey::of_conn(&c.info, split_by_vlan)))
+}
+
+#[cfg(test)]
+mod sizes {
+    /// What a tracked connection costs in the table, printed for docs/performance.md
+    /// (`cargo test -p apitap-sensor sizes -- --nocapture`); the figures are measured, not
+    /// promised, so nothing is asserted.
+    #[test]
+    fn print_type_sizes() {
+        use std::mem::size_of;
+        println!("ConnInfo {}", size_of::<crate::stream::ConnInfo>());
+        println!("HalfStream {}", size_of::<crate::reassembly::HalfStream>());
+        println!("Conn {}", size_of::<super::Conn>());
+        println!("Option<Conn> {}", size_of::<Option<super::Conn>>());
+    }
 }

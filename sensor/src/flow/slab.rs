@@ -14,8 +14,10 @@ pub(crate) const MAX_ENTRIES: usize = u32::MAX as usize - 1;
 /// A link to no entry.
 const NONE: u32 = u32::MAX;
 
-/// Entries beyond which the vector grows by a quarter instead of doubling, so that a large
-/// table does not reserve up to twice what it holds.
+/// Entries beyond which the vector grows by an eighth instead of doubling, so that a large
+/// table does not reserve up to twice what it holds (an eighth more at most). The glibc
+/// allocator usually remaps a large vector's pages when it grows rather than copying them,
+/// so the extra steps cost little.
 const GENTLE_GROWTH_FROM: usize = 4096;
 
 #[derive(Debug)]
@@ -90,7 +92,7 @@ impl<T> Slab<T> {
             None => {
                 let len = self.entries.len();
                 if len == self.entries.capacity() && len >= GENTLE_GROWTH_FROM {
-                    self.entries.reserve_exact(len / 4);
+                    self.entries.reserve_exact(len / 8);
                 }
                 self.entries.push(entry);
                 len
@@ -211,8 +213,22 @@ impl<T> Slab<T> {
 }
 
 /// The values of a slab in ascending key order; see [`Slab::drain_sorted`].
+#[derive(Debug)]
 pub(crate) struct SortedDrain<T> {
+    /// Only entries holding a value, in descending key order.
     entries: Vec<Entry<T>>,
+}
+
+impl<T> SortedDrain<T> {
+    /// Values not taken yet.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether every value has been taken.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 impl<T> Iterator for SortedDrain<T> {

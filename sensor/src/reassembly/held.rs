@@ -32,6 +32,64 @@ impl Chunk {
     }
 }
 
+/// The out-of-order runs of one direction by stream offset, and the bytes they are charged.
+/// Boxed, and only while there are any: most directions never hold one, and a million idle
+/// connections should not carry an empty map each.
+#[derive(Debug, Default)]
+pub(super) struct Runs(Option<Box<RunMap>>);
+
+#[derive(Debug, Default)]
+struct RunMap {
+    map: BTreeMap<u64, Chunk>,
+    /// Sum of the runs' [`Chunk::held`].
+    bytes: usize,
+}
+
+/// What [`Runs::map`] shows when there is no run.
+static NO_RUNS: BTreeMap<u64, Chunk> = BTreeMap::new();
+
+impl Runs {
+    /// The runs by stream offset.
+    pub(super) fn map(&self) -> &BTreeMap<u64, Chunk> {
+        self.0.as_ref().map_or(&NO_RUNS, |r| &r.map)
+    }
+
+    /// Bytes the runs are charged (data plus bookkeeping).
+    pub(super) fn bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |r| r.bytes)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Holds `chunk` at `at`, where the caller found no run.
+    fn insert(&mut self, at: u64, chunk: Chunk) {
+        let r = self.0.get_or_insert_with(Box::default);
+        r.bytes = r.bytes.saturating_add(chunk.held());
+        r.map.insert(at, chunk);
+    }
+
+    /// Takes the first run if it starts at or before `upto`; the map goes when it empties.
+    fn pop_first_upto(&mut self, upto: u64) -> Option<(u64, Chunk)> {
+        let r = self.0.as_mut()?;
+        let entry = r.map.first_entry()?;
+        if *entry.key() > upto {
+            return None;
+        }
+        let (at, chunk) = entry.remove_entry();
+        r.bytes = r.bytes.saturating_sub(chunk.held());
+        if r.map.is_empty() {
+            self.0 = None;
+        }
+        Some((at, chunk))
+    }
+}
+
 impl HalfStream {
     /// Compares `data` at `start` with the bytes already buffered there (first copy wins) and
     /// reports every buffered run that disagrees. Returns whether anything overlapped.
@@ -45,12 +103,12 @@ impl HalfStream {
         if end <= start {
             return false;
         }
-        let from = match self.chunks.range(..start).next_back() {
+        let from = match self.runs.map().range(..start).next_back() {
             Some((&k, c)) if k.saturating_add(c.len()) > start => k,
             _ => start,
         };
         let mut overlapped = false;
-        for (&k, chunk) in self.chunks.range(from..end) {
+        for (&k, chunk) in self.runs.map().range(from..end) {
             let lo = k.max(start);
             let hi = k.saturating_add(chunk.len()).min(end);
             if hi <= lo {
@@ -175,7 +233,7 @@ impl HalfStream {
             return out;
         }
         let mut cur = start;
-        if let Some((&k, c)) = self.chunks.range(..start).next_back() {
+        if let Some((&k, c)) = self.runs.map().range(..start).next_back() {
             cur = cur.max(k.saturating_add(c.len()));
         }
         let mut push = |a: u64, b: u64| {
@@ -194,7 +252,7 @@ impl HalfStream {
                 });
             }
         };
-        for (&k, c) in self.chunks.range(start..end) {
+        for (&k, c) in self.runs.map().range(start..end) {
             if k > cur {
                 push(cur, k);
             }
@@ -208,37 +266,26 @@ impl HalfStream {
 
     fn fits(&self, shared: &Shared, new_bytes: usize, new_chunks: usize) -> bool {
         let limits = &shared.limits;
-        self.buffered.saturating_add(new_bytes) <= limits.max_bytes_per_dir
-            && self.chunks.len().saturating_add(new_chunks) <= limits.max_segments_per_dir
+        self.runs.bytes().saturating_add(new_bytes) <= limits.max_bytes_per_dir
+            && self.runs.len().saturating_add(new_chunks) <= limits.max_segments_per_dir
             && shared.buffered_total.saturating_add(new_bytes) <= limits.max_bytes_total
     }
 
     fn hold(&mut self, shared: &mut Shared, at: u64, chunk: Chunk) {
-        let held = chunk.held();
-        self.buffered = self.buffered.saturating_add(held);
-        shared.buffered_total = shared.buffered_total.saturating_add(held);
-        self.chunks.insert(at, chunk);
+        shared.buffered_total = shared.buffered_total.saturating_add(chunk.held());
+        self.runs.insert(at, chunk);
     }
 
     pub(super) fn first_key(&self) -> Option<u64> {
-        self.chunks.keys().next().copied()
+        self.runs.map().keys().next().copied()
     }
 
     /// Delivers buffered chunks that have become contiguous with `next`.
     pub(super) fn drain<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>) {
-        while let Some(entry) = self.chunks.first_entry() {
-            let at = *entry.key();
-            if at > self.next {
-                break;
-            }
-            let chunk = entry.remove();
-            if self.chunks.is_empty() {
-                // An emptied map may keep its node: give it back, so that a connection that
-                // once saw reordering does not hold it while idle.
-                self.chunks = BTreeMap::new();
-            }
+        // An emptied map is given back, so that a connection that once saw reordering does
+        // not hold it while idle.
+        while let Some((at, chunk)) = self.runs.pop_first_upto(self.next) {
             let held = chunk.held();
-            self.buffered = self.buffered.saturating_sub(held);
             ctx.shared.buffered_total = ctx.shared.buffered_total.saturating_sub(held);
             let end = at.saturating_add(chunk.len());
             if end <= self.next {

@@ -59,14 +59,11 @@
 mod held;
 mod retained;
 
-use std::collections::BTreeMap;
-
 use crate::flow::FlowStats;
 use crate::packet::Timestamp;
 use crate::seq::SeqNum;
 use crate::stream::{ConnInfo, Dir, StreamSink, TcpEvent};
 
-use self::held::Chunk;
 use self::retained::Retained;
 
 /// How far (bytes) a FIN, RST or ACK may sit beyond the furthest point seen in its direction,
@@ -150,37 +147,71 @@ impl<S: StreamSink + ?Sized> Ctx<'_, S> {
 /// of delivered bytes, and the FIN.
 ///
 /// Invariants between calls: every buffered chunk starts after `next`, chunks never overlap,
-/// `buffered` is the sum of what they are charged (data bytes plus `RUN_OVERHEAD` each), and the retained copy, when not empty, ends at
-/// `next`.
+/// the runs' byte count is the sum of what they are charged (data bytes plus `RUN_OVERHEAD`
+/// each), and the retained copy, when not empty, ends at `next`.
 ///
-/// Memory: about 120 bytes, plus, only while they hold something, the out-of-order runs (the
-/// map is given back when it empties) and the retained copy (given back when everything is
-/// acknowledged).
-#[derive(Debug, Default)]
+/// Memory: 64 bytes (a million idle connections hold two each), plus, only while they hold
+/// something, the out-of-order runs and the retained copy, each boxed and given back when it
+/// empties. The optional sequence numbers share one byte of flags for that reason.
+#[derive(Debug)]
 pub(crate) struct HalfStream {
-    /// Sequence number of stream offset 0: ISN+1 after a SYN, else the first segment's number.
-    origin: Option<SeqNum>,
-    /// ISN from this direction's SYN, to tell a retransmitted SYN from a new connection.
-    isn: Option<SeqNum>,
     /// Next stream offset to deliver; everything before it was delivered or reported as a gap.
     next: u64,
-    /// Stream offset the FIN occupies, once a believable FIN was seen.
-    fin_at: Option<u64>,
-    fin_delivered: bool,
+    /// Stream offset the FIN occupies once a believable FIN was seen; [`NO_FIN`] before.
+    fin_at: u64,
     /// End offset of the furthest data accepted in this direction.
     seen_end: u64,
     /// Highest offset the other side acknowledged.
     peer_ack: u64,
-    /// Whether the other side ever acknowledged this direction (false on one-sided captures).
-    peer_ack_seen: bool,
-    chunks: BTreeMap<u64, Chunk>,
-    buffered: usize,
+    /// Sequence number of stream offset 0 (with [`HAS_ORIGIN`]): ISN+1 after a SYN, else the
+    /// first segment's number.
+    origin: u32,
+    /// ISN from this direction's SYN (with [`HAS_ISN`]), to tell a retransmitted SYN from a
+    /// new connection.
+    isn: u32,
+    /// Newest TSval of a segment that reached the next expected byte (with [`HAS_TS_RECENT`];
+    /// RFC 7323's TS.Recent).
+    ts_recent: u32,
+    /// [`HAS_ORIGIN`], [`HAS_ISN`], [`HAS_TS_RECENT`], [`FIN_DELIVERED`], [`PEER_ACK_SEEN`],
+    /// [`PAWS_DROPPED`].
+    flags: u8,
+    /// Out-of-order runs.
+    runs: held::Runs,
     /// Delivered bytes the other side has not acknowledged yet, for comparing retransmissions.
     retained: Retained,
-    /// Newest TSval of a segment that reached the next expected byte (RFC 7323's TS.Recent).
-    ts_recent: Option<u32>,
-    /// A segment was dropped by PAWS since `ts_recent` was last learnt.
-    paws_dropped: bool,
+}
+
+/// `HalfStream::fin_at` before a FIN is believed. A FIN's offset comes from a non-negative
+/// `i64`, so it never takes this value.
+const NO_FIN: u64 = u64::MAX;
+/// `HalfStream::origin` is set.
+const HAS_ORIGIN: u8 = 1;
+/// `HalfStream::isn` is set.
+const HAS_ISN: u8 = 1 << 1;
+/// `HalfStream::ts_recent` is set.
+const HAS_TS_RECENT: u8 = 1 << 2;
+/// The direction ended: its FIN was delivered (or forced by a RST).
+const FIN_DELIVERED: u8 = 1 << 3;
+/// The other side acknowledged this direction at least once (never on one-sided captures).
+const PEER_ACK_SEEN: u8 = 1 << 4;
+/// A segment was dropped by PAWS since `ts_recent` was last learnt.
+const PAWS_DROPPED: u8 = 1 << 5;
+
+impl Default for HalfStream {
+    fn default() -> Self {
+        HalfStream {
+            next: 0,
+            fin_at: NO_FIN,
+            seen_end: 0,
+            peer_ack: 0,
+            origin: 0,
+            isn: 0,
+            ts_recent: 0,
+            flags: 0,
+            runs: held::Runs::default(),
+            retained: Retained::default(),
+        }
+    }
 }
 
 /// What a RST's sequence number says about it, as a receiver following RFC 5961 §3.2 would
@@ -200,51 +231,91 @@ pub(crate) enum RstVerdict {
 }
 
 impl HalfStream {
+    fn flag(&self, bit: u8) -> bool {
+        self.flags & bit != 0
+    }
+
+    fn set_flag(&mut self, bit: u8, on: bool) {
+        if on {
+            self.flags |= bit;
+        } else {
+            self.flags &= !bit;
+        }
+    }
+
+    fn origin(&self) -> Option<SeqNum> {
+        self.flag(HAS_ORIGIN).then_some(SeqNum(self.origin))
+    }
+
+    fn set_origin(&mut self, origin: SeqNum) {
+        self.origin = origin.0;
+        self.set_flag(HAS_ORIGIN, true);
+    }
+
+    fn fin_at(&self) -> Option<u64> {
+        (self.fin_at != NO_FIN).then_some(self.fin_at)
+    }
+
+    fn ts_recent(&self) -> Option<u32> {
+        self.flag(HAS_TS_RECENT).then_some(self.ts_recent)
+    }
+
+    fn set_ts_recent(&mut self, ts: Option<u32>) {
+        self.ts_recent = ts.unwrap_or(0);
+        self.set_flag(HAS_TS_RECENT, ts.is_some());
+    }
+
+    fn peer_ack_seen(&self) -> bool {
+        self.flag(PEER_ACK_SEEN)
+    }
+
     /// Takes the ISN of this direction's SYN, unless the start is already known from an
     /// earlier SYN or from data. A bare segment before the SYN (the server's ACK ahead of its
     /// SYN in a split handshake) fixed the start at its own sequence number, one byte early;
     /// with nothing delivered, held or seen since, the SYN moves it.
     pub(crate) fn note_syn(&mut self, isn: SeqNum) {
-        let unused = self.isn.is_none()
+        let unused = self.isn().is_none()
             && self.next == 0
             && self.seen_end == 0
-            && self.chunks.is_empty()
-            && self.fin_at.is_none();
-        if self.origin.is_none() || unused {
-            self.isn = Some(isn);
-            self.origin = Some(isn + 1);
+            && self.runs.is_empty()
+            && self.fin_at().is_none();
+        if self.origin().is_none() || unused {
+            self.isn = isn.0;
+            self.set_flag(HAS_ISN, true);
+            self.set_origin(isn + 1);
         }
     }
 
     /// ISN of this direction's SYN, if one was seen.
     pub(crate) fn isn(&self) -> Option<SeqNum> {
-        self.isn
+        self.flag(HAS_ISN).then_some(SeqNum(self.isn))
     }
 
     /// A FIN was believed in this direction (delivered or not).
     pub(crate) fn fin_seen(&self) -> bool {
-        self.fin_at.is_some()
+        self.fin_at().is_some()
     }
 
     /// The direction ended: its FIN was delivered (or forced by a RST).
     pub(crate) fn fin_delivered(&self) -> bool {
-        self.fin_delivered
+        self.flag(FIN_DELIVERED)
     }
 
     /// Out-of-order data bytes held.
     pub(crate) fn buffered(&self) -> usize {
-        self.buffered
+        self.runs.bytes()
     }
 
     /// Out-of-order data bytes held, without the runs' bookkeeping.
     fn buffered_data(&self) -> usize {
-        self.buffered
-            .saturating_sub(self.chunks.len().saturating_mul(held::RUN_OVERHEAD))
+        self.runs
+            .bytes()
+            .saturating_sub(self.runs.len().saturating_mul(held::RUN_OVERHEAD))
     }
 
     /// Out-of-order chunks held.
     pub(crate) fn buffered_segments(&self) -> usize {
-        self.chunks.len()
+        self.runs.len()
     }
 
     /// Delivered bytes retained for comparing retransmissions.
@@ -259,7 +330,7 @@ impl HalfStream {
     /// Stream offset of `seq`, taken as the position within 2^31 of the next expected byte.
     /// Negative offsets lie before the start of the direction.
     fn offset_of(&self, seq: SeqNum) -> Option<i64> {
-        let origin = self.origin?;
+        let origin = self.origin()?;
         // Truncating the offset to 32 bits is how the sequence space wraps.
         let next_seq = origin + self.next as u32;
         Some(
@@ -277,7 +348,7 @@ impl HalfStream {
     /// the sender's next new sequence number maps to.
     fn sent_end(&self) -> u64 {
         let data_end = self.next.max(self.seen_end);
-        match self.fin_at {
+        match self.fin_at() {
             Some(fin_at) => data_end.max(fin_at.saturating_add(1)),
             None => data_end,
         }
@@ -302,7 +373,7 @@ impl HalfStream {
         };
         let end = self.sent_end();
         let probe_at = i64::try_from(end).unwrap_or(i64::MAX).saturating_sub(1);
-        off == probe_at && !(self.peer_ack_seen && self.peer_ack < end)
+        off == probe_at && !(self.peer_ack_seen() && self.peer_ack < end)
     }
 
     /// Whether a control segment at `seq` (a FIN's or RST's position) is believable.
@@ -321,7 +392,7 @@ impl HalfStream {
             return RstVerdict::Exact;
         };
         let at = |pos: u64| i64::try_from(pos).is_ok_and(|p| p == off);
-        if at(self.next) || at(self.sent_end()) || (self.peer_ack_seen && at(self.peer_ack)) {
+        if at(self.next) || at(self.sent_end()) || (self.peer_ack_seen() && at(self.peer_ack)) {
             RstVerdict::Exact
         } else if self.control_plausible(seq) {
             RstVerdict::InWindow
@@ -333,12 +404,14 @@ impl HalfStream {
     /// Whether PAWS drops a segment carrying `tsval`: older (in 32-bit wrapping order) than the
     /// newest TSval of this sender's in-order segments. Without timestamps on either, no.
     pub(crate) fn paws_rejects(&mut self, tsval: Option<u32>) -> bool {
-        let (Some(recent), Some(ts)) = (self.ts_recent, tsval) else {
+        let (Some(recent), Some(ts)) = (self.ts_recent(), tsval) else {
             return false;
         };
         // Reinterpreting the wrapped difference as signed is the RFC's comparison.
         let older = (ts.wrapping_sub(recent) as i32) < 0;
-        self.paws_dropped |= older;
+        if older {
+            self.set_flag(PAWS_DROPPED, true);
+        }
         older
     }
 
@@ -351,10 +424,11 @@ impl HalfStream {
         if !in_order {
             return;
         }
-        self.ts_recent = match self.ts_recent {
-            Some(recent) if (ts.wrapping_sub(recent) as i32) < 0 => Some(recent),
-            _ => Some(ts),
+        let recent = match self.ts_recent() {
+            Some(recent) if (ts.wrapping_sub(recent) as i32) < 0 => recent,
+            _ => ts,
         };
+        self.set_ts_recent(Some(recent));
     }
 
     /// The other side acknowledged up to `ack`: holes below it (and below data already seen)
@@ -368,15 +442,15 @@ impl HalfStream {
         let Some(off) = self.offset_of(ack) else {
             return;
         };
-        if self.paws_dropped && off > self.next_i64() {
+        if self.flag(PAWS_DROPPED) && off > self.next_i64() {
             // The receiver took bytes that PAWS made us drop: the TS.Recent we learnt is not
             // the receiver's (a forged segment stamped in the future can do that). Learn it
             // again rather than drop the rest of the stream.
-            self.ts_recent = None;
-            self.paws_dropped = false;
+            self.set_ts_recent(None);
+            self.set_flag(PAWS_DROPPED, false);
             ctx.shared.stats.paws_resyncs = ctx.shared.stats.paws_resyncs.saturating_add(1);
         }
-        self.peer_ack_seen = true;
+        self.set_flag(PEER_ACK_SEEN, true);
         if let Ok(off) = u64::try_from(off) {
             self.peer_ack = self.peer_ack.max(off);
         }
@@ -404,8 +478,8 @@ impl HalfStream {
         wire_len: u32,
         fin: bool,
     ) {
-        if self.origin.is_none() {
-            self.origin = Some(seq);
+        if self.origin().is_none() {
+            self.set_origin(seq);
         }
         let Some(start) = self.offset_of(seq) else {
             return;
@@ -414,7 +488,7 @@ impl HalfStream {
         if fin {
             self.note_fin(ctx, seq, wire_end);
         }
-        if let Some(fin_at) = self.fin_at {
+        if let Some(fin_at) = self.fin_at() {
             let fin_at = i64::try_from(fin_at).unwrap_or(i64::MAX);
             if wire_len > 0 && wire_end > fin_at {
                 ctx.shared.stats.data_after_close =
@@ -529,7 +603,7 @@ impl HalfStream {
     }
 
     fn note_fin<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>, seq: SeqNum, fin_at: i64) {
-        if self.fin_at.is_some() {
+        if self.fin_at().is_some() {
             // Retransmitted FIN, or a second one claiming another end: the first one stands.
             return;
         }
@@ -537,7 +611,8 @@ impl HalfStream {
         // far-off one, it is more likely forged or stale than true.
         match u64::try_from(fin_at) {
             Ok(at) if at >= self.next.max(self.seen_end) && self.control_plausible(seq) => {
-                self.fin_at = Some(at);
+                // `at` came from an i64, so it is never NO_FIN.
+                self.fin_at = at;
             }
             _ => {
                 ctx.shared.stats.fins_ignored = ctx.shared.stats.fins_ignored.saturating_add(1);
@@ -550,7 +625,7 @@ impl HalfStream {
     fn settle<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>) {
         self.drain(ctx);
         // A FIN beyond a hole: the sender has finished, so nothing will fill it.
-        if !self.fin_delivered && self.fin_at.is_some_and(|f| f > self.next) {
+        if !self.fin_delivered() && self.fin_at().is_some_and(|f| f > self.next) {
             self.flush(ctx);
             return;
         }
@@ -561,7 +636,7 @@ impl HalfStream {
         // One-sided capture: no ACK will ever show the hole is lost, so give it up once enough
         // data waits behind it.
         let limit = ctx.shared.limits.max_above_hole_without_acks;
-        if !self.peer_ack_seen && limit > 0 {
+        if !self.peer_ack_seen() && limit > 0 {
             // The rule is about data waiting, not what holding it costs.
             while self.buffered_data() >= limit {
                 let Some(first) = self.first_key() else { break };
@@ -592,8 +667,8 @@ impl HalfStream {
     }
 
     fn deliver_fin<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>) {
-        if !self.fin_delivered && self.fin_at.is_some_and(|f| self.next >= f) {
-            self.fin_delivered = true;
+        if !self.fin_delivered() && self.fin_at().is_some_and(|f| self.next >= f) {
+            self.set_flag(FIN_DELIVERED, true);
             ctx.fin();
         }
     }
@@ -608,9 +683,9 @@ impl HalfStream {
             }
             self.drain(ctx);
         }
-        match self.fin_at {
+        match self.fin_at() {
             Some(fin_at) => {
-                if !self.fin_delivered && fin_at > self.next {
+                if !self.fin_delivered() && fin_at > self.next {
                     self.skip(ctx, fin_at - self.next);
                     self.next = fin_at;
                 }
@@ -632,8 +707,8 @@ impl HalfStream {
     /// Nothing is accepted after a RST, so the retained copy goes too.
     pub(crate) fn reset<S: StreamSink + ?Sized>(&mut self, ctx: &mut Ctx<'_, S>) {
         self.flush(ctx);
-        if !self.fin_delivered {
-            self.fin_delivered = true;
+        if !self.fin_delivered() {
+            self.set_flag(FIN_DELIVERED, true);
             ctx.fin();
         }
         self.drop_retained(ctx.shared);

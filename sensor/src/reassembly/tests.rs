@@ -35,14 +35,14 @@ impl StreamSink for Out {
 }
 
 fn info() -> ConnInfo {
-    ConnInfo {
-        id: ConnId(0),
-        orig: "1.1.1.1:1".parse().unwrap(),
-        resp: "2.2.2.2:2".parse().unwrap(),
-        first_ts: Timestamp(0),
-        inference: OrigInference::Syn,
-        vlans: [None, None],
-    }
+    ConnInfo::new(
+        ConnId(0),
+        "1.1.1.1:1".parse().unwrap(),
+        "2.2.2.2:2".parse().unwrap(),
+        Timestamp(0),
+        OrigInference::Syn,
+        [None, None],
+    )
 }
 
 /// A per-direction budget that ten held runs of small test segments never reach.
@@ -129,17 +129,18 @@ impl Harness {
         let h = &self.half;
         let mut prev_end = h.next;
         let mut held = 0;
-        for (&k, c) in &h.chunks {
+        for (&k, c) in h.runs.map() {
             assert!(k > h.next, "chunk at {k} not after next {}", h.next);
             assert!(k >= prev_end, "chunks overlap at {k}");
             assert!(c.len() > 0, "empty chunk at {k}");
             prev_end = k + c.len();
             held += c.held();
         }
-        assert_eq!(held, h.buffered);
-        assert_eq!(self.shared.buffered_total, h.buffered);
-        assert!(h.buffered <= self.shared.limits.max_bytes_per_dir);
-        assert!(h.chunks.len() <= self.shared.limits.max_segments_per_dir);
+        assert_eq!(held, h.buffered());
+        assert_eq!(self.shared.buffered_total, h.buffered());
+        assert_eq!(h.runs.is_empty(), h.runs.map().is_empty(), "no empty map is kept");
+        assert!(h.buffered() <= self.shared.limits.max_bytes_per_dir);
+        assert!(h.runs.len() <= self.shared.limits.max_segments_per_dir);
         // The retained copy holds exactly the last delivered bytes, within its limit.
         let kept = h.retained.len();
         assert_eq!(self.shared.retained_total, kept);
@@ -161,7 +162,7 @@ fn in_order_segments_pass_straight_through() {
     h.seg(0, b"ab");
     h.seg(2, b"cd");
     assert_eq!(h.out.log, vec!["data ab", "data cd"]);
-    assert!(h.half.chunks.is_empty());
+    assert!(h.half.runs.is_empty());
 }
 
 #[test]
@@ -171,9 +172,9 @@ fn held_runs_are_split_around_existing_ones() {
     h.seg(8, b"ij");
     h.seg(2, b"cdefghijkl");
     // "cd", "gh" and "kl" were added around the two runs already held.
-    let keys: Vec<u64> = h.half.chunks.keys().copied().collect();
+    let keys: Vec<u64> = h.half.runs.map().keys().copied().collect();
     assert_eq!(keys, vec![2, 4, 6, 8, 10]);
-    assert_eq!(h.half.buffered, 10 + 5 * held::RUN_OVERHEAD);
+    assert_eq!(h.half.buffered(), 10 + 5 * held::RUN_OVERHEAD);
     h.seg(0, b"ab");
     assert_eq!(h.out.data, b"abcdefghijkl");
     assert_eq!(h.shared.buffered_total, 0);
@@ -184,7 +185,7 @@ fn fully_covered_out_of_order_segment_adds_nothing() {
     let mut h = Harness::new(PLENTY, 10);
     h.seg(4, b"efgh");
     h.seg(5, b"fg");
-    assert_eq!(h.half.chunks.len(), 1);
+    assert_eq!(h.half.runs.len(), 1);
     assert_eq!(h.shared.stats.overlaps, 1);
     assert_eq!(h.shared.stats.out_of_order, 1);
 }
@@ -355,7 +356,7 @@ fn random_sequences_keep_invariants() {
             }
         }
         h.flush();
-        assert!(h.half.chunks.is_empty());
+        assert!(h.half.runs.is_empty());
         // Every delivered byte sits at its own offset of the stream.
         for (off, run) in &h.out.runs {
             let off = *off as usize;
