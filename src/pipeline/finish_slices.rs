@@ -34,6 +34,10 @@ fn settings(workers: usize) -> Settings {
         stop_after: None,
         workers,
         queue_wait: None,
+        tls_keys: None,
+        keylog_files: Vec::new(),
+        keylog_dir: None,
+        decrypt: Default::default(),
     }
 }
 
