@@ -74,8 +74,9 @@ fn data(out: &[Output]) -> (Vec<u8>, Vec<u8>) {
     sides
 }
 
-const DECRYPTABLE: [&str; 7] = [
+const DECRYPTABLE: [&str; 8] = [
     "tls12-aes128gcm",
+    "tls12-mtls",
     "tls12-aes256gcm",
     "tls12-chacha",
     "tls13-aes128gcm",

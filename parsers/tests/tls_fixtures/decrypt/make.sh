@@ -42,4 +42,5 @@ run tls13-aes128gcm "-tls1_3 $SRV" "-tls1_3 $CLI -ciphersuites TLS_AES_128_GCM_S
 run tls13-aes256gcm "-tls1_3 $SRV" "-tls1_3 $CLI -ciphersuites TLS_AES_256_GCM_SHA384"
 run tls13-chacha "-tls1_3 $SRV" "-tls1_3 $CLI -ciphersuites TLS_CHACHA20_POLY1305_SHA256"
 run tls13-mtls "-tls1_3 $SRV -Verify 1 -CAfile client-trust.pem" "-tls1_3 $CLI $TPP"
+run tls12-mtls "-tls1_2 $SRV -Verify 1 -CAfile client-trust.pem" "-tls1_2 $CLI $TPP -cipher ECDHE-ECDSA-AES128-GCM-SHA256"
 cp tpp.der "$here/tpp.der"
