@@ -54,20 +54,7 @@ fn start_capture(port: u16, out: &Path) -> Capture {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the capture handle is open, so no request is sent before it.
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(Instant::now() < deadline, "apitap capture did not become ready");
-        match lines.next() {
-            Some(Ok(line)) if line.contains("capturing on lo") => break,
-            Some(Ok(_)) => continue,
-            _ => panic!("apitap capture exited before it was ready (root or CAP_NET_RAW needed)"),
-        }
-    }
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    common::await_capturing(&mut child, "lo");
     Capture(child)
 }
 

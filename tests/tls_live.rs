@@ -10,7 +10,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -77,18 +76,7 @@ fn start_capture(filter: &str, keylog: &Path, out: &Path) -> Proc {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(Instant::now() < deadline, "apitap capture did not become ready");
-        match lines.next() {
-            Some(Ok(line)) if line.contains("capturing on lo") => break,
-            Some(Ok(_)) => continue,
-            _ => panic!("apitap capture exited before it was ready (root or CAP_NET_RAW needed)"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    common::await_capturing(&mut child, "lo");
     Proc(child)
 }
 

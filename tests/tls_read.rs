@@ -138,30 +138,25 @@ fn the_configuration_files_tls_table_names_key_logs_relative_to_itself() {
     let cfg = dir.path().join("apitap.toml");
     std::fs::write(&cfg, "[tls]\nkeylog_files = [\"gw.keys\"]\nkey_wait_secs = 5\n").unwrap();
     let out = dir.path().join("out");
-    let run = Command::new(env!("CARGO_BIN_EXE_apitap"))
-        .arg("read")
-        .arg(fixtures().join("tls13-aes256gcm.pcap"))
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--no-progress", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let read_with_config = || {
+        Command::new(env!("CARGO_BIN_EXE_apitap"))
+            .arg("read")
+            .arg(fixtures().join("tls13-aes256gcm.pcap"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--no-progress", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let run = read_with_config();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert_eq!(records(&out).len(), 1);
     assert_eq!(records(&out)[0]["visibility"], "decrypted");
 
     // A value that cannot work is refused with the file, the line and the fix.
     std::fs::write(&cfg, "[tls]\nkeylog_files = [\"gw.keys\"]\n\nkey_wait_secs = 0\n").unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_apitap"))
-        .arg("read")
-        .arg(fixtures().join("tls13-aes256gcm.pcap"))
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--no-progress", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = read_with_config();
     assert!(!run.status.success());
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("apitap.toml:4: [tls] key_wait_secs must be 1 to 600"), "{err}");

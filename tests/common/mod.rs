@@ -307,3 +307,22 @@ pub fn start_nginx(dir: &Path, http: &str) -> Nginx {
     assert!(status.success(), "nginx did not start: {}", std::fs::read_to_string(dir.join("error.log")).unwrap_or_default());
     Nginx { pid_file: dir.join("nginx.pid") }
 }
+
+/// Waits until an `apitap capture` child says its capture handle is open (so nothing is sent
+/// before it), then keeps draining its standard error so it never blocks on a full pipe.
+pub fn await_capturing(child: &mut std::process::Child, interface: &str) {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let ready = format!("capturing on {interface}");
+    loop {
+        assert!(std::time::Instant::now() < deadline, "apitap capture did not become ready");
+        match lines.next() {
+            Some(Ok(line)) if line.contains(&ready) => break,
+            Some(Ok(_)) => continue,
+            _ => panic!("apitap capture exited before it was ready (root or CAP_NET_RAW needed)"),
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+}
