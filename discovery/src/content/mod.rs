@@ -139,7 +139,11 @@ pub(crate) fn is_id_key(path: &[u8]) -> bool {
     while let Some(rest) = last.strip_suffix(b"[]") {
         last = rest;
     }
-    std::str::from_utf8(last).is_ok_and(is_id_name)
+    // `is_id_name` on bytes (its suffixes are ASCII), so that the UTF-8 check runs only on
+    // the few keys that pass: this runs for every key of every response.
+    let named = last.eq_ignore_ascii_case(b"id")
+        || (last.len() > 2 && [b"Id".as_slice(), b"ID", b"_id", b"-id"].iter().any(|s| last.ends_with(s)));
+    named && std::str::from_utf8(last).is_ok()
 }
 
 /// Whether a name (a JSON key, a path parameter) names an object identifier: `id`, or ending
