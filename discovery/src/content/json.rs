@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 
 use super::detect::{self, FieldContext};
-use super::shape::PathHasher;
 use super::{ContentEvent, ContentLimits, JsonType, Outcome};
 
 /// What the scanner expects next.
@@ -38,10 +37,6 @@ struct Frame {
     /// Values at the current path are object identifiers ([`super::is_id_key`]), worked out
     /// once per key rather than once per value.
     id: bool,
-    /// In a skim, the hash state of the container's own path and of the current member's (or
-    /// the elements') path.
-    outer_hash: PathHasher,
-    hash: PathHasher,
 }
 
 /// How a scan ended, when it did not reach a complete document.
@@ -260,8 +255,7 @@ impl<'a> Scanner<'a, '_> {
             return;
         }
         if self.skim {
-            let hash = self.stack.last().map_or_else(PathHasher::default, |f| f.hash);
-            self.out.keys.insert(&hash, ty, self.limits.max_fields);
+            self.out.keys.insert(&self.path, ty, self.limits.max_fields);
         } else {
             self.out
                 .shape
@@ -342,14 +336,9 @@ impl<'a> Scanner<'a, '_> {
         let outer_len = self.path.len();
         let base_ok = self.recording();
         let mut ok = base_ok;
-        let outer_hash = self.stack.last().map_or_else(PathHasher::default, |f| f.hash);
-        let mut hash = outer_hash;
         if !object && base_ok {
             if outer_len + 2 <= self.limits.max_path_bytes {
                 self.path.extend_from_slice(b"[]");
-                if self.skim {
-                    hash.feed(b"[]");
-                }
             } else {
                 ok = false;
             }
@@ -362,8 +351,6 @@ impl<'a> Scanner<'a, '_> {
             base_ok,
             ok,
             id,
-            outer_hash,
-            hash,
         });
     }
 
@@ -414,19 +401,11 @@ impl<'a> Scanner<'a, '_> {
             };
             let text = key_segment(key, room, &mut self.out.tally);
             ok = text.is_some();
-            if let Some(text) = &text {
+            if let Some(text) = text {
                 if outer_len > 0 {
                     self.path.push(b'.');
                 }
-                self.path.extend_from_slice(text);
-            }
-            if let (true, Some(frame), Some(text)) = (self.skim, self.stack.last_mut(), &text) {
-                let mut hash = frame.outer_hash;
-                if outer_len > 0 {
-                    hash.feed(b".");
-                }
-                hash.feed(text);
-                frame.hash = hash;
+                self.path.extend_from_slice(&text);
             }
         }
         let id = ok && self.limits.max_ids > 0 && super::is_id_key(&self.path);

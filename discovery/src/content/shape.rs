@@ -42,45 +42,6 @@ pub(crate) fn hash_bytes(bytes: &[u8], seed: u64) -> u64 {
     h ^ (h >> 29)
 }
 
-/// [`hash_bytes`] fed in pieces: a path's hash built from its parent's as a key is appended,
-/// so that a skim hashes each key once rather than the whole path at every value.
-/// `PathHasher::default()` then [`PathHasher::feed`] of the bytes and [`PathHasher::finish`]
-/// with `seed` gives exactly `hash_bytes(bytes, seed)`.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct PathHasher {
-    h: u64,
-    /// Bytes past the last whole word, little-endian.
-    tail: u64,
-    len: u64,
-}
-
-const FX: u64 = 0x517c_c1b7_2722_0a95;
-
-fn fx_step(h: u64, word: u64) -> u64 {
-    (h.rotate_left(5) ^ word).wrapping_mul(FX)
-}
-
-impl PathHasher {
-    /// Appends bytes.
-    pub fn feed(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            let at = self.len % 8;
-            self.tail |= u64::from(b) << (8 * at);
-            self.len += 1;
-            if at == 7 {
-                self.h = fx_step(self.h, self.tail);
-                self.tail = 0;
-            }
-        }
-    }
-
-    /// The hash of the bytes fed so far, under `seed`.
-    pub fn finish(&self, seed: u64) -> u64 {
-        let h = fx_step(fx_step(self.h, self.tail), self.len << 8 ^ seed);
-        h ^ (h >> 29)
-    }
-}
-
 fn slot(hash: u64, index: usize) -> u64 {
     (hash & 0xFFFF_FFFF_0000_0000) | index as u64
 }
@@ -191,8 +152,8 @@ pub(crate) fn key_hash(path: &[u8], ty: JsonType) -> u64 {
 
 impl KeySet {
     /// Records the pair unless known; a new pair past `max` is counted as dropped.
-    pub fn insert(&mut self, path: &PathHasher, ty: JsonType, max: usize) {
-        let h = path.finish(ty as u64).max(1);
+    pub fn insert(&mut self, path: &[u8], ty: JsonType, max: usize) {
+        let h = key_hash(path, ty).max(1);
         let mask = self.slots.len().wrapping_sub(1);
         let mut at = h as usize & mask;
         while let Some(&s) = self.slots.get(at) {
@@ -242,20 +203,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_path_hashed_in_pieces_hashes_as_a_whole() {
-        let text: Vec<u8> = (0u8..=200).map(|i| i.wrapping_mul(37)).collect();
-        for len in 0..text.len() {
-            let bytes = &text[..len];
-            for cut in [0, len / 3, len / 2, len] {
-                let mut h = PathHasher::default();
-                h.feed(&bytes[..cut]);
-                h.feed(&bytes[cut..]);
-                assert_eq!(h.finish(5), hash_bytes(bytes, 5), "length {len}, cut at {cut}");
-            }
-        }
-    }
-
-    #[test]
     fn pairs_are_kept_once_in_first_seen_order_up_to_the_limit() {
         let mut s = Shape::default();
         s.insert(b"a", JsonType::String, 3);
@@ -285,12 +232,7 @@ mod tests {
             .collect();
         for (p, t) in &pairs {
             s.insert(p.as_bytes(), *t, 64);
-            // Fed in two pieces, as a skim appends a key to its parent's path.
-            let mut h = PathHasher::default();
-            let (a, b) = p.split_at(p.len() / 2);
-            h.feed(a.as_bytes());
-            h.feed(b.as_bytes());
-            k.insert(&h, *t, 64);
+            k.insert(p.as_bytes(), *t, 64);
         }
         assert_eq!(s.counts().dropped, k.dropped());
         let hashes: Vec<u64> = s.into_entries().iter().map(|(p, t)| key_hash(p.as_bytes(), *t).max(1)).collect();
