@@ -492,4 +492,16 @@ reason = "batch export, owned by payments ops"
         let err = parse(Path::new("a.toml"), "[inventory]\nmax_path_segments = 0\n").unwrap_err().to_string();
         assert!(err.starts_with("a.toml:2: [inventory] max_path_segments") && err.contains("default 32"), "{err}");
     }
+
+    #[test]
+    fn body_sampling_is_read_and_a_zero_rate_is_refused() {
+        let text = "[inventory]\nsample_bodies = false\nsample_after_stable_bodies = 5\nsample_one_in = 40\n";
+        let cfg = parse(Path::new("a.toml"), text).unwrap();
+        let mut inv = InventoryConfig::default();
+        assert!(inv.sampling.enabled, "sampling is on by default");
+        cfg.inventory.apply_limits(&mut inv);
+        assert_eq!((inv.sampling.enabled, inv.sampling.stable_bodies, inv.sampling.one_in), (false, 5, 40));
+        let err = parse(Path::new("a.toml"), "[inventory]\nmax_services = 10\nsample_one_in = 0\n").unwrap_err().to_string();
+        assert!(err.starts_with("a.toml:3: [inventory] sample_one_in") && err.contains("at least 1") && err.contains("default 16"), "{err}");
+    }
 }

@@ -175,7 +175,10 @@ fn object_ids_come_from_every_response_analysed_or_not() {
 
 /// A mixed stream: GETs, POSTs with request bodies, unauthenticated answers with personal
 /// data, forms, text, a shape that changes now and then.
-fn mixed(n: usize) -> Vec<(u64, AuthKind, &'static str, Vec<u8>, Vec<u8>)> {
+/// Packet time, credential, target, request body, response body.
+type Exchange = (u64, AuthKind, &'static str, Vec<u8>, Vec<u8>);
+
+fn mixed(n: usize) -> Vec<Exchange> {
     (0..n)
         .map(|i| {
             let ts = T0 + i as u64 * STEP;

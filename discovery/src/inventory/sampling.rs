@@ -100,9 +100,12 @@ pub struct BodySampler {
 pub struct Sampling {
     /// The persisted state.
     pub state: BodySampler,
-    /// [`shape_key`] of every `(path, type)` pair of the endpoint's shape, ascending; `None`
-    /// when it must be rebuilt (the shape gained pairs, merged or was restored).
-    known: Option<Vec<u64>>,
+    /// The low 32 bits of [`shape_key`] of every `(path, type)` pair of the endpoint's shape,
+    /// ascending: 4 bytes per pair (at most `max_shape_fields` paths times 7 types: 7 KiB per
+    /// endpoint and direction at the defaults, a few hundred bytes in practice). A new pair
+    /// that shares its 32 bits with a known one waits for a sampled body. `None` when it must
+    /// be rebuilt (the shape gained pairs, merged or was restored).
+    known: Option<Vec<u32>>,
 }
 
 impl Sampling {
@@ -138,11 +141,11 @@ impl Sampling {
             return false;
         }
         let known = self.known.get_or_insert_with(|| {
-            let mut k: Vec<u64> = shape.fields.iter().flat_map(|(p, types)| types.iter().map(move |t| shape_key(p, *t))).collect();
+            let mut k: Vec<u32> = shape.fields.iter().flat_map(|(p, types)| types.iter().map(move |t| shape_key(p, *t) as u32)).collect();
             k.sort_unstable();
             k
         });
-        skim.keys.iter().any(|k| known.binary_search(k).is_err())
+        skim.keys.iter().any(|k| known.binary_search(&(*k as u32)).is_err())
     }
 
     /// Notes an analysed body; `news` says it showed something new.
