@@ -452,8 +452,10 @@ pub fn body_kind(content_type: Option<&str>, body: &[u8]) -> BodyKind {
 /// JSON shape as hashes, whether the analysis would be cut short, and its object ids, each
 /// exactly what [`analyze_body`] with the same limits would find (the same scanner, with the
 /// detectors off and no text kept per pair). No sensitive-data detection: text bodies are
-/// only classified (forms, short and cheap, are analysed in full). About a quarter of the full analysis's cost on the
-/// simulator's bodies (`cargo bench -p apitap-discovery --bench content -- skim`).
+/// only classified (forms, short and cheap, are analysed in full). Cost: 3.4 µs per body of
+/// the simulator's traffic against 7.8 µs for the full analysis with object ids (`cargo bench
+/// -p apitap-discovery --bench content -- skim`, 2026-11-22): the scan and the path of every
+/// value remain, the detectors and the per-pair text go.
 pub fn skim_body(content_type: Option<&str>, body: &[u8], limits: &ContentLimits) -> BodySkim {
     let scanned = body.get(..limits.max_bytes).unwrap_or(body);
     let over = scanned.len() < body.len();
