@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use apitap_discovery::inventory::{InventoryConfig, PreparedBodies};
+use apitap_discovery::inventory::{AuthKind, BodyInput, InventoryConfig, PreparedBodies};
 use apitap_parsers::http::{detect_request, detect_response, Detection, Direction, HttpConfig, HttpConnParser, HttpStats, HttpTransaction};
 use apitap_parsers::tls::decrypt::{DecryptConfig, DecryptStats, DecryptStatus, KeySource};
 use apitap_sensor::stream::{CloseReason, ConnId, ConnInfo, Dir, StreamSink, TcpEvent};
@@ -400,7 +400,18 @@ impl AppLayer {
         };
         while let Some(tx) = parser.poll_transaction() {
             let bodies = self.analysis.as_deref().filter(|_| self.prepare_bodies).map(|cfg| {
-                PreparedBodies::compute(cfg, tx.request_content_type.as_deref(), &tx.request_body, tx.response_content_type.as_deref(), &tx.response_body)
+                // The same facts `Analysis::observe` gives the inventory, so both sides take
+                // the same sampling decisions.
+                let input = BodyInput {
+                    ts: tx.ts,
+                    auth: AuthKind::from_parts(tx.auth_scheme.as_deref(), tx.api_key_header.is_some()),
+                    status: tx.status_code,
+                    request_content_type: tx.request_content_type.as_deref(),
+                    request_body: &tx.request_body,
+                    response_content_type: tx.response_content_type.as_deref(),
+                    response_body: &tx.response_body,
+                };
+                PreparedBodies::compute(cfg, &input)
             });
             let tcp_events = conn.tcp_events.take();
             let finished = Finished { info: info.clone(), swapped, uid: conn_uid(info), tx, tcp_events, bodies, decrypted, client_cert: client_cert.clone() };

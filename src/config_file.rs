@@ -127,6 +127,13 @@ pub struct InventorySection {
     pub max_tls_values: Option<usize>,
     /// Hours of per-service traffic kept for the report's charts (0 keeps none).
     pub traffic_hours: Option<usize>,
+    /// Sample body analysis once an endpoint's bodies are known (false: analyse every body,
+    /// for audits).
+    pub sample_bodies: Option<bool>,
+    /// Bodies that must show nothing new in a row before an endpoint's bodies are sampled.
+    pub sample_after_stable_bodies: Option<u32>,
+    /// Once sampled, one transaction in this many has its bodies analysed in full.
+    pub sample_one_in: Option<u32>,
 }
 
 /// Longest `traffic_hours` accepted: a year (each hour costs 32 bytes per service).
@@ -153,6 +160,10 @@ impl InventorySection {
         set(&mut cfg.max_content_types, self.max_content_types);
         set(&mut cfg.max_tls_values, self.max_tls_values);
         set(&mut cfg.traffic_hours, self.traffic_hours);
+        let s = &mut cfg.sampling;
+        s.enabled = self.sample_bodies.unwrap_or(s.enabled);
+        s.stable_bodies = self.sample_after_stable_bodies.unwrap_or(s.stable_bodies);
+        s.one_in = self.sample_one_in.unwrap_or(s.one_in);
     }
 
     /// Checks limits that parse but cannot work: no service, no endpoint, a per-service
@@ -178,6 +189,15 @@ impl InventorySection {
                 problem: format!(
                     "({}) is larger than max_endpoints_total ({}); lower it, or raise max_endpoints_total to at least {}",
                     cfg.max_endpoints_per_service, cfg.max_endpoints_total, cfg.max_endpoints_per_service
+                ),
+            });
+        }
+        if cfg.sampling.one_in == 0 {
+            return Err(Invalid {
+                key: key("sample_one_in"),
+                problem: format!(
+                    "is 0; it must be at least 1 (1 analyses every body, as sample_bodies = false does; default {})",
+                    defaults.sampling.one_in
                 ),
             });
         }
@@ -480,5 +500,17 @@ reason = "batch export, owned by payments ops"
         assert!(err.starts_with("a.toml:1: [limits.tcp] max_flows"), "{err}");
         let err = parse(Path::new("a.toml"), "[inventory]\nmax_path_segments = 0\n").unwrap_err().to_string();
         assert!(err.starts_with("a.toml:2: [inventory] max_path_segments") && err.contains("default 32"), "{err}");
+    }
+
+    #[test]
+    fn body_sampling_is_read_and_a_zero_rate_is_refused() {
+        let text = "[inventory]\nsample_bodies = false\nsample_after_stable_bodies = 5\nsample_one_in = 40\n";
+        let cfg = parse(Path::new("a.toml"), text).unwrap();
+        let mut inv = InventoryConfig::default();
+        assert!(inv.sampling.enabled, "sampling is on by default");
+        cfg.inventory.apply_limits(&mut inv);
+        assert_eq!((inv.sampling.enabled, inv.sampling.stable_bodies, inv.sampling.one_in), (false, 5, 40));
+        let err = parse(Path::new("a.toml"), "[inventory]\nmax_services = 10\nsample_one_in = 0\n").unwrap_err().to_string();
+        assert!(err.starts_with("a.toml:3: [inventory] sample_one_in") && err.contains("at least 1") && err.contains("default 16"), "{err}");
     }
 }

@@ -131,6 +131,14 @@ impl Summary {
             let drops: u64 = self.workers.iter().map(|w| w.queue_drops).sum();
             s.push_str(&format!("workers: {} (packets {}), {} packets dropped at full worker queues\n", self.workers.len(), packets.join(" / "), drops));
         }
+        if self.stages.contains_key("inventory") {
+            s.push_str(&format!(
+                "inventory: {} transactions; bodies: {} analysed in full, {} sampled out (skimmed for object ids and anything new)\n",
+                self.stage("inventory", "transactions"),
+                self.stage("inventory", "bodies_analysed"),
+                self.stage("inventory", "bodies_sampled_out"),
+            ));
+        }
         if self.anomalies > 0 || self.stages.contains_key("behaviour") {
             s.push_str(&format!(
                 "behaviour: {} consumers, {} findings opened, {} finding events\n",

@@ -7,7 +7,10 @@
 //! (the oracle of tests/content_equivalence.rs, compiled here the same way), measured in turns
 //! so that a busy machine slows both alike.
 //!
-//! Run: `cargo bench -p apitap-discovery --bench content [-- simulator|ids|sensitive|absorb|classify]`
+//! `skim` compares the skim that lets the inventory leave a body unanalysed (`skim_body`,
+//! with object ids) with the full analysis of the same bodies (shown as "before").
+//!
+//! Run: `cargo bench -p apitap-discovery --bench content [-- simulator|ids|sensitive|skim|absorb|classify]`
 //! (release build). Each figure is the best of several rounds of about 0.2 s; they are
 //! measurements for comparing builds on one machine, never thresholds. On a busy machine,
 //! count instructions instead: `perf stat -e instructions:u BENCH simulator now passes=100`
@@ -19,7 +22,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use apitap_discovery::content::{analyze_body, ContentLimits, JsonType};
+use apitap_discovery::content::{analyze_body, skim_body, ContentLimits, JsonType};
 use apitap_discovery::inventory::Shape;
 use apitap_discovery::template::classify;
 
@@ -179,6 +182,23 @@ fn main() {
     }
     if run("analyze sensitive") {
         bench_bodies("sensitive", &sensitive_bodies(), &limits);
+    }
+    if run("skim") {
+        let bytes: usize = corpus.iter().map(|(_, b)| b.len()).sum();
+        let times = per_item(
+            corpus.len(),
+            || {
+                for (ct, body) in &corpus {
+                    black_box(skim_body(Some(ct), black_box(body), &with_ids));
+                }
+            },
+            || {
+                for (ct, body) in &corpus {
+                    black_box(analyze_body(Some(ct), black_box(body), &with_ids));
+                }
+            },
+        );
+        show(&format!("skim_body (before: analyze_body), {} bodies of {} bytes", corpus.len(), bytes / corpus.len()), "body", times);
     }
     if run("absorb") {
         absorb(&corpus, &limits);

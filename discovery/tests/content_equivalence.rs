@@ -2,7 +2,10 @@
 //! the implementation before the optimisation gave (kept in `reference/` as the oracle), on
 //! thousands of generated and mutated inputs: the simulator's bodies cut at random places and
 //! mutated byte by byte, random JSON with sensitive values in keys and values, deep nesting,
-//! huge strings, escapes, forms, text, and every limit set small.
+//! huge strings, escapes, forms, text, and every limit set small. On every one of those inputs
+//! the skim (`skim_body`, the scanner without detectors that decides whether a body may be
+//! left unanalysed) gives the kind, JSON flag, truncation, shape hashes and object ids of the
+//! full analysis of the same body.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
 
@@ -10,7 +13,7 @@ mod reference;
 
 use std::collections::BTreeMap;
 
-use apitap_discovery::content::{analyze_body, BodyFacts, ContentLimits, JsonType};
+use apitap_discovery::content::{analyze_body, body_kind, skim_body, BodyFacts, BodySkim, ContentLimits, JsonType};
 use apitap_discovery::inventory::Shape;
 use apitap_discovery::template::classify;
 
@@ -331,6 +334,17 @@ fn check(ct: Option<&str>, body: &[u8], limits: &ContentLimits) -> BodyFacts {
         String::from_utf8_lossy(body)
     );
     assert_eq!(got.object_ids, want.object_ids);
+    // The skim's shape hashes come from its own scan of the bytes; those of the full facts
+    // from hashing the path strings the full analysis recorded.
+    let prefix = body.get(..limits.max_bytes).unwrap_or(body);
+    let skim = skim_body(ct, body, limits);
+    assert_eq!(
+        skim,
+        BodySkim::of_facts(body_kind(ct, prefix), &got),
+        "skim: content type {ct:?}, limits {limits:?}, body {:?}",
+        String::from_utf8_lossy(body)
+    );
+    assert_eq!(skim.keys.len(), if got.json { got.shape.len() } else { 0 });
     got
 }
 

@@ -368,6 +368,15 @@ impl Pipeline {
             );
         }
         if let Some(a) = self.analysis.as_deref() {
+            let inv = a.inventory.stats();
+            all.insert(
+                "inventory",
+                BTreeMap::from([
+                    ("transactions", inv.transactions),
+                    ("bodies_analysed", inv.bodies_analysed),
+                    ("bodies_sampled_out", inv.bodies_sampled_out),
+                ]),
+            );
             if let Some(b) = a.behaviour() {
                 let st = b.stats();
                 let al = b.alert_stats();

@@ -34,6 +34,9 @@ struct Frame {
     base_ok: bool,
     /// The current member's (or the elements') path fits the limit.
     ok: bool,
+    /// Values at the current path are object identifiers ([`super::is_id_key`]), worked out
+    /// once per key rather than once per value.
+    id: bool,
 }
 
 /// How a scan ended, when it did not reach a complete document.
@@ -54,11 +57,25 @@ struct Scanner<'a, 'o> {
     buf: Vec<u8>,
     contexts: Contexts,
     too_deep: u32,
+    /// Skim mode ([`skim`]): no detectors on values, and the shape as hashes only.
+    skim: bool,
 }
 
 /// Scans `src` as JSON into `out`. Returns false, recording nothing, when the first non-blank
 /// byte cannot start a JSON value (the caller then scans the body as text).
 pub(crate) fn analyze(src: &[u8], limits: &ContentLimits, out: &mut Outcome) -> bool {
+    scan(src, limits, out, false)
+}
+
+/// [`analyze`] without what costs most: the detectors do not run on values (keys are still
+/// made into path segments exactly as [`analyze`] makes them) and the shape is kept as the
+/// hashes of its `(path, type)` pairs ([`super::shape::KeySet`]) instead of strings. The same
+/// paths, ids, events and cut points as [`analyze`], by construction: it is the same scanner.
+pub(crate) fn skim(src: &[u8], limits: &ContentLimits, out: &mut Outcome) -> bool {
+    scan(src, limits, out, true)
+}
+
+fn scan(src: &[u8], limits: &ContentLimits, out: &mut Outcome, skim: bool) -> bool {
     // A UTF-8 byte order mark is not JSON but some servers send one; offsets stay the body's.
     let bom = if src.starts_with(b"\xEF\xBB\xBF") {
         3
@@ -82,6 +99,7 @@ pub(crate) fn analyze(src: &[u8], limits: &ContentLimits, out: &mut Outcome) -> 
         buf: Vec::new(),
         contexts: Contexts::default(),
         too_deep: 0,
+        skim,
     };
     let stop = s.run();
     if s.too_deep > 0 {
@@ -225,14 +243,24 @@ impl<'a> Scanner<'a, '_> {
         self.stack.last().is_none_or(|f| f.ok)
     }
 
+    /// Whether values at the current path are collected as object identifiers.
+    fn collecting_ids(&self) -> bool {
+        // The root's path is empty, never an id key.
+        self.limits.max_ids > 0 && self.stack.last().is_some_and(|f| f.ok && f.id)
+    }
+
     fn record(&mut self, ty: JsonType) {
         if !self.recording() {
             self.out.shape.path_too_long();
             return;
         }
-        self.out
-            .shape
-            .insert(&self.path, ty, self.limits.max_fields);
+        if self.skim {
+            self.out.keys.insert(&self.path, ty, self.limits.max_fields);
+        } else {
+            self.out
+                .shape
+                .insert(&self.path, ty, self.limits.max_fields);
+        }
     }
 
 
@@ -271,10 +299,12 @@ impl<'a> Scanner<'a, '_> {
                 let (ty, integer) = self.number()?;
                 self.record(ty);
                 if let Some(digits) = integer.and_then(|(start, end)| self.src.get(start..end)) {
-                    let recording = self.recording();
-                    let (path, contexts) = (&self.path, &mut self.contexts);
-                    detect::scan_integer(digits, || contexts.of(path, recording), &mut self.out.tally);
-                    if self.limits.max_ids > 0 && recording && super::is_id_key(path) {
+                    if !self.skim {
+                        let recording = self.recording();
+                        let (path, contexts) = (&self.path, &mut self.contexts);
+                        detect::scan_integer(digits, || contexts.of(path, recording), &mut self.out.tally);
+                    }
+                    if self.collecting_ids() {
                         super::collect_id(&mut self.out.object_ids, self.limits.max_ids, digits);
                     }
                 }
@@ -313,11 +343,14 @@ impl<'a> Scanner<'a, '_> {
                 ok = false;
             }
         }
+        // An array's elements are ids when the array's own key names one (`AccountId[]`).
+        let id = !object && ok && self.limits.max_ids > 0 && super::is_id_key(&self.path);
         self.stack.push(Frame {
             object,
             outer_len,
             base_ok,
             ok,
+            id,
         });
     }
 
@@ -375,14 +408,21 @@ impl<'a> Scanner<'a, '_> {
                 self.path.extend_from_slice(&text);
             }
         }
+        let id = ok && self.limits.max_ids > 0 && super::is_id_key(&self.path);
         if let Some(frame) = self.stack.last_mut() {
             frame.ok = ok;
+            frame.id = id;
         }
         Ok(())
     }
 
     /// Runs the detectors on a complete string value, up to `max_string_bytes` of it.
     fn detect_string(&mut self, raw: &RawString) {
+        let ids = self.collecting_ids();
+        if self.skim && !ids {
+            // Long strings only shorten the detectors' view, which a skim does not take.
+            return;
+        }
         let max = self.limits.max_string_bytes;
         let whole = self.src.get(raw.start..raw.end).unwrap_or(&[]);
         let (text, cut): (&[u8], bool) = if raw.escaped {
@@ -394,10 +434,12 @@ impl<'a> Scanner<'a, '_> {
         if cut {
             self.out.long_strings = self.out.long_strings.saturating_add(1);
         }
-        let recording = self.recording();
-        let (path, contexts) = (&self.path, &mut self.contexts);
-        detect::scan_value(text, cut, || contexts.of(path, recording), &mut self.out.tally);
-        if self.limits.max_ids > 0 && !cut && recording && super::is_id_key(path) {
+        if !self.skim {
+            let recording = self.recording();
+            let (path, contexts) = (&self.path, &mut self.contexts);
+            detect::scan_value(text, cut, || contexts.of(path, recording), &mut self.out.tally);
+        }
+        if ids && !cut {
             super::collect_id(&mut self.out.object_ids, self.limits.max_ids, text);
         }
     }

@@ -131,6 +131,73 @@ impl Shape {
     }
 }
 
+/// The `(path, type)` pairs of one body as hashes only ([`key_hash`]), distinct, in first-seen
+/// order, at most `max_fields`: what a skim keeps instead of a [`Shape`], with no allocation
+/// per pair. Pairs are told apart by their 64-bit hash alone; two pairs with one hash count
+/// as one (harmless where it is used: deciding whether a body may be left unanalysed).
+#[derive(Default)]
+pub(crate) struct KeySet {
+    entries: Vec<u64>,
+    /// Open addressing over the hashes themselves (`0` free, a hash of 0 stored as 1); the
+    /// length is a power of two, at least twice the number of entries.
+    slots: Vec<u64>,
+    dropped: u32,
+}
+
+/// The hash a pair is known by: the same function over the same bytes as [`Shape::insert`],
+/// so a path recorded as text and hashed later ([`super::shape_key`]) gives the same value.
+pub(crate) fn key_hash(path: &[u8], ty: JsonType) -> u64 {
+    hash_bytes(path, ty as u64)
+}
+
+impl KeySet {
+    /// Records the pair unless known; a new pair past `max` is counted as dropped.
+    pub fn insert(&mut self, path: &[u8], ty: JsonType, max: usize) {
+        let h = key_hash(path, ty).max(1);
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut at = h as usize & mask;
+        while let Some(&s) = self.slots.get(at) {
+            if s == 0 {
+                break;
+            }
+            if s == h {
+                return;
+            }
+            at = (at + 1) & mask;
+        }
+        if self.entries.len() >= max {
+            self.dropped = self.dropped.saturating_add(1);
+            return;
+        }
+        self.entries.push(h);
+        if self.entries.len() * 2 > self.slots.len() {
+            let size = (self.entries.len() * 4).next_power_of_two().max(INITIAL_SLOTS);
+            self.slots = vec![0; size];
+            let mask = size - 1;
+            for &e in &self.entries {
+                let mut at = e as usize & mask;
+                while self.slots.get(at).is_some_and(|s| *s != 0) {
+                    at = (at + 1) & mask;
+                }
+                if let Some(s) = self.slots.get_mut(at) {
+                    *s = e;
+                }
+            }
+        } else if let Some(s) = self.slots.get_mut(at) {
+            *s = h;
+        }
+    }
+
+    /// New pairs not kept because the bound was reached.
+    pub fn dropped(&self) -> u32 {
+        self.dropped
+    }
+
+    pub fn into_entries(self) -> Vec<u64> {
+        self.entries
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +221,22 @@ mod tests {
                 ("a".to_string(), JsonType::Null)
             ]
         );
+    }
+
+    #[test]
+    fn key_sets_keep_the_same_pairs_as_shapes() {
+        let mut s = Shape::default();
+        let mut k = KeySet::default();
+        let pairs: Vec<(String, JsonType)> = (0..300)
+            .map(|i| (format!("a.b{}", i % 97), if i % 3 == 0 { JsonType::Null } else { JsonType::String }))
+            .collect();
+        for (p, t) in &pairs {
+            s.insert(p.as_bytes(), *t, 64);
+            k.insert(p.as_bytes(), *t, 64);
+        }
+        assert_eq!(s.counts().dropped, k.dropped());
+        let hashes: Vec<u64> = s.into_entries().iter().map(|(p, t)| key_hash(p.as_bytes(), *t).max(1)).collect();
+        assert_eq!(hashes.len(), 64);
+        assert_eq!(k.into_entries(), hashes);
     }
 }

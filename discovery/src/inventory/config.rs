@@ -1,5 +1,6 @@
 //! What the inventory is told by the operator: scope, limits, accepted shadow endpoints.
 
+use super::SamplingConfig;
 use crate::content::ContentLimits;
 use crate::template::TemplateConfig;
 
@@ -12,6 +13,9 @@ pub struct InventoryConfig {
     pub templates: TemplateConfig,
     /// Limits of body analysis.
     pub content: ContentLimits,
+    /// Which bodies get the full analysis once an endpoint's bodies are known (see
+    /// `SamplingConfig` for the defaults and what sampling keeps).
+    pub sampling: SamplingConfig,
     /// Services (hosts) tracked; requests for further services are counted in
     /// `services_overflow` only. The Host header is chosen by the client, so a scanner sending
     /// random hosts must not grow the inventory. Default 2,000.
@@ -63,6 +67,7 @@ impl Default for InventoryConfig {
             scope: ScopeConfig::default(),
             templates: TemplateConfig::default(),
             content: ContentLimits::default(),
+            sampling: SamplingConfig::default(),
             max_object_ids: 0,
             max_services: 2_000,
             max_endpoints_per_service: 2_000,

@@ -33,6 +33,7 @@ mod openapi_out;
 mod persist;
 mod report;
 mod resolve;
+mod sampling;
 mod scope;
 mod service;
 mod snapshot;
@@ -40,7 +41,7 @@ mod stats;
 mod time;
 mod traffic;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 pub use changes::{
@@ -56,6 +57,7 @@ pub use stats::{BoundedCounts, EndpointStats, MergeLimits, Shape};
 pub use observed::{Landing, Observed};
 pub use openapi_out::reconstruct;
 pub use persist::{RestoreReport, MAX_SNAPSHOT_OPERATIONS};
+pub use sampling::{picked, BodyInput, BodySampler, PreparedBodies, Sampling, SamplingConfig, MAX_SAMPLED_MEDIA};
 pub use snapshot::{
     DocumentedSnapshot, EndpointSnapshot, InferredSnapshot, InventorySnapshot, NotFoundSnapshot, OtherSnapshot, RouteId,
     ServiceSnapshot, SpecId, SpecSnapshot, SpecUseSnapshot, TargetSnapshot, MAX_SNAPSHOT_COUNT, MAX_SNAPSHOT_TEXT, SNAPSHOT_FORMAT,
@@ -63,7 +65,6 @@ pub use snapshot::{
 pub use time::rfc3339;
 pub use traffic::{HourTraffic, Traffic, TrafficReport, NS_PER_HOUR};
 
-use crate::content::{analyze_body, BodyFacts, SensitiveKind};
 use crate::specmatch::{MatchTarget, SpecSet};
 pub use service::TlsFacts;
 use service::{Documented, Inferred, Service};
@@ -83,6 +84,13 @@ pub struct InventoryStats {
     pub tls_sessions: u64,
     /// Methods that were not a plausible token (counted as `OTHER`).
     pub odd_methods: u64,
+    /// Bodies (requests and responses) given the full analysis: shape and sensitive data.
+    #[serde(default)]
+    pub bodies_analysed: u64,
+    /// Bodies only skimmed (object ids, a check for anything new) because their endpoint's
+    /// bodies were known and the transaction was not in the sample ([`SamplingConfig`]).
+    #[serde(default)]
+    pub bodies_sampled_out: u64,
 }
 
 /// Per-spec use of its base path, to tell whether the base path ever appears in traffic.
@@ -318,10 +326,9 @@ impl Inventory {
                 &mut ep.stats
             }
         };
-        let facts = account(stats, obs, query, cfg, &limits, prepared);
-        if let Some(f) = facts {
-            out.response_sensitive = f.sensitive.iter().map(|(_, n)| *n).sum();
-            out.response_ids = f.object_ids;
+        if let Some(taken) = account(stats, obs, query, cfg, &limits, prepared, &mut self.stats) {
+            out.response_sensitive = taken.sensitive;
+            out.response_ids = taken.object_ids;
         }
         out
     }
@@ -351,18 +358,6 @@ impl Inventory {
     }
 }
 
-/// Adds one body's facts to a direction's shape and sensitive-data counts.
-fn absorb(shape: &mut Shape, sensitive: &mut BTreeMap<SensitiveKind, u64>, facts: &BodyFacts, max_fields: usize) {
-    shape.json_bodies += u64::from(facts.json);
-    shape.truncated_bodies += u64::from(facts.truncated);
-    for (path, ty) in &facts.shape {
-        shape.add(path, *ty, max_fields);
-    }
-    for (kind, n) in &facts.sensitive {
-        *sensitive.entry(*kind).or_default() += u64::from(*n);
-    }
-}
-
 /// The landing of a request counted on an inferred endpoint: shadow (accepted or not), or
 /// zombie when the server signals deprecation.
 fn inferred_landing(cfg: &InventoryConfig, service: &str, method: &str, template: &str, stats: &EndpointStats, obs: &Observation<'_>) -> Landing {
@@ -372,45 +367,8 @@ fn inferred_landing(cfg: &InventoryConfig, service: &str, method: &str, template
     Landing::Endpoint { class: Classification::Shadow, accepted: report::accepted_for(cfg, service, method, template).is_some() }
 }
 
-/// Facts of a request body under `cfg`.
-fn request_facts(cfg: &InventoryConfig, content_type: Option<&str>, body: &[u8]) -> BodyFacts {
-    analyze_body(content_type, body, &cfg.content)
-}
-
-/// Facts of a response body under `cfg` (object ids up to `max_object_ids`).
-fn response_facts(cfg: &InventoryConfig, content_type: Option<&str>, body: &[u8]) -> BodyFacts {
-    let content = crate::content::ContentLimits { max_ids: cfg.max_object_ids, ..cfg.content };
-    analyze_body(content_type, body, &content)
-}
-
-/// The facts of a transaction's bodies, computed away from the inventory: body analysis is a
-/// pure function of the bytes and the configuration, and the costliest part of observing a
-/// transaction, so a worker thread can compute it while the inventory's owner merges.
-#[derive(Clone, Debug, Default)]
-pub struct PreparedBodies {
-    /// Facts of the request body; `None` when it was empty.
-    pub request: Option<BodyFacts>,
-    /// Facts of the response body; `None` when it was empty.
-    pub response: Option<BodyFacts>,
-}
-
-impl PreparedBodies {
-    /// The facts [`Inventory::observe_sized`] would compute for these bodies under `cfg`.
-    pub fn compute(
-        cfg: &InventoryConfig,
-        request_content_type: Option<&str>,
-        request_body: &[u8],
-        response_content_type: Option<&str>,
-        response_body: &[u8],
-    ) -> Self {
-        PreparedBodies {
-            request: (!request_body.is_empty()).then(|| request_facts(cfg, request_content_type, request_body)),
-            response: (!response_body.is_empty()).then(|| response_facts(cfg, response_content_type, response_body)),
-        }
-    }
-}
-
-/// Counts one transaction on an endpoint; returns the response body's facts when it had one.
+/// Counts one transaction on an endpoint; says what became of the response body when it had
+/// one.
 fn account(
     stats: &mut EndpointStats,
     obs: &Observation<'_>,
@@ -418,11 +376,10 @@ fn account(
     cfg: &InventoryConfig,
     limits: &MergeLimits,
     prepared: Option<PreparedBodies>,
-) -> Option<BodyFacts> {
-    let (pre_request, pre_response) = match prepared {
-        Some(p) => (Some(p.request), Some(p.response)),
-        None => (None, None),
-    };
+    counters: &mut InventoryStats,
+) -> Option<sampling::Taken> {
+    let (pre_request, pre_response) = sampling::split(prepared);
+    let picked = sampling::picked(&cfg.sampling, obs.ts);
     stats.hit(obs.ts);
     let client = digest(obs.client);
     stats.clients.insert(client);
@@ -451,24 +408,35 @@ fn account(
         }
     }
     if !obs.request_body.is_empty() {
-        let facts = match pre_request {
-            Some(p) => p.unwrap_or_default(),
-            None => request_facts(cfg, obs.request_content_type, obs.request_body),
+        let side = sampling::Side { shape: &mut stats.request_shape, sensitive: &mut stats.request_sensitive, sampling: &mut stats.request_sampling };
+        let body = sampling::Body {
+            content_type: obs.request_content_type,
+            bytes: obs.request_body,
+            limits: sampling::request_limits(cfg),
+            picked,
+            forced: false,
+            prepared: pre_request,
         };
-        absorb(&mut stats.request_shape, &mut stats.request_sensitive, &facts, limits.shape_fields);
+        sampling::take(cfg, side, body, counters);
     }
     let mut response = None;
     if !obs.response_body.is_empty() {
-        let facts = match pre_response {
-            Some(p) => p.unwrap_or_default(),
-            None => response_facts(cfg, obs.response_content_type, obs.response_body),
-        };
-        absorb(&mut stats.response_shape, &mut stats.response_sensitive, &facts, limits.shape_fields);
         let success = obs.status.is_some_and(|s| (200..300).contains(&s));
-        if success && obs.auth == AuthKind::None && !facts.sensitive.is_empty() {
+        let side =
+            sampling::Side { shape: &mut stats.response_shape, sensitive: &mut stats.response_sensitive, sampling: &mut stats.response_sampling };
+        let body = sampling::Body {
+            content_type: obs.response_content_type,
+            bytes: obs.response_body,
+            limits: sampling::response_limits(cfg),
+            picked,
+            forced: sampling::forced_response(obs.auth, obs.status),
+            prepared: pre_response,
+        };
+        let taken = sampling::take(cfg, side, body, counters);
+        if success && obs.auth == AuthKind::None && taken.sensitive > 0 {
             stats.sensitive_unauthenticated += 1;
         }
-        response = Some(facts);
+        response = Some(taken);
     }
     if obs.deprecation_signalled {
         stats.deprecation_signals += 1;

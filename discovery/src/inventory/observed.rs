@@ -43,9 +43,11 @@ pub struct Observed {
     pub api: Option<String>,
     /// Where it landed.
     pub landing: Landing,
-    /// Sensitive values in the response body (all kinds together).
+    /// Sensitive values in the response body (all kinds together); 0 when body sampling left
+    /// the body unanalysed, which it never does for a successful response to a request
+    /// without credentials ([`super::SamplingConfig`]).
     pub response_sensitive: u32,
-    /// Object identifiers in the response body (see
+    /// Object identifiers in the response body, whether it was analysed or only skimmed (see
     /// [`ContentLimits::max_ids`](crate::content::ContentLimits::max_ids) and
     /// [`InventoryConfig::max_object_ids`](super::InventoryConfig::max_object_ids)).
     pub response_ids: Vec<String>,

@@ -267,6 +267,8 @@ impl Inventory {
             (c.services_overflow, "counters.services_overflow"),
             (c.tls_sessions, "counters.tls_sessions"),
             (c.odd_methods, "counters.odd_methods"),
+            (c.bodies_analysed, "counters.bodies_analysed"),
+            (c.bodies_sampled_out, "counters.bodies_sampled_out"),
         ] {
             count(v, what).map_err(fail)?;
         }

@@ -671,7 +671,7 @@ pub(super) fn build(
                     path: Some(template.clone()),
                     count: st.sensitive_unauthenticated,
                     detail: format!(
-                        "successful responses with sensitive data ({} values) to requests without credentials",
+                        "successful responses with sensitive data ({} values in the responses analysed) to requests without credentials",
                         sensitive_total(st)
                     ),
                 });
@@ -730,6 +730,8 @@ pub(super) fn build(
         ("services_overflow", stats.services_overflow),
         ("tls_sessions", stats.tls_sessions),
         ("odd_methods", stats.odd_methods),
+        ("bodies_analysed", stats.bodies_analysed),
+        ("bodies_sampled_out", stats.bodies_sampled_out),
     ]);
     InventoryReport {
         schema_version: INVENTORY_SCHEMA_VERSION,

@@ -22,6 +22,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::distinct::{Distinct, DistinctSnapshot};
+use super::sampling::{BodySampler, Sampling};
 use super::observe::AuthKind;
 use super::service::{NotFound, TlsFacts};
 use super::stats::{BoundedCounts, EndpointStats, Shape, LATENCY_MAX_MICROS, LATENCY_MIN_MICROS};
@@ -245,6 +246,13 @@ pub struct EndpointSnapshot {
     pub sensitive_unauthenticated: u64,
     /// Deprecation signals.
     pub deprecation_signals: u64,
+    /// Body sampling of requests (absent in snapshots from before sampling: the endpoint
+    /// analyses its next bodies in full).
+    #[serde(default)]
+    pub request_sampler: BodySampler,
+    /// Body sampling of responses (same).
+    #[serde(default)]
+    pub response_sampler: BodySampler,
 }
 
 /// The largest counter a snapshot may carry: far above anything a sensor counts (2^62
@@ -324,6 +332,15 @@ fn shape(mut s: Shape, max: usize, what: &str) -> Result<(Shape, u64), String> {
     Ok((s, cut))
 }
 
+/// Checks a body sampler read from a snapshot (its media types are cut to
+/// [`super::MAX_SAMPLED_MEDIA`] by [`Sampling::restore`]).
+fn sampler(s: BodySampler, what: &str) -> Result<BodySampler, String> {
+    for m in &s.media {
+        text(m, what)?;
+    }
+    Ok(s)
+}
+
 fn counts_map<K: Ord + Copy>(m: &BTreeMap<K, u64>, what: &str) -> Result<BTreeMap<K, u64>, String> {
     m.iter().map(|(k, v)| count(*v, what).map(|v| (*k, v))).collect()
 }
@@ -352,6 +369,8 @@ impl EndpointStats {
             response_sensitive: self.response_sensitive.clone(),
             sensitive_unauthenticated: self.sensitive_unauthenticated,
             deprecation_signals: self.deprecation_signals,
+            request_sampler: self.request_sampling.state.clone(),
+            response_sampler: self.response_sampling.state.clone(),
         }
     }
 
@@ -412,6 +431,8 @@ impl EndpointStats {
             response_sensitive: counts_map(&s.response_sensitive, "response_sensitive")?,
             sensitive_unauthenticated: s.sensitive_unauthenticated,
             deprecation_signals: s.deprecation_signals,
+            request_sampling: Sampling::restore(sampler(s.request_sampler, "request_sampler")?),
+            response_sampling: Sampling::restore(sampler(s.response_sampler, "response_sampler")?),
         };
         Ok((stats, c1 + c2 + c3 + c4 + c5))
     }

@@ -7,6 +7,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::distinct::Distinct;
+use super::sampling::Sampling;
 use crate::content::{JsonType, SensitiveKind};
 
 /// Latency histogram range: 10 µs to ten minutes, two significant digits, 32-bit counts:
@@ -58,18 +59,21 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// Adds one field path with its type.
-    pub fn add(&mut self, path: &str, ty: JsonType, max: usize) {
+    /// Adds one field path with its type; returns whether the pair is new to the shape.
+    pub fn add(&mut self, path: &str, ty: JsonType, max: usize) -> bool {
         if let Some(types) = self.fields.get_mut(path) {
             if !types.contains(&ty) {
                 types.push(ty);
                 types.sort();
+                return true;
             }
         } else if self.fields.len() < max {
             self.fields.insert(path.to_string(), vec![ty]);
+            return true;
         } else {
             self.dropped += 1;
         }
+        false
     }
 
     fn merge(&mut self, other: &Shape, max: usize) {
@@ -121,6 +125,10 @@ pub struct EndpointStats {
     pub sensitive_unauthenticated: u64,
     /// Responses with a `Deprecation` or `Sunset` header.
     pub deprecation_signals: u64,
+    /// Which request bodies get the full analysis.
+    pub request_sampling: Sampling,
+    /// Which response bodies get the full analysis.
+    pub response_sampling: Sampling,
 }
 
 impl EndpointStats {
@@ -144,6 +152,8 @@ impl EndpointStats {
             response_sensitive: BTreeMap::new(),
             sensitive_unauthenticated: 0,
             deprecation_signals: 0,
+            request_sampling: Sampling::default(),
+            response_sampling: Sampling::default(),
         }
     }
 
@@ -213,6 +223,8 @@ impl EndpointStats {
         }
         self.sensitive_unauthenticated += other.sensitive_unauthenticated;
         self.deprecation_signals += other.deprecation_signals;
+        self.request_sampling.merge(&other.request_sampling);
+        self.response_sampling.merge(&other.response_sampling);
     }
 }
 
