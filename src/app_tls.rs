@@ -211,11 +211,25 @@ impl TlsConn {
         if !closing && (!self.hellos_done() || !decided) {
             return None;
         }
+        // A decrypted TLS 1.3 handshake shows the server's chain a few records after the
+        // hellos: wait for it (or the close, for a resumed session that sends none).
+        let tls13 = self.server_hello.as_deref().is_some_and(|s| s.version() == 0x0304);
+        let chain_pending = self.decrypt.as_deref().is_some_and(|d| d.dec.status() == DecryptStatus::Decrypting && d.dec.server_certificates().is_none());
+        if !closing && tls13 && chain_pending {
+            return None;
+        }
         let hello = self.hello.take()?;
         self.reported = true;
         let server_hello = self.server_hello.take();
         let chosen = server_hello.as_deref().map(|s| (s.version(), s.cipher_suite));
-        let chain = self.server.certificates().map_or(&[][..], |c| c.certs.as_slice());
+        // TLS 1.2 sends the server's chain in the clear; TLS 1.3 only inside the decrypted
+        // handshake.
+        let decrypted_chain = self.decrypt.as_deref().and_then(|d| d.dec.server_certificates());
+        let chain = match (self.server.certificates(), &decrypted_chain) {
+            (Some(c), _) => c.certs.as_slice(),
+            (None, Some(c)) => c.certs.as_slice(),
+            (None, None) => &[][..],
+        };
         let ts_secs = self.ts.map_or(0, |t| i64::try_from(t.0 / 1_000_000_000).unwrap_or(i64::MAX));
         let posture = assess(&PostureConfig::default(), chosen, chain, ts_secs);
         let decrypted = self.decryption() == Some(DecryptStatus::Decrypting);

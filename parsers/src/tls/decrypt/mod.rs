@@ -237,6 +237,13 @@ impl TlsDecryptor {
         Some(parse_tls13_certificate(body, self.client.certificate_truncated))
     }
 
+    /// The server's certificate chain from a decrypted TLS 1.3 handshake: `None` when none
+    /// was seen (TLS 1.2 sends it in the clear: see [`HelloParser`](super::HelloParser)).
+    pub fn server_certificates(&self) -> Option<CertificateChain> {
+        let body = self.server.certificate.as_deref()?;
+        Some(parse_tls13_certificate(body, self.server.certificate_truncated))
+    }
+
     /// The next output, in order.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()

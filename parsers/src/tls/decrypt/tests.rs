@@ -116,6 +116,25 @@ fn the_client_certificate_of_tls13_mutual_tls_is_read_once_decrypted() {
 }
 
 #[test]
+fn the_server_chain_of_a_decrypted_tls13_handshake_is_the_one_tls12_sends_in_the_clear() {
+    // Every case was made by the same s_server with the same certificate and chain.
+    let mut clear = HelloParser::new(Side::Server);
+    for (from_client, seg) in lines(&format!("{DIR}/tls12-aes128gcm.txt")) {
+        if !from_client {
+            let _ = clear.feed(&seg);
+        }
+    }
+    let clear = clear.certificates().expect("TLS 1.2 server chain").clone();
+    assert_eq!(clear.certs.len(), 2);
+    for case in ["tls13-aes128gcm", "tls13-chacha", "tls13-mtls"] {
+        let (d, _) = replay(case, &keylog(case), DecryptConfig::default(), usize::MAX);
+        assert_eq!(d.server_certificates().as_ref(), Some(&clear), "{case}");
+    }
+    let (d, _) = replay("tls13-chacha", &NoKeys, DecryptConfig::default(), usize::MAX);
+    assert!(d.server_certificates().is_none(), "encrypted without keys");
+}
+
+#[test]
 fn a_cbc_suite_is_reported_unsupported_and_holds_nothing() {
     let (d, out) = replay("tls12-cbc", &keylog("tls12-cbc"), DecryptConfig::default(), usize::MAX);
     assert_eq!(d.status(), DecryptStatus::Unsupported(0xc023));

@@ -75,8 +75,8 @@ pub(crate) struct Way {
     app_secret: Option<Zeroizing<Vec<u8>>>,
     /// A KeyUpdate was opened: the next record uses the next generation of keys.
     pending_update: bool,
-    /// TLS 1.3: the body of this side's encrypted Certificate message (the client's, under
-    /// mutual TLS), bounded by the caller's limit.
+    /// TLS 1.3: the body of this side's encrypted Certificate message (the server's chain,
+    /// and the client's under mutual TLS), bounded by the caller's limit.
     pub(crate) certificate: Option<Vec<u8>>,
     pub(crate) certificate_truncated: bool,
 }
