@@ -6,7 +6,7 @@ use std::path::Path;
 
 use apitap_discovery::behaviour::{Anomaly, Behaviour, Transaction};
 use apitap_discovery::identity::{GeoDb, IdSource, Identifier, Identity, RequestFacts};
-use apitap_discovery::inventory::{split_target, AuthKind, Inventory, Observation, PreparedBodies};
+use apitap_discovery::inventory::{split_target, AuthKind, BodyInput, Inventory, Observation, PreparedBodies};
 use apitap_parsers::http::{Direction, HttpEvent, HttpTransaction};
 
 /// Request framing events that matter to the smuggling detector (request side only).
@@ -41,6 +41,26 @@ pub struct Analysis {
     anomalies: Vec<Anomaly>,
 }
 
+/// How a transaction authenticated, as the inventory counts it.
+fn auth_kind(tx: &HttpTransaction) -> AuthKind {
+    AuthKind::from_parts(tx.auth_scheme.as_deref(), tx.api_key_header.is_some())
+}
+
+/// The facts of a transaction that body analysis and its sampling read: the same ones
+/// [`Analysis::observe`] gives the inventory, so that bodies prepared ahead on a worker thread
+/// take the same sampling decisions as the inventory would.
+pub fn body_input(tx: &HttpTransaction) -> BodyInput<'_> {
+    BodyInput {
+        ts: tx.ts,
+        auth: auth_kind(tx),
+        status: tx.status_code,
+        request_content_type: tx.request_content_type.as_deref(),
+        request_body: &tx.request_body,
+        response_content_type: tx.response_content_type.as_deref(),
+        response_body: &tx.response_body,
+    }
+}
+
 impl Analysis {
     /// Inventory only, or inventory with identities and detectors.
     pub fn new(inventory: Inventory, identifier: Identifier, behaviour: Option<Behaviour>) -> Self {
@@ -61,7 +81,7 @@ impl Analysis {
     ) {
         let latency_ms = crate::record::latency(tx);
         let has = |names: &[String], want: &[&str]| names.iter().any(|n| want.iter().any(|w| n.eq_ignore_ascii_case(w)));
-        let auth = AuthKind::from_parts(tx.auth_scheme.as_deref(), tx.api_key_header.is_some());
+        let auth = auth_kind(tx);
         let (path, _) = split_target(tx.uri.as_deref().unwrap_or("/"));
         let headers: Vec<(&str, &[u8])> = tx.retained.iter().collect();
         let facts = RequestFacts {

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use apitap_discovery::inventory::{AuthKind, BodyInput, InventoryConfig, PreparedBodies};
+use apitap_discovery::inventory::{InventoryConfig, PreparedBodies};
 use apitap_parsers::http::{detect_request, detect_response, Detection, Direction, HttpConfig, HttpConnParser, HttpStats, HttpTransaction};
 use apitap_parsers::tls::decrypt::{DecryptConfig, DecryptStats, DecryptStatus, KeySource};
 use apitap_sensor::stream::{CloseReason, ConnId, ConnInfo, Dir, StreamSink, TcpEvent};
@@ -284,7 +284,6 @@ impl AppLayer {
         self.decrypt_cfg = cfg;
     }
 
-
     /// HTTP settings for connections that start from now on (a reload); parsers already
     /// running keep theirs.
     pub fn set_http_config(&mut self, cfg: Arc<HttpConfig>) {
@@ -376,8 +375,7 @@ impl AppLayer {
                 self.stats.detect_overflow_bytes += rest.len() as u64;
             }
             State::Tls(tls) => {
-                let keys: &dyn KeySource = self.tls_keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
-                let mut ctx = PlainCtx { keys, http_cfg: &self.http_cfg, http_stats: &mut self.http_stats };
+                let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &mut self.http_stats);
                 tls.feed(ts, dir, rest, &mut ctx);
                 self.collect(info);
                 self.settle_tls(info);
@@ -399,20 +397,11 @@ impl AppLayer {
             _ => return,
         };
         while let Some(tx) = parser.poll_transaction() {
-            let bodies = self.analysis.as_deref().filter(|_| self.prepare_bodies).map(|cfg| {
-                // The same facts `Analysis::observe` gives the inventory, so both sides take
-                // the same sampling decisions.
-                let input = BodyInput {
-                    ts: tx.ts,
-                    auth: AuthKind::from_parts(tx.auth_scheme.as_deref(), tx.api_key_header.is_some()),
-                    status: tx.status_code,
-                    request_content_type: tx.request_content_type.as_deref(),
-                    request_body: &tx.request_body,
-                    response_content_type: tx.response_content_type.as_deref(),
-                    response_body: &tx.response_body,
-                };
-                PreparedBodies::compute(cfg, &input)
-            });
+            let bodies = self
+                .analysis
+                .as_deref()
+                .filter(|_| self.prepare_bodies)
+                .map(|cfg| PreparedBodies::compute(cfg, &crate::analysis::body_input(&tx)));
             let tcp_events = conn.tcp_events.take();
             let finished = Finished { info: info.clone(), swapped, uid: conn_uid(info), tx, tcp_events, bodies, decrypted, client_cert: client_cert.clone() };
             self.done.push(Done::Txn(Box::new(finished)));
@@ -481,8 +470,7 @@ impl AppLayer {
                         let det = std::mem::take(&mut **det);
                         let decrypt = self.tls_keys.is_some().then_some(&self.decrypt_cfg);
                         let mut tls = Box::new(TlsConn::new(swapped, decrypt));
-                        let keys: &dyn KeySource = self.tls_keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
-                        let mut ctx = PlainCtx { keys, http_cfg: &self.http_cfg, http_stats: &mut self.http_stats };
+                        let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &mut self.http_stats);
                         let mut sides = [(Dir::FromOrig, det.orig), (Dir::FromResp, det.resp)];
                         sides.sort_by_key(|(_, s)| s.first_ts.unwrap_or(Timestamp(u64::MAX)));
                         for (dir, side) in sides {
@@ -558,16 +546,16 @@ impl AppLayer {
 /// Key source of a layer without key logs.
 static NO_KEYS: apitap_parsers::tls::decrypt::NoKeys = apitap_parsers::tls::decrypt::NoKeys;
 
-/// Whether a TLS connection is being decrypted (`Some(true)`), or could still be; `None` when
-/// the connection is not TLS.
-fn tls_status(conns: &HashMap<ConnId, Conn>, info: &ConnInfo) -> Option<bool> {
-    match conns.get(&info.id).map(|c| &c.state) {
-        Some(State::Tls(t)) => Some(matches!(
-            t.decryption(),
-            Some(DecryptStatus::Decrypting | DecryptStatus::Pending | DecryptStatus::WaitingForKeys)
-        )),
-        _ => None,
-    }
+/// What a TLS connection's decryption and HTTP parsing need from the layer: the key source
+/// (none without key logs), HTTP settings and counters. Takes the fields, not the layer, so
+/// that a connection of the layer's map can be borrowed at the same time.
+fn plain_ctx<'a>(
+    keys: &'a Option<Arc<dyn KeySource + Send + Sync>>,
+    http_cfg: &'a Arc<HttpConfig>,
+    http_stats: &'a mut HttpStats,
+) -> PlainCtx<'a> {
+    let keys: &dyn KeySource = keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
+    PlainCtx { keys, http_cfg, http_stats }
 }
 
 /// What the buffered bytes say about TLS.
@@ -621,8 +609,7 @@ impl StreamSink for AppLayer {
         match c.detecting() {
             State::New | State::NotHttp => {}
             State::Tls(tls) => {
-                let keys: &dyn KeySource = self.tls_keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
-                let mut ctx = PlainCtx { keys, http_cfg: &self.http_cfg, http_stats: &mut self.http_stats };
+                let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &mut self.http_stats);
                 tls.feed(ts, dir, data, &mut ctx);
                 self.collect(conn);
                 self.settle_tls(conn);
@@ -653,12 +640,12 @@ impl StreamSink for AppLayer {
             State::Tls(tls) => {
                 // A hello with a hole cannot be parsed, and a protected direction cannot be
                 // framed past one: the decryptor stops that direction.
-                let keys: &dyn KeySource = self.tls_keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
-                let mut ctx = PlainCtx { keys, http_cfg: &self.http_cfg, http_stats: &mut self.http_stats };
+                let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &mut self.http_stats);
                 tls.gap(ts, dir, len, &mut ctx);
+                // Without decryption going on the hellos cannot be completed past the gap.
+                let closing = !tls.may_decrypt();
                 self.collect(conn);
-                let hellos_broken = !matches!(tls_status(&self.conns, conn), Some(true));
-                self.settle_tls_at(conn, hellos_broken);
+                self.settle_tls_at(conn, closing);
             }
             State::Http { parser, swapped } => {
                 parser.handle_gap(&mut self.http_stats, ts.0, to_direction(dir, *swapped), len);
@@ -680,12 +667,11 @@ impl StreamSink for AppLayer {
         match c.detecting() {
             State::New | State::NotHttp => {}
             State::Tls(tls) => {
-                let keys: &dyn KeySource = self.tls_keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
-                let mut ctx = PlainCtx { keys, http_cfg: &self.http_cfg, http_stats: &mut self.http_stats };
+                let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &mut self.http_stats);
                 tls.eof(ts, dir, &mut ctx);
+                let closing = !tls.may_decrypt();
                 self.collect(conn);
-                let decrypting = matches!(tls_status(&self.conns, conn), Some(true));
-                self.settle_tls_at(conn, !decrypting);
+                self.settle_tls_at(conn, closing);
             }
             State::Http { parser, swapped } => {
                 parser.handle_eof(&mut self.http_stats, ts.0, to_direction(dir, *swapped));
@@ -722,16 +708,15 @@ impl StreamSink for AppLayer {
                 // Nothing arrived: as undecided as a connection whose bytes said nothing yet.
                 State::New | State::Detecting(_) => self.stats.undecided_connections += 1,
                 State::Tls(tls) => {
-                    let keys: &dyn KeySource = self.tls_keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
-                    let mut ctx = PlainCtx { keys, http_cfg: &self.http_cfg, http_stats: &mut self.http_stats };
+                    let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &mut self.http_stats);
                     tls.close(ts, &mut ctx);
                 }
                 State::NotHttp => {}
             }
         }
+        // Collect before settling: settling a TLS connection drops its HTTP parser.
         self.collect(conn);
         self.settle_tls_at(conn, true);
-        self.collect(conn);
         if let Some(c) = self.conns.remove(&conn.id) {
             self.buffered_total = self.buffered_total.saturating_sub(c.accounted);
         }

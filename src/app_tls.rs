@@ -92,9 +92,14 @@ impl TlsConn {
         self.client.buffered_bytes() + self.server.buffered_bytes() + d
     }
 
+    /// Whether bytes of TCP direction `dir` come from the TLS client.
+    fn is_client_side(&self, dir: Dir) -> bool {
+        (dir == Dir::FromOrig) != self.swapped
+    }
+
     /// Feeds bytes that travelled in TCP direction `dir`.
     pub fn feed(&mut self, ts: Timestamp, dir: Dir, bytes: &[u8], ctx: &mut PlainCtx<'_>) {
-        let from_client = (dir == Dir::FromOrig) != self.swapped;
+        let from_client = self.is_client_side(dir);
         let parser = if from_client { &mut self.client } else { &mut self.server };
         if !parser.is_done() {
             match parser.feed(bytes) {
@@ -125,7 +130,7 @@ impl TlsConn {
 
     /// A TCP gap: the hellos cannot be completed past it, and a protected direction stops.
     pub fn gap(&mut self, ts: Timestamp, dir: Dir, len: u64, ctx: &mut PlainCtx<'_>) {
-        let from_client = (dir == Dir::FromOrig) != self.swapped;
+        let from_client = self.is_client_side(dir);
         if let Some(d) = self.decrypt.as_deref_mut() {
             d.dec.gap(from_client, ts.0, len);
             d.drain(ctx);
@@ -135,12 +140,12 @@ impl TlsConn {
     /// A direction ended (FIN): keys that arrived meanwhile are tried, then the HTTP parser
     /// learns the end.
     pub fn eof(&mut self, ts: Timestamp, dir: Dir, ctx: &mut PlainCtx<'_>) {
-        let from_client = (dir == Dir::FromOrig) != self.swapped;
+        let from_client = self.is_client_side(dir);
         if let Some(d) = self.decrypt.as_deref_mut() {
             d.dec.retry(ts.0, ctx.keys);
             d.drain(ctx);
             if let Some(http) = d.http.as_deref_mut() {
-                http.handle_eof(ctx.http_stats, ts.0, if from_client { Direction::ToServer } else { Direction::ToClient });
+                http.handle_eof(ctx.http_stats, ts.0, direction(from_client));
             }
         }
     }
@@ -190,14 +195,15 @@ impl TlsConn {
         self.client.is_done() && self.server.is_done()
     }
 
+    /// Whether the connection is being decrypted or still may be (key logs given, and
+    /// decryption not given up).
+    pub fn may_decrypt(&self) -> bool {
+        self.decryption().is_some_and(|s| !s.given_up())
+    }
+
     /// Nothing more to learn: the hellos are done and nothing is being decrypted (or can be).
     pub fn finished(&self) -> bool {
-        self.hellos_done()
-            && match self.decryption() {
-                None => true,
-                Some(DecryptStatus::Pending | DecryptStatus::WaitingForKeys | DecryptStatus::Decrypting) => false,
-                Some(_) => true,
-            }
+        self.hellos_done() && !self.may_decrypt()
     }
 
     /// The report for the inventory, once: when the hellos are done and decryption has

@@ -230,6 +230,10 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 fn read(args: ReadArgs) -> Result<ExitCode> {
     let mut settings = Settings::from_args(&args.common, args.out.as_deref())?;
     settings.stop_after = args.stop_after;
+    // The key logs once, before any packet: one that cannot be read stops the run.
+    if let Some(reader) = settings.keylog_reader() {
+        reader.on_stderr().poll(true)?;
+    }
     let mut pipeline = start_pipeline(&mut settings, &args.common)?;
     let mut writer = open_outputs(args.out.as_deref(), &args.common, &mut pipeline)?;
     let mut summary = Summary::default();

@@ -136,17 +136,13 @@ impl Settings {
             keylog_dir: None,
             decrypt: Default::default(),
         };
-        let settings = match &args.config {
+        // The key logs are read by the command: once for `read`, followed for `capture`.
+        Ok(match &args.config {
             Some(path) => {
                 let file = crate::config_file::load(path)?;
                 settings.with_limits(&file.limits).with_tls(&file.tls)
             }
             None => settings.with_tls(&crate::daemon::config::TlsSection::default()),
-        };
-        // Read once now: a key log named but unreadable stops the run before any packet.
-        if let Some(reader) = settings.keylog_reader() {
-            reader.on_stderr().poll(true)?;
-        }
-        Ok(settings)
+        })
     }
 }

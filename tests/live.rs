@@ -45,17 +45,7 @@ impl Drop for Capture {
 }
 
 fn start_capture(port: u16, out: &Path) -> Capture {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apitap"))
-        .args(["capture", "--interface", "lo", "--no-promisc", "--filter"])
-        .arg(format!("tcp port {port}"))
-        .arg("--out")
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    common::await_capturing(&mut child, "lo");
-    Capture(child)
+    Capture(common::spawn_capture(&format!("tcp port {port}"), out, &[]))
 }
 
 fn curl(args: &[&str]) {

@@ -67,17 +67,7 @@ fn start_nginx(dir: &Path, tls12: u16, tls13: u16) -> common::Nginx {
 }
 
 fn start_capture(filter: &str, keylog: &Path, out: &Path) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apitap"))
-        .args(["capture", "--interface", "lo", "--no-promisc", "--filter", filter, "--tls-keylog"])
-        .arg(keylog)
-        .arg("--out")
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    common::await_capturing(&mut child, "lo");
-    Proc(child)
+    Proc(common::spawn_capture(filter, out, &["--tls-keylog".as_ref(), keylog.as_os_str()]))
 }
 
 fn start_tcpdump(filter: &str, pcap: &Path) -> Proc {

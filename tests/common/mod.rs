@@ -308,9 +308,25 @@ pub fn start_nginx(dir: &Path, http: &str) -> Nginx {
     Nginx { pid_file: dir.join("nginx.pid") }
 }
 
+/// Starts `apitap capture` on loopback with a BPF `filter`, writing to `out`, with `extra`
+/// arguments, and returns once it is capturing.
+pub fn spawn_capture(filter: &str, out: &Path, extra: &[&std::ffi::OsStr]) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .args(["capture", "--interface", "lo", "--no-promisc", "--filter", filter])
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    await_capturing(&mut child, "lo");
+    child
+}
+
 /// Waits until an `apitap capture` child says its capture handle is open (so nothing is sent
 /// before it), then keeps draining its standard error so it never blocks on a full pipe.
-pub fn await_capturing(child: &mut std::process::Child, interface: &str) {
+fn await_capturing(child: &mut std::process::Child, interface: &str) {
     use std::io::BufRead;
     let stderr = child.stderr.take().unwrap();
     let mut lines = std::io::BufReader::new(stderr).lines();

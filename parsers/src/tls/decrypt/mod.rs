@@ -99,6 +99,12 @@ impl DecryptStatus {
             DecryptStatus::NoHandshake => "no_handshake",
         }
     }
+
+    /// Whether decryption was given up for good (no keys in time, an unsupported suite, a
+    /// record that did not open, no handshake): nothing more will be decrypted.
+    pub fn given_up(self) -> bool {
+        matches!(self, DecryptStatus::NoKeys | DecryptStatus::Unsupported(_) | DecryptStatus::Failed | DecryptStatus::NoHandshake)
+    }
 }
 
 /// What the decryptor hands out, in stream order per direction.
@@ -233,15 +239,13 @@ impl TlsDecryptor {
     /// The client's certificate chain from a decrypted TLS 1.3 handshake (mutual TLS):
     /// `None` when none was seen.
     pub fn client_certificates(&self) -> Option<CertificateChain> {
-        let body = self.client.certificate.as_deref()?;
-        Some(parse_tls13_certificate(body, self.client.certificate_truncated))
+        certificates(&self.client)
     }
 
     /// The server's certificate chain from a decrypted TLS 1.3 handshake: `None` when none
     /// was seen (TLS 1.2 sends it in the clear: see [`HelloParser`](super::HelloParser)).
     pub fn server_certificates(&self) -> Option<CertificateChain> {
-        let body = self.server.certificate.as_deref()?;
-        Some(parse_tls13_certificate(body, self.server.certificate_truncated))
+        certificates(&self.server)
     }
 
     /// The next output, in order.
@@ -252,7 +256,7 @@ impl TlsDecryptor {
     /// Feeds bytes that travelled from the client (`from_client`) or the server, at packet
     /// time `ts`, looking keys up in `keys` when they are needed.
     pub fn feed(&mut self, from_client: bool, ts: u64, bytes: &[u8], keys: &dyn KeySource) {
-        let given_up = self.status_is_final_without_keys();
+        let given_up = self.status.given_up();
         let way = if from_client { &mut self.client } else { &mut self.server };
         if way.phase == Phase::Broken || given_up {
             self.stats.undecrypted_bytes += bytes.len() as u64;
@@ -287,13 +291,6 @@ impl TlsDecryptor {
         self.pump(ts, keys);
     }
 
-    fn status_is_final_without_keys(&self) -> bool {
-        matches!(
-            self.status,
-            DecryptStatus::NoKeys | DecryptStatus::Unsupported(_) | DecryptStatus::Failed | DecryptStatus::NoHandshake
-        )
-    }
-
     /// Stops decrypting: frees every buffer.
     fn give_up(&mut self, status: DecryptStatus) {
         self.status = status;
@@ -303,7 +300,7 @@ impl TlsDecryptor {
 
     /// Deals with queued records as far as the session's parameters and keys allow.
     fn pump(&mut self, ts: u64, keys: &dyn KeySource) {
-        if self.status_is_final_without_keys() {
+        if self.status.given_up() {
             return;
         }
         let tls13 = self.params.chosen.map(|(_, v)| v == 0x0304);
@@ -433,6 +430,12 @@ impl TlsDecryptor {
             }
         }
     }
+}
+
+/// The certificates a direction's decrypted Certificate message held, if it sent one.
+fn certificates(way: &Way) -> Option<CertificateChain> {
+    let body = way.certificate.as_deref()?;
+    Some(parse_tls13_certificate(body, way.certificate_truncated))
 }
 
 /// The certificates of a TLS 1.3 Certificate message body: a request context, then a list of

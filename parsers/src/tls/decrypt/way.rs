@@ -15,7 +15,6 @@ pub(crate) const APPLICATION_DATA: u8 = 23;
 
 /// Handshake message types read inside decrypted records.
 const HS_CERTIFICATE: u8 = 11;
-const HS_FINISHED: u8 = 20;
 const HS_KEY_UPDATE: u8 = 24;
 
 /// Largest record payload accepted: 2^14 bytes of plaintext plus the 2,048 bytes of expansion
@@ -251,7 +250,6 @@ impl Way {
                         self.certificate_truncated = true;
                     }
                 },
-                (HS_FINISHED, _) => {}
                 _ => {}
             }
             match msgs.get(4 + len..) {
