@@ -61,8 +61,13 @@ echo "stage full" >&2
 timed full "$apitap" read "$capture" --no-progress --out "$work/full"
 if [ "${TSHARK:-1}" != 0 ]; then
   echo "tshark" >&2
-  /usr/bin/time -o "$work/tshark.time" -f "%e %U %S %M" tshark -n -r "$capture" -Y http -T fields \
+  # TSHARK_FILTER (default http) and TSHARK_DECODE (a tshark -d rule) serve other mixes, e.g.
+  # HTTP/2 in the clear on a port tshark does not take for HTTP/2 (scripts/make-h2-mix.sh).
+  decode=()
+  if [ -n "${TSHARK_DECODE:-}" ]; then decode=(-d "$TSHARK_DECODE"); fi
+  /usr/bin/time -o "$work/tshark.time" -f "%e %U %S %M" tshark -n -r "$capture" "${decode[@]}" -Y "${TSHARK_FILTER:-http}" -T fields \
     -e frame.time_epoch -e ip.src -e ip.dst -e http.request.method -e http.request.uri -e http.response.code \
+    -e http2.headers.method -e http2.headers.path -e http2.headers.status \
     > "$work/tshark.out" 2> "$work/tshark.err"
 fi
 python3 - "$work" "$capture" <<'PY'

@@ -8,10 +8,13 @@
 # exposition and whose server scrapes the metrics endpoint in tests/metrics.rs: on a host
 # running systemd the package also starts a Prometheus service on :9090, stop it with
 # `systemctl disable --now prometheus` if unwanted) and, when no recent enough Rust is present,
-# the stable Rust toolchain through rustup. Safe to run again; needs root or sudo for apt.
+# the stable Rust toolchain through rustup. The fuzz run (scripts/fuzz.sh) needs python3 and
+# editcap (wireshark-common, beside tshark) for its seeds, a C++ compiler for libFuzzer
+# (build-essential), and the nightly Rust toolchain, which this script does not install (CI
+# machines have it; it says so when it is missing). Safe to run again; needs root or sudo for apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-packages=(build-essential pkg-config libpcap-dev libssl-dev zlib1g-dev nginx-light curl tcpdump tshark tcpreplay heaptrack ca-certificates openssl stunnel4 sqlite3 prometheus chromium fonts-dejavu-core)
+packages=(build-essential pkg-config libpcap-dev libssl-dev zlib1g-dev nginx-light curl tcpdump tshark wireshark-common python3 tcpreplay heaptrack ca-certificates openssl stunnel4 sqlite3 prometheus chromium fonts-dejavu-core apache2-bin nghttp2-client python3-grpcio)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -36,4 +39,8 @@ if ! rust_is_recent; then
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain stable
   source "$here/rust-env.sh"
   rust_is_recent || { echo "error: Rust $RUST_MIN or later is still not on PATH" >&2; exit 1; }
+fi
+if ! cargo +nightly --version >/dev/null 2>&1; then
+  echo "warning: no nightly Rust toolchain: scripts/fuzz.sh (run by scripts/test.sh) will stop;" \
+    "install it with: rustup toolchain install nightly --profile minimal" >&2
 fi

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use apitap_discovery::behaviour::{Anomaly, Behaviour, Transaction};
 use apitap_discovery::identity::{GeoDb, IdSource, Identifier, Identity, RequestFacts};
-use apitap_discovery::inventory::{split_target, AuthKind, BodyInput, Inventory, Observation, PreparedBodies};
+use apitap_discovery::inventory::{split_target, AuthKind, BodyInput, Inventory, Observation, PreparedBodies, Visibility};
 use apitap_parsers::http::{Direction, HttpEvent, HttpTransaction};
 
 /// Request framing events that matter to the smuggling detector (request side only).
@@ -30,6 +30,21 @@ fn framing_events(tx: &HttpTransaction) -> Vec<&'static str> {
 /// A 64-bit key of a connection's uid (FNV-1a: stable, the uid is no secret).
 fn connection_key(uid: &str) -> u64 {
     uid.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// What a transaction's connection tells the analysis besides the transaction itself.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnFacts<'a> {
+    /// Client address and port.
+    pub client: SocketAddr,
+    /// Server address and port.
+    pub server: SocketAddr,
+    /// The connection's uid (sessions are counted by it).
+    pub uid: &'a str,
+    /// The client's certificate from its TLS handshake, when one was seen.
+    pub tls_client_cert: Option<&'a [u8]>,
+    /// Read in clear or decrypted from TLS.
+    pub visibility: Visibility,
 }
 
 /// Inventory, identity and behaviour for one run.
@@ -67,18 +82,10 @@ impl Analysis {
         Analysis { inventory, identifier, behaviour, anomalies: Vec::new() }
     }
 
-    /// Feeds one transaction; `bodies` are its bodies' facts when they were computed already
-    /// (under this analysis's inventory configuration); `tls_client_cert` is the client's
-    /// certificate from its TLS handshake, when one was seen.
-    pub fn observe(
-        &mut self,
-        client: SocketAddr,
-        server: SocketAddr,
-        conn_uid: &str,
-        tx: &HttpTransaction,
-        bodies: Option<PreparedBodies>,
-        tls_client_cert: Option<&[u8]>,
-    ) {
+    /// Feeds one transaction of the connection `conn`; `bodies` are its bodies' facts when
+    /// they were computed already (under this analysis's inventory configuration).
+    pub fn observe(&mut self, conn: ConnFacts<'_>, tx: &HttpTransaction, bodies: Option<PreparedBodies>) {
+        let ConnFacts { client, server, uid: conn_uid, tls_client_cert, visibility } = conn;
         let latency_ms = crate::record::latency(tx);
         let has = |names: &[String], want: &[&str]| names.iter().any(|n| want.iter().any(|w| n.eq_ignore_ascii_case(w)));
         let auth = auth_kind(tx);
@@ -114,6 +121,7 @@ impl Analysis {
             request_body: &tx.request_body,
             response_body: &tx.response_body,
             deprecation_signalled: has(&tx.response_header_names, &["deprecation", "sunset"]),
+            visibility,
         };
         let observed = self.inventory.observe_prepared(&obs, Some(tx.response_body_len), bodies);
         let Some(behaviour) = self.behaviour.as_mut() else { return };
@@ -134,6 +142,7 @@ impl Analysis {
             connection: connection_key(conn_uid),
             authenticated: auth != AuthKind::None || identity.source != IdSource::Network,
             framing_events: &events,
+            visibility,
         };
         behaviour.observe(&t);
         self.anomalies.extend(behaviour.drain());

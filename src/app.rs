@@ -7,11 +7,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use apitap_discovery::inventory::{InventoryConfig, PreparedBodies};
-use apitap_parsers::http::{detect_request, detect_response, Detection, Direction, HttpConfig, HttpConnParser, HttpStats, HttpTransaction};
+use apitap_parsers::h2::H2Config;
+use apitap_parsers::http::{detect_request, detect_response, Detection, Direction, HttpConfig, HttpTransaction};
 use apitap_parsers::tls::decrypt::{DecryptConfig, DecryptStats, DecryptStatus, KeySource};
 use apitap_sensor::stream::{CloseReason, ConnId, ConnInfo, Dir, StreamSink, TcpEvent};
 use apitap_sensor::Timestamp;
 
+use crate::app_detect::{tls_orientation, to_direction, Detect, Side, TlsGuess};
+use crate::app_http::{http2_start, ParseCfg, ParseStats, PlainParser, Version};
 use crate::app_tls::{PlainCtx, TlsConn, TlsReport};
 use crate::record::conn_uid;
 
@@ -74,34 +77,9 @@ enum State {
     /// Nothing has arrived yet (a SYN flood's connections stay here, holding no buffer).
     New,
     Detecting(Box<Detect>),
-    Http { parser: Box<HttpConnParser>, swapped: bool },
+    Http { parser: Box<PlainParser>, swapped: bool },
     Tls(Box<TlsConn>),
     NotHttp,
-}
-
-#[derive(Default)]
-struct Detect {
-    orig: Side,
-    resp: Side,
-}
-
-#[derive(Default)]
-struct Side {
-    buf: Vec<u8>,
-    first_ts: Option<Timestamp>,
-    /// Bytes lost (gaps) while detecting; they precede `buf`.
-    lost: u64,
-    /// Bytes that arrived after `buf` was full while the connection was still undecided; they
-    /// follow `buf` and reach the parser as a gap.
-    overflow: u64,
-    eof: bool,
-}
-
-impl Side {
-    /// True when this side can no longer turn out to start with an HTTP message.
-    fn exhausted(&self) -> bool {
-        self.eof || self.buf.len() >= MAX_DETECT_BYTES
-    }
 }
 
 /// One connection's entry. Its `ConnInfo` is not kept: the flow table hands it in with every
@@ -233,11 +211,11 @@ pub struct AppLayer {
     conns: HashMap<ConnId, Conn>,
     done: Vec<Done>,
     stats: AppStats,
-    /// HTTP parser counters of every connection, live and closed: the parsers count into
-    /// these instead of keeping their own.
-    http_stats: HttpStats,
-    /// Whether any connection was parsed as HTTP (before that the counters are not shown).
-    http_seen: bool,
+    /// HTTP/2's own limits.
+    h2_cfg: Arc<H2Config>,
+    /// HTTP parser counters (both versions) of every connection, live and closed: the
+    /// parsers count into these instead of keeping their own.
+    parse: ParseStats,
     /// The inventory's configuration when the analysis runs: TLS hellos are parsed, and
     /// bodies' facts are computed here under it when `prepare_bodies` says so.
     analysis: Option<Arc<InventoryConfig>>,
@@ -263,8 +241,8 @@ impl AppLayer {
             conns: HashMap::new(),
             done: Vec::new(),
             stats: AppStats::default(),
-            http_stats: HttpStats::default(),
-            http_seen: false,
+            h2_cfg: Arc::new(H2Config::default()),
+            parse: ParseStats::default(),
             analysis: None,
             prepare_bodies: false,
             tls_keys: None,
@@ -282,6 +260,11 @@ impl AppLayer {
     pub fn set_tls_keys(&mut self, keys: Option<Arc<dyn KeySource + Send + Sync>>, cfg: DecryptConfig) {
         self.tls_keys = keys;
         self.decrypt_cfg = cfg;
+    }
+
+    /// HTTP/2 limits for connections that start from now on.
+    pub fn set_h2_config(&mut self, cfg: Arc<H2Config>) {
+        self.h2_cfg = cfg;
     }
 
     /// HTTP settings for connections that start from now on (a reload); parsers already
@@ -326,12 +309,22 @@ impl AppLayer {
     }
 
     /// HTTP parser counters summed over closed connections and the live ones (empty until a
-    /// connection was parsed as HTTP).
+    /// connection was parsed as HTTP/1.x).
     pub fn http_counters(&self) -> BTreeMap<&'static str, u64> {
-        if !self.http_seen {
+        if !self.parse.http_seen {
             return BTreeMap::new();
         }
-        self.http_stats.counters().into_iter().collect()
+        self.parse.http.counters().into_iter().collect()
+    }
+
+    /// HTTP/2 parser counters, likewise (empty until a connection was parsed as HTTP/2).
+    pub fn http2_counters(&self) -> BTreeMap<&'static str, u64> {
+        if !self.parse.h2_seen {
+            return BTreeMap::new();
+        }
+        let mut c: BTreeMap<&'static str, u64> = self.parse.h2.counters().into_iter().collect();
+        c.insert("h2c_upgrades", self.parse.h2c_upgrades);
+        c
     }
 
     /// Updates the layer's buffer total after `id` was fed. When the budget is spent, the
@@ -350,7 +343,7 @@ impl AppLayer {
         self.stats.budget_shed_connections += 1;
         let _kept = conn.tcp_events.push("http_buffer_budget");
         if let State::Http { parser, .. } = &mut conn.state {
-            parser.handle_close(&mut self.http_stats, ts.0);
+            parser.handle_close(&mut self.parse, ts.0);
         }
         self.collect(info);
         let Some(conn) = self.conns.get_mut(&id) else { return };
@@ -366,16 +359,17 @@ impl AppLayer {
         let Some(c) = self.conns.get_mut(&id) else { return };
         match &mut c.state {
             State::Http { parser, swapped } => {
-                let _ = parser.handle_data(&mut self.http_stats, ts.0, to_direction(dir, *swapped), rest);
+                let cfg = ParseCfg { http: &self.http_cfg, h2: &self.h2_cfg };
+                parser.handle_data(cfg, &mut self.parse, ts.0, to_direction(dir, *swapped), rest);
                 self.collect(info);
             }
             State::Detecting(det) => {
-                let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
+                let side = det.side_mut(dir);
                 side.overflow = side.overflow.saturating_add(rest.len() as u64);
                 self.stats.detect_overflow_bytes += rest.len() as u64;
             }
             State::Tls(tls) => {
-                let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &mut self.http_stats);
+                let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &self.h2_cfg, &mut self.parse);
                 tls.feed(ts, dir, rest, &mut ctx);
                 self.collect(info);
                 self.settle_tls(info);
@@ -457,10 +451,22 @@ impl AppLayer {
         };
         let forward = (looks(&det.orig, true), looks(&det.resp, false));
         let reverse = (looks(&det.resp, true), looks(&det.orig, false));
-        let swapped = if forward.0 == Detection::Http || forward.1 == Detection::Http {
-            false
+        // HTTP/2: the client's connection preface decides it and the orientation; a side that
+        // is the start of a preface waits for the rest. Frames without a preface (a capture
+        // that started later) decide it below, once neither HTTP/1.x nor TLS does.
+        let h2_fwd = http2_start(&det.orig.buf, &det.resp.buf);
+        let h2_rev = http2_start(&det.resp.buf, &det.orig.buf);
+        if (h2_fwd == Version::NeedMore && !det.orig.exhausted()) || (h2_rev == Version::NeedMore && !det.resp.exhausted()) {
+            return;
+        }
+        let (swapped, h2) = if h2_fwd == Version::Http2Preface {
+            (false, true)
+        } else if h2_rev == Version::Http2Preface {
+            (true, true)
+        } else if forward.0 == Detection::Http || forward.1 == Detection::Http {
+            (false, false)
         } else if reverse.0 == Detection::Http || reverse.1 == Detection::Http {
-            true
+            (true, false)
         } else {
             let undecided = [forward.0, forward.1, reverse.0, reverse.1].contains(&Detection::NeedMore);
             let any_data = !det.orig.buf.is_empty() || !det.resp.buf.is_empty();
@@ -470,7 +476,7 @@ impl AppLayer {
                         let det = std::mem::take(&mut **det);
                         let decrypt = self.tls_keys.is_some().then_some(&self.decrypt_cfg);
                         let mut tls = Box::new(TlsConn::new(swapped, decrypt));
-                        let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &mut self.http_stats);
+                        let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &self.h2_cfg, &mut self.parse);
                         let mut sides = [(Dir::FromOrig, det.orig), (Dir::FromResp, det.resp)];
                         sides.sort_by_key(|(_, s)| s.first_ts.unwrap_or(Timestamp(u64::MAX)));
                         for (dir, side) in sides {
@@ -498,42 +504,30 @@ impl AppLayer {
                     TlsGuess::No => {}
                 }
             }
-            if !undecided && any_data {
-                conn.state = State::NotHttp;
-                self.stats.other_connections += 1;
+            if h2_fwd == Version::Http2Frames {
+                // Joined after the preface, so the TCP handshake that names the client was not
+                // seen either: the first pseudo-header of a HEADERS frame says who is who.
+                let said = |side: &Side, as_orig: bool| {
+                    apitap_parsers::h2::headers_sender(&side.buf).map(|d| (d == Direction::ToClient) == as_orig)
+                };
+                match said(&det.orig, true).or_else(|| said(&det.resp, false)) {
+                    Some(swapped) => (swapped, true),
+                    None if !(det.orig.exhausted() && det.resp.exhausted()) => return,
+                    None => (false, true),
+                }
+            } else {
+                if !undecided && any_data {
+                    conn.state = State::NotHttp;
+                    self.stats.other_connections += 1;
+                }
+                return;
             }
-            return;
         };
         let det = std::mem::take(&mut **det);
-        let mut parser = Box::new(HttpConnParser::new(Arc::clone(&self.http_cfg)));
-        let stats = &mut self.http_stats;
-        self.http_seen = true;
-        // Replay in time order so a request is seen before its response.
-        let mut sides = [(Dir::FromOrig, det.orig), (Dir::FromResp, det.resp)];
-        sides.sort_by_key(|(_, s)| s.first_ts.unwrap_or(Timestamp(u64::MAX)));
-        for (dir, side) in sides {
-            let direction = to_direction(dir, swapped);
-            let ts = side.first_ts.unwrap_or(info.first_ts).0;
-            if side.lost > 0 {
-                parser.handle_gap(stats, ts, direction, side.lost);
-            }
-            let starts_message = match direction {
-                Direction::ToServer => detect_request(&side.buf) != Detection::NotHttp,
-                Direction::ToClient => detect_response(&side.buf) != Detection::NotHttp,
-            };
-            if starts_message {
-                let _ = parser.handle_data(stats, ts, direction, &side.buf);
-            } else if !side.buf.is_empty() {
-                // Picked up in the middle of a message: skip to the next one.
-                parser.handle_gap(stats, ts, direction, side.buf.len() as u64);
-            }
-            if side.overflow > 0 {
-                parser.handle_gap(stats, ts, direction, side.overflow);
-            }
-            if side.eof {
-                parser.handle_eof(stats, ts, direction);
-            }
-        }
+        let cfg = ParseCfg { http: &self.http_cfg, h2: &self.h2_cfg };
+        let stats = &mut self.parse;
+        let mut parser = Box::new(if h2 { PlainParser::http2(cfg, stats) } else { PlainParser::http1(cfg, stats) });
+        det.replay(&mut parser, cfg, stats, swapped, h2, info.first_ts);
         self.stats.http_connections += 1;
         if swapped {
             self.stats.http_connections_reversed += 1;
@@ -552,51 +546,11 @@ static NO_KEYS: apitap_parsers::tls::decrypt::NoKeys = apitap_parsers::tls::decr
 fn plain_ctx<'a>(
     keys: &'a Option<Arc<dyn KeySource + Send + Sync>>,
     http_cfg: &'a Arc<HttpConfig>,
-    http_stats: &'a mut HttpStats,
+    h2_cfg: &'a Arc<H2Config>,
+    stats: &'a mut ParseStats,
 ) -> PlainCtx<'a> {
     let keys: &dyn KeySource = keys.as_deref().map_or(&NO_KEYS, |k| k as &dyn KeySource);
-    PlainCtx { keys, http_cfg, http_stats }
-}
-
-/// What the buffered bytes say about TLS.
-enum TlsGuess {
-    /// TLS, with the client being the TCP responder when `true`.
-    Tls(bool),
-    NeedMore,
-    No,
-}
-
-fn tls_orientation(det: &Detect) -> TlsGuess {
-    use apitap_parsers::tls::{detect_tls_side, Detection as T, Side as S};
-    let looks = |side: &Side, as_: S| -> T {
-        if side.buf.is_empty() {
-            return if side.eof { T::No } else { T::NeedMore };
-        }
-        match detect_tls_side(as_, &side.buf) {
-            T::NeedMore if side.exhausted() => T::No,
-            other => other,
-        }
-    };
-    let (oc, rs) = (looks(&det.orig, S::Client), looks(&det.resp, S::Server));
-    if oc == T::Yes || rs == T::Yes {
-        return TlsGuess::Tls(false);
-    }
-    let (rc, os) = (looks(&det.resp, S::Client), looks(&det.orig, S::Server));
-    if rc == T::Yes || os == T::Yes {
-        return TlsGuess::Tls(true);
-    }
-    if [oc, rs, rc, os].contains(&T::NeedMore) {
-        TlsGuess::NeedMore
-    } else {
-        TlsGuess::No
-    }
-}
-
-fn to_direction(dir: Dir, swapped: bool) -> Direction {
-    match (dir, swapped) {
-        (Dir::FromOrig, false) | (Dir::FromResp, true) => Direction::ToServer,
-        (Dir::FromResp, false) | (Dir::FromOrig, true) => Direction::ToClient,
-    }
+    PlainCtx { keys, http_cfg, h2_cfg, stats }
 }
 
 impl StreamSink for AppLayer {
@@ -609,21 +563,20 @@ impl StreamSink for AppLayer {
         match c.detecting() {
             State::New | State::NotHttp => {}
             State::Tls(tls) => {
-                let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &mut self.http_stats);
+                let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &self.h2_cfg, &mut self.parse);
                 tls.feed(ts, dir, data, &mut ctx);
                 self.collect(conn);
                 self.settle_tls(conn);
             }
             State::Http { parser, swapped } => {
-                let _ = parser.handle_data(&mut self.http_stats, ts.0, to_direction(dir, *swapped), data);
+                let cfg = ParseCfg { http: &self.http_cfg, h2: &self.h2_cfg };
+                parser.handle_data(cfg, &mut self.parse, ts.0, to_direction(dir, *swapped), data);
                 self.collect(conn);
             }
             State::Detecting(det) => {
-                let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
-                side.first_ts.get_or_insert(ts);
-                let room = MAX_DETECT_BYTES.saturating_sub(side.buf.len());
+                let room = MAX_DETECT_BYTES.saturating_sub(det.side(dir).buf.len());
                 let (head, rest) = data.split_at(room.min(data.len()));
-                side.buf.extend_from_slice(head);
+                det.push(dir, ts, head);
                 self.try_decide(conn);
                 if !rest.is_empty() {
                     self.after_detect_window(conn, ts, dir, rest);
@@ -640,7 +593,7 @@ impl StreamSink for AppLayer {
             State::Tls(tls) => {
                 // A hello with a hole cannot be parsed, and a protected direction cannot be
                 // framed past one: the decryptor stops that direction.
-                let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &mut self.http_stats);
+                let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &self.h2_cfg, &mut self.parse);
                 tls.gap(ts, dir, len, &mut ctx);
                 // Without decryption going on the hellos cannot be completed past the gap.
                 let closing = !tls.may_decrypt();
@@ -648,15 +601,12 @@ impl StreamSink for AppLayer {
                 self.settle_tls_at(conn, closing);
             }
             State::Http { parser, swapped } => {
-                parser.handle_gap(&mut self.http_stats, ts.0, to_direction(dir, *swapped), len);
+                parser.handle_gap(&mut self.parse, ts.0, to_direction(dir, *swapped), len);
                 self.collect(conn);
             }
             State::Detecting(det) => {
-                let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
                 // What was buffered can no longer start a message that we can follow.
-                side.lost = side.lost.saturating_add(side.buf.len() as u64).saturating_add(len);
-                side.buf.clear();
-                side.first_ts.get_or_insert(ts);
+                det.lose(dir, ts, len);
             }
         }
         self.account(conn, ts);
@@ -667,18 +617,18 @@ impl StreamSink for AppLayer {
         match c.detecting() {
             State::New | State::NotHttp => {}
             State::Tls(tls) => {
-                let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &mut self.http_stats);
+                let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &self.h2_cfg, &mut self.parse);
                 tls.eof(ts, dir, &mut ctx);
                 let closing = !tls.may_decrypt();
                 self.collect(conn);
                 self.settle_tls_at(conn, closing);
             }
             State::Http { parser, swapped } => {
-                parser.handle_eof(&mut self.http_stats, ts.0, to_direction(dir, *swapped));
+                parser.handle_eof(&mut self.parse, ts.0, to_direction(dir, *swapped));
                 self.collect(conn);
             }
             State::Detecting(det) => {
-                let side = if dir == Dir::FromOrig { &mut det.orig } else { &mut det.resp };
+                let side = det.side_mut(dir);
                 side.eof = true;
                 self.try_decide(conn);
             }
@@ -704,11 +654,11 @@ impl StreamSink for AppLayer {
         }
         if let Some(c) = self.conns.get_mut(&conn.id) {
             match &mut c.state {
-                State::Http { parser, .. } => parser.handle_close(&mut self.http_stats, ts.0),
+                State::Http { parser, .. } => parser.handle_close(&mut self.parse, ts.0),
                 // Nothing arrived: as undecided as a connection whose bytes said nothing yet.
                 State::New | State::Detecting(_) => self.stats.undecided_connections += 1,
                 State::Tls(tls) => {
-                    let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &mut self.http_stats);
+                    let mut ctx = plain_ctx(&self.tls_keys, &self.http_cfg, &self.h2_cfg, &mut self.parse);
                     tls.close(ts, &mut ctx);
                 }
                 State::NotHttp => {}

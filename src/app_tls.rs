@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use apitap_discovery::inventory::{Inventory, TlsObservation};
 use apitap_discovery::posture::{assess, Assessment, PostureConfig};
-use apitap_parsers::http::{Direction, HttpConfig, HttpConnParser, HttpStats};
+use apitap_parsers::h2::{looks_like_h2, H2Config, PREFACE};
+use apitap_parsers::http::{Direction, HttpConfig};
 use apitap_parsers::tls::decrypt::{DecryptConfig, DecryptStats, DecryptStatus, KeySource, Output, TlsDecryptor};
 use apitap_parsers::tls::{
     ja4, ja4s, version_name, CertificateChain, ClientHello, HelloParser, HelloStatus, ServerHello, Side, TlsStats,
@@ -19,20 +20,24 @@ use apitap_parsers::tls::{
 use apitap_sensor::stream::Dir;
 use apitap_sensor::Timestamp;
 
+use crate::app_http::{ParseCfg, ParseStats, PlainParser};
+
 /// What HTTP parsing of decrypted bytes needs from the application layer.
 pub struct PlainCtx<'a> {
     /// Where session keys are looked up.
     pub keys: &'a dyn KeySource,
     /// HTTP settings for a parser made now.
     pub http_cfg: &'a Arc<HttpConfig>,
+    /// HTTP/2 settings for a parser made now.
+    pub h2_cfg: &'a Arc<H2Config>,
     /// The layer's HTTP counters.
-    pub http_stats: &'a mut HttpStats,
+    pub stats: &'a mut ParseStats,
 }
 
 /// Decryption of one connection and the HTTP parsing of its plaintext.
 struct Decrypting {
     dec: TlsDecryptor,
-    http: Option<Box<HttpConnParser>>,
+    http: Option<Box<PlainParser>>,
 }
 
 /// The handshake of one TLS connection, as far as it is in the clear, and its decryption
@@ -88,7 +93,7 @@ impl TlsConn {
     /// Bytes held: hellos or Certificate messages being reassembled, the certificates kept,
     /// records held for decryption and the HTTP parser's buffers.
     pub fn buffered(&self) -> usize {
-        let d = self.decrypt.as_deref().map_or(0, |d| d.dec.buffered() + d.http.as_deref().map_or(0, HttpConnParser::buffered_bytes));
+        let d = self.decrypt.as_deref().map_or(0, |d| d.dec.buffered() + d.http.as_deref().map_or(0, PlainParser::buffered_bytes));
         self.client.buffered_bytes() + self.server.buffered_bytes() + d
     }
 
@@ -145,7 +150,7 @@ impl TlsConn {
             d.dec.retry(ts.0, ctx.keys);
             d.drain(ctx);
             if let Some(http) = d.http.as_deref_mut() {
-                http.handle_eof(ctx.http_stats, ts.0, direction(from_client));
+                http.handle_eof(ctx.stats, ts.0, direction(from_client));
             }
         }
     }
@@ -157,7 +162,7 @@ impl TlsConn {
             d.dec.retry(ts.0, ctx.keys);
             d.drain(ctx);
             if let Some(http) = d.http.as_deref_mut() {
-                http.handle_close(ctx.http_stats, ts.0);
+                http.handle_close(ctx.stats, ts.0);
             }
         }
     }
@@ -177,7 +182,7 @@ impl TlsConn {
     }
 
     /// The HTTP parser of the decrypted bytes, once there are any.
-    pub fn http(&mut self) -> Option<&mut HttpConnParser> {
+    pub fn http(&mut self) -> Option<&mut PlainParser> {
         self.decrypt.as_deref_mut().and_then(|d| d.http.as_deref_mut())
     }
 
@@ -244,15 +249,32 @@ impl TlsConn {
 }
 
 impl Decrypting {
-    /// Hands the decryptor's output to the HTTP parser (made at the first plaintext).
+    /// Hands the decryptor's output to the HTTP parser, made at the first plaintext: HTTP/2
+    /// when the client's first bytes are its connection preface or the server's first bytes
+    /// are HTTP/2 frames (its SETTINGS, which a server may send before the client's preface
+    /// arrives; under TLS 1.3 the ALPN choice itself is encrypted), else HTTP/1.x.
     fn drain(&mut self, ctx: &mut PlainCtx<'_>) {
         while let Some(out) = self.dec.poll_output() {
-            let http = self.http.get_or_insert_with(|| Box::new(HttpConnParser::new(Arc::clone(ctx.http_cfg))));
+            if self.http.is_none() {
+                let h2 = match &out {
+                    Output::Data { from_client: true, bytes, .. } => {
+                        let n = bytes.len().min(PREFACE.len());
+                        n > 0 && bytes.get(..n) == PREFACE.get(..n)
+                    }
+                    Output::Data { from_client: false, bytes, .. } => looks_like_h2(bytes),
+                    Output::Gap { .. } => false,
+                };
+                let cfg = ParseCfg { http: ctx.http_cfg, h2: ctx.h2_cfg };
+                let parser = if h2 { PlainParser::http2(cfg, ctx.stats) } else { PlainParser::http1(cfg, ctx.stats) };
+                self.http = Some(Box::new(parser));
+            }
+            let Some(http) = self.http.as_deref_mut() else { return };
             match out {
                 Output::Data { from_client, ts, bytes } => {
-                    let _ = http.handle_data(ctx.http_stats, ts, direction(from_client), &bytes);
+                    let cfg = ParseCfg { http: ctx.http_cfg, h2: ctx.h2_cfg };
+                    http.handle_data(cfg, ctx.stats, ts, direction(from_client), &bytes);
                 }
-                Output::Gap { from_client, ts, len } => http.handle_gap(ctx.http_stats, ts, direction(from_client), len),
+                Output::Gap { from_client, ts, len } => http.handle_gap(ctx.stats, ts, direction(from_client), len),
             }
         }
     }
@@ -360,7 +382,8 @@ mod tests {
         PlainCtx {
             keys: &apitap_parsers::tls::decrypt::NoKeys,
             http_cfg: Box::leak(Box::new(Arc::new(HttpConfig::default()))),
-            http_stats: Box::leak(Box::default()),
+            h2_cfg: Box::leak(Box::new(Arc::new(H2Config::default()))),
+            stats: Box::leak(Box::default()),
         }
     }
 

@@ -39,6 +39,8 @@ pub struct Settings {
     pub keylog_dir: Option<std::path::PathBuf>,
     /// Limits of each connection's decryption.
     pub decrypt: apitap_parsers::tls::decrypt::DecryptConfig,
+    /// HTTP/2 parser limits.
+    pub h2: Arc<apitap_parsers::h2::H2Config>,
 }
 
 /// The worker threads `requested` stands for: 0 means one per available core.
@@ -68,6 +70,7 @@ impl Settings {
             keylog_files: Vec::new(),
             keylog_dir: None,
             decrypt: Default::default(),
+            h2: Default::default(),
         }
     }
 
@@ -83,6 +86,12 @@ impl Settings {
         if self.tls_keys.is_none() && (!self.keylog_files.is_empty() || self.keylog_dir.is_some()) {
             self.tls_keys = Some(crate::tls_keys::KeyStore::new(tls.max_keylog_sessions));
         }
+        self
+    }
+
+    /// The same settings with the configuration file's `[http2]` limits.
+    pub fn with_http2(mut self, h2: &crate::daemon::config_http2::Http2Section) -> Self {
+        self.h2 = h2.h2_config();
         self
     }
 
@@ -135,12 +144,13 @@ impl Settings {
             keylog_files: args.tls_keylog.clone(),
             keylog_dir: None,
             decrypt: Default::default(),
+            h2: Default::default(),
         };
         // The key logs are read by the command: once for `read`, followed for `capture`.
         Ok(match &args.config {
             Some(path) => {
                 let file = crate::config_file::load(path)?;
-                settings.with_limits(&file.limits).with_tls(&file.tls)
+                settings.with_limits(&file.limits).with_tls(&file.tls).with_http2(&file.http2)
             }
             None => settings.with_tls(&crate::daemon::config::TlsSection::default()),
         })

@@ -58,6 +58,9 @@ pub struct ConfigFile {
     /// TLS decryption with key logs (docs/tls.md).
     #[serde(default)]
     pub tls: crate::daemon::config::TlsSection,
+    /// HTTP/2 parser limits (docs/http2.md).
+    #[serde(default)]
+    pub http2: crate::daemon::config_http2::Http2Section,
     /// Where this file was read from (not a key).
     #[serde(skip)]
     pub path: PathBuf,
@@ -357,12 +360,13 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
         ("limits", cfg.limits.validate()),
         ("inventory", cfg.inventory.validate()),
         ("tls", cfg.tls.validate()),
+        ("http2", cfg.http2.validate()),
     ];
     for (table, check) in daemon_checks {
         if let Err(e) = check {
             // The limits sit one per line, so their mistakes point at the key itself.
             let line = match table {
-                "limits" | "inventory" | "tls" => key_line(text, &e.key),
+                "limits" | "inventory" | "tls" | "http2" => key_line(text, &e.key),
                 _ => None,
             }
             .unwrap_or_else(|| table_line(text, table));

@@ -4,6 +4,8 @@
 mod accept;
 mod analysis;
 mod app;
+mod app_detect;
+mod app_http;
 mod app_tls;
 mod check_config;
 mod cli;

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::hash::Hasher;
 
+use apitap_discovery::inventory::Visibility;
 use apitap_parsers::http::HttpTransaction;
 use apitap_sensor::stream::ConnInfo;
 use serde::Serialize;
@@ -104,8 +105,67 @@ pub struct TransactionRecord {
     /// How the sensor saw the exchange: `clear` (HTTP on the wire) or `decrypted` (TLS
     /// opened with the keys of a key log).
     pub visibility: &'static str,
+    /// HTTP/2 facts of the stream (absent for HTTP/1.x).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2: Option<Http2Record>,
+    /// gRPC facts of the call (absent for anything else).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcRecord>,
     /// Record layout version.
     pub schema_version: u32,
+}
+
+/// What an HTTP/2 stream adds to its record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Http2Record {
+    /// The stream id.
+    pub stream_id: u32,
+    /// Promised by the server (server push).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pushed: bool,
+    /// The request that upgraded an HTTP/1.1 connection (`Upgrade: h2c`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub upgraded: bool,
+    /// Who reset the stream (`client`, `server`), when it was reset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_by: Option<&'static str>,
+    /// The RST_STREAM error code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_code: Option<u32>,
+    /// A GOAWAY put the stream above the last one the peer processes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub goaway: bool,
+    /// Header fields that could not be decoded (their HPACK entry predates the capture):
+    /// the record's fields may be incomplete.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unknown_fields: u32,
+}
+
+/// What a gRPC call adds to its record. `grpc-message` is left out: it is the server's free
+/// text, which may hold personal data.
+#[derive(Debug, Clone, Serialize)]
+pub struct GrpcRecord {
+    /// Service (`package.Service`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Method.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// `grpc-status`, when the trailers came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u32>,
+    /// Messages the client sent.
+    pub request_messages: u64,
+    /// Messages the server sent.
+    pub response_messages: u64,
+    /// Bytes of the client's messages (as framed, compressed or not).
+    pub request_message_bytes: u64,
+    /// Bytes of the server's messages.
+    pub response_message_bytes: u64,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 fn millis(from: Option<u64>, to: Option<u64>) -> Option<f64> {
@@ -131,7 +191,28 @@ impl TransactionRecord {
         // The body-capture bound is the inventory's sampling limit, not a protocol anomaly.
         let mut events: Vec<String> =
             tx.events.iter().map(|e| e.name()).filter(|n| !matches!(*n, "body_capture_limit" | "retain_limit")).map(str::to_string).collect();
+        if let Some(h2) = tx.h2.as_deref() {
+            events.extend(h2.events.iter().map(|e| e.name().to_string()));
+        }
         events.extend(tcp_events);
+        let http2 = tx.h2.as_deref().map(|h| Http2Record {
+            stream_id: h.stream_id,
+            pushed: h.pushed,
+            upgraded: h.upgraded,
+            reset_by: h.reset.map(|(dir, _)| if dir == apitap_parsers::http::Direction::ToServer { "client" } else { "server" }),
+            reset_code: h.reset.map(|(_, code)| code),
+            goaway: h.goaway,
+            unknown_fields: h.request_unknown_fields.saturating_add(h.response_unknown_fields),
+        });
+        let grpc = tx.grpc.as_deref().map(|g| GrpcRecord {
+            service: g.service.clone(),
+            method: g.method.clone(),
+            status: g.status,
+            request_messages: g.request_messages,
+            response_messages: g.response_messages,
+            request_message_bytes: g.request_message_bytes,
+            response_message_bytes: g.response_message_bytes,
+        });
         TransactionRecord {
             ts: tx.ts as f64 / 1e9,
             uid: uid.to_string(),
@@ -163,16 +244,16 @@ impl TransactionRecord {
             tunnel: tx.tunnel,
             vlans: conn.vlans.iter().flatten().copied().collect(),
             events,
-            visibility: "clear",
+            visibility: Visibility::Clear.name(),
+            http2,
+            grpc,
             schema_version: SCHEMA_VERSION,
         }
     }
 
-    /// Marks the record as decrypted from TLS (when `decrypted`).
-    pub fn decrypted(mut self, decrypted: bool) -> Self {
-        if decrypted {
-            self.visibility = "decrypted";
-        }
+    /// How the transaction was read (clear unless set).
+    pub fn visibility(mut self, visibility: Visibility) -> Self {
+        self.visibility = visibility.name();
         self
     }
 }

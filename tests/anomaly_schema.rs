@@ -428,6 +428,7 @@ fn a_finding_placed_by_a_network_database_validates_and_its_fields_are_checked()
             connection: ts / (10 * MIN),
             authenticated: true,
             framing_events: &[],
+            visibility: Default::default(),
         });
         b.drain()
     };

@@ -26,15 +26,18 @@ fn nginx(dir: &Path, port: u16) -> common::Nginx {
     common::start_nginx(&dir.join("nginx"), &http)
 }
 
-/// A daemon configuration capturing `port` on loopback, with state under `dir`.
+/// A daemon configuration capturing `port` on loopback, with state under `dir` and metrics on
+/// a free port (the tests run side by side).
 fn config(dir: &Path, port: u16, extra: &str) -> std::path::PathBuf {
     let key = hash_key(dir);
     let text = format!(
         "[daemon]\nhash_key_file = \"{key}\"\nlog_format = \"json\"\nshutdown_deadline_secs = 20\n{extra}\n\
          [capture]\ninterface = \"lo\"\npromiscuous = false\nfilter = \"tcp port {port}\"\n\n\
          [store]\npath = \"{state}/apitap.db\"\ncheckpoint_interval_secs = 5\n\n\
-         [report]\ndir = \"{state}/reports\"\n",
+         [report]\ndir = \"{state}/reports\"\n\n\
+         [metrics]\nlisten = \"127.0.0.1:{metrics}\"\n",
         key = key.display(),
+        metrics = free_port(),
         state = dir.join("state").display()
     );
     let path = dir.join("apitap.toml");
@@ -124,14 +127,96 @@ fn drops_to_an_unprivileged_user_and_stops_cleanly_on_sigterm() {
     let (status, log) = daemon.stop();
     assert!(status.success(), "exit {status}; log:\n{log}");
     // JSON log lines, the last summary counting the requests.
-    let summary = log
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["message"] == "run summary")
-        .unwrap_or_else(|| panic!("no run summary in:\n{log}"));
-    let counts: serde_json::Value = serde_json::from_str(summary["summary"].as_str().unwrap()).unwrap();
+    let counts = harness::run_summary(&log);
     assert_eq!(counts["transactions"], 6, "{counts}");
     for line in log.lines() {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
     }
+}
+
+/// nginx serving TLS 1.3 on `port` with a fresh self-signed certificate for api.bank.test.
+fn tls_nginx(dir: &Path, port: u16) -> common::Nginx {
+    std::fs::create_dir_all(dir).unwrap();
+    let status = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=api.bank.test", "-days", "2"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is not installed: run scripts/install-deps.sh");
+    assert!(status.success());
+    let http = format!(
+        r#"  ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;
+  server {{
+    listen 127.0.0.1:{port} ssl; ssl_protocols TLSv1.3;
+    location ~ ^/accounts/[^/]+$ {{ return 200 '{{"Data":{{"Account":[{{"AccountId":"a"}}]}}}}'; }}
+  }}"#,
+        d = dir.display()
+    );
+    common::start_nginx(dir, &http)
+}
+
+/// One curl invocation over HTTPS (one TLS connection for all `paths`), writing its TLS
+/// secrets to `keylog` when given.
+fn tls_curl(port: u16, keylog: Option<&Path>, token: &str, paths: &[&str]) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-sk", "--resolve", &format!("api.bank.test:{port}:127.0.0.1"), "-H", &format!("Authorization: Bearer {token}")]);
+    for p in paths {
+        cmd.args(["-o", "/dev/null", &format!("https://api.bank.test:{port}{p}")]);
+    }
+    match keylog {
+        Some(k) => cmd.env("SSLKEYLOGFILE", k),
+        None => cmd.env_remove("SSLKEYLOGFILE"),
+    };
+    assert!(cmd.status().expect("curl is not installed").success(), "curl {paths:?}");
+}
+
+#[test]
+fn the_daemon_decrypts_with_key_logs_that_appear_in_its_watched_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    let _nginx = tls_nginx(&d.join("nginx"), port);
+    // The directory exists, empty, when the daemon starts; the gateway's key logs appear in it
+    // later, one per rotation. Relative to the configuration file.
+    std::fs::create_dir_all(d.join("keys")).unwrap();
+    let cfg = config(d, port, "\n[tls]\nkeylog_dir = \"keys\"\n");
+    let daemon = Daemon::start(&cfg);
+    let token = jwt(r#"{"client_id":"tpp-keyed","sub":"customer-1"}"#);
+    // First key log: one connection, two requests. Then a rotation to a second file: one
+    // connection, one request. Then a connection whose keys nobody logs.
+    tls_curl(port, Some(&d.join("keys/gateway-1.log")), &token, &["/accounts/1", "/accounts/2"]);
+    tls_curl(port, Some(&d.join("keys/gateway-2.log")), &token, &["/accounts/3"]);
+    tls_curl(port, None, &token, &["/accounts/4"]);
+    // Let the key log watcher (200 ms polls) and the capture catch up before stopping.
+    std::thread::sleep(Duration::from_secs(2));
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "exit {status}; log:\n{log}");
+    let counts = harness::run_summary(&log);
+    let tls = &counts["stages"]["tls_decrypt"];
+    assert_eq!((tls["connections_decrypted"].as_u64(), tls["connections_without_keys"].as_u64()), (Some(2), Some(1)), "{counts}");
+    assert_eq!(counts["transactions"], 3, "the three requests of the two keyed connections: {counts}");
+    let keylog = &counts["stages"]["tls_keylog"];
+    assert_eq!((keylog["sessions"].as_u64(), keylog["secrets"].as_u64()), (Some(2), Some(8)), "both files' TLS 1.3 secrets, 4 per connection: {keylog}");
+    // Not one secret of the key logs is in the daemon's log.
+    for f in ["gateway-1.log", "gateway-2.log"] {
+        let text = std::fs::read_to_string(d.join("keys").join(f)).unwrap();
+        for secret in text.lines().filter_map(|l| l.split_whitespace().nth(2)) {
+            assert!(!log.contains(secret), "a secret of {f} is in the log");
+        }
+    }
+    // The inventory the daemon stored at its last checkpoint says what was decrypted.
+    let out = d.join("report");
+    let o = apitap(&["report", "--store", d.join("state/apitap.db").to_str().unwrap(), "--out", out.to_str().unwrap(), "--formats", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    // One service: the sessions' SNI with the port, as the requests' Host header names it.
+    let host = format!("api.bank.test:{port}");
+    let services: Vec<&serde_json::Value> = r["services"].as_array().unwrap().iter().filter(|s| s["host"].as_str().unwrap().starts_with("api.bank.test")).collect();
+    assert_eq!(services.len(), 1, "{r}");
+    let svc = services[0];
+    assert_eq!(svc["host"], host.as_str());
+    assert_eq!((svc["requests"].as_u64(), svc["decrypted_requests"].as_u64(), svc["inspectable"].as_bool()), (Some(3), Some(3), Some(true)), "{svc}");
 }

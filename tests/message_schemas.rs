@@ -179,6 +179,7 @@ fn inventory_changes() -> &'static (Vec<EndpointChange>, Value) {
                 request_body: b"",
                 response_body: b"",
                 deprecation_signalled: false,
+                visibility: Default::default(),
             });
             last = ts;
         }
@@ -537,6 +538,9 @@ fn record_of(v: &Value) -> TransactionRecord {
             Some("decrypted") => "decrypted",
             other => panic!("visibility {other:?}"),
         },
+        // The simulated traffic is HTTP/1.1 (tests/h2_live.rs covers HTTP/2 and gRPC records).
+        http2: v.get("http2").map(|h| panic!("unexpected http2 {h}")),
+        grpc: v.get("grpc").map(|g| panic!("unexpected grpc {g}")),
         schema_version: n("schema_version").unwrap() as u32,
     }
 }
@@ -610,6 +614,7 @@ fn anomaly_messages_are_the_jsonl_lines_keyed_by_consumer_else_finding() {
         client_ip: None,
         geo: Default::default(),
         endpoint: None,
+        visibility: Default::default(),
         evidence: serde_json::Map::new(),
         message: "errors".into(),
     };

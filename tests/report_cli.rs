@@ -256,3 +256,30 @@ fn anomalies_without_a_consumers_list_give_the_top_consumers() {
     assert_eq!(top, [("c2", 2, 1), ("c1", 1, 1)]);
     assert_eq!(c["top"][1]["requests"], 50, "requests in its findings, at their latest event");
 }
+
+#[test]
+fn the_services_table_says_what_was_decrypted_and_what_was_seen_encrypted_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inv = inventory(week1());
+    let svc = |host: &str, inspectable: bool, requests: u64, decrypted: u64| {
+        json!({"host": host, "servers": [], "inspectable": inspectable, "requests": requests, "decrypted_requests": decrypted,
+               "first_seen": "2026-03-28T06:00:00.000Z", "last_seen": "2026-03-29T12:00:00.000Z", "endpoints": 0})
+    };
+    inv["services"] = json!([svc("api.bank.example", true, 120, 0), svc("tls.bank.example", true, 1234, 1234), svc("dark.bank.example", false, 0, 0)]);
+    let r = report(dir.path(), &inv, &[]);
+    let decrypted: Vec<(String, u64)> =
+        r["services"].as_array().unwrap().iter().map(|s| (s["host"].as_str().unwrap().to_string(), s["decrypted_requests"].as_u64().unwrap())).collect();
+    assert!(decrypted.contains(&("tls.bank.example".to_string(), 1234)), "{decrypted:?}");
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    let row = |host: &str| {
+        let table = &html[html.find(r#"<table id="services">"#).unwrap()..];
+        let at = table.find(host).unwrap_or_else(|| panic!("no row for {host}"));
+        let start = table[..at].rfind("<tr>").unwrap();
+        let end = at + table[at..].find("</tr>").unwrap();
+        table[start..end].to_string()
+    };
+    assert!(row("tls.bank.example").contains("1,234 decrypted"), "{}", row("tls.bank.example"));
+    assert!(row("dark.bank.example").contains("encrypted only"), "{}", row("dark.bank.example"));
+    let plain = row("api.bank.example");
+    assert!(!plain.contains("decrypted") && !plain.contains("encrypted only"), "{plain}");
+}

@@ -10,30 +10,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Kills a child process when the test ends, also on a failed assertion.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{free_port, run_ok as run, start_tcpdump, Proc};
 
 fn start_nginx(dir: &Path, tls12: u16, tls13: u16) -> common::Nginx {
     run(Command::new("openssl").args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]).args([
@@ -68,24 +49,6 @@ fn start_nginx(dir: &Path, tls12: u16, tls13: u16) -> common::Nginx {
 
 fn start_capture(filter: &str, keylog: &Path, out: &Path) -> Proc {
     Proc(common::spawn_capture(filter, out, &["--tls-keylog".as_ref(), keylog.as_os_str()]))
-}
-
-fn start_tcpdump(filter: &str, pcap: &Path) -> Proc {
-    let child = Command::new("tcpdump")
-        .args(["-i", "lo", "-U", "-s", "0", "-w"])
-        .arg(pcap)
-        .arg(filter)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tcpdump is not installed");
-    // tcpdump gives no readiness signal on a file: wait for its header to appear.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while fs::metadata(pcap).map_or(0, |m| m.len()) == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    Proc(child)
 }
 
 fn curl(keylog: Option<&Path>, args: &[&str]) {
@@ -159,7 +122,7 @@ fn curl_to_nginx_over_tls12_and_tls13_decrypts_as_tshark_does() {
     let _ = Command::new("kill").args(["-TERM", &apitap.0.id().to_string()]).status();
     let status = apitap.0.wait().unwrap();
     assert!(status.success(), "apitap capture exited with {status}");
-    drop(tcpdump);
+    tcpdump.stop();
 
     let text = fs::read_to_string(out.join("transactions.jsonl")).unwrap();
     assert!(!text.contains("tls-live-secret-token"), "an Authorization value reached the output");
@@ -188,18 +151,33 @@ fn curl_to_nginx_over_tls12_and_tls13_decrypts_as_tshark_does() {
     assert_eq!(d["records_failed"], 0, "{d}");
     assert!(summary["stages"]["tls_keylog"]["secrets"].as_u64().unwrap() >= 7, "{summary}");
 
-    // The inventory: nginx's certificate is self-signed, which shows in the three TLS 1.2
-    // handshakes and in the four decrypted TLS 1.3 ones (not in the one without keys); seven
-    // sessions decrypted, one metadata only; each suite asked for was chosen.
+    // The inventory: one service per port, named as the requests' Host header names it (the
+    // SNI with the port), holding both the sessions' facts and the decrypted requests.
+    // nginx's certificate is self-signed, which shows in the three TLS 1.2 handshakes and in
+    // the four decrypted TLS 1.3 ones (not in the one without keys); each suite asked for was
+    // chosen.
     let inv: serde_json::Value = serde_json::from_str(&fs::read_to_string(out.join("inventory.json")).unwrap()).unwrap();
-    let svc = inv["services"].as_array().unwrap().iter().find(|s| s["host"] == "api.bank.test").unwrap();
-    let t = &svc["tls"];
-    assert_eq!(t["sessions"], 8, "{t}");
-    assert_eq!((t["decrypted_sessions"].as_u64(), t["metadata_only_sessions"].as_u64()), (Some(7), Some(1)), "{t}");
-    // The certificate was made for two days: it is close to expiry too.
-    assert_eq!(t["findings"], serde_json::json!({"self_signed": 7, "certificate_expiring": 7}), "{t}");
-    for suite in ["0xc02b", "0xc02c", "0xcca9", "0x1301", "0x1303"] {
-        assert_eq!(t["server_suites"][suite], 1, "{suite}: {t}");
+    let service = |port: u16| {
+        let host = format!("api.bank.test:{port}");
+        inv["services"].as_array().unwrap().iter().find(|s| s["host"] == host.as_str()).unwrap_or_else(|| panic!("no {host}: {inv}")).clone()
+    };
+    let (s12, s13) = (service(p12), service(p13));
+    assert_eq!(inv["services"].as_array().unwrap().len(), 2, "{inv}");
+    for (svc, visibility) in [(&s12, serde_json::json!(["decrypted"])), (&s13, serde_json::json!(["decrypted", "metadata"]))] {
+        assert!(svc["requests"].as_u64().unwrap() > 0, "{svc}");
+        assert_eq!((&svc["visibility"], &svc["decrypted_requests"]), (&visibility, &svc["requests"]), "{svc}");
     }
-    assert_eq!(t["server_suites"]["0x1302"], 3, "the explicit one and curl's default twice: {t}");
+    let (t12, t13) = (&s12["tls"], &s13["tls"]);
+    assert_eq!((t12["sessions"].as_u64(), t12["decrypted_sessions"].as_u64(), t12["metadata_only_sessions"].as_u64()), (Some(3), Some(3), Some(0)), "{t12}");
+    assert_eq!((t13["sessions"].as_u64(), t13["decrypted_sessions"].as_u64(), t13["metadata_only_sessions"].as_u64()), (Some(5), Some(4), Some(1)), "{t13}");
+    // The certificate was made for two days: it is close to expiry too.
+    assert_eq!(t12["findings"], serde_json::json!({"self_signed": 3, "certificate_expiring": 3}), "{t12}");
+    assert_eq!(t13["findings"], serde_json::json!({"self_signed": 4, "certificate_expiring": 4}), "{t13}");
+    for suite in ["0xc02b", "0xc02c", "0xcca9"] {
+        assert_eq!(t12["server_suites"][suite], 1, "{suite}: {t12}");
+    }
+    for suite in ["0x1301", "0x1303"] {
+        assert_eq!(t13["server_suites"][suite], 1, "{suite}: {t13}");
+    }
+    assert_eq!(t13["server_suites"]["0x1302"], 3, "the explicit one and curl's default twice: {t13}");
 }

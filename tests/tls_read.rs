@@ -162,10 +162,19 @@ fn the_configuration_files_tls_table_names_key_logs_relative_to_itself() {
     assert!(err.contains("apitap.toml:4: [tls] key_wait_secs must be 1 to 600"), "{err}");
 }
 
+fn inventory(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("inventory.json")).unwrap()).unwrap()
+}
+
+/// The inventory's entry of a service.
+fn service(out: &Path, host: &str) -> serde_json::Value {
+    let inv = inventory(out);
+    inv["services"].as_array().unwrap().iter().find(|s| s["host"] == host).unwrap_or_else(|| panic!("no {host} in {inv}")).clone()
+}
+
 /// The inventory's TLS facts of a service.
 fn tls_facts(out: &Path, host: &str) -> serde_json::Value {
-    let inv: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("inventory.json")).unwrap()).unwrap();
-    inv["services"].as_array().unwrap().iter().find(|s| s["host"] == host).unwrap_or_else(|| panic!("no {host} in {inv}"))["tls"].clone()
+    service(out, host)["tls"].clone()
 }
 
 #[test]
@@ -190,5 +199,22 @@ fn the_inventory_says_what_was_decrypted_and_what_the_handshake_showed() {
         let line = certs.keys().next().unwrap();
         assert!(line.starts_with("CN=heise.de (issuer ") && line.contains("CN=R3") && line.contains("valid until 2021-06-20T13:32:15"), "{line}");
         assert!(t.get("findings").is_none(), "{t}");
+        // How the service and its endpoints were read: requests only when decrypted.
+        let s = service(dir.path(), "heise.de");
+        let requests = s["requests"].as_u64().unwrap();
+        if keyed {
+            assert!(requests > 0, "{s}");
+            assert_eq!((s["visibility"].clone(), s["decrypted_requests"].as_u64()), (serde_json::json!(["decrypted"]), Some(requests)), "{s}");
+            let inv = inventory(dir.path());
+            // The one request, `GET /`, is an HTML page: a non-API endpoint.
+            let endpoints: Vec<&serde_json::Value> =
+                ["endpoints", "other_endpoints"].iter().flat_map(|k| inv[k].as_array().unwrap()).filter(|e| e["host"] == "heise.de").collect();
+            assert!(!endpoints.is_empty(), "{inv}");
+            for e in endpoints {
+                assert_eq!((e["visibility"].clone(), &e["decrypted_requests"]), (serde_json::json!(["decrypted"]), &e["hits"]), "{e}");
+            }
+        } else {
+            assert_eq!((requests, s["visibility"].clone(), s["inspectable"].as_bool()), (0, serde_json::json!(["metadata"]), Some(false)), "{s}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use apitap_discovery::behaviour::{Anomaly, AnomalyKind, Behaviour, BehaviourConfig, Lifecycle, Transaction};
 use apitap_discovery::identity::{ConsumerId, Country, CustomerId, Geo, IdSource, Identity, LoginAttempt, LoginKind, LoginOutcome, Grant, Prefix};
-use apitap_discovery::inventory::{Classification, Landing, Observed};
+use apitap_discovery::inventory::{Classification, Landing, Observed, Visibility};
 
 const SEC: u64 = 1_000_000_000;
 const MIN: u64 = 60 * SEC;
@@ -57,6 +57,7 @@ struct Req {
     ua: Option<String>,
     authenticated: bool,
     events: Vec<&'static str>,
+    visibility: Visibility,
 }
 
 impl Req {
@@ -71,6 +72,7 @@ impl Req {
             ua: Some("tpp-client/1.0".into()),
             authenticated: true,
             events: Vec::new(),
+            visibility: Visibility::Clear,
         }
     }
 }
@@ -90,6 +92,7 @@ fn feed(b: &mut Behaviour, r: &Req) -> Vec<Anomaly> {
         connection: r.id.id.0.wrapping_mul(1_000_003) ^ (r.ts / (10 * MIN)),
         authenticated: r.authenticated,
         framing_events: &r.events,
+        visibility: r.visibility,
     };
     b.observe(&t);
     b.drain()
@@ -143,6 +146,48 @@ fn enumeration_of_foreign_ids_fires_within_twenty_requests_and_own_ids_never_do(
     }
     let n = fired_at.expect("enumeration not detected");
     assert!(n <= 20, "detected after {n} foreign-id requests");
+}
+
+/// The first `kind` finding of foreign-id enumeration and then a service error spike, with the
+/// attack's requests read as `attack` after a baseline read in clear.
+fn findings_of_an_attack_read(attack: Visibility) -> Vec<Anomaly> {
+    let mut b = engine("UTC");
+    for c in 0..5u64 {
+        steady(&mut b, 20 + c, &format!("198.51.{c}.9"), MONDAY, 1, 12);
+    }
+    let t0 = MONDAY + DAY + HOUR;
+    let mut out = Vec::new();
+    for i in 0..40u64 {
+        let status = if i % 10 == 3 { 200 } else { 403 };
+        let mut r = Req::new(t0 + i * SEC, identity(20, "198.51.0.9"), "/aisp/accounts/{AccountId}", &format!("/aisp/accounts/{}", 40_000 + i), status);
+        r.visibility = attack;
+        out.extend(feed(&mut b, &r));
+    }
+    let t1 = MONDAY + DAY + 12 * HOUR;
+    for i in 0..60u64 {
+        let status = if i % 6 == 5 { 200 } else { 503 };
+        let mut r = Req::new(t1 + i * 10 * SEC, identity(21 + i % 4, &format!("198.51.{}.9", 1 + i % 4)), "/aisp/accounts", "/aisp/accounts", status);
+        r.visibility = attack;
+        out.extend(feed(&mut b, &r));
+    }
+    out
+}
+
+#[test]
+fn a_finding_says_how_its_detecting_request_was_read() {
+    for attack in [Visibility::Decrypted, Visibility::Clear] {
+        let found = findings_of_an_attack_read(attack);
+        let first = |kind| found.iter().find(|a| a.kind == kind && a.lifecycle == Lifecycle::New).unwrap_or_else(|| panic!("no {kind:?}"));
+        let enumeration = first(AnomalyKind::BolaEnumeration);
+        assert_eq!(enumeration.visibility, attack);
+        let spike = found
+            .iter()
+            .find(|a| a.kind == AnomalyKind::ErrorSpike && a.lifecycle == Lifecycle::New && a.consumer.is_none())
+            .expect("a service-wide error spike");
+        assert_eq!(spike.visibility, attack, "a finding without a consumer still says it");
+        let json = enumeration.to_json(&apitap_discovery::behaviour::Producer { sensor_id: "s".into(), version: "0".into() });
+        assert_eq!(json["unmapped"]["visibility"], attack.name());
+    }
 }
 
 #[test]

@@ -74,6 +74,7 @@ fn feed(inv: &mut Inventory, r: &Req<'_>) {
         request_body: b"",
         response_body: r.body,
         deprecation_signalled: r.deprecation,
+        visibility: Default::default(),
     };
     inv.observe(&obs);
 }

@@ -54,6 +54,7 @@ fn observation<'a>(ts: u64, auth: AuthKind, uri: &'a str, request_body: &'a [u8]
         request_body,
         response_body: body,
         deprecation_signalled: false,
+        visibility: Default::default(),
     }
 }
 

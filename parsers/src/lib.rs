@@ -3,6 +3,7 @@
 // Tests may unwrap and index: a panic there is a failed test, not a crash on input.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
+pub mod h2;
 pub mod http;
 pub mod tls;
 

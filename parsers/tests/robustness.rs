@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use apitap_parsers::{detect_request, detect_response, Direction, HttpConfig, HttpParser, HttpTransaction};
+use apitap_parsers::{detect_request, detect_response, Direction, HttpConfig, HttpEvent, HttpParser, HttpTransaction};
 
 /// xorshift64*: deterministic, dependency-free randomness for reproducible failures.
 struct Rng(u64);
@@ -340,4 +340,120 @@ fn endless_pipelining_without_responses_stays_bounded() {
     assert!(p.stats().pending_limit_hits > 0);
     // Everything but the last few pending requests has been emitted.
     assert!(polled > 10_000 - 20, "{polled}");
+}
+
+/// Fuzzing found (target `http`, fuzz/regressions/http): a head line ended by a CR that was the
+/// last byte of its delivery was reported as `BareCr` only when the message went on after the
+/// next delivery showed the CR bare, so cutting "T  HTTP/\n\r\r" after its first CR lost the
+/// event that the stream in one piece had. A bare CR now reaches the message after its line,
+/// wherever TCP cut the stream.
+#[test]
+fn a_bare_cr_at_the_end_of_a_delivery_gives_the_same_transactions() {
+    let cfg = Arc::new(HttpConfig::default());
+    let response = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec();
+    let requests: [&[u8]; 6] = [
+        b"T  HTTP/\n\r\r",
+        b"GET /a HTTP/1.1\r\nHost: x\r\r",
+        b"GET /b HTTP/1.1\r\nHost: x\rAccept: y\r\n\r\n",
+        b"POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\rhi",
+        b"POST /d HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\rhi\r\n0\r\r",
+        b"GET /e HTTP/1.1\rHost: x\r\n\r\nGET /f HTTP/1.1\r\nHost: y\r\r",
+    ];
+    for request in requests {
+        let whole = run_split(&cfg, request, &response, &[], &[]);
+        for k in 0..=request.len() {
+            assert_eq!(run_split(&cfg, request, &response, &[k], &[]), whole, "{request:?} cut at {k}");
+        }
+    }
+    // The event is still reported where the message goes on after the bare CR.
+    for request in [requests[2], requests[3]] {
+        let bare = |t: &HttpTransaction| t.events.iter().any(|e| matches!(e, HttpEvent::BareCr { .. }));
+        let cut = request.windows(2).position(|w| w[0] == b'\r' && w[1] != b'\n').map(|i| i + 1).unwrap();
+        for cuts in [&[][..], &[cut][..]] {
+            let got = run_split(&cfg, request, &response, cuts, &[]);
+            assert!(bare(&got[0]), "{request:?} cut at {cuts:?}: no bare_cr");
+        }
+    }
+}
+
+/// Fuzzing found (target `http`, fuzz/regressions/http): while resynchronising after a gap, a
+/// skipped line ended by a CR at the end of a delivery was counted as ended by CRLF (two
+/// bytes) before the next byte was known, so a bare CR cut off from what follows it made
+/// `Resync::skipped` one more than the bytes skipped.
+#[test]
+fn bytes_skipped_after_a_gap_do_not_depend_on_the_cut() {
+    let cfg = Arc::new(HttpConfig::default());
+    let skipped = |pieces: &[&[u8]]| {
+        let mut p = HttpParser::new(cfg.clone());
+        p.handle_gap(1, Direction::ToServer, 5);
+        for piece in pieces {
+            let _ = p.handle_data(2, Direction::ToServer, piece);
+        }
+        p.handle_close(3);
+        let t = p.poll_transaction().unwrap();
+        let resync = t.events.iter().find_map(|e| match e {
+            HttpEvent::Resync { skipped, .. } => Some(*skipped),
+            _ => None,
+        });
+        (resync, p.stats().resync_skipped_bytes)
+    };
+    // One bare CR, then a CRLF, then a line of junk: 1, 2 and 6 bytes before the request.
+    for (stream, want) in [(&b"\rT HTTP/1.1\r\n\r\n"[..], 1), (b"\r\nT HTTP/1.1\r\n\r\n", 2), (b"junk\r\nT HTTP/1.1\r\n\r\n", 6)] {
+        assert_eq!(skipped(&[stream]), (Some(want), want), "{stream:?} in one delivery");
+        for k in 1..stream.len() {
+            let (a, b) = stream.split_at(k);
+            assert_eq!(skipped(&[a, b]), (Some(want), want), "{stream:?} cut at {k}");
+        }
+    }
+}
+
+/// Fuzzing found (target `http`, fuzz/regressions/http): after a gap, the request line found
+/// by resynchronising reported its bare CR before `Resync` when the CR's next byte came in
+/// the same delivery, and after it when the next byte came in a later one.
+#[test]
+fn a_resynchronised_request_line_reports_its_events_in_one_order() {
+    let cfg = Arc::new(HttpConfig::default());
+    let events = |pieces: &[&[u8]]| {
+        let mut p = HttpParser::new(cfg.clone());
+        p.handle_gap(1, Direction::ToServer, 1);
+        for piece in pieces {
+            let _ = p.handle_data(2, Direction::ToServer, piece);
+        }
+        p.handle_close(3);
+        let names: Vec<&str> = p.poll_transaction().unwrap().events.iter().map(HttpEvent::name).collect();
+        names.join(" ")
+    };
+    let stream = b"\nGET / HTTP/1.1\rHost: x\r\n\r\n";
+    let whole = events(&[stream]);
+    assert_eq!(whole, "gap resync bare_cr");
+    for k in 1..stream.len() {
+        let (a, b) = stream.split_at(k);
+        assert_eq!(events(&[a, b]), whole, "cut at {k}");
+    }
+}
+
+/// Fuzzing found (target `http`, fuzz/regressions/http): a compressed body whose decoded
+/// output filled the capture and then met corrupt data reported `decode_error` before
+/// `body_capture_limit` when both happened in one delivery, and after it otherwise.
+#[test]
+fn a_corrupt_body_past_the_capture_reports_its_events_in_one_order() {
+    use std::io::Write;
+    let cfg = Arc::new(HttpConfig { max_body_capture: 64, ..HttpConfig::default() });
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(&b"account statement line\n".repeat(20)).unwrap();
+    e.flush().unwrap();
+    let mut body = e.get_ref().clone();
+    // A final block of the reserved type 3 right after the text: corrupt from there on.
+    body.push(0x07);
+    let mut request = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    request.extend_from_slice(&body);
+    let events = |cuts: &[usize]| {
+        let got = run_split(&cfg, &request, b"HTTP/1.1 204 No Content\r\n\r\n", cuts, &[]);
+        got[0].events.iter().map(HttpEvent::name).collect::<Vec<_>>().join(" ")
+    };
+    let whole = events(&[]);
+    assert_eq!(whole, "body_capture_limit decode_error");
+    for k in 0..=request.len() {
+        assert_eq!(events(&[k]), whole, "cut at {k}");
+    }
 }

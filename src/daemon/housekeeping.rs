@@ -106,7 +106,7 @@ impl Running {
     /// and starts publishing.
     pub fn start(config_path: PathBuf, file: ConfigFile, keys: super::Keys, bound: Bound) -> Result<Running> {
         let cap = file.capture.clone().unwrap_or_default();
-        let mut settings = Settings::from_capture(&cap).with_limits(&file.limits).with_tls(&file.tls);
+        let mut settings = Settings::from_capture(&cap).with_limits(&file.limits).with_tls(&file.tls).with_http2(&file.http2);
         // Key logs are read now (an unreadable one stops the start) and then followed.
         let keylog = match settings.keylog_reader() {
             Some(reader) => Some(crate::tls_keys::KeyLogWatcher::start(reader)?),

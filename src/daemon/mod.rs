@@ -11,6 +11,7 @@
 //! and applies them without closing the capture handle (what needs a restart is logged).
 
 pub mod config;
+pub mod config_http2;
 mod housekeeping;
 pub mod limits;
 mod observe;

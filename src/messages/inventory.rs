@@ -66,6 +66,10 @@ fn state(e: &EndpointReport, out: &mut Map<String, Value>) {
     out.insert("consumers".into(), json!(e.consumers));
     out.insert("clients".into(), json!(e.clients));
     out.insert("counts_estimated".into(), json!(e.counts_estimated));
+    if !e.visibility.is_empty() {
+        out.insert("visibility".into(), json!(e.visibility));
+    }
+    out.insert("decrypted_requests".into(), json!(e.decrypted_requests));
     if let Some(t) = &e.first_seen {
         out.insert("first_seen".into(), json!(t));
     }

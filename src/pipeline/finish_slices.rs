@@ -38,6 +38,7 @@ fn settings(workers: usize) -> Settings {
         keylog_files: Vec::new(),
         keylog_dir: None,
         decrypt: Default::default(),
+        h2: Default::default(),
     }
 }
 

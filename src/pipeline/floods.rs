@@ -98,6 +98,7 @@ impl Harness {
             keylog_files: Vec::new(),
             keylog_dir: None,
             decrypt: Default::default(),
+            h2: Default::default(),
         };
         Harness {
             p: Pipeline::new(&settings),

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use apitap_sensor::capture::PacketRecord;
 use apitap_sensor::Timestamp;
 
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, ConnFacts};
+use apitap_discovery::inventory::Visibility;
 use crate::app::Done;
 use crate::config::Settings;
 use crate::record::TransactionRecord;
@@ -416,11 +417,13 @@ fn apply_one(analysis: Option<&mut Analysis>, records: &mut Vec<TransactionRecor
     match done {
         Done::Txn(f) => {
             let f = *f;
+            let visibility = if f.decrypted { Visibility::Decrypted } else { Visibility::Clear };
             if let Some(a) = analysis {
                 let (client, server) = f.info.client_server(f.swapped);
-                a.observe(client, server, &f.uid, &f.tx, f.bodies, f.client_cert.as_deref());
+                let conn = ConnFacts { client, server, uid: &f.uid, tls_client_cert: f.client_cert.as_deref(), visibility };
+                a.observe(conn, &f.tx, f.bodies);
             }
-            records.push(TransactionRecord::new(&f.info, f.swapped, &f.uid, f.tx, f.tcp_events).decrypted(f.decrypted));
+            records.push(TransactionRecord::new(&f.info, f.swapped, &f.uid, f.tx, f.tcp_events).visibility(visibility));
         }
         Done::Tls { client, server, report } => {
             if let Some(a) = analysis {

@@ -79,6 +79,7 @@ impl Stages {
             flows: FlowTable::new(settings.flow.clone()),
             app: {
                 let mut app = AppLayer::new(settings.http.clone(), settings.max_http_buffered_total);
+                app.set_h2_config(settings.h2.clone());
                 let keys = settings.tls_keys.clone().map(|k| Arc::new(k) as Arc<dyn apitap_parsers::tls::decrypt::KeySource + Send + Sync>);
                 app.set_tls_keys(keys, settings.decrypt.clone());
                 app
@@ -184,6 +185,10 @@ impl Stages {
             ]),
         );
         all.insert("http", self.app.http_counters());
+        let h2 = self.app.http2_counters();
+        if !h2.is_empty() {
+            all.insert("http2", h2);
+        }
         if self.app.decrypts() {
             let d = &a.decrypt;
             all.insert(

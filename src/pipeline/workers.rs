@@ -547,6 +547,7 @@ mod tests {
             keylog_files: Vec::new(),
             keylog_dir: None,
             decrypt: Default::default(),
+            h2: Default::default(),
         }
     }
 

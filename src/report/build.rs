@@ -75,6 +75,7 @@ fn services(inv: &InventoryDoc, rows: &[EndpointRow]) -> Vec<ServiceRow> {
             host: s.host.clone(),
             inspectable: s.inspectable,
             requests: s.requests,
+            decrypted_requests: s.decrypted_requests,
             errors: (!s.traffic.is_empty()).then(|| s.traffic.iter().map(|t| t.errors).sum()),
             endpoints: by_host.get(s.host.as_str()).cloned().unwrap_or_default(),
             first_seen: s.first_seen.clone(),

@@ -181,6 +181,8 @@ pub fn services(report: &Report, grid: Option<&Grid>) -> String {
         }
         if !s.inspectable {
             classes.push_str(r#"<span class="tag warn">encrypted only</span>"#);
+        } else if s.decrypted_requests > 0 {
+            let _ = write!(classes, r#"<span class="tag">{} decrypted</span>"#, count(s.decrypted_requests));
         }
         let colour = SERIES_COLOURS.get(i).copied().unwrap_or("#8a94a6");
         let spark = match grid {

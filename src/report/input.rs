@@ -63,6 +63,9 @@ pub struct ServiceDoc {
     /// HTTP requests.
     #[serde(default)]
     pub requests: u64,
+    /// Of those, requests read from decrypted TLS (absent from older inventories).
+    #[serde(default)]
+    pub decrypted_requests: u64,
     /// First activity (RFC 3339).
     #[serde(default)]
     pub first_seen: Option<String>,
@@ -181,6 +184,12 @@ pub struct EndpointDoc {
     /// Requests.
     #[serde(default)]
     pub hits: u64,
+    /// How its requests were read (`clear`, `decrypted`); absent from older inventories.
+    #[serde(default)]
+    pub visibility: Vec<String>,
+    /// Requests read from decrypted TLS.
+    #[serde(default)]
+    pub decrypted_requests: u64,
     /// Distinct consumers.
     #[serde(default)]
     pub consumers: u64,

@@ -176,6 +176,8 @@ pub struct ServiceRow {
     pub inspectable: bool,
     /// Requests.
     pub requests: u64,
+    /// Of those, requests read from decrypted TLS.
+    pub decrypted_requests: u64,
     /// Requests with an error status, from the hourly series (absent without it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<u64>,

@@ -58,6 +58,8 @@ fn endpoint(e: &EndpointDoc) -> EndpointReport {
         operator_template: None,
         accepted: e.accepted.as_ref().map(|a| AcceptedReport { by: a.by.clone(), reason: a.reason.clone() }),
         hits: e.hits,
+        visibility: e.visibility.iter().filter_map(|v| serde_json::from_value(serde_json::Value::String(v.clone())).ok()).collect(),
+        decrypted_requests: e.decrypted_requests,
         consumers: e.consumers,
         clients: e.clients,
         counts_estimated: e.counts_estimated,

@@ -342,3 +342,60 @@ fn await_capturing(child: &mut std::process::Child, interface: &str) {
     }
     std::thread::spawn(move || for _ in lines {});
 }
+
+/// Kills a child process when the test ends, also on a failed assertion.
+pub struct Proc(pub std::process::Child);
+
+impl Proc {
+    /// Asks the process to end (SIGINT: tcpdump writes what it holds) and waits for it, at
+    /// most 10 seconds.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill").args(["-INT", &self.0.id().to_string()]).status();
+        for _ in 0..200 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts tcpdump on loopback writing `pcap`, and returns once it is writing.
+pub fn start_tcpdump(filter: &str, pcap: &Path) -> Proc {
+    use std::time::{Duration, Instant};
+    let child = Command::new("tcpdump")
+        .args(["-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w"])
+        .arg(pcap)
+        .arg(filter)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tcpdump is not installed");
+    // tcpdump gives no readiness signal on a file: wait for its header to appear.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(pcap).map_or(0, |m| m.len()) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    Proc(child)
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs `cmd`, fails the test with its standard error unless it succeeds, and returns its
+/// standard output.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

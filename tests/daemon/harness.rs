@@ -167,3 +167,14 @@ pub fn curl(url: &str, headers: &[String]) -> u16 {
     let out = cmd.arg(url).output().expect("curl is not installed: run scripts/install-deps.sh");
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
 }
+
+/// The counters of the last "run summary" line of a JSON log.
+pub fn run_summary(log: &str) -> serde_json::Value {
+    let line = log
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "run summary")
+        .unwrap_or_else(|| panic!("no run summary in:\n{log}"));
+    serde_json::from_str(line["summary"].as_str().unwrap()).unwrap()
+}

@@ -53,6 +53,9 @@ pub struct Context {
     pub client_ip: Option<String>,
     /// Autonomous system and country of the client address (empty without a database).
     pub geo: Geo,
+    /// How the detecting request was read (clear in findings persisted before decryption).
+    #[serde(default)]
+    pub visibility: crate::inventory::Visibility,
 }
 
 /// Counters of the finding book.
@@ -124,6 +127,7 @@ impl Finding {
             network: self.ctx.network.clone(),
             client_ip: self.ctx.client_ip.clone(),
             geo: self.ctx.geo.clone(),
+            visibility: self.ctx.visibility,
             endpoint: self.endpoint.clone(),
             evidence: self.evidence.clone(),
             message: self.message.clone(),

@@ -296,6 +296,10 @@ pub struct Anomaly {
     pub geo: crate::identity::Geo,
     /// Where.
     pub endpoint: Option<EndpointRef>,
+    /// How the detecting request was read: in clear, or decrypted from TLS with a key log.
+    /// (No detector works from TLS metadata alone, so never
+    /// [`Visibility::Metadata`](crate::inventory::Visibility::Metadata) today.)
+    pub visibility: crate::inventory::Visibility,
     /// Observed versus baseline values (detector-specific keys, documented per kind).
     pub evidence: serde_json::Map<String, Value>,
     /// One-line summary for the analyst.
@@ -420,6 +424,7 @@ impl Anomaly {
             "detected": rfc3339(self.detected),
             "last_seen": rfc3339(self.last_seen),
             "evidence": self.evidence,
+            "visibility": self.visibility.name(),
         });
         if let Some(u) = unmapped.as_object_mut() {
             if let Some(c) = &self.consumer {

@@ -38,6 +38,8 @@ pub struct Transaction<'a> {
     /// Stable codes of the HTTP parser's framing events on this transaction
     /// (`content_length_and_chunked`, `duplicate_content_length`, ...).
     pub framing_events: &'a [&'a str],
+    /// Read in clear or decrypted from TLS.
+    pub visibility: crate::inventory::Visibility,
 }
 
 /// A stable 64-bit key of some strings (SipHash-1-3 with a fixed key): endpoint and network

@@ -259,6 +259,7 @@ impl Behaviour {
             network: Some(network.clone()),
             client_ip: Some(id.client_ip.to_string()),
             geo: id.geo.clone(),
+            visibility: tx.visibility,
         };
         let ids = obs.template.as_deref().map(|t| input::requested_ids(t, tx.path)).unwrap_or_default();
         let account = ids.iter().find(|(name, _)| self.cfg.account_params.iter().any(|a| a == name)).map(|(_, v)| *v);

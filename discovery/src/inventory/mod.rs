@@ -50,7 +50,7 @@ pub use changes::{
 };
 pub use config::{service_matches, Accepted, InventoryConfig, ScopeConfig, DEFAULT_HEALTH_PATHS, DEFAULT_STATIC_EXTENSIONS};
 pub use distinct::{Distinct, DistinctSnapshot};
-pub use observe::{media_type, query_names, segments, service_name, split_target, AuthKind, Observation, TlsObservation};
+pub use observe::{media_type, query_names, segments, service_name, split_target, AuthKind, Observation, TlsObservation, Visibility};
 pub use report::*;
 pub use scope::Category;
 pub use stats::{BoundedCounts, EndpointStats, MergeLimits, Shape};
@@ -227,6 +227,9 @@ impl Inventory {
         let mut out = Observed::new(name, method.clone(), Landing::Overflow);
         let Some(svc) = service(&mut self.services, cfg, &mut self.stats, &out.service, obs.ts) else { return out };
         svc.requests += 1;
+        if obs.visibility == Visibility::Decrypted {
+            svc.decrypted_requests += 1;
+        }
         let bytes = response_bytes.unwrap_or(u64::try_from(obs.response_body.len()).unwrap_or(u64::MAX));
         svc.traffic.add(obs.ts, obs.status, bytes, cfg.traffic_hours);
         svc.touch(obs.ts);
@@ -273,6 +276,9 @@ impl Inventory {
                 st.hit(obs.ts);
                 if let Some(code) = obs.status {
                     *st.status.entry(code).or_default() += 1;
+                }
+                if obs.visibility == Visibility::Decrypted {
+                    st.decrypted += 1;
                 }
                 return out;
             }
@@ -334,10 +340,14 @@ impl Inventory {
     }
 
     /// Adds one TLS session's hello facts: the service (SNI, else server address) appears in
-    /// the inventory as not inspectable.
+    /// the inventory as not inspectable until requests are read from it. The SNI is named
+    /// with the server's port unless it is 443, as the `Host` header of the requests inside
+    /// names it (`api.bank.example:8443`), so that decrypted requests and their session's
+    /// facts are one service.
     pub fn observe_tls(&mut self, tls: &TlsObservation<'_>) {
         self.stats.tls_sessions += 1;
-        let name = service_name(tls.sni, tls.server);
+        let host = tls.sni.map(|sni| format!("{sni}:{}", tls.server.port()));
+        let name = service_name(host.as_deref(), tls.server);
         let max_values = self.cfg.max_tls_values;
         let Some(svc) = service(&mut self.services, &self.cfg, &mut self.stats, &name, tls.ts) else { return };
         svc.touch(tls.ts);
@@ -440,6 +450,9 @@ fn account(
     }
     if obs.deprecation_signalled {
         stats.deprecation_signals += 1;
+    }
+    if obs.visibility == Visibility::Decrypted {
+        stats.decrypted += 1;
     }
     response
 }

@@ -45,6 +45,31 @@ impl AuthKind {
     }
 }
 
+/// How the sensor read a transaction's traffic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Plain HTTP on the wire.
+    #[default]
+    Clear,
+    /// HTTP inside TLS, decrypted with a key log.
+    Decrypted,
+    /// TLS without keys: only the handshake's metadata (SNI, versions, fingerprints,
+    /// certificates) was seen, never a request.
+    Metadata,
+}
+
+impl Visibility {
+    /// The stable name, as serialised (`clear`, `decrypted`, `metadata`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Visibility::Clear => "clear",
+            Visibility::Decrypted => "decrypted",
+            Visibility::Metadata => "metadata",
+        }
+    }
+}
+
 /// One HTTP transaction as the inventory sees it. Borrowed: the caller keeps ownership.
 #[derive(Clone, Copy)]
 pub struct Observation<'a> {
@@ -79,6 +104,8 @@ pub struct Observation<'a> {
     pub response_body: &'a [u8],
     /// The response carried a `Deprecation` or `Sunset` header.
     pub deprecation_signalled: bool,
+    /// Read in clear or decrypted ([`Visibility::Metadata`] is never an HTTP transaction's).
+    pub visibility: Visibility,
 }
 
 /// One TLS session's hello facts: enough to list a service that cannot be inspected.

@@ -100,6 +100,7 @@ fn service_snapshot(specs: &SpecSet, name: &str, svc: &Service) -> ServiceSnapsh
     ServiceSnapshot {
         name: name.to_string(),
         requests: svc.requests,
+        decrypted_requests: svc.decrypted_requests,
         first_seen: svc.first_seen,
         last_seen: svc.last_seen,
         servers: svc.servers.clone(),
@@ -384,6 +385,10 @@ impl Inventory {
             svc.other_requests.insert(category, count(n, "other_requests")?);
         }
         svc.overflow_requests = count(s.overflow_requests, "overflow_requests")?;
+        svc.decrypted_requests = count(s.decrypted_requests, "decrypted_requests")?;
+        if svc.decrypted_requests > svc.requests {
+            return Err(format!("decrypted_requests: {}, more than the service's {} requests", svc.decrypted_requests, svc.requests));
+        }
         svc.overflow_paths = count(s.overflow_paths, "overflow_paths")?;
         svc.not_found = NotFound::restore(s.not_found, cfg.max_not_found_paths)?;
         svc.deep_paths = count(s.deep_paths, "deep_paths")?;

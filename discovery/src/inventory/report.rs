@@ -9,6 +9,7 @@ use super::config::{service_matches, InventoryConfig};
 use super::service::{Documented, Service};
 use super::stats::{EndpointStats, Shape};
 use super::time::rfc3339;
+use super::observe::Visibility;
 use super::traffic::{self, TrafficReport, NS_PER_HOUR};
 use super::{InventoryStats, SpecUse};
 use crate::content::{JsonType, SensitiveKind};
@@ -147,6 +148,11 @@ pub struct ServiceReport {
     pub inspectable: bool,
     /// HTTP requests.
     pub requests: u64,
+    /// How its traffic was read: `clear` and `decrypted` requests, TLS sessions seen as
+    /// `metadata` only (no keys); any of the three, in that order.
+    pub visibility: Vec<Visibility>,
+    /// Requests read from decrypted TLS (the rest of `requests` were read in clear).
+    pub decrypted_requests: u64,
     /// First activity (RFC 3339).
     pub first_seen: String,
     /// Last activity (RFC 3339).
@@ -276,6 +282,11 @@ pub struct EndpointReport {
     pub accepted: Option<AcceptedReport>,
     /// Requests.
     pub hits: u64,
+    /// How its requests were read: `clear`, `decrypted` or both; empty for orphans.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub visibility: Vec<Visibility>,
+    /// Requests read from decrypted TLS (the rest of `hits` were read in clear).
+    pub decrypted_requests: u64,
     /// Distinct consumers (credential digests, else client addresses).
     pub consumers: u64,
     /// Distinct client addresses.
@@ -337,6 +348,10 @@ pub struct OtherEndpointReport {
     pub category: &'static str,
     /// Requests.
     pub hits: u64,
+    /// How its requests were read: `clear`, `decrypted` or both.
+    pub visibility: Vec<Visibility>,
+    /// Requests read from decrypted TLS.
+    pub decrypted_requests: u64,
     /// First request.
     pub first_seen: String,
     /// Last request.
@@ -389,6 +404,8 @@ fn endpoint_report(host: &str, method: &str, path: &str, class: Classification, 
         operator_template: None,
         accepted: None,
         hits: s.hits,
+        visibility: visibility(s.hits, s.decrypted, 0),
+        decrypted_requests: s.decrypted,
         consumers: s.consumers.count(),
         clients: s.clients.count(),
         counts_estimated: s.consumers.is_estimate() || s.clients.is_estimate(),
@@ -406,6 +423,23 @@ fn endpoint_report(host: &str, method: &str, path: &str, class: Classification, 
         response_sensitive: s.response_sensitive.clone(),
         notes: Vec::new(),
     }
+}
+
+/// The ways traffic was read, in [`Visibility`] order: `clear` when some of `requests` were
+/// not decrypted, `decrypted` when some were, `metadata` when some TLS sessions were not
+/// decrypted.
+fn visibility(requests: u64, decrypted: u64, metadata_sessions: u64) -> Vec<Visibility> {
+    let mut out = Vec::new();
+    if requests > decrypted {
+        out.push(Visibility::Clear);
+    }
+    if decrypted > 0 {
+        out.push(Visibility::Decrypted);
+    }
+    if metadata_sessions > 0 {
+        out.push(Visibility::Metadata);
+    }
+    out
 }
 
 /// The reference to operation `operation` of a bound spec.
@@ -547,6 +581,8 @@ pub(super) fn build(
                 path: path.clone(),
                 category: category.name(),
                 hits: st.hits,
+                visibility: visibility(st.hits, st.decrypted, 0),
+                decrypted_requests: st.decrypted,
                 first_seen: rfc3339(st.first_seen),
                 last_seen: rfc3339(st.last_seen),
                 status: status_map(st),
@@ -585,6 +621,12 @@ pub(super) fn build(
             },
             inspectable,
             requests: svc.requests,
+            visibility: visibility(
+                svc.requests,
+                svc.decrypted_requests,
+                svc.tls.as_ref().map_or(0, |t| t.sessions.saturating_sub(t.decrypted_sessions)),
+            ),
+            decrypted_requests: svc.decrypted_requests,
             first_seen: rfc3339(svc.first_seen),
             last_seen: rfc3339(svc.last_seen),
             endpoints: api_endpoints,

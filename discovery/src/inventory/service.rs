@@ -87,6 +87,8 @@ pub struct TlsFacts {
 pub struct Service {
     /// Requests seen (all categories, 404s, overflow).
     pub requests: u64,
+    /// Of those, requests read from decrypted TLS.
+    pub decrypted_requests: u64,
     /// Packet time of the first and last request or TLS hello.
     pub first_seen: u64,
     /// See `first_seen`.
@@ -125,6 +127,7 @@ impl Service {
     pub fn new(ts: u64, templates: TemplateConfig) -> Self {
         Service {
             requests: 0,
+            decrypted_requests: 0,
             first_seen: ts,
             last_seen: ts,
             servers: Vec::new(),

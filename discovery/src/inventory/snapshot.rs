@@ -104,6 +104,10 @@ pub struct ServiceSnapshot {
     pub name: String,
     /// Requests seen.
     pub requests: u64,
+    /// Of those, requests read from decrypted TLS (absent in snapshots from before
+    /// decryption: 0).
+    #[serde(default)]
+    pub decrypted_requests: u64,
     /// Packet time (ns) of the first activity.
     pub first_seen: u64,
     /// Packet time (ns) of the last activity.
@@ -246,6 +250,9 @@ pub struct EndpointSnapshot {
     pub sensitive_unauthenticated: u64,
     /// Deprecation signals.
     pub deprecation_signals: u64,
+    /// Requests read from decrypted TLS (absent in snapshots from before decryption: 0).
+    #[serde(default)]
+    pub decrypted: u64,
     /// Body sampling of requests (absent in snapshots from before sampling: the endpoint
     /// analyses its next bodies in full).
     #[serde(default)]
@@ -369,6 +376,7 @@ impl EndpointStats {
             response_sensitive: self.response_sensitive.clone(),
             sensitive_unauthenticated: self.sensitive_unauthenticated,
             deprecation_signals: self.deprecation_signals,
+            decrypted: self.decrypted,
             request_sampler: self.request_sampling.state.clone(),
             response_sampler: self.response_sampling.state.clone(),
         }
@@ -382,8 +390,12 @@ impl EndpointStats {
             (s.hits, "hits"),
             (s.sensitive_unauthenticated, "sensitive_unauthenticated"),
             (s.deprecation_signals, "deprecation_signals"),
+            (s.decrypted, "decrypted"),
         ] {
             count(v, what)?;
+        }
+        if s.decrypted > s.hits {
+            return Err(format!("decrypted: {} requests, more than its {} hits", s.decrypted, s.hits));
         }
         let latency = match s.latency_us {
             None => None,
@@ -431,6 +443,7 @@ impl EndpointStats {
             response_sensitive: counts_map(&s.response_sensitive, "response_sensitive")?,
             sensitive_unauthenticated: s.sensitive_unauthenticated,
             deprecation_signals: s.deprecation_signals,
+            decrypted: s.decrypted,
             request_sampling: Sampling::restore(sampler(s.request_sampler, "request_sampler")?),
             response_sampling: Sampling::restore(sampler(s.response_sampler, "response_sampler")?),
         };

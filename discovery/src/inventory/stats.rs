@@ -125,6 +125,8 @@ pub struct EndpointStats {
     pub sensitive_unauthenticated: u64,
     /// Responses with a `Deprecation` or `Sunset` header.
     pub deprecation_signals: u64,
+    /// Requests read from decrypted TLS (the other `hits` were read in clear).
+    pub decrypted: u64,
     /// Which request bodies get the full analysis.
     pub request_sampling: Sampling,
     /// Which response bodies get the full analysis.
@@ -152,6 +154,7 @@ impl EndpointStats {
             response_sensitive: BTreeMap::new(),
             sensitive_unauthenticated: 0,
             deprecation_signals: 0,
+            decrypted: 0,
             request_sampling: Sampling::default(),
             response_sampling: Sampling::default(),
         }
@@ -223,6 +226,7 @@ impl EndpointStats {
         }
         self.sensitive_unauthenticated += other.sensitive_unauthenticated;
         self.deprecation_signals += other.deprecation_signals;
+        self.decrypted += other.decrypted;
         self.request_sampling.merge(&other.request_sampling);
         self.response_sampling.merge(&other.response_sampling);
     }

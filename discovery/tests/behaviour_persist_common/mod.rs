@@ -90,6 +90,7 @@ pub fn feed(b: &mut Behaviour, r: &Req) -> Vec<Anomaly> {
         connection: r.id.id.0.wrapping_mul(1_000_003) ^ (r.ts / (10 * MIN)),
         authenticated: true,
         framing_events: &events,
+        visibility: Default::default(),
     };
     b.observe(&t);
     b.drain()

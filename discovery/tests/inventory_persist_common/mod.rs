@@ -213,6 +213,7 @@ pub fn feed(inv: &mut Inventory, events: &[Event]) {
                     request_body: &q.request_body,
                     response_body: &q.response_body,
                     deprecation_signalled: q.deprecation,
+                    visibility: Default::default(),
                 };
                 inv.observe_sized(&obs, Some(q.response_bytes));
             }

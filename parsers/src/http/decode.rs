@@ -2,7 +2,11 @@
 //! caller's sink, which counts it and keeps at most the bounded capture prefix; the decoder
 //! itself stores nothing of the body.
 
-use flate2::{Decompress, FlushDecompress, Status};
+use miniz_oxide::inflate::core::inflate_flags::{
+    TINFL_FLAG_COMPUTE_ADLER32, TINFL_FLAG_HAS_MORE_INPUT, TINFL_FLAG_IGNORE_ADLER32, TINFL_FLAG_PARSE_ZLIB_HEADER,
+};
+use miniz_oxide::inflate::core::{decompress, DecompressorOxide, TINFL_LZ_DICT_SIZE};
+use miniz_oxide::inflate::TINFLStatus;
 
 /// A content coding the parser decodes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -33,9 +37,37 @@ enum Stage {
     /// Skipping a gzip member header.
     GzipHeader(GzipHeader),
     /// Inflating.
-    Inflate(Box<Decompress>),
+    Inflate(Box<Inflater>),
     /// No more decoding.
     Done,
+}
+
+/// miniz_oxide's inflater driven through its core function, with the window as the output
+/// buffer: each call reports every byte it decoded, also when it then meets a corrupt block.
+/// (The streaming wrapper flate2 offers keeps decoded bytes that do not fit the caller's
+/// buffer and drops them at an error, so how much of a corrupt body was counted depended on
+/// where the deliveries were cut.)
+pub(crate) struct Inflater {
+    core: DecompressorOxide,
+    /// The last 32 KiB of output, which back-references read; written in a circle.
+    window: Vec<u8>,
+    /// Where the next output byte goes in `window`.
+    pos: usize,
+    flags: u32,
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater").field("pos", &self.pos).field("flags", &self.flags).finish_non_exhaustive()
+    }
+}
+
+impl Inflater {
+    fn new(zlib: bool) -> Box<Self> {
+        let flags = TINFL_FLAG_HAS_MORE_INPUT
+            | if zlib { TINFL_FLAG_PARSE_ZLIB_HEADER | TINFL_FLAG_COMPUTE_ADLER32 } else { TINFL_FLAG_IGNORE_ADLER32 };
+        Box::new(Inflater { core: DecompressorOxide::new(), window: vec![0; TINFL_LZ_DICT_SIZE], pos: 0, flags })
+    }
 }
 
 /// State of a gzip header being skipped (RFC 1952 section 2.3).
@@ -128,6 +160,8 @@ pub(crate) struct Decoder {
     pub produced: u64,
     /// Compressed bytes fed so far.
     pub consumed: u64,
+    /// Compressed bytes the inflater has taken (for the ratio check).
+    inflated_in: u64,
     max_output: u64,
     max_ratio: u64,
     ratio_floor: u64,
@@ -144,6 +178,7 @@ impl Decoder {
             stage: Stage::Sniff { seen: [0; 2], n: 0 },
             produced: 0,
             consumed: 0,
+            inflated_in: 0,
             max_output,
             max_ratio,
             ratio_floor,
@@ -183,9 +218,9 @@ impl Decoder {
                             None => Stage::Done,
                         }
                     } else if is_zlib_header(b0, b1) {
-                        Stage::Inflate(Box::new(Decompress::new(true)))
+                        Stage::Inflate(Inflater::new(true))
                     } else if self.coding == Coding::Deflate {
-                        Stage::Inflate(Box::new(Decompress::new(false)))
+                        Stage::Inflate(Inflater::new(false))
                     } else {
                         self.stage = Stage::Done;
                         return Outcome::Corrupt;
@@ -209,7 +244,7 @@ impl Decoder {
                         if !complete {
                             return Outcome::Running;
                         }
-                        self.stage = Stage::Inflate(Box::new(Decompress::new(false)));
+                        self.stage = Stage::Inflate(Inflater::new(false));
                     }
                 },
                 Stage::Inflate(_) => return self.inflate(data, sink),
@@ -217,63 +252,71 @@ impl Decoder {
         }
     }
 
-    /// Where the next limit check happens: at the output limit, and at every multiple of the
-    /// ratio floor. Output is produced up to these points exactly, so where decoding stops does
-    /// not depend on how the input was split into deliveries.
-    fn next_check(&self) -> u64 {
-        let floor = self.ratio_floor.max(1);
-        let next_floor = (self.produced / floor).saturating_add(1).saturating_mul(floor);
-        next_floor.min(self.max_output)
-    }
-
     fn inflate(&mut self, mut data: &[u8], sink: &mut impl FnMut(&[u8])) -> Outcome {
-        let mut scratch = [0u8; 8192];
         loop {
-            let check = self.next_check();
             if self.produced >= self.max_output {
                 self.stage = Stage::Done;
                 return Outcome::LimitHit;
             }
-            let room = usize::try_from(check - self.produced).unwrap_or(usize::MAX).min(scratch.len());
+            let limits = (self.ratio_floor, self.max_output, self.max_ratio);
             let Stage::Inflate(z) = &mut self.stage else { return Outcome::Finished };
-            let Some(out) = scratch.get_mut(..room) else { return Outcome::Finished };
-            let (in_before, out_before) = (z.total_in(), z.total_out());
-            let status = z.decompress(data, out, FlushDecompress::None);
-            let used = usize::try_from(z.total_in() - in_before).unwrap_or(usize::MAX);
-            let made = z.total_out() - out_before;
-            let total_in = z.total_in();
+            let Inflater { core, window, pos, flags } = &mut **z;
+            let (status, used, made) = decompress(core, data, window, *pos, *flags);
             data = data.get(used..).unwrap_or_default();
-            if let Some(piece) = out.get(..usize::try_from(made).unwrap_or(usize::MAX)) {
-                sink(piece);
-            }
-            self.produced = self.produced.saturating_add(made);
-            match status {
-                Err(_) => {
-                    self.stage = Stage::Done;
-                    return Outcome::Corrupt;
+            self.inflated_in = self.inflated_in.saturating_add(used as u64);
+            let start = *pos;
+            *pos = (*pos + made) & (TINFL_LZ_DICT_SIZE - 1);
+            // The output goes on up to each limit check exactly.
+            let mut out = window.get(start..start + made).unwrap_or_default();
+            let mut limit_hit = false;
+            while !out.is_empty() {
+                let check = next_check(self.produced, limits.0, limits.1);
+                let room = usize::try_from(check.saturating_sub(self.produced)).unwrap_or(usize::MAX);
+                let (now, rest) = out.split_at(room.min(out.len()));
+                sink(now);
+                self.produced = self.produced.saturating_add(now.len() as u64);
+                out = rest;
+                if self.produced >= check {
+                    let over_ratio = self.produced >= limits.0 && self.produced / self.inflated_in.max(1) > limits.2;
+                    if self.produced >= limits.1 || over_ratio {
+                        limit_hit = true;
+                        break;
+                    }
                 }
-                Ok(Status::StreamEnd) => {
+            }
+            if limit_hit {
+                self.stage = Stage::Done;
+                return Outcome::LimitHit;
+            }
+            match status {
+                TINFLStatus::Done => {
                     self.stage = Stage::Done;
                     return Outcome::Finished;
                 }
-                Ok(_) => {}
-            }
-            if self.produced >= check {
-                let over_ratio = self.produced >= self.ratio_floor
-                    && self.produced / total_in.max(1) > self.max_ratio;
-                if self.produced >= self.max_output || over_ratio {
+                // The window's end was reached: go on writing at its start.
+                TINFLStatus::HasMoreOutput => {}
+                TINFLStatus::NeedsMoreInput => return Outcome::Running,
+                // A failure (corrupt data, a wrong checksum), or a status this version does not
+                // list: decoding stops either way.
+                _ => {
                     self.stage = Stage::Done;
-                    return Outcome::LimitHit;
+                    return Outcome::Corrupt;
                 }
             }
-            // Stop when the input is used up and the output room was not filled (nothing more
-            // is pending inside the inflater), or when no progress is possible.
-            let filled = made >= room as u64;
-            if (data.is_empty() && !filled) || (used == 0 && made == 0) {
+            if used == 0 && made == 0 {
                 return Outcome::Running;
             }
         }
     }
+}
+
+/// Where the next limit check happens: at the output limit, and at every multiple of the
+/// ratio floor. Output is produced up to these points exactly, so where decoding stops does
+/// not depend on how the input was split into deliveries.
+fn next_check(produced: u64, ratio_floor: u64, max_output: u64) -> u64 {
+    let floor = ratio_floor.max(1);
+    let next_floor = (produced / floor).saturating_add(1).saturating_mul(floor);
+    next_floor.min(max_output)
 }
 
 #[cfg(test)]
@@ -398,5 +441,34 @@ mod tests {
         assert_eq!(d.feed(b"this is not gzip", &mut skip), Outcome::Corrupt);
         let mut d = Decoder::new(Coding::Gzip, 1 << 20, 100, 1 << 20);
         assert_eq!(d.feed(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff], &mut skip), Outcome::Corrupt);
+    }
+
+    /// Fuzzing found (target `http`, fuzz/regressions/http): when the inflater met a corrupt
+    /// block, the bytes it had decoded in that call beyond the 8 KiB output buffer were lost,
+    /// so a corrupt body counted 8192 bytes in one delivery and all of them byte by byte.
+    #[test]
+    fn a_corrupt_stream_counts_every_byte_before_the_corruption_however_it_is_split() {
+        let plain: Vec<u8> = (0..2000).flat_map(|i| format!("line {i:05}\n").into_bytes()).collect();
+        assert_eq!(plain.len(), 22_000);
+        let mut e = DeflateEncoder::new(Vec::new(), Compression::default());
+        e.write_all(&plain).unwrap();
+        e.flush().unwrap();
+        let mut z = e.get_ref().clone();
+        // A final block of the reserved type 3: the stream is corrupt right after the plain text.
+        z.push(0x07);
+        for step in [z.len(), 1, 2, 3, 7, 100, 1000, 4096] {
+            let mut d = Decoder::new(Coding::Deflate, 1 << 20, 100, 1 << 20);
+            let mut out = Vec::new();
+            let mut last = Outcome::Running;
+            for piece in z.chunks(step) {
+                last = d.feed(piece, &mut |b: &[u8]| out.extend_from_slice(b));
+                if last != Outcome::Running {
+                    break;
+                }
+            }
+            assert_eq!(last, Outcome::Corrupt, "in pieces of {step}");
+            assert_eq!(d.produced, plain.len() as u64, "in pieces of {step}");
+            assert!(out == plain, "in pieces of {step}: the output is not the text before the corruption");
+        }
     }
 }

@@ -138,6 +138,12 @@ impl LineSplitter {
         self.len = 0;
     }
 
+    /// Whether the last line ended with a CR that was the last byte of its delivery, so that
+    /// whether it was bare (no LF after it) is known only from the next byte.
+    pub fn cr_pending(&self) -> bool {
+        self.swallow_lf
+    }
+
     /// Forgets everything, including a pending CR (after a gap or a mode switch to raw data).
     pub fn reset(&mut self) {
         self.clear_line();

@@ -79,10 +79,16 @@ fn note_events(notes: LineNotes, dir: Direction, out: &mut Vec<HttpEvent>) {
 }
 
 impl Cx<'_> {
-    pub(super) fn start_line(&mut self, ts: u64, dir: Direction, line: &[u8], term: Term) {
+    /// A request or status line. `resync` is the bytes skipped to find it after a gap: that
+    /// event comes before the line end's, which a CR at the end of the delivery leaves to the
+    /// next delivery, so that the events' order does not depend on where TCP cut the stream.
+    pub(super) fn start_line(&mut self, ts: u64, dir: Direction, line: &[u8], term: Term, resync: Option<u64>) {
         match dir {
             Direction::ToServer => self.request_line(ts, line),
             Direction::ToClient => self.status_line(ts, line),
+        }
+        if let Some(skipped) = resync {
+            self.event(dir, HttpEvent::Resync { dir, skipped });
         }
         if self.side(dir).msg.is_some() {
             if std::mem::take(&mut self.side_mut(dir).gap_pending) {
@@ -445,6 +451,9 @@ impl Cx<'_> {
             }
             _ => {}
         }
+        // The capture filled with output decoded before the decoder stopped: said first, as it
+        // is when that output came in an earlier delivery.
+        self.note_capture_limit(dir);
         match note {
             Some(DecodeNote::LimitHit) => {
                 self.stats.decode_limit_hits += 1;
@@ -456,7 +465,6 @@ impl Cx<'_> {
             }
             None => {}
         }
-        self.note_capture_limit(dir);
         if done {
             self.message_done(ts, dir, false);
         }
@@ -537,7 +545,7 @@ impl Cx<'_> {
 /// is dropped and noted in `events`; of a request's credential only its keyed digest and the
 /// name of an API-key header are). Returns whether header names were dropped at
 /// `max_header_names`.
-fn apply_fields(
+pub(crate) fn apply_fields(
     t: &mut HttpTransaction,
     dir: Direction,
     fields: &[Field<'_>],

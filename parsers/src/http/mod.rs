@@ -27,26 +27,27 @@
 //! the few request headers whose raw values it needs in [`HttpConfig::retain_headers`]; those
 //! are kept, bounded, in [`HttpTransaction::retained`] and never printed.
 //!
-//! Not supported: HTTP/2 and HTTP/3 (such streams are "not HTTP"), parsing inside tunnels
-//! (CONNECT, Upgrade), multipart bodies (counted as a whole, not split into parts), trailer
-//! fields (skipped), content codings other than gzip and deflate (counted undecoded, not
-//! captured).
+//! Not supported here: HTTP/2 (parsed by [`crate::h2`], which the app layer switches to on
+//! the preface or after an `Upgrade: h2c`), HTTP/3, parsing inside tunnels (CONNECT,
+//! Upgrade), multipart bodies (counted as a whole, not split into parts), trailer fields
+//! (skipped), content codings other than gzip and deflate (counted undecoded, not captured).
 
-mod body;
+pub(crate) mod body;
 mod capture;
-mod card;
+pub(crate) mod card;
 mod config;
-mod credential;
+pub(crate) mod credential;
 mod decode;
 mod detect;
 mod event;
-mod head;
+pub(crate) mod head;
+mod iban;
 mod lines;
-mod message;
+pub(crate) mod message;
 mod parser;
-mod redact;
-mod retain;
-mod text;
+pub(crate) mod redact;
+pub(crate) mod retain;
+pub(crate) mod text;
 mod transaction;
 mod txn;
 

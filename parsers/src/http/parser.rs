@@ -104,11 +104,15 @@ pub(super) struct Side {
     pub msg: Option<Box<Message>>,
     /// Bytes were lost before the next message on this side: mark it.
     pub gap_pending: bool,
+    /// The last line was a head line ended by a CR at the end of its delivery: when the next
+    /// byte shows the CR was bare, the message is told, as it would have been had both bytes
+    /// come in one delivery.
+    pub cr_watch: bool,
 }
 
 impl Side {
     fn new() -> Self {
-        Side { lines: LineSplitter::default(), mode: Mode::Start, msg: None, gap_pending: false }
+        Side { lines: LineSplitter::default(), mode: Mode::Start, msg: None, gap_pending: false, cr_watch: false }
     }
 
     /// Heap bytes of the buffers the network can grow on this side.
@@ -522,9 +526,11 @@ impl Cx<'_> {
                 }
                 _ => {}
             }
+            // A CR left pending by the last delivery is settled by this delivery's first byte.
+            let cr_watch = std::mem::take(&mut self.side_mut(dir).cr_watch);
             if let Some(budget) = self.raw_budget(dir) {
                 let (used, bare_cr) = self.side_mut(dir).lines.take_swallowed_lf(data);
-                if bare_cr {
+                if bare_cr && cr_watch {
                     self.note_line_end(dir, Term::Cr);
                 }
                 if used > 0 {
@@ -542,9 +548,18 @@ impl Cx<'_> {
                 Some(body) => body.line_capture_room(self.cfg.max_header_bytes),
                 None => self.cfg.max_header_bytes,
             };
+            let cr_was_pending = self.side(dir).lines.cr_pending();
             let scan = self.side_mut(dir).lines.scan(data, keep);
             data = data.get(scan.consumed..).unwrap_or_default();
-            if scan.bare_cr {
+            if cr_was_pending && !scan.bare_cr {
+                // The LF of a CRLF cut between deliveries: skipped with its line while
+                // resynchronising (the CR was counted alone, not knowing what followed).
+                if let Mode::Resync { skipped } = self.side(dir).mode {
+                    self.side_mut(dir).mode = Mode::Resync { skipped: skipped.saturating_add(1) };
+                    self.stats.resync_skipped_bytes = self.stats.resync_skipped_bytes.saturating_add(1);
+                }
+            }
+            if scan.bare_cr && cr_watch {
                 self.note_line_end(dir, Term::Cr);
             }
             if let Some(term) = scan.line {
@@ -572,27 +587,38 @@ impl Cx<'_> {
             (line, len)
         };
         match self.side(dir).mode {
-            Mode::Start => self.start_line(ts, dir, &line, term),
+            Mode::Start => self.start_line(ts, dir, &line, term, None),
             Mode::Resync { skipped } => {
                 if let Some(at) = super::message::find_start(dir, &line) {
                     let skipped = skipped.saturating_add(at as u64);
                     self.stats.resyncs += 1;
                     self.stats.resync_skipped_bytes = self.stats.resync_skipped_bytes.saturating_add(at as u64);
                     self.side_mut(dir).mode = Mode::Start;
-                    self.start_line(ts, dir, line.get(at..).unwrap_or_default(), term);
-                    self.event(dir, HttpEvent::Resync { dir, skipped });
+                    self.start_line(ts, dir, line.get(at..).unwrap_or_default(), term, Some(skipped));
                 } else {
-                    let skipped = skipped.saturating_add(full_len).saturating_add(term_len(term));
-                    self.stats.resync_skipped_bytes = self.stats.resync_skipped_bytes.saturating_add(full_len + term_len(term));
+                    // A CR at the end of the delivery counts one byte; its LF, if one comes,
+                    // is counted when it does (`feed`).
+                    let term_bytes = if self.side(dir).lines.cr_pending() { 1 } else { term_len(term) };
+                    let skipped = skipped.saturating_add(full_len).saturating_add(term_bytes);
+                    self.stats.resync_skipped_bytes = self.stats.resync_skipped_bytes.saturating_add(full_len + term_bytes);
                     self.side_mut(dir).mode = Mode::Resync { skipped };
                 }
             }
             Mode::Message => {
                 let in_head = self.side(dir).msg.as_ref().is_some_and(|m| m.body.is_none());
                 if in_head {
-                    self.note_line_end(dir, term);
+                    if term == Term::Lf {
+                        self.note_line_end(dir, term);
+                    }
                     let truncated = full_len > line.len() as u64;
                     self.head_line(ts, dir, &line, truncated);
+                    // A bare CR is told to the message after its line, and only while the
+                    // message goes on: a CR at the end of a delivery is known to be bare only
+                    // from the next delivery, by when a message that ended with that line is
+                    // gone. So the result does not depend on where TCP cut the stream.
+                    if term != Term::Lf {
+                        self.note_line_end(dir, term);
+                    }
                 } else {
                     self.body_line(ts, dir, &line, full_len);
                 }
@@ -612,9 +638,14 @@ impl Cx<'_> {
         lines.clear_line();
     }
 
-    /// Reports unusual line ends once per message.
+    /// Reports unusual line ends once per message. A line that seems to end with CRLF may end with a CR that was the last byte of its
+    /// delivery: that one is watched, and told here from the next delivery if it was bare.
     pub(super) fn note_line_end(&mut self, dir: Direction, term: Term) {
-        let Some(msg) = self.side_mut(dir).msg.as_mut() else { return };
+        let side = self.side_mut(dir);
+        let Some(msg) = side.msg.as_mut() else { return };
+        if term == Term::CrLf && side.lines.cr_pending() {
+            side.cr_watch = true;
+        }
         let event = match term {
             Term::Lf if !msg.bare_lf_noted => {
                 msg.bare_lf_noted = true;

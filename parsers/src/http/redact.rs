@@ -38,7 +38,7 @@ const WORD_SEPARATORS: &[u8] = b" \t\n\x0b\x0c\r+";
 /// Userinfo is redacted in absolute URLs, scheme-relative `//user:pw@host` references and
 /// authority-form targets (`CONNECT user:pw@host:443`). Names match
 /// [`DEFAULT_REDACTED_PARAMS`] and `extra` after [normalisation](param_name_matches). Payment
-/// card numbers anywhere in the output are masked too (`card.rs`). Returns
+/// card numbers (`card.rs`) and IBANs (`iban.rs`) anywhere in the output are masked too. Returns
 /// the target in `form` and whether anything was replaced; when nothing was, the output is
 /// exactly Zeek's decoding of the whole target (or the raw target).
 pub(crate) fn redact_target(raw: &[u8], extra: &[String], form: Form) -> (Vec<u8>, bool) {
@@ -53,9 +53,13 @@ pub(crate) fn redact_target(raw: &[u8], extra: &[String], form: Form) -> (Vec<u8
         };
         (out, false)
     };
-    // Card numbers go whatever parameter (or path segment) holds them, after decoding, so
-    // percent-encoded digits are found too.
-    match super::card::mask_card_numbers(&out) {
+    // Card numbers and IBANs go whatever parameter (or path segment) holds them, after
+    // decoding, so percent-encoded characters are found too.
+    let (out, changed) = match super::card::mask_card_numbers(&out) {
+        Some(masked) => (masked, true),
+        None => (out, changed),
+    };
+    match super::iban::mask_ibans(&out) {
         Some(masked) => (masked, true),
         None => (out, changed),
     }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::{HttpEvent, RetainedHeaders};
+use crate::h2::{GrpcFacts, H2Facts};
 
 /// One request/response pair (or half of one), as [`HttpParser`](super::HttpParser) emits it.
 ///
@@ -155,6 +156,12 @@ pub struct HttpTransaction {
     ///
     /// [`HttpConfig::max_events_per_transaction`]: super::HttpConfig::max_events_per_transaction
     pub events: Vec<HttpEvent>,
+    /// HTTP/2 facts (stream id, scheme, reset, push, undecodable fields, trailer names,
+    /// HTTP/2 events); `None` for HTTP/1.x. Boxed: most transactions do not carry them.
+    pub h2: Option<Box<H2Facts>>,
+    /// gRPC facts (service, method, message counts, status) for a gRPC call; `None`
+    /// otherwise.
+    pub grpc: Option<Box<GrpcFacts>>,
 }
 
 /// Prints every field but the body bytes, which are replaced by their length: `Debug` output
@@ -204,6 +211,8 @@ impl fmt::Debug for HttpTransaction {
             request_header_names,
             response_header_names,
             events,
+            h2,
+            grpc,
         } = self;
         f.debug_struct("HttpTransaction")
             .field("trans_depth", trans_depth)
@@ -246,6 +255,8 @@ impl fmt::Debug for HttpTransaction {
             .field("request_header_names", request_header_names)
             .field("response_header_names", response_header_names)
             .field("events", events)
+            .field("h2", h2)
+            .field("grpc", grpc)
             .finish()
     }
 }

@@ -126,16 +126,16 @@ pub(in crate::behaviour) fn spike(step: &Step<'_, '_>, w: &mut ErrorWindow, leve
     let thr = cfg.min_error_share.max(cfg.factor * base);
     let (ctx, subject, endpoint) = match level {
         Level::Service(name) => (
-            Context::default(),
+            Context { visibility: step.ctx.visibility, ..Context::default() },
             step.service_key,
             Some(EndpointRef { service: name.to_string(), method: "*".into(), path_template: "*".into(), classification: None }),
         ),
         Level::Api(_, key) => (
-            Context::default(),
+            Context { visibility: step.ctx.visibility, ..Context::default() },
             key,
             Some(EndpointRef { service: step.tx.observed.service.clone(), method: "*".into(), path_template: "*".into(), classification: None }),
         ),
-        Level::Endpoint => (Context::default(), step.endpoint_key, step.endpoint.clone()),
+        Level::Endpoint => (Context { visibility: step.ctx.visibility, ..Context::default() }, step.endpoint_key, step.endpoint.clone()),
         Level::Consumer => (step.ctx.clone(), 0, None),
     };
     // The significance shortcut serves the service, API and endpoint windows, which many

@@ -424,7 +424,9 @@ impl TlsDecryptor {
                     let held = way.drop_buffers() as u64;
                     self.stats.undecrypted_bytes += len + held;
                     self.out.push_back(Output::Gap { from_client, ts: rec.ts, len: len + held });
-                    self.status = DecryptStatus::Failed;
+                    // The connection is given up: the other direction's records and partial
+                    // record will never be read either, so they are freed now.
+                    self.give_up(DecryptStatus::Failed);
                     return;
                 }
             }

@@ -246,3 +246,30 @@ fn records_without_a_server_hello_are_bounded() {
     d.feed(true, 0, &[23, 3, 3, 0xff, 0xff], &NoKeys);
     assert_eq!(d.buffered(), 0);
 }
+
+/// Fuzzing found (target `tls_decrypt`, fuzz/regressions/tls_decrypt): when a record of one
+/// direction failed to open, only that direction's buffers were freed; the other direction's
+/// partial record stayed held for the connection's lifetime although the connection was given
+/// up (`Failed`) and nothing more would be read.
+#[test]
+fn a_record_that_fails_to_open_frees_both_directions() {
+    let cr = [1u8; 32];
+    let mut log = KeyLog::default();
+    let line = format!("CLIENT_RANDOM {} {}", "01".repeat(32), "ab".repeat(48));
+    assert!(log.add_text(&line, 1).is_empty());
+    let mut d = TlsDecryptor::new(DecryptConfig::default());
+    d.set_client_random(cr);
+    d.set_server_hello([2; 32], 0xc02f, 0x0303);
+    // The server's first 10 bytes of a 100-byte protected record: framed, not complete.
+    let mut partial = vec![APPLICATION_DATA, 3, 3, 0, 100];
+    partial.extend([0x55; 5]);
+    d.feed(false, 1, &partial, &log);
+    assert_eq!(d.buffered(), 10);
+    // The client's ChangeCipherSpec and a record the made-up master secret cannot open.
+    let mut client = vec![CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1, APPLICATION_DATA, 3, 3, 0, 40];
+    client.extend([0x77; 40]);
+    d.feed(true, 2, &client, &log);
+    assert_eq!(d.status(), DecryptStatus::Failed);
+    assert_eq!(d.buffered(), 0, "a connection given up holds nothing");
+    assert_eq!(d.stats().undecrypted_bytes, 40 + 10, "the failed record's payload and the server's partial record");
+}
