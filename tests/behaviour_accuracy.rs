@@ -46,6 +46,12 @@ fn config_for(scenario: &str) -> String {
             "[behaviour]\ntimezone = \"America/Sao_Paulo\"\naccount_params = [\"accountId\", \"creditCardAccountId\"]\n".into(),
         ]
         .concat(),
+        "http2" => [
+            spec("ob-uk/account-info-openapi.yaml", "api.bank.example", ""),
+            spec("grpc/payments-grpc.yaml", "payments.internal.bank.example:50051", ""),
+            "[behaviour]\ntimezone = \"Europe/London\"\n".into(),
+        ]
+        .concat(),
         other => panic!("no configuration for {other}"),
     }
 }
@@ -270,6 +276,20 @@ fn a_week_of_uk_open_banking_every_attack_found_with_its_kind_and_no_false_alert
     check(&s);
     assert!(s.false_alerts.is_empty(), "{:#?}", s.false_alerts);
     assert!(s.injections.len() >= 10);
+}
+
+/// The detectors on HTTP/2 streams and gRPC calls, unchanged: a shadow gRPC method, a deprecated
+/// one, an enumeration over HTTP/2 and a spike of failed gRPC calls (HTTP status 200,
+/// `grpc-status` 14) are each found with their kind, and nothing else is raised.
+#[test]
+fn http2_and_grpc_every_attack_found_with_its_kind_and_no_false_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let (truth, alerts) = simulate_and_read("http2", dir.path());
+    let s = score(&truth, &alerts);
+    print("http2.yaml", &s);
+    check(&s);
+    assert!(s.false_alerts.is_empty(), "{:#?}", s.false_alerts);
+    assert_eq!(s.injections.len(), 4);
 }
 
 #[test]

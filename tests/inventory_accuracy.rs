@@ -45,6 +45,11 @@ fn config_for(scenario: &str) -> String {
             spec("adyen/BalancePlatformService-v2.json", "platform.banco.example", ""),
         ]
         .concat(),
+        "http2" => [
+            spec("ob-uk/account-info-openapi.yaml", "api.bank.example", ""),
+            spec("grpc/payments-grpc.yaml", "payments.internal.bank.example:50051", ""),
+        ]
+        .concat(),
         other => panic!("no configuration for {other}"),
     }
 }
@@ -220,6 +225,17 @@ fn small_scenario_is_exact() {
     let f = evaluate("small", None);
     check("small (seed 7)", &f, 0.0);
     assert!(f.zombies > 0 && f.shadow_5 > 0 && f.orphans > 0, "small.yaml exercises every class: {f:?}");
+    assert!(f.misses.is_empty(), "{:?}", f.misses);
+    assert_eq!(f.hits_exact, f.true_endpoints, "every endpoint's hit count equals the truth");
+}
+
+/// The same inventory from HTTP/2 streams and gRPC calls: the endpoints, their classes and
+/// hit counts equal the truth exactly, as they do for HTTP/1.1 (small.yaml).
+#[test]
+fn http2_and_grpc_scenario_is_exact() {
+    let f = evaluate("http2", None);
+    check("http2 (seed 11)", &f, 0.0);
+    assert!(f.zombies > 0 && f.shadow_5 > 0 && f.orphans > 0, "http2.yaml exercises every class: {f:?}");
     assert!(f.misses.is_empty(), "{:?}", f.misses);
     assert_eq!(f.hits_exact, f.true_endpoints, "every endpoint's hit count equals the truth");
 }

@@ -153,13 +153,22 @@ fn every_shipped_scenario_reads_back_clean_in_tshark_and_apitap() {
         let requests = truth["requests"].as_u64().unwrap();
         let pcap = out.join("capture.pcap");
         let pcap = pcap.to_str().unwrap();
-        // One pass: the request frames' numbers, then the expert summary of errors.
+        // One pass: the request frames' numbers (and the HTTP/2 requests each holds), then the
+        // expert summary of errors. tshark finds HTTP/2 on 8080 through its HTTP dissector;
+        // http2.yaml's gRPC port is named.
         let report = tshark(&[
-            "-r", pcap, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
-            "-Y", "http.request", "-T", "fields", "-e", "frame.number", "-z", "expert,error",
+            "-r", pcap, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE", "-d", "tcp.port==50051,http2",
+            "-Y", "http.request || http2.headers.method", "-T", "fields", "-e", "frame.number", "-e", "http2.headers.method",
+            "-z", "expert,error",
         ]);
         assert!(!report.contains("Malformed") && !report.contains("Bad checksum"), "{}: {report}", scenario.display());
-        let seen = report.lines().take_while(|l| !l.starts_with('=')).filter(|l| l.trim().parse::<u64>().is_ok()).count() as u64;
+        let seen: u64 = report
+            .lines()
+            .take_while(|l| !l.starts_with('='))
+            .filter_map(|l| l.split_once('\t'))
+            .filter(|(frame, _)| frame.trim().parse::<u64>().is_ok())
+            .map(|(_, h2)| if h2.trim().is_empty() { 1 } else { h2.split(',').count() as u64 })
+            .sum();
         assert_eq!(seen, requests, "{}: tshark", scenario.display());
         let read = out.join("read");
         let o = Command::new(env!("CARGO_BIN_EXE_apitap")).args(["read", pcap, "--no-progress", "--out"]).arg(&read).output().unwrap();

@@ -66,6 +66,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             base_path,
             currency: api.currency.clone(),
             country: api.country.clone(),
+            protocol: api.protocol,
             spec,
         });
     }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod creds;
+pub mod h2;
 pub mod http;
 pub mod rng;
 pub mod values;

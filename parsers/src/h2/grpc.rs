@@ -91,6 +91,27 @@ pub(crate) fn service_method(path: &[u8], limit: usize) -> (Option<String>, Opti
     }
 }
 
+/// The HTTP status gRPC gateways (grpc-gateway's `HTTPStatusFromCode`, Envoy's gRPC-JSON
+/// transcoder) answer for a `grpc-status` code: 400 for invalid arguments, 401 unauthenticated,
+/// 403 permission denied, 404 not found, 429 resource exhausted, 503 unavailable, and so on;
+/// codes outside the 17 defined ones are 500.
+pub fn http_status_of_grpc(code: u32) -> u16 {
+    match code {
+        0 => 200,
+        1 => 499,
+        3 | 9 | 11 => 400,
+        4 => 504,
+        5 => 404,
+        6 | 10 => 409,
+        7 => 403,
+        8 => 429,
+        12 => 501,
+        14 => 503,
+        16 => 401,
+        _ => 500,
+    }
+}
+
 /// `grpc-status` as a number.
 pub(crate) fn parse_status(value: &[u8]) -> Option<u32> {
     let v = value.trim_ascii();
@@ -154,6 +175,16 @@ mod tests {
         let mut r = MessageReader::default();
         let _ = r.feed(&all[..8]);
         assert!(r.mid_message());
+    }
+
+    #[test]
+    fn failed_calls_map_to_the_gateways_http_statuses() {
+        // The table of grpc-gateway's runtime.HTTPStatusFromCode, code by code.
+        let want = [200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401];
+        for (code, status) in want.iter().enumerate() {
+            assert_eq!(http_status_of_grpc(code as u32), *status, "grpc-status {code}");
+        }
+        assert_eq!(http_status_of_grpc(99), 500);
     }
 
     #[test]

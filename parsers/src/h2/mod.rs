@@ -72,4 +72,5 @@ pub use conn::H2ConnParser;
 pub use event::H2Event;
 pub use facts::{GrpcFacts, H2Facts};
 pub use frame::{headers_sender, looks_like_h2, PREFACE};
+pub use grpc::http_status_of_grpc;
 pub use hpack::HpackError;

@@ -271,6 +271,19 @@ impl fmt::Debug for BodyLen {
 }
 
 impl HttpTransaction {
+    /// The outcome the API answered, as an HTTP status: the status line's code, except for a
+    /// gRPC call that failed (its HTTP status is 200 whatever happened), which gets the code
+    /// gRPC gateways translate its `grpc-status` to ([`crate::h2::http_status_of_grpc`]). The
+    /// inventory's status counts and the detectors read this; records keep both as sent.
+    pub fn outcome_status(&self) -> Option<u16> {
+        match self.grpc.as_deref().and_then(|g| g.status) {
+            Some(code) if code != 0 && self.status_code.is_none_or(|s| (200..300).contains(&s)) => {
+                Some(crate::h2::http_status_of_grpc(code))
+            }
+            _ => self.status_code,
+        }
+    }
+
     /// Heap bytes of the captured bodies and retained header values.
     pub(crate) fn body_bytes(&self) -> usize {
         self.request_body.capacity() + self.response_body.capacity() + self.retained.heap_bytes()

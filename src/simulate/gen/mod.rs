@@ -15,10 +15,11 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use anyhow::{Context, Result};
 use apitap_discovery::openapi::Spec;
 
-use super::http::Response;
+use super::h2::H2Conn;
+use super::http::{Request, Response};
 use super::inject::{self, InjectAcc};
 use super::rng::Rng;
-use super::scenario::{InjectionKind, Scenario};
+use super::scenario::{InjectionKind, Protocol, Scenario};
 use super::schedule::{even_starts, session_starts};
 use super::truth::{ConsumerTruth, EndpointBook, Truth, TRUTH_SCHEMA_VERSION};
 use super::wire::{Frame, PcapWriter, TcpConn};
@@ -48,6 +49,8 @@ pub struct LoadedApi {
     pub currency: String,
     /// Country of its IBANs.
     pub country: String,
+    /// What its connections speak.
+    pub protocol: Protocol,
     /// The spec.
     pub spec: Spec,
 }
@@ -80,6 +83,20 @@ pub(super) struct ConsumerState {
 enum SessionKind {
     Normal(usize),
     Injected(usize),
+}
+
+/// A request as a client sends it.
+pub(crate) enum Sent {
+    /// Rendered in the API's protocol.
+    Message(Request),
+    /// HTTP/1.1 bytes as they are (a head no renderer would write).
+    Raw(Vec<u8>),
+}
+
+impl From<Request> for Sent {
+    fn from(req: Request) -> Sent {
+        Sent::Message(req)
+    }
 }
 
 /// Generates the capture and returns the truth.
@@ -280,18 +297,34 @@ impl<'a, W: Write> Generator<'a, W> {
         ts: u64,
         client: SocketAddrV4,
         server: SocketAddrV4,
-        exchanges: Vec<(Vec<u8>, Response)>,
+        host: &str,
+        exchanges: Vec<(Sent, Response)>,
         c: usize,
     ) -> Result<u64> {
         let mut frames = Vec::new();
         let mut conn = TcpConn::new(client, server, &mut self.rng);
         let rtt = 200_000 + self.rng.below(800_000);
         let mut t = conn.open(ts, rtt, &mut frames);
+        let protocol = self.apis.iter().find(|a| a.server == server).map_or(Protocol::Http1, |a| a.protocol);
+        let grpc = protocol == Protocol::Grpc;
+        // Raw bytes (an ambiguous HTTP/1.1 head) keep their connection on HTTP/1.1.
+        let raw = exchanges.iter().any(|(sent, _)| matches!(sent, Sent::Raw(_)));
+        let mut h2 = (protocol != Protocol::Http1 && !raw).then(H2Conn::default);
+        if let Some(h) = &h2 {
+            t = conn.send(t + 50_000, true, &h.client_start(), &mut frames);
+            t = conn.send(t + rtt / 2, false, &h.server_start(), &mut frames);
+            t = conn.send(t + rtt / 2, true, &h.client_ack(), &mut frames);
+        }
         self.last_times.clear();
         let total = exchanges.len() as u64;
         let own_network = self.scenario.consumers.get(c).is_some_and(|con| in_network(*client.ip(), con.network));
         for (k, (req, resp)) in exchanges.into_iter().enumerate() {
-            t = conn.send(t + 50_000, true, &req, &mut frames);
+            let (stream, request) = match (h2.as_mut(), req) {
+                (Some(h), Sent::Message(req)) => h.request(&req, host, grpc),
+                (_, Sent::Message(req)) => (0, req.to_bytes(host)),
+                (_, Sent::Raw(bytes)) => (0, bytes),
+            };
+            t = conn.send(t + 50_000, true, &request, &mut frames);
             self.last_times.push(t);
             for w in self.month_end.iter_mut().filter(|w| (w.0..w.1).contains(&t)) {
                 w.2 += 1;
@@ -308,12 +341,19 @@ impl<'a, W: Write> Generator<'a, W> {
                 latency = latency.min(share);
                 think = think.min(share);
             }
-            t = conn.send(t + latency, false, &build::response_bytes(resp, conn.mss()), &mut frames);
+            let response = match h2.as_mut() {
+                Some(h) => h.response(stream, &resp, grpc),
+                None => build::response_bytes(resp, conn.mss()),
+            };
+            t = conn.send(t + latency, false, &response, &mut frames);
             t += think;
             self.requests += 1;
             if let Some(st) = self.states.get_mut(c) {
                 st.requests += 1;
             }
+        }
+        if let Some(h) = &h2 {
+            t = conn.send(t, true, &h.goaway(), &mut frames);
         }
         let end = conn.close(t, &mut frames);
         self.connections += 1;

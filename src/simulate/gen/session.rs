@@ -229,7 +229,7 @@ impl<W: Write> Generator<'_, W> {
         let resp =
             json_response(200, &serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}), false);
         let client = self.client_addr(c);
-        let end = self.exchange_session(ts, client, auth.server, vec![(req.to_bytes(&auth.host), resp)], c)?;
+        let end = self.exchange_session(ts, client, auth.server, &auth.host, vec![(req.into(), resp)], c)?;
         self.book.hit(&auth.host, "POST", &auth.token_path, "documented", None);
         if let Some(st) = self.states.get_mut(c) {
             st.token = Some((token.clone(), ts + 3_300 * 1_000_000_000));
@@ -320,7 +320,7 @@ impl<W: Write> Generator<'_, W> {
             if let Some(acc) = how.inj.and_then(|i| self.acc.get_mut(i)) {
                 acc.endpoints.insert(format!("{} {} {template}", api.host, op.method));
             }
-            exchanges.push((req.to_bytes(&api.host), resp));
+            exchanges.push((req.into(), resp));
         }
         let mut client = self.client_addr(c);
         if let Some(ip) = how.source {
@@ -330,7 +330,7 @@ impl<W: Write> Generator<'_, W> {
             return Ok(());
         }
         self.deadline = how.inj.and_then(|i| sc.injections.get(i)).map(|j| nanos_of(j.end));
-        let written = self.exchange_session(start, client, api.server, exchanges, c);
+        let written = self.exchange_session(start, client, api.server, &api.host, exchanges, c);
         self.deadline = None;
         written?;
         if let Some(i) = how.inj {
@@ -385,7 +385,7 @@ impl<W: Write> Generator<'_, W> {
             acc.endpoints.insert(format!("{host} {} {template}", req.method));
         }
         let client = self.client_addr(c);
-        self.exchange_session(start, client, server, vec![(req.to_bytes(&host), resp)], c)?;
+        self.exchange_session(start, client, server, &host, vec![(req.into(), resp)], c)?;
         self.note_requests(i);
         Ok(())
     }

@@ -9,7 +9,7 @@ use anyhow::Result;
 use apitap_discovery::openapi::Operation;
 
 use super::{find_op, host_in, BuildOpts};
-use crate::simulate::gen::{json_response, success_status, Generator};
+use crate::simulate::gen::{json_response, success_status, Generator, Sent};
 use crate::simulate::http::{Request, Response};
 use crate::simulate::scenario::{AuthKind, Consumer, InjectionKind, Smuggling};
 
@@ -150,7 +150,7 @@ impl<W: Write> Generator<'_, W> {
             if let Some(acc) = self.acc.get_mut(i) {
                 acc.endpoints.insert(format!("{} {} {template}", api.host, op.method));
             }
-            exchanges.push((req.to_bytes(&api.host), resp));
+            exchanges.push((req.into(), resp));
         }
         let client = SocketAddrV4::new(ip, 1024 + self.rng.below(64_000) as u16);
         self.send_injected(ts, i, usize::MAX, client, api, exchanges)
@@ -182,7 +182,7 @@ impl<W: Write> Generator<'_, W> {
         let attended = self.rng.chance(consumer.attended_share);
         let (k, attended) = self.pick_customer(c, ts, attended);
         let (auth, start) = self.auth_headers(ts, c, k, Some(api))?;
-        let mut exchanges: Vec<(Vec<u8>, Response)> = Vec::new();
+        let mut exchanges: Vec<(Sent, Response)> = Vec::new();
         let hit = |g: &mut Self, op: &Operation, template: &str| {
             g.book.hit(&api.host, &op.method, template, "documented", Some(&api.name));
             if let Some(acc) = g.acc.get_mut(i) {
@@ -194,7 +194,7 @@ impl<W: Write> Generator<'_, W> {
             let opts = BuildOpts { customer: Some(k), ..BuildOpts::default() };
             let (req, resp, template) = self.build(api, op, &api.base_path, consumer, c, &auth, attended, start, &opts);
             hit(self, op, &template);
-            exchanges.push((req.to_bytes(&api.host), resp));
+            exchanges.push((req.into(), resp));
         }
         let rejected = self.rng.chance(*rejected_share);
         let status = if rejected { 400 } else { success_status(write) };
@@ -210,7 +210,7 @@ impl<W: Write> Generator<'_, W> {
         }
         hit(self, write, &template);
         let variant = self.acc.get(i).map_or(0, |a| a.smuggled);
-        exchanges.push((smuggling_bytes(&req, &api.host, *technique, variant), resp));
+        exchanges.push((Sent::Raw(smuggling_bytes(&req, &api.host, *technique, variant)), resp));
         if let Some(acc) = self.acc.get_mut(i) {
             acc.smuggled += 1;
             acc.rejected += u64::from(rejected);

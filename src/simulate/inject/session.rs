@@ -10,7 +10,7 @@ use anyhow::Result;
 use apitap_discovery::openapi::{Operation, ParamIn};
 
 use super::{find_op, listing_of, nanos_of, rotating_sources, BuildOpts, Ids};
-use crate::simulate::gen::{base_headers, json_response, success_status, Generator, LoadedApi};
+use crate::simulate::gen::{base_headers, json_response, success_status, Generator, LoadedApi, Sent};
 use crate::simulate::http::{Request, Response};
 use crate::simulate::scenario::{InjectionKind, DEFAULT_OBJECT_OPERATION};
 use crate::simulate::schedule::from_nanos;
@@ -204,7 +204,7 @@ impl<W: Write> Generator<'_, W> {
             if let Some(acc) = self.acc.get_mut(i) {
                 acc.endpoints.insert(format!("{} {} {template}", api.host, op.method));
             }
-            exchanges.push((req.to_bytes(&api.host), resp));
+            exchanges.push((req.into(), resp));
         }
         let client = self.client_addr(c);
         self.send_injected(start, i, c, client, api, exchanges)
@@ -246,13 +246,13 @@ impl<W: Write> Generator<'_, W> {
         c: usize,
         client: SocketAddrV4,
         api: &LoadedApi,
-        exchanges: Vec<(Vec<u8>, Response)>,
+        exchanges: Vec<(Sent, Response)>,
     ) -> Result<()> {
         if exchanges.is_empty() {
             return Ok(());
         }
         self.deadline = self.scenario.injections.get(i).map(|j| nanos_of(j.end));
-        let written = self.exchange_session(start, client, api.server, exchanges, c);
+        let written = self.exchange_session(start, client, api.server, &api.host, exchanges, c);
         self.deadline = None;
         written?;
         self.note_requests(i);
@@ -311,13 +311,13 @@ impl<W: Write> Generator<'_, W> {
                 )
             };
             self.book.hit(host, "POST", path, class, api_name.as_deref());
-            exchanges.push((req.to_bytes(host), resp));
+            exchanges.push((req.into(), resp));
         }
         if let Some(acc) = self.acc.get_mut(i) {
             acc.endpoints.insert(format!("{host} POST {path}"));
         }
         self.deadline = self.scenario.injections.get(i).map(|inj| nanos_of(inj.end));
-        let written = self.exchange_session(ts, client, server, exchanges, c);
+        let written = self.exchange_session(ts, client, server, host, exchanges, c);
         self.deadline = None;
         written?;
         self.note_requests(i);

@@ -90,6 +90,36 @@ pub struct Api {
     pub currency: String,
     /// ISO 3166 country of its IBANs and addresses.
     pub country: String,
+    /// How its connections speak.
+    pub protocol: Protocol,
+}
+
+/// What an API's connections speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// HTTP/1.1 keep-alive connections.
+    #[default]
+    Http1,
+    /// HTTP/2 with prior knowledge (cleartext, as behind a TLS-terminating gateway).
+    Http2,
+    /// gRPC over prior-knowledge HTTP/2: each operation's JSON body is one message, the
+    /// outcome is `grpc-status` in trailers.
+    Grpc,
+}
+
+impl Protocol {
+    /// The scenario file's names.
+    pub const NAMES: &'static [&'static str] = &["http1", "http2", "grpc"];
+
+    /// The protocol of a scenario-file name.
+    pub fn parse(name: &str) -> Option<Protocol> {
+        match name {
+            "http1" => Some(Protocol::Http1),
+            "http2" => Some(Protocol::Http2),
+            "grpc" => Some(Protocol::Grpc),
+            _ => None,
+        }
+    }
 }
 
 /// The OAuth token endpoint the capture shows for opaque-token consumers.

@@ -8,7 +8,8 @@ use chrono_tz::Tz;
 
 use super::raw::{RawConsumer, RawScenario};
 use super::{
-    addr, auto_customers, cert_header, cidr, kinds, population, time, Api, AuthKind, AuthServer, Consumer, Injection, Scenario,
+    addr, auto_customers, cert_header, cidr, kinds, population, time, Api, AuthKind, AuthServer, Consumer, Injection, Protocol,
+    Scenario,
     DEFAULT_SEED, MAX_CONSUMERS, MAX_CUSTOMERS, MAX_DURATION_HOURS, MAX_INJECTION_SESSION,
 };
 
@@ -44,7 +45,19 @@ pub fn parse(path: &Path, text: &str, seed: Option<u64>) -> Result<Scenario> {
         if apis.iter().any(|x: &Api| x.name == a.name) {
             bail!("{}: api name `{}` is used twice; names must be unique", path.display(), a.name);
         }
+        let protocol = match a.protocol.as_deref() {
+            None => Protocol::Http1,
+            Some(name) => Protocol::parse(name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: api `{}`: `protocol: {name}` is not known; write one of {}",
+                    path.display(),
+                    a.name,
+                    Protocol::NAMES.join(", ")
+                )
+            })?,
+        };
         apis.push(Api {
+            protocol,
             spec: dir.join(&a.spec),
             server: addr(path, "apis[].server", &a.server)?,
             name: a.name,

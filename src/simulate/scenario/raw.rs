@@ -42,6 +42,8 @@ pub(super) struct RawApi {
     pub currency: String,
     #[serde(default = "default_country")]
     pub country: String,
+    #[serde(default)]
+    pub protocol: Option<String>,
 }
 
 fn default_currency() -> String {
