@@ -541,6 +541,7 @@ fn record_of(v: &Value) -> TransactionRecord {
         // The simulated traffic is HTTP/1.1 (tests/h2_live.rs covers HTTP/2 and gRPC records).
         http2: v.get("http2").map(|h| panic!("unexpected http2 {h}")),
         grpc: v.get("grpc").map(|g| panic!("unexpected grpc {g}")),
+        graphql: v.get("graphql").map(|g| panic!("unexpected graphql {g}")),
         schema_version: n("schema_version").unwrap() as u32,
     }
 }
