@@ -168,8 +168,22 @@ fn graphql_operations_over_http1_and_http2_are_inventory_entries() {
     assert_eq!((intro["graphql"]["introspection"].as_bool(), intro["version"].as_str()), (Some(true), Some("2")));
     assert!(recs.iter().all(|r| r["uri"] != "/search" || r.get("graphql").is_none()));
 
+    // The report built from that inventory lists the operations and the finding.
+    let report = dir.path().join("report");
+    run(Command::new(env!("CARGO_BIN_EXE_apitap")).arg("report").arg("--inventory").arg(out.join("inventory.json")).arg("--out").arg(&report));
+    let page = fs::read_to_string(report.join("report.html")).unwrap();
+    let table = page.split(r#"id="graphql-list""#).nth(1).expect("a GraphQL table in report.html");
+    let rows = table.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap().matches("<tr>").count();
+    assert_eq!(rows, want.len(), "rows of the GraphQL table");
+    assert!(page.contains("/api/graphql query IntrospectionQuery: GraphQL introspection"), "the finding in report.html");
+
     for file in ["inventory.json", "transactions.jsonl", "summary.json"] {
         let t = fs::read_to_string(out.join(file)).unwrap_or_default();
         assert!(!t.contains(IBAN), "a GraphQL variable value reached {file}");
+    }
+    for entry in fs::read_dir(&report).unwrap() {
+        let path = entry.unwrap().path();
+        let t = fs::read(&path).unwrap();
+        assert!(!t.windows(IBAN.len()).any(|w| w == IBAN.as_bytes()), "a GraphQL variable value reached {}", path.display());
     }
 }

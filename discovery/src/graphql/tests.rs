@@ -80,7 +80,7 @@ fn batches_give_one_operation_per_request() {
     let names: Vec<&str> = e.operations.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(names, ["A", "{m}"]);
     let limits = GraphqlLimits { max_batch: 2, ..GraphqlLimits::default() };
-    let many = format!("[{}]", vec![r#"{"query":"{a}"}"#; 5].join(","));
+    let many = format!("[{}]", [r#"{"query":"{a}"}"#; 5].join(","));
     let e = extract("", None, many.as_bytes(), &limits).unwrap();
     assert_eq!((e.batch_size, e.operations.len(), e.hits.batch), (5, 2, true));
 }

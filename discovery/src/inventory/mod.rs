@@ -24,7 +24,7 @@
 //! on their HTTP endpoint as any request, and their operations in a map of their own per
 //! service and path ([`GraphqlEndpoint`]), listed in the report's `graphql_operations`.
 //!
-//! Not supported: consumers beyond a credential
+//! Not supported: GraphQL operations matched against a GraphQL schema; consumers beyond a credential
 //! or address digest (the behavioural layer names them); removal of endpoints that stop
 //! being used (the report lists first and last seen instead).
 
@@ -286,7 +286,6 @@ impl Inventory {
                 method: &method,
             };
             graphql::observe(&mut svc.graphql, path, &found, obs, &ctx, &mut self.graphql_total, &mut self.stats);
-            out.graphql = Some(found);
         }
         let total_cap = cfg.max_endpoints_total;
         let stats: &mut EndpointStats = if let Some(m) = matched {

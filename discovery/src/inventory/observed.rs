@@ -51,13 +51,11 @@ pub struct Observed {
     /// [`ContentLimits::max_ids`](crate::content::ContentLimits::max_ids) and
     /// [`InventoryConfig::max_object_ids`](super::InventoryConfig::max_object_ids)).
     pub response_ids: Vec<String>,
-    /// The request's GraphQL operations, when it was GraphQL.
-    pub graphql: Option<crate::graphql::Extracted>,
 }
 
 impl Observed {
     pub(super) fn new(service: String, method: String, landing: Landing) -> Self {
-        Observed { service, method, template: None, api: None, landing, response_sensitive: 0, response_ids: Vec::new(), graphql: None }
+        Observed { service, method, template: None, api: None, landing, response_sensitive: 0, response_ids: Vec::new() }
     }
 
     /// The endpoint's class when the transaction was counted on an API endpoint.
