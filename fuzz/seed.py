@@ -14,6 +14,8 @@ Sources, per target (the input formats are described at the top of each target):
   handshake record;
 - openapi: the specifications in ../shared/specs and fixtures/ up to 128 KiB (the fuzzer's
   input limit), and the small documents checked in under fuzz/seeds/openapi;
+- graphql: the documents under fuzz/seeds/graphql, each as a JSON body, an
+  application/graphql body and a query string;
 - capture: the captures above up to 16 KiB whole, and pcapng copies of them when editcap
   (Wireshark's) is installed;
 - every target: its regression inputs (fuzz/regressions/<target>).
@@ -26,12 +28,14 @@ put together from their segments in capture order, retransmissions dropped by se
 good enough for seeds, not a reassembler.
 """
 import hashlib
+import json
 import os
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -235,6 +239,14 @@ def main():
         if os.path.getsize(path) <= MAX_SPEC:
             with open(path, "rb") as f:
                 write(out, "openapi", f.read())
+    # GraphQL: each document as a JSON body, an application/graphql body and a query string
+    # (the target's first byte picks the form).
+    for path in files([os.path.join(HERE, "seeds", "graphql")], ("",)):
+        with open(path, "rb") as f:
+            doc = f.read()
+        write(out, "graphql", b"\x00" + json.dumps({"query": doc.decode("utf-8", "replace"), "variables": {"a": 1}}).encode())
+        write(out, "graphql", b"\x01" + doc)
+        write(out, "graphql", b"\x02query=" + urllib.parse.quote(doc).encode())
     regressions = os.path.join(HERE, "regressions")
     if os.path.isdir(regressions):
         for target in sorted(os.listdir(regressions)):

@@ -137,6 +137,13 @@ pub struct InventorySection {
     pub sample_after_stable_bodies: Option<u32>,
     /// Once sampled, one transaction in this many has its bodies analysed in full.
     pub sample_one_in: Option<u32>,
+    /// GraphQL operations kept per service and GraphQL path.
+    pub max_graphql_operations: Option<usize>,
+    /// GraphQL operations kept over all services.
+    pub max_graphql_operations_total: Option<usize>,
+    /// Client networks taken as internal (replaces the default list when given): GraphQL
+    /// introspection from any other client is a finding.
+    pub internal_networks: Option<Vec<String>>,
 }
 
 /// Longest `traffic_hours` accepted: a year (each hour costs 32 bytes per service).
@@ -163,6 +170,12 @@ impl InventorySection {
         set(&mut cfg.max_content_types, self.max_content_types);
         set(&mut cfg.max_tls_values, self.max_tls_values);
         set(&mut cfg.traffic_hours, self.traffic_hours);
+        set(&mut cfg.max_graphql_operations, self.max_graphql_operations);
+        set(&mut cfg.max_graphql_operations_total, self.max_graphql_operations_total);
+        if let Some(nets) = &self.internal_networks {
+            // `validate` refuses a list with a bad entry before this is used.
+            cfg.internal_networks = nets.iter().filter_map(|n| n.parse().ok()).collect();
+        }
         let s = &mut cfg.sampling;
         s.enabled = self.sample_bodies.unwrap_or(s.enabled);
         s.stable_bodies = self.sample_after_stable_bodies.unwrap_or(s.stable_bodies);
@@ -181,6 +194,8 @@ impl InventorySection {
             ("max_endpoints_per_service", cfg.max_endpoints_per_service, defaults.max_endpoints_per_service),
             ("max_endpoints_total", cfg.max_endpoints_total, defaults.max_endpoints_total),
             ("max_path_segments", cfg.max_path_segments, defaults.max_path_segments),
+            ("max_graphql_operations", cfg.max_graphql_operations, defaults.max_graphql_operations),
+            ("max_graphql_operations_total", cfg.max_graphql_operations_total, defaults.max_graphql_operations_total),
         ] {
             if v == 0 {
                 return Err(Invalid { key: key(k), problem: format!("is 0; it must be at least 1 (default {d})") });
@@ -203,6 +218,14 @@ impl InventorySection {
                     defaults.sampling.one_in
                 ),
             });
+        }
+        for n in self.internal_networks.iter().flatten() {
+            if let Err(e) = n.parse::<apitap_discovery::identity::Prefix>() {
+                return Err(Invalid {
+                    key: key("internal_networks"),
+                    problem: format!("{e}; write networks as address/length, e.g. \"10.0.0.0/8\" or \"fd00::/8\""),
+                });
+            }
         }
         if cfg.traffic_hours > MAX_TRAFFIC_HOURS {
             return Err(Invalid {

@@ -111,6 +111,10 @@ pub struct TransactionRecord {
     /// gRPC facts of the call (absent for anything else).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grpc: Option<GrpcRecord>,
+    /// GraphQL operation of the request (absent when it was not GraphQL, or its body was not
+    /// captured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graphql: Option<GraphqlRecord>,
     /// Record layout version.
     pub schema_version: u32,
 }
@@ -164,6 +168,45 @@ pub struct GrpcRecord {
     pub response_message_bytes: u64,
 }
 
+/// What a GraphQL request adds to its record: names only, never variables or argument values.
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphqlRecord {
+    /// `query`, `mutation`, `subscription`, `unknown` (a persisted query sent by hash).
+    pub operation_type: &'static str,
+    /// `operationName`, else the document's name, else `sha256:` and the persisted query's
+    /// hash, else the sorted top-level fields (`{accounts,balances}`). For a batch, the
+    /// first request's.
+    pub operation_name: String,
+    /// Top-level fields of the (first) operation, sorted.
+    pub fields: Vec<String>,
+    /// Any operation of the request asks for `__schema` or `__type`.
+    pub introspection: bool,
+    /// Requests in the batch (1 when not batched).
+    pub batch_size: usize,
+    /// The document did not read whole (cut, malformed, a limit).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
+}
+
+impl GraphqlRecord {
+    /// The record of a request's GraphQL content, when it has any.
+    pub fn of(tx: &HttpTransaction) -> Option<GraphqlRecord> {
+        use apitap_discovery::graphql::{extract, GraphqlLimits};
+        tx.method.as_ref()?;
+        let (_, query) = apitap_discovery::inventory::split_target(tx.uri.as_deref().unwrap_or("/"));
+        let found = extract(query, tx.request_content_type.as_deref(), &tx.request_body, &GraphqlLimits::default())?;
+        let first = found.operations.first()?;
+        Some(GraphqlRecord {
+            operation_type: first.kind.name(),
+            operation_name: first.name.clone(),
+            fields: first.fields.clone(),
+            introspection: found.operations.iter().any(|o| o.introspection),
+            batch_size: found.batch_size,
+            incomplete: found.operations.iter().any(|o| o.incomplete),
+        })
+    }
+}
+
 fn is_zero(v: &u32) -> bool {
     *v == 0
 }
@@ -213,6 +256,7 @@ impl TransactionRecord {
             request_message_bytes: g.request_message_bytes,
             response_message_bytes: g.response_message_bytes,
         });
+        let graphql = GraphqlRecord::of(&tx);
         TransactionRecord {
             ts: tx.ts as f64 / 1e9,
             uid: uid.to_string(),
@@ -247,6 +291,7 @@ impl TransactionRecord {
             visibility: Visibility::Clear.name(),
             http2,
             grpc,
+            graphql,
             schema_version: SCHEMA_VERSION,
         }
     }

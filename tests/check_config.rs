@@ -38,7 +38,7 @@ fn a_good_file_is_described_part_by_part() {
 fn each_mistake_names_the_file_the_line_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     // (file text, what stderr must say)
-    let cases: [(&str, &[&str]); 7] = [
+    let cases: [(&str, &[&str]); 8] = [
         ("[behaviour]\ntimezone = \"Europe/Lodnon\"\n", &["bad0.toml:1:", "not an IANA time zone", "Europe/London"]),
         ("[kafka]\nbrokers = [\"a:9092\"]\nacks = \"1\"\n", &["bad1.toml:3:", "unknown field `acks`", "docs/kafka.md"]),
         ("[kafka]\nbrokers = [\"a:9092\"]\n[kafka.extra]\n\"enable.idempotence\" = \"false\"\n", &["bad2.toml:1:", "enable.idempotence", "remove it"]),
@@ -49,6 +49,10 @@ fn each_mistake_names_the_file_the_line_and_the_fix() {
         ("[[spec]]\nfile = \"missing-spec.yaml\"\n", &["missing-spec.yaml", "cannot read the spec"]),
         ("[identity]\ngeoip = [\"missing.mmdb\"]\n", &["bad5.toml", "missing.mmdb"]),
         ("[http2]\nmax_streams = 128\nmax_table_kib = 1\n", &["bad6.toml:3:", "[http2] max_table_kib", "4 to 65536"]),
+        (
+            "[inventory]\nmax_services = 10\ninternal_networks = [\"10.0.0.0/8\", \"10.0.0.300/8\"]\n",
+            &["bad7.toml:3:", "[inventory] internal_networks", "10.0.0.300/8", "address/length"],
+        ),
     ];
     for (i, (text, want)) in cases.iter().enumerate() {
         let out = check(dir.path(), &format!("bad{i}.toml"), text);

@@ -370,11 +370,75 @@ fn the_inventory_change_schema_rejects_broken_promises() {
         classification: Classification::Orphan,
         findings: vec![],
         endpoint: None,
+        graphql: None,
     };
     let m = payload(&messages::inventory_change(&removed, SENSOR));
     assert_eq!(errors(&v, &m), Vec::<String>::new());
     assert_eq!(m["time"], "2026-03-28T06:00:00.000Z");
     assert_eq!(m["endpoint"].as_object().unwrap().len(), 5, "{m}");
+}
+
+/// GraphQL operations from a library inventory fed real GraphQL bodies: the change messages
+/// validate, carry names only, are keyed `SERVICE GRAPHQL PATH TYPE NAME`, and the schema
+/// refuses a GraphQL state without its counters or with a value where a name belongs.
+#[test]
+fn graphql_operation_changes_validate_and_carry_names_only() {
+    let v = validator("inventory-change.schema.json");
+    let mut inv = Inventory::new(InventoryConfig::default(), SpecSet::new(vec![], vec![]).unwrap());
+    let bodies = [
+        ("198.51.100.7", r#"{"query":"query IntrospectionQuery { __schema { types { name } } }"}"#),
+        ("10.0.0.8", r#"{"query":"mutation Pay($to: String!) { transfer(to: $to) { id } }","variables":{"to":"DE89370400440532013000"}}"#),
+        ("10.0.0.8", r#"{"query":"{ balances { amount } a: accounts { id } }"}"#),
+    ];
+    for (i, (client, body)) in bodies.iter().enumerate() {
+        inv.observe(&Observation {
+            ts: 1_774_677_600_000_000_000 + i as u64,
+            client: client.parse().unwrap(),
+            server: "10.0.0.5:443".parse().unwrap(),
+            host: Some("api.bank.example"),
+            method: Some("POST"),
+            uri: Some("/graphql"),
+            status: Some(200),
+            latency_ms: None,
+            request_content_type: Some("application/json"),
+            response_content_type: Some("application/json"),
+            auth: AuthKind::Bearer,
+            consumer: None,
+            request_body: body.as_bytes(),
+            response_body: br#"{"data":null,"errors":[{"message":"no"}]}"#,
+            deprecation_signalled: false,
+            visibility: Default::default(),
+        });
+    }
+    let mut tracker = ChangeTracker::new(ChangeConfig::default());
+    let changes = tracker.handle_report(1_774_677_600_000_000_000, &inv.report());
+    let gql: Vec<Value> = changes.iter().filter(|c| c.graphql.is_some()).map(|c| payload(&messages::inventory_change(c, SENSOR))).collect();
+    assert_eq!(gql.len(), 3);
+    assert_all_valid(&v, "GraphQL inventory changes", &gql);
+    let keys: BTreeSet<&str> = gql.iter().map(|m| m["key"].as_str().unwrap()).collect();
+    let want: BTreeSet<&str> = [
+        "api.bank.example GRAPHQL /graphql query IntrospectionQuery",
+        "api.bank.example GRAPHQL /graphql mutation Pay",
+        "api.bank.example GRAPHQL /graphql query {accounts,balances}",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(keys, want);
+    let intro = gql.iter().find(|m| m["endpoint"]["graphql"]["operation_name"] == "IntrospectionQuery").unwrap();
+    assert_eq!(intro["endpoint"]["findings"], json!(["graphql_introspection"]));
+    assert_eq!(intro["endpoint"]["graphql"]["errors"], 1);
+    for m in &gql {
+        assert!(!m.to_string().contains("DE89370400440532013000"), "{m}");
+    }
+    assert_rejects(
+        &v,
+        intro,
+        vec![
+            ("a GraphQL state without hits", Box::new(|m| drop(m["endpoint"].as_object_mut().unwrap().remove("hits")))),
+            ("a value where a name belongs", Box::new(|m| m["endpoint"]["graphql"]["operation_name"] = json!("Pay to DE89"))),
+            ("an unknown operation type", Box::new(|m| m["endpoint"]["graphql"]["operation_type"] = json!("query_all"))),
+        ],
+    );
 }
 
 // ---- health ------------------------------------------------------------------------------
@@ -541,6 +605,7 @@ fn record_of(v: &Value) -> TransactionRecord {
         // The simulated traffic is HTTP/1.1 (tests/h2_live.rs covers HTTP/2 and gRPC records).
         http2: v.get("http2").map(|h| panic!("unexpected http2 {h}")),
         grpc: v.get("grpc").map(|g| panic!("unexpected grpc {g}")),
+        graphql: v.get("graphql").map(|g| panic!("unexpected graphql {g}")),
         schema_version: n("schema_version").unwrap() as u32,
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod behaviour;
 pub mod content;
+pub mod graphql;
 pub mod identity;
 pub mod inventory;
 pub mod openapi;

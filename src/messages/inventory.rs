@@ -1,7 +1,7 @@
 //! The inventory-change message: one endpoint change with the endpoint's whole current state,
 //! keyed by the endpoint, so a compacted topic keeps the newest state of every endpoint.
 
-use apitap_discovery::inventory::{rfc3339, ChangeKind, EndpointChange, EndpointReport};
+use apitap_discovery::inventory::{rfc3339, ChangeKind, EndpointChange, EndpointReport, GraphqlOperationReport};
 use serde_json::{json, Map, Value};
 
 use super::{OutMessage, Topic};
@@ -22,6 +22,9 @@ pub fn inventory_change(change: &EndpointChange, sensor_id: &str) -> OutMessage 
     if let Some(e) = &change.endpoint {
         state(e, &mut endpoint);
     }
+    if let Some(g) = &change.graphql {
+        graphql_state(g, &mut endpoint);
+    }
     let mut msg = Map::new();
     msg.insert("schema_version".into(), json!(INVENTORY_CHANGE_SCHEMA_VERSION));
     msg.insert("sensor_id".into(), json!(sensor_id));
@@ -37,6 +40,31 @@ pub fn inventory_change(change: &EndpointChange, sensor_id: &str) -> OutMessage 
     }
     msg.insert("endpoint".into(), Value::Object(endpoint));
     OutMessage::json(Topic::Inventory, change.key.as_bytes(), &Value::Object(msg))
+}
+
+/// A GraphQL operation's current state: the `graphql` object (names only) and the counters
+/// an endpoint has too.
+fn graphql_state(g: &GraphqlOperationReport, out: &mut Map<String, Value>) {
+    out.insert(
+        "graphql".into(),
+        json!({
+            "path": g.path,
+            "operation_type": g.operation_type.name(),
+            "operation_name": g.operation_name,
+            "fields": g.fields,
+            "errors": g.errors,
+            "introspection": g.introspection,
+            "external_introspection": g.external_introspection,
+        }),
+    );
+    out.insert("hits".into(), json!(g.hits));
+    out.insert("consumers".into(), json!(g.consumers));
+    out.insert("clients".into(), json!(g.clients));
+    out.insert("counts_estimated".into(), json!(g.counts_estimated));
+    out.insert("visibility".into(), json!(g.visibility));
+    out.insert("first_seen".into(), json!(g.first_seen));
+    out.insert("last_seen".into(), json!(g.last_seen));
+    out.insert("status".into(), json!(g.status));
 }
 
 /// The endpoint's current state, from its inventory report entry.

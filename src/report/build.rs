@@ -223,6 +223,10 @@ fn diff(now: u64, then: u64) -> i64 {
     i64::try_from(now).unwrap_or(i64::MAX).saturating_sub(i64::try_from(then).unwrap_or(i64::MAX))
 }
 
+/// The inventory finding about GraphQL introspection from outside (listed with the service
+/// findings: it names an operation, not an HTTP endpoint).
+const GRAPHQL_INTROSPECTION: &str = "graphql_introspection";
+
 /// Builds the report from its inputs.
 pub fn build(input: &ReportInput) -> Report {
     let inv = &input.inventory;
@@ -242,6 +246,12 @@ pub fn build(input: &ReportInput) -> Report {
                 host: f.host.clone(),
                 count: f.count,
                 detail: f.detail.clone(),
+            }),
+            (Some(_), Some(op)) if f.kind == GRAPHQL_INTROSPECTION => service_findings.push(ServiceFinding {
+                kind: f.kind.clone(),
+                host: f.host.clone(),
+                count: f.count,
+                detail: format!("{op}: {}", f.detail),
             }),
             _ => {}
         }
@@ -329,6 +339,7 @@ pub fn build(input: &ReportInput) -> Report {
         consumers,
         anomalies,
         service_findings,
+        graphql_operations: inv.graphql_operations.clone(),
         notes,
         openapi: openapi::reconstruct_from(inv),
     }

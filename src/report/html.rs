@@ -366,6 +366,37 @@ fn service_findings(r: &Report) -> String {
     out
 }
 
+fn graphql(r: &Report) -> String {
+    if r.graphql_operations.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        r#"<section class="panel long" id="graphql"><h2>GraphQL operations<span class="n">{}</span></h2><p class="lead">Each operation sent to a GraphQL path (names only, never variables). Errors are responses with a top-level <code>errors</code> key, which GraphQL answers with HTTP 200.</p><div class="scroll"><table id="graphql-list"><thead><tr><th>Service</th><th>Path</th><th>Type</th><th>Operation</th><th class="num">Requests</th><th class="num">Errors</th><th class="num">Consumers</th><th class="num">Introspection from outside</th><th>Last seen</th></tr></thead><tbody>"#,
+        count(r.graphql_operations.len() as u64)
+    );
+    for o in r.graphql_operations.iter().take(super::MAX_HTML_ROWS) {
+        let _ = write!(
+            out,
+            r#"<tr>{}<td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr>"#,
+            tables::host_cell(&o.host),
+            html(&o.path),
+            html(&o.operation_type),
+            html(&o.operation_name),
+            count(o.hits),
+            count(o.errors),
+            count(o.consumers),
+            count(o.external_introspection),
+            html(&o.last_seen)
+        );
+    }
+    out.push_str("</tbody></table></div>");
+    if r.graphql_operations.len() > super::MAX_HTML_ROWS {
+        let _ = write!(out, r#"<p class="muted">{} more in inventory.json.</p>"#, count((r.graphql_operations.len() - super::MAX_HTML_ROWS) as u64));
+    }
+    out.push_str("</section>");
+    out
+}
+
 /// The whole page.
 pub fn render(r: &Report) -> String {
     let mut body = String::new();
@@ -411,6 +442,7 @@ pub fn render(r: &Report) -> String {
             mark_new(r)
         )
     );
+    body.push_str(&graphql(r));
     body.push_str(&gone(r));
     body.push_str(&service_findings(r));
     format!(

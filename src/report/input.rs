@@ -39,6 +39,37 @@ pub struct InventoryDoc {
     /// Findings of the inventory.
     #[serde(default)]
     pub findings: Vec<FindingDoc>,
+    /// GraphQL operations (absent in inventories without GraphQL).
+    #[serde(default)]
+    pub graphql_operations: Vec<GraphqlOperationDoc>,
+}
+
+/// One GraphQL operation of `inventory.json` (docs/graphql.md): names and counts only.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+pub struct GraphqlOperationDoc {
+    /// Service.
+    pub host: String,
+    /// The HTTP path that carried it.
+    pub path: String,
+    /// `query`, `mutation`, `subscription`, `unknown`.
+    pub operation_type: String,
+    /// Its name.
+    pub operation_name: String,
+    /// Requests.
+    #[serde(default)]
+    pub hits: u64,
+    /// Distinct consumers.
+    #[serde(default)]
+    pub consumers: u64,
+    /// Responses with a top-level `errors` key.
+    #[serde(default)]
+    pub errors: u64,
+    /// Introspection requests from outside the internal networks.
+    #[serde(default)]
+    pub external_introspection: u64,
+    /// Last request (RFC 3339).
+    #[serde(default)]
+    pub last_seen: String,
 }
 
 /// `inventory.json` `summary`: only the period is used; counts are recomputed from the lists.

@@ -64,8 +64,12 @@ pub struct Report {
     pub consumers: ConsumersSection,
     /// Anomalies by kind and severity, and the open ones.
     pub anomalies: AnomaliesSection,
-    /// Service-level findings of the inventory (overflow, not inspectable).
+    /// Service-level findings of the inventory (overflow, not inspectable), and GraphQL
+    /// introspection from outside (its operation named in the detail).
     pub service_findings: Vec<ServiceFinding>,
+    /// GraphQL operations, in the inventory's order (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub graphql_operations: Vec<super::input::GraphqlOperationDoc>,
     /// About the inputs (e.g. a truncated anomalies file).
     pub notes: Vec<String>,
     /// The reconstructed OpenAPI document (written as openapi.yaml, not in report.json).

@@ -89,6 +89,7 @@ pub fn reconstruct_from(inv: &InventoryDoc) -> serde_json::Value {
         services: Vec::new(),
         endpoints: inv.endpoints.iter().map(endpoint).collect(),
         other_endpoints: Vec::new(),
+        graphql_operations: Vec::new(),
         findings: Vec::new(),
         counters: std::collections::BTreeMap::new(),
     };

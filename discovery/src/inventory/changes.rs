@@ -46,7 +46,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::report::{Classification, EndpointReport, InventoryReport, FINDING_KINDS, ZOMBIE_REASONS};
+use super::report::{Classification, EndpointReport, GraphqlOperationReport, InventoryReport, FINDING_KINDS, ZOMBIE_REASONS};
 use crate::content::SensitiveKind;
 
 /// Settings of the [`ChangeTracker`].
@@ -153,8 +153,11 @@ pub struct EndpointChange {
     /// `zombie_in_use`, `sensitive_data_without_authentication`), sorted.
     pub findings: Vec<&'static str>,
     /// The endpoint's entry in the report, its `classification` replaced by the one above.
-    /// `None` for `removed`.
+    /// `None` for `removed` and for GraphQL operations.
     pub endpoint: Option<EndpointReport>,
+    /// The GraphQL operation's entry in the report, for a GraphQL operation (method
+    /// `GRAPHQL`, path `PATH TYPE NAME`); `None` otherwise and for `removed`.
+    pub graphql: Option<GraphqlOperationReport>,
 }
 
 /// Counters of the tracker, since it was created (restores included).
@@ -237,6 +240,19 @@ impl Salient {
             request_sensitive: e.request_sensitive.keys().copied().collect(),
             response_sensitive: e.response_sensitive.keys().copied().collect(),
             findings: findings.clone(),
+        }
+    }
+
+    /// Nothing salient but what is set afterwards (GraphQL operations have only findings).
+    fn empty() -> Self {
+        Salient {
+            zombie_reasons: BTreeSet::new(),
+            spec: None,
+            accepted: false,
+            auth: BTreeSet::new(),
+            request_sensitive: BTreeSet::new(),
+            response_sensitive: BTreeSet::new(),
+            findings: BTreeSet::new(),
         }
     }
 
@@ -356,48 +372,8 @@ impl ChangeTracker {
             let class = self.effective(e, last_seen, now);
             let f = findings.get(&key).unwrap_or(&no_findings);
             let salient = Salient::of(e, f);
-            let kind = match self.tracked.get(&key) {
-                None => ChangeKind::NewEndpoint,
-                Some(t) if t.class != class => {
-                    if class == Classification::Orphan && last_seen.is_some() {
-                        ChangeKind::GoneOrphan { from: t.class }
-                    } else {
-                        ChangeKind::ClassificationChanged { from: t.class }
-                    }
-                }
-                Some(t) => {
-                    let mut changed = salient.changed_since(&t.salient);
-                    let active = last_seen.is_some_and(|ls| t.emitted_last_seen.is_none_or(|old| ls > old));
-                    let due = refresh.is_some_and(|r| now.saturating_sub(t.emitted_at) >= r);
-                    if changed.is_empty() && active && due {
-                        changed.push("activity");
-                        self.stats.refreshes += 1;
-                    }
-                    if changed.is_empty() {
-                        continue;
-                    }
-                    ChangeKind::Updated { changed }
-                }
-            };
-            match kind {
-                ChangeKind::NewEndpoint => self.stats.new_endpoints += 1,
-                ChangeKind::ClassificationChanged { .. } => self.stats.classification_changes += 1,
-                ChangeKind::GoneOrphan { .. } => self.stats.gone_orphans += 1,
-                ChangeKind::Updated { .. } => self.stats.updates += 1,
-                ChangeKind::Removed => {}
-            }
-            self.tracked.insert(
-                key.clone(),
-                Tracked {
-                    service: e.host.clone(),
-                    method: e.method.clone(),
-                    path: e.path.clone(),
-                    class,
-                    salient,
-                    emitted_at: now,
-                    emitted_last_seen: last_seen,
-                },
-            );
+            let ident = (e.host.clone(), e.method.clone(), e.path.clone());
+            let Some(kind) = self.track(&key, ident, class, salient, last_seen, now, refresh) else { continue };
             let mut endpoint = e.clone();
             endpoint.classification = class;
             out.push(EndpointChange {
@@ -411,6 +387,41 @@ impl ChangeTracker {
                 classification: class,
                 findings: f.iter().copied().collect(),
                 endpoint: Some(endpoint),
+                graphql: None,
+            });
+        }
+        for g in &report.graphql_operations {
+            let path = super::operation_path(&g.path, g.operation_type, &g.operation_name);
+            let key = endpoint_key(&g.host, super::GRAPHQL_METHOD, &path);
+            if !seen.insert(key.clone()) {
+                self.stats.duplicate_keys += 1;
+                continue;
+            }
+            // An operation is documented as far as the HTTP endpoint that carries it is.
+            let class = report
+                .endpoints
+                .iter()
+                .filter(|e| e.host == g.host && e.path == g.path && e.hits > 0)
+                .map(|e| e.classification)
+                .min()
+                .unwrap_or(Classification::Shadow);
+            let last_seen = parse_rfc3339(&g.last_seen);
+            let f = findings.get(&key).unwrap_or(&no_findings);
+            let salient = Salient { findings: f.clone(), ..Salient::empty() };
+            let ident = (g.host.clone(), super::GRAPHQL_METHOD.to_string(), path.clone());
+            let Some(kind) = self.track(&key, ident, class, salient, last_seen, now, refresh) else { continue };
+            out.push(EndpointChange {
+                key,
+                service: g.host.clone(),
+                method: super::GRAPHQL_METHOD.to_string(),
+                path,
+                kind,
+                time: now,
+                initial,
+                classification: class,
+                findings: f.iter().copied().collect(),
+                endpoint: None,
+                graphql: Some(g.clone()),
             });
         }
         let mut gone: Vec<String> = self.tracked.keys().filter(|k| !seen.contains(*k)).cloned().collect();
@@ -429,9 +440,59 @@ impl ChangeTracker {
                 classification: t.class,
                 findings: Vec::new(),
                 endpoint: None,
+                graphql: None,
             });
         }
         out
+    }
+}
+
+impl ChangeTracker {
+    /// Compares one entry with what was last said about `key`; remembers it and returns the
+    /// change when there is one to announce.
+    #[allow(clippy::too_many_arguments)]
+    fn track(
+        &mut self,
+        key: &str,
+        (service, method, path): (String, String, String),
+        class: Classification,
+        salient: Salient,
+        last_seen: Option<u64>,
+        now: u64,
+        refresh: Option<u64>,
+    ) -> Option<ChangeKind> {
+        let kind = match self.tracked.get(key) {
+            None => ChangeKind::NewEndpoint,
+            Some(t) if t.class != class => {
+                if class == Classification::Orphan && last_seen.is_some() {
+                    ChangeKind::GoneOrphan { from: t.class }
+                } else {
+                    ChangeKind::ClassificationChanged { from: t.class }
+                }
+            }
+            Some(t) => {
+                let mut changed = salient.changed_since(&t.salient);
+                let active = last_seen.is_some_and(|ls| t.emitted_last_seen.is_none_or(|old| ls > old));
+                let due = refresh.is_some_and(|r| now.saturating_sub(t.emitted_at) >= r);
+                if changed.is_empty() && active && due {
+                    changed.push("activity");
+                    self.stats.refreshes += 1;
+                }
+                if changed.is_empty() {
+                    return None;
+                }
+                ChangeKind::Updated { changed }
+            }
+        };
+        match kind {
+            ChangeKind::NewEndpoint => self.stats.new_endpoints += 1,
+            ChangeKind::ClassificationChanged { .. } => self.stats.classification_changes += 1,
+            ChangeKind::GoneOrphan { .. } => self.stats.gone_orphans += 1,
+            ChangeKind::Updated { .. } => self.stats.updates += 1,
+            ChangeKind::Removed => {}
+        }
+        self.tracked.insert(key.to_string(), Tracked { service, method, path, class, salient, emitted_at: now, emitted_last_seen: last_seen });
+        Some(kind)
     }
 }
 

@@ -57,6 +57,16 @@ pub struct InventoryConfig {
     /// service: 23 KiB per service at the default, 45 MiB at the default `max_services`.
     /// 0 keeps none. Default 720 (30 days).
     pub traffic_hours: usize,
+    /// GraphQL operations kept per service and GraphQL path; requests for further
+    /// operations are counted in the path's `overflow_requests`. An operation holds about
+    /// 3 KiB (two distinct-count sets, fields, counters). Default 500.
+    pub max_graphql_operations: usize,
+    /// GraphQL operations over all services and paths. Default 20,000 (about 60 MiB).
+    pub max_graphql_operations_total: usize,
+    /// Client networks taken as internal: an introspection query from any other client is a
+    /// finding (`graphql_introspection`). Default RFC 1918, loopback, link-local and IPv6
+    /// unique-local ([`super::default_internal_networks`]).
+    pub internal_networks: Vec<crate::identity::Prefix>,
     /// Shadow endpoints the operator has accepted: still listed, no longer reported as new.
     pub accepted: Vec<Accepted>,
 }
@@ -81,6 +91,9 @@ impl Default for InventoryConfig {
             max_content_types: 16,
             max_tls_values: 32,
             traffic_hours: 24 * 30,
+            max_graphql_operations: 500,
+            max_graphql_operations_total: 20_000,
+            internal_networks: super::default_internal_networks(),
             accepted: Vec::new(),
         }
     }

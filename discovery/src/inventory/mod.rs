@@ -20,13 +20,20 @@
 //! or a reload of the specs ([`InventorySnapshot`]; rules in docs/inventory.md,
 //! "Persistence").
 //!
-//! Not supported: endpoints in HTTP/2 or gRPC (no parser yet); consumers beyond a credential
+//! GraphQL requests (on any path, found by their content: [`crate::graphql`]) are counted
+//! on their HTTP endpoint as any request, and their operations in a map of their own per
+//! service and path ([`GraphqlEndpoint`]), listed in the report's `graphql_operations`.
+//!
+//! Not supported: GraphQL operations matched against a GraphQL schema; consumers beyond a credential
 //! or address digest (the behavioural layer names them); removal of endpoints that stop
 //! being used (the report lists first and last seen instead).
 
 mod changes;
 mod config;
 mod distinct;
+mod graphql;
+mod graphql_persist;
+mod graphql_report;
 mod observe;
 mod observed;
 mod openapi_out;
@@ -50,6 +57,11 @@ pub use changes::{
 };
 pub use config::{service_matches, Accepted, InventoryConfig, ScopeConfig, DEFAULT_HEALTH_PATHS, DEFAULT_STATIC_EXTENSIONS};
 pub use distinct::{Distinct, DistinctSnapshot};
+pub use graphql_persist::{GraphqlOperationSnapshot, GraphqlPathSnapshot};
+pub use graphql::{
+    default_internal_networks, operation_path, GraphqlEndpoint, OperationStats, GRAPHQL_METHOD, MAX_GRAPHQL_PATHS_PER_SERVICE,
+    MAX_INTROSPECTION_NETWORKS,
+};
 pub use observe::{media_type, query_names, segments, service_name, split_target, AuthKind, Observation, TlsObservation, Visibility};
 pub use report::*;
 pub use scope::Category;
@@ -91,6 +103,32 @@ pub struct InventoryStats {
     /// bodies were known and the transaction was not in the sample ([`SamplingConfig`]).
     #[serde(default)]
     pub bodies_sampled_out: u64,
+    /// GraphQL requests found (a batch counts once), on any path.
+    #[serde(default)]
+    pub graphql_requests: u64,
+    /// GraphQL requests longer than the extractor scans (`graphql::MAX_SCAN_BYTES`).
+    #[serde(default)]
+    pub graphql_body_limit: u64,
+    /// GraphQL documents nested deeper than the extractor follows.
+    #[serde(default)]
+    pub graphql_depth_limit: u64,
+    /// GraphQL operations with more top-level fields (or documents with more operations)
+    /// than kept.
+    #[serde(default)]
+    pub graphql_field_limit: u64,
+    /// GraphQL names longer than kept (left out).
+    #[serde(default)]
+    pub graphql_name_limit: u64,
+    /// GraphQL batches longer than analysed.
+    #[serde(default)]
+    pub graphql_batch_limit: u64,
+    /// GraphQL requests not counted on an operation because `max_graphql_operations` was
+    /// reached on their path.
+    #[serde(default)]
+    pub graphql_operations_overflow: u64,
+    /// GraphQL requests on a path past `MAX_GRAPHQL_PATHS_PER_SERVICE`.
+    #[serde(default)]
+    pub graphql_paths_overflow: u64,
 }
 
 /// Per-spec use of its base path, to tell whether the base path ever appears in traffic.
@@ -111,6 +149,8 @@ pub struct Inventory {
     stats: InventoryStats,
     /// API endpoints held over all services (for `max_endpoints_total`).
     endpoints_total: usize,
+    /// GraphQL operations held over all services (for `max_graphql_operations_total`).
+    graphql_total: usize,
 }
 
 /// Longest method kept as sent; longer or odd ones count as `OTHER`.
@@ -148,7 +188,7 @@ fn digest<T: Hash>(v: T) -> u64 {
 impl Inventory {
     /// An empty inventory matching against `specs`.
     pub fn new(cfg: InventoryConfig, specs: SpecSet) -> Self {
-        Inventory { cfg, specs, services: HashMap::new(), spec_use: HashMap::new(), stats: InventoryStats::default(), endpoints_total: 0 }
+        Inventory { cfg, specs, services: HashMap::new(), spec_use: HashMap::new(), stats: InventoryStats::default(), endpoints_total: 0, graphql_total: 0 }
     }
 
     /// The configuration in use.
@@ -234,6 +274,19 @@ impl Inventory {
         svc.traffic.add(obs.ts, obs.status, bytes, cfg.traffic_hours);
         svc.touch(obs.ts);
         svc.add_server(obs.server);
+        if let Some(found) = crate::graphql::extract(query, obs.request_content_type, obs.request_body, &crate::graphql::GraphqlLimits::default()) {
+            let client = digest(obs.client);
+            let ctx = graphql::Context {
+                max_paths: graphql::MAX_GRAPHQL_PATHS_PER_SERVICE,
+                max_operations: cfg.max_graphql_operations,
+                max_total: cfg.max_graphql_operations_total,
+                internal_networks: &cfg.internal_networks,
+                consumer: obs.consumer.unwrap_or(client),
+                client,
+                method: &method,
+            };
+            graphql::observe(&mut svc.graphql, path, &found, obs, &ctx, &mut self.graphql_total, &mut self.stats);
+        }
         let total_cap = cfg.max_endpoints_total;
         let stats: &mut EndpointStats = if let Some(m) = matched {
             let key = (method, m.template.clone());

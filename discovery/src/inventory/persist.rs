@@ -116,6 +116,7 @@ fn service_snapshot(specs: &SpecSet, name: &str, svc: &Service) -> ServiceSnapsh
         deep_paths: svc.deep_paths,
         tls: svc.tls.clone(),
         traffic: svc.traffic.buckets().copied().collect(),
+        graphql: super::graphql_persist::snapshot(&svc.graphql),
     }
 }
 
@@ -401,6 +402,7 @@ impl Inventory {
             None => None,
         };
         svc.traffic = Traffic::from_buckets(s.traffic, cfg.traffic_hours)?;
+        svc.graphql = super::graphql_persist::restore(s.graphql, super::MAX_GRAPHQL_PATHS_PER_SERVICE, cfg.max_graphql_operations, report)?;
         Ok(svc)
     }
 
@@ -440,5 +442,23 @@ impl Inventory {
             }
         }
         self.endpoints_total = self.services.values().map(|s| s.documented.len() + s.inferred.len()).sum();
+        // GraphQL operations past the total bound: the fewest hits go first.
+        let mut ops: Vec<(u64, String, String, (crate::graphql::OperationType, String))> = Vec::new();
+        for (name, svc) in &self.services {
+            for (path, ep) in &svc.graphql {
+                ops.extend(ep.operations.iter().map(|(k, st)| (st.hits, name.clone(), path.clone(), k.clone())));
+            }
+        }
+        if ops.len() > self.cfg.max_graphql_operations_total {
+            ops.sort();
+            let excess = ops.len() - self.cfg.max_graphql_operations_total;
+            for (_, name, path, key) in ops.drain(..excess) {
+                if let Some(ep) = self.services.get_mut(&name).and_then(|s| s.graphql.get_mut(&path)) {
+                    ep.operations.remove(&key);
+                    report.dropped_for_limits += 1;
+                }
+            }
+        }
+        self.graphql_total = ops.len();
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::config::{service_matches, InventoryConfig};
+pub use super::graphql_report::{GraphqlOperationReport, GraphqlPathReport};
 use super::service::{Documented, Service};
 use super::stats::{EndpointStats, Shape};
 use super::time::rfc3339;
@@ -22,12 +23,13 @@ pub const INVENTORY_SCHEMA_VERSION: u32 = 1;
 pub const ZOMBIE_REASONS: [&str; 3] = ["deprecated_in_spec", "superseded_spec", "deprecation_header"];
 
 /// Every value of [`Finding::kind`].
-pub const FINDING_KINDS: [&str; 5] = [
+pub const FINDING_KINDS: [&str; 6] = [
     "sensitive_data_without_authentication",
     "zombie_in_use",
     "shadow_endpoint",
     "endpoint_overflow",
     "service_not_inspectable",
+    "graphql_introspection",
 ];
 
 /// Classification of an endpoint.
@@ -71,6 +73,9 @@ pub struct InventoryReport {
     pub endpoints: Vec<EndpointReport>,
     /// Non-API endpoints (assets, pages, health checks, OCSP), kept out of the shadow list.
     pub other_endpoints: Vec<OtherEndpointReport>,
+    /// GraphQL operations, by host, path, type and name (absent when none was seen).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub graphql_operations: Vec<GraphqlOperationReport>,
     /// Findings that need someone's attention.
     pub findings: Vec<Finding>,
     /// Inventory-wide counters.
@@ -96,6 +101,9 @@ pub struct Summary {
     pub zombie: u64,
     /// Orphan operations.
     pub orphan: u64,
+    /// GraphQL operations (absent when none was seen).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub graphql_operations: u64,
     /// Findings.
     pub findings: u64,
     /// First and last packet time seen (RFC 3339), when anything was seen.
@@ -175,6 +183,9 @@ pub struct ServiceReport {
     /// TLS facts, when seen encrypted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsReport>,
+    /// Paths that carried GraphQL, with their operation counts (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub graphql: Vec<GraphqlPathReport>,
     /// Requests, errors (4xx, 5xx) and response bytes per UTC hour, oldest first, for the
     /// last `traffic_hours` hours before the inventory's newest packet; hours without traffic
     /// are absent.
@@ -360,11 +371,16 @@ pub struct OtherEndpointReport {
     pub status: BTreeMap<String, u64>,
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 /// Something the API owner or the SOC should look at.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
     /// `sensitive_data_without_authentication`, `zombie_in_use`, `shadow_endpoint`,
-    /// `endpoint_overflow`, `service_not_inspectable`.
+    /// `endpoint_overflow`, `service_not_inspectable`, `graphql_introspection` (method
+    /// `GRAPHQL`, path `PATH TYPE NAME` of the operation).
     pub kind: &'static str,
     /// Service.
     pub host: String,
@@ -428,7 +444,7 @@ fn endpoint_report(host: &str, method: &str, path: &str, class: Classification, 
 /// The ways traffic was read, in [`Visibility`] order: `clear` when some of `requests` were
 /// not decrypted, `decrypted` when some were, `metadata` when some TLS sessions were not
 /// decrypted.
-fn visibility(requests: u64, decrypted: u64, metadata_sessions: u64) -> Vec<Visibility> {
+pub(super) fn visibility(requests: u64, decrypted: u64, metadata_sessions: u64) -> Vec<Visibility> {
     let mut out = Vec::new();
     if requests > decrypted {
         out.push(Visibility::Clear);
@@ -650,6 +666,7 @@ pub(super) fn build(
                 certificates: t.certificates.counts.clone(),
             }),
             traffic: traffic::report(&svc.traffic, cfg.traffic_hours, newest_hour),
+            graphql: Vec::new(),
         });
     }
     // Orphans: documented operations nobody called.
@@ -720,6 +737,12 @@ pub(super) fn build(
             }
         }
     }
+    let (graphql_operations, mut graphql_paths) = super::graphql_report::build(services, &mut findings);
+    for s in &mut service_reports {
+        if let Some(p) = graphql_paths.remove(&s.host) {
+            s.graphql = p;
+        }
+    }
     findings.sort_by(|a, b| {
         (a.kind, &a.host, &a.path, &a.method, a.count, &a.detail).cmp(&(b.kind, &b.host, &b.path, &b.method, b.count, &b.detail))
     });
@@ -761,6 +784,7 @@ pub(super) fn build(
             as u64,
         zombie: count(Classification::Zombie),
         orphan: count(Classification::Orphan),
+        graphql_operations: graphql_operations.len() as u64,
         findings: findings.len() as u64,
         first_seen: (first != u64::MAX).then(|| rfc3339(first)),
         last_seen: (last > 0).then(|| rfc3339(last)),
@@ -774,6 +798,14 @@ pub(super) fn build(
         ("odd_methods", stats.odd_methods),
         ("bodies_analysed", stats.bodies_analysed),
         ("bodies_sampled_out", stats.bodies_sampled_out),
+        ("graphql_requests", stats.graphql_requests),
+        ("graphql_body_limit", stats.graphql_body_limit),
+        ("graphql_depth_limit", stats.graphql_depth_limit),
+        ("graphql_field_limit", stats.graphql_field_limit),
+        ("graphql_name_limit", stats.graphql_name_limit),
+        ("graphql_batch_limit", stats.graphql_batch_limit),
+        ("graphql_operations_overflow", stats.graphql_operations_overflow),
+        ("graphql_paths_overflow", stats.graphql_paths_overflow),
     ]);
     InventoryReport {
         schema_version: INVENTORY_SCHEMA_VERSION,
@@ -782,6 +814,7 @@ pub(super) fn build(
         services: service_reports,
         endpoints,
         other_endpoints,
+        graphql_operations,
         findings,
         counters,
     }

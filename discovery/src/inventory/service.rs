@@ -120,6 +120,9 @@ pub struct Service {
     pub tls: Option<TlsFacts>,
     /// Requests, errors and response bytes per hour.
     pub traffic: Traffic,
+    /// GraphQL operations by the path that carried them, at most
+    /// [`super::MAX_GRAPHQL_PATHS_PER_SERVICE`] paths.
+    pub graphql: BTreeMap<String, super::GraphqlEndpoint>,
 }
 
 impl Service {
@@ -143,6 +146,7 @@ impl Service {
             deep_paths: 0,
             tls: None,
             traffic: Traffic::default(),
+            graphql: BTreeMap::new(),
         }
     }
 

@@ -138,6 +138,9 @@ pub struct ServiceSnapshot {
     pub tls: Option<TlsFacts>,
     /// Hourly traffic, oldest first.
     pub traffic: Vec<HourTraffic>,
+    /// GraphQL operations by path (absent in snapshots from before GraphQL: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub graphql: Vec<super::GraphqlPathSnapshot>,
 }
 
 /// What a documented endpoint is documented by.
