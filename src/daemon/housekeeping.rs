@@ -131,8 +131,12 @@ impl Running {
                 info!(brokers = %k.brokers.join(","), "publishing to Kafka");
                 let mut sink = KafkaSink::open(k.clone(), producer.clone())?;
                 if let Some(c) = restored.changes {
-                    // Bounded like the inventory it follows: every endpoint it may hold.
-                    let max = pipeline.analysis_mut().map_or(0, |a| a.inventory.config().max_endpoints_total).saturating_add(MAX_SPEC_OPERATIONS);
+                    // Bounded like the inventory it follows: every endpoint and GraphQL
+                    // operation it may hold.
+                    let max = pipeline
+                        .analysis_mut()
+                        .map_or(0, |a| a.inventory.config().max_endpoints_total.saturating_add(a.inventory.config().max_graphql_operations_total))
+                        .saturating_add(MAX_SPEC_OPERATIONS);
                     if let Err(e) = sink.restore_changes(c, max) {
                         warn!(error = %e, "Kafka change tracker not restored: the inventory topic gets every endpoint again");
                     }

@@ -60,11 +60,8 @@ impl KafkaSink {
 
     /// Carries on from a restored change tracker, so a restart does not announce every
     /// endpoint again as new.
-    /// The tracker also follows GraphQL operations: their default bound is added to
-    /// `max_tracked` (the endpoints' bound).
     pub fn restore_changes(&mut self, snap: apitap_discovery::inventory::ChangeTrackerSnapshot, max_tracked: usize) -> Result<(), String> {
-        let graphql = apitap_discovery::inventory::InventoryConfig::default().max_graphql_operations_total;
-        self.changes = ChangeTracker::restore(ChangeConfig::default(), snap, max_tracked.saturating_add(graphql))?;
+        self.changes = ChangeTracker::restore(ChangeConfig::default(), snap, max_tracked)?;
         Ok(())
     }
 
