@@ -423,8 +423,12 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
 
 /// Reads and parses a configuration file.
 pub fn load(path: &Path) -> Result<ConfigFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: cannot read the configuration: {e}", path.display()))?;
-    parse(path, &text)
+    parse(path, &read(path)?)
+}
+
+/// A configuration file's text; the error names the file.
+pub fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| anyhow!("{}: cannot read the configuration: {e}", path.display()))
 }
 
 #[cfg(test)]

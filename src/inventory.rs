@@ -69,6 +69,12 @@ pub fn setup_parts(spec_files: &[PathBuf], file: &ConfigFile) -> Result<Inventor
     for path in spec_files {
         specs.push((read_spec(path)?, SpecBinding::default()));
     }
+    parts_from(specs, file)
+}
+
+/// The inventory's parts from specs already loaded: the operator templates (checked against
+/// each other and the specs) and the `[inventory]` settings. Reads no file.
+pub fn parts_from(specs: Vec<(apitap_discovery::openapi::Spec, SpecBinding)>, file: &ConfigFile) -> Result<InventoryParts> {
     let routes = file
         .template
         .iter()
