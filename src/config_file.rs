@@ -418,6 +418,8 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
             bail!("{}:{}: accepted path {:?} must start with '/'", path.display(), section_line(text, "accept", i), a.path);
         }
     }
+    let spec_hosts: Vec<&[String]> = cfg.spec.iter().map(|s| s.hosts.as_slice()).collect();
+    crate::config_templates::check(path, &cfg.template, &spec_hosts, |section, i| section_line(text, section, i))?;
     Ok(cfg)
 }
 

@@ -14,6 +14,7 @@ mod cli;
 mod commands;
 mod config;
 mod config_file;
+mod config_templates;
 mod daemon;
 mod inventory;
 mod kafka;
