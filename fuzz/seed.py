@@ -18,6 +18,8 @@ Sources, per target (the input formats are described at the top of each target):
   application/graphql body and a query string;
 - capture: the captures above up to 16 KiB whole, and pcapng copies of them when editcap
   (Wireshark's) is installed;
+- config: deploy/apitap.example.toml and the configurations written as raw strings in the
+  tests and sources;
 - every target: its regression inputs (fuzz/regressions/<target>).
 The structured targets (defrag, reassembly, tls_decrypt) start from nothing: their input is
 a sequence of operations that the fuzzer builds itself.
@@ -30,6 +32,7 @@ good enough for seeds, not a reassembler.
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -44,6 +47,7 @@ MAX_FRAMES_PER_CAPTURE = 256
 MAX_SPEC = 128 * 1024
 MAX_STREAM = 64 * 1024
 MAX_CAPTURE = 16 * 1024
+MAX_CONFIG = 64 * 1024
 HTTP_STARTS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"PATCH ", b"OPTIONS ", b"CONNECT ", b"HTTP/")
 
 
@@ -198,6 +202,51 @@ def transcripts(out):
                     client, server = bytearray(), bytearray()
 
 
+CONFIG_SECTIONS = ("spec", "inventory", "template", "accept", "identity", "behaviour", "kafka", "daemon",
+                   "capture", "store", "report", "metrics", "limits", "tls", "http2")
+
+
+def config_seeds(out):
+    """The config target's seeds: deploy/apitap.example.toml and every raw string in the Rust
+    tests and sources that holds a configuration table (`[section]` or `[[section]]` at the
+    start of a line). Strings built with format! keep their {placeholders}: they are mutated
+    into valid TOML soon enough, and their shape is what matters."""
+    example = os.path.join(REPO, "deploy", "apitap.example.toml")
+    if os.path.exists(example):
+        with open(example, "rb") as f:
+            write(out, "config", f.read())
+    headers = re.compile(r"^\s*\[\[?(" + "|".join(CONFIG_SECTIONS) + r")[\].]", re.M)
+    # Raw strings, then ordinary ones (a regular expression, not a Rust lexer: a stray quote
+    # costs a seed or two, nothing else).
+    literal = re.compile(r'r(#+)"(.*?)"\1|"((?:[^"\\]|\\.)*)"', re.S)
+    for path in files([os.path.join(REPO, "tests"), os.path.join(REPO, "src")], (".rs",)):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            source = f.read()
+        for m in literal.finditer(source):
+            text = m.group(2) if m.group(1) else rust_string(m.group(3))
+            if headers.search(text) and len(text) <= MAX_CONFIG:
+                write(out, "config", text.encode())
+
+
+def rust_string(body):
+    """The value of a Rust string literal's body: escapes and line continuations."""
+    simple = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "'": "'"}
+
+    def one(m):
+        e = m.group(1)
+        if e[0] in simple:
+            return simple[e[0]]
+        if e[0] == "\n":
+            return ""
+        if e.startswith("x"):
+            return chr(int(e[1:3], 16))
+        if e.startswith("u{"):
+            return chr(int(e[2:-1], 16))
+        return e
+
+    return re.sub(r"\\(\n\s*|x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]+\}|.)", one, body)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: fuzz/seed.py OUT_DIR")
@@ -247,6 +296,7 @@ def main():
         write(out, "graphql", b"\x00" + json.dumps({"query": doc.decode("utf-8", "replace"), "variables": {"a": 1}}).encode())
         write(out, "graphql", b"\x01" + doc)
         write(out, "graphql", b"\x02query=" + urllib.parse.quote(doc).encode())
+    config_seeds(out)
     regressions = os.path.join(HERE, "regressions")
     if os.path.isdir(regressions):
         for target in sorted(os.listdir(regressions)):

@@ -19,7 +19,7 @@ repo=$(pwd)
 source scripts/rust-env.sh
 seconds=${1:-20}
 shift || true
-all=(capture decode defrag reassembly http h2 tls_hello tls_decrypt openapi graphql)
+all=(capture decode defrag reassembly http h2 tls_hello tls_decrypt openapi graphql config)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]" >&2; exit 2; }
@@ -62,13 +62,14 @@ for t in "${targets[@]}"; do
   artifacts="$work/artifacts/$t"
   mkdir -p "$artifacts" "$work/corpus/$t"
   # The largest input each target takes: a few frames; a connection's first requests; a
-  # TLS 1.2 server flight with its certificate chain; specifications up to 128 KiB; small
-  # capture files.
+  # TLS 1.2 server flight with its certificate chain; specifications up to 128 KiB;
+  # configuration files up to 64 KiB (the annotated example is 25 KiB); small capture files.
   case "$t" in
     capture) extra=(-max_len=20000) ;;
     http) extra=(-max_len=65536) ;;
     tls_hello) extra=(-max_len=20000) ;;
     openapi) extra=(-max_len=131072) ;;
+    config) extra=(-max_len=65536) ;;
     *) extra=(-max_len=16384) ;;
   esac
   log="$work/$t.log"

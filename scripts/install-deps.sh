@@ -2,7 +2,8 @@
 # Installs what apitap needs on Debian 12 to build, run and test: libpcap (capture), what the
 # Kafka client library (librdkafka, compiled from source by the rdkafka crate) needs to build
 # (a C toolchain, OpenSSL and zlib headers; SASL PLAIN and SCRAM are built in, no libsasl2), the
-# real peers the tests use (nginx, curl, tcpdump; openssl and stunnel4 for TLS in front of the
+# real peers the tests use (nginx, curl, tcpdump; iproute2 for the veth pairs and the soak's
+# network namespace; openssl and stunnel4 for TLS in front of the
 # Kafka test broker; sqlite3 as the independent reader of the store; chromium and a font to
 # render the HTML report in the browser tests; prometheus, whose promtool checks the metrics
 # exposition and whose server scrapes the metrics endpoint in tests/metrics.rs: on a host
@@ -14,7 +15,7 @@
 # machines have it; it says so when it is missing). Safe to run again; needs root or sudo for apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-packages=(build-essential pkg-config libpcap-dev libssl-dev zlib1g-dev nginx-light curl tcpdump tshark wireshark-common python3 tcpreplay heaptrack ca-certificates openssl stunnel4 sqlite3 prometheus chromium fonts-dejavu-core apache2-bin nghttp2-client python3-grpcio)
+packages=(build-essential pkg-config iproute2 libpcap-dev libssl-dev zlib1g-dev nginx-light curl tcpdump tshark wireshark-common python3 tcpreplay heaptrack ca-certificates openssl stunnel4 sqlite3 prometheus chromium fonts-dejavu-core apache2-bin nghttp2-client python3-grpcio)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

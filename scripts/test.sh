@@ -6,7 +6,9 @@
 # cores) and cached in ~/.cache/apitap-tools. Before the tests, the supply-chain checks
 # (scripts/supply-chain.sh: licences, bans, sources); after them, when no test filter is given,
 # every fuzz target replays its regression inputs and runs for APITAP_FUZZ_SECONDS (default 20)
-# seconds (scripts/fuzz.sh; nightly Rust; about 3 minutes, 6 on a fresh machine).
+# seconds (scripts/fuzz.sh; nightly Rust; about 3 minutes, 6 on a fresh machine), then the
+# daemon soaks in hostile traffic under a memory cap for APITAP_SOAK_SECONDS (default 60;
+# scripts/soak.sh, which builds the release binary: 2 more minutes, 10 on a fresh machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/rust-env.sh
@@ -20,4 +22,5 @@ scripts/supply-chain.sh
 cargo test --workspace --locked "$@"
 if [ $# -eq 0 ]; then
   scripts/fuzz.sh "${APITAP_FUZZ_SECONDS:-20}"
+  scripts/soak.sh "${APITAP_SOAK_SECONDS:-60}"
 fi

@@ -8,23 +8,25 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
 use apitap_discovery::behaviour::Behaviour;
+use apitap_parsers::http::HttpConfig;
+use apitap_sensor::decode::DecodeConfig;
+use apitap_sensor::flow::FlowConfig;
 
 use crate::cli::CheckConfigArgs;
+use crate::config_file::ConfigFile;
 
 /// Checks the file; on success prints what it configures, one line per part.
 pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
     let path = args.file.as_path();
-    let file = crate::inventory::load_config(Some(path))?;
-    let inv = crate::inventory::setup_parts(&[], &file)?;
+    let file = check_text(path, &crate::config_file::read(path)?)?;
+    crate::inventory::setup_parts(&[], &file)?;
     let geo = crate::analysis::load_geo(&file)?;
-    Behaviour::new(file.behaviour.clone(), [0; 16], inv.specs_loaded).map_err(|e| anyhow!("{}: [behaviour]: {e}", path.display()))?;
     if let Some(k) = &file.kafka {
         if k.brokers.is_empty() {
             eprintln!("{}: note: [kafka] names no brokers; runs need --kafka-brokers", path.display());
         }
         crate::kafka::config::Secrets::load(k).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     }
-    file.metrics.validate().map_err(|e| anyhow!("{}:{}: {e}", path.display(), crate::config_file::table_line(&std::fs::read_to_string(path).unwrap_or_default(), "metrics")))?;
     let key_note = match crate::daemon::keys(&file) {
         Ok(k) => format!("hashing secret from {}", if k.current.1 == crate::secret::KeyOrigin::File { "its file" } else { crate::secret::KEY_ENV }),
         // A named secret file that is missing, too short or open to everyone is a mistake;
@@ -57,6 +59,25 @@ pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `check-config` finds in configuration text without reading any other file: the TOML
+/// and every section's values ([`crate::config_file::parse`]), the detector settings, the
+/// metrics section's values, the operator templates, and the pipeline settings `apitap run`
+/// builds from the file. Errors name `path` and a line. Never panics, whatever the text (the
+/// `config` fuzz target holds it to that).
+pub fn check_text(path: &Path, text: &str) -> Result<ConfigFile> {
+    let file = crate::config_file::parse(path, text)?;
+    crate::inventory::parts_from(Vec::new(), &file)?;
+    Behaviour::new(file.behaviour.clone(), [0; 16], !file.spec.is_empty()).map_err(|e| anyhow!("{}: [behaviour]: {e}", path.display()))?;
+    file.metrics.validate().map_err(|e| anyhow!("{}:{}: {e}", path.display(), crate::config_file::table_line(text, "metrics")))?;
+    // The conversions `Settings` makes for a run (seconds to nanoseconds, sizes to limits).
+    file.limits.apply_decode(&mut DecodeConfig::default());
+    file.limits.apply_flow(&mut FlowConfig::default());
+    file.limits.apply_http(&mut HttpConfig::default());
+    file.tls.decrypt_config();
+    file.http2.h2_config();
+    Ok(file)
+}
+
 /// A byte count as the file's comments write it: MiB or KiB when it is a whole number of them.
 fn bytes(n: usize) -> String {
     match n {
@@ -67,7 +88,7 @@ fn bytes(n: usize) -> String {
     }
 }
 
-fn describe(path: &Path, file: &crate::config_file::ConfigFile, geo_files: usize) -> String {
+fn describe(path: &Path, file: &ConfigFile, geo_files: usize) -> String {
     let mut s = format!("{}: valid\n", path.display());
     s.push_str(&format!(
         "  specs: {} ({} superseded); templates: {}; accepted shadow endpoints: {}\n",

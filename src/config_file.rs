@@ -441,13 +441,19 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
             bail!("{}:{}: accepted path {:?} must start with '/'", path.display(), section_line(text, "accept", i), a.path);
         }
     }
+    let spec_hosts: Vec<&[String]> = cfg.spec.iter().map(|s| s.hosts.as_slice()).collect();
+    crate::config_templates::check(path, &cfg.template, &spec_hosts, |section, i| section_line(text, section, i))?;
     Ok(cfg)
 }
 
 /// Reads and parses a configuration file.
 pub fn load(path: &Path) -> Result<ConfigFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: cannot read the configuration: {e}", path.display()))?;
-    parse(path, &text)
+    parse(path, &read(path)?)
+}
+
+/// A configuration file's text; the error names the file.
+pub fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| anyhow!("{}: cannot read the configuration: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use apitap_discovery::inventory::{reconstruct, Accepted, InventoryConfig, InventoryReport, ScopeConfig};
 use apitap_discovery::openapi::{load_spec, MAX_SPEC_BYTES};
-use apitap_discovery::specmatch::{Route, SpecBinding, SpecSet};
+use apitap_discovery::specmatch::{SpecBinding, SpecSet};
 
 use crate::config_file::{self, ConfigFile};
 
@@ -69,11 +69,13 @@ pub fn setup_parts(spec_files: &[PathBuf], file: &ConfigFile) -> Result<Inventor
     for path in spec_files {
         specs.push((read_spec(path)?, SpecBinding::default()));
     }
-    let routes = file
-        .template
-        .iter()
-        .map(|t| Route { method: t.method.as_ref().map(|m| m.to_ascii_uppercase()), template: t.path.clone(), hosts: t.hosts.clone() })
-        .collect();
+    parts_from(specs, file)
+}
+
+/// The inventory's parts from specs already loaded: the operator templates (checked against
+/// each other and the specs) and the `[inventory]` settings. Reads no file.
+pub fn parts_from(specs: Vec<(apitap_discovery::openapi::Spec, SpecBinding)>, file: &ConfigFile) -> Result<InventoryParts> {
+    let routes = file.template.iter().map(crate::config_templates::route).collect();
     let specs_loaded = !specs.is_empty();
     let set = SpecSet::new(specs, routes).map_err(|e| anyhow!("{}: {e}", file.path.display()))?;
     let inv = &file.inventory;
