@@ -8,7 +8,8 @@
 # every fuzz target replays its regression inputs and runs for APITAP_FUZZ_SECONDS (default 20)
 # seconds (scripts/fuzz.sh; nightly Rust; about 3 minutes, 6 on a fresh machine), then the
 # daemon soaks in hostile traffic under a memory cap for APITAP_SOAK_SECONDS (default 60;
-# scripts/soak.sh, which builds the release binary: 2 more minutes, 10 on a fresh machine).
+# scripts/soak.sh). The soak runs the binary the tests just built (optimised, with overflow
+# checks on, which is what a soak should catch); by hand, scripts/soak.sh builds the release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/rust-env.sh
@@ -22,5 +23,5 @@ scripts/supply-chain.sh
 cargo test --workspace --locked "$@"
 if [ $# -eq 0 ]; then
   scripts/fuzz.sh "${APITAP_FUZZ_SECONDS:-20}"
-  scripts/soak.sh "${APITAP_SOAK_SECONDS:-60}"
+  SOAK_BIN="${SOAK_BIN:-${CARGO_TARGET_DIR:-target}/debug/apitap}" scripts/soak.sh "${APITAP_SOAK_SECONDS:-60}"
 fi
