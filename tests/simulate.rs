@@ -154,13 +154,17 @@ fn every_shipped_scenario_reads_back_clean_in_tshark_and_apitap() {
         let pcap = out.join("capture.pcap");
         let pcap = pcap.to_str().unwrap();
         // One pass: the request frames' numbers (and the HTTP/2 requests each holds), then the
-        // expert summary of errors. tshark finds HTTP/2 on 8080 through its HTTP dissector;
-        // http2.yaml's gRPC port is named.
-        let report = tshark(&[
-            "-r", pcap, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE", "-d", "tcp.port==50051,http2",
-            "-Y", "http.request || http2.headers.method", "-T", "fields", "-e", "frame.number", "-e", "http2.headers.method",
-            "-z", "expert,error",
-        ]);
+        // expert summary of errors. The ports of APIs served over HTTP/2 are named to tshark
+        // (a client's ephemeral port may be any other).
+        let mut args: Vec<String> = ["-r", pcap, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE"].map(String::from).to_vec();
+        for port in http2_ports(&text) {
+            args.extend(["-d".to_string(), format!("tcp.port=={port},http2")]);
+        }
+        args.extend(
+            ["-Y", "http.request || http2.headers.method", "-T", "fields", "-e", "frame.number", "-e", "http2.headers.method", "-z", "expert,error"]
+                .map(String::from),
+        );
+        let report = tshark(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(!report.contains("Malformed") && !report.contains("Bad checksum"), "{}: {report}", scenario.display());
         let seen: u64 = report
             .lines()
@@ -176,6 +180,22 @@ fn every_shipped_scenario_reads_back_clean_in_tshark_and_apitap() {
         let n = std::fs::read_to_string(read.join("transactions.jsonl")).unwrap().lines().count() as u64;
         assert_eq!(n, requests, "{}: apitap read", scenario.display());
     }
+}
+
+/// The server ports of a scenario's APIs with `protocol: http2` or `grpc` (each API's
+/// `server:` comes before its `protocol:`).
+fn http2_ports(scenario: &str) -> Vec<String> {
+    let mut ports = Vec::new();
+    let mut server = None;
+    for line in scenario.lines().map(str::trim) {
+        if let Some(s) = line.strip_prefix("server:") {
+            server = s.trim().trim_matches('"').rsplit_once(':').map(|(_, p)| p.to_string());
+        }
+        if matches!(line, "protocol: http2" | "protocol: grpc") {
+            ports.extend(server.take());
+        }
+    }
+    ports
 }
 
 /// Runs `apitap simulate` on `small.yaml` edited by `edit` and returns (exit code, stderr).
