@@ -73,4 +73,5 @@ pub use event::H2Event;
 pub use facts::{GrpcFacts, H2Facts};
 pub use frame::{headers_sender, looks_like_h2, PREFACE};
 pub use grpc::http_status_of_grpc;
+pub use hpack::static_table::STATIC as HPACK_STATIC_TABLE;
 pub use hpack::HpackError;

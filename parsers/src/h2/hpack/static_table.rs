@@ -1,7 +1,7 @@
 //! The HPACK static table (RFC 7541 Appendix A).
 
 /// Entries 1 to 61 of the static table, `(name, value)`; index `i` is `STATIC[i - 1]`.
-pub(crate) const STATIC: [(&str, &str); 61] = [
+pub const STATIC: [(&str, &str); 61] = [
     (":authority", ""),
     (":method", "GET"),
     (":method", "POST"),
