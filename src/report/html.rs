@@ -448,7 +448,7 @@ pub fn render(r: &Report) -> String {
     format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light"><meta name="generator" content="apitap {}"><title>{}</title><style>{STYLE}</style></head>
-<body>{}{}<main><div class="wrap">{body}</div></main><footer><div class="wrap"><p>Made by apitap from the sensor's inventory{}{}. Shapes, names and counts only: no request or response values, no credentials. Consumer ids are keyed hashes.</p><p>Not shown: HTTP/2 and gRPC endpoints, endpoints of services seen only encrypted, and anything before the sensor's first packet.</p></div></footer></body></html>
+<body>{}{}<main><div class="wrap">{body}</div></main><footer><div class="wrap"><p>Made by apitap from the sensor's inventory{}{}. Shapes, names and counts only: no request or response values, no credentials. Consumer ids are keyed hashes.</p><p>Not shown: endpoints of services seen only encrypted (without keys), GraphQL subscriptions over WebSocket, and anything before the sensor's first packet.</p></div></footer></body></html>
 "#,
         env!("CARGO_PKG_VERSION"),
         html(&r.title),
