@@ -96,27 +96,6 @@ fn luhn_pan() -> String {
     format!("{body}{}", (10 - sum % 10) % 10)
 }
 
-fn base64(data: &[u8], url: bool) -> String {
-    let table: &[u8; 64] = if url {
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    } else {
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    };
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(table[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else if !url {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// The credentials and card number the test's clients send, all made up for this run.
 struct Planted {
     /// Bearer JWT per TPP (a random `jti` and a random signature, so every segment is unique).
@@ -137,7 +116,7 @@ impl Planted {
             .map(|(i, tpp)| {
                 let unsigned = jwt(&format!(r#"{{"client_id":"{tpp}","sub":"psu-{i}","jti":"{}"}}"#, random_hex(24)));
                 let (head_payload, _) = unsigned.rsplit_once('.').unwrap();
-                (*tpp, format!("{head_payload}.{}", base64(random_hex(32).as_bytes(), true)))
+                (*tpp, format!("{head_payload}.{}", common::base64(random_hex(32).as_bytes(), common::BASE64_URL, false)))
             })
             .collect();
         Planted {
@@ -156,7 +135,7 @@ impl Planted {
     }
 
     fn basic(&self) -> String {
-        base64(format!("{}:{}", self.basic_user, self.basic_password).as_bytes(), false)
+        common::base64(format!("{}:{}", self.basic_user, self.basic_password).as_bytes(), common::BASE64_STD, true)
     }
 
     /// Every byte string whose presence would mean a secret left the sensor in clear: each
@@ -177,7 +156,7 @@ impl Planted {
         secrets.push(("the query-string token".into(), self.query_token.clone()));
         let mut out = Vec::new();
         for (what, s) in secrets {
-            for form in [s.clone(), s.to_uppercase(), base64(s.as_bytes(), false), base64(s.as_bytes(), true)] {
+            for form in [s.clone(), s.to_uppercase(), common::base64(s.as_bytes(), common::BASE64_STD, true), common::base64(s.as_bytes(), common::BASE64_URL, false)] {
                 let chars: Vec<char> = form.chars().collect();
                 if chars.len() <= 16 {
                     out.push((what.clone(), form.into_bytes()));

@@ -142,18 +142,7 @@ pub fn apitap(args: &[&str]) -> std::process::Output {
 
 /// An unsigned JWT (apitap decodes, it does not verify) with these claims.
 pub fn jwt(claims: &str) -> String {
-    fn b64url(data: &[u8]) -> String {
-        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in data.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..=chunk.len() {
-                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        out
-    }
+    let b64url = |data: &[u8]| crate::common::base64(data, crate::common::BASE64_URL, false);
     format!("{}.{}.c2lnbmF0dXJl", b64url(br#"{"alg":"RS256","typ":"JWT"}"#), b64url(claims.as_bytes()))
 }
 
