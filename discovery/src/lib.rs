@@ -10,6 +10,7 @@
 //! - [`identity`]: who sent a request (consumer and customer), as keyed hashes and labels.
 //! - [`sketch`]: bounded approximate structures the baselines are made of.
 //! - [`behaviour`]: per-consumer baselines, detectors and alerts.
+//! - [`tuning`]: the SOC's suppression rules and time windows.
 // Tests may unwrap and index: a panic there is a failed test, not a crash on input.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
@@ -23,3 +24,4 @@ pub mod posture;
 pub mod sketch;
 pub mod specmatch;
 pub mod template;
+pub mod tuning;

@@ -1,0 +1,19 @@
+//! Alert tuning: what the SOC tells the detectors about its own network.
+//!
+//! - [`suppress`]: suppression rules (by network, consumer, user agent, TLS fingerprint,
+//!   endpoint, anomaly kind and time window, each with an owner, a reason and an expiry). A
+//!   finding that opens under a rule is still counted and kept, marked suppressed, and the shell
+//!   does not publish it as an alert.
+//! - [`window`]: the rules' time windows, absolute or recurring in the bank's time zone.
+//!
+//! Everything here works on packet time: a rule that expires on 1 December stops applying to
+//! traffic captured after that instant, whether the capture is live or read a month later.
+
+pub mod suppress;
+pub mod window;
+
+pub use suppress::{EndpointMatch, Subject, Suppression, SuppressionMark, SuppressionSpec, Suppressions, MAX_SUPPRESSIONS};
+pub use window::{parse_instant, TimeWindow};
+
+#[cfg(test)]
+mod tests;
