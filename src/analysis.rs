@@ -310,6 +310,8 @@ pub fn build(
             }
             None => Behaviour::new(file.behaviour.clone(), key, specs_loaded).map_err(|e| anyhow::anyhow!("{}: {e}", config_name()))?,
         };
+        let mut b = b;
+        b.set_suppressions(crate::tuning::rules(file));
         Some(b)
     } else {
         None

@@ -36,6 +36,10 @@ pub enum Command {
     /// Erase personal data from the store: one consumer, one customer, or everything past its
     /// retention period; prints what was deleted.
     Purge(crate::store::command::PurgeArgs),
+    /// Manage suppression rules: traffic the SOC knows (pen tests, monitors, batch jobs) whose
+    /// findings are kept and counted but not published as alerts (docs/tuning.md).
+    #[command(subcommand)]
+    Suppress(crate::tuning::suppress_cmd::SuppressCommand),
     /// Write the shadow-API inventory report (HTML page, Markdown, JSON, endpoints CSV and the
     /// reconstructed OpenAPI document) from an inventory.json. See docs/reports.md.
     Report(ReportArgs),

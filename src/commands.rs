@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => crate::daemon::run(&args),
         Command::Store(cmd) => crate::store::command::run_store(&cmd),
         Command::Purge(args) => crate::store::command::run_purge(&args),
+        Command::Suppress(cmd) => crate::tuning::suppress_cmd::run(&cmd),
         Command::Report(args) => crate::report::command::run(&args).map(|()| ExitCode::SUCCESS),
     }
 }
@@ -147,7 +148,14 @@ pub(crate) fn drain(pipeline: &mut Pipeline, outputs: &mut Outputs, summary: &mu
         if let Some(w) = outputs.anomalies.as_mut() {
             w.write(&a).context("cannot write anomalies.jsonl")?;
         }
-        if let Some(k) = outputs.kafka.as_mut() {
+        // A suppressed finding is kept (anomalies.jsonl, the store) and counted, never
+        // published as an alert.
+        if let Some(mark) = &a.suppressed {
+            summary.anomalies_suppressed += 1;
+            if a.lifecycle == apitap_discovery::behaviour::Lifecycle::New {
+                *summary.suppressed_by_rule.entry(mark.rule.clone()).or_default() += 1;
+            }
+        } else if let Some(k) = outputs.kafka.as_mut() {
             k.anomaly(&a);
         }
         if let Some(f) = outputs.findings.as_mut() {

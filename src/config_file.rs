@@ -61,6 +61,10 @@ pub struct ConfigFile {
     /// HTTP/2 parser limits (docs/http2.md).
     #[serde(default)]
     pub http2: crate::daemon::config_http2::Http2Section,
+    /// Suppression rules: findings that open under one are kept, marked, and not published as
+    /// alerts (docs/tuning.md).
+    #[serde(default)]
+    pub suppress: Vec<apitap_discovery::tuning::SuppressionSpec>,
     /// Where this file was read from (not a key).
     #[serde(skip)]
     pub path: PathBuf,
@@ -312,6 +316,7 @@ fn doc_for_line(text: &str, line: usize) -> &'static str {
         "daemon" | "capture" | "store" | "report" => "docs/daemon.md",
         "metrics" => "docs/observability.md",
         "limits" => "docs/daemon.md ([limits])",
+        "suppress" | "tuning" => "docs/tuning.md",
         _ => "docs/inventory.md (configuration)",
     }
 }
@@ -443,6 +448,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
     }
     let spec_hosts: Vec<&[String]> = cfg.spec.iter().map(|s| s.hosts.as_slice()).collect();
     crate::config_templates::check(path, &cfg.template, &spec_hosts, |section, i| section_line(text, section, i))?;
+    crate::tuning::check(path, text, &cfg)?;
     Ok(cfg)
 }
 

@@ -32,6 +32,7 @@ mod source;
 mod store;
 mod summary;
 mod tls_keys;
+mod tuning;
 
 use std::process::ExitCode;
 

@@ -22,6 +22,11 @@ pub struct Summary {
     pub events: u64,
     /// Finding events (new, updated, closed) raised by the behavioural detectors.
     pub anomalies: u64,
+    /// Of those, the events of suppressed findings: written and stored, not published.
+    pub anomalies_suppressed: u64,
+    /// Findings opened under each suppression rule, by rule id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub suppressed_by_rule: BTreeMap<String, u64>,
     /// Counters by stage (input, decode, tcp, app, http, capture).
     pub stages: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
     /// What the Kafka publisher achieved by the end of the run (its flush report), when it ran.
@@ -79,6 +84,8 @@ impl Summary {
             transactions: self.transactions,
             events: self.events,
             anomalies: self.anomalies,
+            anomalies_suppressed: self.anomalies_suppressed,
+            suppressed_by_rule: self.suppressed_by_rule.clone(),
             stages,
             kafka: None,
             interfaces: self.interfaces.clone(),
@@ -141,11 +148,15 @@ impl Summary {
         }
         if self.anomalies > 0 || self.stages.contains_key("behaviour") {
             s.push_str(&format!(
-                "behaviour: {} consumers, {} findings opened, {} finding events\n",
+                "behaviour: {} consumers, {} findings opened ({} suppressed), {} finding events\n",
                 self.stage("behaviour", "consumers"),
                 self.stage("behaviour", "findings_opened"),
+                self.stage("behaviour", "findings_suppressed"),
                 self.anomalies
             ));
+            for (rule, n) in &self.suppressed_by_rule {
+                s.push_str(&format!("suppressed by {rule}: {n} findings\n"));
+            }
         }
         if let Some(k) = &self.kafka {
             let n = |key: &str| k.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);

@@ -90,6 +90,7 @@ pub struct Running {
     busy: Duration,
     /// Finding events by (kind, severity), for the metrics.
     anomaly_counts: BTreeMap<(String, String), u64>,
+    anomalies_suppressed: u64,
     last_reload_ok: bool,
     last_stats: LiveStats,
     /// Interfaces the health last found silent (a change is logged).
@@ -175,6 +176,7 @@ impl Running {
             start_wall: wall_ns() as f64 / 1e9,
             busy: Duration::ZERO,
             anomaly_counts: BTreeMap::new(),
+            anomalies_suppressed: 0,
             last_reload_ok: true,
             last_stats: LiveStats::default(),
             silent_interfaces: Vec::new(),
@@ -200,6 +202,7 @@ impl Running {
             for a in found.drain(..) {
                 let severity = serde_json::to_value(a.severity).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
                 *self.anomaly_counts.entry((a.kind.code().to_string(), severity)).or_default() += 1;
+                self.anomalies_suppressed += u64::from(a.suppressed.is_some());
                 self.checkpoints.record(&a);
             }
         }
@@ -300,6 +303,7 @@ impl Running {
             gauges,
             transactions: self.summary.transactions,
             anomalies: &self.anomaly_counts,
+            anomalies_suppressed: self.anomalies_suppressed,
             behaviour: (open, consumers, baselines, identity),
             inventory: (cp.last_services, &cp.last_classes),
             kafka,

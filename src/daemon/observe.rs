@@ -48,6 +48,8 @@ pub struct Inputs<'a> {
     pub transactions: u64,
     /// Finding events by (kind, severity).
     pub anomalies: &'a BTreeMap<(String, String), u64>,
+    /// Of those, events of suppressed findings.
+    pub anomalies_suppressed: u64,
     /// Open findings, consumers with a profile, their bytes, identity bytes.
     pub behaviour: (u64, u64, u64, u64),
     /// Inventory services and endpoints by class, as of the last checkpoint.
@@ -91,6 +93,7 @@ pub fn gather(i: &Inputs<'_>) -> SensorMetrics {
     m.transactions = i.transactions;
     m.http_events = i.stages.get("http").map(|h| h.iter().filter(|(_, v)| **v > 0).map(|(k, v)| (k.to_string(), *v)).collect()).unwrap_or_default();
     m.anomalies = i.anomalies.clone();
+    m.anomalies_suppressed = i.anomalies_suppressed;
     m.findings_open = i.behaviour.0;
     m.consumers_tracked = i.behaviour.1;
     m.inventory_services = i.inventory.0;

@@ -46,6 +46,8 @@ pub struct SensorMetrics {
     /// Finding events raised by the detectors, by anomaly kind code and severity
     /// (`("rate_surge", "high")`).
     pub anomalies: BTreeMap<(String, String), u64>,
+    /// Of those, events of findings opened under a suppression rule (not published).
+    pub anomalies_suppressed: u64,
     /// Findings open now.
     pub findings_open: u64,
     /// Services in the inventory now.

@@ -184,6 +184,12 @@ fn discovery(e: &mut Exposition, m: &SensorMetrics) {
         f.sample(&[("kind", kind), ("severity", severity)], *v);
     }
     f.done();
+    e.single(
+        "apitap_anomalies_suppressed_total",
+        Kind::Counter,
+        "Finding events of findings opened under a suppression rule: stored, not published.",
+        m.anomalies_suppressed,
+    );
     e.single("apitap_findings_open", Kind::Gauge, "Findings open now.", m.findings_open);
     e.single("apitap_inventory_services", Kind::Gauge, "Services in the endpoint inventory.", m.inventory_services);
     let mut f = e.family(

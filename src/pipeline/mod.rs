@@ -399,6 +399,7 @@ impl Pipeline {
                         ("detections_folded", al.folded),
                         ("findings_rate_limited", al.rate_limited),
                         ("findings_evicted", al.evicted),
+                        ("findings_suppressed", al.suppressed),
                     ]),
                 );
             }

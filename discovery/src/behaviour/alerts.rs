@@ -12,6 +12,7 @@ use siphasher::sip128::{Hasher128, SipHasher13};
 use super::anomaly::{Anomaly, AnomalyKind, ConsumerRef, EndpointRef, Lifecycle, Severity};
 use super::config::{hours, minutes, AlertSettings};
 use crate::identity::Geo;
+use crate::tuning::{Subject, SuppressionMark, Suppressions};
 
 /// What a detector reports when its rule fires.
 #[derive(Clone, Debug)]
@@ -56,6 +57,26 @@ pub struct Context {
     /// How the detecting request was read (clear in findings persisted before decryption).
     #[serde(default)]
     pub visibility: crate::inventory::Visibility,
+    /// The detecting request's user agent (at most [`MAX_CONTEXT_AGENT_BYTES`]), for the
+    /// suppression rules; never persisted.
+    #[serde(skip)]
+    pub user_agent: Option<String>,
+    /// Its TLS client fingerprint (JA4), for the suppression rules; never persisted.
+    #[serde(skip)]
+    pub fingerprint: Option<String>,
+}
+
+/// Longest user agent a finding's context keeps for the suppression rules, in bytes (the
+/// rules match substrings of at most [`crate::tuning::suppress::MAX_TEXT_BYTES`]).
+pub const MAX_CONTEXT_AGENT_BYTES: usize = 512;
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub(crate) fn clip(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
 }
 
 /// Counters of the finding book.
@@ -76,6 +97,11 @@ pub struct AlertStats {
     pub evicted: u64,
     /// Open findings removed by an erasure of their consumer (no event).
     pub forgotten: u64,
+    /// Findings opened under a suppression rule (kept, not published as alerts).
+    pub suppressed: u64,
+    /// The same, per rule id (at most [`crate::tuning::MAX_SUPPRESSIONS`] entries: one per
+    /// rule ever matched since the book started).
+    pub suppressed_by_rule: std::collections::BTreeMap<String, u64>,
 }
 
 /// One open finding, as persisted (see [`AlertsSnapshot`]).
@@ -100,6 +126,9 @@ pub struct Finding {
     quiet: u64,
     /// Events emitted for this finding so far (the last one's version).
     version: u32,
+    /// The suppression rule it opened under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    suppressed: Option<SuppressionMark>,
 }
 
 impl Finding {
@@ -131,6 +160,7 @@ impl Finding {
             endpoint: self.endpoint.clone(),
             evidence: self.evidence.clone(),
             message: self.message.clone(),
+            suppressed: self.suppressed.clone(),
         }
     }
 }
@@ -221,12 +251,40 @@ pub struct AlertBook {
     recent: HashMap<(AnomalyKind, u64), Vec<u64>>,
     out: Vec<Anomaly>,
     stats: AlertStats,
+    suppressions: Suppressions,
 }
 
 impl AlertBook {
     /// An empty book; `key` keys the finding ids.
     pub fn new(cfg: AlertSettings, key: [u8; 16]) -> Self {
-        AlertBook { cfg, key, open: HashMap::new(), recent: HashMap::new(), out: Vec::new(), stats: AlertStats::default() }
+        AlertBook { cfg, key, open: HashMap::new(), recent: HashMap::new(), out: Vec::new(), stats: AlertStats::default(), suppressions: Suppressions::default() }
+    }
+
+    /// The suppression rules judged when a finding opens (open findings keep their mark).
+    pub fn set_suppressions(&mut self, rules: Suppressions) {
+        self.suppressions = rules;
+    }
+
+    /// The rule a finding opening now would fall under.
+    fn suppression(&mut self, now: u64, ctx: &Context, det: &Detection) -> Option<SuppressionMark> {
+        if self.suppressions.is_empty() {
+            return None;
+        }
+        let subject = Subject {
+            kind: det.kind,
+            time: now,
+            consumer: ctx.consumer.as_ref(),
+            client_ip: ctx.client_ip.as_deref().and_then(|ip| ip.parse().ok()),
+            user_agent: ctx.user_agent.as_deref(),
+            fingerprint: ctx.fingerprint.as_deref(),
+            endpoint: det.endpoint.as_ref(),
+        };
+        let mark = self.suppressions.matching(&subject)?.mark();
+        self.stats.suppressed += 1;
+        if self.stats.suppressed_by_rule.len() < crate::tuning::MAX_SUPPRESSIONS || self.stats.suppressed_by_rule.contains_key(&mark.rule) {
+            *self.stats.suppressed_by_rule.entry(mark.rule.clone()).or_default() += 1;
+        }
+        Some(mark)
     }
 
     /// Counters.
@@ -315,6 +373,7 @@ impl AlertBook {
             self.evict_one(now);
         }
         let id = self.finding_id(det.kind, ctx.consumer_key, det.subject, now);
+        let suppressed = self.suppression(now, ctx, &det);
         let f = Finding {
             id,
             kind: det.kind,
@@ -333,6 +392,7 @@ impl AlertBook {
             message: det.message,
             quiet: det.close_after.unwrap_or(0).max(minutes(self.cfg.close_minutes)),
             version: 0,
+            suppressed,
         };
         let mut f = f;
         self.out.push(f.emit(Lifecycle::New, now));

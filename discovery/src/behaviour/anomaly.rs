@@ -304,6 +304,9 @@ pub struct Anomaly {
     pub evidence: serde_json::Map<String, Value>,
     /// One-line summary for the analyst.
     pub message: String,
+    /// The suppression rule the finding opened under: kept and counted, not published as an
+    /// alert.
+    pub suppressed: Option<crate::tuning::SuppressionMark>,
 }
 
 /// Identity of the sensor and product in every message.
@@ -323,7 +326,8 @@ impl Anomaly {
     /// The message: an OCSF 1.3 Detection Finding with apitap's fields under `unmapped`.
     pub fn to_json(&self, producer: &Producer) -> Value {
         let (activity_id, activity_name) = self.lifecycle.activity();
-        let (status_id, status) = self.lifecycle.status();
+        // OCSF's status 3 is "Suppressed": every event of a suppressed finding carries it.
+        let (status_id, status) = if self.suppressed.is_some() { (3, "Suppressed") } else { self.lifecycle.status() };
         let mut finding_info = serde_json::json!({
             "uid": self.finding_id,
             "title": self.kind.title(),
@@ -438,6 +442,9 @@ impl Anomaly {
             }
             if let Some(e) = &self.endpoint {
                 u.insert("endpoint".into(), serde_json::to_value(e).unwrap_or(Value::Null));
+            }
+            if let Some(s) = &self.suppressed {
+                u.insert("suppressed".into(), serde_json::to_value(s).unwrap_or(Value::Null));
             }
         }
         top.insert("unmapped".into(), unmapped);

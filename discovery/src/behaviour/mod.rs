@@ -32,6 +32,8 @@
 //! frequent by id, and named in findings, but not profiled on their own).
 
 pub mod alerts;
+#[cfg(test)]
+mod alerts_suppress_tests;
 pub mod anomaly;
 pub mod config;
 mod detect;
@@ -200,6 +202,11 @@ impl Behaviour {
         self.alerts.advance(now);
     }
 
+    /// The suppression rules findings are judged by when they open.
+    pub fn set_suppressions(&mut self, rules: crate::tuning::Suppressions) {
+        self.alerts.set_suppressions(rules);
+    }
+
     /// Takes the finding events emitted so far, in order.
     pub fn drain(&mut self) -> Vec<Anomaly> {
         self.alerts.drain()
@@ -260,6 +267,8 @@ impl Behaviour {
             client_ip: Some(id.client_ip.to_string()),
             geo: id.geo.clone(),
             visibility: tx.visibility,
+            user_agent: tx.user_agent.map(|ua| alerts::clip(ua, alerts::MAX_CONTEXT_AGENT_BYTES).to_string()),
+            fingerprint: tx.fingerprint.map(str::to_string),
         };
         let ids = obs.template.as_deref().map(|t| input::requested_ids(t, tx.path)).unwrap_or_default();
         let account = ids.iter().find(|(name, _)| self.cfg.account_params.iter().any(|a| a == name)).map(|(_, v)| *v);

@@ -198,7 +198,8 @@ fn each<T>(field: &str, values: &[String], parse: impl Fn(&str) -> Result<T, Str
         .iter()
         .map(|v| {
             check_text(field, v, MAX_TEXT_BYTES)?;
-            parse(v)
+            // Every message starts with the field, so the shell can point at its line.
+            parse(v).map_err(|e| if e.starts_with(field) { e } else { format!("{field}: {e}") })
         })
         .collect()
 }

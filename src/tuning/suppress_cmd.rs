@@ -1,0 +1,286 @@
+//! `apitap suppress add|list|remove`: edits the `[[suppress]]` rules of a configuration file.
+//! The file is re-read after every change and restored if it would not load, so a mistake
+//! never leaves a broken configuration behind. A running daemon applies the change on its next
+//! reload (SIGHUP, `systemctl reload apitap`).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use apitap_discovery::tuning::SuppressionSpec;
+use clap::{Args, Subcommand};
+
+use crate::config_file;
+
+/// The `suppress` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SuppressCommand {
+    /// Add a rule: findings that open under it are kept and counted, marked suppressed, and not
+    /// published as alerts. Every criterion given must hold; a criterion given twice matches
+    /// either value.
+    Add(AddArgs),
+    /// List the rules, with whether each is still in force.
+    List(ListArgs),
+    /// Remove a rule (by id), saying who and why.
+    Remove(RemoveArgs),
+}
+
+/// `apitap suppress add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Configuration file to update (created if missing).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The rule's unique id (letters, digits, '.', '_', '-'), e.g. pentest-2026q4.
+    #[arg(long)]
+    pub id: String,
+    /// Who sets it (person or team).
+    #[arg(long)]
+    pub owner: String,
+    /// Why (a ticket, the tester's name, the job).
+    #[arg(long)]
+    pub reason: String,
+    /// Until when: a date (the whole day, bank-local) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN")]
+    pub expires: String,
+    /// Client network (CIDR or address).
+    #[arg(long = "network", value_name = "CIDR")]
+    pub networks: Vec<String>,
+    /// Consumer, by label (client_id, organisation, user) or id.
+    #[arg(long = "consumer", value_name = "LABEL|ID")]
+    pub consumers: Vec<String>,
+    /// Text the request's user agent contains (any case).
+    #[arg(long = "user-agent", value_name = "TEXT")]
+    pub user_agents: Vec<String>,
+    /// TLS client fingerprint (JA4).
+    #[arg(long = "fingerprint", value_name = "JA4")]
+    pub fingerprints: Vec<String>,
+    /// Endpoint: PATH, METHOD PATH or HOST METHOD PATH (`*` for any, `*.suffix` hosts, a
+    /// trailing `*` on a path for a prefix).
+    #[arg(long = "endpoint", value_name = "ENDPOINT")]
+    pub endpoints: Vec<String>,
+    /// Anomaly kind (bola_enumeration, off_hours, ...).
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// Time window: `[DAYS] HH:MM-HH:MM` bank-local (e.g. `daily 01:00-04:00`,
+    /// `Mon-Fri 22:00-06:00`) or FROM/UNTIL (dates or RFC 3339 times).
+    #[arg(long = "window", value_name = "WINDOW")]
+    pub windows: Vec<String>,
+}
+
+/// `apitap suppress list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `apitap suppress remove`.
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Configuration file to update.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The rule's id.
+    #[arg(long)]
+    pub id: String,
+    /// Who removes it.
+    #[arg(long)]
+    pub by: String,
+    /// Why.
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// Runs a `suppress` subcommand.
+pub fn run(cmd: &SuppressCommand) -> Result<ExitCode> {
+    match cmd {
+        SuppressCommand::Add(a) => add(a),
+        SuppressCommand::List(a) => list(a),
+        SuppressCommand::Remove(a) => remove(a),
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+fn read_existing(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+    }
+}
+
+/// Writes `text` over the file, then checks that it loads; restores `before` if not.
+fn replace_checked(path: &Path, before: Option<&str>, text: &str) -> Result<config_file::ConfigFile> {
+    let write = |t: &str| -> Result<()> {
+        let mut f = fs::OpenOptions::new().create(true).write(true).truncate(true).open(path).with_context(|| format!("{}: cannot open for writing", path.display()))?;
+        f.write_all(t.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))?;
+        f.sync_all().ok();
+        Ok(())
+    };
+    write(text)?;
+    match config_file::load(path) {
+        Ok(cfg) => Ok(cfg),
+        Err(err) => {
+            match before {
+                Some(t) => write(t),
+                None => fs::remove_file(path).with_context(|| format!("{}: cannot remove", path.display())),
+            }
+            .with_context(|| format!("{}: cannot restore after a failed update", path.display()))?;
+            bail!("the updated configuration would not load, left unchanged: {err:#}")
+        }
+    }
+}
+
+fn spec_of(a: &AddArgs) -> SuppressionSpec {
+    SuppressionSpec {
+        id: a.id.clone(),
+        owner: a.owner.clone(),
+        reason: a.reason.clone(),
+        expires: a.expires.clone(),
+        networks: a.networks.clone(),
+        consumers: a.consumers.clone(),
+        user_agents: a.user_agents.clone(),
+        fingerprints: a.fingerprints.clone(),
+        endpoints: a.endpoints.clone(),
+        kinds: a.kinds.clone(),
+        windows: a.windows.clone(),
+    }
+}
+
+/// The rule as a `[[suppress]]` section.
+fn section(spec: &SuppressionSpec) -> Result<String> {
+    #[derive(serde::Serialize)]
+    struct Wrapper<'a> {
+        suppress: [&'a SuppressionSpec; 1],
+    }
+    toml::to_string(&Wrapper { suppress: [spec] }).context("cannot write the rule as TOML")
+}
+
+fn add(a: &AddArgs) -> Result<()> {
+    let spec = spec_of(a);
+    let before = read_existing(&a.config)?;
+    if let Some(text) = &before {
+        let cfg = config_file::parse(&a.config, text)?;
+        if cfg.suppress.iter().any(|s| s.id == spec.id) {
+            bail!("{}: a rule with id {:?} exists; remove it first or choose another id", a.config.display(), spec.id);
+        }
+    }
+    let mut text = before.clone().unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&section(&spec)?);
+    replace_checked(&a.config, before.as_deref(), &text)?;
+    eprintln!("suppression {:?} added by {} until {}: {} (reload a running daemon to apply)", spec.id, spec.owner, spec.expires, a.config.display());
+    Ok(())
+}
+
+/// The byte range of `[[suppress]]` section number `index`: from its header to the next table
+/// header (or the end), with the blank lines before it.
+fn section_range(text: &str, index: usize) -> Option<(usize, usize)> {
+    let mut offset = 0usize;
+    let mut seen = 0usize;
+    let mut start = None;
+    let mut blank_from = None;
+    for line in text.split_inclusive('\n') {
+        let l = line.trim_start();
+        let is_header = l.starts_with('[');
+        if let Some(s) = start {
+            if is_header {
+                return Some((s, offset));
+            }
+        } else if l.starts_with("[[suppress]]") {
+            if seen == index {
+                start = Some(blank_from.unwrap_or(offset));
+            }
+            seen += 1;
+        }
+        if line.trim().is_empty() {
+            blank_from.get_or_insert(offset);
+        } else {
+            blank_from = None;
+        }
+        offset += line.len();
+    }
+    start.map(|s| (s, text.len()))
+}
+
+fn remove(a: &RemoveArgs) -> Result<()> {
+    for (name, value) in [("--by", &a.by), ("--reason", &a.reason)] {
+        if value.trim().is_empty() {
+            bail!("{name} must not be empty");
+        }
+    }
+    let text = config_file::read(&a.config)?;
+    let cfg = config_file::parse(&a.config, &text)?;
+    let Some(index) = cfg.suppress.iter().position(|s| s.id == a.id) else {
+        let ids: Vec<&str> = cfg.suppress.iter().map(|s| s.id.as_str()).collect();
+        bail!("{}: no rule with id {:?} (rules: {})", a.config.display(), a.id, if ids.is_empty() { "none".to_string() } else { ids.join(", ") });
+    };
+    let Some((from, to)) = section_range(&text, index) else {
+        bail!("{}: rule {:?} is not written as a [[suppress]] section; edit the file by hand", a.config.display(), a.id);
+    };
+    let mut updated = String::with_capacity(text.len());
+    updated.push_str(text.get(..from).unwrap_or_default());
+    updated.push_str(text.get(to..).unwrap_or_default());
+    let after = replace_checked(&a.config, Some(&text), &updated)?;
+    if after.suppress.iter().any(|s| s.id == a.id) || after.suppress.len() + 1 != cfg.suppress.len() {
+        replace_checked(&a.config, None, &text).ok();
+        bail!("{}: removing rule {:?} would change other rules; edit the file by hand", a.config.display(), a.id);
+    }
+    eprintln!("suppression {:?} removed by {}: {} (reload a running daemon to apply)", a.id, a.by, a.config.display());
+    Ok(())
+}
+
+fn list(a: &ListArgs) -> Result<()> {
+    let cfg = config_file::load(&a.config)?;
+    let rules = super::rules(&cfg);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    if a.json {
+        let out: Vec<serde_json::Value> = rules
+            .rules()
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(&r.spec).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("in_force".into(), serde_json::Value::Bool(now < r.expires));
+                }
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    if rules.is_empty() {
+        println!("no suppression rules in {}", a.config.display());
+    }
+    for r in rules.rules() {
+        let s = &r.spec;
+        let state = if now < r.expires { "in force" } else { "EXPIRED" };
+        println!("{}  [{state}, until {}]  owner {}: {}", s.id, s.expires, s.owner, s.reason);
+        for (name, values) in [
+            ("networks", &s.networks),
+            ("consumers", &s.consumers),
+            ("user agents", &s.user_agents),
+            ("fingerprints", &s.fingerprints),
+            ("endpoints", &s.endpoints),
+            ("kinds", &s.kinds),
+            ("windows", &s.windows),
+        ] {
+            if !values.is_empty() {
+                println!("    {name}: {}", values.join(", "));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! Suppression rules end to end: the week scenario is read untuned, a rule is added with
+//! `apitap suppress add` for the network and kind of one finding the first run raised, and the
+//! second run must mark exactly the findings of that kind from that network (status 3
+//! "Suppressed", the rule's id, owner and reason), leave every other finding as it was, count
+//! them in the summary, and still validate against the published anomaly schema. Then
+//! `apitap suppress remove` gives back a configuration that reads as the first run did.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const KEY: &str = "tuning-test-key-0123456789abcdef";
+
+fn apitap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_apitap")).args(args).env("APITAP_HASH_KEY", KEY).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> Output {
+    let o = apitap(args);
+    assert!(o.status.success(), "apitap {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// Reads the capture with the configuration; returns the anomaly events and the summary.
+fn read(pcap: &Path, config: &Path, out: &Path) -> (Vec<Value>, Value) {
+    ok(&["read", pcap.to_str().unwrap(), "--no-progress", "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let text = std::fs::read_to_string(out.join("anomalies.jsonl")).unwrap();
+    let events = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    (events, summary)
+}
+
+fn in_network(ip: &str, network: &str) -> bool {
+    let (net, len) = network.split_once('/').unwrap();
+    let (ip, net): (std::net::Ipv4Addr, std::net::Ipv4Addr) = (ip.parse().unwrap(), net.parse().unwrap());
+    let len: u32 = len.parse().unwrap();
+    let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+    u32::from(ip) & mask == u32::from(net) & mask
+}
+
+fn validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(ROOT).join("docs/schemas/anomaly.schema.json")).unwrap()).unwrap();
+    jsonschema::draft202012::options().should_validate_formats(true).build(&schema).unwrap()
+}
+
+/// Per (finding id, version): the event without its suppression fields, to compare runs.
+fn by_event(events: &[Value]) -> BTreeMap<(String, u64), Value> {
+    events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            let key = (e["unmapped"]["finding_id"].as_str().unwrap().to_string(), e["unmapped"]["finding_version"].as_u64().unwrap());
+            e["unmapped"].as_object_mut().unwrap().remove("suppressed");
+            e.as_object_mut().unwrap().remove("status_id");
+            e.as_object_mut().unwrap().remove("status");
+            (key, e)
+        })
+        .collect()
+}
+
+#[test]
+fn a_rule_marks_exactly_the_findings_it_names_and_removing_it_restores_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("sim");
+    ok(&["simulate", "--scenario", &format!("{ROOT}/fixtures/scenarios/week.yaml"), "--out", sim.to_str().unwrap()]);
+    let pcap = sim.join("capture.pcap");
+    let config = dir.path().join("apitap.toml");
+    std::fs::write(&config, common::uk_scenario_config()).unwrap();
+    let (untuned, summary) = read(&pcap, &config, &dir.path().join("untuned"));
+    assert_eq!(summary["anomalies_suppressed"], 0);
+
+    // The target: the kind and client network of the first new finding that names a network.
+    let target = untuned.iter().find(|e| e["unmapped"]["lifecycle"] == "new" && e["unmapped"]["network"].is_string()).expect("the week raises findings");
+    let kind = target["unmapped"]["kind"].as_str().unwrap().to_string();
+    let network = target["unmapped"]["network"].as_str().unwrap().to_string();
+    let expected: Vec<&Value> = untuned
+        .iter()
+        .filter(|e| e["unmapped"]["kind"] == kind.as_str() && e["src_endpoint"]["ip"].as_str().is_some_and(|ip| in_network(ip, &network)))
+        .collect();
+    let expected_new = expected.iter().filter(|e| e["unmapped"]["lifecycle"] == "new").count();
+    assert!(expected_new >= 1);
+    assert!(untuned.len() > expected.len(), "other findings must stay to be compared");
+
+    let before = std::fs::read_to_string(&config).unwrap();
+    ok(&[
+        "suppress", "add", "--config", config.to_str().unwrap(), "--id", "known-net", "--owner", "soc@bank.example",
+        "--reason", "test network, CHG-42", "--expires", "2099-12-31", "--network", &network, "--kind", &kind,
+    ]);
+    // A second rule with the same id is refused and leaves the file alone.
+    let dup = apitap(&["suppress", "add", "--config", config.to_str().unwrap(), "--id", "known-net", "--owner", "x", "--reason", "y", "--expires", "2099-12-31", "--kind", "off_hours"]);
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("exists"), "{}", String::from_utf8_lossy(&dup.stderr));
+    // A rule that would not load is refused, naming the field, and leaves the file alone.
+    let bad = apitap(&["suppress", "add", "--config", config.to_str().unwrap(), "--id", "bad", "--owner", "x", "--reason", "y", "--expires", "2099-12-31", "--window", "nightly"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("windows"), "{}", String::from_utf8_lossy(&bad.stderr));
+    let listed = String::from_utf8(ok(&["suppress", "list", "--config", config.to_str().unwrap(), "--json"]).stdout).unwrap();
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["id"], "known-net");
+    assert_eq!(listed[0]["in_force"], true);
+
+    let (tuned, summary) = read(&pcap, &config, &dir.path().join("tuned"));
+    let suppressed: Vec<&Value> = tuned.iter().filter(|e| e["unmapped"].get("suppressed").is_some()).collect();
+    assert_eq!(suppressed.len(), expected.len(), "every event of the named findings, and nothing else");
+    for e in &suppressed {
+        assert_eq!(e["status_id"], 3);
+        assert_eq!(e["status"], "Suppressed");
+        assert_eq!(e["unmapped"]["kind"], kind.as_str());
+        assert_eq!(e["unmapped"]["suppressed"], serde_json::json!({"rule": "known-net", "owner": "soc@bank.example", "reason": "test network, CHG-42"}));
+    }
+    assert_eq!(by_event(&untuned), by_event(&tuned), "the same findings, events and evidence either way");
+    assert_eq!(summary["anomalies_suppressed"], expected.len());
+    assert_eq!(summary["suppressed_by_rule"]["known-net"], expected_new);
+    assert_eq!(summary["stages"]["behaviour"]["findings_suppressed"], expected_new);
+    let v = validator();
+    for e in &tuned {
+        let errs: Vec<String> = v.iter_errors(e).map(|x| format!("{} at {}", x, x.instance_path())).collect();
+        assert!(errs.is_empty(), "{errs:?}\n{e}");
+    }
+
+    // Removing the rule says who and why, and gives the original file back.
+    let missing = apitap(&["suppress", "remove", "--config", config.to_str().unwrap(), "--id", "nope", "--by", "soc", "--reason", "r"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("known-net"), "lists the ids that exist");
+    ok(&["suppress", "remove", "--config", config.to_str().unwrap(), "--id", "known-net", "--by", "soc@bank.example", "--reason", "test over"]);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+}
+
+#[test]
+fn an_expired_rule_suppresses_nothing_and_list_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("apitap.toml");
+    ok(&["suppress", "add", "--config", config.to_str().unwrap(), "--id", "old", "--owner", "soc", "--reason", "r", "--expires", "2000-01-01", "--kind", "off_hours"]);
+    let text = String::from_utf8(ok(&["suppress", "list", "--config", config.to_str().unwrap()]).stdout).unwrap();
+    assert!(text.contains("old") && text.contains("EXPIRED"), "{text}");
+    // check-config accepts the file the command wrote.
+    ok(&["check-config", config.to_str().unwrap()]);
+}
