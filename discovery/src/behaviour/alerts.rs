@@ -12,7 +12,7 @@ use siphasher::sip128::{Hasher128, SipHasher13};
 use super::anomaly::{Anomaly, AnomalyKind, ConsumerRef, EndpointRef, Lifecycle, Severity};
 use super::config::{hours, minutes, AlertSettings};
 use crate::identity::Geo;
-use crate::tuning::{Subject, SuppressionMark, Suppressions};
+use crate::tuning::{Absorptions, Subject, SuppressionMark, Suppressions};
 
 /// What a detector reports when its rule fires.
 #[derive(Clone, Debug)]
@@ -99,6 +99,8 @@ pub struct AlertStats {
     pub forgotten: u64,
     /// Findings opened under a suppression rule (kept, not published as alerts).
     pub suppressed: u64,
+    /// Detections that opened no finding because an analyst's verdict absorbed their pattern.
+    pub absorbed: u64,
     /// The same, per rule id (at most [`crate::tuning::MAX_SUPPRESSIONS`] entries: one per
     /// rule ever matched since the book started).
     pub suppressed_by_rule: std::collections::BTreeMap<String, u64>,
@@ -161,6 +163,7 @@ impl Finding {
             evidence: self.evidence.clone(),
             message: self.message.clone(),
             suppressed: self.suppressed.clone(),
+            triage: None,
         }
     }
 }
@@ -252,17 +255,23 @@ pub struct AlertBook {
     out: Vec<Anomaly>,
     stats: AlertStats,
     suppressions: Suppressions,
+    absorptions: Absorptions,
 }
 
 impl AlertBook {
     /// An empty book; `key` keys the finding ids.
     pub fn new(cfg: AlertSettings, key: [u8; 16]) -> Self {
-        AlertBook { cfg, key, open: HashMap::new(), recent: HashMap::new(), out: Vec::new(), stats: AlertStats::default(), suppressions: Suppressions::default() }
+        AlertBook { cfg, key, open: HashMap::new(), recent: HashMap::new(), out: Vec::new(), stats: AlertStats::default(), suppressions: Suppressions::default(), absorptions: Absorptions::default() }
     }
 
     /// The suppression rules judged when a finding opens (open findings keep their mark).
     pub fn set_suppressions(&mut self, rules: Suppressions) {
         self.suppressions = rules;
+    }
+
+    /// The patterns analysts' verdicts absorbed (judged before a finding opens).
+    pub fn set_absorptions(&mut self, absorbed: Absorptions) {
+        self.absorptions = absorbed;
     }
 
     /// The rule a finding opening now would fall under.
@@ -354,6 +363,10 @@ impl AlertBook {
             } else {
                 self.stats.folded += 1;
             }
+            return;
+        }
+        if self.absorptions.absorbing(det.kind, ctx.consumer.as_ref(), det.endpoint.as_ref(), det.severity, det.score).is_some() {
+            self.stats.absorbed += 1;
             return;
         }
         let hour = hours(1);

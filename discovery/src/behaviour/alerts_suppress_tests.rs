@@ -100,3 +100,28 @@ fn a_window_is_judged_when_the_finding_opens_and_the_mark_survives_a_snapshot() 
     let marked: Vec<bool> = closed.iter().map(|a| a.suppressed.is_some()).collect();
     assert_eq!(marked.iter().filter(|m| **m).count(), 1, "{marked:?}");
 }
+
+#[test]
+fn an_absorbed_pattern_opens_no_finding_until_it_grows_and_is_counted() {
+    use crate::tuning::{Absorption, Absorptions, Verdict};
+    let mut b = book(&[]);
+    let c = ctx(9, "10.1.1.1", "batch");
+    b.set_absorptions(Absorptions::new([Absorption {
+        finding_id: "f".into(),
+        verdict: Verdict::Expected,
+        kind: AnomalyKind::RateSurge,
+        consumer_id: c.consumer.as_ref().map(|c| c.id.clone()),
+        endpoint: None,
+        severity: Severity::High,
+        score: 60,
+    }]));
+    b.raise(MIN, &c, det(AnomalyKind::RateSurge, 65));
+    assert!(b.drain().is_empty(), "the same pattern at the accepted level");
+    assert_eq!(b.stats().absorbed, 1);
+    b.raise(2 * MIN, &c, det(AnomalyKind::OffHours, 65));
+    assert_eq!(b.drain().len(), 1, "another kind still alerts");
+    b.raise(3 * MIN, &c, det(AnomalyKind::RateSurge, 95));
+    let ev = b.drain();
+    assert_eq!(ev.len(), 1, "a much stronger surge still alerts");
+    assert_eq!(ev[0].kind, AnomalyKind::RateSurge);
+}

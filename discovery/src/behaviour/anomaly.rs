@@ -307,6 +307,8 @@ pub struct Anomaly {
     /// The suppression rule the finding opened under: kept and counted, not published as an
     /// alert.
     pub suppressed: Option<crate::tuning::SuppressionMark>,
+    /// The analysts' decisions on the finding (from the audit log), set by the shell.
+    pub triage: Option<crate::tuning::TriageMark>,
 }
 
 /// Identity of the sensor and product in every message.
@@ -445,6 +447,9 @@ impl Anomaly {
             }
             if let Some(s) = &self.suppressed {
                 u.insert("suppressed".into(), serde_json::to_value(s).unwrap_or(Value::Null));
+            }
+            if let Some(t) = &self.triage {
+                u.insert("triage".into(), serde_json::to_value(t).unwrap_or(Value::Null));
             }
         }
         top.insert("unmapped".into(), unmapped);

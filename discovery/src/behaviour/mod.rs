@@ -207,6 +207,11 @@ impl Behaviour {
         self.alerts.set_suppressions(rules);
     }
 
+    /// The patterns analysts' verdicts absorbed into the baselines.
+    pub fn set_absorptions(&mut self, absorbed: crate::tuning::Absorptions) {
+        self.alerts.set_absorptions(absorbed);
+    }
+
     /// Takes the finding events emitted so far, in order.
     pub fn drain(&mut self) -> Vec<Anomaly> {
         self.alerts.drain()
