@@ -43,6 +43,9 @@ pub enum Command {
     /// Write the shadow-API inventory report (HTML page, Markdown, JSON, endpoints CSV and the
     /// reconstructed OpenAPI document) from an inventory.json. See docs/reports.md.
     Report(ReportArgs),
+    /// Check or show the tamper-evident audit log of alert tuning (docs/audit.md).
+    #[command(subcommand)]
+    Audit(crate::audit::command::AuditCommand),
 }
 
 #[derive(Debug, Args)]

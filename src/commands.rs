@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Purge(args) => crate::store::command::run_purge(&args),
         Command::Suppress(cmd) => crate::tuning::suppress_cmd::run(&cmd),
         Command::Report(args) => crate::report::command::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Audit(cmd) => crate::audit::command::run(&cmd),
     }
 }
 

@@ -1,7 +1,8 @@
 //! `apitap`: a passive API-traffic sensor. The binary (`src/main.rs`) parses the arguments and
 //! calls [`run`]; everything else lives in the modules below, private to this crate. The crate
 //! is a library only so that the fuzz targets (`fuzz/`) can reach the configuration loader
-//! ([`check_config_text`]); it promises no other API.
+//! ([`check_config_text`]), and so that the alert-tuning audit trail ([`audit`]) has a
+//! documented API its callers and tests share; it promises no other API.
 
 mod accept;
 mod analysis;
@@ -9,6 +10,7 @@ mod app;
 mod app_detect;
 mod app_http;
 mod app_tls;
+pub mod audit;
 mod check_config;
 mod cli;
 mod commands;
