@@ -182,6 +182,23 @@ fn one_altered_byte_in_a_middle_records_reason_fails_naming_its_line() {
 }
 
 #[test]
+fn details_keys_reordered_by_hand_fail_as_an_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_of(dir.path(), 3);
+    let mut l = lines(&log);
+    let sorted = r#""details":{"i":2,"verdict":"false_positive"}"#;
+    assert!(
+        l[1].contains(sorted),
+        "details are written with sorted keys: {}",
+        l[1]
+    );
+    l[1] = l[1].replace(sorted, r#""details":{"verdict":"false_positive","i":2}"#);
+    write_lines(&log, &l);
+    let err = verify_fails(&log, &[]);
+    assert!(err.contains("line 2: record edited"), "{err}");
+}
+
+#[test]
 fn a_deleted_record_fails() {
     let dir = tempfile::tempdir().unwrap();
     let log = log_of(dir.path(), 5);

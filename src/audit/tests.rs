@@ -53,7 +53,10 @@ fn time_is_rfc3339_utc_with_milliseconds() {
 
 #[test]
 fn details_keys_are_sorted_at_every_depth_whatever_order_they_came_in() {
-    // Parsed from text, so the order is the text's when serde_json keeps insertion order.
+    // Parsed from text, so the order is the text's when serde_json keeps insertion order (its
+    // `preserve_order` feature). Without that feature, as this workspace builds today, objects
+    // are sorted maps already and this test guards the other build; the line check
+    // (tests/audit.rs, keys reordered by hand) holds in both.
     let v: Value =
         serde_json::from_str(r#"{"zeta":1,"alpha":{"y":[{"b":2,"a":1}],"x":true},"mid":null}"#)
             .unwrap();
@@ -370,4 +373,33 @@ fn threads_appending_with_their_own_handles_keep_one_chain() {
     for who in ["t1", "t2"] {
         assert_eq!(records.iter().filter(|r| r.actor == who).count(), 50);
     }
+}
+
+#[test]
+fn a_log_larger_than_the_read_limit_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    // Sparse: no 256 MiB written.
+    std::fs::File::create(&log)
+        .unwrap()
+        .set_len(MAX_LOG_BYTES + 1)
+        .unwrap();
+    let err = verify(&log).unwrap_err();
+    assert_eq!(
+        (err.line, err.problem),
+        (
+            None,
+            Problem::TooLarge {
+                bytes: MAX_LOG_BYTES + 1
+            }
+        )
+    );
+    let err = append(&log, entry("alice", "f-1", "why", Value::Null), at(1, 0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("MAX_LOG_BYTES") && err.contains("refusing to append"),
+        "{err}"
+    );
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), MAX_LOG_BYTES + 1);
 }
