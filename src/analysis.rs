@@ -54,6 +54,8 @@ pub struct Analysis {
     identifier: Identifier,
     behaviour: Option<Behaviour>,
     anomalies: Vec<Anomaly>,
+    /// Analysts' decisions by finding id (from the audit log), carried by the findings' events.
+    triage: std::collections::HashMap<String, apitap_discovery::tuning::TriageMark>,
 }
 
 /// How a transaction authenticated, as the inventory counts it.
@@ -79,7 +81,16 @@ pub fn body_input(tx: &HttpTransaction) -> BodyInput<'_> {
 impl Analysis {
     /// Inventory only, or inventory with identities and detectors.
     pub fn new(inventory: Inventory, identifier: Identifier, behaviour: Option<Behaviour>) -> Self {
-        Analysis { inventory, identifier, behaviour, anomalies: Vec::new() }
+        Analysis { inventory, identifier, behaviour, anomalies: Vec::new(), triage: std::collections::HashMap::new() }
+    }
+
+    /// Applies the analysts' decisions of an audit log: verdicts absorb patterns into the
+    /// baselines, and every later event of a triaged finding carries its mark.
+    pub fn set_triage(&mut self, triage: crate::tuning::triage::Triage) {
+        if let Some(b) = self.behaviour.as_mut() {
+            b.set_absorptions(triage.absorptions());
+        }
+        self.triage = triage.marks;
     }
 
     /// Feeds one transaction of the connection `conn`; `bodies` are its bodies' facts when
@@ -158,7 +169,13 @@ impl Analysis {
 
     /// Anomalies raised since the last call.
     pub fn drain_anomalies(&mut self) -> Vec<Anomaly> {
-        std::mem::take(&mut self.anomalies)
+        let mut out = std::mem::take(&mut self.anomalies);
+        if !self.triage.is_empty() {
+            for a in &mut out {
+                a.triage = self.triage.get(&a.finding_id).cloned();
+            }
+        }
+        out
     }
 
     /// The behavioural layer, when on.
@@ -194,8 +211,12 @@ impl Analysis {
             let (cfg, key, specs_loaded) = new.restore_inputs();
             let (global, profiles) = prev.into_state();
             match Behaviour::restore(cfg, key, specs_loaded, global, profiles) {
-                Ok((b, st)) => {
+                Ok((mut b, st)) => {
                     notes.push(format!("baselines kept: {st:?}"));
+                    // The new configuration's rules and the log's verdicts, not the old ones.
+                    let (rules, absorbed) = new.tuning();
+                    b.set_suppressions(rules);
+                    b.set_absorptions(absorbed);
                     *new = b;
                 }
                 Err(e) => notes.push(format!("baselines not kept, starting fresh ({e})")),
@@ -250,7 +271,11 @@ pub struct AnalysisSetup {
 pub fn setup(common: &crate::cli::CommonArgs, detect: bool) -> anyhow::Result<AnalysisSetup> {
     let file = crate::inventory::load_config(common.config.as_deref())?;
     let (key, key_origin) = crate::secret::hash_key(common.hash_key_file.as_deref())?;
-    Ok(build(&file, &common.spec, (key, key_origin), None, detect, AnalysisState::default())?.0)
+    let (setup, notes) = build(&file, &common.spec, (key, key_origin), None, detect, AnalysisState::default())?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    Ok(setup)
 }
 
 /// Builds the analysis from a loaded configuration, the extra spec files, the hashing key and,
@@ -316,8 +341,18 @@ pub fn build(
     } else {
         None
     };
+    let mut analysis = Analysis::new(inventory, identifier, behaviour);
+    if detect {
+        let triage = crate::tuning::triage::load(file);
+        match &triage.error {
+            Some(e) => notes.push(format!("audit log not applied, findings are judged as if untuned: {e}")),
+            None if triage.records > 0 => notes.push(format!("audit log: {} triage decisions applied", triage.records)),
+            None => {}
+        }
+        analysis.set_triage(triage);
+    }
     let setup = AnalysisSetup {
-        analysis: Analysis::new(inventory, identifier, behaviour),
+        analysis,
         body_capture,
         retain_headers: retained_headers(&file.identity),
         key,

@@ -40,6 +40,10 @@ pub enum Command {
     /// findings are kept and counted but not published as alerts (docs/tuning.md).
     #[command(subcommand)]
     Suppress(crate::tuning::suppress_cmd::SuppressCommand),
+    /// Triage findings: list open ones by severity, consumer or kind with their evidence; close
+    /// (with a verdict), reopen, annotate. Decisions go to the audit log (docs/tuning.md).
+    #[command(subcommand)]
+    Alerts(crate::tuning::alerts_cmd::AlertsCommand),
     /// Write the shadow-API inventory report (HTML page, Markdown, JSON, endpoints CSV and the
     /// reconstructed OpenAPI document) from an inventory.json. See docs/reports.md.
     Report(ReportArgs),

@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Store(cmd) => crate::store::command::run_store(&cmd),
         Command::Purge(args) => crate::store::command::run_purge(&args),
         Command::Suppress(cmd) => crate::tuning::suppress_cmd::run(&cmd),
+        Command::Alerts(cmd) => crate::tuning::alerts_cmd::run(&cmd),
         Command::Report(args) => crate::report::command::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Audit(cmd) => crate::audit::command::run(&cmd),
     }

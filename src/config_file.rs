@@ -65,6 +65,9 @@ pub struct ConfigFile {
     /// alerts (docs/tuning.md).
     #[serde(default)]
     pub suppress: Vec<apitap_discovery::tuning::SuppressionSpec>,
+    /// Where triage decisions and tuning changes are kept (docs/tuning.md).
+    #[serde(default)]
+    pub tuning: crate::tuning::TuningSection,
     /// Where this file was read from (not a key).
     #[serde(skip)]
     pub path: PathBuf,

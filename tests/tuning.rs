@@ -143,3 +143,92 @@ fn an_expired_rule_suppresses_nothing_and_list_says_so() {
     // check-config accepts the file the command wrote.
     ok(&["check-config", config.to_str().unwrap()]);
 }
+
+/// `apitap alerts` on a read's output: every decision goes to the audit log; a read with that
+/// log marks the decided findings' events, and an `expected` verdict absorbs the pattern so the
+/// finding does not open again, while every other finding stays as it was.
+#[test]
+fn triage_decisions_reach_the_next_run_and_an_expected_verdict_is_absorbed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("sim");
+    ok(&["simulate", "--scenario", &format!("{ROOT}/fixtures/scenarios/week.yaml"), "--out", sim.to_str().unwrap()]);
+    let pcap = sim.join("capture.pcap");
+    let config = dir.path().join("apitap.toml");
+    std::fs::write(&config, common::uk_scenario_config()).unwrap();
+    let (untuned, _) = read(&pcap, &config, &dir.path().join("untuned"));
+    let anomalies = dir.path().join("untuned/anomalies.jsonl");
+    let src = ["--config", config.to_str().unwrap(), "--anomalies", anomalies.to_str().unwrap()];
+    let alerts = |args: &[&str]| -> Output { apitap(&[&["alerts"], args, &src[..]].concat()) };
+
+    let listed: Value = serde_json::from_slice(&alerts(&["list", "--json"]).stdout).unwrap();
+    let listed = listed.as_array().unwrap();
+    let news = untuned.iter().filter(|e| e["unmapped"]["lifecycle"] == "new").count();
+    assert_eq!(listed.len(), news, "every finding awaits triage at first");
+    // Sorted by severity, highest first.
+    let sev: Vec<u64> = listed.iter().map(|e| e["severity_id"].as_u64().unwrap()).collect();
+    assert!(sev.windows(2).all(|w| w[0] >= w[1]), "{sev:?}");
+
+    // Two findings of different consumers: one judged expected, one resolved.
+    let with_consumer: Vec<&Value> = listed.iter().filter(|e| e["unmapped"]["consumer"]["id"].is_string()).collect();
+    let expected = with_consumer[0];
+    let resolved = with_consumer.iter().find(|e| e["unmapped"]["consumer"]["id"] != expected["unmapped"]["consumer"]["id"] || e["unmapped"]["kind"] != expected["unmapped"]["kind"]).unwrap();
+    let id_of = |e: &Value| e["unmapped"]["finding_id"].as_str().unwrap().to_string();
+    let (exp_id, res_id) = (id_of(expected), id_of(resolved));
+    let pattern = |e: &Value| (e["unmapped"]["kind"].clone(), e["unmapped"]["consumer"]["id"].clone(), e["unmapped"]["endpoint"].clone());
+
+    let o = alerts(&["close", &exp_id[..10], "--verdict", "expected", "--by", "analyst@bank.example", "--reason", "nightly reconciliation"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again = alerts(&["close", &exp_id, "--by", "analyst@bank.example", "--reason", "twice"]);
+    assert!(!again.status.success(), "closing a closed finding is refused");
+    ok(&[&["alerts", "close", &res_id, "--by", "analyst@bank.example", "--reason", "blocked the client"], &src[..]].concat());
+    ok(&[&["alerts", "annotate", &res_id, "--by", "lead@bank.example", "--note", "ticket SOC-7"], &src[..]].concat());
+
+    let closed: Value = serde_json::from_slice(&alerts(&["list", "--state", "closed", "--json"]).stdout).unwrap();
+    let closed_ids: Vec<String> = closed.as_array().unwrap().iter().map(id_of).collect();
+    assert_eq!(closed_ids.len(), 2, "{closed_ids:?}");
+    assert!(closed_ids.contains(&exp_id) && closed_ids.contains(&res_id));
+
+    let (after, summary) = read(&pcap, &config, &dir.path().join("after"));
+    // The expected pattern opened no finding; it was counted as absorbed.
+    assert!(after.iter().all(|e| id_of(e) != exp_id), "the expected finding opened again");
+    assert!(summary["stages"]["behaviour"]["detections_absorbed"].as_u64().unwrap() >= 1, "{}", summary["stages"]["behaviour"]);
+    // Every other finding is unchanged, except that the decided one carries its decision.
+    let others = |evs: &[Value]| -> BTreeMap<(String, u64), Value> {
+        by_event(&evs.iter().filter(|e| pattern(e) != pattern(expected)).cloned().map(|mut e| {
+            e["unmapped"].as_object_mut().unwrap().remove("triage");
+            e
+        }).collect::<Vec<_>>())
+    };
+    let (a, b) = (others(&untuned), others(&after));
+    let only_a: Vec<_> = a.keys().filter(|k| !b.contains_key(*k)).collect();
+    let only_b: Vec<_> = b.keys().filter(|k| !a.contains_key(*k)).collect();
+    let changed: Vec<_> = a.keys().filter(|k| b.get(*k).is_some_and(|v| v != &a[*k])).collect();
+    assert!(only_a.is_empty() && changed.is_empty(), "only before {only_a:?}, changed {changed:?}; expected pattern {:?}", pattern(expected));
+    // Detectors that hold back while a finding of the consumer is open (another kind on the
+    // same activity) may now speak: only for the same consumer, never for anyone else.
+    for k in &only_b {
+        assert_eq!(b[*k]["unmapped"]["consumer"]["id"], expected["unmapped"]["consumer"]["id"], "{k:?}: {}", b[*k]["unmapped"]["kind"]);
+    }
+    let res_events: Vec<&Value> = after.iter().filter(|e| id_of(e) == res_id).collect();
+    assert!(!res_events.is_empty());
+    for e in res_events {
+        let t = &e["unmapped"]["triage"];
+        assert_eq!((t["state"].as_str(), t["verdict"].as_str(), t["by"].as_str()), (Some("closed"), Some("resolved"), Some("analyst@bank.example")), "{t}");
+        assert_eq!(t["notes"][0]["text"], "ticket SOC-7");
+    }
+    let v = validator();
+    for e in &after {
+        let errs: Vec<String> = v.iter_errors(e).map(|x| format!("{} at {}", x, x.instance_path())).collect();
+        assert!(errs.is_empty(), "{errs:?}\n{e}");
+    }
+
+    // Reopening the expected finding takes the absorption back.
+    ok(&[&["alerts", "reopen", &exp_id, "--by", "lead@bank.example", "--reason", "not a batch job after all"], &src[..]].concat());
+    let (reopened, _) = read(&pcap, &config, &dir.path().join("reopened"));
+    assert!(reopened.iter().any(|e| id_of(e) == exp_id), "the pattern alerts again once reopened");
+
+    // The audit log holds the four decisions, in order, with who and why.
+    let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let actions: Vec<String> = log.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["action"].as_str().unwrap().to_string()).collect();
+    assert_eq!(actions, ["finding.feedback", "finding.close", "finding.annotate", "finding.reopen"]);
+}

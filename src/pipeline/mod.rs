@@ -400,6 +400,7 @@ impl Pipeline {
                         ("findings_rate_limited", al.rate_limited),
                         ("findings_evicted", al.evicted),
                         ("findings_suppressed", al.suppressed),
+                        ("detections_absorbed", al.absorbed),
                     ]),
                 );
             }

@@ -2,7 +2,9 @@
 //! file and line, compiled in the bank's time zone) and the `apitap suppress` command that
 //! edits them. The rules themselves live in the sans-IO core (`apitap_discovery::tuning`).
 
+pub mod alerts_cmd;
 pub mod suppress_cmd;
+pub mod triage;
 
 use std::path::Path;
 
@@ -11,6 +13,21 @@ use apitap_discovery::sketch::BankClock;
 use apitap_discovery::tuning::Suppressions;
 
 use crate::config_file::ConfigFile;
+
+/// `[tuning]`: where the decisions of analysts are kept (docs/tuning.md).
+#[derive(Clone, Debug, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TuningSection {
+    /// The audit log: every suppression change and triage decision, hash-chained
+    /// (docs/audit.md). Relative to the configuration file's directory. Default `audit.jsonl`.
+    pub audit_log: std::path::PathBuf,
+}
+
+impl Default for TuningSection {
+    fn default() -> Self {
+        TuningSection { audit_log: "audit.jsonl".into() }
+    }
+}
 
 /// The bank's clock of a configuration (UTC when its zone does not parse: `parse` refuses
 /// such a file before this is asked).

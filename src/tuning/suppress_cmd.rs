@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use apitap_discovery::tuning::SuppressionSpec;
 use clap::{Args, Subcommand};
 
+use crate::audit::{Action, NewEntry};
 use crate::config_file;
 
 /// The `suppress` subcommands.
@@ -138,6 +139,21 @@ fn replace_checked(path: &Path, before: Option<&str>, text: &str) -> Result<conf
     }
 }
 
+/// Records the change in the configuration's audit log; when that fails, puts the file back
+/// as it was (a change nobody can audit is not made).
+fn audit_or_restore(cfg: &config_file::ConfigFile, entry: NewEntry<'_>, path: &Path, before: Option<&str>) -> Result<()> {
+    let log = super::triage::log_path(cfg);
+    if let Err(e) = crate::audit::append(&log, entry, std::time::SystemTime::now()) {
+        match before {
+            Some(t) => fs::write(path, t),
+            None => fs::remove_file(path),
+        }
+        .with_context(|| format!("{}: cannot restore after the audit log refused the change", path.display()))?;
+        return Err(e.context(format!("{}: the change was not made, because it could not be recorded in the audit log", path.display())));
+    }
+    Ok(())
+}
+
 fn spec_of(a: &AddArgs) -> SuppressionSpec {
     SuppressionSpec {
         id: a.id.clone(),
@@ -180,7 +196,9 @@ fn add(a: &AddArgs) -> Result<()> {
         text.push('\n');
     }
     text.push_str(&section(&spec)?);
-    replace_checked(&a.config, before.as_deref(), &text)?;
+    let cfg = replace_checked(&a.config, before.as_deref(), &text)?;
+    let entry = NewEntry { actor: &spec.owner, action: Action::SuppressAdd, target: &spec.id, reason: &spec.reason, details: serde_json::to_value(&spec)? };
+    audit_or_restore(&cfg, entry, &a.config, before.as_deref())?;
     eprintln!("suppression {:?} added by {} until {}: {} (reload a running daemon to apply)", spec.id, spec.owner, spec.expires, a.config.display());
     Ok(())
 }
@@ -238,6 +256,9 @@ fn remove(a: &RemoveArgs) -> Result<()> {
         replace_checked(&a.config, None, &text).ok();
         bail!("{}: removing rule {:?} would change other rules; edit the file by hand", a.config.display(), a.id);
     }
+    let removed = cfg.suppress.get(index).map(serde_json::to_value).transpose()?.unwrap_or_default();
+    let entry = NewEntry { actor: &a.by, action: Action::SuppressRemove, target: &a.id, reason: &a.reason, details: removed };
+    audit_or_restore(&after, entry, &a.config, Some(&text))?;
     eprintln!("suppression {:?} removed by {}: {} (reload a running daemon to apply)", a.id, a.by, a.config.display());
     Ok(())
 }

@@ -269,6 +269,11 @@ impl AlertBook {
         self.suppressions = rules;
     }
 
+    /// The suppression rules and absorbed patterns in force.
+    pub fn tuning(&self) -> (Suppressions, Absorptions) {
+        (self.suppressions.clone(), self.absorptions.clone())
+    }
+
     /// The patterns analysts' verdicts absorbed (judged before a finding opens).
     pub fn set_absorptions(&mut self, absorbed: Absorptions) {
         self.absorptions = absorbed;

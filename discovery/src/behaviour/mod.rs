@@ -207,6 +207,11 @@ impl Behaviour {
         self.alerts.set_suppressions(rules);
     }
 
+    /// The suppression rules and absorbed patterns in force (to carry over to a rebuilt layer).
+    pub fn tuning(&self) -> (crate::tuning::Suppressions, crate::tuning::Absorptions) {
+        self.alerts.tuning()
+    }
+
     /// The patterns analysts' verdicts absorbed into the baselines.
     pub fn set_absorptions(&mut self, absorbed: crate::tuning::Absorptions) {
         self.alerts.set_absorptions(absorbed);
