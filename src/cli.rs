@@ -64,6 +64,10 @@ pub struct ReportArgs {
     /// The anomalies.jsonl of the same run: open anomalies by kind and severity.
     #[arg(long, value_name = "FILE")]
     pub anomalies: Option<PathBuf>,
+    /// The audit log of alert tuning (docs/tuning.md): the analysts' decisions shown with the
+    /// findings (closed ones leave the open count).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
     /// A consumers list (consumers.json, layout in docs/reports.md) for the top consumers.
     #[arg(long, value_name = "FILE")]
     pub consumers: Option<PathBuf>,

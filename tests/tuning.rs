@@ -227,6 +227,29 @@ fn triage_decisions_reach_the_next_run_and_an_expected_verdict_is_absorbed() {
     let (reopened, _) = read(&pcap, &config, &dir.path().join("reopened"));
     assert!(reopened.iter().any(|e| id_of(e) == exp_id), "the pattern alerts again once reopened");
 
+    // The report of the first run, with the log: the resolved finding leaves the open count,
+    // the reopened one is listed as open by its analyst.
+    let report = dir.path().join("report");
+    ok(&[
+        "report", "--inventory", dir.path().join("untuned/inventory.json").to_str().unwrap(), "--anomalies", anomalies.to_str().unwrap(),
+        "--audit-log", dir.path().join("audit.jsonl").to_str().unwrap(), "--out", report.to_str().unwrap(), "--formats", "json,html",
+    ]);
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap()).unwrap();
+    let a = &r["anomalies"];
+    let open_untuned = untuned.iter().filter(|e| e["unmapped"]["lifecycle"] == "new").count() as u64;
+    let closed_untuned = untuned.iter().filter(|e| e["unmapped"]["lifecycle"] == "closed").count() as u64;
+    assert_eq!(a["closed_by_analysts"], 1, "{a}");
+    assert_eq!(a["findings"].as_u64().unwrap(), open_untuned);
+    let res_closed_by_quiet = untuned.iter().any(|e| id_of(e) == res_id && e["unmapped"]["lifecycle"] == "closed");
+    assert_eq!(a["open"].as_u64().unwrap(), open_untuned - closed_untuned - u64::from(!res_closed_by_quiet), "{a}");
+    let listed = a["open_findings"].as_array().unwrap();
+    if let Some(f) = listed.iter().find(|f| f["id"] == exp_id.as_str()) {
+        assert_eq!(f["triage"], "open by lead@bank.example");
+    }
+    assert!(listed.iter().all(|f| f["id"] != res_id.as_str()), "a finding closed by an analyst is not listed as open");
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("analyst-closed-findings"), "the page says how many analysts closed");
+
     // The audit log holds the four decisions, in order, with who and why.
     let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
     let actions: Vec<String> = log.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["action"].as_str().unwrap().to_string()).collect();

@@ -353,7 +353,8 @@ impl Running {
         self.next_report = now.saturating_add(every);
         let r = &self.file.report;
         let formats = super::reports::formats(&r.formats);
-        match super::reports::write_periodic(self.checkpoints.store(), &r.dir, &formats, r.keep, now, wall_ns()) {
+        let triage = crate::tuning::triage::load(&self.file);
+        match super::reports::write_periodic(self.checkpoints.store(), &r.dir, &formats, (r.keep, &triage), now, wall_ns()) {
             Ok(dir) => info!(folder = %dir.display(), "report written"),
             Err(e) => error!(error = %format!("{e:#}"), "report failed"),
         }

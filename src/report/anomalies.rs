@@ -64,12 +64,50 @@ pub struct FindingState {
     pub last_seen: String,
     /// One line for the analyst.
     pub message: String,
+    /// The suppression rule it opened under (docs/tuning.md).
+    pub suppressed: Option<String>,
+    /// The analysts' decision: its state, verdict and who.
+    pub triage: Option<TriageView>,
+}
+
+/// An analyst's decision on a finding, as a report shows it.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct TriageView {
+    /// `open` or `closed`.
+    pub state: String,
+    /// The verdict of a close.
+    #[serde(default)]
+    pub verdict: Option<String>,
+    /// Who.
+    #[serde(default)]
+    pub by: String,
 }
 
 impl FindingState {
     /// Open unless its latest event closed it.
     pub fn is_open(&self) -> bool {
         self.lifecycle != "closed"
+    }
+
+    /// Closed by an analyst.
+    pub fn closed_by_analyst(&self) -> bool {
+        self.triage.as_ref().is_some_and(|t| t.state == "closed")
+    }
+
+    /// An alert that awaits the SOC: open, not suppressed, not closed by an analyst.
+    pub fn awaits_triage(&self) -> bool {
+        self.is_open() && self.suppressed.is_none() && !self.closed_by_analyst()
+    }
+
+    /// The triage column: `new`, `open (by X)`, `closed as V (by X)`.
+    pub fn triage_text(&self) -> String {
+        match &self.triage {
+            None => "new".into(),
+            Some(t) => match &t.verdict {
+                Some(v) if t.state == "closed" => format!("closed as {} by {}", v.replace('_', " "), t.by),
+                _ => format!("{} by {}", t.state, t.by),
+            },
+        }
     }
 }
 
@@ -100,6 +138,15 @@ struct Unmapped {
     consumer: Option<ConsumerRef>,
     #[serde(default)]
     endpoint: Option<EndpointRef>,
+    #[serde(default)]
+    suppressed: Option<SuppressedIn>,
+    #[serde(default)]
+    triage: Option<TriageView>,
+}
+
+#[derive(Deserialize)]
+struct SuppressedIn {
+    rule: String,
 }
 
 /// Every finding of an anomalies file, at its latest event.
@@ -145,6 +192,8 @@ impl AnomalyDigest {
             first_seen: u.first_seen,
             last_seen: u.last_seen,
             message: l.message,
+            suppressed: u.suppressed.map(|s| s.rule),
+            triage: u.triage,
         };
         let full = self.findings.len() >= MAX_FINDINGS;
         match self.findings.get_mut(&u.finding_id) {
@@ -158,6 +207,20 @@ impl AnomalyDigest {
             }
         }
         Ok(())
+    }
+
+    /// Overlays the analysts' decisions of an audit log (they may be newer than the latest
+    /// event of a finding, e.g. a close decided after the finding went quiet).
+    pub fn apply_triage(&mut self, marks: &HashMap<String, apitap_discovery::tuning::TriageMark>) {
+        for (id, m) in marks {
+            if let Some(f) = self.findings.get_mut(id) {
+                let state = match m.state {
+                    apitap_discovery::tuning::TriageState::Open => "open",
+                    apitap_discovery::tuning::TriageState::Closed => "closed",
+                };
+                f.triage = Some(TriageView { state: state.into(), verdict: m.verdict.map(|v| v.code().to_string()), by: m.by.clone() });
+            }
+        }
     }
 
     /// Lines given so far (blank ones included), for error messages.

@@ -88,7 +88,8 @@ fn services(inv: &InventoryDoc, rows: &[EndpointRow]) -> Vec<ServiceRow> {
 }
 
 fn anomalies_section(findings: &[&FindingState], dropped: u64) -> AnomaliesSection {
-    let open: Vec<&&FindingState> = findings.iter().filter(|f| f.is_open()).collect();
+    // The open alerts: not closed, not suppressed, not closed by an analyst.
+    let open: Vec<&&FindingState> = findings.iter().filter(|f| f.awaits_triage()).collect();
     let mut kinds: BTreeMap<&str, KindRow> = BTreeMap::new();
     let mut by_severity: BTreeMap<&'static str, u64> = BTreeMap::new();
     for f in findings {
@@ -98,7 +99,7 @@ fn anomalies_section(findings: &[&FindingState], dropped: u64) -> AnomaliesSecti
             open: 0,
             closed: 0,
         });
-        if f.is_open() {
+        if f.awaits_triage() {
             row.open += 1;
             *row.open_by_severity.entry(severity_name(f.severity_id)).or_default() += 1;
             *by_severity.entry(severity_name(f.severity_id)).or_default() += 1;
@@ -140,12 +141,15 @@ fn anomalies_section(findings: &[&FindingState], dropped: u64) -> AnomaliesSecti
             count: f.count,
             last_seen: f.last_seen.clone(),
             message: f.message.clone(),
+            triage: f.triage_text(),
         })
         .collect();
     AnomaliesSection {
         available: true,
         findings: findings.len() as u64,
         open: open.len() as u64,
+        suppressed: findings.iter().filter(|f| f.suppressed.is_some()).count() as u64,
+        closed_by_analysts: findings.iter().filter(|f| f.closed_by_analyst()).count() as u64,
         by_kind,
         open_by_severity: by_severity,
         open_findings,

@@ -88,6 +88,10 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     if let Some(p) = &args.anomalies {
         input.anomalies = Some(read_anomalies(p)?);
     }
+    if let (Some(log), Some(d)) = (&args.audit_log, input.anomalies.as_mut()) {
+        let records = crate::audit::read_verified(log)?;
+        d.apply_triage(&crate::tuning::triage::Triage::fold(&records).marks);
+    }
     if let Some(p) = &args.consumers {
         input.consumers = Some(parse_consumers(&name(p), &read_text(p, "consumers list")?).map_err(|e| anyhow!(e))?);
     }

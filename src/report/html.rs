@@ -284,15 +284,32 @@ fn anomalies(r: &Report) -> String {
         }
         (
             format!(
-                r#"<b data-count="open-anomalies-total">{}</b> open of {} findings{}. Open findings by kind and severity; the last columns count every finding of the kind."#,
+                r#"<b data-count="open-anomalies-total">{}</b> open of {} findings{}{}. Open findings by kind and severity; the last columns count every finding of the kind."#,
                 count(a.open),
                 count(a.findings),
-                if sev.is_empty() { String::new() } else { format!(":{sev}") }
+                if sev.is_empty() { String::new() } else { format!(":{sev}") },
+                tuned(a),
             ),
             tables::kind_matrix(&a.by_kind),
         )
     };
     format!(r#"<section class="panel" id="anomalies"><h2>Anomalies</h2><p class="lead">{lead}</p>{body}</section>"#)
+}
+
+/// What tuning took out of the open count: `; 3 suppressed by rules, 2 closed by analysts`.
+fn tuned(a: &super::model::AnomaliesSection) -> String {
+    let mut parts = Vec::new();
+    if a.suppressed > 0 {
+        parts.push(format!(r#"<span data-count="suppressed-findings">{}</span> suppressed by rules"#, count(a.suppressed)));
+    }
+    if a.closed_by_analysts > 0 {
+        parts.push(format!(r#"<span data-count="analyst-closed-findings">{}</span> closed by analysts"#, count(a.closed_by_analysts)));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
 }
 
 fn open_list(r: &Report) -> String {

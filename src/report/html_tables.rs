@@ -310,12 +310,12 @@ pub fn kind_matrix(rows: &[KindRow]) -> String {
 /// The open findings, most severe first.
 pub fn open_findings(list: &[OpenFinding], open: u64) -> String {
     let mut out = String::from(
-        r#"<div class="scroll"><table id="open-findings"><thead><tr><th>Severity</th><th>Kind</th><th>Consumer</th><th>Endpoint</th><th class="num">Score</th><th class="num">Requests</th><th>Last seen</th><th>Summary</th></tr></thead><tbody>"#,
+        r#"<div class="scroll"><table id="open-findings"><thead><tr><th>Severity</th><th>Kind</th><th>Consumer</th><th>Endpoint</th><th class="num">Score</th><th class="num">Requests</th><th>Last seen</th><th>Triage</th><th>Summary</th></tr></thead><tbody>"#,
     );
     for f in list.iter().take(MAX_HTML_ROWS) {
         let _ = write!(
             out,
-            r#"<tr><td><span class="badge sev-{0}">{0}</span></td><td>{1}</td><td>{2}</td><td class="path">{3}</td><td class="num">{4}</td><td class="num">{5}</td><td class="when">{6}</td><td>{7}</td></tr>"#,
+            r#"<tr><td><span class="badge sev-{0}">{0}</span></td><td>{1}</td><td>{2}</td><td class="path">{3}</td><td class="num">{4}</td><td class="num">{5}</td><td class="when">{6}</td><td>{8}</td><td>{7}</td></tr>"#,
             f.severity,
             html(&f.kind.replace('_', " ")),
             html(f.consumer.as_deref().unwrap_or("—")),
@@ -324,6 +324,7 @@ pub fn open_findings(list: &[OpenFinding], open: u64) -> String {
             count(f.count),
             html(&short(&f.last_seen)),
             html(&f.message),
+            html(&f.triage),
         );
     }
     out.push_str("</tbody></table></div>");

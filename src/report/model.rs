@@ -296,8 +296,12 @@ pub struct AnomaliesSection {
     pub available: bool,
     /// Distinct findings.
     pub findings: u64,
-    /// Open ones (latest event not `closed`).
+    /// Open alerts: latest event not `closed`, not suppressed, not closed by an analyst.
     pub open: u64,
+    /// Findings opened under a suppression rule (never counted as open alerts).
+    pub suppressed: u64,
+    /// Findings an analyst closed.
+    pub closed_by_analysts: u64,
     /// Findings by kind: open ones by severity, and how many are open and closed; kinds
     /// with the most open findings first.
     pub by_kind: Vec<KindRow>,
@@ -350,6 +354,8 @@ pub struct OpenFinding {
     pub last_seen: String,
     /// One line for the analyst.
     pub message: String,
+    /// Triage: `new`, `open by X`, `closed as V by X`.
+    pub triage: String,
 }
 
 /// A service-level finding of the inventory.
