@@ -84,6 +84,22 @@ impl Analysis {
         Analysis { inventory, identifier, behaviour, anomalies: Vec::new(), triage: std::collections::HashMap::new() }
     }
 
+    /// Applies a changed audit log while running: the new decisions, and for each finding in
+    /// `changed` that is still open an event now (closed by an analyst: `closed`; reopened or
+    /// annotated: `updated`), carrying its mark, so that the SIEM sees the decision. Returns
+    /// the events made.
+    pub fn apply_decisions(&mut self, triage: crate::tuning::triage::Triage, changed: &[String], now: u64) -> usize {
+        let closing: Vec<(String, bool)> = changed
+            .iter()
+            .map(|id| (id.clone(), triage.marks.get(id).is_some_and(|m| m.state == apitap_discovery::tuning::TriageState::Closed)))
+            .collect();
+        self.set_triage(triage);
+        let Some(b) = self.behaviour.as_mut() else { return 0 };
+        let made = closing.iter().filter(|(id, close)| b.triage_event(id, *close, now)).count();
+        self.anomalies.extend(b.drain());
+        made
+    }
+
     /// Applies the analysts' decisions of an audit log: verdicts absorb patterns into the
     /// baselines, and every later event of a triaged finding carries its mark.
     pub fn set_triage(&mut self, triage: crate::tuning::triage::Triage) {

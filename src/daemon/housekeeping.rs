@@ -100,6 +100,8 @@ pub struct Running {
     next_report: u64,
     /// Follows the key logs while the daemon runs.
     _keylog: Option<crate::tls_keys::KeyLogWatcher>,
+    /// Follows the audit log of alert tuning.
+    audit: super::audit_watch::AuditWatch,
 }
 
 impl Running {
@@ -158,6 +160,7 @@ impl Running {
         let outputs = Outputs { records: Box::new(Discard), anomalies: None, kafka, findings: Some(Vec::new()) };
         let health_rules = file.metrics.health_rules();
         let one_sided_window = file.metrics.one_sided_window_s as f64;
+        let audit = super::audit_watch::AuditWatch::new(&file);
         Ok(Running {
             config_path,
             file,
@@ -183,6 +186,7 @@ impl Running {
             checkpoints,
             next_report,
             _keylog: keylog,
+            audit,
         })
     }
 
@@ -257,6 +261,12 @@ impl Running {
             self.reload();
         }
         let now = self.pipeline.now().0;
+        if let Some((triage, changed)) = self.audit.poll(&self.file) {
+            if let Some(a) = self.pipeline.analysis_mut() {
+                a.apply_decisions(triage, &changed, now);
+            }
+            self.drain();
+        }
         if self.next_report == 0 && now > 0 {
             // The first report of a new store comes one interval after the capture started.
             self.next_report = now.saturating_add(report_interval(&self.file));
@@ -418,6 +428,9 @@ impl Running {
         self.file.behaviour = new.behaviour;
         self.file.report = new.report;
         self.file.store.retention = new.store.retention;
+        self.file.suppress = new.suppress;
+        self.file.tuning = new.tuning;
+        self.audit.reset(&self.file);
         Ok(())
     }
 

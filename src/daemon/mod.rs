@@ -10,6 +10,7 @@
 //! within `[daemon] shutdown_deadline_secs`; SIGHUP re-reads the configuration and the specs
 //! and applies them without closing the capture handle (what needs a restart is logged).
 
+mod audit_watch;
 pub mod config;
 pub mod config_http2;
 mod housekeeping;

@@ -448,6 +448,27 @@ impl AlertBook {
         self.recent.retain(|_, v| v.iter().any(|t| now.saturating_sub(*t) < hours(1)));
     }
 
+    /// An analyst decided on the open finding `id` at packet time `now`: closing removes it
+    /// with a `closed` event (a later detection opens a new finding), anything else emits an
+    /// `updated` event so that the decision reaches the SIEM. False when it is not open.
+    pub fn triage_event(&mut self, id: &str, close: bool, now: u64) -> bool {
+        let Some(key) = self.open.iter().find(|(_, f)| f.id == id).map(|(k, _)| *k) else { return false };
+        if close {
+            if let Some(mut f) = self.open.remove(&key) {
+                let at = now.max(f.last_seen);
+                self.out.push(f.emit(Lifecycle::Closed, at));
+                self.stats.closed += 1;
+            }
+        } else if let Some(f) = self.open.get_mut(&key) {
+            let at = now.max(f.last_seen);
+            f.last_emit = at;
+            let a = f.emit(Lifecycle::Updated, at);
+            self.out.push(a);
+            self.stats.updates += 1;
+        }
+        true
+    }
+
     /// Takes the events emitted so far, in order.
     pub fn drain(&mut self) -> Vec<Anomaly> {
         std::mem::take(&mut self.out)

@@ -212,6 +212,11 @@ impl Behaviour {
         self.alerts.tuning()
     }
 
+    /// An analyst's decision on the open finding `id` (see [`alerts::AlertBook::triage_event`]).
+    pub fn triage_event(&mut self, id: &str, close: bool, now: u64) -> bool {
+        self.alerts.triage_event(id, close, now)
+    }
+
     /// The patterns analysts' verdicts absorbed into the baselines.
     pub fn set_absorptions(&mut self, absorbed: crate::tuning::Absorptions) {
         self.alerts.set_absorptions(absorbed);
