@@ -6,7 +6,9 @@
 //! from what was written, not from what was configured.
 //!
 //! Files: this one (accounting, truth, checks, dispatch), `session.rs` (the kinds that write
-//! connections of their own), `exposure.rs` (unauthenticated access and request smuggling).
+//! connections of their own), `exposure.rs` (unauthenticated access and request smuggling),
+//! `tuning.rs` (the legitimate look-alikes a SOC tunes away: a penetration test, a synthetic
+//! monitor, a nightly batch job).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -24,6 +26,9 @@ use super::values::is_id_name;
 
 mod exposure;
 mod session;
+mod tuning;
+
+pub use tuning::MONITOR_FAILURE_STATUS;
 
 /// Object ids by parameter name, as [`BuildOpts::ids`] takes them.
 pub(crate) type Ids = Vec<(String, String)>;
@@ -86,6 +91,20 @@ pub struct InjectAcc {
     /// Request smuggling: requests with an ambiguous head, and those answered 400.
     smuggled: u64,
     rejected: u64,
+    /// Penetration test: activities started; batch job: passes written.
+    next_activity: u64,
+    /// Penetration test: requests per activity (`tuning::PEN_TEST_ACTIVITIES`).
+    by_activity: [u64; 4],
+    /// Penetration test: the next probe path.
+    next_probe: usize,
+    /// Synthetic monitor: checks, and those that failed.
+    checks: u64,
+    failed_checks: u64,
+    /// Synthetic monitor: when each failing check's first request was sent (the first
+    /// `tuning::MAX_FAILED_CHECK_TIMES`).
+    failed_check_times: Vec<u64>,
+    /// Batch job: the bank-local nights it ran.
+    nights: BTreeSet<NaiveDate>,
 }
 
 fn time(n: u64) -> String {
@@ -165,6 +184,37 @@ impl InjectAcc {
                 f.status = Some(401);
                 f.error_responses = Some(self.errors);
             }
+            InjectionKind::PenTest(t) => {
+                f.source_network = net(&t.source_network);
+                f.distinct_source_ips = Some(self.used_sources.len() as u64);
+                f.user_agent = Some(t.user_agent.clone());
+                f.distinct_ids = Some(self.ids.len() as u64);
+                f.first_id = self.id_range.map(|r| r.0);
+                f.last_id = self.id_range.map(|r| r.1);
+                let [enumeration, probes, unauthenticated, _] = self.by_activity;
+                f.enumeration_requests = Some(enumeration);
+                f.probe_requests = Some(probes);
+                f.unauthenticated_requests = Some(unauthenticated);
+                f.smuggling_requests = Some(self.smuggled);
+                f.rejected_requests = Some(self.rejected);
+            }
+            InjectionKind::SyntheticMonitor(m) => {
+                f.source_network = net(&m.source_network);
+                f.distinct_source_ips = Some(self.used_sources.len() as u64);
+                f.user_agent = Some(m.user_agent.clone());
+                f.interval_minutes = Some(m.interval_minutes);
+                f.checks = Some(self.checks);
+                f.failed_checks = Some(self.failed_checks);
+                f.failed_check_times = Some(self.failed_check_times.iter().map(|t| time(*t)).collect());
+                f.status = Some(MONITOR_FAILURE_STATUS);
+                f.error_responses = Some(self.errors);
+                f.account_ids = Some(self.accounts);
+            }
+            InjectionKind::BatchJob(_) => {
+                f.nights = Some(self.nights.len() as u64);
+                f.distinct_ids = Some(self.ids.len() as u64);
+                f.account_ids = Some(self.accounts);
+            }
             InjectionKind::ShadowEndpoint { .. }
             | InjectionKind::ZombieVersion { .. }
             | InjectionKind::DeprecatedOperations { .. } => {}
@@ -177,6 +227,7 @@ impl InjectAcc {
             requests: self.requests,
             endpoints: self.endpoints.into_iter().collect(),
             benign: inj.kind.benign(),
+            tuning: inj.kind.tuning(),
             facts: f,
         }
     }
@@ -227,6 +278,9 @@ pub fn check(sc: &Scenario, apis: &[LoadedApi]) -> Result<()> {
             | InjectionKind::OversizedResponses { operation, .. }
             | InjectionKind::UnauthenticatedAccess { operation, .. } => vec![operation],
             InjectionKind::Scraping { operations, .. } => operations.iter().map(String::as_str).collect(),
+            InjectionKind::PenTest(t) => vec![&t.operation],
+            InjectionKind::SyntheticMonitor(m) => m.operations.iter().map(String::as_str).collect(),
+            InjectionKind::BatchJob(b) => b.operations.iter().map(String::as_str).collect(),
             _ => Vec::new(),
         };
         let Some(name) = inj.kind.api() else { continue };
@@ -243,6 +297,12 @@ pub fn check(sc: &Scenario, apis: &[LoadedApi]) -> Result<()> {
             }
             if matches!(inj.kind, InjectionKind::UnauthenticatedAccess { .. }) && found.method != "GET" {
                 bail!("scenario: injections[{i}] (unauthenticated_access): operation `{op}` is not a GET; pick a read of customer data like \"GET /accounts/{{AccountId}}\"");
+            }
+            if matches!(inj.kind, InjectionKind::PenTest(_)) && (found.method != "GET" || !has_id) {
+                bail!("scenario: injections[{i}] (pen_test): operation `{op}` must be a GET with a path parameter (enumerated, and read without credentials); pick one like \"GET /accounts/{{AccountId}}\"");
+            }
+            if matches!(inj.kind, InjectionKind::BatchJob(_)) && !has_id {
+                bail!("scenario: injections[{i}] (batch_job): operation `{op}` reads no account by id; pick reads like \"GET /accounts/{{AccountId}}/balances\"");
             }
         }
     }
@@ -290,6 +350,7 @@ pub fn month_end_truth(windows: &[(u64, u64, u64)]) -> Vec<InjectionTruth> {
             requests,
             endpoints: Vec::new(),
             benign: true,
+            tuning: false,
             facts: InjectionFacts::default(),
         })
         .collect()
@@ -421,6 +482,9 @@ impl<W: Write> Generator<'_, W> {
             (InjectionKind::ErrorSpike { .. }, Some(c)) => {
                 self.normal_session(ts, c, &Usual { inj: Some(i), n, api, ..Usual::default() })
             }
+            (InjectionKind::PenTest(_), Some(c)) => self.pen_test_session(ts, i, c),
+            (InjectionKind::SyntheticMonitor(_), Some(c)) => self.monitor_session(ts, i, c),
+            (InjectionKind::BatchJob(_), Some(c)) => self.batch_session(ts, i, c),
             (InjectionKind::PasswordReset { unauthorized_share, .. }, Some(c)) => self.normal_session(
                 ts,
                 c,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::raw::RawInjection;
-use super::{
+use super::{tuning, 
     cidr, overlaps, Api, AuthKind, AuthServer, Consumer, InjectionKind, Smuggling, DEFAULT_OBJECT_OPERATION,
     DEFAULT_OVERSIZED_OPERATION, MAX_INJECTION_ACCOUNTS, MAX_OVERSIZED_BODY, MAX_STUFFING_SOURCES,
 };
@@ -238,10 +238,29 @@ pub(super) fn injection_kind(
                 rejected_share: share(j.rejected_share, "rejected_share", DEFAULT_REJECTED_SHARE)?,
             }
         }
+        "pen_test" => InjectionKind::PenTest(tuning::pen_test(path, key, j, api()?, consumers, who()?)?),
+        // The two paced by their own keys make no `requests_per_hour`.
+        "synthetic_monitor" => {
+            return Ok((InjectionKind::SyntheticMonitor(tuning::synthetic_monitor(path, key, j, api()?, consumers, who()?)?), 0.0))
+        }
+        "batch_job" => {
+            let b = tuning::batch_job(path, key, j, api()?)?;
+            if crate::simulate::schedule::daily_runs(window.0, window.1, tz, b.at, b.duration_minutes).is_empty() {
+                bail!(
+                    "{file}: {key}: no whole run of {} minutes at {:02}:{:02} {} fits in the window; widen `start`/`end`",
+                    b.duration_minutes,
+                    b.at.0,
+                    b.at.1,
+                    tz.name()
+                );
+            }
+            return Ok((InjectionKind::BatchJob(b), 0.0));
+        }
         other => bail!(
             "{file}: {key}: `kind: {other}` is unknown; use shadow_endpoint, zombie_version, deprecated_operations, \
              object_enumeration, credential_stuffing, scraping, off_hours_token, error_spike, oversized_responses, \
-             rate_surge, new_user_agent, unauthenticated_access, request_smuggling, aggregator_accounts or password_reset"
+             rate_surge, new_user_agent, unauthenticated_access, request_smuggling, aggregator_accounts, password_reset, \
+             pen_test, synthetic_monitor or batch_job"
         ),
     };
     Ok((kind, rate()?))

@@ -14,8 +14,10 @@ mod kinds;
 mod parse;
 mod population;
 mod raw;
+mod tuning;
 
 pub use parse::load;
+pub use tuning::{BatchJob, PenTest, SyntheticMonitor};
 
 /// Seed used when neither the command line nor the scenario gives one.
 pub const DEFAULT_SEED: u64 = 1;
@@ -305,6 +307,12 @@ pub enum InjectionKind {
         /// Share of the ambiguous requests the server answers 400 (the others 200).
         rejected_share: f64,
     },
+    /// Tuning: an authorised penetration test.
+    PenTest(PenTest),
+    /// Tuning: a synthetic monitor's checks, day and night.
+    SyntheticMonitor(SyntheticMonitor),
+    /// Tuning: a consumer's nightly batch job over many accounts.
+    BatchJob(BatchJob),
 }
 
 /// A request-smuggling technique: what makes the request head ambiguous.
@@ -349,6 +357,9 @@ impl InjectionKind {
             InjectionKind::NewUserAgent { .. } => "new_user_agent",
             InjectionKind::UnauthenticatedAccess { .. } => "unauthenticated_access",
             InjectionKind::RequestSmuggling { .. } => "request_smuggling",
+            InjectionKind::PenTest(_) => "pen_test",
+            InjectionKind::SyntheticMonitor(_) => "synthetic_monitor",
+            InjectionKind::BatchJob(_) => "batch_job",
         }
     }
 
@@ -370,6 +381,12 @@ impl InjectionKind {
         matches!(self, InjectionKind::AggregatorAccounts { .. } | InjectionKind::PasswordReset { .. })
     }
 
+    /// True for the tuning kinds: legitimate traffic that does alert an untuned sensor, and
+    /// that a SOC silences by tuning (a penetration test, a synthetic monitor, a batch job).
+    pub fn tuning(&self) -> bool {
+        matches!(self, InjectionKind::PenTest(_) | InjectionKind::SyntheticMonitor(_) | InjectionKind::BatchJob(_))
+    }
+
     /// The API it uses, when it names one.
     pub fn api(&self) -> Option<&str> {
         match self {
@@ -383,6 +400,9 @@ impl InjectionKind {
             | InjectionKind::PasswordReset { api, .. }
             | InjectionKind::UnauthenticatedAccess { api, .. }
             | InjectionKind::RequestSmuggling { api, .. } => Some(api),
+            InjectionKind::PenTest(t) => Some(&t.api),
+            InjectionKind::SyntheticMonitor(m) => Some(&m.api),
+            InjectionKind::BatchJob(b) => Some(&b.api),
             _ => None,
         }
     }
