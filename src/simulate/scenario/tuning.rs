@@ -264,6 +264,78 @@ pub(super) fn batch_job(file: &Path, key: &str, j: &RawInjection, api: String) -
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::simulate::scenario::InjectionKind;
+
+    /// A scenario with a tester, a monitor and another consumer, and `injection` (YAML lines).
+    fn scenario(injection: &str) -> Result<crate::simulate::scenario::Scenario> {
+        let text = format!(
+            "name: t\nstart: \"2026-11-02T00:00:00Z\"\nduration_hours: 72\ntimezone: Europe/London\n\
+             apis:\n  - {{name: aisp, spec: a.yaml, host: api.bank.example, server: \"10.0.0.1:80\"}}\n\
+             consumers:\n\
+             \x20 - {{id: tester, auth: jwt, network: 198.18.200.0/29, user_agent: x, requests_per_hour: 0, apis: [aisp]}}\n\
+             \x20 - {{id: office, auth: basic, network: 10.50.0.0/24, user_agent: y, requests_per_hour: 4, apis: [aisp]}}\n\
+             injections:\n{injection}"
+        );
+        super::super::parse::parse(Path::new("s.yaml"), &text, None)
+    }
+
+    #[test]
+    fn the_tuning_kinds_are_read_with_their_defaults() {
+        let sc = scenario(
+            "  - {kind: pen_test, consumer: tester, api: aisp, start: \"2026-11-03T00:00:00Z\", end: \"2026-11-04T00:00:00Z\", \
+             source_network: 198.18.200.0/29, requests_per_hour: 40, requests_per_session: 12}\n\
+             \x20 - {kind: synthetic_monitor, consumer: tester, api: aisp, start: \"2026-11-03T00:00:00Z\", end: \"2026-11-05T00:00:00Z\", \
+             source_network: 198.18.210.0/27}\n\
+             \x20 - {kind: batch_job, consumer: office, api: aisp, start: \"2026-11-03T00:00:00Z\", end: \"2026-11-05T00:00:00Z\"}\n",
+        )
+        .unwrap();
+        let kinds: Vec<&InjectionKind> = sc.injections.iter().map(|j| &j.kind).collect();
+        assert!(kinds.iter().all(|k| k.tuning() && !k.benign() && !k.steady()));
+        let InjectionKind::PenTest(t) = kinds[0] else { panic!("{:?}", kinds[0]) };
+        assert_eq!((t.hours, t.sources, t.user_agent.as_str()), ((9, 17), 3, DEFAULT_PEN_TEST_USER_AGENT));
+        assert_eq!(t.probe_paths.len(), DEFAULT_PROBE_PATHS.len());
+        let InjectionKind::SyntheticMonitor(m) = kinds[1] else { panic!("{:?}", kinds[1]) };
+        assert_eq!((m.interval_minutes, m.retries, m.user_agent.as_str()), (5, 2, DEFAULT_MONITOR_USER_AGENT));
+        let InjectionKind::BatchJob(b) = kinds[2] else { panic!("{:?}", kinds[2]) };
+        assert_eq!((b.at, b.duration_minutes, b.accounts, b.operations.len()), ((2, 0), 30, 60, 5));
+        assert_eq!(sc.injections[1].requests_per_hour, 0.0, "paced by its interval");
+    }
+
+    #[test]
+    fn mistakes_in_the_tuning_kinds_name_the_file_key_and_fix() {
+        let cases = [
+            // The testers' network may be their own consumer's, no other's.
+            (
+                "  - {kind: pen_test, consumer: tester, api: aisp, start: \"2026-11-03T00:00:00Z\", end: \"2026-11-04T00:00:00Z\", source_network: 10.50.0.0/28, requests_per_hour: 4}\n",
+                "overlaps consumer `office`",
+            ),
+            (
+                "  - {kind: pen_test, consumer: tester, api: aisp, start: \"2026-11-03T00:00:00Z\", end: \"2026-11-04T00:00:00Z\", source_network: 198.18.200.0/29, hours: [17, 9], requests_per_hour: 4}\n",
+                "like [9, 17]",
+            ),
+            (
+                "  - {kind: synthetic_monitor, consumer: tester, api: aisp, start: \"2026-11-03T00:00:00Z\", end: \"2026-11-04T00:00:00Z\", source_network: 198.18.210.0/27, requests_per_hour: 12}\n",
+                "remove `requests_per_hour`",
+            ),
+            (
+                "  - {kind: synthetic_monitor, consumer: tester, api: aisp, start: \"2026-11-03T00:00:00Z\", end: \"2026-11-04T00:00:00Z\"}\n",
+                "needs `source_network`",
+            ),
+            // 02:00 to 02:30 London does not fit in 03:00 to 23:00.
+            (
+                "  - {kind: batch_job, consumer: office, api: aisp, start: \"2026-11-03T03:00:00Z\", end: \"2026-11-03T23:00:00Z\"}\n",
+                "no whole run of 30 minutes at 02:00 Europe/London",
+            ),
+            (
+                "  - {kind: batch_job, consumer: office, api: aisp, start: \"2026-11-03T00:00:00Z\", end: \"2026-11-04T00:00:00Z\", at: \"2am\"}\n",
+                "write it like \"02:00\"",
+            ),
+        ];
+        for (injection, want) in cases {
+            let e = scenario(injection).unwrap_err().to_string();
+            assert!(e.starts_with("s.yaml: injections[0]") && e.contains(want), "{want}: {e}");
+        }
+    }
 
     #[test]
     fn clock_times_are_checked() {
