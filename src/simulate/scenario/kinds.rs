@@ -1,5 +1,5 @@
 //! The kind-specific keys of one injection, checked (kinds and keys in
-//! fixtures/scenarios/README.md).
+//! fixtures/scenarios/README.md), and what each kind is (name, pace, class, API).
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -264,4 +264,74 @@ pub(super) fn injection_kind(
         ),
     };
     Ok((kind, rate()?))
+}
+
+impl InjectionKind {
+    /// The name used in scenario files and truth.json.
+    pub fn name(&self) -> &'static str {
+        match self {
+            InjectionKind::ShadowEndpoint { .. } => "shadow_endpoint",
+            InjectionKind::ZombieVersion { .. } => "zombie_version",
+            InjectionKind::DeprecatedOperations { .. } => "deprecated_operations",
+            InjectionKind::ObjectEnumeration { .. } => "object_enumeration",
+            InjectionKind::CredentialStuffing { .. } => "credential_stuffing",
+            InjectionKind::Scraping { .. } => "scraping",
+            InjectionKind::OffHoursToken { .. } => "off_hours_token",
+            InjectionKind::ErrorSpike { .. } => "error_spike",
+            InjectionKind::OversizedResponses { .. } => "oversized_responses",
+            InjectionKind::AggregatorAccounts { .. } => "aggregator_accounts",
+            InjectionKind::PasswordReset { .. } => "password_reset",
+            InjectionKind::RateSurge { .. } => "rate_surge",
+            InjectionKind::NewUserAgent { .. } => "new_user_agent",
+            InjectionKind::UnauthenticatedAccess { .. } => "unauthenticated_access",
+            InjectionKind::RequestSmuggling { .. } => "request_smuggling",
+            InjectionKind::PenTest(_) => "pen_test",
+            InjectionKind::SyntheticMonitor(_) => "synthetic_monitor",
+            InjectionKind::BatchJob(_) => "batch_job",
+        }
+    }
+
+    /// True for the kinds whose sessions come at a steady pace (their count is the expected
+    /// one) rather than as a Poisson process: rate surges, new user agents, unauthenticated
+    /// access and request smuggling.
+    pub fn steady(&self) -> bool {
+        matches!(
+            self,
+            InjectionKind::RateSurge { .. }
+                | InjectionKind::NewUserAgent { .. }
+                | InjectionKind::UnauthenticatedAccess { .. }
+                | InjectionKind::RequestSmuggling { .. }
+        )
+    }
+
+    /// True for the confounders: traffic that looks odd but must not alert.
+    pub fn benign(&self) -> bool {
+        matches!(self, InjectionKind::AggregatorAccounts { .. } | InjectionKind::PasswordReset { .. })
+    }
+
+    /// True for the tuning kinds: legitimate traffic that does alert an untuned sensor, and
+    /// that a SOC silences by tuning (a penetration test, a synthetic monitor, a batch job).
+    pub fn tuning(&self) -> bool {
+        matches!(self, InjectionKind::PenTest(_) | InjectionKind::SyntheticMonitor(_) | InjectionKind::BatchJob(_))
+    }
+
+    /// The API it uses, when it names one.
+    pub fn api(&self) -> Option<&str> {
+        match self {
+            InjectionKind::ZombieVersion { api, .. }
+            | InjectionKind::DeprecatedOperations { api }
+            | InjectionKind::ObjectEnumeration { api, .. }
+            | InjectionKind::Scraping { api, .. }
+            | InjectionKind::ErrorSpike { api, .. }
+            | InjectionKind::OversizedResponses { api, .. }
+            | InjectionKind::AggregatorAccounts { api, .. }
+            | InjectionKind::PasswordReset { api, .. }
+            | InjectionKind::UnauthenticatedAccess { api, .. }
+            | InjectionKind::RequestSmuggling { api, .. } => Some(api),
+            InjectionKind::PenTest(t) => Some(&t.api),
+            InjectionKind::SyntheticMonitor(m) => Some(&m.api),
+            InjectionKind::BatchJob(b) => Some(&b.api),
+            _ => None,
+        }
+    }
 }
