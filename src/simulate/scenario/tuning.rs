@@ -262,7 +262,7 @@ pub(super) fn batch_job(file: &Path, key: &str, j: &RawInjection, api: String) -
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::simulate::scenario::InjectionKind;
 
