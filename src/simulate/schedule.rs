@@ -110,6 +110,50 @@ pub fn even_starts(from: DateTime<Utc>, to: DateTime<Utc>, per_hour: f64, rng: &
     (0..n).map(|k| a + ((k as f64 + rng.unit()) * slot) as u64).filter(|t| *t < b).collect()
 }
 
+/// Start times of checks every `interval_minutes` in `[from, to)`, each up to 20 seconds after
+/// its slot (a scheduler's start-up delay), day and night alike.
+pub fn every(from: DateTime<Utc>, to: DateTime<Utc>, interval_minutes: u64, rng: &mut Rng) -> Vec<u64> {
+    let (a, b) = (nanos(from), nanos(to));
+    let step = interval_minutes.max(1).saturating_mul(60_000_000_000);
+    let mut out = Vec::new();
+    let mut slot = a;
+    while slot < b {
+        let t = slot + rng.below(20_000_000_000);
+        if t < b {
+            out.push(t);
+        }
+        slot = slot.saturating_add(step);
+    }
+    out
+}
+
+/// Start times of a daily run at bank-local `at` (hour, minute) lasting `minutes`, for every
+/// day whose whole run lies in `[from, to)` (a local time a daylight-saving change skips has
+/// no run).
+pub fn daily_runs(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz, at: (u32, u32), minutes: u64) -> Vec<u64> {
+    let length = minutes.saturating_mul(60_000_000_000);
+    let (a, b) = (nanos(from), nanos(to));
+    let mut out = Vec::new();
+    let mut day = from.with_timezone(&tz).date_naive();
+    let last = to.with_timezone(&tz).date_naive();
+    while day <= last {
+        let start = day.and_hms_opt(at.0, at.1, 0).and_then(|n| tz.from_local_datetime(&n).earliest());
+        if let Some(start) = start.map(|t| nanos(t.with_timezone(&Utc))) {
+            if start >= a && start.saturating_add(length) <= b {
+                out.push(start);
+            }
+        }
+        day = day + chrono::Days::new(1);
+    }
+    out
+}
+
+/// Whether `t` falls on a bank-local weekday within the local hours `[from, to)`.
+pub fn in_working_hours(t: u64, tz: Tz, hours: (u32, u32)) -> bool {
+    let local = tz.from_utc_datetime(&from_nanos(t).naive_utc());
+    !matches!(local.weekday(), Weekday::Sat | Weekday::Sun) && (hours.0..hours.1).contains(&local.hour())
+}
+
 /// Unix nanoseconds of a time (0 before 1970).
 pub fn nanos(t: DateTime<Utc>) -> u64 {
     u64::try_from(t.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0)
@@ -162,6 +206,26 @@ mod tests {
         }
         let n: usize = (0..1000).map(|_| even_starts(from, to, 3.0, &mut rng).len()).sum();
         assert!((4400..4600).contains(&n), "4.5 a window on average: {n}");
+    }
+
+    #[test]
+    fn checks_come_every_interval_and_runs_every_local_night() {
+        let tz: Tz = "Europe/London".parse().unwrap();
+        let from = Utc.with_ymd_and_hms(2026, 10, 24, 0, 0, 0).unwrap();
+        let to = from + chrono::Duration::hours(72);
+        let checks = every(from, to, 5, &mut Rng::new(4));
+        assert_eq!(checks.len(), 72 * 12);
+        assert!(checks.windows(2).all(|w| (280_000_000_000..=320_000_000_000).contains(&(w[1] - w[0]))));
+        // 02:00 London: BST (01:00 UTC) on Saturday 24 October, GMT after Sunday's change.
+        let runs: Vec<String> = daily_runs(from, to, tz, (2, 0), 30).into_iter().map(|t| from_nanos(t).to_rfc3339()).collect();
+        assert_eq!(runs, ["2026-10-24T01:00:00+00:00", "2026-10-25T02:00:00+00:00", "2026-10-26T02:00:00+00:00"]);
+        // A run that would pass the window's end is left out.
+        assert_eq!(daily_runs(from, from + chrono::Duration::minutes(80), tz, (2, 0), 30).len(), 0);
+        let monday_ten = nanos(Utc.with_ymd_and_hms(2026, 10, 26, 10, 0, 0).unwrap());
+        let saturday_ten = nanos(Utc.with_ymd_and_hms(2026, 10, 24, 9, 0, 0).unwrap());
+        assert!(in_working_hours(monday_ten, tz, (9, 17)));
+        assert!(!in_working_hours(monday_ten, tz, (11, 17)));
+        assert!(!in_working_hours(saturday_ten, tz, (9, 17)));
     }
 
     #[test]

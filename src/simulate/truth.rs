@@ -107,6 +107,9 @@ pub struct InjectionTruth {
     pub endpoints: Vec<String>,
     /// A confounder: odd-looking traffic that must not alert.
     pub benign: bool,
+    /// A tuning kind: legitimate traffic that does alert an untuned sensor and that a SOC
+    /// silences by tuning (penetration test, synthetic monitor, batch job).
+    pub tuning: bool,
     /// What a detector should find, per kind (absent fields do not apply to the kind).
     #[serde(flatten)]
     pub facts: InjectionFacts,
@@ -153,7 +156,8 @@ pub struct InjectionFacts {
     /// `scraping`: pulls (one connection reading one account's data).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pulls: Option<u64>,
-    /// `scraping`: the customer accounts pulled (their `AccountId`s).
+    /// `scraping`: the customer accounts pulled (their `AccountId`s); `batch_job`: the
+    /// accounts read each night; `synthetic_monitor`: its test account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_ids: Option<Vec<String>>,
     /// `scraping`: the most unattended pulls of one account in one bank-local day (PSD2
@@ -206,6 +210,32 @@ pub struct InjectionFacts {
     /// See `min_body_bytes`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<u64>,
+    /// `pen_test`: requests of its enumeration, probe and credential-less connections (its
+    /// ambiguous-framing connections are `smuggling_requests` and the call before each).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enumeration_requests: Option<u64>,
+    /// See `enumeration_requests`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_requests: Option<u64>,
+    /// See `enumeration_requests`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unauthenticated_requests: Option<u64>,
+    /// `synthetic_monitor`: minutes between checks, checks made, and checks that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_minutes: Option<u64>,
+    /// See `interval_minutes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<u64>,
+    /// See `interval_minutes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_checks: Option<u64>,
+    /// `synthetic_monitor`: when each failing check began (its first request; the first
+    /// 1000), RFC 3339 with nanoseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_check_times: Option<Vec<String>>,
+    /// `batch_job`: bank-local nights it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nights: Option<u64>,
 }
 
 /// Counts hits per endpoint while generating.

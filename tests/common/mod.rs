@@ -9,7 +9,9 @@ use std::process::{Command, Output};
 
 use etherparse::PacketBuilder;
 
+pub mod accuracy;
 pub mod browser;
+pub mod tuning;
 
 /// One side of a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

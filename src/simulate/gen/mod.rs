@@ -20,7 +20,7 @@ use super::http::{Request, Response};
 use super::inject::{self, InjectAcc};
 use super::rng::Rng;
 use super::scenario::{InjectionKind, Protocol, Scenario};
-use super::schedule::{even_starts, session_starts};
+use super::schedule::{daily_runs, even_starts, every, in_working_hours, session_starts};
 use super::truth::{ConsumerTruth, EndpointBook, Truth, TRUTH_SCHEMA_VERSION};
 use super::wire::{Frame, PcapWriter, TcpConn};
 
@@ -206,10 +206,26 @@ impl<'a, W: Write> Generator<'a, W> {
             let per_hour = inj.requests_per_hour / self.requests_per_connection(i);
             // The kinds judged by their volume come at a steady pace; the others as a Poisson
             // process, as they always have.
-            let starts = if inj.kind.steady() {
-                even_starts(s, e, per_hour, &mut r)
-            } else {
-                session_starts(s, e, per_hour, false, sc.timezone, &mut r)
+            let starts = match &inj.kind {
+                // A check every interval, day and night.
+                InjectionKind::SyntheticMonitor(m) => every(s, e, m.interval_minutes, &mut r),
+                // Each night's passes spread evenly over the run, a few seconds late.
+                InjectionKind::BatchJob(b) => {
+                    let passes = b.operations.len().max(1) as u64;
+                    let gap = b.duration_minutes.saturating_mul(60_000_000_000) / passes;
+                    daily_runs(s, e, sc.timezone, b.at, b.duration_minutes)
+                        .into_iter()
+                        .flat_map(|run| (0..passes).map(move |p| run + p * gap))
+                        .map(|t| t + r.below(5_000_000_000))
+                        .collect()
+                }
+                // Working hours of weekdays only.
+                InjectionKind::PenTest(t) => session_starts(s, e, per_hour, false, sc.timezone, &mut r)
+                    .into_iter()
+                    .filter(|&at| in_working_hours(at, sc.timezone, t.hours))
+                    .collect(),
+                kind if kind.steady() => even_starts(s, e, per_hour, &mut r),
+                _ => session_starts(s, e, per_hour, false, sc.timezone, &mut r),
             };
             sessions.extend(starts.into_iter().map(|t| (t, SessionKind::Injected(i))));
         }

@@ -8,6 +8,7 @@ use std::net::SocketAddrV4;
 use anyhow::Result;
 use apitap_discovery::openapi::Operation;
 
+use super::session::Guise;
 use super::{find_op, host_in, BuildOpts};
 use crate::simulate::gen::{json_response, success_status, Generator, Sent};
 use crate::simulate::http::{Request, Response};
@@ -71,7 +72,16 @@ impl<W: Write> Generator<'_, W> {
         let InjectionKind::UnauthenticatedAccess { api, operation, source_network, user_agent } = &inj.kind else {
             return Ok(());
         };
-        let Some(api) = self.apis.iter().find(|a| &a.name == api) else { return Ok(()) };
+        self.anonymous_session(ts, i, Anonymous { api, operation, source_network: *source_network, user_agent, n: inj.requests_per_session })
+    }
+
+    /// One connection without any credential for injection `i`, as [`Self::unauthenticated_session`]
+    /// describes, from one of the injection's addresses (four of `source_network` unless the
+    /// injection chose them already).
+    pub(crate) fn anonymous_session(&mut self, ts: u64, i: usize, who: Anonymous<'_>) -> Result<()> {
+        let Anonymous { api, operation, source_network, user_agent, n } = who;
+        let source_network = &source_network;
+        let Some(api) = self.apis.iter().find(|a| a.name == api) else { return Ok(()) };
         let Some(op) = find_op(api, operation) else { return Ok(()) };
         let Some(acc) = self.acc.get_mut(i) else { return Ok(()) };
         if acc.sources.is_empty() {
@@ -85,7 +95,7 @@ impl<W: Write> Generator<'_, W> {
             auth: AuthKind::None,
             client_id: String::new(),
             network: *source_network,
-            user_agent: user_agent.clone(),
+            user_agent: user_agent.to_string(),
             requests_per_hour: 0.0,
             attended_share: 0.0,
             apis: Vec::new(),
@@ -98,7 +108,6 @@ impl<W: Write> Generator<'_, W> {
             skip_deprecated: false,
         };
         let mut steps: Vec<(&Operation, BuildOpts)> = Vec::new();
-        let n = inj.requests_per_session;
         match super::listing_of(api, op) {
             Some((list, param)) => {
                 let ids: Vec<String> = (0..n).map(|_| self.rng.alnum(12)).collect();
@@ -164,8 +173,26 @@ impl<W: Write> Generator<'_, W> {
         let sc = self.scenario;
         let Some(inj) = sc.injections.get(i) else { return Ok(()) };
         let InjectionKind::RequestSmuggling { api, technique, rejected_share } = &inj.kind else { return Ok(()) };
+        let how = Ambiguous { api, technique: *technique, rejected_share: *rejected_share, n: inj.requests_per_session };
+        self.ambiguous_session(ts, i, c, how, &Guise::default())
+    }
+
+    /// One connection of consumer `c` for injection `i` whose last request has an ambiguous
+    /// head, as [`Self::smuggling_session`] describes, with `guise`'s address and agent.
+    pub(crate) fn ambiguous_session(&mut self, ts: u64, i: usize, c: usize, how: Ambiguous<'_>, guise: &Guise) -> Result<()> {
+        let sc = self.scenario;
+        let Ambiguous { api, technique, rejected_share, n } = how;
+        let (technique, rejected_share) = (&technique, &rejected_share);
         let Some(consumer) = sc.consumers.get(c) else { return Ok(()) };
-        let Some(ai) = self.apis.iter().position(|a| &a.name == api) else { return Ok(()) };
+        let renamed;
+        let consumer = match &guise.user_agent {
+            Some(ua) => {
+                renamed = Consumer { user_agent: ua.clone(), ..consumer.clone() };
+                &renamed
+            }
+            None => consumer,
+        };
+        let Some(ai) = self.apis.iter().position(|a| a.name == api) else { return Ok(()) };
         let Some(api) = self.apis.get(ai) else { return Ok(()) };
         let mine: Vec<usize> =
             self.states.get(c).and_then(|s| s.ops.iter().find(|(a, _)| *a == ai)).map(|(_, o)| o.clone()).unwrap_or_default();
@@ -189,7 +216,7 @@ impl<W: Write> Generator<'_, W> {
                 acc.endpoints.insert(format!("{} {} {template}", api.host, op.method));
             }
         };
-        for _ in 1..inj.requests_per_session {
+        for _ in 1..n {
             let Some(op) = self.usual_op(api, &usual, c, k) else { continue };
             let opts = BuildOpts { customer: Some(k), ..BuildOpts::default() };
             let (req, resp, template) = self.build(api, op, &api.base_path, consumer, c, &auth, attended, start, &opts);
@@ -215,9 +242,31 @@ impl<W: Write> Generator<'_, W> {
             acc.smuggled += 1;
             acc.rejected += u64::from(rejected);
         }
-        let client = self.client_addr(c);
+        let mut client = self.client_addr(c);
+        if let Some(ip) = guise.source {
+            client = SocketAddrV4::new(ip, client.port());
+        }
         self.send_injected(start, i, c, client, api, exchanges)
     }
+}
+
+/// Who sends an [`Generator::anonymous_session`]: the API and operation read, the network,
+/// the client's agent, and the reads after the listing.
+pub(crate) struct Anonymous<'s> {
+    pub(crate) api: &'s str,
+    pub(crate) operation: &'s str,
+    pub(crate) source_network: (std::net::Ipv4Addr, u8),
+    pub(crate) user_agent: &'s str,
+    pub(crate) n: u64,
+}
+
+/// What an [`Generator::ambiguous_session`] writes: the API, the technique, the share
+/// rejected, and the requests on the connection (the ambiguous one last).
+pub(crate) struct Ambiguous<'s> {
+    pub(crate) api: &'s str,
+    pub(crate) technique: Smuggling,
+    pub(crate) rejected_share: f64,
+    pub(crate) n: u64,
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@
 //! peak recorded as a confounder window. Each keeps the facts its truth entry reports, counted
 //! from what was written, not from what was configured.
 //!
-//! Files: this one (accounting, truth, checks, dispatch), `session.rs` (the kinds that write
-//! connections of their own), `exposure.rs` (unauthenticated access and request smuggling).
+//! Files: this one (accounting, checks, dispatch), `facts.rs` (the truth of each kind), `session.rs` (the kinds that write
+//! connections of their own), `exposure.rs` (unauthenticated access and request smuggling),
+//! `tuning.rs` (the legitimate look-alikes a SOC tunes away: a penetration test, a synthetic
+//! monitor, a nightly batch job).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -14,16 +16,20 @@ use std::net::Ipv4Addr;
 
 use anyhow::{bail, Result};
 use apitap_discovery::openapi::{Operation, ParamIn};
-use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use super::gen::{Generator, LoadedApi, Usual};
-use super::scenario::{Injection, InjectionKind, Scenario};
-use super::schedule::{from_nanos, is_month_end, mean_activity, nanos};
+use super::scenario::{InjectionKind, Scenario};
+use super::schedule::{from_nanos, is_month_end, nanos};
 use super::truth::{InjectionFacts, InjectionTruth};
 use super::values::is_id_name;
 
 mod exposure;
+mod facts;
 mod session;
+mod tuning;
+
+pub use tuning::MONITOR_FAILURE_STATUS;
 
 /// Object ids by parameter name, as [`BuildOpts::ids`] takes them.
 pub(crate) type Ids = Vec<(String, String)>;
@@ -86,111 +92,20 @@ pub struct InjectAcc {
     /// Request smuggling: requests with an ambiguous head, and those answered 400.
     smuggled: u64,
     rejected: u64,
-}
-
-fn time(n: u64) -> String {
-    from_nanos(n).to_rfc3339_opts(SecondsFormat::Nanos, false)
-}
-
-impl InjectAcc {
-    /// The truth entry of `inj`.
-    pub fn truth(self, inj: &Injection, sc: &Scenario) -> InjectionTruth {
-        let mut f = InjectionFacts {
-            api: inj.kind.api().map(str::to_string),
-            first_request: self.first.map(|n| from_nanos(n).to_rfc3339()),
-            last_request: self.last.map(|n| from_nanos(n).to_rfc3339()),
-            first_request_times: Some(self.times.iter().map(|t| time(*t)).collect()),
-            ..InjectionFacts::default()
-        };
-        let hours = (inj.end - inj.start).num_seconds() as f64 / 3600.0;
-        let net = |n: &(Ipv4Addr, u8)| Some(format!("{}/{}", n.0, n.1));
-        match &inj.kind {
-            InjectionKind::ObjectEnumeration { .. } => {
-                f.pace = Some(if inj.requests_per_hour >= FAST_ENUMERATION_PER_HOUR { "fast" } else { "low_and_slow" });
-                f.distinct_ids = Some(self.ids.len() as u64);
-                f.first_id = self.id_range.map(|r| r.0);
-                f.last_id = self.id_range.map(|r| r.1);
-            }
-            InjectionKind::CredentialStuffing { source_network, .. } => {
-                f.source_network = net(source_network);
-                f.distinct_source_ips = Some(self.used_sources.len() as u64);
-                f.successful_logins = Some(self.successes);
-            }
-            InjectionKind::Scraping { .. } => {
-                let max = self.pulls.values().copied().max().unwrap_or(0);
-                f.pulls = Some(self.pulls.values().sum());
-                f.max_unattended_pulls_per_account_per_day = Some(max);
-                f.account_days_over_psd2_limit =
-                    Some(self.pulls.values().filter(|n| **n > PSD2_UNATTENDED_PULLS_PER_DAY).count() as u64);
-                f.account_ids = Some(self.accounts);
-            }
-            InjectionKind::OffHoursToken { source_network } => {
-                f.source_network = net(source_network);
-                f.distinct_source_ips = Some(self.used_sources.len() as u64);
-                let usual = usual_rate(sc, inj);
-                let rate = if hours > 0.0 { self.requests as f64 / hours } else { 0.0 };
-                f.usual_requests_per_hour = Some(round2(usual));
-                f.times_usual = Some(if usual > 0.0 { round2(rate / usual) } else { 1e9 });
-            }
-            InjectionKind::RateSurge { .. } => {
-                let usual = usual_rate(sc, inj);
-                let rate = if hours > 0.0 { self.window_requests as f64 / hours } else { 0.0 };
-                f.usual_requests_per_hour = Some(round2(usual));
-                f.times_usual = Some(if usual > 0.0 { round2(rate / usual) } else { 1e9 });
-                f.consumer_requests = Some(self.window_requests);
-            }
-            InjectionKind::NewUserAgent { user_agent } => f.user_agent = Some(user_agent.clone()),
-            InjectionKind::UnauthenticatedAccess { source_network, user_agent, .. } => {
-                f.source_network = net(source_network);
-                f.distinct_source_ips = Some(self.used_sources.len() as u64);
-                f.user_agent = Some(user_agent.clone());
-            }
-            InjectionKind::RequestSmuggling { technique, .. } => {
-                f.technique = Some(technique.name());
-                f.smuggling_requests = Some(self.smuggled);
-                f.rejected_requests = Some(self.rejected);
-            }
-            InjectionKind::ErrorSpike { status, .. } => {
-                f.status = Some(*status);
-                f.api_requests = Some(self.api_requests);
-                f.error_responses = Some(self.errors);
-            }
-            InjectionKind::OversizedResponses { min_body_bytes, .. } => {
-                f.min_body_bytes = Some(*min_body_bytes);
-                f.bytes = Some(self.bytes);
-                f.max_body_bytes = Some(self.max_body);
-            }
-            InjectionKind::AggregatorAccounts { .. } => f.distinct_ids = Some(self.ids.len() as u64),
-            InjectionKind::PasswordReset { .. } => {
-                f.status = Some(401);
-                f.error_responses = Some(self.errors);
-            }
-            InjectionKind::ShadowEndpoint { .. }
-            | InjectionKind::ZombieVersion { .. }
-            | InjectionKind::DeprecatedOperations { .. } => {}
-        }
-        InjectionTruth {
-            kind: inj.kind.name(),
-            start: inj.start.to_rfc3339(),
-            end: inj.end.to_rfc3339(),
-            consumer: inj.consumer.clone(),
-            requests: self.requests,
-            endpoints: self.endpoints.into_iter().collect(),
-            benign: inj.kind.benign(),
-            facts: f,
-        }
-    }
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
-/// The consumer's expected requests per hour over the injection's window, from its rate and
-/// the seasonality.
-fn usual_rate(sc: &Scenario, inj: &Injection) -> f64 {
-    let Some(c) = sc.consumers.iter().find(|c| c.id == inj.consumer) else { return 0.0 };
-    c.requests_per_hour * mean_activity(inj.start, inj.end, sc.timezone)
+    /// Penetration test: activities started; batch job: passes written.
+    next_activity: u64,
+    /// Penetration test: requests per activity (`tuning::PEN_TEST_ACTIVITIES`).
+    by_activity: [u64; 4],
+    /// Penetration test: the next probe path.
+    next_probe: usize,
+    /// Synthetic monitor: checks, and those that failed.
+    checks: u64,
+    failed_checks: u64,
+    /// Synthetic monitor: when each failing check's first request was sent (the first
+    /// `tuning::MAX_FAILED_CHECK_TIMES`).
+    failed_check_times: Vec<u64>,
+    /// Batch job: the bank-local nights it ran.
+    nights: BTreeSet<NaiveDate>,
 }
 
 /// Unix nanoseconds of a time.
@@ -227,6 +142,9 @@ pub fn check(sc: &Scenario, apis: &[LoadedApi]) -> Result<()> {
             | InjectionKind::OversizedResponses { operation, .. }
             | InjectionKind::UnauthenticatedAccess { operation, .. } => vec![operation],
             InjectionKind::Scraping { operations, .. } => operations.iter().map(String::as_str).collect(),
+            InjectionKind::PenTest(t) => vec![&t.operation],
+            InjectionKind::SyntheticMonitor(m) => m.operations.iter().map(String::as_str).collect(),
+            InjectionKind::BatchJob(b) => b.operations.iter().map(String::as_str).collect(),
             _ => Vec::new(),
         };
         let Some(name) = inj.kind.api() else { continue };
@@ -243,6 +161,12 @@ pub fn check(sc: &Scenario, apis: &[LoadedApi]) -> Result<()> {
             }
             if matches!(inj.kind, InjectionKind::UnauthenticatedAccess { .. }) && found.method != "GET" {
                 bail!("scenario: injections[{i}] (unauthenticated_access): operation `{op}` is not a GET; pick a read of customer data like \"GET /accounts/{{AccountId}}\"");
+            }
+            if matches!(inj.kind, InjectionKind::PenTest(_)) && (found.method != "GET" || !has_id) {
+                bail!("scenario: injections[{i}] (pen_test): operation `{op}` must be a GET with a path parameter (enumerated, and read without credentials); pick one like \"GET /accounts/{{AccountId}}\"");
+            }
+            if matches!(inj.kind, InjectionKind::BatchJob(_)) && !has_id {
+                bail!("scenario: injections[{i}] (batch_job): operation `{op}` reads no account by id; pick reads like \"GET /accounts/{{AccountId}}/balances\"");
             }
         }
     }
@@ -290,6 +214,7 @@ pub fn month_end_truth(windows: &[(u64, u64, u64)]) -> Vec<InjectionTruth> {
             requests,
             endpoints: Vec::new(),
             benign: true,
+            tuning: false,
             facts: InjectionFacts::default(),
         })
         .collect()
@@ -421,6 +346,9 @@ impl<W: Write> Generator<'_, W> {
             (InjectionKind::ErrorSpike { .. }, Some(c)) => {
                 self.normal_session(ts, c, &Usual { inj: Some(i), n, api, ..Usual::default() })
             }
+            (InjectionKind::PenTest(_), Some(c)) => self.pen_test_session(ts, i, c),
+            (InjectionKind::SyntheticMonitor(_), Some(c)) => self.monitor_session(ts, i, c),
+            (InjectionKind::BatchJob(_), Some(c)) => self.batch_session(ts, i, c),
             (InjectionKind::PasswordReset { unauthorized_share, .. }, Some(c)) => self.normal_session(
                 ts,
                 c,

@@ -20,11 +20,33 @@ const MAIL_DOMAINS: &[&str] = &["mail.example", "post.example", "inbox.example"]
 
 /// One request of an injected connection: the operation, the ids it reads, the forced status,
 /// and whether it is a listing handing out `ids`.
-struct Step<'s> {
-    op: &'s Operation,
-    ids: Option<Ids>,
-    status: Option<u16>,
-    listing: bool,
+pub(super) struct Step<'s> {
+    pub(super) op: &'s Operation,
+    pub(super) ids: Option<Ids>,
+    pub(super) status: Option<u16>,
+    pub(super) listing: bool,
+}
+
+/// An injected connection before it is written: its requests, the customer it is for and
+/// whether the customer is present, and what departs from the usual answer.
+pub(super) struct Plan<'s> {
+    pub(super) steps: Vec<Step<'s>>,
+    pub(super) customer: u64,
+    pub(super) attended: bool,
+    /// Oversized responses: swell every answer but listings to this many bytes.
+    pub(super) swell: Option<(u64, u64)>,
+    /// Scraping: the account this connection pulls (counted per bank-local day).
+    pub(super) pull: Option<usize>,
+}
+
+/// Where an injected connection comes from and what client it shows, when not the
+/// consumer's own (a penetration test's or a monitor's network and agent).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Guise {
+    /// The client address instead of one of the consumer's.
+    pub(crate) source: Option<Ipv4Addr>,
+    /// The User-Agent instead of the consumer's.
+    pub(crate) user_agent: Option<String>,
 }
 
 impl<W: Write> Generator<'_, W> {
@@ -48,30 +70,7 @@ impl<W: Write> Generator<'_, W> {
         match &inj.kind {
             InjectionKind::ObjectEnumeration { operation, first_id, owned_share, .. } => {
                 let Some(op) = find_op(api, operation) else { return Ok(()) };
-                let param =
-                    op.parameters.iter().rev().find(|p| p.location == ParamIn::Path).map(|p| p.name.clone()).unwrap_or_default();
-                for _ in 0..n {
-                    let first = *first_id;
-                    let rng = &mut self.rng;
-                    let Some(acc) = self.acc.get_mut(i) else { break };
-                    let id = *acc.next_id.get_or_insert_with(|| first.unwrap_or_else(|| 10_000 + rng.below(80_000)));
-                    acc.next_id = Some(id + 1);
-                    acc.ids.insert(id.to_string());
-                    acc.id_range = Some(acc.id_range.map_or((id, id), |(a, b)| (a.min(id), b.max(id))));
-                    let status = if self.rng.chance(*owned_share) {
-                        success_status(op)
-                    } else if self.rng.chance(0.6) {
-                        403
-                    } else {
-                        404
-                    };
-                    steps.push(Step {
-                        op,
-                        ids: Some(vec![(param.clone(), id.to_string())]),
-                        status: Some(status),
-                        listing: false,
-                    });
-                }
+                steps = self.enumeration_steps(i, op, *first_id, *owned_share, n);
             }
             InjectionKind::Scraping { operations, accounts, .. } => {
                 let Some(acc) = self.acc.get_mut(i) else { return Ok(()) };
@@ -165,6 +164,55 @@ impl<W: Write> Generator<'_, W> {
             }
             _ => return Ok(()),
         }
+        self.send_plan(ts, i, c, api, Plan { steps, customer: k, attended, swell, pull }, &Guise::default())
+    }
+
+    /// The requests of an enumeration by injection `i`: `n` sequential ids (continuing where
+    /// its last connection stopped) on `op`'s last path parameter, `owned_share` answered with
+    /// the success, the others 403 (60%) or 404.
+    pub(super) fn enumeration_steps<'s>(
+        &mut self,
+        i: usize,
+        op: &'s Operation,
+        first_id: Option<u64>,
+        owned_share: f64,
+        n: u64,
+    ) -> Vec<Step<'s>> {
+        let param = op.parameters.iter().rev().find(|p| p.location == ParamIn::Path).map(|p| p.name.clone()).unwrap_or_default();
+        let mut steps = Vec::new();
+        for _ in 0..n {
+            let rng = &mut self.rng;
+            let Some(acc) = self.acc.get_mut(i) else { break };
+            let id = *acc.next_id.get_or_insert_with(|| first_id.unwrap_or_else(|| 10_000 + rng.below(80_000)));
+            acc.next_id = Some(id + 1);
+            acc.ids.insert(id.to_string());
+            acc.id_range = Some(acc.id_range.map_or((id, id), |(a, b)| (a.min(id), b.max(id))));
+            let status = if self.rng.chance(owned_share) {
+                success_status(op)
+            } else if self.rng.chance(0.6) {
+                403
+            } else {
+                404
+            };
+            steps.push(Step { op, ids: Some(vec![(param.clone(), id.to_string())]), status: Some(status), listing: false });
+        }
+        steps
+    }
+
+    /// Writes `plan` as one connection of injection `i` with consumer `c`'s credentials, from
+    /// its network and with its agent unless `guise` says otherwise.
+    pub(super) fn send_plan(&mut self, ts: u64, i: usize, c: usize, api: &LoadedApi, plan: Plan<'_>, guise: &Guise) -> Result<()> {
+        let sc = self.scenario;
+        let Some(consumer) = sc.consumers.get(c) else { return Ok(()) };
+        let Plan { steps, customer: k, attended, swell, pull } = plan;
+        let renamed;
+        let consumer = match &guise.user_agent {
+            Some(ua) => {
+                renamed = crate::simulate::scenario::Consumer { user_agent: ua.clone(), ..consumer.clone() };
+                &renamed
+            }
+            None => consumer,
+        };
         let (auth, start) = self.auth_headers(ts, c, k, Some(api))?;
         if let (Some(j), Some(acc)) = (pull, self.acc.get_mut(i)) {
             let day = from_nanos(start).with_timezone(&sc.timezone).date_naive();
@@ -178,7 +226,7 @@ impl<W: Write> Generator<'_, W> {
                 let name = ids.first().map(|(n, _)| n.clone()).unwrap_or_default();
                 let list = ids.into_iter().map(|(_, v)| v).collect();
                 BuildOpts {
-                    status: Some(success_status(op)),
+                    status: step.status.or(Some(success_status(op))),
                     ids: step.ids,
                     customer: Some(k),
                     list_ids: Some((name, list)),
@@ -206,7 +254,10 @@ impl<W: Write> Generator<'_, W> {
             }
             exchanges.push((req.into(), resp));
         }
-        let client = self.client_addr(c);
+        let mut client = self.client_addr(c);
+        if let Some(ip) = guise.source {
+            client = SocketAddrV4::new(ip, client.port());
+        }
         self.send_injected(start, i, c, client, api, exchanges)
     }
 
@@ -340,7 +391,7 @@ impl<W: Write> Generator<'_, W> {
 }
 
 /// The name of `op`'s first object-id path parameter (`AccountId` when it has none).
-fn id_param(op: &Operation) -> String {
+pub(super) fn id_param(op: &Operation) -> String {
     op.parameters
         .iter()
         .find(|p| p.location == ParamIn::Path && crate::simulate::values::is_id_name(&p.name))

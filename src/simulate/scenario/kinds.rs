@@ -1,5 +1,5 @@
 //! The kind-specific keys of one injection, checked (kinds and keys in
-//! fixtures/scenarios/README.md).
+//! fixtures/scenarios/README.md), and what each kind is (name, pace, class, API).
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::raw::RawInjection;
-use super::{
+use super::{tuning, 
     cidr, overlaps, Api, AuthKind, AuthServer, Consumer, InjectionKind, Smuggling, DEFAULT_OBJECT_OPERATION,
     DEFAULT_OVERSIZED_OPERATION, MAX_INJECTION_ACCOUNTS, MAX_OVERSIZED_BODY, MAX_STUFFING_SOURCES,
 };
@@ -238,11 +238,100 @@ pub(super) fn injection_kind(
                 rejected_share: share(j.rejected_share, "rejected_share", DEFAULT_REJECTED_SHARE)?,
             }
         }
+        "pen_test" => InjectionKind::PenTest(tuning::pen_test(path, key, j, api()?, consumers, who()?)?),
+        // The two paced by their own keys make no `requests_per_hour`.
+        "synthetic_monitor" => {
+            return Ok((InjectionKind::SyntheticMonitor(tuning::synthetic_monitor(path, key, j, api()?, consumers, who()?)?), 0.0))
+        }
+        "batch_job" => {
+            let b = tuning::batch_job(path, key, j, api()?)?;
+            if crate::simulate::schedule::daily_runs(window.0, window.1, tz, b.at, b.duration_minutes).is_empty() {
+                bail!(
+                    "{file}: {key}: no whole run of {} minutes at {:02}:{:02} {} fits in the window; widen `start`/`end`",
+                    b.duration_minutes,
+                    b.at.0,
+                    b.at.1,
+                    tz.name()
+                );
+            }
+            return Ok((InjectionKind::BatchJob(b), 0.0));
+        }
         other => bail!(
             "{file}: {key}: `kind: {other}` is unknown; use shadow_endpoint, zombie_version, deprecated_operations, \
              object_enumeration, credential_stuffing, scraping, off_hours_token, error_spike, oversized_responses, \
-             rate_surge, new_user_agent, unauthenticated_access, request_smuggling, aggregator_accounts or password_reset"
+             rate_surge, new_user_agent, unauthenticated_access, request_smuggling, aggregator_accounts, password_reset, \
+             pen_test, synthetic_monitor or batch_job"
         ),
     };
     Ok((kind, rate()?))
+}
+
+impl InjectionKind {
+    /// The name used in scenario files and truth.json.
+    pub fn name(&self) -> &'static str {
+        match self {
+            InjectionKind::ShadowEndpoint { .. } => "shadow_endpoint",
+            InjectionKind::ZombieVersion { .. } => "zombie_version",
+            InjectionKind::DeprecatedOperations { .. } => "deprecated_operations",
+            InjectionKind::ObjectEnumeration { .. } => "object_enumeration",
+            InjectionKind::CredentialStuffing { .. } => "credential_stuffing",
+            InjectionKind::Scraping { .. } => "scraping",
+            InjectionKind::OffHoursToken { .. } => "off_hours_token",
+            InjectionKind::ErrorSpike { .. } => "error_spike",
+            InjectionKind::OversizedResponses { .. } => "oversized_responses",
+            InjectionKind::AggregatorAccounts { .. } => "aggregator_accounts",
+            InjectionKind::PasswordReset { .. } => "password_reset",
+            InjectionKind::RateSurge { .. } => "rate_surge",
+            InjectionKind::NewUserAgent { .. } => "new_user_agent",
+            InjectionKind::UnauthenticatedAccess { .. } => "unauthenticated_access",
+            InjectionKind::RequestSmuggling { .. } => "request_smuggling",
+            InjectionKind::PenTest(_) => "pen_test",
+            InjectionKind::SyntheticMonitor(_) => "synthetic_monitor",
+            InjectionKind::BatchJob(_) => "batch_job",
+        }
+    }
+
+    /// True for the kinds whose sessions come at a steady pace (their count is the expected
+    /// one) rather than as a Poisson process: rate surges, new user agents, unauthenticated
+    /// access and request smuggling.
+    pub fn steady(&self) -> bool {
+        matches!(
+            self,
+            InjectionKind::RateSurge { .. }
+                | InjectionKind::NewUserAgent { .. }
+                | InjectionKind::UnauthenticatedAccess { .. }
+                | InjectionKind::RequestSmuggling { .. }
+        )
+    }
+
+    /// True for the confounders: traffic that looks odd but must not alert.
+    pub fn benign(&self) -> bool {
+        matches!(self, InjectionKind::AggregatorAccounts { .. } | InjectionKind::PasswordReset { .. })
+    }
+
+    /// True for the tuning kinds: legitimate traffic that does alert an untuned sensor, and
+    /// that a SOC silences by tuning (a penetration test, a synthetic monitor, a batch job).
+    pub fn tuning(&self) -> bool {
+        matches!(self, InjectionKind::PenTest(_) | InjectionKind::SyntheticMonitor(_) | InjectionKind::BatchJob(_))
+    }
+
+    /// The API it uses, when it names one.
+    pub fn api(&self) -> Option<&str> {
+        match self {
+            InjectionKind::ZombieVersion { api, .. }
+            | InjectionKind::DeprecatedOperations { api }
+            | InjectionKind::ObjectEnumeration { api, .. }
+            | InjectionKind::Scraping { api, .. }
+            | InjectionKind::ErrorSpike { api, .. }
+            | InjectionKind::OversizedResponses { api, .. }
+            | InjectionKind::AggregatorAccounts { api, .. }
+            | InjectionKind::PasswordReset { api, .. }
+            | InjectionKind::UnauthenticatedAccess { api, .. }
+            | InjectionKind::RequestSmuggling { api, .. } => Some(api),
+            InjectionKind::PenTest(t) => Some(&t.api),
+            InjectionKind::SyntheticMonitor(m) => Some(&m.api),
+            InjectionKind::BatchJob(b) => Some(&b.api),
+            _ => None,
+        }
+    }
 }

@@ -14,8 +14,10 @@ mod kinds;
 mod parse;
 mod population;
 mod raw;
+mod tuning;
 
 pub use parse::load;
+pub use tuning::{BatchJob, PenTest, SyntheticMonitor};
 
 /// Seed used when neither the command line nor the scenario gives one.
 pub const DEFAULT_SEED: u64 = 1;
@@ -305,6 +307,12 @@ pub enum InjectionKind {
         /// Share of the ambiguous requests the server answers 400 (the others 200).
         rejected_share: f64,
     },
+    /// Tuning: an authorised penetration test.
+    PenTest(PenTest),
+    /// Tuning: a synthetic monitor's checks, day and night.
+    SyntheticMonitor(SyntheticMonitor),
+    /// Tuning: a consumer's nightly batch job over many accounts.
+    BatchJob(BatchJob),
 }
 
 /// A request-smuggling technique: what makes the request head ambiguous.
@@ -326,64 +334,6 @@ impl Smuggling {
             Smuggling::ClTe => "cl_te",
             Smuggling::DuplicateCl => "duplicate_cl",
             Smuggling::TeObfuscated => "te_obfuscated",
-        }
-    }
-}
-
-impl InjectionKind {
-    /// The name used in scenario files and truth.json.
-    pub fn name(&self) -> &'static str {
-        match self {
-            InjectionKind::ShadowEndpoint { .. } => "shadow_endpoint",
-            InjectionKind::ZombieVersion { .. } => "zombie_version",
-            InjectionKind::DeprecatedOperations { .. } => "deprecated_operations",
-            InjectionKind::ObjectEnumeration { .. } => "object_enumeration",
-            InjectionKind::CredentialStuffing { .. } => "credential_stuffing",
-            InjectionKind::Scraping { .. } => "scraping",
-            InjectionKind::OffHoursToken { .. } => "off_hours_token",
-            InjectionKind::ErrorSpike { .. } => "error_spike",
-            InjectionKind::OversizedResponses { .. } => "oversized_responses",
-            InjectionKind::AggregatorAccounts { .. } => "aggregator_accounts",
-            InjectionKind::PasswordReset { .. } => "password_reset",
-            InjectionKind::RateSurge { .. } => "rate_surge",
-            InjectionKind::NewUserAgent { .. } => "new_user_agent",
-            InjectionKind::UnauthenticatedAccess { .. } => "unauthenticated_access",
-            InjectionKind::RequestSmuggling { .. } => "request_smuggling",
-        }
-    }
-
-    /// True for the kinds whose sessions come at a steady pace (their count is the expected
-    /// one) rather than as a Poisson process: rate surges, new user agents, unauthenticated
-    /// access and request smuggling.
-    pub fn steady(&self) -> bool {
-        matches!(
-            self,
-            InjectionKind::RateSurge { .. }
-                | InjectionKind::NewUserAgent { .. }
-                | InjectionKind::UnauthenticatedAccess { .. }
-                | InjectionKind::RequestSmuggling { .. }
-        )
-    }
-
-    /// True for the confounders: traffic that looks odd but must not alert.
-    pub fn benign(&self) -> bool {
-        matches!(self, InjectionKind::AggregatorAccounts { .. } | InjectionKind::PasswordReset { .. })
-    }
-
-    /// The API it uses, when it names one.
-    pub fn api(&self) -> Option<&str> {
-        match self {
-            InjectionKind::ZombieVersion { api, .. }
-            | InjectionKind::DeprecatedOperations { api }
-            | InjectionKind::ObjectEnumeration { api, .. }
-            | InjectionKind::Scraping { api, .. }
-            | InjectionKind::ErrorSpike { api, .. }
-            | InjectionKind::OversizedResponses { api, .. }
-            | InjectionKind::AggregatorAccounts { api, .. }
-            | InjectionKind::PasswordReset { api, .. }
-            | InjectionKind::UnauthenticatedAccess { api, .. }
-            | InjectionKind::RequestSmuggling { api, .. } => Some(api),
-            _ => None,
         }
     }
 }

@@ -220,4 +220,16 @@ pub(super) struct RawInjection {
     pub technique: Option<String>,
     #[serde(default)]
     pub rejected_share: Option<f64>,
+    #[serde(default)]
+    pub hours: Option<Vec<u32>>,
+    #[serde(default)]
+    pub probe_paths: Vec<String>,
+    #[serde(default)]
+    pub interval_minutes: Option<u64>,
+    #[serde(default)]
+    pub at: Option<String>,
+    #[serde(default)]
+    pub duration_minutes: Option<u64>,
+    #[serde(default)]
+    pub retries: Option<u64>,
 }
