@@ -684,6 +684,7 @@ fn anomaly_messages_are_the_jsonl_lines_keyed_by_consumer_else_finding() {
         message: "errors".into(),
         suppressed: None,
         triage: None,
+        subject: 0,
     };
     let m = messages::anomaly(&a, &producer);
     assert_eq!((key(&m), payload(&m)), ("fedcba9876543210", a.to_json(&producer)));

@@ -22,16 +22,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::process::Command;
 
 use chrono::{Datelike, TimeZone, Timelike};
-use common::accuracy::{consumers_by_id, expected_kind, in_net, names_consumer, secs};
+use common::accuracy::{consumers_by_id, expected_kind, in_net, secs};
 use serde_json::Value;
 
-/// Hours after an injection's end that an alert about it may come (a finding's first
-/// detection can lag its evidence).
-const GRACE_SECS: f64 = 7200.0;
 
 /// Every HTTP request tshark finds: (client address, time, target).
 fn tshark_requests(pcap: &std::path::Path) -> Vec<(String, f64, String)> {
@@ -135,39 +132,8 @@ fn tuning_traffic_alerts_untuned_and_real_attacks_are_still_found() {
     // The untuned read.
     let config = common::tuning::read_config(dir.path());
     let events = common::tuning::read(&sim.join("capture.pcap"), &config, &dir.path().join("out"));
-    let alerts: Vec<&Value> = events.iter().filter(|a| a["unmapped"]["lifecycle"] == "new").collect();
-    let consumers = consumers_by_id(&truth);
-    let during = |a: &Value, inj: &Value| {
-        let at = secs(&a["unmapped"]["detected"]);
-        secs(&inj["start"]) - 60.0 <= at && at <= secs(&inj["end"]) + GRACE_SECS
-    };
-    // An alert about a tuning injection names its consumer (label) or comes from its network.
-    let about = |a: &Value, inj: &Value| {
-        let c = &consumers[inj["consumer"].as_str().unwrap()];
-        let ip = a["src_endpoint"]["ip"].as_str().unwrap_or("");
-        let net = inj["source_network"].as_str().unwrap_or(c["network"].as_str().unwrap());
-        during(a, inj) && (a["unmapped"]["consumer"]["label"] == c["label"] || in_net(ip, net))
-    };
-    let mut seen_kinds: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
-    for inj in [pen, mon, batch] {
-        let kinds = seen_kinds.entry(inj["kind"].as_str().unwrap()).or_default();
-        for a in alerts.iter().filter(|a| about(a, inj)) {
-            *kinds.entry(a["unmapped"]["kind"].as_str().unwrap().to_string()).or_default() += 1;
-        }
-    }
-    // The monitor's failing checks raise error spikes with no consumer: matched by time.
-    let failures: Vec<f64> = mon["failed_check_times"].as_array().unwrap().iter().map(secs).collect();
-    let spikes = alerts
-        .iter()
-        .filter(|a| a["unmapped"]["kind"] == "error_spike" && a["unmapped"]["consumer"].is_null())
-        .filter(|a| {
-            let at = secs(&a["unmapped"]["detected"]);
-            failures.iter().any(|f| (*f..=f + 120.0).contains(&at))
-        })
-        .count();
-    if spikes > 0 {
-        seen_kinds.entry("synthetic_monitor").or_default().insert("error_spike (no consumer)".into(), spikes);
-    }
+    let alerts = common::tuning::alerts(&events);
+    let seen_kinds = common::tuning::about_tuning(&truth, &alerts);
     println!("untuned anomalies per tuning injection: {seen_kinds:#?}");
     let has = |inj: &str, kind: &str| seen_kinds.get(inj).is_some_and(|k| k.contains_key(kind));
     for kind in ["bola_enumeration", "shadow_endpoint_use", "unauthenticated_sensitive", "http_smuggling"] {
@@ -177,12 +143,9 @@ fn tuning_traffic_alerts_untuned_and_real_attacks_are_still_found() {
     assert!(has("synthetic_monitor", "error_spike (no consumer)"), "{seen_kinds:?}");
     assert!(has("batch_job", "bulk_export"), "{seen_kinds:?}");
 
-    // Every real attack found with its kind, about its consumer (or network), in its window.
+    let missed = common::tuning::missed_attacks(&truth, &alerts);
+    assert!(missed.is_empty(), "not detected: {missed:?}");
     for inj in &real {
-        let kind = expected_kind(inj["kind"].as_str().unwrap()).unwrap();
-        let hit = alerts.iter().any(|a| a["unmapped"]["kind"] == kind && during(a, inj) && names_consumer(a, inj, &consumers));
-        assert!(hit, "{} by {:?} not detected as {kind}", inj["kind"], inj["consumer"]);
-        // None of it comes from a tuning network or consumer.
         for t in [pen, mon, batch] {
             assert_ne!(inj["consumer"], t["consumer"], "{} shares a consumer with {}", inj["kind"], t["kind"]);
         }

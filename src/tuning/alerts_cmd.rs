@@ -265,6 +265,7 @@ fn facts(v: &Value, verdict: Verdict) -> FindingFacts {
             (Some(s), Some(m), Some(p)) => Some((s, m, p)),
             _ => None,
         },
+        subject: text(&u["subject"]),
         severity: severity_of(v),
         score: u8::try_from(u["score"].as_u64().unwrap_or(0)).unwrap_or(100),
     }

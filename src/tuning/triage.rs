@@ -32,9 +32,12 @@ pub struct FindingFacts {
     /// Its consumer's label, for people reading the log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumer_label: Option<String>,
-    /// Its endpoint: service, method, path template.
+    /// Its endpoint: service, method, path template (for people reading the log).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<(String, String, String)>,
+    /// Its subject (`unmapped.subject`: 16 hex digits), absent for a consumer as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     /// Severity code (`low`, `high`, ...).
     pub severity: Severity,
     /// Score.
@@ -125,7 +128,11 @@ impl Triage {
 
 fn absorption(finding_id: &str, f: FindingFacts) -> Option<Absorption> {
     let kind = AnomalyKind::ALL.into_iter().find(|k| k.code() == f.kind)?;
-    Some(Absorption { finding_id: finding_id.to_string(), verdict: f.verdict, kind, consumer_id: f.consumer_id, endpoint: f.endpoint, severity: f.severity, score: f.score })
+    let subject = match f.subject.as_deref() {
+        None => 0,
+        Some(hex) => u64::from_str_radix(hex, 16).ok()?,
+    };
+    Some(Absorption { finding_id: finding_id.to_string(), verdict: f.verdict, kind, consumer_id: f.consumer_id, subject, severity: f.severity, score: f.score })
 }
 
 /// The audit log of a configuration: `[tuning] audit_log`, relative to the file's directory.

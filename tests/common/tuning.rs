@@ -63,3 +63,73 @@ pub fn read(capture: &Path, config: &Path, out: &Path) -> Vec<Value> {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .collect()
 }
+
+/// Seconds after an injection's end that an alert about it may come (a finding's first
+/// detection can lag its evidence).
+pub const GRACE_SECS: f64 = 7200.0;
+
+/// The alerts of a run: `new` events of findings no suppression rule marked.
+pub fn alerts(events: &[Value]) -> Vec<&Value> {
+    events.iter().filter(|a| a["unmapped"]["lifecycle"] == "new" && a["unmapped"].get("suppressed").is_none()).collect()
+}
+
+fn injection<'t>(truth: &'t Value, kind: &str) -> &'t Value {
+    let found: Vec<&Value> = truth["injections"].as_array().unwrap().iter().filter(|i| i["kind"] == kind).collect();
+    assert_eq!(found.len(), 1, "one {kind} in the truth");
+    found[0]
+}
+
+fn during(a: &Value, inj: &Value) -> bool {
+    let at = super::accuracy::secs(&a["unmapped"]["detected"]);
+    super::accuracy::secs(&inj["start"]) - 60.0 <= at && at <= super::accuracy::secs(&inj["end"]) + GRACE_SECS
+}
+
+/// For each tuning injection (`pen_test`, `synthetic_monitor`, `batch_job`), the kinds of the
+/// alerts about it and how many: alerts in its window that name its consumer or come from its
+/// network, and for the monitor the error spikes without a consumer detected within two
+/// minutes of one of its failing checks.
+pub fn about_tuning(truth: &Value, alerts: &[&Value]) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, usize>> {
+    use super::accuracy::{consumers_by_id, in_net, secs};
+    let consumers = consumers_by_id(truth);
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, usize>> = Default::default();
+    for kind in ["pen_test", "synthetic_monitor", "batch_job"] {
+        let inj = injection(truth, kind);
+        let c = &consumers[inj["consumer"].as_str().unwrap()];
+        let net = inj["source_network"].as_str().unwrap_or(c["network"].as_str().unwrap());
+        let kinds = out.entry(kind.to_string()).or_default();
+        for a in alerts {
+            let ip = a["src_endpoint"]["ip"].as_str().unwrap_or("");
+            if during(a, inj) && (a["unmapped"]["consumer"]["label"] == c["label"] || in_net(ip, net)) {
+                *kinds.entry(a["unmapped"]["kind"].as_str().unwrap().to_string()).or_default() += 1;
+            }
+        }
+        if kind == "synthetic_monitor" {
+            let failures: Vec<f64> = inj["failed_check_times"].as_array().unwrap().iter().map(secs).collect();
+            let spikes = alerts
+                .iter()
+                .filter(|a| a["unmapped"]["kind"] == "error_spike" && a["unmapped"]["consumer"].is_null())
+                .filter(|a| failures.iter().any(|f| (*f..=f + 120.0).contains(&secs(&a["unmapped"]["detected"]))))
+                .count();
+            if spikes > 0 {
+                kinds.insert("error_spike (no consumer)".into(), spikes);
+            }
+        }
+        kinds.retain(|_, n| *n > 0);
+    }
+    out
+}
+
+/// The real attacks of the truth that no alert finds with their kind, in their window, naming
+/// their consumer (empty when every one is found).
+pub fn missed_attacks(truth: &Value, alerts: &[&Value]) -> Vec<String> {
+    use super::accuracy::{consumers_by_id, expected_kind, names_consumer};
+    let consumers = consumers_by_id(truth);
+    truth["injections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|inj| expected_kind(inj["kind"].as_str().unwrap()).map(|k| (inj, k)))
+        .filter(|(inj, kind)| !alerts.iter().any(|a| a["unmapped"]["kind"] == *kind && during(a, inj) && names_consumer(a, inj, &consumers)))
+        .map(|(inj, kind)| format!("{} by {} (as {kind})", inj["kind"], inj["consumer"]))
+        .collect()
+}

@@ -164,6 +164,7 @@ impl Finding {
             message: self.message.clone(),
             suppressed: self.suppressed.clone(),
             triage: None,
+            subject: self.subject,
         }
     }
 }
@@ -370,7 +371,7 @@ impl AlertBook {
             }
             return;
         }
-        if self.absorptions.absorbing(det.kind, ctx.consumer.as_ref(), det.endpoint.as_ref(), det.severity, det.score).is_some() {
+        if self.absorptions.absorbing(det.kind, ctx.consumer.as_ref(), det.subject, det.severity, det.score).is_some() {
             self.stats.absorbed += 1;
             return;
         }

@@ -111,7 +111,7 @@ fn an_absorbed_pattern_opens_no_finding_until_it_grows_and_is_counted() {
         verdict: Verdict::Expected,
         kind: AnomalyKind::RateSurge,
         consumer_id: c.consumer.as_ref().map(|c| c.id.clone()),
-        endpoint: None,
+        subject: 0,
         severity: Severity::High,
         score: 60,
     }]));

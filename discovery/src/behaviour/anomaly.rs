@@ -309,6 +309,9 @@ pub struct Anomaly {
     pub suppressed: Option<crate::tuning::SuppressionMark>,
     /// The analysts' decisions on the finding (from the audit log), set by the shell.
     pub triage: Option<crate::tuning::TriageMark>,
+    /// What the finding is about within its consumer, as a stable key (an endpoint, a
+    /// network, a user agent); 0 for the consumer as a whole.
+    pub subject: u64,
 }
 
 /// Identity of the sensor and product in every message.
@@ -447,6 +450,9 @@ impl Anomaly {
             }
             if let Some(s) = &self.suppressed {
                 u.insert("suppressed".into(), serde_json::to_value(s).unwrap_or(Value::Null));
+            }
+            if self.subject != 0 {
+                u.insert("subject".into(), Value::String(format!("{:016x}", self.subject)));
             }
             if let Some(t) = &self.triage {
                 u.insert("triage".into(), serde_json::to_value(t).unwrap_or(Value::Null));

@@ -1,11 +1,12 @@
 //! Analyst feedback: a finding marked a false positive or expected behaviour becomes part of
 //! its consumer's baseline, so the same pattern does not alert again.
 //!
-//! What is absorbed is the finding's pattern: its kind, its consumer and its endpoint (or none,
-//! for kinds about the consumer as a whole), up to the level the analyst saw: a later detection
-//! of the same pattern opens no finding while its severity is at most the accepted one and its
+//! What is absorbed is the finding's pattern: its kind, its consumer and its subject (what the
+//! incident is about within the consumer: an endpoint, a network, a user agent, or nothing for
+//! kinds about the consumer as a whole), up to the level the analyst saw: a later detection of
+//! the same pattern opens no finding while its severity is at most the accepted one and its
 //! score at most [`ABSORB_SCORE_MARGIN`] above it. Stronger activity (a higher severity, a
-//! much higher score), another endpoint, another kind or another consumer still alerts.
+//! much higher score), another subject, another kind or another consumer still alerts.
 //! Absorbed detections are counted (`detections_absorbed`).
 //!
 //! The decisions come from the audit log (the shell folds it); they are not part of the
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::behaviour::{AnomalyKind, ConsumerRef, EndpointRef, Severity};
+use crate::behaviour::{AnomalyKind, ConsumerRef, Severity};
 
 /// Most notes a finding's triage keeps (the oldest go first).
 pub const MAX_NOTES: usize = 20;
@@ -106,8 +107,8 @@ pub struct Absorption {
     pub kind: AnomalyKind,
     /// Its consumer's id (16 hex digits), if it had one.
     pub consumer_id: Option<String>,
-    /// Its endpoint (service, method, template), for per-endpoint kinds.
-    pub endpoint: Option<(String, String, String)>,
+    /// Its subject (the finding's `unmapped.subject`; 0 for a consumer as a whole).
+    pub subject: u64,
     /// The severity the analyst saw.
     pub severity: Severity,
     /// The score the analyst saw.
@@ -156,18 +157,13 @@ impl Absorptions {
     }
 
     /// The absorbed pattern a detection falls under, if any.
-    pub fn absorbing(&self, kind: AnomalyKind, consumer: Option<&ConsumerRef>, endpoint: Option<&EndpointRef>, severity: Severity, score: u8) -> Option<&Absorption> {
+    pub fn absorbing(&self, kind: AnomalyKind, consumer: Option<&ConsumerRef>, subject: u64, severity: Severity, score: u8) -> Option<&Absorption> {
         if self.len == 0 {
             return None;
         }
         let list = self.by_key.get(&(kind, consumer.map(|c| c.id.to_ascii_lowercase())))?;
         list.iter().find(|a| {
-            let same_endpoint = match (&a.endpoint, endpoint) {
-                (None, None) => true,
-                (Some((s, m, p)), Some(e)) => *s == e.service && *m == e.method && *p == e.path_template,
-                _ => false,
-            };
-            same_endpoint && severity <= a.severity && score <= a.score.saturating_add(ABSORB_SCORE_MARGIN)
+            a.subject == subject && severity <= a.severity && score <= a.score.saturating_add(ABSORB_SCORE_MARGIN)
         })
     }
 }
@@ -182,7 +178,7 @@ mod tests {
             verdict: Verdict::Expected,
             kind: AnomalyKind::RateSurge,
             consumer_id: Some("00000000000000aa".into()),
-            endpoint: None,
+            subject: 0,
             severity,
             score,
         }
@@ -196,15 +192,14 @@ mod tests {
     fn the_same_pattern_up_to_the_accepted_level_is_absorbed_and_nothing_else() {
         let a = Absorptions::new([batch(60, Severity::Medium)]);
         let c = consumer("00000000000000AA");
-        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&c), None, Severity::Medium, 70).is_some(), "within the margin, id in any case");
-        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&c), None, Severity::Low, 10).is_some());
-        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&c), None, Severity::Medium, 71).is_none(), "scores higher than the margin");
-        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&c), None, Severity::High, 60).is_none(), "more severe");
-        assert!(a.absorbing(AnomalyKind::OffHours, Some(&c), None, Severity::Low, 10).is_none(), "another kind");
-        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&consumer("00000000000000ab")), None, Severity::Low, 10).is_none(), "another consumer");
-        assert!(a.absorbing(AnomalyKind::RateSurge, None, None, Severity::Low, 10).is_none(), "no consumer");
-        let e = EndpointRef { service: "api".into(), method: "GET".into(), path_template: "/a".into(), classification: None };
-        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&c), Some(&e), Severity::Low, 10).is_none(), "an endpoint the finding did not name");
+        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&c), 0, Severity::Medium, 70).is_some(), "within the margin, id in any case");
+        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&c), 0, Severity::Low, 10).is_some());
+        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&c), 0, Severity::Medium, 71).is_none(), "scores higher than the margin");
+        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&c), 0, Severity::High, 60).is_none(), "more severe");
+        assert!(a.absorbing(AnomalyKind::OffHours, Some(&c), 0, Severity::Low, 10).is_none(), "another kind");
+        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&consumer("00000000000000ab")), 0, Severity::Low, 10).is_none(), "another consumer");
+        assert!(a.absorbing(AnomalyKind::RateSurge, None, 0, Severity::Low, 10).is_none(), "no consumer");
+        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&c), 7, Severity::Low, 10).is_none(), "another subject");
     }
 
     #[test]
@@ -212,7 +207,7 @@ mod tests {
         let a = Absorptions::new([batch(60, Severity::Medium), batch(90, Severity::High)]);
         assert_eq!(a.len(), 1);
         let c = consumer("00000000000000aa");
-        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&c), None, Severity::High, 95).is_some());
+        assert!(a.absorbing(AnomalyKind::RateSurge, Some(&c), 0, Severity::High, 95).is_some());
         let many = (0..MAX_ABSORPTIONS + 5).map(|i| Absorption { finding_id: format!("f{i}"), ..batch(50, Severity::Low) });
         let a = Absorptions::new(many);
         assert_eq!((a.len(), a.dropped), (MAX_ABSORPTIONS, 5));

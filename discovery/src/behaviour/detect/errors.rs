@@ -124,18 +124,26 @@ pub(in crate::behaviour) fn spike(step: &Step<'_, '_>, w: &mut ErrorWindow, leve
     let errors = w.errors.count(ts);
     let err_share = share(errors, requests);
     let thr = cfg.min_error_share.max(cfg.factor * base);
+    // A finding about a service, an API or an endpoint names no consumer; it keeps the
+    // detecting request's agent and fingerprint (never published) for the suppression rules.
+    let anonymous = || Context {
+        visibility: step.ctx.visibility,
+        user_agent: step.ctx.user_agent.clone(),
+        fingerprint: step.ctx.fingerprint.clone(),
+        ..Context::default()
+    };
     let (ctx, subject, endpoint) = match level {
         Level::Service(name) => (
-            Context { visibility: step.ctx.visibility, ..Context::default() },
+            anonymous(),
             step.service_key,
             Some(EndpointRef { service: name.to_string(), method: "*".into(), path_template: "*".into(), classification: None }),
         ),
         Level::Api(_, key) => (
-            Context { visibility: step.ctx.visibility, ..Context::default() },
+            anonymous(),
             key,
             Some(EndpointRef { service: step.tx.observed.service.clone(), method: "*".into(), path_template: "*".into(), classification: None }),
         ),
-        Level::Endpoint => (Context { visibility: step.ctx.visibility, ..Context::default() }, step.endpoint_key, step.endpoint.clone()),
+        Level::Endpoint => (anonymous(), step.endpoint_key, step.endpoint.clone()),
         Level::Consumer => (step.ctx.clone(), 0, None),
     };
     // The significance shortcut serves the service, API and endpoint windows, which many
