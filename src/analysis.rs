@@ -233,6 +233,7 @@ impl Analysis {
                     let (rules, absorbed) = new.tuning();
                     b.set_suppressions(rules);
                     b.set_absorptions(absorbed);
+                    b.set_overrides(new.overrides().to_vec());
                     *new = b;
                 }
                 Err(e) => notes.push(format!("baselines not kept, starting fresh ({e})")),
@@ -353,6 +354,7 @@ pub fn build(
         };
         let mut b = b;
         b.set_suppressions(crate::tuning::rules(file));
+        b.set_overrides(file.overrides.clone());
         Some(b)
     } else {
         None

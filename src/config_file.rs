@@ -68,6 +68,15 @@ pub struct ConfigFile {
     /// Where triage decisions and tuning changes are kept (docs/tuning.md).
     #[serde(default)]
     pub tuning: crate::tuning::TuningSection,
+    /// Groups of consumers, for detector overrides (docs/tuning.md).
+    #[serde(default)]
+    pub consumer_group: Vec<crate::tuning::overrides_cfg::ConsumerGroupSpec>,
+    /// Detector thresholds and warm-up per service or consumer group (docs/tuning.md).
+    #[serde(default)]
+    pub detector_override: Vec<crate::tuning::overrides_cfg::OverrideSpec>,
+    /// The overrides compiled (not a key).
+    #[serde(skip)]
+    pub overrides: Vec<apitap_discovery::tuning::DetectorOverride>,
     /// Where this file was read from (not a key).
     #[serde(skip)]
     pub path: PathBuf,
@@ -319,7 +328,7 @@ fn doc_for_line(text: &str, line: usize) -> &'static str {
         "daemon" | "capture" | "store" | "report" => "docs/daemon.md",
         "metrics" => "docs/observability.md",
         "limits" => "docs/daemon.md ([limits])",
-        "suppress" | "tuning" => "docs/tuning.md",
+        "suppress" | "tuning" | "consumer_group" | "detector_override" => "docs/tuning.md",
         _ => "docs/inventory.md (configuration)",
     }
 }
@@ -452,6 +461,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
     let spec_hosts: Vec<&[String]> = cfg.spec.iter().map(|s| s.hosts.as_slice()).collect();
     crate::config_templates::check(path, &cfg.template, &spec_hosts, |section, i| section_line(text, section, i))?;
     crate::tuning::check(path, text, &cfg)?;
+    cfg.overrides = crate::tuning::overrides_cfg::compile(path, text, &cfg)?;
     Ok(cfg)
 }
 

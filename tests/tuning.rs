@@ -255,3 +255,61 @@ fn triage_decisions_reach_the_next_run_and_an_expected_verdict_is_absorbed() {
     let actions: Vec<String> = log.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["action"].as_str().unwrap().to_string()).collect();
     assert_eq!(actions, ["finding.feedback", "finding.close", "finding.annotate", "finding.reopen"]);
 }
+
+/// A detector override for a consumer group: the group's findings of the kind it makes less
+/// sensitive go, everyone else's stay; mistakes in overrides name the line and the fix.
+#[test]
+fn a_detector_override_for_a_group_changes_only_that_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("sim");
+    ok(&["simulate", "--scenario", &format!("{ROOT}/fixtures/scenarios/week.yaml"), "--out", sim.to_str().unwrap()]);
+    let pcap = sim.join("capture.pcap");
+    let config = dir.path().join("apitap.toml");
+    std::fs::write(&config, common::uk_scenario_config()).unwrap();
+    let (untuned, _) = read(&pcap, &config, &dir.path().join("untuned"));
+    // Settings that no realistic traffic reaches, per kind.
+    let silence = [
+        ("bola_enumeration", "bola = { min_foreign_ids = 1000000, slow_min_refused_ids = 1000000 }"),
+        ("credential_stuffing", "stuffing = { min_failures = 1000000, min_users = 1000000, min_new_networks = 1000000 }"),
+        ("rate_surge", "rate = { factor = 1000000.0, min_requests = 1000000, min_sessions = 1000000 }"),
+        ("bulk_export", "psd2_max_unattended_per_day = 1000000"),
+    ];
+    let news: Vec<&Value> = untuned.iter().filter(|e| e["unmapped"]["lifecycle"] == "new" && e["unmapped"]["consumer"]["label"].is_string()).collect();
+    let (target, settings) = news
+        .iter()
+        .find_map(|e| silence.iter().find(|(k, _)| e["unmapped"]["kind"] == *k).map(|(_, s)| (*e, *s)))
+        .expect("the week raises one of the kinds");
+    let (kind, label) = (target["unmapped"]["kind"].as_str().unwrap(), target["unmapped"]["consumer"]["label"].as_str().unwrap());
+    let base = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{base}\n[[consumer_group]]\nname = \"quiet\"\nconsumers = [\"{label}\"]\n\n[[detector_override]]\ngroups = [\"quiet\"]\nreason = \"test\"\nsettings = {{ {settings} }}\n"),
+    )
+    .unwrap();
+    let (after, _) = read(&pcap, &config, &dir.path().join("after"));
+    let of = |evs: &[Value], mine: bool| -> Vec<String> {
+        evs.iter()
+            .filter(|e| e["unmapped"]["kind"] == kind && (e["unmapped"]["consumer"]["label"] == label) == mine)
+            .map(|e| format!("{}/{}", e["unmapped"]["finding_id"], e["unmapped"]["finding_version"]))
+            .collect()
+    };
+    assert!(!of(&untuned, true).is_empty());
+    assert_eq!(of(&after, true), Vec::<String>::new(), "{label}'s {kind} findings are gone");
+    assert_eq!(of(&after, false), of(&untuned, false), "the others' {kind} findings stay");
+
+    // Mistakes: a window length, an unknown group, no target; each names the key's line.
+    for (extra, needle, key) in [
+        ("[[detector_override]]\nservices = [\"api.bank.example\"]\nsettings = { rate = { window_hours = 9 } }\n", "rate.window_hours", "settings"),
+        ("[[detector_override]]\ngroups = [\"nobody\"]\nsettings = { rate = { factor = 9.0 } }\n", "no [[consumer_group]] defines", "groups"),
+        ("[[detector_override]]\nsettings = { rate = { factor = 9.0 } }\n", "give services, groups or both", "settings"),
+        ("[[detector_override]]\nservices = [\"a\"]\nsettings = { rate = { factor = \"x\" } }\n", "settings", "settings"),
+    ] {
+        let text = format!("{base}\n{extra}");
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, &text).unwrap();
+        let o = apitap(&["check-config", bad.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let line = text.lines().collect::<Vec<_>>().iter().rposition(|l| l.starts_with(&format!("{key} ="))).unwrap() + 1;
+        assert!(!o.status.success() && err.contains(needle) && err.contains(&format!("bad.toml:{line}:")), "{extra}: {err}");
+    }
+}

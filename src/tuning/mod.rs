@@ -3,6 +3,7 @@
 //! edits them. The rules themselves live in the sans-IO core (`apitap_discovery::tuning`).
 
 pub mod alerts_cmd;
+pub mod overrides_cfg;
 pub mod suppress_cmd;
 pub mod triage;
 
@@ -38,11 +39,22 @@ fn clock(cfg: &ConfigFile) -> BankClock {
 /// The line (from 1) in `[[suppress]]` number `index` where `key` is written, else the
 /// section's header line.
 fn rule_line(text: &str, index: usize, key: &str) -> usize {
+    section_key_line(text, "suppress", index, key)
+}
+
+/// The line (from 1) in `[[section]]` number `index` where `key` is written (or a sub-table
+/// `[section.key]` starts), else the section's header line.
+pub fn section_key_line(text: &str, section: &str, index: usize, key: &str) -> usize {
+    let header = format!("[[{section}]]");
+    let sub = format!("[{section}.{key}]");
     let mut seen = 0usize;
     let mut start = None;
     for (i, line) in text.lines().enumerate() {
         let l = line.trim_start();
-        if l.starts_with("[[suppress]]") {
+        if start.is_some() && l.starts_with(&sub) {
+            return i + 1;
+        }
+        if l.starts_with(&header) {
             if seen == index {
                 start = Some(i);
             } else if start.is_some() {

@@ -126,6 +126,8 @@ pub struct Behaviour {
     removed: Vec<u64>,
     /// The key finding ids are made with (kept to rebuild the layer on a reload).
     key: [u8; 16],
+    /// Detector settings per service or consumer group (the first that applies wins).
+    overrides: Vec<crate::tuning::DetectorOverride>,
 }
 
 impl Behaviour {
@@ -148,6 +150,7 @@ impl Behaviour {
             last_advance: 0,
             removed: Vec::new(),
             key,
+            overrides: Vec::new(),
         })
     }
 
@@ -215,6 +218,16 @@ impl Behaviour {
     /// An analyst's decision on the open finding `id` (see [`alerts::AlertBook::triage_event`]).
     pub fn triage_event(&mut self, id: &str, close: bool, now: u64) -> bool {
         self.alerts.triage_event(id, close, now)
+    }
+
+    /// Detector settings per service or consumer group, judged per request in order.
+    pub fn set_overrides(&mut self, overrides: Vec<crate::tuning::DetectorOverride>) {
+        self.overrides = overrides;
+    }
+
+    /// The overrides in force (to carry over to a rebuilt layer).
+    pub fn overrides(&self) -> &[crate::tuning::DetectorOverride] {
+        &self.overrides
     }
 
     /// The patterns analysts' verdicts absorbed into the baselines.
@@ -288,8 +301,12 @@ impl Behaviour {
         let ids = obs.template.as_deref().map(|t| input::requested_ids(t, tx.path)).unwrap_or_default();
         let account = ids.iter().find(|(name, _)| self.cfg.account_params.iter().any(|a| a == name)).map(|(_, v)| *v);
         let account_information = account.is_some() || obs.template.as_deref().is_some_and(|t| is_account_collection(&self.cfg, t));
+        let cfg = match (&self.overrides[..], ctx.consumer.as_ref()) {
+            ([], _) | (_, None) => &self.cfg,
+            (list, Some(c)) => crate::tuning::overrides::select(list, &self.cfg, &obs.service, &c.id, &c.label, id.client_ip),
+        };
         let step = Step {
-            cfg: &self.cfg,
+            cfg,
             clock: &self.clock,
             tx,
             local: self.clock.local(ts),
@@ -474,6 +491,6 @@ impl Behaviour {
             p.customer_ids.observe(c.0, ts);
         }
         let _ = oversized;
-        p.check_warm(ts, &self.cfg);
+        p.check_warm(ts, cfg);
     }
 }
