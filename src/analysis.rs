@@ -45,6 +45,8 @@ pub struct ConnFacts<'a> {
     pub tls_client_cert: Option<&'a [u8]>,
     /// Read in clear or decrypted from TLS.
     pub visibility: Visibility,
+    /// The client's JA4 fingerprint, for a decrypted exchange.
+    pub ja4: Option<&'a str>,
 }
 
 /// Inventory, identity and behaviour for one run.
@@ -112,7 +114,7 @@ impl Analysis {
     /// Feeds one transaction of the connection `conn`; `bodies` are its bodies' facts when
     /// they were computed already (under this analysis's inventory configuration).
     pub fn observe(&mut self, conn: ConnFacts<'_>, tx: &HttpTransaction, bodies: Option<PreparedBodies>) {
-        let ConnFacts { client, server, uid: conn_uid, tls_client_cert, visibility } = conn;
+        let ConnFacts { client, server, uid: conn_uid, tls_client_cert, visibility, ja4 } = conn;
         let latency_ms = crate::record::latency(tx);
         let has = |names: &[String], want: &[&str]| names.iter().any(|n| want.iter().any(|w| n.eq_ignore_ascii_case(w)));
         let auth = auth_kind(tx);
@@ -165,7 +167,7 @@ impl Analysis {
             response_bytes: tx.response_body_len,
             latency_ms,
             user_agent: tx.user_agent.as_deref(),
-            fingerprint: None,
+            fingerprint: ja4,
             connection: connection_key(conn_uid),
             authenticated: auth != AuthKind::None || identity.source != IdSource::Network,
             framing_events: &events,

@@ -186,6 +186,8 @@ pub struct Finished {
     /// The client's certificate (DER) from its TLS handshake: read in the clear under
     /// TLS 1.2, or decrypted under TLS 1.3. Shared by the connection's transactions.
     pub client_cert: Option<Arc<[u8]>>,
+    /// The client's JA4 fingerprint from its TLS hello, for a decrypted exchange.
+    pub ja4: Option<Arc<str>>,
 }
 
 /// What the layer hands over, in the order it happened.
@@ -380,13 +382,14 @@ impl AppLayer {
 
     fn collect(&mut self, info: &ConnInfo) {
         let Some(conn) = self.conns.get_mut(&info.id) else { return };
-        let (parser, swapped, decrypted, client_cert) = match &mut conn.state {
-            State::Http { parser, swapped } => (&mut **parser, *swapped, false, None),
+        let (parser, swapped, decrypted, client_cert, fingerprint) = match &mut conn.state {
+            State::Http { parser, swapped } => (&mut **parser, *swapped, false, None, None),
             State::Tls(tls) => {
                 let swapped = tls.swapped;
                 let cert = tls.client_cert();
+                let fingerprint = tls.ja4();
                 let Some(parser) = tls.http() else { return };
-                (parser, swapped, true, cert)
+                (parser, swapped, true, cert, fingerprint)
             }
             _ => return,
         };
@@ -397,7 +400,7 @@ impl AppLayer {
                 .filter(|_| self.prepare_bodies)
                 .map(|cfg| PreparedBodies::compute(cfg, &crate::analysis::body_input(&tx)));
             let tcp_events = conn.tcp_events.take();
-            let finished = Finished { info: info.clone(), swapped, uid: conn_uid(info), tx, tcp_events, bodies, decrypted, client_cert: client_cert.clone() };
+            let finished = Finished { info: info.clone(), swapped, uid: conn_uid(info), tx, tcp_events, bodies, decrypted, client_cert: client_cert.clone(), ja4: fingerprint.clone() };
             self.done.push(Done::Txn(Box::new(finished)));
             self.stats.transactions += 1;
         }

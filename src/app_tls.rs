@@ -60,6 +60,8 @@ pub struct TlsConn {
     decrypt: Option<Box<Decrypting>>,
     /// The client's certificate once known (see [`TlsConn::client_cert`]).
     client_cert: Option<Arc<[u8]>>,
+    /// The client's JA4 fingerprint once its hello was read (see [`TlsConn::ja4`]).
+    ja4: Option<Arc<str>>,
 }
 
 /// What the hellos and the clear part of the handshake showed, for the inventory.
@@ -87,6 +89,7 @@ impl TlsConn {
             reported: false,
             decrypt: decrypt.map(|cfg| Box::new(Decrypting { dec: TlsDecryptor::new(cfg.clone()), http: None })),
             client_cert: None,
+            ja4: None,
         }
     }
 
@@ -179,6 +182,15 @@ impl TlsConn {
             });
         }
         self.client_cert.clone()
+    }
+
+    /// The client's JA4 fingerprint, once its hello was read: shared by every transaction of
+    /// the connection (the detectors' `new_fingerprint`, the suppression rules).
+    pub fn ja4(&mut self) -> Option<Arc<str>> {
+        if self.ja4.is_none() {
+            self.ja4 = self.hello.as_deref().map(|h| Arc::from(ja4(h, Transport::Tcp)));
+        }
+        self.ja4.clone()
     }
 
     /// The HTTP parser of the decrypted bytes, once there are any.

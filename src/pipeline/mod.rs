@@ -422,7 +422,7 @@ fn apply_one(analysis: Option<&mut Analysis>, records: &mut Vec<TransactionRecor
             let visibility = if f.decrypted { Visibility::Decrypted } else { Visibility::Clear };
             if let Some(a) = analysis {
                 let (client, server) = f.info.client_server(f.swapped);
-                let conn = ConnFacts { client, server, uid: &f.uid, tls_client_cert: f.client_cert.as_deref(), visibility };
+                let conn = ConnFacts { client, server, uid: &f.uid, tls_client_cert: f.client_cert.as_deref(), visibility, ja4: f.ja4.as_deref() };
                 a.observe(conn, &f.tx, f.bodies);
             }
             records.push(TransactionRecord::new(&f.info, f.swapped, &f.uid, f.tx, f.tcp_events).visibility(visibility));
