@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use harness::{apitap, curl, free_port, hash_key, jwt, Daemon};
+use harness::{apitap, config, curl, free_port, hash_key, jwt, Daemon};
 
 fn nginx(dir: &Path, port: u16) -> common::Nginx {
     let http = format!(
@@ -24,25 +24,6 @@ fn nginx(dir: &Path, port: u16) -> common::Nginx {
   }}"#
     );
     common::start_nginx(&dir.join("nginx"), &http)
-}
-
-/// A daemon configuration capturing `port` on loopback, with state under `dir` and metrics on
-/// a free port (the tests run side by side).
-fn config(dir: &Path, port: u16, extra: &str) -> std::path::PathBuf {
-    let key = hash_key(dir);
-    let text = format!(
-        "[daemon]\nhash_key_file = \"{key}\"\nlog_format = \"json\"\nshutdown_deadline_secs = 20\n{extra}\n\
-         [capture]\ninterface = \"lo\"\npromiscuous = false\nfilter = \"tcp port {port}\"\n\n\
-         [store]\npath = \"{state}/apitap.db\"\ncheckpoint_interval_secs = 5\n\n\
-         [report]\ndir = \"{state}/reports\"\n\n\
-         [metrics]\nlisten = \"127.0.0.1:{metrics}\"\n",
-        key = key.display(),
-        metrics = free_port(),
-        state = dir.join("state").display()
-    );
-    let path = dir.join("apitap.toml");
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 fn traffic(port: u16, n: usize) {

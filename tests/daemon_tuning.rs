@@ -14,25 +14,8 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use harness::{apitap, free_port, hash_key, jwt, Daemon};
+use harness::{apitap, config, free_port, jwt, Daemon};
 use serde_json::Value;
-
-fn config(dir: &Path, port: u16) -> std::path::PathBuf {
-    let key = hash_key(dir);
-    let text = format!(
-        "[daemon]\nhash_key_file = \"{key}\"\nlog_format = \"json\"\nshutdown_deadline_secs = 20\n\n\
-         [capture]\ninterface = \"lo\"\npromiscuous = false\nfilter = \"tcp port {port}\"\n\n\
-         [store]\npath = \"{state}/apitap.db\"\ncheckpoint_interval_secs = 5\n\n\
-         [report]\ndir = \"{state}/reports\"\n\n\
-         [metrics]\nlisten = \"127.0.0.1:{metrics}\"\n",
-        key = key.display(),
-        metrics = free_port(),
-        state = dir.join("state").display()
-    );
-    let path = dir.join("apitap.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 /// A POST whose body frames the same under `Content-Length` and chunked (as a smuggling probe
 /// does), from the consumer `client`.
@@ -77,7 +60,7 @@ fn an_analyst_close_reaches_the_running_daemon_and_its_store() {
     let port = free_port();
     let http = format!("  server {{\n    listen 127.0.0.1:{port};\n    location / {{ return 201 '{{}}'; }}\n  }}");
     let _nginx = common::start_nginx(&d.join("nginx"), &http);
-    let cfg = config(d, port);
+    let cfg = config(d, port, "");
     let daemon = Daemon::start(&cfg);
     ambiguous_post(port, "tpp-probe");
     let smuggling = |f: &Value| f["unmapped"]["kind"] == "http_smuggling";

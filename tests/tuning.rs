@@ -65,14 +65,20 @@ fn by_event(events: &[Value]) -> BTreeMap<(String, u64), Value> {
         .collect()
 }
 
-#[test]
-fn a_rule_marks_exactly_the_findings_it_names_and_removing_it_restores_the_run() {
+/// The week scenario simulated into a new directory, with the operator's configuration
+/// beside it (no tuning yet): the directory, the capture and the configuration file.
+fn week() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let sim = dir.path().join("sim");
     ok(&["simulate", "--scenario", &format!("{ROOT}/fixtures/scenarios/week.yaml"), "--out", sim.to_str().unwrap()]);
-    let pcap = sim.join("capture.pcap");
     let config = dir.path().join("apitap.toml");
     std::fs::write(&config, common::uk_scenario_config()).unwrap();
+    (dir, sim.join("capture.pcap"), config)
+}
+
+#[test]
+fn a_rule_marks_exactly_the_findings_it_names_and_removing_it_restores_the_run() {
+    let (dir, pcap, config) = week();
     let (untuned, summary) = read(&pcap, &config, &dir.path().join("untuned"));
     assert_eq!(summary["anomalies_suppressed"], 0);
 
@@ -149,12 +155,7 @@ fn an_expired_rule_suppresses_nothing_and_list_says_so() {
 /// finding does not open again, while every other finding stays as it was.
 #[test]
 fn triage_decisions_reach_the_next_run_and_an_expected_verdict_is_absorbed() {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = dir.path().join("sim");
-    ok(&["simulate", "--scenario", &format!("{ROOT}/fixtures/scenarios/week.yaml"), "--out", sim.to_str().unwrap()]);
-    let pcap = sim.join("capture.pcap");
-    let config = dir.path().join("apitap.toml");
-    std::fs::write(&config, common::uk_scenario_config()).unwrap();
+    let (dir, pcap, config) = week();
     let (untuned, _) = read(&pcap, &config, &dir.path().join("untuned"));
     let anomalies = dir.path().join("untuned/anomalies.jsonl");
     let src = ["--config", config.to_str().unwrap(), "--anomalies", anomalies.to_str().unwrap()];
@@ -260,12 +261,7 @@ fn triage_decisions_reach_the_next_run_and_an_expected_verdict_is_absorbed() {
 /// sensitive go, everyone else's stay; mistakes in overrides name the line and the fix.
 #[test]
 fn a_detector_override_for_a_group_changes_only_that_group() {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = dir.path().join("sim");
-    ok(&["simulate", "--scenario", &format!("{ROOT}/fixtures/scenarios/week.yaml"), "--out", sim.to_str().unwrap()]);
-    let pcap = sim.join("capture.pcap");
-    let config = dir.path().join("apitap.toml");
-    std::fs::write(&config, common::uk_scenario_config()).unwrap();
+    let (dir, pcap, config) = week();
     let (untuned, _) = read(&pcap, &config, &dir.path().join("untuned"));
     // Settings that no realistic traffic reaches, per kind.
     let silence = [

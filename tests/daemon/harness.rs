@@ -167,3 +167,22 @@ pub fn run_summary(log: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no run summary in:\n{log}"));
     serde_json::from_str(line["summary"].as_str().unwrap()).unwrap()
 }
+
+/// A daemon configuration capturing `port` on loopback, with state under `dir` and metrics on
+/// a free port (the tests run side by side).
+pub fn config(dir: &Path, port: u16, extra: &str) -> std::path::PathBuf {
+    let key = hash_key(dir);
+    let text = format!(
+        "[daemon]\nhash_key_file = \"{key}\"\nlog_format = \"json\"\nshutdown_deadline_secs = 20\n{extra}\n\
+         [capture]\ninterface = \"lo\"\npromiscuous = false\nfilter = \"tcp port {port}\"\n\n\
+         [store]\npath = \"{state}/apitap.db\"\ncheckpoint_interval_secs = 5\n\n\
+         [report]\ndir = \"{state}/reports\"\n\n\
+         [metrics]\nlisten = \"127.0.0.1:{metrics}\"\n",
+        key = key.display(),
+        metrics = free_port(),
+        state = dir.join("state").display()
+    );
+    let path = dir.join("apitap.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
