@@ -9,7 +9,8 @@
 //! including alerts of another kind during an attack and alerts on the benign confounders.
 //!
 //! The detectors were tuned on `behaviour.yaml` and `week.yaml`; `behaviour-holdout.yaml`
-//! (Open Finance Brasil, seed 4242) was never used while tuning. `population.yaml` (500
+//! (Open Finance Brasil) was never used while tuning; its seeds 4242 and 60606 have been looked
+//! at since, and 777001 is the one run once with the settings frozen. `population.yaml` (500
 //! consumers for 28 days, 14,000 consumer-days, clean) measures false alerts.
 //!
 //! The default run holds the detectors to every bar on `week.yaml`. The two-week scenarios and
@@ -308,19 +309,21 @@ fn held_out_open_finance_brasil_every_attack_found_with_its_kind() {
     let dir = tempfile::tempdir().unwrap();
     let (truth, alerts) = simulate_and_read("behaviour-holdout", dir.path());
     let s = score(&truth, &alerts);
-    print("behaviour-holdout.yaml (held out, seed 4242)", &s);
+    print("behaviour-holdout.yaml (seed 4242, seen while tuning)", &s);
     check(&s);
 }
 
-/// The held-out scenario with a seed first run after the settings were frozen (4242 was run
-/// before two general changes were made, see docs/accuracy.md).
+/// The held-out scenario with a seed first run after the settings were frozen: 777001, run
+/// once on 2026-11-22. Seed 4242 was run before general changes were made, and 60606 (the
+/// previous fresh seed) was studied, with 4242, while looking for a rule that finds the held-out
+/// `rate_surge` (docs/accuracy.md), so neither is unseen any more.
 #[test]
 #[ignore = "acceptance measurement (docs/accuracy.md): run with --include-ignored"]
 fn held_out_open_finance_brasil_with_a_fresh_seed() {
     let dir = tempfile::tempdir().unwrap();
-    let (truth, alerts) = simulate_and_read_seed("behaviour-holdout", Some(60_606), dir.path());
+    let (truth, alerts) = simulate_and_read_seed("behaviour-holdout", Some(777_001), dir.path());
     let s = score(&truth, &alerts);
-    print("behaviour-holdout.yaml (held out, seed 60606)", &s);
+    print("behaviour-holdout.yaml (held out, seed 777001)", &s);
     check(&s);
 }
 
