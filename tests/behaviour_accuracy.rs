@@ -23,10 +23,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
 
+use common::accuracy::{consumers_by_id, expected_kind, names_consumer, secs};
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -100,52 +100,6 @@ fn simulate_and_read_seed(scenario: &str, seed: Option<u64>, dir: &Path) -> (Val
     (truth, alerts)
 }
 
-/// The anomaly kind an injection is meant to raise (`None` for the benign confounders).
-fn expected_kind(injection: &str) -> Option<&'static str> {
-    Some(match injection {
-        "shadow_endpoint" => "shadow_endpoint_use",
-        "zombie_version" | "deprecated_operations" => "zombie_endpoint_use",
-        "object_enumeration" => "bola_enumeration",
-        "credential_stuffing" => "credential_stuffing",
-        "scraping" => "bulk_export",
-        "off_hours_token" => "off_hours",
-        "error_spike" => "error_spike",
-        "oversized_responses" => "response_size",
-        "rate_surge" => "rate_surge",
-        "new_user_agent" => "new_fingerprint",
-        "unauthenticated_access" => "unauthenticated_sensitive",
-        "request_smuggling" => "http_smuggling",
-        _ => return None,
-    })
-}
-
-/// Seconds since the epoch of an RFC 3339 time.
-fn secs(t: &Value) -> f64 {
-    let s = t.as_str().unwrap();
-    chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_nanos_opt().unwrap() as f64 / 1e9
-}
-
-fn in_net(ip: &str, net: &str) -> bool {
-    let (Ok(ip), Some((base, len))) = (ip.parse::<IpAddr>(), net.split_once('/')) else { return false };
-    let (Ok(IpAddr::V4(base)), Ok(len), IpAddr::V4(ip)) = (base.parse::<IpAddr>(), len.parse::<u32>(), ip) else { return false };
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    u32::from(ip) & mask == u32::from(base) & mask
-}
-
-/// Whether an alert is about the injection's consumer.
-fn names_consumer(alert: &Value, inj: &Value, consumers: &BTreeMap<String, Value>) -> bool {
-    let consumer = &alert["unmapped"]["consumer"];
-    if consumer.is_null() {
-        return true;
-    }
-    let Some(c) = inj["consumer"].as_str().and_then(|id| consumers.get(id)) else { return true };
-    let label = consumer["label"].as_str().unwrap_or("");
-    if label == c["label"].as_str().unwrap_or("-") || Some(label) == c["org_id"].as_str() {
-        return true;
-    }
-    let ip = alert["src_endpoint"]["ip"].as_str().unwrap_or("");
-    in_net(ip, c["network"].as_str().unwrap_or("")) || inj["source_network"].as_str().is_some_and(|n| in_net(ip, n))
-}
 
 #[derive(Default)]
 struct KindFigures {
@@ -166,7 +120,7 @@ struct Scored {
 
 fn score(truth: &Value, alerts: &[Value]) -> Scored {
     let consumers: BTreeMap<String, Value> =
-        truth["consumers"].as_array().unwrap().iter().map(|c| (c["id"].as_str().unwrap().to_string(), c.clone())).collect();
+        consumers_by_id(truth);
     let injections = truth["injections"].as_array().unwrap();
     let mut kinds: BTreeMap<String, KindFigures> = BTreeMap::new();
     let mut first_detection: BTreeMap<usize, f64> = BTreeMap::new();

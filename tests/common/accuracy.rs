@@ -1,7 +1,7 @@
 //! Matching anomalies with the simulator's truth (truth.json's injections and consumers).
 //!
-//! `expected_kind`, `secs`, `in_net` and `names_consumer` are the same rules as in
-//! tests/behaviour_accuracy.rs, which keeps its own copies for now.
+//! Shared by tests/behaviour_accuracy.rs (precision and recall per kind) and the tuning
+//! tests (tests/simulate_tuning.rs, tests/tuning_acceptance.rs).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
