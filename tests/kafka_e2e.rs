@@ -287,3 +287,57 @@ fn a_run_whose_broker_is_down_loses_nothing_the_next_run_sends_it_first() {
     let first_packets: Value = serde_json::from_str::<Value>(&std::fs::read_to_string(first.join("summary.json")).unwrap()).unwrap()["stages"]["input"]["packets"].clone();
     assert_eq!(packets[0], &first_packets, "the first run's health comes first: {packets:?}");
 }
+
+/// Tuning on a real broker: the events of a suppressed finding are written to anomalies.jsonl
+/// and never published; a finding an analyst closed is published with its decision, valid for
+/// the schema and OCSF; everything else arrives as without tuning.
+#[test]
+fn suppressed_findings_stay_home_and_triaged_ones_carry_the_decision() {
+    let tools = tools();
+    let dir = tempfile::tempdir().unwrap();
+    // An untuned read names the finding to suppress and the one to close.
+    let plain = config(dir.path(), "");
+    run(Command::new(env!("CARGO_BIN_EXE_apitap"))
+        .arg("read")
+        .arg(week())
+        .arg("--config")
+        .arg(&plain)
+        .arg("--out")
+        .arg(dir.path().join("untuned"))
+        .env("APITAP_HASH_KEY", KEY)
+        .env("APITAP_SENSOR_ID", SENSOR));
+    let untuned = lines(&dir.path().join("untuned/anomalies.jsonl"));
+    let news: Vec<&Value> = untuned.iter().filter(|e| e["unmapped"]["lifecycle"] == "new" && e["unmapped"]["network"].is_string()).collect();
+    let target = news[0];
+    let closed = news.iter().find(|e| e["unmapped"]["network"] != target["unmapped"]["network"]).unwrap();
+    let closed_id = closed["unmapped"]["finding_id"].as_str().unwrap().to_string();
+    let cfg = plain.to_str().unwrap();
+    let apitap = |args: &[&str]| run(Command::new(env!("CARGO_BIN_EXE_apitap")).args(args).env("APITAP_HASH_KEY", KEY));
+    apitap(&[
+        "suppress", "add", "--config", cfg, "--id", "known", "--owner", "soc", "--reason", "test network", "--expires", "2099-01-01",
+        "--network", target["unmapped"]["network"].as_str().unwrap(), "--kind", target["unmapped"]["kind"].as_str().unwrap(),
+    ]);
+    let anomalies_file = dir.path().join("untuned/anomalies.jsonl");
+    apitap(&["alerts", "close", &closed_id, "--config", cfg, "--anomalies", anomalies_file.to_str().unwrap(), "--by", "soc", "--reason", "handled"]);
+    // The same run, tuned, published.
+    let b = Broker::start(&tools, &dir.path().join("broker"), BrokerOptions { topics: topics(), ..BrokerOptions::default() });
+    std::fs::write(&plain, std::fs::read_to_string(&plain).unwrap() + &format!("\n[kafka]\n[kafka.spool]\ndir = \"{}\"\n", dir.path().join("spool").display())).unwrap();
+    let out = dir.path().join("out");
+    read(week(), &plain, &out, &b.bootstrap());
+    let k = summary_kafka(&out);
+    assert_eq!((k["complete"].as_bool(), k["dropped"].as_u64()), (Some(true), Some(0)), "{k}");
+    let reads = read_back(&tools, &b.bootstrap(), &TOPICS, Some("apitap.anomalies"), k["delivered"].as_u64().unwrap() as usize, &ReaderSecurity::default(), dir.path());
+    let written = lines(&out.join("anomalies.jsonl"));
+    let suppressed = written.iter().filter(|e| e["unmapped"]["suppressed"]["rule"] == "known").count();
+    assert!(suppressed > 0, "the rule marked the target's events");
+    let published: Vec<Value> = written.iter().filter(|e| e["unmapped"].get("suppressed").is_none()).cloned().collect();
+    assert_eq!(published.len() + suppressed, written.len());
+    check_anomalies(&reads, &published);
+    assert!(of(&reads, "apitap.anomalies").iter().all(|r| r.value["unmapped"].get("suppressed").is_none() && r.value["status_id"] != 3));
+    let decided: Vec<&Read> = of(&reads, "apitap.anomalies").into_iter().filter(|r| r.value["unmapped"]["finding_id"] == closed_id.as_str()).collect();
+    assert!(!decided.is_empty());
+    for r in decided {
+        assert_eq!(r.value["unmapped"]["triage"]["state"], "closed", "{}", r.value);
+        assert_eq!(r.value["unmapped"]["triage"]["verdict"], "resolved");
+    }
+}
