@@ -44,6 +44,13 @@ pub enum Command {
     /// (with a verdict), reopen, annotate. Decisions go to the audit log (docs/tuning.md).
     #[command(subcommand)]
     Alerts(crate::tuning::alerts_cmd::AlertsCommand),
+    /// Detector thresholds and warm-up for services or consumer groups (docs/tuning.md);
+    /// audited.
+    #[command(subcommand)]
+    Override(crate::tuning::override_cmd::OverrideCommand),
+    /// Consumer groups for detector overrides (docs/tuning.md); audited.
+    #[command(subcommand)]
+    Group(crate::tuning::override_cmd::GroupCommand),
     /// Write the shadow-API inventory report (HTML page, Markdown, JSON, endpoints CSV and the
     /// reconstructed OpenAPI document) from an inventory.json. See docs/reports.md.
     Report(ReportArgs),

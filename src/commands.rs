@@ -32,6 +32,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Purge(args) => crate::store::command::run_purge(&args),
         Command::Suppress(cmd) => crate::tuning::suppress_cmd::run(&cmd),
         Command::Alerts(cmd) => crate::tuning::alerts_cmd::run(&cmd),
+        Command::Override(cmd) => crate::tuning::override_cmd::run_override(&cmd),
+        Command::Group(cmd) => crate::tuning::override_cmd::run_group(&cmd),
         Command::Report(args) => crate::report::command::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Audit(cmd) => crate::audit::command::run(&cmd),
     }

@@ -264,24 +264,26 @@ fn a_detector_override_for_a_group_changes_only_that_group() {
     let (dir, pcap, config) = week();
     let (untuned, _) = read(&pcap, &config, &dir.path().join("untuned"));
     // Settings that no realistic traffic reaches, per kind.
-    let silence = [
-        ("bola_enumeration", "bola = { min_foreign_ids = 1000000, slow_min_refused_ids = 1000000 }"),
-        ("credential_stuffing", "stuffing = { min_failures = 1000000, min_users = 1000000, min_new_networks = 1000000 }"),
-        ("rate_surge", "rate = { factor = 1000000.0, min_requests = 1000000, min_sessions = 1000000 }"),
-        ("bulk_export", "psd2_max_unattended_per_day = 1000000"),
+    let silence: [(&str, &[&str]); 4] = [
+        ("bola_enumeration", &["bola.min_foreign_ids=1000000", "bola.slow_min_refused_ids=1000000"]),
+        ("credential_stuffing", &["stuffing.min_failures=1000000", "stuffing.min_users=1000000", "stuffing.min_new_networks=1000000"]),
+        ("rate_surge", &["rate.factor=1000000.0", "rate.min_requests=1000000", "rate.min_sessions=1000000"]),
+        ("bulk_export", &["psd2_max_unattended_per_day=1000000"]),
     ];
     let news: Vec<&Value> = untuned.iter().filter(|e| e["unmapped"]["lifecycle"] == "new" && e["unmapped"]["consumer"]["label"].is_string()).collect();
-    let (target, settings) = news
+    let (target, sets) = news
         .iter()
         .find_map(|e| silence.iter().find(|(k, _)| e["unmapped"]["kind"] == *k).map(|(_, s)| (*e, *s)))
         .expect("the week raises one of the kinds");
     let (kind, label) = (target["unmapped"]["kind"].as_str().unwrap(), target["unmapped"]["consumer"]["label"].as_str().unwrap());
     let base = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        format!("{base}\n[[consumer_group]]\nname = \"quiet\"\nconsumers = [\"{label}\"]\n\n[[detector_override]]\ngroups = [\"quiet\"]\nreason = \"test\"\nsettings = {{ {settings} }}\n"),
-    )
-    .unwrap();
+    let cfg = config.to_str().unwrap();
+    ok(&["group", "add", "--config", cfg, "--name", "quiet", "--consumer", label, "--by", "soc@bank.example", "--reason", "known client"]);
+    let mut args = vec!["override", "add", "--config", cfg, "--id", "quiet-detectors", "--group", "quiet", "--by", "soc@bank.example", "--reason", "test"];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    ok(&args);
     let (after, _) = read(&pcap, &config, &dir.path().join("after"));
     let of = |evs: &[Value], mine: bool| -> Vec<String> {
         evs.iter()
@@ -292,6 +294,20 @@ fn a_detector_override_for_a_group_changes_only_that_group() {
     assert!(!of(&untuned, true).is_empty());
     assert_eq!(of(&after, true), Vec::<String>::new(), "{label}'s {kind} findings are gone");
     assert_eq!(of(&after, false), of(&untuned, false), "the others' {kind} findings stay");
+    // An override naming an unknown group is refused and leaves the file alone; removing the
+    // two gives the file back; all four changes are in the audit log.
+    let refused = apitap(&["override", "add", "--config", cfg, "--id", "x", "--group", "nobody", "--set", "rate.factor=9.0", "--by", "soc", "--reason", "r"]);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("no [[consumer_group]] defines"));
+    let busy = apitap(&["group", "remove", "--config", cfg, "--id", "quiet", "--by", "soc", "--reason", "r"]);
+    assert!(!busy.status.success(), "a group an override names cannot go first");
+    ok(&["override", "remove", "--config", cfg, "--id", "quiet-detectors", "--by", "soc@bank.example", "--reason", "done"]);
+    ok(&["group", "remove", "--config", cfg, "--id", "quiet", "--by", "soc@bank.example", "--reason", "done"]);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), base);
+    let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let records: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let targets: Vec<(&str, &str)> = records.iter().map(|r| (r["action"].as_str().unwrap(), r["target"].as_str().unwrap())).collect();
+    assert_eq!(targets, [("detector.set", "group:quiet"), ("detector.set", "override:quiet-detectors"), ("detector.set", "override:quiet-detectors"), ("detector.set", "group:quiet")]);
+    assert_eq!(records[1]["details"]["override"]["groups"][0], "quiet");
 
     // Mistakes: a window length, an unknown group, no target; each names the key's line.
     for (extra, needle, key) in [

@@ -14,31 +14,34 @@ use serde::{Deserialize, Deserializer};
 use crate::config_file::ConfigFile;
 
 /// `[[consumer_group]]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerGroupSpec {
     /// Its name, as overrides refer to it.
     pub name: String,
     /// Members by label (client id, organisation, user) or id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consumers: Vec<String>,
     /// Members by client network.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<String>,
 }
 
 /// `[[detector_override]]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OverrideSpec {
+    /// A name, for `apitap override remove` (the command sets it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// Services (hosts, exact or `*.suffix`); empty: any.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<String>,
     /// Consumer groups; empty: any consumer.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
     /// Why (for whoever reads the file next).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The keys it changes (see [`OVERRIDABLE`]).
     #[serde(deserialize_with = "table")]

@@ -109,7 +109,7 @@ pub fn run(cmd: &SuppressCommand) -> Result<ExitCode> {
     .map(|()| ExitCode::SUCCESS)
 }
 
-fn read_existing(path: &Path) -> Result<Option<String>> {
+pub(super) fn read_existing(path: &Path) -> Result<Option<String>> {
     match fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -118,7 +118,7 @@ fn read_existing(path: &Path) -> Result<Option<String>> {
 }
 
 /// Writes `text` over the file, then checks that it loads; restores `before` if not.
-fn replace_checked(path: &Path, before: Option<&str>, text: &str) -> Result<config_file::ConfigFile> {
+pub(super) fn replace_checked(path: &Path, before: Option<&str>, text: &str) -> Result<config_file::ConfigFile> {
     let write = |t: &str| -> Result<()> {
         let mut f = fs::OpenOptions::new().create(true).write(true).truncate(true).open(path).with_context(|| format!("{}: cannot open for writing", path.display()))?;
         f.write_all(t.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))?;
@@ -141,7 +141,7 @@ fn replace_checked(path: &Path, before: Option<&str>, text: &str) -> Result<conf
 
 /// Records the change in the configuration's audit log; when that fails, puts the file back
 /// as it was (a change nobody can audit is not made).
-fn audit_or_restore(cfg: &config_file::ConfigFile, entry: NewEntry<'_>, path: &Path, before: Option<&str>) -> Result<()> {
+pub(super) fn audit_or_restore(cfg: &config_file::ConfigFile, entry: NewEntry<'_>, path: &Path, before: Option<&str>) -> Result<()> {
     let log = super::triage::log_path(cfg);
     if let Err(e) = crate::audit::append(&log, entry, std::time::SystemTime::now()) {
         match before {
@@ -203,9 +203,11 @@ fn add(a: &AddArgs) -> Result<()> {
     Ok(())
 }
 
-/// The byte range of `[[suppress]]` section number `index`: from its header to the next table
-/// header (or the end), with the blank lines before it.
-fn section_range(text: &str, index: usize) -> Option<(usize, usize)> {
+/// The byte range of `[[section]]` number `index`: from its header to the next table header
+/// that is not one of its own sub-tables (or the end), with the blank lines before it.
+pub(super) fn section_range(text: &str, section: &str, index: usize) -> Option<(usize, usize)> {
+    let header = format!("[[{section}]]");
+    let own = format!("[{section}.");
     let mut offset = 0usize;
     let mut seen = 0usize;
     let mut start = None;
@@ -214,10 +216,10 @@ fn section_range(text: &str, index: usize) -> Option<(usize, usize)> {
         let l = line.trim_start();
         let is_header = l.starts_with('[');
         if let Some(s) = start {
-            if is_header {
+            if is_header && !l.starts_with(&own) {
                 return Some((s, offset));
             }
-        } else if l.starts_with("[[suppress]]") {
+        } else if l.starts_with(&header) {
             if seen == index {
                 start = Some(blank_from.unwrap_or(offset));
             }
@@ -245,7 +247,7 @@ fn remove(a: &RemoveArgs) -> Result<()> {
         let ids: Vec<&str> = cfg.suppress.iter().map(|s| s.id.as_str()).collect();
         bail!("{}: no rule with id {:?} (rules: {})", a.config.display(), a.id, if ids.is_empty() { "none".to_string() } else { ids.join(", ") });
     };
-    let Some((from, to)) = section_range(&text, index) else {
+    let Some((from, to)) = section_range(&text, "suppress", index) else {
         bail!("{}: rule {:?} is not written as a [[suppress]] section; edit the file by hand", a.config.display(), a.id);
     };
     let mut updated = String::with_capacity(text.len());
