@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 
 use super::overrides_cfg::{ConsumerGroupSpec, OverrideSpec};
-use super::suppress_cmd::{audit_or_restore, read_existing, replace_checked, section_range};
+use super::suppress_cmd::{audit_or_restore, read_existing, replace_checked, section_range, RemoveArgs};
 use crate::audit::{Action, NewEntry};
 use crate::config_file;
 
@@ -74,23 +74,6 @@ pub struct GroupAddArgs {
     #[arg(long = "network", value_name = "CIDR")]
     pub networks: Vec<String>,
     /// Who makes the change.
-    #[arg(long)]
-    pub by: String,
-    /// Why.
-    #[arg(long)]
-    pub reason: String,
-}
-
-/// `apitap override remove` and `apitap group remove`.
-#[derive(Debug, Args)]
-pub struct RemoveArgs {
-    /// Configuration file to update.
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
-    /// The override's id, or the group's name.
-    #[arg(long)]
-    pub id: String,
-    /// Who removes it.
     #[arg(long)]
     pub by: String,
     /// Why.

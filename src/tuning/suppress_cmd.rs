@@ -82,13 +82,13 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-/// `apitap suppress remove`.
+/// `apitap suppress remove`, `apitap override remove` and `apitap group remove`.
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// Configuration file to update.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
-    /// The rule's id.
+    /// The rule's or override's id, or the group's name.
     #[arg(long)]
     pub id: String,
     /// Who removes it.
