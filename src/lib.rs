@@ -15,6 +15,7 @@ mod check_config;
 mod cli;
 mod commands;
 mod config;
+mod config_edit;
 mod config_file;
 mod config_templates;
 mod daemon;

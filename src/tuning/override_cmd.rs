@@ -6,11 +6,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 
 use super::overrides_cfg::{ConsumerGroupSpec, OverrideSpec};
-use super::suppress_cmd::{audit_or_restore, read_existing, replace_checked, section_range, RemoveArgs};
+use super::suppress_cmd::{audit_or_restore, RemoveArgs};
+use crate::config_edit::{array_table, cut_section, non_empty, read_existing, replace_checked, with_section};
 use crate::audit::{Action, NewEntry};
 use crate::config_file;
 
@@ -123,21 +124,9 @@ fn settings(pairs: &[String]) -> Result<toml::Table> {
 
 /// Appends `section` (TOML text) to the file, checks it, and audits `details`.
 fn append(config: &std::path::Path, section: &str, who: &str, target: &str, reason: &str, details: serde_json::Value) -> Result<()> {
-    for (name, value) in [("--by", who), ("--reason", reason)] {
-        if value.trim().is_empty() {
-            bail!("{name} must not be empty");
-        }
-    }
+    non_empty(&[("--by", who), ("--reason", reason)])?;
     let before = read_existing(config)?;
-    let mut text = before.clone().unwrap_or_default();
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    text.push_str(section);
-    let cfg = replace_checked(config, before.as_deref(), &text)?;
+    let cfg = replace_checked(config, before.as_deref(), &with_section(before.as_deref(), section))?;
     audit_or_restore(&cfg, NewEntry { actor: who, action: Action::DetectorSet, target, reason, details }, config, before.as_deref())
 }
 
@@ -152,11 +141,7 @@ fn add_override(a: &OverrideAddArgs) -> Result<()> {
         }
     }
     let spec = OverrideSpec { id: Some(a.id.clone()), services: a.services.clone(), groups: a.groups.clone(), reason: Some(a.reason.clone()), settings: settings(&a.set)? };
-    #[derive(serde::Serialize)]
-    struct Wrapper<'a> {
-        detector_override: [&'a OverrideSpec; 1],
-    }
-    let section = toml::to_string(&Wrapper { detector_override: [&spec] }).context("cannot write the override as TOML")?;
+    let section = array_table("detector_override", &spec)?;
     let details = serde_json::json!({ "op": "override.add", "override": serde_json::to_value(&spec)? });
     append(&a.config, &section, &a.by, &format!("override:{}", a.id), &a.reason, details)?;
     eprintln!("override {:?} added by {}: {} (reload a running daemon to apply)", a.id, a.by, a.config.display());
@@ -165,11 +150,7 @@ fn add_override(a: &OverrideAddArgs) -> Result<()> {
 
 fn add_group(a: &GroupAddArgs) -> Result<()> {
     let spec = ConsumerGroupSpec { name: a.name.clone(), consumers: a.consumers.clone(), networks: a.networks.clone() };
-    #[derive(serde::Serialize)]
-    struct Wrapper<'a> {
-        consumer_group: [&'a ConsumerGroupSpec; 1],
-    }
-    let section = toml::to_string(&Wrapper { consumer_group: [&spec] }).context("cannot write the group as TOML")?;
+    let section = array_table("consumer_group", &spec)?;
     let details = serde_json::json!({ "op": "group.add", "group": serde_json::to_value(&spec)? });
     append(&a.config, &section, &a.by, &format!("group:{}", a.name), &a.reason, details)?;
     eprintln!("consumer group {:?} added by {}: {} (reload a running daemon to apply)", a.name, a.by, a.config.display());
@@ -178,11 +159,7 @@ fn add_group(a: &GroupAddArgs) -> Result<()> {
 
 /// Removes the `section` named `id` (an override's id, a group's name).
 fn remove(a: &RemoveArgs, section: &str, what: &str) -> Result<()> {
-    for (name, value) in [("--by", &a.by), ("--reason", &a.reason)] {
-        if value.trim().is_empty() {
-            bail!("{name} must not be empty");
-        }
-    }
+    non_empty(&[("--by", &a.by), ("--reason", &a.reason)])?;
     let text = config_file::read(&a.config)?;
     let cfg = config_file::parse(&a.config, &text)?;
     let (index, removed) = match section {
@@ -196,13 +173,7 @@ fn remove(a: &RemoveArgs, section: &str, what: &str) -> Result<()> {
         }
     };
     let Some(index) = index else { bail!("{}: no {what} {:?}", a.config.display(), a.id) };
-    let Some((from, to)) = section_range(&text, section, index) else {
-        bail!("{}: {what} {:?} is not written as a [[{section}]] section; edit the file by hand", a.config.display(), a.id);
-    };
-    let mut updated = String::with_capacity(text.len());
-    updated.push_str(text.get(..from).unwrap_or_default());
-    updated.push_str(text.get(to..).unwrap_or_default());
-    let after = replace_checked(&a.config, Some(&text), &updated)?;
+    let after = cut_section(&a.config, &text, section, index, &format!("{what} {:?}", a.id))?;
     let target = format!("{what}:{}", a.id);
     let details = serde_json::json!({ "op": format!("{what}.remove"), what: removed });
     audit_or_restore(&after, NewEntry { actor: &a.by, action: Action::DetectorSet, target: &target, reason: &a.reason, details }, &a.config, Some(&text))?;

@@ -4,7 +4,6 @@
 //! reload (SIGHUP, `systemctl reload apitap`).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,6 +12,7 @@ use apitap_discovery::tuning::SuppressionSpec;
 use clap::{Args, Subcommand};
 
 use crate::audit::{Action, NewEntry};
+use crate::config_edit::{array_table, cut_section, non_empty, read_existing, replace_checked, with_section};
 use crate::config_file;
 
 /// The `suppress` subcommands.
@@ -109,36 +109,6 @@ pub fn run(cmd: &SuppressCommand) -> Result<ExitCode> {
     .map(|()| ExitCode::SUCCESS)
 }
 
-pub(super) fn read_existing(path: &Path) -> Result<Option<String>> {
-    match fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
-    }
-}
-
-/// Writes `text` over the file, then checks that it loads; restores `before` if not.
-pub(super) fn replace_checked(path: &Path, before: Option<&str>, text: &str) -> Result<config_file::ConfigFile> {
-    let write = |t: &str| -> Result<()> {
-        let mut f = fs::OpenOptions::new().create(true).write(true).truncate(true).open(path).with_context(|| format!("{}: cannot open for writing", path.display()))?;
-        f.write_all(t.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))?;
-        f.sync_all().ok();
-        Ok(())
-    };
-    write(text)?;
-    match config_file::load(path) {
-        Ok(cfg) => Ok(cfg),
-        Err(err) => {
-            match before {
-                Some(t) => write(t),
-                None => fs::remove_file(path).with_context(|| format!("{}: cannot remove", path.display())),
-            }
-            .with_context(|| format!("{}: cannot restore after a failed update", path.display()))?;
-            bail!("the updated configuration would not load, left unchanged: {err:#}")
-        }
-    }
-}
-
 /// Records the change in the configuration's audit log; when that fails, puts the file back
 /// as it was (a change nobody can audit is not made).
 pub(super) fn audit_or_restore(cfg: &config_file::ConfigFile, entry: NewEntry<'_>, path: &Path, before: Option<&str>) -> Result<()> {
@@ -170,15 +140,6 @@ fn spec_of(a: &AddArgs) -> SuppressionSpec {
     }
 }
 
-/// The rule as a `[[suppress]]` section.
-fn section(spec: &SuppressionSpec) -> Result<String> {
-    #[derive(serde::Serialize)]
-    struct Wrapper<'a> {
-        suppress: [&'a SuppressionSpec; 1],
-    }
-    toml::to_string(&Wrapper { suppress: [spec] }).context("cannot write the rule as TOML")
-}
-
 fn add(a: &AddArgs) -> Result<()> {
     let spec = spec_of(a);
     let before = read_existing(&a.config)?;
@@ -188,14 +149,7 @@ fn add(a: &AddArgs) -> Result<()> {
             bail!("{}: a rule with id {:?} exists; remove it first or choose another id", a.config.display(), spec.id);
         }
     }
-    let mut text = before.clone().unwrap_or_default();
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    text.push_str(&section(&spec)?);
+    let text = with_section(before.as_deref(), &array_table("suppress", &spec)?);
     let cfg = replace_checked(&a.config, before.as_deref(), &text)?;
     let entry = NewEntry { actor: &spec.owner, action: Action::SuppressAdd, target: &spec.id, reason: &spec.reason, details: serde_json::to_value(&spec)? };
     audit_or_restore(&cfg, entry, &a.config, before.as_deref())?;
@@ -203,57 +157,15 @@ fn add(a: &AddArgs) -> Result<()> {
     Ok(())
 }
 
-/// The byte range of `[[section]]` number `index`: from its header to the next table header
-/// that is not one of its own sub-tables (or the end), with the blank lines before it.
-pub(super) fn section_range(text: &str, section: &str, index: usize) -> Option<(usize, usize)> {
-    let header = format!("[[{section}]]");
-    let own = format!("[{section}.");
-    let mut offset = 0usize;
-    let mut seen = 0usize;
-    let mut start = None;
-    let mut blank_from = None;
-    for line in text.split_inclusive('\n') {
-        let l = line.trim_start();
-        let is_header = l.starts_with('[');
-        if let Some(s) = start {
-            if is_header && !l.starts_with(&own) {
-                return Some((s, offset));
-            }
-        } else if l.starts_with(&header) {
-            if seen == index {
-                start = Some(blank_from.unwrap_or(offset));
-            }
-            seen += 1;
-        }
-        if line.trim().is_empty() {
-            blank_from.get_or_insert(offset);
-        } else {
-            blank_from = None;
-        }
-        offset += line.len();
-    }
-    start.map(|s| (s, text.len()))
-}
-
 fn remove(a: &RemoveArgs) -> Result<()> {
-    for (name, value) in [("--by", &a.by), ("--reason", &a.reason)] {
-        if value.trim().is_empty() {
-            bail!("{name} must not be empty");
-        }
-    }
+    non_empty(&[("--by", &a.by), ("--reason", &a.reason)])?;
     let text = config_file::read(&a.config)?;
     let cfg = config_file::parse(&a.config, &text)?;
     let Some(index) = cfg.suppress.iter().position(|s| s.id == a.id) else {
         let ids: Vec<&str> = cfg.suppress.iter().map(|s| s.id.as_str()).collect();
         bail!("{}: no rule with id {:?} (rules: {})", a.config.display(), a.id, if ids.is_empty() { "none".to_string() } else { ids.join(", ") });
     };
-    let Some((from, to)) = section_range(&text, "suppress", index) else {
-        bail!("{}: rule {:?} is not written as a [[suppress]] section; edit the file by hand", a.config.display(), a.id);
-    };
-    let mut updated = String::with_capacity(text.len());
-    updated.push_str(text.get(..from).unwrap_or_default());
-    updated.push_str(text.get(to..).unwrap_or_default());
-    let after = replace_checked(&a.config, Some(&text), &updated)?;
+    let after = cut_section(&a.config, &text, "suppress", index, &format!("rule {:?}", a.id))?;
     if after.suppress.iter().any(|s| s.id == a.id) || after.suppress.len() + 1 != cfg.suppress.len() {
         replace_checked(&a.config, None, &text).ok();
         bail!("{}: removing rule {:?} would change other rules; edit the file by hand", a.config.display(), a.id);
