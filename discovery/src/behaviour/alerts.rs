@@ -58,7 +58,7 @@ pub struct Context {
     #[serde(default)]
     pub visibility: crate::inventory::Visibility,
     /// The detecting request's user agent (at most [`MAX_CONTEXT_AGENT_BYTES`]), for the
-    /// suppression rules; never persisted.
+    /// suppression rules, filled only when rules are in force; never persisted.
     #[serde(skip)]
     pub user_agent: Option<String>,
     /// Its TLS client fingerprint (JA4), for the suppression rules; never persisted.
@@ -263,6 +263,12 @@ impl AlertBook {
     /// An empty book; `key` keys the finding ids.
     pub fn new(cfg: AlertSettings, key: [u8; 16]) -> Self {
         AlertBook { cfg, key, open: HashMap::new(), recent: HashMap::new(), out: Vec::new(), stats: AlertStats::default(), suppressions: Suppressions::default(), absorptions: Absorptions::default() }
+    }
+
+    /// Whether any suppression rule is in force (the request's agent and fingerprint are
+    /// kept for them only then).
+    pub fn has_suppressions(&self) -> bool {
+        !self.suppressions.is_empty()
     }
 
     /// The suppression rules judged when a finding opens (open findings keep their mark).

@@ -295,8 +295,9 @@ impl Behaviour {
             client_ip: Some(id.client_ip.to_string()),
             geo: id.geo.clone(),
             visibility: tx.visibility,
-            user_agent: tx.user_agent.map(|ua| alerts::clip(ua, alerts::MAX_CONTEXT_AGENT_BYTES).to_string()),
-            fingerprint: tx.fingerprint.map(str::to_string),
+            // Copied only for the suppression rules, when there are any.
+            user_agent: tx.user_agent.filter(|_| self.alerts.has_suppressions()).map(|ua| alerts::clip(ua, alerts::MAX_CONTEXT_AGENT_BYTES).to_string()),
+            fingerprint: tx.fingerprint.filter(|_| self.alerts.has_suppressions()).map(str::to_string),
         };
         let ids = obs.template.as_deref().map(|t| input::requested_ids(t, tx.path)).unwrap_or_default();
         let account = ids.iter().find(|(name, _)| self.cfg.account_params.iter().any(|a| a == name)).map(|(_, v)| *v);
