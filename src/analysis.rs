@@ -102,6 +102,11 @@ impl Analysis {
         made
     }
 
+    /// The analysts' decisions in force, by finding id.
+    pub fn triage_marks(&self) -> &std::collections::HashMap<String, apitap_discovery::tuning::TriageMark> {
+        &self.triage
+    }
+
     /// Applies the analysts' decisions of an audit log: verdicts absorb patterns into the
     /// baselines, and every later event of a triaged finding carries its mark.
     pub fn set_triage(&mut self, triage: crate::tuning::triage::Triage) {

@@ -2,6 +2,7 @@
 //! modification time, looked at every [`AUDIT_POLL`]), the log is verified and folded again,
 //! and the findings whose decisions changed are handed to the analysis.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,7 +19,7 @@ pub const AUDIT_POLL: Duration = Duration::from_secs(2);
 pub struct AuditWatch {
     path: Option<PathBuf>,
     seen: Option<(u64, Option<SystemTime>)>,
-    marks: std::collections::HashMap<String, TriageMark>,
+    marks: HashMap<String, TriageMark>,
     next: Instant,
     /// Times a changed log was applied.
     pub applied: u64,
@@ -31,12 +32,16 @@ fn stamp(path: &PathBuf) -> Option<(u64, Option<SystemTime>)> {
 }
 
 impl AuditWatch {
-    /// Starts from the log as the analysis was built from it.
-    pub fn new(file: &ConfigFile) -> AuditWatch {
+    /// Starts from the decisions the analysis was just built with (the log is not read again).
+    pub fn new(file: &ConfigFile, marks: HashMap<String, TriageMark>) -> AuditWatch {
         let path = (!file.path.as_os_str().is_empty()).then(|| triage::log_path(file));
         let seen = path.as_ref().and_then(stamp);
-        let marks = triage::load(file).marks;
         AuditWatch { path, seen, marks, next: Instant::now() + AUDIT_POLL, applied: 0, refused: 0 }
+    }
+
+    /// The decisions in force (the last log that verified).
+    pub fn marks(&self) -> &HashMap<String, TriageMark> {
+        &self.marks
     }
 
     /// A changed log, folded, with the ids of the findings whose decisions changed; `None`
@@ -67,8 +72,8 @@ impl AuditWatch {
         Some((t, changed))
     }
 
-    /// After a reload: the log as the new analysis was built from it.
-    pub fn reset(&mut self, file: &ConfigFile) {
-        *self = AuditWatch::new(file);
+    /// After a reload: the decisions the new analysis was built with.
+    pub fn reset(&mut self, file: &ConfigFile, marks: HashMap<String, TriageMark>) {
+        *self = AuditWatch::new(file, marks);
     }
 }

@@ -160,7 +160,7 @@ impl Running {
         let outputs = Outputs { records: Box::new(Discard), anomalies: None, kafka, findings: Some(Vec::new()) };
         let health_rules = file.metrics.health_rules();
         let one_sided_window = file.metrics.one_sided_window_s as f64;
-        let audit = super::audit_watch::AuditWatch::new(&file);
+        let audit = super::audit_watch::AuditWatch::new(&file, pipeline.analysis_mut().map(|a| a.triage_marks().clone()).unwrap_or_default());
         Ok(Running {
             config_path,
             file,
@@ -363,8 +363,7 @@ impl Running {
         self.next_report = now.saturating_add(every);
         let r = &self.file.report;
         let formats = super::reports::formats(&r.formats);
-        let triage = crate::tuning::triage::load(&self.file);
-        match super::reports::write_periodic(self.checkpoints.store(), &r.dir, &formats, (r.keep, &triage), now, wall_ns()) {
+        match super::reports::write_periodic(self.checkpoints.store(), &r.dir, &formats, (r.keep, self.audit.marks()), now, wall_ns()) {
             Ok(dir) => info!(folder = %dir.display(), "report written"),
             Err(e) => error!(error = %format!("{e:#}"), "report failed"),
         }
@@ -430,7 +429,8 @@ impl Running {
         self.file.store.retention = new.store.retention;
         self.file.suppress = new.suppress;
         self.file.tuning = new.tuning;
-        self.audit.reset(&self.file);
+        let marks = self.pipeline.analysis_mut().map(|a| a.triage_marks().clone()).unwrap_or_default();
+        self.audit.reset(&self.file, marks);
         Ok(())
     }
 

@@ -94,13 +94,13 @@ fn folder_name(ns: u64) -> String {
 /// newest earlier one, records it in the store and removes folders beyond `keep`. Returns the
 /// folder.
 /// `triage`: the analysts' decisions of the audit log, shown with the findings.
-pub fn write_periodic(store: &mut Store, dir: &Path, formats: &[Format], (keep, triage): (usize, &crate::tuning::triage::Triage), packet_time: u64, wall_ns: u64) -> Result<PathBuf> {
+pub fn write_periodic(store: &mut Store, dir: &Path, formats: &[Format], (keep, triage): (usize, &std::collections::HashMap<String, apitap_discovery::tuning::TriageMark>), packet_time: u64, wall_ns: u64) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create the report folder {}", dir.display()))?;
     let earlier = report_dirs(dir);
     let previous = earlier.last().map(|d| d.join("report.json")).filter(|p| p.exists());
     let mut input = input_from_store(store, previous.as_deref(), Some(apitap_discovery::inventory::rfc3339(wall_ns)))?;
     if let Some(d) = input.anomalies.as_mut() {
-        d.apply_triage(&triage.marks);
+        d.apply_triage(triage);
     }
     let built = report::build(&input);
     let out = dir.join(folder_name(wall_ns));
