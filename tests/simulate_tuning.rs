@@ -51,11 +51,6 @@ fn tshark_requests(pcap: &std::path::Path) -> Vec<(String, f64, String)> {
         .collect()
 }
 
-fn injection<'t>(truth: &'t Value, kind: &str) -> &'t Value {
-    let found: Vec<&Value> = truth["injections"].as_array().unwrap().iter().filter(|i| i["kind"] == kind).collect();
-    assert_eq!(found.len(), 1, "one {kind} in the truth");
-    found[0]
-}
 
 #[test]
 fn tuning_traffic_alerts_untuned_and_real_attacks_are_still_found() {
@@ -88,7 +83,7 @@ fn tuning_traffic_alerts_untuned_and_real_attacks_are_still_found() {
     let from = |net: &str| requests.iter().filter(move |(ip, _, _)| in_net(ip, net)).collect::<Vec<_>>();
 
     // Penetration test: every request from the testers' network, on weekdays 09:00-17:00.
-    let pen = injection(&truth, "pen_test");
+    let pen = common::tuning::injection(&truth, "pen_test");
     let pen_net = pen["source_network"].as_str().unwrap();
     let seen = from(pen_net);
     assert_eq!(seen.len() as u64, pen["requests"].as_u64().unwrap(), "pen-test requests from {pen_net}");
@@ -103,7 +98,7 @@ fn tuning_traffic_alerts_untuned_and_real_attacks_are_still_found() {
     assert_eq!(pen["distinct_source_ips"], 3);
 
     // Synthetic monitor: a check every five minutes from its start to the scenario's end.
-    let mon = injection(&truth, "synthetic_monitor");
+    let mon = common::tuning::injection(&truth, "synthetic_monitor");
     let mon_net = mon["source_network"].as_str().unwrap();
     let slots = ((secs(&mon["end"]) - secs(&mon["start"])) / 300.0).round() as u64;
     assert_eq!(mon["checks"].as_u64().unwrap(), slots);
@@ -116,7 +111,7 @@ fn tuning_traffic_alerts_untuned_and_real_attacks_are_still_found() {
     assert!(night >= 6 * 24, "the monitor runs at 3 a.m. too: {night}");
 
     // Batch job: every night of its window at 02:00, five passes over every account.
-    let batch = injection(&truth, "batch_job");
+    let batch = common::tuning::injection(&truth, "batch_job");
     let office = consumers_by_id(&truth)[batch["consumer"].as_str().unwrap()]["network"].as_str().unwrap().to_string();
     let accounts: Vec<&str> = batch["account_ids"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
     assert_eq!(accounts.len(), 60);

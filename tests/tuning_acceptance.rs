@@ -22,9 +22,6 @@ fn apitap(args: &[&str]) -> Output {
     o
 }
 
-fn injection<'t>(truth: &'t Value, kind: &str) -> &'t Value {
-    truth["injections"].as_array().unwrap().iter().find(|i| i["kind"] == kind).unwrap()
-}
 
 #[test]
 fn after_the_documented_tuning_the_known_traffic_is_quiet_and_the_attacks_are_still_found() {
@@ -43,8 +40,8 @@ fn after_the_documented_tuning_the_known_traffic_is_quiet_and_the_attacks_are_st
     assert_eq!(common::tuning::missed_attacks(&truth, &common::tuning::alerts(&untuned)), Vec::<String>::new());
 
     // The documented commands.
-    let pen = injection(&truth, "pen_test");
-    let monitor = injection(&truth, "synthetic_monitor");
+    let pen = common::tuning::injection(&truth, "pen_test");
+    let monitor = common::tuning::injection(&truth, "synthetic_monitor");
     apitap(&[
         "suppress", "add", "--config", cfg, "--id", "pentest-2026-11", "--owner", "soc@bank.example",
         "--reason", "Authorised penetration test by RedTeam Ltd, CHG-1234", "--expires", "2026-11-30",
@@ -61,7 +58,7 @@ fn after_the_documented_tuning_the_known_traffic_is_quiet_and_the_attacks_are_st
         &apitap(&["alerts", "list", "--config", cfg, "--anomalies", anomalies.to_str().unwrap(), "--kind", "bulk_export", "--json"]).stdout,
     )
     .unwrap();
-    let office = &common::accuracy::consumers_by_id(&truth)[injection(&truth, "batch_job")["consumer"].as_str().unwrap()];
+    let office = &common::accuracy::consumers_by_id(&truth)[common::tuning::injection(&truth, "batch_job")["consumer"].as_str().unwrap()];
     let batch: Vec<&Value> = listed.as_array().unwrap().iter().filter(|f| f["unmapped"]["consumer"]["label"] == office["label"]).collect();
     assert!(!batch.is_empty(), "the batch job's finding is listed: {listed}");
     for f in batch {

@@ -73,7 +73,8 @@ pub fn alerts(events: &[Value]) -> Vec<&Value> {
     events.iter().filter(|a| a["unmapped"]["lifecycle"] == "new" && a["unmapped"].get("suppressed").is_none()).collect()
 }
 
-fn injection<'t>(truth: &'t Value, kind: &str) -> &'t Value {
+/// The one injection of `kind` in the truth.
+pub fn injection<'t>(truth: &'t Value, kind: &str) -> &'t Value {
     let found: Vec<&Value> = truth["injections"].as_array().unwrap().iter().filter(|i| i["kind"] == kind).collect();
     assert_eq!(found.len(), 1, "one {kind} in the truth");
     found[0]
