@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use apitap_discovery::behaviour::{Anomaly, Behaviour, Transaction};
+use apitap_discovery::tuning::TriageMark;
 use apitap_discovery::identity::{GeoDb, IdSource, Identifier, Identity, RequestFacts};
 use apitap_discovery::inventory::{split_target, AuthKind, BodyInput, Inventory, Observation, PreparedBodies, Visibility};
 use apitap_parsers::http::{Direction, HttpEvent, HttpTransaction};
@@ -89,17 +90,24 @@ impl Analysis {
     /// Applies a changed audit log while running: the new decisions, and for each finding in
     /// `changed` that is still open an event now (closed by an analyst: `closed`; reopened or
     /// annotated: `updated`), carrying its mark, so that the SIEM sees the decision. Returns
-    /// the events made.
-    pub fn apply_decisions(&mut self, triage: crate::tuning::triage::Triage, changed: &[String], now: u64) -> usize {
-        let closing: Vec<(String, bool)> = changed
-            .iter()
-            .map(|id| (id.clone(), triage.marks.get(id).is_some_and(|m| m.state == apitap_discovery::tuning::TriageState::Closed)))
-            .collect();
+    /// the findings of `changed` the alert book does not hold (closed already, or never seen
+    /// here) with their decisions: their events are built from the store's copy
+    /// ([`apitap_discovery::behaviour::decision`]).
+    pub fn apply_decisions(&mut self, triage: crate::tuning::triage::Triage, changed: &[String], now: u64) -> Vec<(String, TriageMark)> {
+        let decided: Vec<(String, Option<TriageMark>)> = changed.iter().map(|id| (id.clone(), triage.marks.get(id).cloned())).collect();
         self.set_triage(triage);
-        let Some(b) = self.behaviour.as_mut() else { return 0 };
-        let made = closing.iter().filter(|(id, close)| b.triage_event(id, *close, now)).count();
-        self.anomalies.extend(b.drain());
-        made
+        let mut unheld = Vec::new();
+        for (id, mark) in decided {
+            let close = mark.as_ref().is_some_and(|m| m.state == apitap_discovery::tuning::TriageState::Closed);
+            let held = self.behaviour.as_mut().is_some_and(|b| b.triage_event(&id, close, now));
+            if let (false, Some(m)) = (held, mark) {
+                unheld.push((id, m));
+            }
+        }
+        if let Some(b) = self.behaviour.as_mut() {
+            self.anomalies.extend(b.drain());
+        }
+        unheld
     }
 
     /// The analysts' decisions in force, by finding id.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use apitap_discovery::behaviour::Producer;
+use apitap_discovery::tuning::TriageMark;
 use apitap_sensor::capture::PacketRecord;
 use apitap_sensor::Timestamp;
 use tracing::{error, info, warn};
@@ -212,6 +213,25 @@ impl Running {
         }
     }
 
+    /// Decisions on findings the detectors closed already: each gets an event built from its
+    /// latest stored one (the next version, with the decision), stored and, unless the
+    /// finding is suppressed, published, so that the SIEM sees every decision.
+    fn publish_decisions(&mut self, unheld: &[(String, TriageMark)], now: u64) {
+        for (id, mark) in unheld {
+            match self.checkpoints.decision_event(id, mark, now) {
+                Ok(Some(event)) => {
+                    let suppressed = event.pointer("/unmapped/suppressed").is_some();
+                    if let (false, Some(k)) = (suppressed, self.outputs.kafka.as_mut()) {
+                        k.anomaly_value(&event);
+                    }
+                    info!(finding = %id, version = event.pointer("/unmapped/finding_version").and_then(serde_json::Value::as_u64).unwrap_or(0), suppressed, "decision on a closed finding stored and published");
+                }
+                Ok(None) => info!(finding = %id, "decision on a finding this sensor does not hold; nothing to publish"),
+                Err(e) => error!(finding = %id, error = %format!("{e:#}"), "decision on a closed finding not published"),
+            }
+        }
+    }
+
     /// Writes a checkpoint now (logged; a failure is counted and retried at the next one).
     fn checkpoint(&mut self) {
         let now = self.pipeline.now().0;
@@ -262,10 +282,9 @@ impl Running {
         }
         let now = self.pipeline.now().0;
         if let Some((triage, changed)) = self.audit.poll(&self.file) {
-            if let Some(a) = self.pipeline.analysis_mut() {
-                a.apply_decisions(triage, &changed, now);
-            }
+            let unheld = self.pipeline.analysis_mut().map(|a| a.apply_decisions(triage, &changed, now)).unwrap_or_default();
             self.drain();
+            self.publish_decisions(&unheld, now);
         }
         if self.next_report == 0 && now > 0 {
             // The first report of a new store comes one interval after the capture started.

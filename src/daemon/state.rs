@@ -10,10 +10,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use apitap_discovery::behaviour::decision::decision_event;
 use apitap_discovery::behaviour::{
     Anomaly, BehaviourSnapshot, Profile, Producer, BEHAVIOUR_SNAPSHOT_FORMAT, PROFILE_FORMAT,
 };
 use apitap_discovery::identity::{ConsumerId, CustomerId, IdentitySnapshot, IDENTITY_SNAPSHOT_FORMAT};
+use apitap_discovery::tuning::TriageMark;
 use apitap_discovery::inventory::{ChangeTrackerSnapshot, InventorySnapshot, CHANGE_SNAPSHOT_FORMAT, SNAPSHOT_FORMAT};
 use tracing::{info, warn};
 
@@ -213,6 +215,33 @@ impl Checkpointer {
             version: a.version,
             data: serde_json::to_string(&a.to_json(&self.producer)).unwrap_or_default(),
         });
+    }
+
+    /// The event for an analyst's decision `mark` on the finding `id` that the alert book no
+    /// longer holds, built from its latest event (kept for the next checkpoint, or in the
+    /// store) and kept for the next checkpoint in turn; `None` when neither holds the finding
+    /// (it was never seen by this sensor, or retention removed it).
+    pub fn decision_event(&mut self, id: &str, mark: &TriageMark, now: u64) -> Result<Option<serde_json::Value>> {
+        let pending = self.findings.iter().filter(|r| r.finding_id == id).max_by_key(|r| r.version).cloned();
+        let last = match pending {
+            Some(r) => r,
+            None => match self.store.finding(id).context("look up the finding decided on")? {
+                Some(r) => r,
+                None => return Ok(None),
+            },
+        };
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&last.data) else {
+            warn!(finding = id, "stored finding event unreadable; the decision is not published");
+            return Ok(None);
+        };
+        let Some(event) = decision_event(&value, mark, now) else { return Ok(None) };
+        let version = event.pointer("/unmapped/finding_version").and_then(serde_json::Value::as_u64).and_then(|v| u32::try_from(v).ok()).unwrap_or(u32::MAX);
+        if self.findings.len() >= MAX_PENDING_FINDINGS {
+            self.findings_dropped += 1;
+        } else {
+            self.findings.push(FindingRow { version, data: serde_json::to_string(&event).unwrap_or_default(), ..last });
+        }
+        Ok(Some(event))
     }
 
     /// Applies erasures requested with `apitap purge` since the last checkpoint to the state in

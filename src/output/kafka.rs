@@ -86,6 +86,13 @@ impl KafkaSink {
         self.send(m);
     }
 
+    /// A finding event built as JSON already (an analyst's decision on a finding the
+    /// detectors closed, from the store's copy).
+    pub fn anomaly_value(&mut self, value: &serde_json::Value) {
+        let m = messages::anomaly_value(value);
+        self.send(m);
+    }
+
     /// A transaction record, when the transactions stream is on (the message is not even
     /// built otherwise: this is once per transaction).
     pub fn transaction(&mut self, rec: &TransactionRecord) {

@@ -36,6 +36,7 @@ pub mod alerts;
 mod alerts_suppress_tests;
 pub mod anomaly;
 pub mod config;
+pub mod decision;
 mod detect;
 mod erase;
 pub mod input;

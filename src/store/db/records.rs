@@ -201,6 +201,19 @@ impl Store {
         Ok(n)
     }
 
+    /// The finding `id`'s latest stored event, if the store holds it.
+    pub fn finding(&self, id: &str) -> Result<Option<FindingRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT finding_id, kind, severity, consumer_id, customer_id, first_seen, last_seen, lifecycle, version, data
+                 FROM findings WHERE finding_id = ?1",
+            )
+            .sql(&self.path, "look up a finding")?;
+        let mut rows = stmt.query_map(params![id], finding).sql(&self.path, "look up a finding")?;
+        rows.next().transpose().sql(&self.path, "read a finding")
+    }
+
     /// Findings matching `q`, newest `last_seen` first.
     pub fn findings(&self, q: &FindingQuery<'_>) -> Result<Vec<FindingRow>> {
         let limit = if q.limit == 0 { self.limits.max_query_rows } else { q.limit.min(self.limits.max_query_rows) };
