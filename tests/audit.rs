@@ -383,3 +383,54 @@ fn show_prints_a_table_of_the_records_with_control_characters_escaped() {
         text(&out.stderr)
     );
 }
+
+fn bin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_apitap")).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+#[test]
+fn a_tuning_change_made_by_editing_the_file_fails_verify_until_someone_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("apitap.toml");
+    let log = dir.path().join("audit.jsonl");
+    std::fs::write(&cfg, "[behaviour]\ntimezone = \"Europe/London\"\n").unwrap();
+    let c = cfg.to_str().unwrap();
+    let verify = || bin(&["audit", "verify", "--config", c]);
+    // Tuning nobody recorded yet: the log does not even exist.
+    let o = verify();
+    assert!(!o.status.success());
+    let o = bin(&["suppress", "add", "--config", c, "--id", "pentest", "--owner", "soc@bank.example", "--reason", "CHG-1", "--expires", "2099-12-31", "--network", "198.18.0.0/29"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = verify();
+    assert!(o.status.success(), "a command records the tuning it leaves: {}{}", text(&o.stdout), text(&o.stderr));
+    assert!(text(&o.stdout).contains("is the one it last recorded"), "{}", text(&o.stdout));
+
+    // Comments and layout are not changes; a wider network and a new rule are.
+    let original = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("# reviewed\n{original}\n")).unwrap();
+    assert!(verify().status.success(), "a comment is not a tuning change");
+    let edited = original.replace("198.18.0.0/29", "198.18.0.0/16")
+        + "\n[[suppress]]\nid = \"quiet\"\nowner = \"nobody\"\nreason = \"shh\"\nexpires = \"2099-12-31\"\nkinds = [\"off_hours\"]\n";
+    std::fs::write(&cfg, &edited).unwrap();
+    let o = verify();
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("added suppress/quiet") && err.contains("changed suppress/pentest") && err.contains("apitap audit observe"), "{err}");
+    let o = bin(&["audit", "verify", "--config", c, "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["ok"].as_bool(), v["tuning_recorded"].as_bool()), (Some(false), Some(false)), "{v}");
+
+    // Recorded after the fact, with who and why: verify passes, the record names the change.
+    let o = bin(&["audit", "observe", "--config", c, "--by", "ops@bank.example", "--reason", "CHG-2 emergency edit"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(verify().status.success());
+    let o = bin(&["audit", "observe", "--config", c, "--by", "ops@bank.example", "--reason", "again"]);
+    assert!(text(&o.stdout).contains("nothing appended"), "{}", text(&o.stdout));
+    let last: Value = serde_json::from_str(lines(&log).last().unwrap()).unwrap();
+    assert_eq!(last["action"], "config.observe");
+    assert_eq!(last["actor"], "ops@bank.example");
+    assert_eq!(last["details"]["added"], json!(["suppress/quiet"]));
+    assert_eq!(last["details"]["changed"], json!(["suppress/pentest"]));
+    assert_eq!(last["details"]["removed"], json!([]));
+    assert!(apitap(&["verify"], &log).status.success());
+}

@@ -165,3 +165,38 @@ fn a_decision_on_a_finding_the_detectors_closed_is_published_as_its_next_event()
         assert_eq!(r.ocsf_errors.as_deref(), Some(&[][..]), "OCSF: {:?}", r.value);
     }
 }
+
+#[test]
+fn tuning_edited_by_hand_is_recorded_by_the_daemon_at_start_and_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rule = |id: &str, net: &str| format!("\n[[suppress]]\nid = \"{id}\"\nowner = \"soc\"\nreason = \"scanner\"\nexpires = \"2099-12-31\"\nnetworks = [\"{net}\"]\n");
+    let cfg = config(d, free_port(), &rule("scanner", "198.18.0.0/29"));
+    let log = d.join("audit.jsonl");
+    let records = || -> Vec<Value> { std::fs::read_to_string(&log).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect() };
+    let daemon = Daemon::start(&cfg);
+    daemon.wait_for_log("tuning in force recorded in the audit log", Duration::from_secs(10));
+    let first = records();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!((first[0]["action"].as_str(), first[0]["actor"].as_str()), (Some("config.observe"), Some("apitap run (unattributed)")));
+
+    // Edited by hand (a rule added, one widened) and reloaded: recorded, naming both.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("198.18.0.0/29", "198.18.0.0/24") + &rule("night-batch", "10.9.0.0/16");
+    std::fs::write(&cfg, text).unwrap();
+    let mark = daemon.log_len();
+    daemon.signal("HUP");
+    let line = daemon.wait_for_log_after(mark, "tuning changed outside apitap's commands", Duration::from_secs(10));
+    assert!(line.contains("suppress/night-batch") && line.contains("suppress/scanner"), "{line}");
+    // A reload without a change records nothing more.
+    let mark = daemon.log_len();
+    daemon.signal("HUP");
+    daemon.wait_for_log_after(mark, "configuration reloaded", Duration::from_secs(10));
+    let (status, out) = daemon.stop();
+    assert!(status.success(), "exit {status}; log:\n{out}");
+    let all = records();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[1]["details"]["added"], serde_json::json!(["suppress/night-batch"]));
+    assert_eq!(all[1]["details"]["changed"], serde_json::json!(["suppress/scanner"]));
+    let o = apitap(&["audit", "verify", "--config", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

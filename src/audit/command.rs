@@ -1,4 +1,4 @@
-//! `apitap audit verify` and `apitap audit show`.
+//! `apitap audit verify`, `apitap audit show` and `apitap audit observe`.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -20,14 +20,36 @@ pub enum AuditCommand {
     Verify(VerifyArgs),
     /// Print the audit log's records as a table (after verifying it).
     Show(ShowArgs),
+    /// Record the configuration's tuning as it is now, by whom and why: after a change made
+    /// by editing the file, which `run` and `verify --config` report until it is recorded.
+    Observe(ObserveArgs),
+}
+
+/// `apitap audit observe`.
+#[derive(Debug, Args)]
+pub struct ObserveArgs {
+    /// The configuration file (its `[tuning] audit_log` is the log appended to).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Who made the change.
+    #[arg(long)]
+    pub by: String,
+    /// Why (a change ticket).
+    #[arg(long)]
+    pub reason: String,
 }
 
 /// `apitap audit verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The audit log.
+    /// The audit log (default with `--config`: the configuration's `[tuning] audit_log`).
+    #[arg(long, value_name = "FILE", required_unless_present = "config")]
+    pub log: Option<PathBuf>,
+    /// Also check that this configuration's tuning is the one the log last recorded: fails
+    /// when suppressions, groups, overrides, `[behaviour]` or `[tuning]` were changed by
+    /// editing the file and nobody recorded it (`apitap audit observe`).
     #[arg(long, value_name = "FILE")]
-    pub log: PathBuf,
+    pub config: Option<PathBuf>,
     /// A head printed earlier (64 hex digits, kept in a ticket or the SIEM): fails unless it
     /// is the hash of one of the records, which shows a log rewritten or cut after it.
     #[arg(long, value_name = "HEX")]
@@ -53,6 +75,7 @@ pub fn run(cmd: &AuditCommand) -> Result<ExitCode> {
     match cmd {
         AuditCommand::Verify(args) => run_verify(args),
         AuditCommand::Show(args) => run_show(args),
+        AuditCommand::Observe(args) => run_observe(args),
     }
 }
 
@@ -67,7 +90,12 @@ fn parse_head(text: &str) -> Result<String> {
 
 fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
     let anchor = args.expect_head.as_deref().map(parse_head).transpose()?;
-    let path = &args.log;
+    let cfg = args.config.as_deref().map(crate::config_file::load).transpose()?;
+    let path = &match (&args.log, &cfg) {
+        (Some(log), _) => log.clone(),
+        (None, Some(c)) => crate::tuning::triage::log_path(c),
+        (None, None) => bail!("give --log FILE or --config FILE"),
+    };
     warn_if_writable_by_others(path);
     let mut anchor_seq = None;
     let result = open_locked(path)
@@ -98,6 +126,10 @@ fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
             json!({"ok": true, "file": name.to_string(), "records": v.records, "head": v.head}),
         ),
     };
+    let (ok, text, value) = match (ok, &cfg) {
+        (true, Some(c)) => with_drift(c, text, value)?,
+        _ => (ok, text, value),
+    };
     if args.json {
         println!("{value}");
     } else if ok {
@@ -110,6 +142,35 @@ fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A verified log's result, failed when the configuration's tuning is not the one it last
+/// recorded.
+fn with_drift(cfg: &crate::config_file::ConfigFile, text: String, mut value: serde_json::Value) -> Result<(bool, String, serde_json::Value)> {
+    let drift = crate::tuning::manifest::compare(cfg)?;
+    let same = drift == crate::tuning::manifest::Drift::Same;
+    if let Some(o) = value.as_object_mut() {
+        o.insert("tuning_recorded".into(), json!(same));
+        o.insert("ok".into(), json!(same));
+        if !same {
+            o.insert("error".into(), json!(drift.describe()));
+        }
+    }
+    if same {
+        return Ok((true, format!("{text}; the tuning of {} is the one it last recorded", cfg.path.display()), value));
+    }
+    let fix = format!("record it with `apitap audit observe --config {} --by WHO --reason WHY`", cfg.path.display());
+    Ok((false, format!("{text}, but {}: {}; {fix}", cfg.path.display(), drift.describe()), value))
+}
+
+fn run_observe(args: &ObserveArgs) -> Result<ExitCode> {
+    let cfg = crate::config_file::load(&args.config)?;
+    let drift = crate::tuning::manifest::compare(&cfg)?;
+    match crate::tuning::manifest::record(&cfg, &drift, &args.by, &args.reason)? {
+        Some(seq) => println!("{}: {}; recorded as record {seq} (by {})", args.config.display(), drift.describe(), args.by),
+        None => println!("{}: {}; nothing appended", args.config.display(), drift.describe()),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn failure_json(path: &Path, e: &VerifyError) -> serde_json::Value {

@@ -34,11 +34,14 @@ pub enum Action {
     FindingFeedback,
     /// A detector's setting was changed (target: the detector's name).
     DetectorSet,
+    /// The configuration's tuning differed from the last the log recorded, and nobody's
+    /// command recorded the change: the daemon noticed it (target: the configuration file).
+    ConfigObserve,
 }
 
 impl Action {
     /// Every action, in the order of their codes' documentation.
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
         Action::SuppressAdd,
         Action::SuppressRemove,
         Action::FindingClose,
@@ -46,6 +49,7 @@ impl Action {
         Action::FindingAnnotate,
         Action::FindingFeedback,
         Action::DetectorSet,
+        Action::ConfigObserve,
     ];
 
     /// The stable code stored in the log.
@@ -58,6 +62,7 @@ impl Action {
             Action::FindingAnnotate => "finding.annotate",
             Action::FindingFeedback => "finding.feedback",
             Action::DetectorSet => "detector.set",
+            Action::ConfigObserve => "config.observe",
         }
     }
 

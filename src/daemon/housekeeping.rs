@@ -161,6 +161,7 @@ impl Running {
         let outputs = Outputs { records: Box::new(Discard), anomalies: None, kafka, findings: Some(Vec::new()) };
         let health_rules = file.metrics.health_rules();
         let one_sided_window = file.metrics.one_sided_window_s as f64;
+        observe_tuning(&file);
         let audit = super::audit_watch::AuditWatch::new(&file, pipeline.analysis_mut().map(|a| a.triage_marks().clone()).unwrap_or_default());
         Ok(Running {
             config_path,
@@ -448,6 +449,7 @@ impl Running {
         self.file.store.retention = new.store.retention;
         self.file.suppress = new.suppress;
         self.file.tuning = new.tuning;
+        observe_tuning(&self.file);
         let marks = self.pipeline.analysis_mut().map(|a| a.triage_marks().clone()).unwrap_or_default();
         self.audit.reset(&self.file, marks);
         Ok(())
@@ -514,4 +516,35 @@ fn wall_ns() -> u64 {
 /// `[daemon] sensor_id`, else `APITAP_SENSOR_ID`, else the host name.
 fn sensor_id(file: &ConfigFile) -> String {
     file.daemon.sensor_id.clone().map(|s| s.trim().to_string()).unwrap_or_else(crate::output::sensor_id)
+}
+
+/// Tuning changed outside apitap's commands (the file edited by hand) is recorded in the audit
+/// log as a `config.observe` record; when the daemon may not write the log, the change is
+/// logged with the command that records it.
+fn observe_tuning(file: &ConfigFile) {
+    use crate::tuning::manifest::{self, Drift};
+    let drift = match manifest::compare(file) {
+        Ok(Drift::Same) => return,
+        Ok(d) => d,
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "cannot compare the configuration's tuning with the audit log");
+            return;
+        }
+    };
+    let first = matches!(drift, Drift::Unrecorded { first: true, .. });
+    let reason = if first {
+        "the tuning in force when the sensor first recorded it"
+    } else {
+        "the tuning of the configuration changed outside apitap's commands (the file was edited or replaced)"
+    };
+    match manifest::record(file, &drift, "apitap run (unattributed)", reason) {
+        Ok(seq) if first => info!(record = seq, "tuning in force recorded in the audit log"),
+        Ok(seq) => warn!(record = seq, change = %drift.describe(), "tuning changed outside apitap's commands; recorded in the audit log"),
+        Err(e) => warn!(
+            change = %drift.describe(),
+            error = %format!("{e:#}"),
+            fix = %format!("apitap audit observe --config {} --by WHO --reason WHY", file.path.display()),
+            "tuning not recorded in the audit log"
+        ),
+    }
 }

@@ -3,6 +3,7 @@
 //! edits them. The rules themselves live in the sans-IO core (`apitap_discovery::tuning`).
 
 pub mod alerts_cmd;
+pub mod manifest;
 pub mod override_cmd;
 pub mod overrides_cfg;
 pub mod suppress_cmd;

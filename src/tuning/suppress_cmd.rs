@@ -109,10 +109,12 @@ pub fn run(cmd: &SuppressCommand) -> Result<ExitCode> {
     .map(|()| ExitCode::SUCCESS)
 }
 
-/// Records the change in the configuration's audit log; when that fails, puts the file back
+/// Records the change in the configuration's audit log, with the manifest of the tuning it
+/// leaves (so that a later change by hand is told apart); when that fails, puts the file back
 /// as it was (a change nobody can audit is not made).
 pub(super) fn audit_or_restore(cfg: &config_file::ConfigFile, entry: NewEntry<'_>, path: &Path, before: Option<&str>) -> Result<()> {
     let log = super::triage::log_path(cfg);
+    let entry = NewEntry { details: super::manifest::with_manifest(entry.details, path), ..entry };
     if let Err(e) = crate::audit::append(&log, entry, std::time::SystemTime::now()) {
         match before {
             Some(t) => fs::write(path, t),

@@ -102,7 +102,7 @@ impl Triage {
                     None => self.insert(id, TriageMark { state: TriageState::Open, verdict: None, by: r.actor.clone(), reason: r.reason.clone(), time: r.time.clone(), notes: vec![note] }),
                 }
             }
-            Action::SuppressAdd | Action::SuppressRemove | Action::DetectorSet => return,
+            Action::SuppressAdd | Action::SuppressRemove | Action::DetectorSet | Action::ConfigObserve => return,
         }
         self.records += 1;
     }
