@@ -218,3 +218,56 @@ fn the_inventory_says_what_was_decrypted_and_what_the_handshake_showed() {
         }
     }
 }
+
+#[test]
+fn a_suppression_by_fingerprint_matches_the_client_of_a_decrypted_connection() {
+    // The one request of the capture calls an endpoint its spec does not document: a
+    // `shadow_endpoint_use` finding, raised from decrypted traffic.
+    let case = "tls13-aes128gcm";
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/specs/ob-uk/account-info-openapi.yaml");
+    let run = |rule: Option<&str>| -> (serde_json::Value, serde_json::Value) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = format!("[[spec]]\nfile = \"{}\"\nhosts = [\"api.bank.test\"]\n", spec.display());
+        if let Some(ja4) = rule {
+            text.push_str(&format!(
+                "\n[[suppress]]\nid = \"scanner-client\"\nowner = \"soc@bank.example\"\nreason = \"the red team's tool\"\nexpires = \"2099-12-31\"\nfingerprints = [\"{ja4}\"]\n"
+            ));
+        }
+        let cfg = dir.path().join("apitap.toml");
+        std::fs::write(&cfg, text).unwrap();
+        let out = dir.path().join("out");
+        let o = Command::new(env!("CARGO_BIN_EXE_apitap"))
+            .arg("read")
+            .arg(fixtures().join(format!("{case}.pcap")))
+            .arg("--tls-keylog")
+            .arg(fixtures().join(format!("{case}.keys")))
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--no-progress", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(out.join("anomalies.jsonl")).unwrap();
+        let findings: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(findings.len(), 1, "{text}");
+        // The handshake's facts are on the service as the connection named it (host and port).
+        let inv = inventory(&out);
+        let tls = inv["services"].as_array().unwrap().iter().find(|s| s["tls"].is_object()).map(|s| s["tls"].clone()).unwrap_or_else(|| panic!("no TLS facts in {inv}"));
+        (findings[0].clone(), tls)
+    };
+    let (finding, tls) = run(None);
+    assert_eq!((finding["unmapped"]["kind"].as_str(), finding["unmapped"]["visibility"].as_str()), (Some("shadow_endpoint_use"), Some("decrypted")));
+    assert_eq!(finding["status_id"], 1);
+    let ja4s: Vec<&String> = tls["ja4"].as_object().unwrap().keys().collect();
+    assert_eq!(ja4s.len(), 1, "{tls}");
+    let ja4 = ja4s[0].clone();
+
+    let (finding, _) = run(Some(&ja4));
+    assert_eq!((finding["status_id"].as_u64(), finding["unmapped"]["suppressed"]["rule"].as_str()), (Some(3), Some("scanner-client")), "{finding}");
+    // Another client's fingerprint leaves it alone.
+    let other = format!("{}_000000000000_000000000000", ja4.split('_').next().unwrap());
+    let (finding, _) = run(Some(&other));
+    assert_eq!(finding["status_id"], 1, "{finding}");
+    assert!(finding["unmapped"].get("suppressed").is_none());
+}
