@@ -17,6 +17,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
+#[path = "daemon/harness.rs"]
+mod harness;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -429,4 +431,52 @@ fn http2_inside_tls_is_parsed_once_decrypted() {
         assert_eq!((r["version"].as_str(), r["visibility"].as_str(), r["http2"]["stream_id"].as_u64()), (Some("2"), Some("decrypted"), Some(1)), "{r}");
         assert_eq!(r["host"], format!("api.bank.test:{port}"));
     }
+}
+
+/// A counter of the daemon's metrics endpoint (`name` and its labels as written), 0 when the
+/// series is not there.
+fn metric(port: u16, series: &str) -> u64 {
+    let out = Command::new("curl").args(["-s", &format!("http://127.0.0.1:{port}/metrics")]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse::<f64>().ok())).map_or(0, |v| v as u64)
+}
+
+#[test]
+fn a_reload_applies_changed_http2_limits_to_new_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (port, upstream) = (free_port(), free_port());
+    let _nginx = nginx_h2(&d.join("nginx"), port, upstream);
+    let cfg = harness::config(d, port, "");
+    let text = fs::read_to_string(&cfg).unwrap();
+    let metrics: u16 = text.split("listen = \"127.0.0.1:").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+    let daemon = harness::Daemon::start(&cfg);
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    // Ten streams opened at once on one connection.
+    let burst = || {
+        let urls: Vec<String> = (1..=10).map(|i| url(&format!("/accounts/{i}"))).collect();
+        run(Command::new("nghttp").arg("-n").args(&urls));
+    };
+    let transactions = "apitap_http_transactions_total ";
+    let hits = "apitap_stage_events_total{stage=\"http2\",counter=\"stream_limit_hits\"}";
+    let wait_for = |want: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while metric(metrics, transactions) < want {
+            assert!(std::time::Instant::now() < deadline, "{} transactions, want {want}", metric(metrics, transactions));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    burst();
+    wait_for(10);
+    assert_eq!(metric(metrics, hits), 0, "the default allows 128 streams");
+
+    fs::write(&cfg, format!("{text}\n[http2]\nmax_streams = 1\n")).unwrap();
+    let mark = daemon.log_len();
+    daemon.signal("HUP");
+    daemon.wait_for_log_after(mark, "[http2] limits changed", Duration::from_secs(10));
+    burst();
+    wait_for(20);
+    assert!(metric(metrics, hits) > 0, "one stream at a time: the new connection's other streams hit the limit");
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "exit {status}; log:\n{log}");
 }

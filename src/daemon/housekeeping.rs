@@ -438,6 +438,12 @@ impl Running {
         }
         self.pipeline.set_analysis(analysis);
         self.pipeline.set_http_config(self.settings.http.clone());
+        if new.http2 != self.file.http2 {
+            self.settings.h2 = new.http2.h2_config();
+            self.pipeline.set_h2_config(self.settings.h2.clone());
+            info!("[http2] limits changed: they apply to connections that start from now on");
+        }
+        self.file.http2 = new.http2;
         self.checkpoints.set_retention(new.store.retention);
         self.file.spec = new.spec;
         self.file.inventory = new.inventory;

@@ -123,6 +123,15 @@ impl Pipeline {
         }
     }
 
+    /// HTTP/2 limits for connections that start from now on (a reload); connections already
+    /// parsed keep theirs.
+    pub fn set_h2_config(&mut self, cfg: std::sync::Arc<apitap_parsers::h2::H2Config>) {
+        match &mut self.engine {
+            Engine::Inline(s) => s.set_h2_config(cfg),
+            Engine::Workers(w) => w.set_h2_config(cfg),
+        }
+    }
+
     /// What the pipeline holds right now: open flows, bytes held by reassembly (out of order
     /// and retained for retransmission checks), bytes held by HTTP parsing. With workers,
     /// as of their latest report (at most one second of packet time old).

@@ -99,6 +99,11 @@ impl Stages {
         self.app.set_http_config(cfg);
     }
 
+    /// HTTP/2 limits for connections that start from now on.
+    pub fn set_h2_config(&mut self, cfg: Arc<apitap_parsers::h2::H2Config>) {
+        self.app.set_h2_config(cfg);
+    }
+
     /// Decodes one packet and feeds it on. The packet keeps its own time: transaction times
     /// and latencies come from it, while timeouts follow the caller's clock.
     pub fn handle_packet(&mut self, rec: &PacketRecord<'_>) {

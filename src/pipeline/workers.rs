@@ -71,6 +71,8 @@ enum Entry {
     Finish { index: u64, now: Timestamp },
     /// HTTP settings for new connections.
     HttpConfig(Arc<HttpConfig>),
+    /// HTTP/2 limits for new connections.
+    H2Config(Arc<apitap_parsers::h2::H2Config>),
     /// Prepare transactions for this analysis configuration.
     Analysis(Option<Arc<InventoryConfig>>),
     /// Tests only: the worker stalls this long (a worker that fell behind).
@@ -294,6 +296,13 @@ impl Workers {
         }
     }
 
+    /// HTTP/2 limits for connections that start from now on.
+    pub fn set_h2_config(&mut self, cfg: Arc<apitap_parsers::h2::H2Config>) {
+        for b in &mut self.filling {
+            b.entries.push(Entry::H2Config(Arc::clone(&cfg)));
+        }
+    }
+
     /// Prepares transactions for this analysis configuration from now on.
     pub fn set_analysis(&mut self, cfg: Option<Arc<InventoryConfig>>) {
         for b in &mut self.filling {
@@ -513,6 +522,7 @@ fn run(worker: usize, mut stages: Stages, input: Receiver<Batch>, output: mpsc::
                     }
                 }
                 Entry::HttpConfig(cfg) => stages.set_http_config(cfg),
+                Entry::H2Config(cfg) => stages.set_h2_config(cfg),
                 Entry::Analysis(cfg) => stages.set_analysis(cfg),
                 #[cfg(test)]
                 Entry::Stall(d) => std::thread::sleep(d),
