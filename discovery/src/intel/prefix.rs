@@ -11,6 +11,10 @@ pub(crate) trait Addr: Copy + Ord {
     const MAX: Self;
     fn last(self, len: u8) -> Self;
     fn succ(self) -> Self;
+    /// The top 16 bits, the bucket of the first-level index.
+    fn top16(self) -> usize;
+    /// The first address of a bucket.
+    fn bucket_start(k: usize) -> Self;
 }
 
 impl Addr for u32 {
@@ -20,6 +24,12 @@ impl Addr for u32 {
     }
     fn succ(self) -> Self {
         self.saturating_add(1)
+    }
+    fn top16(self) -> usize {
+        (self >> 16) as usize
+    }
+    fn bucket_start(k: usize) -> Self {
+        (k as u32) << 16
     }
 }
 
@@ -31,7 +41,16 @@ impl Addr for u128 {
     fn succ(self) -> Self {
         self.saturating_add(1)
     }
+    fn top16(self) -> usize {
+        (self >> 112) as usize
+    }
+    fn bucket_start(k: usize) -> Self {
+        (k as u128) << 112
+    }
 }
+
+/// Buckets of the first-level index: one per value of an address's top 16 bits.
+const BUCKETS: usize = 1 << 16;
 
 /// One distinct prefix.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +71,9 @@ pub(crate) struct PrefixTable<A> {
     starts: Vec<A>,
     /// The most specific prefix of each range ([`NONE`] for a gap).
     most: Vec<u32>,
+    /// `index[k]`: the first range starting in bucket `k` or later (`BUCKETS + 1` entries,
+    /// empty when there is no range), so that a lookup searches one bucket's ranges.
+    index: Vec<u32>,
 }
 
 impl<A: Addr> PrefixTable<A> {
@@ -83,6 +105,7 @@ impl<A: Addr> PrefixTable<A> {
             prefixes,
             starts: Vec::new(),
             most: Vec::new(),
+            index: Vec::new(),
         };
         let mut stack: Vec<u32> = Vec::new();
         let count = u32::try_from(t.prefixes.len()).unwrap_or(u32::MAX);
@@ -99,6 +122,17 @@ impl<A: Addr> PrefixTable<A> {
             stack.push(i);
         }
         t.close_until(&mut stack, None);
+        if !t.starts.is_empty() {
+            let mut index = Vec::with_capacity(BUCKETS + 1);
+            for k in 0..BUCKETS {
+                let first = A::bucket_start(k);
+                index.push(
+                    u32::try_from(t.starts.partition_point(|s| *s < first)).unwrap_or(u32::MAX),
+                );
+            }
+            index.push(u32::try_from(t.starts.len()).unwrap_or(u32::MAX));
+            t.index = index;
+        }
         t
     }
 
@@ -132,7 +166,16 @@ impl<A: Addr> PrefixTable<A> {
 
     /// The most specific prefix holding `addr`, or [`NONE`].
     pub fn lookup(&self, addr: A) -> u32 {
-        let i = self.starts.partition_point(|s| *s <= addr);
+        let k = addr.top16();
+        let (Some(&lo), Some(&hi)) = (self.index.get(k), self.index.get(k + 1)) else {
+            return NONE;
+        };
+        let (lo, hi) = (lo as usize, hi as usize);
+        let Some(bucket) = self.starts.get(lo..hi) else {
+            return NONE;
+        };
+        // The last range starting at or before `addr`: in the bucket, or the one before it.
+        let i = lo + bucket.partition_point(|s| *s <= addr);
         match i.checked_sub(1) {
             Some(i) => self.most.get(i).copied().unwrap_or(NONE),
             None => NONE,
@@ -154,6 +197,7 @@ impl<A: Addr> PrefixTable<A> {
         self.prefixes.capacity() * std::mem::size_of::<Prefix<A>>()
             + self.starts.capacity() * std::mem::size_of::<A>()
             + self.most.capacity() * 4
+            + self.index.capacity() * 4
     }
 }
 

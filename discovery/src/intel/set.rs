@@ -343,7 +343,7 @@ impl IntelSet {
             }
         }
         if let Some(p) = obs.url.and_then(url_parts) {
-            let mut buf = Buf::new();
+            buf.clear();
             write_url(&p, |piece, lower| buf.push(piece, lower));
             if let Some(u) = buf.as_str() {
                 self.exact_hits(IndicatorKind::Url, u, |e| put(e, &mut sum));
@@ -353,7 +353,7 @@ impl IntelSet {
             self.exact_hits(IndicatorKind::UserAgent, ua, |e| put(e, &mut sum));
         }
         if let Some(ja4) = obs.ja4 {
-            let mut buf = Buf::new();
+            buf.clear();
             buf.push(ja4.trim(), true);
             if let Some(j) = buf.as_str() {
                 self.exact_hits(IndicatorKind::Ja4, j, |e| put(e, &mut sum));

@@ -1,5 +1,9 @@
 //! STIX 2.1 bundles: `indicator` objects with `pattern_type: stix` (docs/intel.md).
 
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::error::Category;
 use serde_json::Value;
 
 use super::pattern;
@@ -11,49 +15,111 @@ use super::{
 
 /// Parses a STIX 2.1 bundle. `now` (unix nanoseconds) decides which indicators have
 /// expired. Only a text that is not JSON, or not a bundle, is an error; every bad object is a
-/// [`super::Problem`] and the rest loads.
+/// [`super::Problem`] and the rest loads. The objects are read one at a time, so memory
+/// holds one object's tree beside the indicators, whatever the size of the bundle.
 pub fn parse_stix(bytes: &[u8], now: i64, limits: &FeedLimits) -> Result<ParsedFeed, FeedError> {
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| FeedError {
-        what: format!("not a JSON document: {e}"),
-    })?;
-    let Value::Object(mut top) = doc else {
-        return Err(FeedError {
-            what: "not a STIX bundle: the document is not a JSON object".into(),
-        });
-    };
-    if top.get("type").and_then(Value::as_str) != Some("bundle") {
+    let mut c = Collector::new(*limits, now);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let is_bundle = BundleSeed { c: &mut c }
+        .deserialize(&mut de)
+        .and_then(|b| de.end().map(|()| b))
+        .map_err(|e| FeedError {
+            what: match e.classify() {
+                Category::Data => format!("not a STIX bundle: {e}"),
+                _ => format!("not a JSON document: {e}"),
+            },
+        })?;
+    if !is_bundle {
         return Err(FeedError {
             what: "not a STIX bundle: \"type\" is not \"bundle\"".into(),
         });
     }
-    let objects = match top.remove("objects") {
-        Some(Value::Array(a)) => a,
-        None => Vec::new(),
-        Some(_) => {
-            return Err(FeedError {
-                what: "not a STIX bundle: \"objects\" is not an array".into(),
-            })
-        }
-    };
-    let mut c = Collector::new(*limits, now);
-    for (n, obj) in objects.into_iter().enumerate() {
-        let at = Location::Object(n + 1);
-        if c.full(at) {
-            break;
-        }
-        c.feed.counts.entries += 1;
-        if obj.get("type").and_then(Value::as_str) != Some("indicator") {
-            if obj.is_object() {
-                c.feed.counts.ignored_objects += 1;
-            } else {
-                c.feed.counts.skipped += 1;
-                c.problem(at, None, "not a JSON object".into(), Action::Skipped);
-            }
-            continue;
-        }
-        indicator(&mut c, at, &obj);
-    }
     Ok(c.feed)
+}
+
+/// The bundle's members: `type` checked, `objects` read one by one, the rest skipped.
+/// Gives whether `type` was `bundle`.
+struct BundleSeed<'c> {
+    c: &'c mut Collector,
+}
+
+impl<'de> DeserializeSeed<'de> for BundleSeed<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BundleSeed<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a STIX bundle (a JSON object)")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<bool, M::Error> {
+        let mut is_bundle = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "type" => is_bundle = map.next_value::<Value>()?.as_str() == Some("bundle"),
+                "objects" => map.next_value_seed(ObjectsSeed { c: &mut *self.c })?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(is_bundle)
+    }
+}
+
+/// `objects`: each element parsed, handled and dropped before the next.
+struct ObjectsSeed<'c> {
+    c: &'c mut Collector,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectsSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectsSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"objects\" as an array")
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        let c = self.c;
+        let mut n = 0usize;
+        while let Some(obj) = seq.next_element::<Value>()? {
+            n += 1;
+            object(c, n, &obj);
+        }
+        Ok(())
+    }
+}
+
+fn object(c: &mut Collector, n: usize, obj: &Value) {
+    let at = Location::Object(n);
+    if c.full(at) {
+        return;
+    }
+    c.feed.counts.entries += 1;
+    if obj.get("type").and_then(Value::as_str) != Some("indicator") {
+        if obj.is_object() {
+            c.feed.counts.ignored_objects += 1;
+        } else {
+            c.feed.counts.skipped += 1;
+            c.problem(at, None, "not a JSON object".into(), Action::Skipped);
+        }
+        return;
+    }
+    indicator(c, at, obj);
 }
 
 fn indicator(c: &mut Collector, at: Location, obj: &Value) {

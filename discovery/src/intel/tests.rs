@@ -130,9 +130,13 @@ fn stix_whole_feed_errors() {
     assert!(e.what.starts_with("not a JSON document"), "{e}");
     assert!(e.what.contains("line"), "{e}");
     for (text, words) in [
-        (&b"[]"[..], "not a JSON object"),
+        (&b"[]"[..], "expected a STIX bundle"),
         (br#"{"type":"indicator"}"#, "not \"bundle\""),
-        (br#"{"type":"bundle","objects":{}}"#, "not an array"),
+        (
+            br#"{"type":"bundle","objects":{}}"#,
+            "\"objects\" as an array",
+        ),
+        (br#"{"type":"bundle"} trailing"#, "trailing characters"),
         (b"\xff\xfe", "not a JSON document"),
         (b"", "not a JSON document"),
     ] {

@@ -337,6 +337,11 @@ impl Buf {
         }
     }
 
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.overflow = false;
+    }
+
     pub fn push(&mut self, s: &str, lower: bool) {
         let end = self.len + s.len();
         match self.bytes.get_mut(self.len..end) {
