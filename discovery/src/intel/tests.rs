@@ -432,3 +432,61 @@ fn misp_hostile() {
     let f = parse_misp_csv(b"value,type\n10.9.9.9,ip-dst\n", NOW, &lim).unwrap();
     assert_eq!(values(&f), vec![("line:2".into(), net("10.9.9.9/32"))]);
 }
+
+/// Every parser on mutations of the fixtures (bytes flipped, cut, repeated): no panic, and
+/// the limits hold on what comes back.
+#[test]
+fn mutated_fixtures_never_panic() {
+    let mut x: u64 = 0x5851_f42d_4c95_7f2d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let lim = FeedLimits {
+        max_indicators: 5,
+        max_value_bytes: 40,
+        max_problems: 3,
+    };
+    let special = b"'\\\"[](),=\n\r#/:|.%\xff\x00 ORANDorand";
+    for round in 0..3000 {
+        let base = [BUNDLE, LIST, MISP][round % 3].as_bytes();
+        let mut b = base.to_vec();
+        for _ in 0..1 + next() % 8 {
+            let at = (next() as usize) % b.len().max(1);
+            match next() % 4 {
+                0 => b[at] = special[(next() as usize) % special.len()],
+                1 => b.truncate(at),
+                2 => {
+                    let end = (at + (next() as usize) % 64).min(b.len());
+                    let piece = b[at..end].to_vec();
+                    b.splice(at..at, piece);
+                }
+                _ => {
+                    b.remove(at.min(b.len().saturating_sub(1)).min(b.len()));
+                }
+            }
+            if b.is_empty() {
+                break;
+            }
+        }
+        for parse in [parse_stix, parse_plain, parse_misp_csv] {
+            if let Ok(f) = parse(&b, NOW, &lim) {
+                assert!(f.indicators.len() <= lim.max_indicators);
+                assert!(f.problems.len() <= lim.max_problems);
+                for i in &f.indicators {
+                    match &i.value {
+                        IndicatorValue::Network(n) => assert!(n.len <= 128),
+                        IndicatorValue::Domain(s)
+                        | IndicatorValue::Url(s)
+                        | IndicatorValue::UserAgent(s)
+                        | IndicatorValue::Ja4(s) => {
+                            assert!(s.len() <= lim.max_value_bytes && !s.is_empty())
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
