@@ -180,7 +180,7 @@ pub struct Problem {
     pub at: Location,
     /// The entry's identifier, when it had one.
     pub id: Option<String>,
-    /// What is wrong, in words (values quoted at most [`QUOTE_BYTES`] bytes).
+    /// What is wrong, in words (values quoted at most 80 bytes).
     pub what: String,
     /// What was done.
     pub action: Action,

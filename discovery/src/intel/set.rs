@@ -79,7 +79,7 @@ pub struct SetCounts {
     pub ipv4_prefixes: u64,
     /// Distinct IPv6 prefixes.
     pub ipv6_prefixes: u64,
-    /// Indicators left out past [`MAX_INDICATORS`].
+    /// Indicators left out past [`MAX_INDICATORS`] (or the builder's lower maximum).
     pub indicator_limit_hits: u64,
     /// Feeds left out past [`MAX_FEEDS`].
     pub feed_limit_hits: u64,
@@ -140,8 +140,9 @@ fn hash(kind: IndicatorKind, s: &str) -> u64 {
 }
 
 /// Builds an [`IntelSet`] a feed at a time.
-#[derive(Default)]
 pub struct IntelSetBuilder {
+    /// Indicators held at most (`MAX_INDICATORS` unless lowered).
+    max_indicators: usize,
     feeds: Vec<String>,
     entries: Vec<Entry>,
     text: String,
@@ -151,14 +152,35 @@ pub struct IntelSetBuilder {
     counts: SetCounts,
 }
 
+impl Default for IntelSetBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl IntelSetBuilder {
-    /// An empty builder.
+    /// An empty builder holding at most [`MAX_INDICATORS`] indicators.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_max_indicators(MAX_INDICATORS)
     }
 
-    /// Adds a feed's indicators under `name`. Past [`MAX_FEEDS`] feeds, [`MAX_INDICATORS`]
-    /// indicators or [`MAX_TEXT_BYTES`] of text, the rest is left out and counted.
+    /// An empty builder holding at most `max` indicators (never more than
+    /// [`MAX_INDICATORS`]), for a deployment that wants a smaller set.
+    pub fn with_max_indicators(max: usize) -> Self {
+        IntelSetBuilder {
+            max_indicators: max.min(MAX_INDICATORS),
+            feeds: Vec::new(),
+            entries: Vec::new(),
+            text: String::new(),
+            exact: HashIndex::default(),
+            v4: Vec::new(),
+            v6: Vec::new(),
+            counts: SetCounts::default(),
+        }
+    }
+
+    /// Adds a feed's indicators under `name`. Past [`MAX_FEEDS`] feeds, the builder's maximum
+    /// of indicators or [`MAX_TEXT_BYTES`] of text, the rest is left out and counted.
     pub fn add_feed(&mut self, name: &str, feed: ParsedFeed) {
         let Ok(fi) = u16::try_from(self.feeds.len()) else {
             return;
@@ -169,7 +191,7 @@ impl IntelSetBuilder {
         }
         self.feeds.push(name.to_string());
         self.counts.feeds += 1;
-        let room = MAX_INDICATORS.saturating_sub(self.entries.len());
+        let room = self.max_indicators.saturating_sub(self.entries.len());
         if feed.indicators.len() > room {
             self.counts.indicator_limit_hits += (feed.indicators.len() - room) as u64;
         }

@@ -266,6 +266,36 @@ fn matches_past_the_limit_are_counted() {
 }
 
 #[test]
+fn indicators_past_the_limit_are_counted() {
+    let mut b = IntelSetBuilder::with_max_indicators(5);
+    let lim = FeedLimits::default();
+    b.add_feed(
+        "a",
+        parse_plain(b"10.0.0.1\n10.0.0.2\n10.0.0.3\n", NOW, &lim).unwrap(),
+    );
+    b.add_feed(
+        "b",
+        parse_plain(b"10.0.0.4\n10.0.0.5\n10.0.0.6\nx.example\n", NOW, &lim).unwrap(),
+    );
+    let set = b.build();
+    assert_eq!(
+        (set.counts().indicators, set.counts().indicator_limit_hits),
+        (5, 2)
+    );
+    // The first five in feed order are held; the last two are not.
+    assert_eq!(
+        hits(&set, &ip("10.0.0.5"), NOW),
+        vec![pair("b", "10.0.0.5/32")]
+    );
+    assert_eq!(hits(&set, &ip("10.0.0.6"), NOW), vec![]);
+    let host = Observed {
+        host: Some("x.example"),
+        ..Observed::default()
+    };
+    assert_eq!(hits(&set, &host, NOW), vec![]);
+}
+
+#[test]
 fn feeds_past_the_limit_are_counted() {
     let mut b = IntelSetBuilder::new();
     for f in 0..MAX_FEEDS + 3 {

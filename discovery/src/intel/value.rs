@@ -29,7 +29,7 @@ pub enum IndicatorValue {
     Network(IpNet),
     /// A domain, lower case, no trailing dot.
     Domain(String),
-    /// A URL in the canonical form of [`canonical_url`].
+    /// A URL in its canonical form (docs/intel.md, "Values").
     Url(String),
     /// A user agent, exactly as given.
     UserAgent(String),
