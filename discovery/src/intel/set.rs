@@ -238,7 +238,11 @@ impl IntelSetBuilder {
         match ind.value {
             IndicatorValue::Network(n) => match n.addr {
                 IpAddr::V4(a) => self.v4.push((u32::from(a), n.len, ix)),
-                IpAddr::V6(a) => self.v6.push((u128::from(a), n.len, ix)),
+                // An IPv4-mapped network is an IPv4 network, as the client address is.
+                IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                    Some(v4) if n.len >= 96 => self.v4.push((u32::from(v4), n.len - 96, ix)),
+                    _ => self.v6.push((u128::from(a), n.len, ix)),
+                },
             },
             _ => {
                 if let Some(prev) = self.exact.insert(hash(kind, value), ix) {

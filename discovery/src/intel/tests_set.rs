@@ -266,6 +266,21 @@ fn matches_past_the_limit_are_counted() {
 }
 
 #[test]
+fn ipv4_mapped_indicators_match_ipv4_clients() {
+    let mut b = IntelSetBuilder::new();
+    let lim = FeedLimits::default();
+    b.add_feed(
+        "m",
+        parse_plain(b"::ffff:192.0.2.0/120\n", NOW, &lim).unwrap(),
+    );
+    let set = b.build();
+    let want = vec![pair("m", "::ffff:192.0.2.0/120")];
+    assert_eq!(hits(&set, &ip("192.0.2.200"), NOW), want);
+    assert_eq!(hits(&set, &ip("::ffff:192.0.2.200"), NOW), want);
+    assert_eq!(hits(&set, &ip("192.0.3.1"), NOW), vec![]);
+}
+
+#[test]
 fn indicators_past_the_limit_are_counted() {
     let mut b = IntelSetBuilder::with_max_indicators(5);
     let lim = FeedLimits::default();

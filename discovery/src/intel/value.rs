@@ -241,10 +241,13 @@ pub(crate) fn url_parts(s: &str) -> Option<UrlParts<'_>> {
         return None;
     }
     let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
-    let default = match scheme.to_ascii_lowercase().as_str() {
-        "http" => Some("80"),
-        "https" => Some("443"),
-        _ => None,
+    // Compared in place: the request side must not allocate.
+    let default = if scheme.eq_ignore_ascii_case("http") {
+        Some("80")
+    } else if scheme.eq_ignore_ascii_case("https") {
+        Some("443")
+    } else {
+        None
     };
     let port = port.filter(|p| Some(*p) != default);
     Some(UrlParts {
