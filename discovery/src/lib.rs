@@ -11,6 +11,7 @@
 //! - [`sketch`]: bounded approximate structures the baselines are made of.
 //! - [`behaviour`]: per-consumer baselines, detectors and alerts.
 //! - [`tuning`]: the SOC's suppression rules and time windows.
+//! - [`intel`]: threat-intelligence feeds (STIX 2.1, plain lists, MISP CSV) and their matcher.
 // Tests may unwrap and index: a panic there is a failed test, not a crash on input.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
@@ -18,6 +19,7 @@ pub mod behaviour;
 pub mod content;
 pub mod graphql;
 pub mod identity;
+pub mod intel;
 pub mod inventory;
 pub mod openapi;
 pub mod posture;
