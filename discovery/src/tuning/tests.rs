@@ -171,9 +171,12 @@ fn a_date_expiry_includes_that_whole_local_day() {
     assert!(rules.matching(&subject(AnomalyKind::OffHours, "2026-11-21T00:00:00Z")).is_none());
 }
 
+/// A change to a valid rule, and what the error must say about it.
+type Breakage = (Box<dyn Fn(&mut SuppressionSpec)>, &'static str);
+
 #[test]
 fn bad_rules_name_the_field_and_the_fix() {
-    let cases: Vec<(Box<dyn Fn(&mut SuppressionSpec)>, &str)> = vec![
+    let cases: Vec<Breakage> = vec![
         (Box::new(|s| s.owner.clear()), "owner must not be empty"),
         (Box::new(|s| s.reason = " ".into()), "reason must not be empty"),
         (Box::new(|s| s.expires = "soon".into()), "expires"),
