@@ -16,6 +16,7 @@ Sources, per target (the input formats are described at the top of each target):
   input limit), and the small documents checked in under fuzz/seeds/openapi;
 - graphql: the documents under fuzz/seeds/graphql, each as a JSON body, an
   application/graphql body and a query string;
+- intel: the feeds in fixtures/intel, each with its format byte;
 - capture: the captures above up to 16 KiB whole, and pcapng copies of them when editcap
   (Wireshark's) is installed;
 - config: deploy/apitap.example.toml and the configurations written as raw strings in the
@@ -296,6 +297,10 @@ def main():
         write(out, "graphql", b"\x00" + json.dumps({"query": doc.decode("utf-8", "replace"), "variables": {"a": 1}}).encode())
         write(out, "graphql", b"\x01" + doc)
         write(out, "graphql", b"\x02query=" + urllib.parse.quote(doc).encode())
+    # Threat-intelligence feeds: the first byte picks the format (0 STIX, 1 plain, 2 MISP CSV).
+    for name, form in (("bundle.json", b"\x00"), ("list.txt", b"\x01"), ("misp.csv", b"\x02")):
+        with open(os.path.join(REPO, "fixtures", "intel", name), "rb") as f:
+            write(out, "intel", form + f.read())
     config_seeds(out)
     regressions = os.path.join(HERE, "regressions")
     if os.path.isdir(regressions):

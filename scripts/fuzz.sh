@@ -19,7 +19,7 @@ repo=$(pwd)
 source scripts/rust-env.sh
 seconds=${1:-20}
 shift || true
-all=(capture decode defrag reassembly http h2 tls_hello tls_decrypt openapi graphql config)
+all=(capture decode defrag reassembly http h2 tls_hello tls_decrypt openapi graphql intel config)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]" >&2; exit 2; }
