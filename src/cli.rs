@@ -57,6 +57,10 @@ pub enum Command {
     /// Check or show the tamper-evident audit log of alert tuning (docs/audit.md).
     #[command(subcommand)]
     Audit(crate::audit::command::AuditCommand),
+    /// Threat-intelligence feeds: check what a feed loads and which entries it does not
+    /// (docs/intel.md).
+    #[command(subcommand)]
+    Intel(crate::intel::command::IntelCommand),
 }
 
 #[derive(Debug, Args)]

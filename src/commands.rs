@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Group(cmd) => crate::tuning::override_cmd::run_group(&cmd),
         Command::Report(args) => crate::report::command::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Audit(cmd) => crate::audit::command::run(&cmd),
+        Command::Intel(cmd) => crate::intel::command::run(&cmd),
     }
 }
 

@@ -19,6 +19,7 @@ mod config_edit;
 mod config_file;
 mod config_templates;
 mod daemon;
+mod intel;
 mod inventory;
 mod kafka;
 mod logging;
